@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Build helper for the tuntap driver: builds the illumos kernel module,
+//! runs the gates on it, and type-checks the userland for illumos.  The
+//! gates are library code so that `cargo test -p xtask` can run them on
+//! small crafted objects (xtask/tests/gates.rs).
+
+pub mod allowlist;
+pub mod disasm;
+pub mod gates;
+pub mod illumos_check;
+pub mod kmod;
+pub mod paths;
+pub mod relocs;
+pub mod toolchain;
