@@ -1,1 +1,4 @@
 #![no_std]
+
+#[cfg(feature = "kernel")]
+pub mod illumos;

@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! The illumos kernel face of the driver: module linkage, autoconfiguration
+//! and character-device entry points.
+//!
+//! Theory statement.
+//!
+//! *What it does.*  `_init` marks the driver as a GLDv3 (mac) provider with
+//! `mac_init_ops` and then installs the module; `_fini` removes it and
+//! undoes `mac_init_ops`; `_info` reports it.  The single pseudo instance
+//! (instance 0, from `tuntap.conf`) attaches by creating its private minor
+//! nodes, and `getinfo` answers dev_t questions, handing every minor that
+//! belongs to the mac/dld DLPI nodes of our links to `mac_getinfo`.  The
+//! open, close and ioctl entry points exist but refuse service for now
+//! (ENXIO / ENOTTY); the packet and control paths are the driver's to add.
+//!
+//! *Minor numbers.*  The minor space of our major is split in two.
+//! Minors below `mac_private_minor()` belong to the mac framework: dld
+//! hands them out for the DLPI nodes of the links we register, and only
+//! `mac_getinfo` can interpret them.  Minors from `mac_private_minor()` up
+//! are ours: `base + 0` is the control node "ctl", `base + 1` the "tun"
+//! node and `base + 2` the "tap" node; each open of "tun" or "tap" is
+//! meant to be moved to its own clone minor, allocated from an id_space
+//! starting at `base + 3`, so that every open file has a minor of its
+//! own.  The nodes are created without `CLONE_DEV`: cloning is done by the
+//! open routine rewriting `*devp`, not by the clone driver.
+//!
+//! *Caveat carried to the driver work.*  With non-NULL ops,
+//! `mac_init_ops` lets dld overwrite `cb_ops.cb_str` with dld's own
+//! streamtab, which makes every open of this major a dld STREAMS open;
+//! how private minors then reach our code is the open design question in
+//! the project's reference notes (section 8); the crate-level theory
+//! statement records the answer (dld refuses private minors, so the
+//! STREAMS devices move to a second module).  The nodes made here keep
+//! the minor plan concrete until that split lands.
+//!
+//! *Locking.*  The statics below are written only by the kernel
+//! (`mac_init_ops` in `_init` and `mac_fini_ops` in `_fini`, both run
+//! single-threaded by the module framework before/after any other entry
+//! point) and otherwise only read.  The attached `dev_info_t` is published
+//! through an atomic; attach and detach of one instance are serialised by
+//! the DDI framework.  No driver lock is taken here.
+//!
+//! *Invariants.*  `TUNTAP_DEV_OPS.devo_cb_ops` points at `TUNTAP_CB_OPS`,
+//! `MODLDRV` points at `TUNTAP_DEV_OPS` and `MODLINKAGE` at `MODLDRV`, all
+//! for the lifetime of the module; `ATTACHED_DIP` is non-NULL exactly
+//! while instance 0 is attached.
+
+pub mod kmutex;
+pub mod log;
+
+use core::cell::UnsafeCell;
+use core::ffi::{CStr, c_char, c_int, c_uint, c_void};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use illumos_sys_hdrs::kernel::{
+    ddi_create_minor_node, ddi_get_instance, ddi_prop_op, ddi_quiesce_not_needed,
+    ddi_remove_minor_node, ddi_report_dev, getminor, mac_fini_ops, mac_getinfo, mac_init_ops,
+    mac_private_minor, mod_driverops, mod_info, mod_install, mod_remove, nochpoll,
+};
+use illumos_sys_hdrs::{
+    CB_REV, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO,
+    DDI_INFO_DEVT2INSTANCE, DDI_PROBE_DONTCARE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, ENOTTY, ENXIO,
+    MODREV_1, S_IFCHR, aio_req, as_, buf, caddr_t, cb_ops, cred_t, daddr_t, ddi_attach_cmd_t,
+    ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t, devmap_cookie_t,
+    intptr_t, minor_t, modinfo, modldrv, modlinkage, off_t, offset_t, size_t, uint_t, uio,
+};
+
+/// The driver's name: must match `/etc/name_to_major`, which is what
+/// `mac_init_ops` looks the major up by.
+pub const DRIVER_NAME: &CStr = c"tuntap";
+
+/// Offsets of our fixed minor nodes above `mac_private_minor()`.
+pub const CTL_MINOR_OFFSET: minor_t = 0;
+pub const TUN_MINOR_OFFSET: minor_t = 1;
+pub const TAP_MINOR_OFFSET: minor_t = 2;
+/// First offset handed to per-open clone minors.
+pub const FIRST_CLONE_MINOR_OFFSET: minor_t = 3;
+
+/// The fixed private minor nodes created at attach.
+const MINOR_NODES: [(&CStr, minor_t); 3] = [
+    (c"ctl", CTL_MINOR_OFFSET),
+    (c"tun", TUN_MINOR_OFFSET),
+    (c"tap", TAP_MINOR_OFFSET),
+];
+
+/// Module dependencies for krtld when the object is linked without
+/// `-N` options: the mac and dls misc modules and the dld driver.
+#[unsafe(no_mangle)]
+#[used]
+pub static _depends_on: [u8; 26] = *b"misc/mac misc/dls drv/dld\0";
+
+/// A static the kernel may write through a pointer we hand it.
+///
+/// `dev_ops` and `cb_ops` must be mutable in place (`mac_init_ops` sets
+/// `cb_str`, and may set `devo_getinfo`), and `modlinkage`/`modldrv` hold
+/// raw pointers, which are not `Sync`.  Rust code only ever takes the raw
+/// pointer with [`KernelStatic::get`]; it never forms references into it.
+#[repr(transparent)]
+pub struct KernelStatic<T>(UnsafeCell<T>);
+
+// SAFETY: Rust code never reads or writes the contents after
+// initialisation, it only passes the address to the kernel, whose
+// module framework serialises the writes (_init/_fini) against all use.
+unsafe impl<T> Sync for KernelStatic<T> {}
+
+impl<T> KernelStatic<T> {
+    pub const fn new(value: T) -> Self {
+        Self(UnsafeCell::new(value))
+    }
+
+    pub const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+static TUNTAP_CB_OPS: KernelStatic<cb_ops> = KernelStatic::new(cb_ops {
+    cb_open: Some(tuntap_open),
+    cb_close: Some(tuntap_close),
+    cb_strategy: Some(tuntap_no_strategy),
+    cb_print: Some(tuntap_no_print),
+    cb_dump: Some(tuntap_no_dump),
+    cb_read: Some(tuntap_read),
+    cb_write: Some(tuntap_write),
+    cb_ioctl: Some(tuntap_ioctl),
+    cb_devmap: Some(tuntap_no_devmap),
+    cb_mmap: Some(tuntap_no_mmap),
+    cb_segmap: Some(tuntap_no_segmap),
+    cb_chpoll: Some(nochpoll),
+    cb_prop_op: Some(ddi_prop_op),
+    // Filled in by dld through mac_init_ops().
+    cb_str: ptr::null_mut(),
+    cb_flag: D_MP,
+    cb_rev: CB_REV,
+    cb_aread: Some(tuntap_no_aio),
+    cb_awrite: Some(tuntap_no_aio),
+});
+
+static TUNTAP_DEV_OPS: KernelStatic<dev_ops> = KernelStatic::new(dev_ops {
+    devo_rev: DEVO_REV,
+    devo_refcnt: 0,
+    devo_getinfo: Some(tuntap_getinfo),
+    devo_identify: Some(tuntap_identify),
+    devo_probe: Some(tuntap_probe),
+    devo_attach: Some(tuntap_attach),
+    devo_detach: Some(tuntap_detach),
+    devo_reset: Some(tuntap_reset),
+    // KernelStatic is repr(transparent) over UnsafeCell<cb_ops>, so the
+    // address of the static is the address of the cb_ops inside it.
+    devo_cb_ops: (&raw const TUNTAP_CB_OPS).cast::<cb_ops>().cast_mut(),
+    devo_bus_ops: ptr::null_mut(),
+    devo_power: None,
+    devo_quiesce: Some(ddi_quiesce_not_needed),
+});
+
+static MODLDRV: KernelStatic<modldrv> = KernelStatic::new(modldrv {
+    drv_modops: &raw mut mod_driverops,
+    drv_linkinfo: c"tun/tap GLDv3 pseudo driver".as_ptr(),
+    drv_dev_ops: (&raw const TUNTAP_DEV_OPS).cast::<dev_ops>().cast_mut(),
+});
+
+static MODLINKAGE: KernelStatic<modlinkage> = KernelStatic::new(modlinkage {
+    ml_rev: MODREV_1,
+    ml_linkage: [
+        (&raw const MODLDRV).cast::<c_void>().cast_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+    ],
+});
+
+/// The attached instance 0, or NULL.
+static ATTACHED_DIP: AtomicPtr<dev_info_t> = AtomicPtr::new(ptr::null_mut());
+
+// ---------------------------------------------------------------------
+// Loadable module entry points: _init(9E), _info(9E), _fini(9E).
+// ---------------------------------------------------------------------
+
+/// _init(9E): load-time entry point.
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _init() -> c_int {
+    // SAFETY: TUNTAP_DEV_OPS lives as long as the module and nothing else
+    // uses it yet; mac_init_ops may write cb_str/devo_getinfo through it.
+    // DRIVER_NAME is NUL-terminated.
+    unsafe { mac_init_ops(TUNTAP_DEV_OPS.get(), DRIVER_NAME.as_ptr()) };
+    // SAFETY: MODLINKAGE is a valid MODREV_1 linkage pointing at static
+    // modldrv/dev_ops that outlive the installed module.
+    let status = unsafe { mod_install(MODLINKAGE.get()) };
+    if status != 0 {
+        // SAFETY: undoes the mac_init_ops above; the module was not
+        // installed, so no other entry point can be running.
+        unsafe { mac_fini_ops(TUNTAP_DEV_OPS.get()) };
+    }
+    status
+}
+
+/// _info(9E): report module information.
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _info(modinfop: *mut modinfo) -> c_int {
+    // SAFETY: the kernel passes a valid modinfo; MODLINKAGE is static.
+    unsafe { mod_info(MODLINKAGE.get(), modinfop) }
+}
+
+/// _fini(9E): unload-time entry point.
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _fini() -> c_int {
+    // SAFETY: MODLINKAGE is the linkage installed by _init.
+    let status = unsafe { mod_remove(MODLINKAGE.get()) };
+    if status == 0 {
+        // SAFETY: the module is removed, so no entry point can run any
+        // more; this pairs with mac_init_ops in _init.
+        unsafe { mac_fini_ops(TUNTAP_DEV_OPS.get()) };
+    }
+    status
+}
+
+// ---------------------------------------------------------------------
+// Autoconfiguration: getinfo(9E), identify/probe, attach(9E), detach(9E).
+// ---------------------------------------------------------------------
+
+/// getinfo(9E).
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_getinfo(
+    dip: *mut dev_info_t,
+    cmd: ddi_info_cmd_t,
+    arg: *mut c_void,
+    result: *mut *mut c_void,
+) -> c_int {
+    // getinfo(9E) passes the dev_t itself in the pointer argument.
+    let dev = arg as dev_t;
+    // SAFETY: getminor and mac_private_minor are pure functions.
+    let (minor, private_base) = unsafe { (getminor(dev), mac_private_minor()) };
+    if minor < private_base {
+        // SAFETY: the arguments are exactly those the kernel gave us, and
+        // minors below the private base are mac's to interpret.
+        return unsafe { mac_getinfo(dip, cmd, arg, result) };
+    }
+    if result.is_null() {
+        return DDI_FAILURE;
+    }
+    let answer: *mut c_void = match cmd {
+        DDI_INFO_DEVT2DEVINFO => {
+            let attached = ATTACHED_DIP.load(Ordering::Acquire);
+            if attached.is_null() {
+                return DDI_FAILURE;
+            }
+            attached.cast()
+        }
+        // Every private minor belongs to instance 0, encoded as a NULL
+        // pointer value.
+        DDI_INFO_DEVT2INSTANCE => ptr::null_mut(),
+        _ => return DDI_FAILURE,
+    };
+    // SAFETY: result was checked non-NULL and points to the kernel's slot.
+    unsafe { *result = answer };
+    DDI_SUCCESS
+}
+
+/// identify(9E) is obsolete; like nulldev it succeeds.
+unsafe extern "C" fn tuntap_identify(_dip: *mut dev_info_t) -> c_int {
+    DDI_SUCCESS
+}
+
+/// A pseudo device has nothing to probe.
+unsafe extern "C" fn tuntap_probe(_dip: *mut dev_info_t) -> c_int {
+    DDI_PROBE_DONTCARE
+}
+
+/// There is no hardware to reset (nodev behaviour).
+unsafe extern "C" fn tuntap_reset(_dip: *mut dev_info_t, _cmd: ddi_reset_cmd_t) -> c_int {
+    ENXIO
+}
+
+/// attach(9E).
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_attach(dip: *mut dev_info_t, cmd: ddi_attach_cmd_t) -> c_int {
+    if cmd != DDI_ATTACH {
+        return DDI_FAILURE;
+    }
+    // SAFETY: dip is the node the framework is attaching.
+    let instance = unsafe { ddi_get_instance(dip) };
+    if instance != 0 {
+        log::warn(format_args!(
+            "instance {instance} refused: only instance 0 exists"
+        ));
+        return DDI_FAILURE;
+    }
+    if !ATTACHED_DIP.load(Ordering::Acquire).is_null() {
+        return DDI_FAILURE;
+    }
+    // SAFETY: pure function of the mac module.
+    let private_base = unsafe { mac_private_minor() };
+    for (name, offset) in MINOR_NODES {
+        let Some(minor) = private_base.checked_add(offset) else {
+            // SAFETY: dip is ours; NULL removes the nodes made so far.
+            unsafe { ddi_remove_minor_node(dip, ptr::null()) };
+            return DDI_FAILURE;
+        };
+        // SAFETY: dip is being attached; name and node type are
+        // NUL-terminated strings with static lifetime.
+        let status = unsafe {
+            ddi_create_minor_node(dip, name.as_ptr(), S_IFCHR, minor, DDI_PSEUDO.as_ptr(), 0)
+        };
+        if status != DDI_SUCCESS {
+            log::warn(format_args!("cannot create minor node {name:?} ({minor})"));
+            // SAFETY: as above.
+            unsafe { ddi_remove_minor_node(dip, ptr::null()) };
+            return DDI_FAILURE;
+        }
+    }
+    ATTACHED_DIP.store(dip, Ordering::Release);
+    // SAFETY: dip is attached.
+    unsafe { ddi_report_dev(dip) };
+    DDI_SUCCESS
+}
+
+/// detach(9E).
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_detach(dip: *mut dev_info_t, cmd: ddi_detach_cmd_t) -> c_int {
+    if cmd != DDI_DETACH {
+        return DDI_FAILURE;
+    }
+    if ATTACHED_DIP.load(Ordering::Acquire) != dip {
+        return DDI_FAILURE;
+    }
+    // SAFETY: dip is our attached instance; NULL removes all its nodes.
+    unsafe { ddi_remove_minor_node(dip, ptr::null()) };
+    ATTACHED_DIP.store(ptr::null_mut(), Ordering::Release);
+    DDI_SUCCESS
+}
+
+// ---------------------------------------------------------------------
+// Character-device entry points (cb_ops).  The driver work fills these
+// in; until then they refuse service with the errno a missing device
+// or unsupported request gets.
+// ---------------------------------------------------------------------
+
+/// open(9E) for our private minors.
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_open(
+    _devp: *mut dev_t,
+    _flag: c_int,
+    _otyp: c_int,
+    _credp: *mut cred_t,
+) -> c_int {
+    ENXIO
+}
+
+/// close(9E).
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_close(
+    _dev: dev_t,
+    _flag: c_int,
+    _otyp: c_int,
+    _credp: *mut cred_t,
+) -> c_int {
+    // Nothing can have been opened, so there is nothing to release.
+    0
+}
+
+/// ioctl(9E).
+///
+/// # Safety
+/// Only the illumos kernel calls this, with the arguments its manual
+/// page describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_ioctl(
+    _dev: dev_t,
+    _cmd: c_int,
+    _arg: intptr_t,
+    _mode: c_int,
+    _credp: *mut cred_t,
+    _rvalp: *mut c_int,
+) -> c_int {
+    ENOTTY
+}
+
+unsafe extern "C" fn tuntap_read(_dev: dev_t, _uiop: *mut uio, _credp: *mut cred_t) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tuntap_write(_dev: dev_t, _uiop: *mut uio, _credp: *mut cred_t) -> c_int {
+    ENXIO
+}
+
+// The remaining slots behave like nodev(9F): ENXIO.
+
+unsafe extern "C" fn tuntap_no_strategy(_bp: *mut buf) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tuntap_no_print(_dev: dev_t, _str: *mut c_char) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tuntap_no_dump(
+    _dev: dev_t,
+    _addr: caddr_t,
+    _blkno: daddr_t,
+    _nblk: c_int,
+) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tuntap_no_devmap(
+    _dev: dev_t,
+    _dhp: devmap_cookie_t,
+    _off: offset_t,
+    _len: size_t,
+    _maplen: *mut size_t,
+    _model: uint_t,
+) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tuntap_no_mmap(_dev: dev_t, _off: off_t, _prot: c_int) -> c_int {
+    ENXIO
+}
+
+#[allow(clippy::too_many_arguments)] // fixed by cb_ops
+unsafe extern "C" fn tuntap_no_segmap(
+    _dev: dev_t,
+    _off: off_t,
+    _asp: *mut as_,
+    _addrp: *mut caddr_t,
+    _len: off_t,
+    _prot: c_uint,
+    _maxprot: c_uint,
+    _flags: c_uint,
+    _credp: *mut cred_t,
+) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tuntap_no_aio(_dev: dev_t, _aio: *mut aio_req, _credp: *mut cred_t) -> c_int {
+    ENXIO
+}
