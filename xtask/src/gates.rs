@@ -222,6 +222,14 @@ pub fn check_undefined(undefined: &[String], allowlist: &Allowlist) -> Vec<Findi
         .iter()
         .filter(|name| !allowlist.contains(name) && !name.starts_with(SDT_PROBE_PREFIX))
         .map(|name| {
+            if name == "_GLOBAL_OFFSET_TABLE_" {
+                return finding(
+                    Gate::Undefined,
+                    "undefined symbol _GLOBAL_OFFSET_TABLE_: the code was built to use a \
+                     GOT (position-independent), which krtld never builds; see the \
+                     relocations gate",
+                );
+            }
             finding(
                 Gate::Undefined,
                 format!(
