@@ -287,7 +287,7 @@ pub fn check_relocations(file: &Elf<'_>) -> Vec<Finding> {
         }
     }
     for section in file.sections() {
-        let flags = u64::from(section.elf_section_header().sh_flags(endian));
+        let flags = section.elf_section_header().sh_flags(endian);
         if flags & u64::from(elf::SHF_ALLOC) == 0 {
             continue;
         }
@@ -404,7 +404,7 @@ pub fn section_sizes(file: &Elf<'_>) -> Sizes {
     let mut sizes = Sizes::default();
     for section in file.sections() {
         let header = section.elf_section_header();
-        let flags = u64::from(header.sh_flags(endian));
+        let flags = header.sh_flags(endian);
         if flags & u64::from(elf::SHF_ALLOC) == 0 {
             continue;
         }

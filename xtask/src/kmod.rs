@@ -220,10 +220,10 @@ pub fn build(options: &KmodOptions) -> Result<(), String> {
     let archive = build_staticlib(options)?;
     link_module(&archive, &options.output)?;
     eprintln!("xtask: module written to {}", options.output.display());
-    if options.output == paths::module_output() {
-        if let Some(conf) = copy_conf()? {
-            eprintln!("xtask: driver configuration copied to {}", conf.display());
-        }
+    if options.output == paths::module_output()
+        && let Some(conf) = copy_conf()?
+    {
+        eprintln!("xtask: driver configuration copied to {}", conf.display());
     }
     Ok(())
 }

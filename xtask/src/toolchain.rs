@@ -85,10 +85,10 @@ pub fn debian_cargo(workdir: &Path) -> Command {
     let mut cmd = Command::new(DEBIAN_CARGO);
     cmd.current_dir(workdir);
     for (name, _) in std::env::vars_os() {
-        if let Some(name) = name.to_str() {
-            if is_stripped(name) {
-                cmd.env_remove(name);
-            }
+        if let Some(name) = name.to_str()
+            && is_stripped(name)
+        {
+            cmd.env_remove(name);
         }
     }
     // cargo run adds the stable toolchain's library directories here.
