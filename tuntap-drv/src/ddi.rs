@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The kernel services the driver logic is written against.
+//!
+//! Theory statement.  Everything the driver asks of the illumos kernel goes
+//! through the [`Kernel`] trait: message blocks, STREAMS hand-offs, mac
+//! registration and upcalls, dls/dlmgmtd, credentials and zones, locks,
+//! time, randomness and DTrace probes.  Two implementations exist: the
+//! illumos one (`crate::illumos`, FFI only, built with the `kernel`
+//! feature) and the host simulator (`tuntap-sim`), which enforces the
+//! documented rules of each interface and fails a test that breaks one.
+//!
+//! The trait keeps the C types of the real interfaces (`mblk_t`,
+//! `queue_t`, `mac_register_t`) so that pointer code (b_rptr/b_wptr,
+//! b_cont/b_next chains, q_ptr) runs unchanged in both worlds.
+//!
+//! Rules the implementations enforce and the driver must keep:
+//! * No mac or dls upcall ([`Kernel::mac_rx`], [`Kernel::mac_tx_update`],
+//!   [`Kernel::mac_link_update`], [`Kernel::mac_maxsdu_update`],
+//!   [`Kernel::mac_unicst_update`], [`Kernel::mac_register`],
+//!   [`Kernel::mac_unregister`], [`Kernel::mac_disable`],
+//!   [`Kernel::dls_devnet_create`], [`Kernel::dls_devnet_destroy`]) is made
+//!   while the calling thread holds a driver lock ([`Kernel::Mutex`]).
+//! * Every message the driver allocates or is handed is freed, passed on,
+//!   or returned exactly once.
+//! * Every `M_IOCTL` gets exactly one reply.
+
+use alloc::boxed::Box;
+use core::ffi::c_void;
+use core::ptr::NonNull;
+
+pub use illumos_sys_hdrs::{cred_t, mac_register_t, mblk_t, queue_t};
+use tuntap_abi::{DatalinkId, LinkName};
+
+/// An illumos errno value (`usr/src/uts/common/sys/errno.h`).
+pub type Errno = i32;
+
+/// A zone id (`zoneid_t`).
+pub type ZoneId = i32;
+
+/// The global zone (`GLOBAL_ZONEID`, `usr/src/uts/common/sys/zone.h`).
+pub const GLOBAL_ZONEID: ZoneId = 0;
+
+/// A credential the kernel handed to an entry point.  Valid for the
+/// duration of that entry point only.
+#[derive(Clone, Copy, Debug)]
+pub struct Cred(pub *const cred_t);
+
+/// A registered mac provider instance (`mac_handle_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MacHandle(pub NonNull<c_void>);
+
+// SAFETY: a mac_handle_t is an opaque kernel handle that the mac module
+// allows any thread to use for the provider upcalls.
+unsafe impl Send for MacHandle {}
+// SAFETY: as above.
+unsafe impl Sync for MacHandle {}
+
+/// `mac_prop_info_handle_t`: valid only inside `mc_propinfo`.
+#[derive(Clone, Copy, Debug)]
+pub struct PropInfoHandle(pub *mut c_void);
+
+/// `link_state_t` values (`usr/src/uts/common/sys/mac.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum LinkState {
+    Unknown = -1,
+    Down = 0,
+    Up = 1,
+}
+
+/// `mac_prop_perm_t` values (`usr/src/uts/common/sys/mac.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PropPerm {
+    Read = 0x1,
+    Write = 0x2,
+    ReadWrite = 0x3,
+}
+
+/// A DTrace SDT probe point.  In the kernel each becomes
+/// `__dtrace_probe_tuntap__<name>`; the simulator records them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe<'a> {
+    /// A packet was dropped: (link id, reason).
+    Drop(DatalinkId, DropReason),
+    /// A link was created / destroyed / changed state.
+    LinkCreate(DatalinkId, &'a LinkName),
+    LinkDestroy(DatalinkId),
+    LinkState(DatalinkId, LinkState),
+    /// A queue (minor) attached to / detached from a link.
+    QueueAttach(DatalinkId, u32),
+    QueueDetach(DatalinkId, u32),
+    /// An ioctl failed: (command, errno).
+    IoctlFail(i32, Errno),
+}
+
+/// Why a packet was dropped; each has its own counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// A write that is not a valid packet for the link's mode.
+    BadWrite,
+    /// A write longer than MTU plus link header.
+    TooLong,
+    /// No buffer for a packet (allocation failed).
+    NoBuffer,
+    /// No queue attached to take a packet from the stack.
+    NoQueue,
+    /// A non-IP frame on a tun link.
+    NotIp,
+    /// The link is going away.
+    Closing,
+}
+
+/// A raw kernel mutex (`kmutex_t` in the kernel).
+///
+/// A zero-initialised adaptive `kmutex_t` is valid on illumos, so a value
+/// made by [`RawMutex::new`] may be moved until first use.
+pub trait RawMutex: Send + Sync {
+    fn new() -> Self;
+    fn enter(&self);
+    fn exit(&self);
+}
+
+/// A raw kernel condition variable (`kcondvar_t`).
+pub trait RawCondvar<M: RawMutex>: Send + Sync {
+    fn new() -> Self;
+    /// Atomically release `m`, sleep, and re-acquire `m`.
+    fn wait(&self, m: &M);
+    fn broadcast(&self);
+}
+
+/// The kernel services the driver uses.  See the module documentation.
+pub trait Kernel: Clone + Send + Sync + Sized + 'static {
+    type Mutex: RawMutex;
+    type Condvar: RawCondvar<Self::Mutex>;
+
+    // ----- message blocks (allocb(9F), freemsg(9F), msgpullup(9F)) -----
+
+    /// `allocb(size, BPRI_MED)`: null when no memory.
+    fn allocb(&self, size: usize) -> *mut mblk_t;
+
+    /// `freemsg(9F)`: free a whole `b_cont` chain.  An associated function
+    /// so that owners can free on drop.
+    ///
+    /// # Safety
+    /// `mp` is a message the caller owns; it is not used afterwards.
+    unsafe fn freemsg(mp: *mut mblk_t);
+
+    /// `msgpullup(mp, -1)`: a new single-block copy of the message, or null.
+    ///
+    /// # Safety
+    /// `mp` is a valid message; it stays owned by the caller.
+    unsafe fn msgpullup(&self, mp: *mut mblk_t) -> *mut mblk_t;
+
+    // ----- STREAMS (putnext(9F), canputnext(9F), qreply(9F), ...) -----
+
+    /// # Safety
+    /// `q` is a queue of an open stream of this driver; `mp` is owned.
+    unsafe fn putnext(&self, q: *mut queue_t, mp: *mut mblk_t);
+    /// # Safety
+    /// `q` is a queue of an open stream of this driver.
+    unsafe fn canputnext(&self, q: *mut queue_t) -> bool;
+    /// # Safety
+    /// `q` is a write queue of an open stream; `mp` is owned.
+    unsafe fn qreply(&self, q: *mut queue_t, mp: *mut mblk_t);
+    /// # Safety
+    /// `q` is a queue of an open stream of this driver.
+    unsafe fn qenable(&self, q: *mut queue_t);
+    /// # Safety
+    /// `q` is the read queue passed to open.
+    unsafe fn qprocson(&self, q: *mut queue_t);
+    /// # Safety
+    /// `q` is the read queue passed to close.
+    unsafe fn qprocsoff(&self, q: *mut queue_t);
+
+    // ----- mac provider (mac_provider.h) -----
+
+    /// `mac_alloc(MAC_VERSION)`, let `fill` set every field but
+    /// `m_version`, `mac_register()`, `mac_free()`.
+    fn mac_register(&self, fill: &mut dyn FnMut(&mut mac_register_t)) -> Result<MacHandle, Errno>;
+    fn mac_disable(&self, mh: MacHandle) -> Result<(), Errno>;
+    fn mac_unregister(&self, mh: MacHandle) -> Result<(), Errno>;
+    /// # Safety
+    /// `chain` is an owned `b_next` chain of messages.
+    unsafe fn mac_rx(&self, mh: MacHandle, chain: *mut mblk_t);
+    fn mac_tx_update(&self, mh: MacHandle);
+    fn mac_link_update(&self, mh: MacHandle, state: LinkState);
+    fn mac_maxsdu_update(&self, mh: MacHandle, sdu: u32) -> Result<(), Errno>;
+    fn mac_unicst_update(&self, mh: MacHandle, addr: &[u8; 6]);
+    fn mac_prop_info_set_default_uint32(&self, ph: PropInfoHandle, value: u32);
+    fn mac_prop_info_set_range_uint32(&self, ph: PropInfoHandle, min: u32, max: u32);
+    fn mac_prop_info_set_perm(&self, ph: PropInfoHandle, perm: PropPerm);
+
+    // ----- dls and dlmgmtd (dls.h, dls_mgmt.h) -----
+
+    fn dls_devnet_create(&self, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno>;
+    fn dls_devnet_destroy(&self, mh: MacHandle) -> Result<DatalinkId, Errno>;
+    /// Ask dlmgmtd for a new link id for `name` in `zone`, as the kernel
+    /// does for links it creates itself (old-API `tunN`/`tapN`).
+    fn dls_mgmt_create(&self, name: &LinkName, zone: ZoneId) -> Result<DatalinkId, Errno>;
+    /// Give a link id obtained by [`Kernel::dls_mgmt_create`] back.
+    fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno>;
+
+    // ----- credentials, zones, processes -----
+
+    fn cred_zone(&self, cr: Cred) -> ZoneId;
+    fn cred_uid(&self, cr: Cred) -> u32;
+    fn cred_gid(&self, cr: Cred) -> u32;
+    /// Does `gid` appear in the credential's group list?
+    fn cred_in_group(&self, cr: Cred, gid: u32) -> bool;
+    /// `secpolicy_dl_config(9F)`: `Ok` or `EPERM`.
+    fn secpolicy_dl_config(&self, cr: Cred) -> Result<(), Errno>;
+    /// The pid of the process in whose context the driver runs now.
+    fn current_pid(&self) -> i32;
+
+    // ----- time, randomness, probes -----
+
+    /// Wall-clock time, nanoseconds since the epoch.
+    fn wall_clock_ns(&self) -> u64;
+    /// `random_get_pseudo_bytes(9F)`.
+    fn random_bytes(&self, out: &mut [u8]);
+    fn probe(&self, probe: Probe<'_>);
+
+    /// Run `work` soon in kernel context on another thread (a taskq):
+    /// never within the caller's stack.  `Err(ENOMEM)` if it cannot be
+    /// queued.
+    fn defer(&self, work: Box<dyn FnOnce() + Send>) -> Result<(), Errno>;
+
+    /// `mac_private_minor()`: the first minor number the driver may use
+    /// for its own nodes; lower minors belong to mac/dld link nodes.
+    fn private_minor_base(&self) -> u32;
+}
+
+/// The driver's STREAMS entry points (its `qinit` procedures), as the
+/// kernel's thin `extern "C"` layer or the simulator's stream head call
+/// them.  `rq`/`wq` are the read/write queues of one open stream; the
+/// driver keeps its per-stream state in `q_ptr` of both.
+pub trait StreamsEntry {
+    /// `qi_qopen`: `minor` is the minor opened (a node minor: control,
+    /// tun or tap); a clone open replaces it with the new stream's minor.
+    ///
+    /// # Safety
+    /// `rq` is the read queue of a freshly allocated queue pair (the write
+    /// queue follows it), with `q_ptr` null for a first open.
+    unsafe fn open(&self, rq: *mut queue_t, minor: &mut u32, flag: i32, sflag: i32, cr: Cred)
+        -> Result<(), Errno>;
+    /// `qi_qclose`.  After it returns the driver never touches `rq` again.
+    ///
+    /// # Safety
+    /// `rq` is the read queue of a stream this driver opened.
+    unsafe fn close(&self, rq: *mut queue_t, flag: i32, cr: Cred);
+    /// Write-side `qi_putp`: the driver owns `mp` from here on.
+    ///
+    /// # Safety
+    /// `wq` is the write queue of a stream this driver opened; `mp` is a
+    /// valid message.
+    unsafe fn wput(&self, wq: *mut queue_t, mp: *mut mblk_t);
+    /// Read-side `qi_srvp`: run when the queue is (back-)enabled.
+    ///
+    /// # Safety
+    /// `rq` is the read queue of a stream this driver opened.
+    unsafe fn rsrv(&self, rq: *mut queue_t);
+}
+
+/// Offsets of the driver's fixed node minors from
+/// [`Kernel::private_minor_base`]; clone opens get minors above these.
+pub mod node_minor {
+    /// `/dev/tuntap` (the control node, `ctl`).
+    pub const CTL: u32 = 0;
+    /// `/dev/tun` (clone device).
+    pub const TUN: u32 = 1;
+    /// `/dev/tap` (clone device).
+    pub const TAP: u32 = 2;
+    /// First clone minor offset.
+    pub const FIRST_CLONE: u32 = 16;
+}

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `MsgBlk`: an owned STREAMS message (a `b_cont` chain of `mblk_t`).
+//!
+//! Theory statement.  A `MsgBlk<K>` owns exactly one message and frees it
+//! with `freemsg` when dropped; [`MsgBlk::into_raw`] hands ownership back
+//! to C (putnext, mac_rx, a returned tx chain).  Reading and trimming
+//! move `b_rptr`/`b_wptr` only inside `[db_base, db_lim)`.  Writing into a
+//! data block's headroom is done only when this message is its sole
+//! reference (`db_ref == 1`); otherwise a new block is chained in front.
+//! Nothing here panics: every length is checked.
+
+use core::marker::PhantomData;
+use core::ptr::{self, NonNull};
+
+use illumos_sys_hdrs::{dblk_t, mblk_t};
+
+use crate::ddi::Kernel;
+
+pub struct MsgBlk<K: Kernel> {
+    mp: NonNull<mblk_t>,
+    _k: PhantomData<K>,
+}
+
+// SAFETY: a message has one owner; STREAMS moves messages between threads.
+unsafe impl<K: Kernel> Send for MsgBlk<K> {}
+
+/// Bytes in one block (`MBLKL`).
+///
+/// # Safety
+/// `mp` points to a valid mblk_t.
+unsafe fn block_len(mp: *const mblk_t) -> usize {
+    // SAFETY: the caller guarantees mp is valid; rptr <= wptr is an mblk
+    // invariant, and a violation gives 0 rather than a huge length.
+    unsafe { ((*mp).b_wptr as usize).saturating_sub((*mp).b_rptr as usize) }
+}
+
+impl<K: Kernel> MsgBlk<K> {
+    /// Take ownership of a message from C.
+    ///
+    /// # Safety
+    /// `mp` is a valid message (`b_next` null) that nobody else owns.
+    pub unsafe fn from_raw(mp: *mut mblk_t) -> Option<Self> {
+        NonNull::new(mp).map(|mp| Self { mp, _k: PhantomData })
+    }
+
+    /// Give ownership back to C.
+    pub fn into_raw(self) -> *mut mblk_t {
+        let mp = self.mp.as_ptr();
+        core::mem::forget(self);
+        mp
+    }
+
+    pub fn as_ptr(&self) -> *mut mblk_t {
+        self.mp.as_ptr()
+    }
+
+    /// Allocate a message with `headroom` free bytes in front and `data`
+    /// copied in.
+    pub fn alloc_with(k: &K, headroom: usize, data: &[u8]) -> Option<Self> {
+        let mp = NonNull::new(k.allocb(headroom.checked_add(data.len())?))?;
+        // SAFETY: allocb returned a fresh block of at least the asked size,
+        // with b_rptr == b_wptr == db_base.
+        unsafe {
+            let m = mp.as_ptr();
+            (*m).b_rptr = (*m).b_rptr.add(headroom);
+            ptr::copy_nonoverlapping(data.as_ptr(), (*m).b_rptr, data.len());
+            (*m).b_wptr = (*m).b_rptr.add(data.len());
+        }
+        Some(Self { mp, _k: PhantomData })
+    }
+
+    /// The message type of the first block (`DB_TYPE`).
+    pub fn db_type(&self) -> u8 {
+        // SAFETY: we own a valid message; b_datap is always set.
+        unsafe { (*(*self.mp.as_ptr()).b_datap).db_type }
+    }
+
+    /// Total bytes in the chain (`msgdsize` over every block).
+    pub fn len(&self) -> usize {
+        let mut n = 0usize;
+        let mut b: *const mblk_t = self.mp.as_ptr();
+        while !b.is_null() {
+            // SAFETY: b is a block of the chain we own.
+            unsafe {
+                n = n.saturating_add(block_len(b));
+                b = (*b).b_cont;
+            }
+        }
+        n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of the first block.
+    pub fn first_block(&self) -> &[u8] {
+        let m = self.mp.as_ptr();
+        // SAFETY: [b_rptr, b_wptr) of a block we own is initialised data.
+        unsafe {
+            let len = block_len(m);
+            if len == 0 {
+                return &[];
+            }
+            core::slice::from_raw_parts((*m).b_rptr, len)
+        }
+    }
+
+    /// Copy up to `out.len()` bytes from the front of the chain into `out`;
+    /// returns how many were copied.
+    pub fn copy_prefix(&self, out: &mut [u8]) -> usize {
+        let mut done = 0usize;
+        let mut b: *const mblk_t = self.mp.as_ptr();
+        while !b.is_null() && done < out.len() {
+            // SAFETY: b is a block of our chain; the copy stays inside both
+            // the block's data and `out` (lengths checked).
+            unsafe {
+                let take = block_len(b).min(out.len() - done);
+                if let Some(dst) = out.get_mut(done..done + take) {
+                    ptr::copy_nonoverlapping((*b).b_rptr, dst.as_mut_ptr(), take);
+                }
+                done += take;
+                b = (*b).b_cont;
+            }
+        }
+        done
+    }
+
+    /// Make sure the first `n` bytes are in the first block (pulling the
+    /// message up into one block if needed).  `false` if the message is
+    /// shorter than `n` or no memory; the message is unchanged then.
+    pub fn pullup(&mut self, k: &K, n: usize) -> bool {
+        if self.first_block().len() >= n {
+            return true;
+        }
+        if self.len() < n {
+            return false;
+        }
+        // SAFETY: we own a valid message; msgpullup leaves it untouched and
+        // returns a new one (or null).
+        let new = unsafe { k.msgpullup(self.mp.as_ptr()) };
+        match NonNull::new(new) {
+            Some(new) => {
+                // SAFETY: we own the old message and no longer need it.
+                unsafe { K::freemsg(self.mp.as_ptr()) };
+                self.mp = new;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drop `n` bytes from the front of the first block.
+    pub fn trim_front(&mut self, n: usize) -> bool {
+        let m = self.mp.as_ptr();
+        // SAFETY: the new b_rptr stays within the block's data (checked).
+        unsafe {
+            if block_len(m) < n {
+                return false;
+            }
+            (*m).b_rptr = (*m).b_rptr.add(n);
+        }
+        true
+    }
+
+    /// Put `hdr` in front of the message: in place when the first block
+    /// has the headroom and is not shared, else in a new block.
+    pub fn prepend(&mut self, k: &K, hdr: &[u8]) -> bool {
+        let m = self.mp.as_ptr();
+        // SAFETY: b_datap is valid; we check headroom against db_base and
+        // that our message is the only reference before writing.
+        unsafe {
+            let db: *mut dblk_t = (*m).b_datap;
+            let headroom = ((*m).b_rptr as usize).saturating_sub((*db).db_base as usize);
+            if (*db).db_ref == 1 && headroom >= hdr.len() {
+                let at = (*m).b_rptr.sub(hdr.len());
+                ptr::copy_nonoverlapping(hdr.as_ptr(), at, hdr.len());
+                (*m).b_rptr = at;
+                return true;
+            }
+        }
+        let Some(front) = Self::alloc_with(k, 0, hdr) else {
+            return false;
+        };
+        let front = front.into_raw();
+        // SAFETY: front is a fresh single block we own; chaining our message
+        // behind it transfers ownership of both to the new head.
+        unsafe { (*front).b_cont = self.mp.as_ptr() };
+        // SAFETY: front is non-null (alloc_with succeeded).
+        self.mp = unsafe { NonNull::new_unchecked(front) };
+        true
+    }
+}
+
+impl<K: Kernel> Drop for MsgBlk<K> {
+    fn drop(&mut self) {
+        // SAFETY: we own the message and never use it again.
+        unsafe { K::freemsg(self.mp.as_ptr()) }
+    }
+}
+
+/// An owned `b_next` chain of messages, taken apart one at a time.
+pub struct MsgChain<K: Kernel> {
+    head: *mut mblk_t,
+    _k: PhantomData<K>,
+}
+
+// SAFETY: as MsgBlk: single owner.
+unsafe impl<K: Kernel> Send for MsgChain<K> {}
+
+impl<K: Kernel> MsgChain<K> {
+    /// # Safety
+    /// `head` is null or a valid `b_next` chain the caller gives up.
+    pub unsafe fn from_raw(head: *mut mblk_t) -> Self {
+        Self { head, _k: PhantomData }
+    }
+
+    /// Give the rest of the chain back to C (e.g. as mc_tx's unsent part).
+    pub fn into_raw(self) -> *mut mblk_t {
+        let h = self.head;
+        core::mem::forget(self);
+        h
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Put `msg` back at the front of the chain.
+    pub fn push_front(&mut self, msg: MsgBlk<K>) {
+        let m = msg.into_raw();
+        // SAFETY: m is a message we own with b_next null.
+        unsafe { (*m).b_next = self.head };
+        self.head = m;
+    }
+}
+
+impl<K: Kernel> Iterator for MsgChain<K> {
+    type Item = MsgBlk<K>;
+    fn next(&mut self) -> Option<MsgBlk<K>> {
+        let m = self.head;
+        if m.is_null() {
+            return None;
+        }
+        // SAFETY: m is the head of the chain we own; unlinking it makes it
+        // a standalone message we own.
+        unsafe {
+            self.head = (*m).b_next;
+            (*m).b_next = ptr::null_mut();
+            (*m).b_prev = ptr::null_mut();
+            MsgBlk::from_raw(m)
+        }
+    }
+}
+
+impl<K: Kernel> Drop for MsgChain<K> {
+    fn drop(&mut self) {
+        for msg in self.by_ref() {
+            drop(msg);
+        }
+    }
+}
+
+/// Build a `b_next` chain from messages, in order.
+pub fn chain_from<K: Kernel>(msgs: impl DoubleEndedIterator<Item = MsgBlk<K>>) -> MsgChain<K> {
+    // SAFETY: an empty chain.
+    let mut chain = unsafe { MsgChain::from_raw(ptr::null_mut()) };
+    for m in msgs.rev() {
+        chain.push_front(m);
+    }
+    chain
+}
