@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
+# The project's one test command: installs what it needs on a fresh
+# Debian/Linux machine, then runs every test and gate.
+#
+#   scripts/test.sh            # everything
+#   TUNTAP_SKIP_INSTALL=1 ...  # skip apt-get (tools already there)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need_pkgs=()
+for p in rustc-web cargo-web rust-web-src binutils libxml2-utils shellcheck mandoc; do
+    dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [ "${TUNTAP_SKIP_INSTALL:-0}" != 1 ] && [ ${#need_pkgs[@]} -gt 0 ]; then
+    step "installing: ${need_pkgs[*]}"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+step "host build and tests (stable Rust)"
+cargo build --workspace --all-targets
+cargo test --workspace --no-fail-fast
+
+step "clippy on the kernel crates (unwrap/expect/panic/indexing denied)"
+cargo clippy -p tuntap-drv -p tuntap-abi -p illumos-sys-hdrs -- -D warnings
+
+step "kernel module build (Debian rustc-web, -Zbuild-std) and gates"
+cargo xtask kmod
+cargo xtask kmod-check
+
+step "userland type-check for x86_64-unknown-illumos"
+cargo xtask check-illumos
+
+step "all tests and gates passed"
