@@ -146,6 +146,9 @@ unsafe extern "C" {
     pub fn crgetzoneid(cr: *const cred_t) -> zoneid_t;
     pub fn crgetuid(cr: *const cred_t) -> uid_t;
     pub fn crgetgid(cr: *const cred_t) -> gid_t;
+    /// `int groupmember(gid_t, const cred_t *)`: non-zero when `gid` is the
+    /// credential's effective gid or in its supplementary list.
+    pub fn groupmember(gid: gid_t, cr: *const cred_t) -> c_int;
 }
 
 // ===== usr/src/uts/common/sys/policy.h =====
@@ -189,6 +192,32 @@ unsafe extern "C" {
         reventsp: *mut c_short,
         phpp: *mut *mut pollhead,
     ) -> c_int;
+    /// `pid_t ddi_get_pid(void)` (ddi_get_pid(9F)): the current process.
+    pub fn ddi_get_pid() -> pid_t;
+    /// `time_t ddi_get_time(void)` (ddi_get_time(9F)): seconds since the
+    /// epoch.
+    pub fn ddi_get_time() -> time_t;
+    /// `ddi_taskq_t *ddi_taskq_create(dev_info_t *, const char *, int nthreads,
+    /// pri_t, uint_t cflags)`: NULL on failure.
+    pub fn ddi_taskq_create(
+        dip: *mut dev_info_t,
+        name: *const c_char,
+        nthreads: c_int,
+        pri: pri_t,
+        cflags: uint_t,
+    ) -> *mut ddi_taskq_t;
+    /// `void ddi_taskq_destroy(ddi_taskq_t *)`: waits for queued tasks.
+    pub fn ddi_taskq_destroy(tq: *mut ddi_taskq_t);
+    /// `int ddi_taskq_dispatch(ddi_taskq_t *, void (*)(void *), void *,
+    /// uint_t dflags)`: `DDI_SUCCESS` or `DDI_FAILURE`.
+    pub fn ddi_taskq_dispatch(
+        tq: *mut ddi_taskq_t,
+        func: unsafe extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+        dflags: uint_t,
+    ) -> c_int;
+    /// `void ddi_taskq_wait(ddi_taskq_t *)`.
+    pub fn ddi_taskq_wait(tq: *mut ddi_taskq_t);
     pub fn ddi_prop_op(
         dev: dev_t,
         dip: *mut dev_info_t,

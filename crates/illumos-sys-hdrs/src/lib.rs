@@ -51,6 +51,8 @@ pub type offset_t = i64;
 pub type longlong_t = i64;
 pub type u_longlong_t = u64;
 pub type hrtime_t = longlong_t;
+/// `time_t` (sys/types.h): `long` in the LP64 kernel.
+pub type time_t = c_long;
 /// `long` in sys/types.h (`typedef long clock_t` via sys/types.h).
 pub type clock_t = c_long;
 pub type id_t = c_int;
@@ -139,6 +141,9 @@ opaque_types! {
     polldat;
     /// `vmem_t`, which `id_space_t` is a typedef of (sys/id_space.h).
     id_space;
+    /// `struct ddi_taskq` behind `ddi_taskq_t` (sys/sunddi.h: "Opaque task
+    /// queue handle").
+    ddi_taskq;
 }
 
 /// `typedef struct __dev_info *dev_info_t` in C is used as `dev_info_t *`;
@@ -146,6 +151,12 @@ opaque_types! {
 pub type dev_info_t = dev_info;
 pub type cred_t = cred;
 pub type id_space_t = id_space;
+/// `typedef struct ddi_taskq ddi_taskq_t` (sys/sunddi.h).
+pub type ddi_taskq_t = ddi_taskq;
+
+/// `TASKQ_DEFAULTPRI` (sys/sunddi.h): "use default system priority" for
+/// `ddi_taskq_create`.
+pub const TASKQ_DEFAULTPRI: pri_t = -1;
 /// `typedef struct __mac_handle *mac_handle_t` (sys/mac.h).
 pub type mac_handle_t = *mut mac_handle;
 /// `typedef struct __mac_resource_handle *mac_resource_handle_t`.

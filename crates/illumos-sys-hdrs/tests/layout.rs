@@ -360,6 +360,16 @@ fn opaque_handles_are_zero_sized() {
     assert_eq!(size_of::<cred_t>(), 0);
     assert_eq!(size_of::<mac_handle_t>(), 8);
     assert_eq!(size_of::<mac_prop_info_handle_t>(), 8);
+    // sys/sunddi.h: `typedef struct ddi_taskq ddi_taskq_t`, opaque.
+    assert_eq!(size_of::<ddi_taskq_t>(), 0);
+}
+
+// sys/types.h: time_t is `long` (8 bytes in the LP64 kernel);
+// sys/sunddi.h: `#define TASKQ_DEFAULTPRI -1`.
+#[test]
+fn time_and_taskq_priority() {
+    assert_eq!(size_of::<time_t>(), 8);
+    assert_eq!(TASKQ_DEFAULTPRI, -1);
 }
 
 // ----- derived constants -----
