@@ -192,6 +192,9 @@ unsafe extern "C" {
         reventsp: *mut c_short,
         phpp: *mut *mut pollhead,
     ) -> c_int;
+    /// `cred_t *ddi_get_cred(void)` (ddi_get_cred(9F)): the calling
+    /// thread's credential.
+    pub fn ddi_get_cred() -> *mut cred_t;
     /// `pid_t ddi_get_pid(void)` (ddi_get_pid(9F)): the current process.
     pub fn ddi_get_pid() -> pid_t;
     /// `time_t ddi_get_time(void)` (ddi_get_time(9F)): seconds since the
