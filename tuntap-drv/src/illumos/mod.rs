@@ -1,95 +1,82 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! The illumos kernel face of the driver: module linkage, autoconfiguration
-//! and character-device entry points.
+//! The illumos kernel face of `drv/tuntap`, the mac provider: module
+//! linkage, autoconfiguration, and (in [`streams`]) the entry points the
+//! STREAMS module `drv/tun` calls.
 //!
 //! Theory statement.
 //!
 //! *What it does.*  `_init` marks the driver as a GLDv3 (mac) provider with
-//! `mac_init_ops` and then installs the module; `_fini` removes it and
-//! undoes `mac_init_ops`; `_info` reports it.  The single pseudo instance
-//! (instance 0, from `tuntap.conf`) attaches by creating its private minor
-//! nodes, and `getinfo` answers dev_t questions, handing every minor that
-//! belongs to the mac/dld DLPI nodes of our links to `mac_getinfo`.  The
-//! open, close and ioctl entry points exist but refuse service for now
-//! (ENXIO / ENOTTY); the packet and control paths are the driver's to add.
+//! `mac_init_ops` (dld then owns `cb_str`: every open of this major is a
+//! dld DLPI open of one of our links) and installs the module; `_fini`
+//! removes it and undoes `mac_init_ops`; `_info` reports it.  The single
+//! pseudo instance (instance 0, from `tuntap.conf`) attaches by creating
+//! the driver's taskq and the one [`Driver`], published in
+//! [`streams`]; it creates no minor nodes: mac_register makes the link
+//! nodes, and `/dev/tun`, `/dev/tap` and the control node belong to
+//! `drv/tun` (the crate's theory statement says why).  `getinfo` hands
+//! every dev_t to `mac_getinfo`, because every minor of this major is a
+//! mac/dld one.  Detach is refused while [`Driver::can_detach`] says the
+//! driver is busy (links exist or streams are open).  The character entry
+//! points are never reached for link minors (dld's STREAMS open serves
+//! them) and refuse service (ENXIO / ENOTTY) for anything else.
 //!
-//! *Minor numbers.*  The minor space of our major is split in two.
-//! Minors below `mac_private_minor()` belong to the mac framework: dld
-//! hands them out for the DLPI nodes of the links we register, and only
-//! `mac_getinfo` can interpret them.  Minors from `mac_private_minor()` up
-//! are ours: `base + 0` is the control node "ctl", `base + 1` the "tun"
-//! node and `base + 2` the "tap" node; each open of "tun" or "tap" is
-//! meant to be moved to its own clone minor, allocated from an id_space
-//! starting at `base + 3`, so that every open file has a minor of its
-//! own.  The nodes are created without `CLONE_DEV`: cloning is done by the
-//! open routine rewriting `*devp`, not by the clone driver.
-//!
-//! *Caveat carried to the driver work.*  With non-NULL ops,
-//! `mac_init_ops` lets dld overwrite `cb_ops.cb_str` with dld's own
-//! streamtab, which makes every open of this major a dld STREAMS open;
-//! how private minors then reach our code is the open design question in
-//! the project's reference notes (section 8); the crate-level theory
-//! statement records the answer (dld refuses private minors, so the
-//! STREAMS devices move to a second module).  The nodes made here keep
-//! the minor plan concrete until that split lands.
-//!
-//! *Locking.*  The statics below are written only by the kernel
-//! (`mac_init_ops` in `_init` and `mac_fini_ops` in `_fini`, both run
+//! *Locking.*  The ops statics are written only by the kernel
+//! (`mac_init_ops` in `_init`, `mac_fini_ops` in `_fini`, both run
 //! single-threaded by the module framework before/after any other entry
-//! point) and otherwise only read.  The attached `dev_info_t` is published
-//! through an atomic; attach and detach of one instance are serialised by
-//! the DDI framework.  No driver lock is taken here.
+//! point).  `ATTACHED_DIP` is written by attach/detach, which the DDI
+//! framework serialises.  Publishing and retiring the driver takes the
+//! entry lock of [`streams`] (order: entry lock, then driver locks).
 //!
 //! *Invariants.*  `TUNTAP_DEV_OPS.devo_cb_ops` points at `TUNTAP_CB_OPS`,
 //! `MODLDRV` points at `TUNTAP_DEV_OPS` and `MODLINKAGE` at `MODLDRV`, all
 //! for the lifetime of the module; `ATTACHED_DIP` is non-NULL exactly
-//! while instance 0 is attached.
+//! while instance 0 is attached, and then the driver is published.
 
+pub mod kernel;
 pub mod kmutex;
 pub mod log;
+pub mod streams;
+
+pub use kernel::Illumos;
 
 use core::cell::UnsafeCell;
 use core::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use alloc::boxed::Box;
+use core::ptr::NonNull;
+
 use illumos_sys_hdrs::kernel::{
-    ddi_create_minor_node, ddi_get_instance, ddi_prop_op, ddi_quiesce_not_needed,
-    ddi_remove_minor_node, ddi_report_dev, getminor, mac_fini_ops, mac_getinfo, mac_init_ops,
-    mac_private_minor, mod_driverops, mod_info, mod_install, mod_remove, nochpoll,
+    ddi_get_instance, ddi_prop_op, ddi_quiesce_not_needed, ddi_report_dev, ddi_taskq_create,
+    ddi_taskq_destroy, mac_fini_ops, mac_getinfo, mac_init_ops, mod_driverops, mod_info,
+    mod_install, mod_remove, nochpoll,
 };
 use illumos_sys_hdrs::{
-    CB_REV, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO,
-    DDI_INFO_DEVT2INSTANCE, DDI_PROBE_DONTCARE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, ENOTTY, ENXIO,
-    MODREV_1, S_IFCHR, aio_req, as_, buf, caddr_t, cb_ops, cred_t, daddr_t, ddi_attach_cmd_t,
-    ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t, devmap_cookie_t,
-    intptr_t, minor_t, modinfo, modldrv, modlinkage, off_t, offset_t, size_t, uint_t, uio,
+    CB_REV, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_PROBE_DONTCARE, DDI_SUCCESS, DEVO_REV,
+    ENOTTY, ENXIO, MODREV_1, TASKQ_DEFAULTPRI, aio_req, as_, buf, caddr_t, cb_ops, cred_t,
+    daddr_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t,
+    dev_ops, dev_t, devmap_cookie_t, intptr_t, modinfo, modldrv, modlinkage, off_t, offset_t,
+    size_t, uint_t, uio,
 };
+
+use crate::driver::Driver;
 
 /// The driver's name: must match `/etc/name_to_major`, which is what
 /// `mac_init_ops` looks the major up by.
 pub const DRIVER_NAME: &CStr = c"tuntap";
 
-/// Offsets of our fixed minor nodes above `mac_private_minor()`.
-pub const CTL_MINOR_OFFSET: minor_t = 0;
-pub const TUN_MINOR_OFFSET: minor_t = 1;
-pub const TAP_MINOR_OFFSET: minor_t = 2;
-/// First offset handed to per-open clone minors.
-pub const FIRST_CLONE_MINOR_OFFSET: minor_t = 3;
-
-/// The fixed private minor nodes created at attach.
-const MINOR_NODES: [(&CStr, minor_t); 3] = [
-    (c"ctl", CTL_MINOR_OFFSET),
-    (c"tun", TUN_MINOR_OFFSET),
-    (c"tap", TAP_MINOR_OFFSET),
-];
-
 /// Module dependencies for krtld when the object is linked without
-/// `-N` options: the mac and dls misc modules and the dld driver.
+/// `-N` options (kobj.c `depends_on()`): the mac and dls misc modules, the
+/// dld driver, and drv/random for `random_get_pseudo_bytes` (the set
+/// simnet declares in usr/src/uts/intel/simnet/Makefile).
 #[unsafe(no_mangle)]
 #[used]
-pub static _depends_on: [u8; 26] = *b"misc/mac misc/dls drv/dld\0";
+pub static _depends_on: [u8; 37] = *b"misc/mac misc/dls drv/dld drv/random\0";
+
+/// Name of the driver's taskq for deferred work.
+const TASKQ_NAME: &CStr = c"tuntap_defer";
 
 /// A static the kernel may write through a pointer we hand it.
 ///
@@ -176,6 +163,9 @@ static MODLINKAGE: KernelStatic<modlinkage> = KernelStatic::new(modlinkage {
 /// The attached instance 0, or NULL.
 static ATTACHED_DIP: AtomicPtr<dev_info_t> = AtomicPtr::new(ptr::null_mut());
 
+/// The taskq made at attach, or NULL.
+static ATTACHED_TASKQ: AtomicPtr<illumos_sys_hdrs::ddi_taskq_t> = AtomicPtr::new(ptr::null_mut());
+
 // ---------------------------------------------------------------------
 // Loadable module entry points: _init(9E), _info(9E), _fini(9E).
 // ---------------------------------------------------------------------
@@ -234,7 +224,7 @@ pub unsafe extern "C" fn _fini() -> c_int {
 // Autoconfiguration: getinfo(9E), identify/probe, attach(9E), detach(9E).
 // ---------------------------------------------------------------------
 
-/// getinfo(9E).
+/// getinfo(9E): every minor of this major belongs to mac/dld.
 ///
 /// # Safety
 /// Only the illumos kernel calls this, with the arguments its manual
@@ -246,34 +236,8 @@ pub unsafe extern "C" fn tuntap_getinfo(
     arg: *mut c_void,
     result: *mut *mut c_void,
 ) -> c_int {
-    // getinfo(9E) passes the dev_t itself in the pointer argument.
-    let dev = arg as dev_t;
-    // SAFETY: getminor and mac_private_minor are pure functions.
-    let (minor, private_base) = unsafe { (getminor(dev), mac_private_minor()) };
-    if minor < private_base {
-        // SAFETY: the arguments are exactly those the kernel gave us, and
-        // minors below the private base are mac's to interpret.
-        return unsafe { mac_getinfo(dip, cmd, arg, result) };
-    }
-    if result.is_null() {
-        return DDI_FAILURE;
-    }
-    let answer: *mut c_void = match cmd {
-        DDI_INFO_DEVT2DEVINFO => {
-            let attached = ATTACHED_DIP.load(Ordering::Acquire);
-            if attached.is_null() {
-                return DDI_FAILURE;
-            }
-            attached.cast()
-        }
-        // Every private minor belongs to instance 0, encoded as a NULL
-        // pointer value.
-        DDI_INFO_DEVT2INSTANCE => ptr::null_mut(),
-        _ => return DDI_FAILURE,
-    };
-    // SAFETY: result was checked non-NULL and points to the kernel's slot.
-    unsafe { *result = answer };
-    DDI_SUCCESS
+    // SAFETY: the arguments are exactly those the kernel gave us.
+    unsafe { mac_getinfo(dip, cmd, arg, result) }
 }
 
 /// identify(9E) is obsolete; like nulldev it succeeds.
@@ -291,7 +255,7 @@ unsafe extern "C" fn tuntap_reset(_dip: *mut dev_info_t, _cmd: ddi_reset_cmd_t) 
     ENXIO
 }
 
-/// attach(9E).
+/// attach(9E): make the taskq and the driver, and publish the driver.
 ///
 /// # Safety
 /// Only the illumos kernel calls this, with the arguments its manual
@@ -301,44 +265,45 @@ pub unsafe extern "C" fn tuntap_attach(dip: *mut dev_info_t, cmd: ddi_attach_cmd
     if cmd != DDI_ATTACH {
         return DDI_FAILURE;
     }
+    let Some(dip_ref) = NonNull::new(dip) else {
+        return DDI_FAILURE;
+    };
     // SAFETY: dip is the node the framework is attaching.
     let instance = unsafe { ddi_get_instance(dip) };
     if instance != 0 {
-        log::warn(format_args!(
-            "instance {instance} refused: only instance 0 exists"
-        ));
+        log::warn(format_args!("instance {instance} refused: only instance 0 exists"));
         return DDI_FAILURE;
     }
     if !ATTACHED_DIP.load(Ordering::Acquire).is_null() {
         return DDI_FAILURE;
     }
-    // SAFETY: pure function of the mac module.
-    let private_base = unsafe { mac_private_minor() };
-    for (name, offset) in MINOR_NODES {
-        let Some(minor) = private_base.checked_add(offset) else {
-            // SAFETY: dip is ours; NULL removes the nodes made so far.
-            unsafe { ddi_remove_minor_node(dip, ptr::null()) };
-            return DDI_FAILURE;
-        };
-        // SAFETY: dip is being attached; name and node type are
-        // NUL-terminated strings with static lifetime.
-        let status = unsafe {
-            ddi_create_minor_node(dip, name.as_ptr(), S_IFCHR, minor, DDI_PSEUDO.as_ptr(), 0)
-        };
-        if status != DDI_SUCCESS {
-            log::warn(format_args!("cannot create minor node {name:?} ({minor})"));
-            // SAFETY: as above.
-            unsafe { ddi_remove_minor_node(dip, ptr::null()) };
-            return DDI_FAILURE;
-        }
+    // One thread: deferred work (resolver replies) is short and ordered.
+    // SAFETY: dip is being attached; the name is NUL-terminated and static.
+    let taskq = unsafe { ddi_taskq_create(dip, TASKQ_NAME.as_ptr(), 1, TASKQ_DEFAULTPRI, 0) };
+    let Some(taskq) = NonNull::new(taskq) else {
+        log::warn(format_args!("cannot create taskq"));
+        return DDI_FAILURE;
+    };
+    // SAFETY: dip stays attached and the taskq alive until detach, which
+    // frees the driver (and every Illumos copy in it) first.
+    let kernel = unsafe { Illumos::new(dip_ref, taskq) };
+    let driver = Box::into_raw(Box::new(Driver::new(kernel)));
+    // SAFETY: driver is a fresh Box pointer; nothing is published yet.
+    if unsafe { !streams::publish(driver) } {
+        // SAFETY: not published, so still exclusively ours.
+        drop(unsafe { Box::from_raw(driver) });
+        // SAFETY: no task was dispatched on it.
+        unsafe { ddi_taskq_destroy(taskq.as_ptr()) };
+        return DDI_FAILURE;
     }
+    ATTACHED_TASKQ.store(taskq.as_ptr(), Ordering::Release);
     ATTACHED_DIP.store(dip, Ordering::Release);
     // SAFETY: dip is attached.
     unsafe { ddi_report_dev(dip) };
     DDI_SUCCESS
 }
 
-/// detach(9E).
+/// detach(9E): refused while the driver has links or open streams.
 ///
 /// # Safety
 /// Only the illumos kernel calls this, with the arguments its manual
@@ -351,19 +316,29 @@ pub unsafe extern "C" fn tuntap_detach(dip: *mut dev_info_t, cmd: ddi_detach_cmd
     if ATTACHED_DIP.load(Ordering::Acquire) != dip {
         return DDI_FAILURE;
     }
-    // SAFETY: dip is our attached instance; NULL removes all its nodes.
-    unsafe { ddi_remove_minor_node(dip, ptr::null()) };
+    let Some(driver) = streams::retire() else {
+        return DDI_FAILURE;
+    };
+    // SAFETY: retire() unpublished the driver under the entry lock after
+    // can_detach() held, so no entry point can reach it any more.
+    drop(unsafe { Box::from_raw(driver) });
+    let taskq = ATTACHED_TASKQ.swap(ptr::null_mut(), Ordering::AcqRel);
+    if !taskq.is_null() {
+        // SAFETY: made in attach; waits for any task still queued.
+        unsafe { ddi_taskq_destroy(taskq) };
+    }
     ATTACHED_DIP.store(ptr::null_mut(), Ordering::Release);
     DDI_SUCCESS
 }
 
 // ---------------------------------------------------------------------
-// Character-device entry points (cb_ops).  The driver work fills these
-// in; until then they refuse service with the errno a missing device
-// or unsupported request gets.
+// Character-device entry points (cb_ops).  specfs requires cb_open even
+// for STREAMS drivers; dld's streamtab serves every link minor, so these
+// only answer opens dld hands back (private minors, of which this driver
+// has none) with the errno a missing device or request gets.
 // ---------------------------------------------------------------------
 
-/// open(9E) for our private minors.
+/// open(9E): there are no private minors.
 ///
 /// # Safety
 /// Only the illumos kernel calls this, with the arguments its manual

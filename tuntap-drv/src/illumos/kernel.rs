@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! [`Illumos`]: the [`Kernel`] services as calls into the illumos kernel.
+//!
+//! Theory statement.  Each method translates one trait call into the
+//! kernel interface of the same name (the header is named next to each
+//! extern in `illumos_sys_hdrs::kernel`) and its result into the trait's
+//! types; there is no logic here beyond that translation.
+//!
+//! *State.*  An `Illumos` is a copyable pair of pointers fixed at attach:
+//! the `dev_info_t` of instance 0 (mac_register's `m_dip`) and the
+//! driver's private `ddi_taskq_t` (for [`Kernel::defer`]).  Both outlive
+//! every `Illumos` value: detach frees the driver, and with it every
+//! clone, before it destroys the taskq (`ddi_taskq_destroy` waits for
+//! queued work) and before the dip goes away.
+//!
+//! *Locks.*  [`KernelMutex`] is an adaptive `kmutex_t` and
+//! [`KernelCondvar`] a `kcondvar_t`, both used in place inside the
+//! structure that owns them.  The trait lets a value be moved before its
+//! first use: illumos allows that because an adaptive mutex and a
+//! condition variable in zeroed memory are initialised already (comment
+//! above `mutex_init` in usr/src/uts/common/os/mutex.c: "Adaptive mutexes
+//! created in zeroed memory do not need to call mutex_init()"; `cv_init`
+//! only zeroes).  So `new` zeroes and never calls `mutex_init`/`cv_init`;
+//! `Drop` calls `mutex_destroy`/`cv_destroy`, which only touch the word
+//! itself.  A held mutex is never moved: holding needs `&self`.
+//!
+//! *Zones of dlmgmtd upcalls.*  `dls_mgmt_create` has no zone argument:
+//! dlmgmtd files the new link under the zone of the *calling thread*
+//! (`zone_kcred()` in `i_dls_mgmt_upcall`, docs/research/illumos-facts.md
+//! section b).  The driver calls it from the ioctl path of the process that
+//! asked, so that zone is the creator's zone; the method refuses with
+//! `EINVAL` when the caller's zone (`crgetzoneid(ddi_get_cred())`) is not
+//! the requested one rather than create a link in the wrong zone.
+//!
+//! *Invariants.*  No method panics; no `unsafe` block does more than one
+//! call or one pointer access.
+
+use alloc::boxed::Box;
+use core::cell::UnsafeCell;
+use core::ffi::{c_int, c_void};
+use core::ptr::{self, NonNull};
+
+use illumos_sys_hdrs as sys;
+use illumos_sys_hdrs::kernel as k;
+use illumos_sys_hdrs::{dev_info_t, ddi_taskq_t, kcondvar_t, kmutex_t, mac_register_t, mblk_t, queue_t};
+use tuntap_abi::{DatalinkId, LinkName};
+
+use crate::ddi::{
+    Cred, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, RawCondvar,
+    RawMutex, ZoneId,
+};
+
+/// The kernel services of the attached instance.
+#[derive(Clone, Copy, Debug)]
+pub struct Illumos {
+    dip: NonNull<dev_info_t>,
+    taskq: NonNull<ddi_taskq_t>,
+}
+
+// SAFETY: both pointers name kernel objects that any thread may use
+// (ddi_taskq_dispatch and mac_register are callable from any kernel
+// thread); neither is dereferenced by Rust code.
+unsafe impl Send for Illumos {}
+// SAFETY: as above; Illumos has no interior state.
+unsafe impl Sync for Illumos {}
+
+impl Illumos {
+    /// # Safety
+    /// `dip` is the attached instance and `taskq` a live taskq; both stay
+    /// valid until every `Illumos` made from them is gone.
+    pub unsafe fn new(dip: NonNull<dev_info_t>, taskq: NonNull<ddi_taskq_t>) -> Self {
+        Self { dip, taskq }
+    }
+}
+
+fn errno(status: c_int) -> Result<(), Errno> {
+    if status == 0 { Ok(()) } else { Err(status) }
+}
+
+fn boolean(value: bool) -> sys::boolean_t {
+    if value { sys::B_TRUE } else { sys::B_FALSE }
+}
+
+// ----- locks -----
+
+/// An adaptive `kmutex_t`, valid zeroed (see the module documentation).
+pub struct KernelMutex(UnsafeCell<kmutex_t>);
+
+// SAFETY: a kmutex_t is made to be shared between threads; all access
+// goes through the kernel's mutex functions.
+unsafe impl Send for KernelMutex {}
+// SAFETY: as above.
+unsafe impl Sync for KernelMutex {}
+
+impl KernelMutex {
+    fn raw(&self) -> *mut kmutex_t {
+        self.0.get()
+    }
+}
+
+impl RawMutex for KernelMutex {
+    fn new() -> Self {
+        Self(UnsafeCell::new(kmutex_t { _opaque: [ptr::null_mut()] }))
+    }
+    fn enter(&self) {
+        // SAFETY: the lock word is a valid (zero-initialised) adaptive mutex.
+        unsafe { k::mutex_enter(self.raw()) }
+    }
+    fn exit(&self) {
+        // SAFETY: the caller entered this mutex on this thread (KMutexGuard).
+        unsafe { k::mutex_exit(self.raw()) }
+    }
+}
+
+impl Drop for KernelMutex {
+    fn drop(&mut self) {
+        // SAFETY: &mut self: no guard exists, so the mutex is not held.
+        unsafe { k::mutex_destroy(self.raw()) }
+    }
+}
+
+/// A `kcondvar_t`, valid zeroed.
+pub struct KernelCondvar(UnsafeCell<kcondvar_t>);
+
+// SAFETY: condition variables are shared between threads by design.
+unsafe impl Send for KernelCondvar {}
+// SAFETY: as above.
+unsafe impl Sync for KernelCondvar {}
+
+impl RawCondvar<KernelMutex> for KernelCondvar {
+    fn new() -> Self {
+        Self(UnsafeCell::new(kcondvar_t { _opaque: 0 }))
+    }
+    fn wait(&self, m: &KernelMutex) {
+        // SAFETY: the caller holds `m` (KMutex::wait_until passes its guard's
+        // lock); cv_wait releases and re-acquires it.
+        unsafe { k::cv_wait(self.0.get(), m.raw()) }
+    }
+    fn broadcast(&self) {
+        // SAFETY: the condvar is valid; broadcast needs no lock.
+        unsafe { k::cv_broadcast(self.0.get()) }
+    }
+}
+
+impl Drop for KernelCondvar {
+    fn drop(&mut self) {
+        // SAFETY: &mut self: nobody can be waiting on it.
+        unsafe { k::cv_destroy(self.0.get()) }
+    }
+}
+
+// ----- deferred work -----
+
+type Work = Box<dyn FnOnce() + Send>;
+
+/// `ddi_taskq_dispatch` callback: run and free one deferred closure.
+unsafe extern "C" fn run_deferred(arg: *mut c_void) {
+    if arg.is_null() {
+        return;
+    }
+    // SAFETY: `defer` passed Box::into_raw of a Box<Work>, and the taskq
+    // runs each dispatched task exactly once.
+    let work = unsafe { Box::from_raw(arg.cast::<Work>()) };
+    work();
+}
+
+// ----- probes: DTrace SDT, `sdt:::tuntap-<name>` -----
+//
+// `DTRACE_PROBEn(name, ...)` in usr/src/uts/common/sys/sdt.h declares
+// `extern void __dtrace_probe_##name(uintptr_t, ...)` and calls it; krtld
+// turns each such call into a probe site (nops) at load, and DTrace shows
+// `__` in the name as `-`.
+unsafe extern "C" {
+    fn __dtrace_probe_tuntap__drop(linkid: usize, reason: usize);
+    fn __dtrace_probe_tuntap__link__create(linkid: usize, name: usize);
+    fn __dtrace_probe_tuntap__link__destroy(linkid: usize);
+    fn __dtrace_probe_tuntap__link__state(linkid: usize, state: usize);
+    fn __dtrace_probe_tuntap__queue__attach(linkid: usize, minor: usize);
+    fn __dtrace_probe_tuntap__queue__detach(linkid: usize, minor: usize);
+    fn __dtrace_probe_tuntap__ioctl__fail(cmd: usize, errno: usize);
+}
+
+/// The probe argument for a drop reason (stable numbers for D scripts).
+fn drop_reason_code(reason: DropReason) -> usize {
+    match reason {
+        DropReason::BadWrite => 1,
+        DropReason::TooLong => 2,
+        DropReason::NoBuffer => 3,
+        DropReason::NoQueue => 4,
+        DropReason::NotIp => 5,
+        DropReason::Closing => 6,
+    }
+}
+
+/// Sign-extend an `i32` into a probe argument (`(uintptr_t)(int)` in C).
+fn signed_arg(value: i32) -> usize {
+    value as isize as usize
+}
+
+impl Kernel for Illumos {
+    type Mutex = KernelMutex;
+    type Condvar = KernelCondvar;
+
+    fn allocb(&self, size: usize) -> *mut mblk_t {
+        // SAFETY: allocb may be called from any context; NULL on failure.
+        unsafe { k::allocb(size, sys::BPRI_MED) }
+    }
+
+    unsafe fn freemsg(mp: *mut mblk_t) {
+        // SAFETY: the caller owns mp and gives it up.
+        unsafe { k::freemsg(mp) }
+    }
+
+    unsafe fn msgpullup(&self, mp: *mut mblk_t) -> *mut mblk_t {
+        // SAFETY: mp is a valid message the caller keeps; -1 = whole message.
+        unsafe { k::msgpullup(mp, -1) }
+    }
+
+    unsafe fn putnext(&self, q: *mut queue_t, mp: *mut mblk_t) {
+        // SAFETY: q is a queue of an open stream, mp is owned (caller).
+        unsafe { k::putnext(q, mp) }
+    }
+
+    unsafe fn canputnext(&self, q: *mut queue_t) -> bool {
+        // SAFETY: q is a queue of an open stream (caller).
+        unsafe { k::canputnext(q) != 0 }
+    }
+
+    unsafe fn qreply(&self, q: *mut queue_t, mp: *mut mblk_t) {
+        // SAFETY: q is a write queue of an open stream, mp is owned (caller).
+        unsafe { k::qreply(q, mp) }
+    }
+
+    unsafe fn qenable(&self, q: *mut queue_t) {
+        // SAFETY: q is a queue of an open stream (caller).
+        unsafe { k::qenable(q) }
+    }
+
+    unsafe fn qprocson(&self, q: *mut queue_t) {
+        // SAFETY: q is the read queue passed to open (caller).
+        unsafe { k::qprocson(q) }
+    }
+
+    unsafe fn qprocsoff(&self, q: *mut queue_t) {
+        // SAFETY: q is the read queue passed to close (caller).
+        unsafe { k::qprocsoff(q) }
+    }
+
+    fn mac_register(&self, fill: &mut dyn FnMut(&mut mac_register_t)) -> Result<MacHandle, Errno> {
+        // SAFETY: MAC_VERSION is the version this header set describes.
+        let reg = unsafe { k::mac_alloc(sys::MAC_VERSION) };
+        if reg.is_null() {
+            // mac_alloc fails only for an unsupported version.
+            return Err(sys::EINVAL);
+        }
+        // SAFETY: mac_alloc returned a zeroed, exclusively owned register
+        // structure with m_version set.
+        let reg_ref = unsafe { &mut *reg };
+        fill(reg_ref);
+        reg_ref.m_dip = self.dip.as_ptr();
+        let mut handle: sys::mac_handle_t = ptr::null_mut();
+        // SAFETY: reg is filled; handle is a valid out pointer.
+        let status = unsafe { k::mac_register(reg, &mut handle) };
+        // SAFETY: mac_register copied what it keeps; reg is ours to free.
+        unsafe { k::mac_free(reg) };
+        errno(status)?;
+        NonNull::new(handle.cast::<c_void>()).map(MacHandle).ok_or(sys::EINVAL)
+    }
+
+    fn mac_disable(&self, mh: MacHandle) -> Result<(), Errno> {
+        // SAFETY: mh came from mac_register and is not yet unregistered.
+        errno(unsafe { k::mac_disable(mh.0.as_ptr().cast()) })
+    }
+
+    fn mac_unregister(&self, mh: MacHandle) -> Result<(), Errno> {
+        // SAFETY: as in mac_disable.
+        errno(unsafe { k::mac_unregister(mh.0.as_ptr().cast()) })
+    }
+
+    unsafe fn mac_rx(&self, mh: MacHandle, chain: *mut mblk_t) {
+        // SAFETY: mh is registered; chain is owned (caller); NULL resource
+        // handle = the default ring, as single-ring providers pass.
+        unsafe { k::mac_rx(mh.0.as_ptr().cast(), ptr::null_mut(), chain) }
+    }
+
+    fn mac_tx_update(&self, mh: MacHandle) {
+        // SAFETY: mh is registered.
+        unsafe { k::mac_tx_update(mh.0.as_ptr().cast()) }
+    }
+
+    fn mac_link_update(&self, mh: MacHandle, state: LinkState) {
+        // SAFETY: mh is registered; LinkState holds link_state_t values.
+        unsafe { k::mac_link_update(mh.0.as_ptr().cast(), state as sys::link_state_t) }
+    }
+
+    fn mac_maxsdu_update(&self, mh: MacHandle, sdu: u32) -> Result<(), Errno> {
+        // SAFETY: mh is registered.
+        errno(unsafe { k::mac_maxsdu_update(mh.0.as_ptr().cast(), sdu) })
+    }
+
+    fn mac_unicst_update(&self, mh: MacHandle, addr: &[u8; 6]) {
+        // SAFETY: mh is registered; addr is ETHERADDRL bytes mac copies.
+        unsafe { k::mac_unicst_update(mh.0.as_ptr().cast(), addr.as_ptr()) }
+    }
+
+    fn mac_prop_info_set_default_uint32(&self, ph: PropInfoHandle, value: u32) {
+        // SAFETY: ph is the handle of the running mc_propinfo call.
+        unsafe { k::mac_prop_info_set_default_uint32(ph.0.cast(), value) }
+    }
+
+    fn mac_prop_info_set_range_uint32(&self, ph: PropInfoHandle, min: u32, max: u32) {
+        // SAFETY: as above.
+        unsafe { k::mac_prop_info_set_range_uint32(ph.0.cast(), min, max) }
+    }
+
+    fn mac_prop_info_set_perm(&self, ph: PropInfoHandle, perm: PropPerm) {
+        // SAFETY: as above; PropPerm holds mac_prop_perm_t values.
+        unsafe { k::mac_prop_info_set_perm(ph.0.cast(), perm as u8) }
+    }
+
+    fn dls_devnet_create(&self, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+        // SAFETY: mh is registered; linkid came from dlmgmtd.
+        errno(unsafe { k::dls_devnet_create(mh.0.as_ptr().cast(), linkid, zone) })
+    }
+
+    fn dls_devnet_destroy(&self, mh: MacHandle) -> Result<DatalinkId, Errno> {
+        let mut linkid: sys::datalink_id_t = 0;
+        // SAFETY: mh is registered with a devnet entry; linkid is a valid
+        // out pointer.  B_TRUE waits for transient holds of the entry.
+        errno(unsafe { k::dls_devnet_destroy(mh.0.as_ptr().cast(), &mut linkid, sys::B_TRUE) })?;
+        Ok(linkid)
+    }
+
+    fn dls_mgmt_create(&self, name: &LinkName, zone: ZoneId) -> Result<DatalinkId, Errno> {
+        // SAFETY: ddi_get_cred returns the calling thread's credential.
+        let caller_zone = unsafe { k::crgetzoneid(k::ddi_get_cred()) };
+        if caller_zone != zone {
+            return Err(sys::EINVAL);
+        }
+        // Valid link names are shorter than the field: NUL-terminated.
+        let devname = name.to_bytes();
+        let mut linkid: sys::datalink_id_t = 0;
+        // SAFETY: devname is NUL-terminated and lives across the call;
+        // dev 0: no physical device (dlmgmtd ignores it for MISC links).
+        let status = unsafe {
+            k::dls_mgmt_create(
+                devname.as_ptr().cast(),
+                0,
+                sys::DATALINK_CLASS_MISC,
+                sys::DL_ETHER,
+                boolean(false),
+                &mut linkid,
+            )
+        };
+        errno(status)?;
+        Ok(linkid)
+    }
+
+    fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno> {
+        // SAFETY: a plain upcall to dlmgmtd; the id is ours.
+        errno(unsafe { k::dls_mgmt_destroy(linkid, boolean(false)) })
+    }
+
+    fn cred_zone(&self, cr: Cred) -> ZoneId {
+        // SAFETY: cr is the live credential of the running entry point.
+        unsafe { k::crgetzoneid(cr.0) }
+    }
+
+    fn cred_uid(&self, cr: Cred) -> u32 {
+        // SAFETY: as above.
+        unsafe { k::crgetuid(cr.0) }
+    }
+
+    fn cred_gid(&self, cr: Cred) -> u32 {
+        // SAFETY: as above.
+        unsafe { k::crgetgid(cr.0) }
+    }
+
+    fn cred_in_group(&self, cr: Cred, gid: u32) -> bool {
+        // SAFETY: as above.
+        unsafe { k::groupmember(gid, cr.0) != 0 }
+    }
+
+    fn secpolicy_dl_config(&self, cr: Cred) -> Result<(), Errno> {
+        // SAFETY: as above.
+        errno(unsafe { k::secpolicy_dl_config(cr.0) })
+    }
+
+    fn current_pid(&self) -> i32 {
+        // SAFETY: no arguments; valid in any thread context.
+        unsafe { k::ddi_get_pid() }
+    }
+
+    fn wall_clock_ns(&self) -> u64 {
+        // SAFETY: no arguments.
+        let seconds = unsafe { k::ddi_get_time() };
+        u64::try_from(seconds).unwrap_or(0).saturating_mul(1_000_000_000)
+    }
+
+    fn random_bytes(&self, out: &mut [u8]) {
+        // SAFETY: out is a writable buffer of out.len() bytes.
+        let status = unsafe { k::random_get_pseudo_bytes(out.as_mut_ptr(), out.len()) };
+        if status != 0 {
+            // The trait promises bytes; never hand back stale memory.
+            out.fill(0);
+        }
+    }
+
+    fn probe(&self, probe: Probe<'_>) {
+        // SAFETY (every call below): an SDT probe site; krtld replaces the
+        // call at load, and the arguments are plain integers or a pointer
+        // to a NUL-terminated name that lives across the call.
+        match probe {
+            Probe::Drop(linkid, reason) => unsafe {
+                __dtrace_probe_tuntap__drop(linkid as usize, drop_reason_code(reason))
+            },
+            Probe::LinkCreate(linkid, name) => {
+                let name = name.to_bytes();
+                unsafe { __dtrace_probe_tuntap__link__create(linkid as usize, name.as_ptr() as usize) }
+            }
+            Probe::LinkDestroy(linkid) => unsafe { __dtrace_probe_tuntap__link__destroy(linkid as usize) },
+            Probe::LinkState(linkid, state) => unsafe {
+                __dtrace_probe_tuntap__link__state(linkid as usize, signed_arg(state as i32))
+            },
+            Probe::QueueAttach(linkid, minor) => unsafe {
+                __dtrace_probe_tuntap__queue__attach(linkid as usize, minor as usize)
+            },
+            Probe::QueueDetach(linkid, minor) => unsafe {
+                __dtrace_probe_tuntap__queue__detach(linkid as usize, minor as usize)
+            },
+            Probe::IoctlFail(cmd, err) => unsafe {
+                __dtrace_probe_tuntap__ioctl__fail(signed_arg(cmd), signed_arg(err))
+            },
+        }
+    }
+
+    fn defer(&self, work: Box<dyn FnOnce() + Send>) -> Result<(), Errno> {
+        let arg = Box::into_raw(Box::new(work)).cast::<c_void>();
+        // SAFETY: the taskq is live (type invariant); run_deferred takes
+        // ownership of arg when the task runs.
+        let status = unsafe {
+            k::ddi_taskq_dispatch(self.taskq.as_ptr(), run_deferred, arg, sys::DDI_NOSLEEP as sys::uint_t)
+        };
+        if status == sys::DDI_SUCCESS {
+            return Ok(());
+        }
+        // SAFETY: not dispatched, so arg is still ours.
+        drop(unsafe { Box::from_raw(arg.cast::<Work>()) });
+        Err(sys::ENOMEM)
+    }
+
+    fn private_minor_base(&self) -> u32 {
+        // SAFETY: a pure function of the mac module.
+        unsafe { k::mac_private_minor() }
+    }
+}
