@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: MPL-2.0
+//! dlmgmtd, dls devnet bindings, credentials and zones.
+//!
+//! Theory statement.  The dlmgmtd model keeps a table of datalink ids
+//! with name, class, media, zone and flags (active, persistent,
+//! transient).  Ids are allocated upward from 1 by a cursor and never
+//! reused while in use; names are unique per zone (dlmgmtd keys its name
+//! tree by zone and name).  Userland calls (`dlmgmt_*`) take a credential
+//! and perform dlmgmtd's checks: `PRIV_SYS_DL_CONFIG` to create, destroy
+//! or configure; a non-global zone sees only its own links and may only
+//! create temporary (transient) ones.  Persistent configuration is a
+//! key/value store per persistent link that survives [`SimHost::reboot`].
+//!
+//! The kernel side: `dls_devnet_create(mh, linkid, zone)` binds an
+//! existing dlmgmtd id to a registered mac (`ENOENT` if the id does not
+//! exist, `EEXIST` if the id or the mac is already bound);
+//! `dls_devnet_destroy` unbinds and returns the id (`EBUSY` while a mac
+//! client holds the link).  A bound devnet holds a mac reference, so
+//! `mac_disable`/`mac_unregister` fail with `EBUSY` until it is
+//! destroyed.  `dls_mgmt_create(name, zone)` is the kernel's upcall: a
+//! transient active id of class `MISC`, media `DL_ETHER`.
+//!
+//! Credentials are simulator objects whose address is the `cred_t *`
+//! the driver sees; the host keeps every credential alive and looks the
+//! pointer up before reading it, so a bad pointer is a violation, never
+//! a wild read.
+//!
+//! Locks: the host's `dl` mutex, then a mac's state mutex.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use illumos_sys_hdrs::{
+    DATALINK_CLASS_ALL, DATALINK_CLASS_MISC, DL_ETHER, EBUSY, EEXIST, EINVAL, ENOENT, ENOSPC, EPERM,
+    cred_t,
+};
+use tuntap_abi::{DatalinkId, LinkName, validate_link_name};
+use tuntap_drv::ddi::{Cred, Errno, GLOBAL_ZONEID, MacHandle, ZoneId};
+
+use crate::host::{HostShared, SimHost, ViolationKind, lock};
+use crate::mac;
+
+const CRED_MAGIC: u64 = 0x4352_4544_5349_4d00;
+
+/// Privileges a simulated credential may hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Privileges {
+    /// `PRIV_SYS_DL_CONFIG` (what `secpolicy_dl_config` checks).
+    pub dl_config: bool,
+    /// `PRIV_NET_RAWACCESS`.
+    pub net_rawaccess: bool,
+}
+
+impl Privileges {
+    /// Every privilege (root in the global zone).
+    pub fn all() -> Self {
+        Privileges { dl_config: true, net_rawaccess: true }
+    }
+}
+
+/// What a credential holds.
+#[derive(Clone, Debug)]
+pub struct CredSpec {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub zone: ZoneId,
+    pub privs: Privileges,
+}
+
+#[repr(C)]
+pub(crate) struct CredInner {
+    magic: u64,
+    pub spec: CredSpec,
+}
+
+/// A simulated `cred_t`.  [`SimCred::as_cred`] is what the driver gets.
+#[derive(Clone)]
+pub struct SimCred(Arc<CredInner>);
+
+impl std::fmt::Debug for SimCred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SimCred({:?})", self.0.spec)
+    }
+}
+
+impl SimCred {
+    /// The `cred_t *` handed to the driver.
+    pub fn as_cred(&self) -> Cred {
+        Cred(Arc::as_ptr(&self.0).cast::<cred_t>())
+    }
+    pub fn spec(&self) -> &CredSpec {
+        &self.0.spec
+    }
+    pub fn zone(&self) -> ZoneId {
+        self.0.spec.zone
+    }
+}
+
+/// dlmgmtd link flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DlFlags {
+    /// `DLMGMT_ACTIVE`: exists in the running system.
+    pub active: bool,
+    /// `DLMGMT_PERSIST`: in the persistent configuration.
+    pub persistent: bool,
+    /// `DLMGMT_TRANSIENT`: goes away with its zone / creator.
+    pub transient: bool,
+}
+
+impl DlFlags {
+    pub const ACTIVE: DlFlags = DlFlags { active: true, persistent: false, transient: false };
+    pub const PERSIST: DlFlags = DlFlags { active: false, persistent: true, transient: false };
+    pub const ACTIVE_PERSIST: DlFlags = DlFlags { active: true, persistent: true, transient: false };
+}
+
+/// A dlmgmtd entry as `dladm_datalink_id2info` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub linkid: DatalinkId,
+    pub name: String,
+    pub class: i32,
+    pub media: u32,
+    pub zone: ZoneId,
+    pub flags: DlFlags,
+}
+
+/// dlmgmtd failures (`dladm_status_t` counterparts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DlError {
+    /// `DLADM_STATUS_EXIST`.
+    Exists,
+    /// `DLADM_STATUS_NOTFOUND`.
+    NotFound,
+    /// `DLADM_STATUS_DENIED`.
+    Permission,
+    /// `DLADM_STATUS_TEMPONLY`: a non-global zone asked for persistence.
+    TempOnly,
+    /// `DLADM_STATUS_BADARG`.
+    BadArg,
+    /// No id left.
+    NoSpace,
+    /// The kernel still has the link (devnet bound).
+    Busy,
+}
+
+impl DlError {
+    pub fn errno(self) -> Errno {
+        match self {
+            DlError::Exists => EEXIST,
+            DlError::NotFound => ENOENT,
+            DlError::Permission => EPERM,
+            DlError::TempOnly | DlError::BadArg => EINVAL,
+            DlError::NoSpace => ENOSPC,
+            DlError::Busy => EBUSY,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct LinkEntry {
+    info: LinkInfo,
+    conf: BTreeMap<String, Vec<u8>>,
+}
+
+pub(crate) struct DlState {
+    links: BTreeMap<DatalinkId, LinkEntry>,
+    cursor: DatalinkId,
+    zones: BTreeMap<ZoneId, String>,
+    creds: HashMap<usize, Arc<CredInner>>,
+    /// linkid -> (mac handle address, zone).
+    devnet: HashMap<DatalinkId, (usize, ZoneId)>,
+}
+
+impl DlState {
+    pub(crate) fn new() -> Self {
+        let mut zones = BTreeMap::new();
+        zones.insert(GLOBAL_ZONEID, "global".to_string());
+        DlState { links: BTreeMap::new(), cursor: 1, zones, creds: HashMap::new(), devnet: HashMap::new() }
+    }
+
+    fn alloc_id(&mut self) -> Option<DatalinkId> {
+        for _ in 0..u32::MAX {
+            let id = self.cursor;
+            self.cursor = if self.cursor == u32::MAX { 1 } else { self.cursor + 1 };
+            if id != 0 && !self.links.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    fn name_taken(&self, name: &str, zone: ZoneId) -> bool {
+        self.links.values().any(|l| l.info.name == name && l.info.zone == zone)
+    }
+
+    pub(crate) fn devnet_of(&self, linkid: DatalinkId) -> Option<(usize, ZoneId)> {
+        self.devnet.get(&linkid).copied()
+    }
+
+    pub(crate) fn id_by_name(&self, name: &str, zone: ZoneId) -> Option<DatalinkId> {
+        let mut best = None;
+        for l in self.links.values() {
+            if l.info.name == name {
+                if l.info.zone == zone {
+                    return Some(l.info.linkid);
+                }
+                if zone == GLOBAL_ZONEID && best.is_none() {
+                    best = Some(l.info.linkid);
+                }
+            }
+        }
+        best
+    }
+}
+
+fn visible(info: &LinkInfo, zone: ZoneId) -> bool {
+    zone == GLOBAL_ZONEID || info.zone == zone
+}
+
+// ----- credentials and zones -----
+
+impl SimHost {
+    /// A credential.  The zone must exist ([`SimHost::create_zone`]).
+    pub fn cred(&self, spec: CredSpec) -> SimCred {
+        let mut dl = lock(&self.shared.dl);
+        assert!(dl.zones.contains_key(&spec.zone), "tuntap-sim: cred in unknown zone {}", spec.zone);
+        let inner = Arc::new(CredInner { magic: CRED_MAGIC, spec });
+        dl.creds.insert(Arc::as_ptr(&inner) as usize, inner.clone());
+        SimCred(inner)
+    }
+
+    /// uid 0 in the global zone with every privilege.
+    pub fn root_cred(&self) -> SimCred {
+        self.cred(CredSpec { uid: 0, gid: 0, groups: vec![], zone: GLOBAL_ZONEID, privs: Privileges::all() })
+    }
+
+    /// An unprivileged user in `zone`.
+    pub fn user_cred(&self, uid: u32, gid: u32, zone: ZoneId) -> SimCred {
+        self.cred(CredSpec { uid, gid, groups: vec![], zone, privs: Privileges::default() })
+    }
+
+    /// Create a non-global zone; returns its id (1, 2, ...).
+    pub fn create_zone(&self, name: &str) -> ZoneId {
+        let mut dl = lock(&self.shared.dl);
+        let id = dl.zones.keys().next_back().copied().unwrap_or(0) + 1;
+        dl.zones.insert(id, name.to_string());
+        id
+    }
+
+    /// The zone id of a zone name.
+    pub fn zone_id(&self, name: &str) -> Option<ZoneId> {
+        lock(&self.shared.dl).zones.iter().find(|(_, n)| n.as_str() == name).map(|(id, _)| *id)
+    }
+}
+
+/// Look up a credential the driver passes back; records a violation and
+/// returns None when it is not a live simulator credential.
+#[track_caller]
+pub(crate) fn cred_read(host: &Arc<HostShared>, cr: Cred) -> Option<CredSpec> {
+    let found = lock(&host.dl).creds.get(&(cr.0 as usize)).cloned();
+    match found {
+        Some(c) if c.magic == CRED_MAGIC => Some(c.spec.clone()),
+        _ => {
+            host.record(ViolationKind::BadCred, format!("{:p} is not a credential of this host", cr.0));
+            None
+        }
+    }
+}
+
+// ----- dlmgmtd: the userland door interface -----
+
+impl SimHost {
+    /// `dladm_create_datalink_id`: a new link id for `name` in the
+    /// caller's zone.
+    pub fn dlmgmt_create_id(
+        &self,
+        cred: &SimCred,
+        name: &str,
+        class: i32,
+        media: u32,
+        flags: DlFlags,
+    ) -> Result<DatalinkId, DlError> {
+        if validate_link_name(name.as_bytes()).is_err() || class == DATALINK_CLASS_ALL || class == 0 {
+            return Err(DlError::BadArg);
+        }
+        if !flags.active && !flags.persistent {
+            return Err(DlError::BadArg);
+        }
+        if !cred.spec().privs.dl_config {
+            return Err(DlError::Permission);
+        }
+        let zone = cred.zone();
+        let mut flags = flags;
+        if zone != GLOBAL_ZONEID {
+            if flags.persistent {
+                return Err(DlError::TempOnly);
+            }
+            flags.transient = true;
+        }
+        let mut dl = lock(&self.shared.dl);
+        if dl.name_taken(name, zone) {
+            return Err(DlError::Exists);
+        }
+        let id = dl.alloc_id().ok_or(DlError::NoSpace)?;
+        dl.links.insert(
+            id,
+            LinkEntry {
+                info: LinkInfo { linkid: id, name: name.to_string(), class, media, zone, flags },
+                conf: BTreeMap::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// `dladm_destroy_datalink_id`: drop the `flags` parts (active and/or
+    /// persistent); the id goes away when neither is left.  `Busy` while
+    /// the kernel still has the link bound (dls devnet).
+    pub fn dlmgmt_destroy_id(&self, cred: &SimCred, linkid: DatalinkId, flags: DlFlags) -> Result<(), DlError> {
+        if !cred.spec().privs.dl_config {
+            return Err(DlError::Permission);
+        }
+        let mut dl = lock(&self.shared.dl);
+        let bound = dl.devnet.contains_key(&linkid);
+        let e = dl.links.get_mut(&linkid).ok_or(DlError::NotFound)?;
+        if !visible(&e.info, cred.zone()) {
+            return Err(DlError::NotFound);
+        }
+        if flags.active && e.info.flags.active && bound {
+            return Err(DlError::Busy);
+        }
+        if flags.active {
+            e.info.flags.active = false;
+        }
+        if flags.persistent {
+            e.info.flags.persistent = false;
+            e.conf.clear();
+        }
+        if !e.info.flags.active && !e.info.flags.persistent {
+            dl.links.remove(&linkid);
+        }
+        Ok(())
+    }
+
+    /// `dladm_name2info` as seen from `zone`.
+    pub fn dlmgmt_name2info(&self, zone: ZoneId, name: &str) -> Result<LinkInfo, DlError> {
+        let dl = lock(&self.shared.dl);
+        let id = dl.id_by_name(name, zone).ok_or(DlError::NotFound)?;
+        dl.links.get(&id).map(|e| e.info.clone()).ok_or(DlError::NotFound)
+    }
+
+    /// `dladm_datalink_id2info` as seen from `zone`.
+    pub fn dlmgmt_id2info(&self, zone: ZoneId, linkid: DatalinkId) -> Result<LinkInfo, DlError> {
+        let dl = lock(&self.shared.dl);
+        match dl.links.get(&linkid) {
+            Some(e) if visible(&e.info, zone) => Ok(e.info.clone()),
+            _ => Err(DlError::NotFound),
+        }
+    }
+
+    /// `dladm_walk_datalink_id`: links visible from `zone` whose class is
+    /// in `class_mask`, by id.
+    pub fn dlmgmt_walk(&self, zone: ZoneId, class_mask: i32) -> Vec<LinkInfo> {
+        let dl = lock(&self.shared.dl);
+        dl.links
+            .values()
+            .filter(|e| visible(&e.info, zone) && e.info.class & class_mask != 0)
+            .map(|e| e.info.clone())
+            .collect()
+    }
+
+    /// Store a persistent configuration value of a persistent link.
+    pub fn dlmgmt_set_conf(&self, cred: &SimCred, linkid: DatalinkId, key: &str, val: &[u8]) -> Result<(), DlError> {
+        if !cred.spec().privs.dl_config {
+            return Err(DlError::Permission);
+        }
+        let mut dl = lock(&self.shared.dl);
+        let e = dl.links.get_mut(&linkid).ok_or(DlError::NotFound)?;
+        if !visible(&e.info, cred.zone()) {
+            return Err(DlError::NotFound);
+        }
+        if !e.info.flags.persistent {
+            return Err(DlError::BadArg);
+        }
+        e.conf.insert(key.to_string(), val.to_vec());
+        Ok(())
+    }
+
+    /// Read a persistent configuration value.
+    pub fn dlmgmt_get_conf(&self, zone: ZoneId, linkid: DatalinkId, key: &str) -> Result<Vec<u8>, DlError> {
+        let dl = lock(&self.shared.dl);
+        let e = dl.links.get(&linkid).ok_or(DlError::NotFound)?;
+        if !visible(&e.info, zone) {
+            return Err(DlError::NotFound);
+        }
+        e.conf.get(key).cloned().ok_or(DlError::NotFound)
+    }
+
+    /// Remove a link's whole persistent configuration (`dladm_remove_conf`).
+    pub fn dlmgmt_remove_conf(&self, cred: &SimCred, linkid: DatalinkId) -> Result<(), DlError> {
+        self.dlmgmt_destroy_id(cred, linkid, DlFlags::PERSIST)
+    }
+
+    /// `dladm_up_datalink_id`: make a persistent link active again (after
+    /// a reboot).
+    pub fn dlmgmt_up_id(&self, linkid: DatalinkId) -> Result<(), DlError> {
+        let mut dl = lock(&self.shared.dl);
+        let e = dl.links.get_mut(&linkid).ok_or(DlError::NotFound)?;
+        e.info.flags.active = true;
+        Ok(())
+    }
+
+    /// Model a reboot of dlmgmtd's state: links that are not persistent
+    /// disappear, persistent ones stay (inactive) with their
+    /// configuration.  The kernel side must be gone first: a bound devnet
+    /// is a violation.
+    pub fn reboot(&self) {
+        let mut dl = lock(&self.shared.dl);
+        if !dl.devnet.is_empty() {
+            let n = dl.devnet.len();
+            drop(dl);
+            self.shared.record(ViolationKind::DlsProtocol, format!("reboot with {n} devnet binding(s) still present"));
+            dl = lock(&self.shared.dl);
+        }
+        dl.links.retain(|_, e| e.info.flags.persistent);
+        for e in dl.links.values_mut() {
+            e.info.flags.active = false;
+            e.info.flags.transient = false;
+        }
+    }
+
+    /// The link id bound (dls devnet) to the mac of `mh`, if any.
+    pub fn devnet_linkid(&self, mh: MacHandle) -> Option<DatalinkId> {
+        let dl = lock(&self.shared.dl);
+        dl.devnet.iter().find(|(_, (h, _))| *h == mh.0.as_ptr() as usize).map(|(id, _)| *id)
+    }
+}
+
+// ----- the kernel side -----
+
+#[track_caller]
+pub(crate) fn dls_devnet_create(host: &Arc<HostShared>, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+    let Some(m) = mac::lookup_handle(host, mh, "dls_devnet_create") else { return Err(EINVAL) };
+    let mut dl = lock(&host.dl);
+    if !dl.zones.contains_key(&zone) {
+        drop(dl);
+        host.record(ViolationKind::DlsProtocol, format!("dls_devnet_create in unknown zone {zone}"));
+        return Err(EINVAL);
+    }
+    let Some(e) = dl.links.get(&linkid) else { return Err(ENOENT) };
+    if !e.info.flags.active {
+        return Err(ENOENT);
+    }
+    if dl.devnet.contains_key(&linkid) {
+        return Err(EEXIST);
+    }
+    let mut st = lock(&m.st);
+    if st.devnet.is_some() {
+        return Err(EEXIST);
+    }
+    if st.disabled {
+        return Err(ENOENT);
+    }
+    st.devnet = Some((linkid, zone));
+    dl.devnet.insert(linkid, (mh.0.as_ptr() as usize, zone));
+    Ok(())
+}
+
+#[track_caller]
+pub(crate) fn dls_devnet_destroy(host: &Arc<HostShared>, mh: MacHandle) -> Result<DatalinkId, Errno> {
+    let Some(m) = mac::lookup_handle(host, mh, "dls_devnet_destroy") else { return Err(EINVAL) };
+    let mut dl = lock(&host.dl);
+    let mut st = lock(&m.st);
+    let Some((linkid, _)) = st.devnet else { return Err(ENOENT) };
+    if !st.clients.is_empty() {
+        return Err(EBUSY);
+    }
+    st.devnet = None;
+    dl.devnet.remove(&linkid);
+    Ok(linkid)
+}
+
+#[track_caller]
+pub(crate) fn dls_mgmt_create(host: &Arc<HostShared>, name: &LinkName, zone: ZoneId) -> Result<DatalinkId, Errno> {
+    let mut dl = lock(&host.dl);
+    if !dl.zones.contains_key(&zone) {
+        return Err(EINVAL);
+    }
+    if dl.name_taken(name.as_str(), zone) {
+        return Err(EEXIST);
+    }
+    let id = dl.alloc_id().ok_or(ENOSPC)?;
+    dl.links.insert(
+        id,
+        LinkEntry {
+            info: LinkInfo {
+                linkid: id,
+                name: name.as_str().to_string(),
+                class: DATALINK_CLASS_MISC,
+                media: DL_ETHER,
+                zone,
+                flags: DlFlags { active: true, persistent: false, transient: true },
+            },
+            conf: BTreeMap::new(),
+        },
+    );
+    Ok(id)
+}
+
+#[track_caller]
+pub(crate) fn dls_mgmt_destroy(host: &Arc<HostShared>, linkid: DatalinkId) -> Result<(), Errno> {
+    let mut dl = lock(&host.dl);
+    if dl.devnet.contains_key(&linkid) {
+        drop(dl);
+        host.record(
+            ViolationKind::DlsProtocol,
+            format!("dls_mgmt_destroy of link id {linkid} while its devnet is still bound (dls_devnet_destroy first)"),
+        );
+        return Err(EBUSY);
+    }
+    match dl.links.remove(&linkid) {
+        Some(_) => Ok(()),
+        None => Err(ENOENT),
+    }
+}
