@@ -12,6 +12,7 @@
 //! | `entry`       | a missing/local/undefined `_init`, `_info` or `_fini`      |
 //! | `undefined`   | an undefined symbol not in kernel/allowlist.txt            |
 //! | `fpu`         | any instruction touching x87/MMX/SSE/AVX state             |
+//! | `soft-float`  | calls to soft-float routines (`__adddf3`, ...)             |
 //! | `relocations` | `SHT_REL` sections and any type krtld mishandles (GOT, TLS)|
 //! | `unwinding`   | `.eh_frame`/`.gcc_except_table`, `_Unwind_*`, personalities|
 //! | `std`         | any symbol from Rust's `std` (or a missing panic handler)  |
@@ -43,6 +44,7 @@ pub enum Gate {
     EntryPoints,
     Undefined,
     Fpu,
+    SoftFloat,
     Relocations,
     Unwinding,
     Std,
@@ -55,6 +57,7 @@ impl fmt::Display for Gate {
             Gate::EntryPoints => "entry",
             Gate::Undefined => "undefined",
             Gate::Fpu => "fpu",
+            Gate::SoftFloat => "soft-float",
             Gate::Relocations => "relocations",
             Gate::Unwinding => "unwinding",
             Gate::Std => "std",
@@ -476,6 +479,9 @@ pub fn check_module(path: &Path, allowlist: &Allowlist) -> Result<Report, String
             ),
         ));
     }
+    report
+        .findings
+        .extend(crate::softfloat::check_soft_float(&file));
     report.findings.extend(check_relocations(&file));
     report.findings.extend(check_unwinding(&file));
     report.findings.extend(check_no_std(&file));

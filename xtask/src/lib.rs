@@ -12,4 +12,5 @@ pub mod illumos_check;
 pub mod kmod;
 pub mod paths;
 pub mod relocs;
+pub mod softfloat;
 pub mod toolchain;

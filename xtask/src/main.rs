@@ -85,7 +85,7 @@ fn run_check(module: &std::path::Path, allowlist_path: &std::path::Path) -> Resu
         ),
     }
     if report.passed() {
-        println!("  gates: format, entry, undefined, fpu, relocations, unwinding, std: all passed");
+        println!("  gates: format, entry, undefined, fpu, soft-float, relocations, unwinding, std: all passed");
         Ok(())
     } else {
         for finding in &report.findings {
