@@ -54,9 +54,59 @@ fn is_c_identifier(name: &str) -> bool {
     chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// What the second field of an entry must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// An illumos-gate header: `usr/src/.../x.h`.
+    IllumosHeader,
+    /// A file of this repository that defines the symbol in a module of
+    /// ours (`tuntap-drv/.../x.rs`): for kernel/allowlist-tun.txt, whose
+    /// symbols drv/tuntap exports to drv/tun.
+    ProjectSource,
+}
+
+impl Source {
+    fn accepts(self, path: &str) -> bool {
+        match self {
+            Source::IllumosHeader => path.starts_with("usr/src/") && path.ends_with(".h"),
+            Source::ProjectSource => {
+                path.starts_with("tuntap-drv/") && path.ends_with(".rs") && !path.contains("..")
+            }
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Source::IllumosHeader => "an illumos-gate path under usr/src/ ending in .h",
+            Source::ProjectSource => "a tuntap-drv/ source path ending in .rs (the module that defines it)",
+        }
+    }
+}
+
 impl Allowlist {
     /// Parses allowlist text, collecting every malformed line.
     pub fn parse(text: &str) -> Result<Allowlist, Vec<AllowlistError>> {
+        Self::parse_as(text, Source::IllumosHeader)
+    }
+
+    /// Parses a list of symbols another module of this project defines
+    /// (`symbol  tuntap-drv/src/.../file.rs`), e.g. kernel/allowlist-tun.txt.
+    pub fn parse_project_exports(text: &str) -> Result<Allowlist, Vec<AllowlistError>> {
+        Self::parse_as(text, Source::ProjectSource)
+    }
+
+    /// Adds every entry of `other`; a symbol listed in both is an error.
+    pub fn merge(&mut self, other: Allowlist) -> Result<(), String> {
+        for (symbol, entry) in other.entries {
+            if self.entries.contains_key(&symbol) {
+                return Err(format!("{symbol} is listed in two allowlists"));
+            }
+            self.entries.insert(symbol, entry);
+        }
+        Ok(())
+    }
+
+    fn parse_as(text: &str, source: Source) -> Result<Allowlist, Vec<AllowlistError>> {
         let mut entries = BTreeMap::new();
         let mut errors = Vec::new();
         for (index, raw) in text.lines().enumerate() {
@@ -80,12 +130,12 @@ impl Allowlist {
                 });
                 continue;
             }
-            if !header.starts_with("usr/src/") || !header.ends_with(".h") {
+            if !source.accepts(header) {
                 errors.push(AllowlistError {
                     line,
                     message: format!(
-                        "header {header:?} for {symbol} must be an illumos-gate \
-                         path under usr/src/ ending in .h"
+                        "header {header:?} for {symbol} must be {}",
+                        source.describe()
                     ),
                 });
                 continue;
@@ -112,11 +162,20 @@ impl Allowlist {
         }
     }
 
-    /// Reads and parses an allowlist file.
+    /// Reads and parses an allowlist file of illumos kernel symbols.
     pub fn load(path: &Path) -> Result<Allowlist, String> {
+        Self::load_as(path, Source::IllumosHeader)
+    }
+
+    /// Reads and parses a list of symbols a module of ours exports.
+    pub fn load_project_exports(path: &Path) -> Result<Allowlist, String> {
+        Self::load_as(path, Source::ProjectSource)
+    }
+
+    fn load_as(path: &Path, source: Source) -> Result<Allowlist, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read allowlist {}: {e}", path.display()))?;
-        Allowlist::parse(&text).map_err(|errors| {
+        Allowlist::parse_as(&text, source).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
             format!(
                 "malformed allowlist {}:\n{}",
@@ -175,6 +234,31 @@ mod tests {
     fn rejects_header_outside_usr_src() {
         let errors = Allowlist::parse("mac_register sys/mac_provider.h\n").expect_err("must fail");
         assert!(errors[0].message.contains("usr/src/"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn project_exports_name_a_project_source_file() {
+        let text = "tuntap_str_open  tuntap-drv/src/illumos/streams.rs\n";
+        let list = Allowlist::parse_project_exports(text).expect("valid list");
+        assert!(list.contains("tuntap_str_open"));
+        // An illumos header is not where a project export is defined ...
+        let errors = Allowlist::parse_project_exports("f usr/src/uts/common/sys/x.h\n")
+            .expect_err("must fail");
+        assert!(errors[0].message.contains("tuntap-drv/"), "{}", errors[0]);
+        // ... and the kernel list does not take project files.
+        let errors = Allowlist::parse(text).expect_err("must fail");
+        assert!(errors[0].message.contains("usr/src/"), "{}", errors[0]);
+        assert!(Allowlist::parse_project_exports("f tuntap-drv/../etc/x.rs\n").is_err());
+    }
+
+    #[test]
+    fn merge_adds_entries_and_rejects_overlap() {
+        let mut kernel = Allowlist::parse("mac_rx usr/src/uts/common/sys/mac_provider.h\n").expect("ok");
+        let exports = Allowlist::parse_project_exports("tuntap_str_wput tuntap-drv/src/illumos/streams.rs\n")
+            .expect("ok");
+        kernel.merge(exports.clone()).expect("disjoint");
+        assert!(kernel.contains("mac_rx") && kernel.contains("tuntap_str_wput"));
+        assert!(kernel.merge(exports).is_err());
     }
 
     #[test]

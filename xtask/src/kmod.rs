@@ -12,7 +12,10 @@
 //! 3. Unwind sections, should a toolchain change bring them back, are
 //!    removed with objcopy; the `unwinding` gate would reject them anyway.
 //!
-//! The result is `out/kernel/amd64/tuntap` (and `out/kernel/tuntap.conf`),
+//! Two modules are built this way (see [`modules`]): `tuntap`, the mac
+//! provider (tuntap-drv/kmod), and `tun`, the STREAMS driver behind
+//! /dev/tun, /dev/tap and /dev/tuntap (tuntap-drv/kmod-tun).  The results
+//! are `out/kernel/amd64/{tuntap,tun}` and `out/kernel/{tuntap,tun}.conf`,
 //! laid out as /kernel/drv on an illumos host.
 //!
 //! On an illumos host the link step would instead be
@@ -194,6 +197,52 @@ pub fn strip_unwind_sections(object: &Path) -> Result<(), String> {
     )
 }
 
+/// One loadable module the project ships.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleSpec {
+    /// The driver name (`add_drv` name, file name under amd64/).
+    pub name: &'static str,
+    /// Its staticlib crate.
+    pub manifest: PathBuf,
+    /// The linked object.
+    pub output: PathBuf,
+    /// Where its driver.conf is copied.
+    pub conf_output: PathBuf,
+    /// Allowlist files of undefined symbols beyond kernel/allowlist.txt.
+    pub extra_allowlists: Vec<PathBuf>,
+}
+
+/// The modules `cargo xtask kmod` builds, in install order: `tuntap`
+/// (the mac provider) before `tun` (which depends on it).
+pub fn modules() -> Vec<ModuleSpec> {
+    vec![
+        ModuleSpec {
+            name: "tuntap",
+            manifest: paths::kmod_manifest(),
+            output: paths::module_output(),
+            conf_output: paths::conf_output(),
+            extra_allowlists: Vec::new(),
+        },
+        ModuleSpec {
+            name: "tun",
+            manifest: paths::kmod_tun_manifest(),
+            output: paths::tun_module_output(),
+            conf_output: paths::tun_conf_output(),
+            extra_allowlists: vec![paths::tun_allowlist()],
+        },
+    ]
+}
+
+/// Copies `<name>.conf` from the module's crate next to the module.
+pub fn copy_conf_for(module: &ModuleSpec) -> Result<Option<PathBuf>, String> {
+    let crate_dir = module.manifest.parent().unwrap_or(Path::new("."));
+    let conf = crate_dir.join(format!("{}.conf", module.name));
+    if !conf.exists() {
+        return Ok(None);
+    }
+    copy_file(&conf, &module.conf_output).map(Some)
+}
+
 /// Copies tuntap.conf next to the module, if the driver ships one.
 pub fn copy_conf() -> Result<Option<PathBuf>, String> {
     let root = paths::repo_root();
@@ -205,17 +254,85 @@ pub fn copy_conf() -> Result<Option<PathBuf>, String> {
     let Some(conf) = candidates.iter().find(|p| p.exists()) else {
         return Ok(None);
     };
-    let dest = paths::conf_output();
+    copy_file(conf, &paths::conf_output()).map(Some)
+}
+
+fn copy_file(conf: &Path, dest: &Path) -> Result<PathBuf, String> {
+    let dest = dest.to_path_buf();
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::copy(conf, &dest)
         .map_err(|e| format!("cannot copy {} to {}: {e}", conf.display(), dest.display()))?;
-    Ok(Some(dest))
+    Ok(dest)
 }
 
-/// The whole `kmod` command.
+/// The whole `kmod` command without `--manifest-path`: every module of
+/// [`modules`], each linked to its output, with its .conf.
+pub fn build_all(debug: bool, target_dir: &Path) -> Result<(), String> {
+    for module in modules() {
+        let options = KmodOptions {
+            debug,
+            manifest: module.manifest.clone(),
+            target_dir: target_dir.to_path_buf(),
+            output: module.output.clone(),
+        };
+        let archive = build_staticlib(&options)?;
+        link_module(&archive, &module.output)?;
+        eprintln!("xtask: module {} written to {}", module.name, module.output.display());
+        if let Some(conf) = copy_conf_for(&module)? {
+            eprintln!("xtask: driver configuration copied to {}", conf.display());
+        }
+    }
+    Ok(())
+}
+
+/// Names of the global symbols `object` defines (for checking that the
+/// symbols one module imports from another are really exported by it).
+pub fn defined_globals(object: &Path) -> Result<std::collections::BTreeSet<String>, String> {
+    use object::Object;
+    use object::ObjectSymbol;
+    let data =
+        std::fs::read(object).map_err(|e| format!("cannot read {}: {e}", object.display()))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| format!("cannot parse {}: {e}", object.display()))?;
+    Ok(file
+        .symbols()
+        .filter(|s| s.is_global() && !s.is_undefined())
+        .filter_map(|s| s.name().ok().map(str::to_owned))
+        .collect())
+}
+
+/// Names of the undefined symbols of `object`.
+pub fn undefined_names(object: &Path) -> Result<Vec<String>, String> {
+    use object::Object;
+    use object::ObjectSymbol;
+    let data =
+        std::fs::read(object).map_err(|e| format!("cannot read {}: {e}", object.display()))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| format!("cannot parse {}: {e}", object.display()))?;
+    Ok(file
+        .symbols()
+        .filter(|s| s.is_undefined())
+        .filter_map(|s| s.name().ok().map(str::to_owned))
+        .filter(|n| !n.is_empty())
+        .collect())
+}
+
+/// The symbols of `wanted` that `exporter` does not define globally.
+pub fn missing_exports<'a>(
+    wanted: impl IntoIterator<Item = &'a str>,
+    exporter: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    wanted
+        .into_iter()
+        .filter(|name| !exporter.contains(*name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One module from an explicit crate (`kmod --manifest-path`).
 pub fn build(options: &KmodOptions) -> Result<(), String> {
     let archive = build_staticlib(options)?;
     link_module(&archive, &options.output)?;
@@ -240,5 +357,30 @@ mod tests {
         assert_eq!(staticlib_name(renamed).as_deref(), Some("other"));
         let dashed = "[package]\nname = \"my-mod\" # comment\n[dependencies]\nname = \"x\"\n";
         assert_eq!(staticlib_name(dashed).as_deref(), Some("my_mod"));
+    }
+
+    #[test]
+    fn missing_exports_names_what_the_exporter_lacks() {
+        let exporter: std::collections::BTreeSet<String> =
+            ["tuntap_str_open".to_owned(), "_init".to_owned()].into();
+        let missing = missing_exports(["tuntap_str_open", "tuntap_str_wput"], &exporter);
+        assert_eq!(missing, ["tuntap_str_wput"]);
+        assert!(missing_exports(["tuntap_str_open"], &exporter).is_empty());
+    }
+
+    #[test]
+    fn both_modules_are_built_provider_first() {
+        let names: Vec<&str> = modules().iter().map(|m| m.name).collect();
+        assert_eq!(names, ["tuntap", "tun"]);
+        for module in modules() {
+            let text = std::fs::read_to_string(&module.manifest).expect("module crate exists");
+            assert_eq!(staticlib_name(&text).as_deref(), Some(module.name));
+            assert!(module.output.ends_with(format!("out/kernel/amd64/{}", module.name)));
+            let conf = module.manifest.parent().expect("crate dir").join(format!("{}.conf", module.name));
+            assert!(conf.exists(), "{} is missing", conf.display());
+        }
+        // Only tun may reference symbols that tuntap defines.
+        assert!(modules()[0].extra_allowlists.is_empty());
+        assert_eq!(modules()[1].extra_allowlists, [paths::tun_allowlist()]);
     }
 }

@@ -52,3 +52,24 @@ pub fn module_output() -> PathBuf {
 pub fn conf_output() -> PathBuf {
     repo_root().join("out/kernel/tuntap.conf")
 }
+
+/// The STREAMS module crate (`drv/tun`).
+pub fn kmod_tun_manifest() -> PathBuf {
+    repo_root().join("tuntap-drv/kmod-tun/Cargo.toml")
+}
+
+/// Where the linked `tun` module is written.
+pub fn tun_module_output() -> PathBuf {
+    repo_root().join("out/kernel/amd64/tun")
+}
+
+/// Where tun.conf is copied.
+pub fn tun_conf_output() -> PathBuf {
+    repo_root().join("out/kernel/tun.conf")
+}
+
+/// Extra undefined symbols the `tun` module may have: the `tuntap_str_*`
+/// functions `drv/tuntap` defines.
+pub fn tun_allowlist() -> PathBuf {
+    repo_root().join("kernel/allowlist-tun.txt")
+}

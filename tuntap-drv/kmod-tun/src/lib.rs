@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! The loadable module `drv/tun`: the STREAMS driver behind `/dev/tun`,
+//! `/dev/tap` and the control node `/dev/tuntap`.
+//!
+//! Theory statement.
+//!
+//! *Why a second module.*  `drv/tuntap` is a mac provider; dld owns its
+//! `cb_str`, and dld's open refuses minors at or above
+//! `mac_private_minor()` with `ENOSTR` (docs/research/illumos-facts.md,
+//! section a), so the provider cannot offer STREAMS devices of its own.
+//! This driver owns them and forwards every queue procedure to the
+//! `tuntap_str_*` functions `drv/tuntap` exports
+//! (tuntap-drv/src/illumos/streams.rs), where the driver logic runs.
+//! Nothing but translation happens here.
+//!
+//! *Minor numbers.*  Instance 0 has three minor nodes, made at attach:
+//! `ctl` = 0, `tun` = 1, `tap` = 2 (`ddi::node_minor` in tuntap-drv).  They
+//! are ordinary nodes, not `CLONE_DEV` ones: the clone driver opens a
+//! cloned driver with minor 0 whatever node was opened (`clnopen` in
+//! usr/src/uts/common/io/clone.c passes `makedevice(emaj, 0)`), which
+//! would make `tun` and `tap` indistinguishable.  Instead the open routine
+//! clones by rewriting `*devp` (a self-cloning STREAMS driver).  The
+//! driver numbers its minors from `tuntap_str_minor_base()` (=
+//! `mac_private_minor()`): this module passes `base + node` in and gets
+//! `base + n` back for the new stream (n >= 16), and makes the stream's
+//! dev_t `makedevice(major, n)`.  So this module's minor space is the
+//! driver's minus `base`; the translation lives only in [`tun_open`].
+//!
+//! *Module dependency.*  `_depends_on = "drv/tuntap"`: krtld loads
+//! `drv/tuntap` first, resolves the `tuntap_str_*` references against it,
+//! and keeps it loaded while this module is.  If `drv/tuntap` is loaded
+//! but not attached, opens fail with `ENXIO`.
+//!
+//! *Locks.*  None here.  `OPEN_STREAMS` counts streams between a
+//! successful open and its close, so detach is refused while any is open.
+//!
+//! *Invariants.*  Every static that the kernel receives a pointer to lives
+//! as long as the module; `TUN_DIP` is non-NULL exactly while instance 0 is
+//! attached.  No code here panics or allocates.
+
+#![no_std]
+
+use core::cell::UnsafeCell;
+use core::ffi::{CStr, c_char, c_int, c_void};
+use core::panic::PanicInfo;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+use illumos_sys_hdrs::kernel::{
+    cmn_err, ddi_create_minor_node, ddi_get_instance, ddi_prop_op, ddi_quiesce_not_needed,
+    ddi_remove_minor_node, ddi_report_dev, freemsg, getmajor, getminor, makedevice, mod_driverops,
+    mod_info, mod_install, mod_remove, nochpoll, panic,
+};
+use illumos_sys_hdrs::{
+    CB_REV, CE_WARN, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO,
+    DDI_INFO_DEVT2INSTANCE, DDI_PROBE_DONTCARE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO,
+    MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, aio_req, as_, buf, caddr_t, cb_ops, cred_t, daddr_t,
+    ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t,
+    devmap_cookie_t, intptr_t, mblk_t, minor_t, modinfo, modldrv, modlinkage, module_info, off_t,
+    offset_t, qinit, queue_t, size_t, streamtab, uint_t, uio,
+};
+
+// ----- the interface drv/tuntap exports (tuntap-drv/src/illumos/streams.rs) -----
+unsafe extern "C" {
+    fn tuntap_str_minor_base() -> minor_t;
+    fn tuntap_str_open(
+        rq: *mut queue_t,
+        minorp: *mut minor_t,
+        flag: c_int,
+        sflag: c_int,
+        cr: *mut cred_t,
+    ) -> c_int;
+    fn tuntap_str_close(rq: *mut queue_t, flag: c_int, cr: *mut cred_t) -> c_int;
+    fn tuntap_str_wput(wq: *mut queue_t, mp: *mut mblk_t) -> c_int;
+    fn tuntap_str_rsrv(rq: *mut queue_t) -> c_int;
+}
+
+/// The minor nodes of instance 0: (name, minor).  The minors equal
+/// tuntap-drv's `ddi::node_minor::{CTL, TUN, TAP}`.
+const MINOR_NODES: [(&CStr, minor_t); 3] = [(c"ctl", 0), (c"tun", 1), (c"tap", 2)];
+
+/// Module dependency for krtld (kobj.c `depends_on()`).
+#[unsafe(no_mangle)]
+#[used]
+pub static _depends_on: [u8; 11] = *b"drv/tuntap\0";
+
+/// A static whose address the kernel gets and may write through; Rust
+/// code never forms references into it.
+#[repr(transparent)]
+struct KernelStatic<T>(UnsafeCell<T>);
+
+// SAFETY: only the address is passed to the kernel, whose module
+// framework serialises its own writes against all use.
+unsafe impl<T> Sync for KernelStatic<T> {}
+
+impl<T> KernelStatic<T> {
+    const fn new(value: T) -> Self {
+        Self(UnsafeCell::new(value))
+    }
+    const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+// ----- STREAMS tables -----
+
+/// Driver's own queue limits: the driver paces its read side itself
+/// (per-stream backlog) and sets the stream head's marks with M_SETOPTS.
+static TUN_MINFO: KernelStatic<module_info> = KernelStatic::new(module_info {
+    mi_idnum: 0x7475,
+    mi_idname: c"tun".as_ptr().cast_mut(),
+    mi_minpsz: 0,
+    mi_maxpsz: 65_535 + 64,
+    mi_hiwat: 65_536,
+    mi_lowat: 8_192,
+});
+
+static TUN_RINIT: KernelStatic<qinit> = KernelStatic::new(qinit {
+    qi_putp: Some(tun_rput),
+    qi_srvp: Some(tun_rsrv),
+    qi_qopen: Some(tun_open),
+    qi_qclose: Some(tun_close),
+    qi_qadmin: None,
+    qi_minfo: TUN_MINFO.get(),
+    qi_mstat: ptr::null_mut(),
+    qi_rwp: None,
+    qi_infop: None,
+    qi_struiot: STRUIOT_NONE,
+});
+
+static TUN_WINIT: KernelStatic<qinit> = KernelStatic::new(qinit {
+    qi_putp: Some(tun_wput),
+    qi_srvp: None,
+    qi_qopen: None,
+    qi_qclose: None,
+    qi_qadmin: None,
+    qi_minfo: TUN_MINFO.get(),
+    qi_mstat: ptr::null_mut(),
+    qi_rwp: None,
+    qi_infop: None,
+    qi_struiot: STRUIOT_NONE,
+});
+
+static TUN_STREAMTAB: KernelStatic<streamtab> = KernelStatic::new(streamtab {
+    st_rdinit: TUN_RINIT.get(),
+    st_wrinit: TUN_WINIT.get(),
+    st_muxrinit: ptr::null_mut(),
+    st_muxwinit: ptr::null_mut(),
+});
+
+static TUN_CB_OPS: KernelStatic<cb_ops> = KernelStatic::new(cb_ops {
+    // specfs requires cb_open even for STREAMS drivers; the stream open
+    // goes to qi_qopen, so these behave as nulldev(9F).
+    cb_open: Some(tun_cb_open),
+    cb_close: Some(tun_cb_close),
+    cb_strategy: Some(tun_no_strategy),
+    cb_print: Some(tun_no_print),
+    cb_dump: Some(tun_no_dump),
+    cb_read: Some(tun_no_rw),
+    cb_write: Some(tun_no_rw),
+    cb_ioctl: Some(tun_no_ioctl),
+    cb_devmap: Some(tun_no_devmap),
+    cb_mmap: Some(tun_no_mmap),
+    cb_segmap: Some(tun_no_segmap),
+    cb_chpoll: Some(nochpoll),
+    cb_prop_op: Some(ddi_prop_op),
+    cb_str: TUN_STREAMTAB.get(),
+    cb_flag: D_MP,
+    cb_rev: CB_REV,
+    cb_aread: Some(tun_no_aio),
+    cb_awrite: Some(tun_no_aio),
+});
+
+static TUN_DEV_OPS: KernelStatic<dev_ops> = KernelStatic::new(dev_ops {
+    devo_rev: DEVO_REV,
+    devo_refcnt: 0,
+    devo_getinfo: Some(tun_getinfo),
+    devo_identify: Some(tun_identify),
+    devo_probe: Some(tun_probe),
+    devo_attach: Some(tun_attach),
+    devo_detach: Some(tun_detach),
+    devo_reset: Some(tun_reset),
+    devo_cb_ops: TUN_CB_OPS.get(),
+    devo_bus_ops: ptr::null_mut(),
+    devo_power: None,
+    devo_quiesce: Some(ddi_quiesce_not_needed),
+});
+
+static MODLDRV: KernelStatic<modldrv> = KernelStatic::new(modldrv {
+    drv_modops: &raw mut mod_driverops,
+    drv_linkinfo: c"tun/tap STREAMS devices".as_ptr(),
+    drv_dev_ops: TUN_DEV_OPS.get(),
+});
+
+static MODLINKAGE: KernelStatic<modlinkage> = KernelStatic::new(modlinkage {
+    ml_rev: MODREV_1,
+    ml_linkage: [
+        MODLDRV.get().cast::<c_void>(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+    ],
+});
+
+/// Instance 0 while attached, else NULL.
+static TUN_DIP: AtomicPtr<dev_info_t> = AtomicPtr::new(ptr::null_mut());
+
+/// Streams between a successful open and their close.
+static OPEN_STREAMS: AtomicUsize = AtomicUsize::new(0);
+
+// ----- module linkage -----
+
+/// _init(9E).
+///
+/// # Safety
+/// Only the kernel calls this.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _init() -> c_int {
+    // SAFETY: MODLINKAGE is a valid MODREV_1 linkage of static lifetime.
+    unsafe { mod_install(MODLINKAGE.get()) }
+}
+
+/// _info(9E).
+///
+/// # Safety
+/// Only the kernel calls this, with a valid `modinfop`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _info(modinfop: *mut modinfo) -> c_int {
+    // SAFETY: as above.
+    unsafe { mod_info(MODLINKAGE.get(), modinfop) }
+}
+
+/// _fini(9E).
+///
+/// # Safety
+/// Only the kernel calls this.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _fini() -> c_int {
+    // SAFETY: the linkage installed by _init.
+    unsafe { mod_remove(MODLINKAGE.get()) }
+}
+
+// ----- autoconfiguration -----
+
+unsafe extern "C" fn tun_getinfo(
+    _dip: *mut dev_info_t,
+    cmd: ddi_info_cmd_t,
+    _arg: *mut c_void,
+    result: *mut *mut c_void,
+) -> c_int {
+    if result.is_null() {
+        return DDI_FAILURE;
+    }
+    let answer: *mut c_void = match cmd {
+        DDI_INFO_DEVT2DEVINFO => {
+            let dip = TUN_DIP.load(Ordering::Acquire);
+            if dip.is_null() {
+                return DDI_FAILURE;
+            }
+            dip.cast()
+        }
+        // Every minor belongs to instance 0.
+        DDI_INFO_DEVT2INSTANCE => ptr::null_mut(),
+        _ => return DDI_FAILURE,
+    };
+    // SAFETY: result was checked non-NULL; it is the kernel's slot.
+    unsafe { *result = answer };
+    DDI_SUCCESS
+}
+
+unsafe extern "C" fn tun_identify(_dip: *mut dev_info_t) -> c_int {
+    DDI_SUCCESS
+}
+
+unsafe extern "C" fn tun_probe(_dip: *mut dev_info_t) -> c_int {
+    DDI_PROBE_DONTCARE
+}
+
+unsafe extern "C" fn tun_reset(_dip: *mut dev_info_t, _cmd: ddi_reset_cmd_t) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tun_attach(dip: *mut dev_info_t, cmd: ddi_attach_cmd_t) -> c_int {
+    if cmd != DDI_ATTACH || dip.is_null() {
+        return DDI_FAILURE;
+    }
+    // SAFETY: dip is the node being attached.
+    if unsafe { ddi_get_instance(dip) } != 0 || !TUN_DIP.load(Ordering::Acquire).is_null() {
+        return DDI_FAILURE;
+    }
+    for (name, minor) in MINOR_NODES {
+        // SAFETY: dip is being attached; the strings are static and
+        // NUL-terminated.  Flag 0: not CLONE_DEV (see the module docs).
+        let status = unsafe {
+            ddi_create_minor_node(dip, name.as_ptr(), S_IFCHR, minor, DDI_PSEUDO.as_ptr(), 0)
+        };
+        if status != DDI_SUCCESS {
+            // SAFETY: constant format, static NUL-terminated argument.
+            unsafe { cmn_err(CE_WARN, c"tun: cannot create minor node %s".as_ptr(), name.as_ptr()) };
+            // SAFETY: NULL removes every node made so far.
+            unsafe { ddi_remove_minor_node(dip, ptr::null()) };
+            return DDI_FAILURE;
+        }
+    }
+    TUN_DIP.store(dip, Ordering::Release);
+    // SAFETY: dip is attached.
+    unsafe { ddi_report_dev(dip) };
+    DDI_SUCCESS
+}
+
+unsafe extern "C" fn tun_detach(dip: *mut dev_info_t, cmd: ddi_detach_cmd_t) -> c_int {
+    if cmd != DDI_DETACH || TUN_DIP.load(Ordering::Acquire) != dip {
+        return DDI_FAILURE;
+    }
+    if OPEN_STREAMS.load(Ordering::Acquire) != 0 {
+        return DDI_FAILURE;
+    }
+    // SAFETY: dip is our attached instance; NULL removes all its nodes.
+    unsafe { ddi_remove_minor_node(dip, ptr::null()) };
+    TUN_DIP.store(ptr::null_mut(), Ordering::Release);
+    DDI_SUCCESS
+}
+
+// ----- queue procedures: translate and forward -----
+
+/// `qi_qopen`: translate this module's minor to the driver's and back.
+unsafe extern "C" fn tun_open(
+    rq: *mut queue_t,
+    devp: *mut dev_t,
+    flag: c_int,
+    sflag: c_int,
+    cr: *mut cred_t,
+) -> c_int {
+    if rq.is_null() || devp.is_null() {
+        return ENXIO;
+    }
+    if sflag == MODOPEN {
+        // A driver, not a module: I_PUSH "tun" is meaningless.
+        return EINVAL;
+    }
+    // SAFETY: rq is the read queue being opened.
+    if unsafe { !(*rq).q_ptr.is_null() } {
+        // Re-open of an existing stream (same clone minor): nothing to do.
+        return 0;
+    }
+    // SAFETY: devp was checked non-NULL and points to the opened dev_t.
+    let dev = unsafe { *devp };
+    // SAFETY: pure functions of a dev_t / of drv/tuntap.
+    let (major, node, base) = unsafe { (getmajor(dev), getminor(dev), tuntap_str_minor_base()) };
+    let Some(mut minor) = base.checked_add(node) else {
+        return ENXIO;
+    };
+    // SAFETY: rq is a fresh queue pair; minor is a valid in/out slot.
+    let status = unsafe { tuntap_str_open(rq, &mut minor, flag, sflag, cr) };
+    if status != 0 {
+        return status;
+    }
+    let Some(clone) = minor.checked_sub(base) else {
+        // The driver broke its numbering: undo the open.
+        // SAFETY: the stream was opened by the call above.
+        unsafe { tuntap_str_close(rq, flag, cr) };
+        return ENXIO;
+    };
+    OPEN_STREAMS.fetch_add(1, Ordering::AcqRel);
+    // SAFETY: pure function; devp checked above.
+    unsafe { *devp = makedevice(major, clone) };
+    0
+}
+
+unsafe extern "C" fn tun_close(rq: *mut queue_t, flag: c_int, cr: *mut cred_t) -> c_int {
+    // SAFETY: rq is the read queue of a stream tun_open opened.
+    let status = unsafe { tuntap_str_close(rq, flag, cr) };
+    // Never wraps: a close pairs with a successful open.
+    let _ = OPEN_STREAMS.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    status
+}
+
+unsafe extern "C" fn tun_wput(wq: *mut queue_t, mp: *mut mblk_t) -> c_int {
+    // SAFETY: STREAMS hands ownership of mp to the driver.
+    unsafe { tuntap_str_wput(wq, mp) }
+}
+
+unsafe extern "C" fn tun_rsrv(rq: *mut queue_t) -> c_int {
+    // SAFETY: rq is the read queue of an open stream.
+    unsafe { tuntap_str_rsrv(rq) }
+}
+
+/// Nothing puts into a driver's own read queue; free what might.
+unsafe extern "C" fn tun_rput(_rq: *mut queue_t, mp: *mut mblk_t) -> c_int {
+    // SAFETY: put procedures own the message they get.
+    unsafe { freemsg(mp) };
+    0
+}
+
+// ----- cb_ops slots: nulldev/nodev behaviour -----
+
+unsafe extern "C" fn tun_cb_open(_devp: *mut dev_t, _flag: c_int, _otyp: c_int, _cr: *mut cred_t) -> c_int {
+    0
+}
+
+unsafe extern "C" fn tun_cb_close(_dev: dev_t, _flag: c_int, _otyp: c_int, _cr: *mut cred_t) -> c_int {
+    0
+}
+
+unsafe extern "C" fn tun_no_strategy(_bp: *mut buf) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tun_no_print(_dev: dev_t, _str: *mut c_char) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tun_no_dump(_dev: dev_t, _addr: caddr_t, _blkno: daddr_t, _nblk: c_int) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tun_no_rw(_dev: dev_t, _uiop: *mut uio, _cr: *mut cred_t) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tun_no_ioctl(
+    _dev: dev_t,
+    _cmd: c_int,
+    _arg: intptr_t,
+    _mode: c_int,
+    _cr: *mut cred_t,
+    _rvalp: *mut c_int,
+) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tun_no_devmap(
+    _dev: dev_t,
+    _dhp: devmap_cookie_t,
+    _off: offset_t,
+    _len: size_t,
+    _maplen: *mut size_t,
+    _model: uint_t,
+) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tun_no_mmap(_dev: dev_t, _off: off_t, _prot: c_int) -> c_int {
+    ENXIO
+}
+
+#[allow(clippy::too_many_arguments)] // fixed by cb_ops
+unsafe extern "C" fn tun_no_segmap(
+    _dev: dev_t,
+    _off: off_t,
+    _asp: *mut as_,
+    _addrp: *mut caddr_t,
+    _len: off_t,
+    _prot: uint_t,
+    _maxprot: uint_t,
+    _flags: uint_t,
+    _cr: *mut cred_t,
+) -> c_int {
+    ENXIO
+}
+
+unsafe extern "C" fn tun_no_aio(_dev: dev_t, _aio: *mut aio_req, _cr: *mut cred_t) -> c_int {
+    ENXIO
+}
+
+/// Nothing here can panic by design; should it, stop the system the way
+/// the kernel does, without formatting (no core::fmt in this module).
+#[panic_handler]
+fn tun_panic(_info: &PanicInfo<'_>) -> ! {
+    // SAFETY: constant format without conversions; panic() does not return.
+    unsafe { panic(c"tun: Rust panic".as_ptr()) }
+}
