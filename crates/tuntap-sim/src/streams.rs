@@ -1196,12 +1196,16 @@ impl SimStream {
 
     fn finish_ioc(&self) {
         let mut h = head(&self.s);
-        if let Some(p) = h.ioc.take() {
-            for m in p.inbox {
-                free_here(m.0);
-            }
-        }
+        let left = h.ioc.take().map(|p| p.inbox).unwrap_or_default();
         self.s.cv.notify_all();
+        drop(h);
+        for m in left {
+            self.host.record(
+                ViolationKind::IoctlDoubleReply,
+                format!("a second reply (type {:#x}) to an ioctl that was already answered", db_type(m.0)),
+            );
+            free_here(m.0);
+        }
     }
 
     fn ioctl_step(&self, cmd: i32, id: u32, mp: *mut mblk_t, transparent: bool, buf_len: usize) -> Step {
