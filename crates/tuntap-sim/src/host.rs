@@ -242,11 +242,10 @@ impl Worker {
     fn stop(&self) {
         lock(&self.q).stop = true;
         self.cv.notify_all();
-        if let Some(h) = lock(&self.thread).take() {
-            if std::thread::current().id() != h.thread().id() {
+        if let Some(h) = lock(&self.thread).take()
+            && std::thread::current().id() != h.thread().id() {
                 let _ = h.join();
             }
-        }
     }
 }
 

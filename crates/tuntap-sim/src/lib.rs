@@ -57,8 +57,8 @@ pub mod sync;
 
 pub use dls::{CredSpec, DlError, DlFlags, LinkInfo, Privileges, SimCred};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
-pub use mac::{LinkRef, PropInfo, SimMacClient, SimSnoop};
-pub use streams::{GetMsg, IoctlReply, SimStream, UserMemory};
+pub use mac::{LinkRef, MacInfo, PropInfo, SimMacClient, SimSnoop, TxOpts};
+pub use streams::{GetMsg, IoctlReply, OpenArgs, SimStream, UserMemory};
 
 /// An illumos errno value.
 pub type Errno = i32;

@@ -347,8 +347,8 @@ pub(crate) fn mac_register(
     });
     drop(reg); // mac_free
     // mac asks for capabilities while registering.
-    if m.flags() & MC_GETCAPAB != 0 {
-        if let Some(f) = m.cb().mc_getcapab {
+    if m.flags() & MC_GETCAPAB != 0
+        && let Some(f) = m.cb().mc_getcapab {
             let mut hck: u32 = 0;
             // SAFETY: the driver's callback with its m_driver and a u32.
             let ok = call(host, || unsafe { f(m.driver, MAC_CAPAB_HCKSUM, (&raw mut hck).cast()) });
@@ -360,7 +360,6 @@ pub(crate) fn mac_register(
             st.hcksum = (ok == B_TRUE).then_some(hck);
             st.lso = (ok_lso == B_TRUE).then_some(lso.lso_basic_tcp_ipv4.lso_max);
         }
-    }
     let mut t = lock(&host.mac);
     if t.by_handle.values().any(|o| o.name == m.name) {
         drop(t);
@@ -750,21 +749,19 @@ fn open_client(host: &Arc<HostShared>, m: &Arc<MacImpl>, snoop: bool) -> Result<
             return Err(r);
         }
     }
-    if first_promisc {
-        if let Some(f) = m.cb().mc_setpromisc {
+    if first_promisc
+        && let Some(f) = m.cb().mc_setpromisc {
             // SAFETY: as above.
             let r = call(host, || unsafe { f(m.driver, B_TRUE) });
             if r != 0 {
-                if first {
-                    if let Some(stop) = m.cb().mc_stop {
+                if first
+                    && let Some(stop) = m.cb().mc_stop {
                         // SAFETY: as above.
                         call(host, || unsafe { stop(m.driver) });
                     }
-                }
                 return Err(r);
             }
         }
-    }
     let id = {
         let mut t = lock(&host.mac);
         t.next_client += 1;
@@ -814,18 +811,16 @@ fn close_client(host: &Arc<HostShared>, c: &Arc<ClientInner>) {
     c.release_snooped(host, usize::MAX);
     let unregistered = lock(&m.st).unregistered;
     if !unregistered {
-        if last_promisc {
-            if let Some(f) = m.cb().mc_setpromisc {
+        if last_promisc
+            && let Some(f) = m.cb().mc_setpromisc {
                 // SAFETY: the driver's callback with its m_driver.
                 call(host, || unsafe { f(m.driver, B_FALSE) });
             }
-        }
-        if last {
-            if let Some(f) = m.cb().mc_stop {
+        if last
+            && let Some(f) = m.cb().mc_stop {
                 // SAFETY: as above.
                 call(host, || unsafe { f(m.driver) });
             }
-        }
     }
     c.cv.notify_all();
 }

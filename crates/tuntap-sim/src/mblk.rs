@@ -357,11 +357,10 @@ unsafe fn freeb(mp: *mut mblk_t, loc: &Location<'_>) -> Option<*mut mblk_t> {
         let d = (*m).mblk.b_datap.cast::<SimDblk>();
         (*m).magic = MBLK_FREED;
         reg.quarantine_m.push_back(m);
-        if reg.quarantine_m.len() > QUARANTINE {
-            if let Some(old) = reg.quarantine_m.pop_front() {
+        if reg.quarantine_m.len() > QUARANTINE
+            && let Some(old) = reg.quarantine_m.pop_front() {
                 reg.pool_m.push(old);
             }
-        }
         if (*d).magic != DBLK_LIVE || (*d).dblk.db_ref == 0 {
             drop(reg);
             host.record_at(ViolationKind::DoubleFree, format!("block {mp:p} refers to a freed data block"), loc);
@@ -372,11 +371,10 @@ unsafe fn freeb(mp: *mut mblk_t, loc: &Location<'_>) -> Option<*mut mblk_t> {
             (*d).magic = DBLK_FREED;
             (*d).buf.fill(0xdb);
             reg.quarantine_d.push_back(d);
-            if reg.quarantine_d.len() > QUARANTINE {
-                if let Some(old) = reg.quarantine_d.pop_front() {
+            if reg.quarantine_d.len() > QUARANTINE
+                && let Some(old) = reg.quarantine_d.pop_front() {
                     reg.pool_d.push(old);
                 }
-            }
         }
         Some(next)
     }

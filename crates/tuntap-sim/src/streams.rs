@@ -1154,11 +1154,10 @@ impl SimStream {
             let next = {
                 let mut h = head(&self.s);
                 loop {
-                    if let Some(p) = h.ioc.as_mut() {
-                        if let Some(m) = p.inbox.pop_front() {
+                    if let Some(p) = h.ioc.as_mut()
+                        && let Some(m) = p.inbox.pop_front() {
                             break Some(m.0);
                         }
-                    }
                     if h.phase != Phase::Open {
                         h.ioc = None;
                         break None;

@@ -103,7 +103,7 @@ fn flow_control_and_back_enable() {
     }
     // The head stopped at its high-water mark; the rest waits in the driver.
     assert!(s.queued_bytes() >= 100 && s.queued_bytes() < 130);
-    assert!(d.held.lock().unwrap().len() > 0);
+    assert!(!d.held.lock().unwrap().is_empty());
     s.set_read_opt(RMSGD).unwrap();
     let mut buf = [0u8; 64];
     for i in 0..10u8 {

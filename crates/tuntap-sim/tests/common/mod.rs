@@ -85,12 +85,15 @@ pub struct Bugs {
 /// A loopback STREAMS driver: what is written comes back to be read.
 /// Holds messages while the stream head is flow controlled and sends
 /// them from its read service procedure.
+/// (flags, hiwat, lowat, readopt, wroff, minpsz, maxpsz) of an M_SETOPTS.
+pub type Opts = (u32, usize, usize, i16, u16, isize, isize);
+
 pub struct Loop {
     pub k: K,
     pub bugs: Bugs,
     pub held: Mutex<VecDeque<(usize, usize)>>, // (rq, mp)
     pub rsrv_threads: Mutex<Vec<String>>,
-    pub setopts: Mutex<Option<(u32, usize, usize, i16, u16, isize, isize)>>,
+    pub setopts: Mutex<Option<Opts>>,
     pub next_minor: AtomicU32,
     pub last_headroom: AtomicUsize,
 }
@@ -109,7 +112,7 @@ impl Loop {
     }
 
     /// Send M_SETOPTS in open: (flags, hiwat, lowat, readopt, wroff, minpsz, maxpsz).
-    pub fn set_opts(&self, o: (u32, usize, usize, i16, u16, isize, isize)) {
+    pub fn set_opts(&self, o: Opts) {
         *self.setopts.lock().unwrap() = Some(o);
     }
 

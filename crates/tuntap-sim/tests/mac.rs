@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MPL-2.0
+//! mac provider rules, clients, snoop, props, stats, dls and dlmgmtd.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use illumos_sys_hdrs::*;
+use tuntap_abi::LinkName;
+use tuntap_drv::ddi::{Kernel, LinkState, PropPerm};
+use tuntap_drv::sync::KMutex;
+use tuntap_sim::{DlError, DlFlags, SimHost, ViolationKind};
+
+const SEC: Duration = Duration::from_secs(5);
+
+/// Register a fake mac and bind it to a new dlmgmtd link `name`.
+fn link(host: &SimHost, name: &str) -> std::sync::Arc<FakeMac> {
+    let m = FakeMac::new(host.kernel());
+    let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
+    let id = host
+        .dlmgmt_create_id(&host.root_cred(), name, DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE)
+        .unwrap();
+    host.kernel().dls_devnet_create(mh, id, 0).unwrap();
+    m
+}
+
+fn teardown(host: &SimHost, m: &FakeMac) {
+    let k = host.kernel();
+    let id = k.dls_devnet_destroy(m.mh()).unwrap();
+    k.mac_disable(m.mh()).unwrap();
+    k.mac_unregister(m.mh()).unwrap();
+    host.dlmgmt_destroy_id(&host.root_cred(), id, DlFlags::ACTIVE).unwrap();
+}
+
+#[test]
+fn register_rules() {
+    let host = SimHost::new();
+    let m = FakeMac::new(host.kernel());
+    assert_eq!(m.register(&NO_GETSTAT_CB.0, |_| {}), Err(EINVAL));
+    host.expect_violation(ViolationKind::MacRegister);
+    assert_eq!(m.register(&FULL_CB.0, |r| r.m_max_sdu = 0), Err(EINVAL));
+    host.expect_violation(ViolationKind::MacRegister);
+    assert_eq!(m.register(&FULL_CB.0, |r| { r.m_min_sdu = 1500; r.m_max_sdu = 1500 }), Err(EINVAL));
+    host.expect_violation(ViolationKind::MacRegister);
+    assert_eq!(m.register(&FULL_CB.0, |r| r.m_src_addr = std::ptr::null_mut()), Err(EINVAL));
+    host.expect_violation(ViolationKind::MacRegister);
+    assert_eq!(m.register(&FULL_CB.0, |r| r.m_type_ident = c"mac_wifi".as_ptr()), Err(EINVAL));
+    host.expect_violation(ViolationKind::MacRegister);
+    assert_eq!(m.register(&FULL_CB.0, |r| r.m_instance = MAC_MAX_MINOR), Err(EINVAL));
+    host.expect_violation(ViolationKind::MacRegister);
+    assert_eq!(m.register(&FULL_CB.0, |r| r.m_version = 2), Err(EINVAL));
+    host.expect_violation(ViolationKind::MacRegister);
+    let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
+    let info = host.mac_info(mh).unwrap();
+    assert_eq!((info.sdu_min, info.sdu_max, info.margin), (0, 1500, 4));
+    assert_eq!(info.addr, m.addr);
+    assert_eq!(info.multicast_sdu, 1500);
+    host.kernel().mac_unregister(mh).unwrap();
+    // The handle is dead now.
+    host.kernel().mac_link_update(mh, LinkState::Up);
+    host.expect_violation(ViolationKind::BadHandle);
+    host.finish();
+}
+
+#[test]
+fn unregister_refused_while_in_use() {
+    let host = SimHost::new();
+    let k = host.kernel();
+    let m = link(&host, "tap0");
+    let mh = m.mh();
+    // The devnet holds the mac.
+    assert_eq!(k.mac_disable(mh), Err(EBUSY));
+    assert_eq!(k.mac_unregister(mh), Err(EBUSY));
+    let c = host.mac_client_open("tap0").unwrap();
+    assert_eq!(m.started.load(Ordering::SeqCst), 1);
+    assert_eq!(k.dls_devnet_destroy(mh), Err(EBUSY));
+    drop(c);
+    assert_eq!(m.stopped.load(Ordering::SeqCst), 1);
+    let id = k.dls_devnet_destroy(mh).unwrap();
+    // A client can still hold the mac by handle.
+    let c = host.mac_client_open(mh).unwrap();
+    assert_eq!(k.mac_unregister(mh), Err(EBUSY));
+    drop(c);
+    k.mac_disable(mh).unwrap();
+    k.mac_unregister(mh).unwrap();
+    host.dlmgmt_destroy_id(&host.root_cred(), id, DlFlags::ACTIVE).unwrap();
+    host.finish();
+}
+
+#[test]
+fn rx_to_clients_and_snoop() {
+    let host = SimHost::new();
+    let k = host.kernel();
+    let m = link(&host, "tap0");
+    let c = host.mac_client_open("tap0").unwrap();
+    let sn = host.snoop("tap0").unwrap();
+    assert!(m.promisc.load(Ordering::SeqCst));
+    let a = alloc_data(&k, M_DATA, b"frame-a");
+    let b = alloc_data(&k, M_DATA, b"frame-b");
+    unsafe { (*a).b_next = b };
+    unsafe { k.mac_rx(m.mh(), a) };
+    assert_eq!(c.recv(SEC).unwrap(), b"frame-a");
+    assert_eq!(c.recv(SEC).unwrap(), b"frame-b");
+    assert_eq!(sn.recv(SEC).unwrap(), (false, b"frame-a".to_vec()));
+    assert_eq!(sn.recv(SEC).unwrap(), (false, b"frame-b".to_vec()));
+    k.mac_link_update(m.mh(), LinkState::Up);
+    assert_eq!(c.link_state(), LinkState::Up);
+    drop(sn);
+    assert!(!m.promisc.load(Ordering::SeqCst));
+    drop(c);
+    teardown(&host, &m);
+    host.finish();
+}
+
+#[test]
+fn tx_chain_flow_control_and_tx_update() {
+    let host = SimHost::new();
+    let k = host.kernel();
+    let m = link(&host, "tap0");
+    let c = host.mac_client_open("tap0").unwrap();
+    m.tx_room.store(3, Ordering::SeqCst);
+    let frames: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 60]).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    c.tx_with(&refs[..6], tuntap_sim::mac::TxOpts { headroom: 0, split: Some(16) });
+    assert!(c.tx_blocked());
+    assert_eq!(c.tx_backlog(), 3);
+    c.tx(&refs[6..]);
+    assert_eq!(c.tx_backlog(), 7);
+    m.tx_room.store(usize::MAX, Ordering::SeqCst);
+    k.mac_tx_update(m.mh());
+    assert!(c.flush_tx(SEC));
+    assert_eq!(*m.txd.lock().unwrap(), frames, "every frame, in order, reassembled from b_cont");
+    assert_eq!(host.get_stat("tap0", MAC_STAT_OPACKETS), Ok(10));
+    assert_eq!(host.get_stat("tap0", MAC_STAT_COLLISIONS), Err(ENOTSUP));
+    drop(c);
+    teardown(&host, &m);
+    host.finish();
+}
+
+#[test]
+fn writing_into_a_shared_block_is_caught() {
+    let host = SimHost::new();
+    let m = link(&host, "tap0");
+    let c = host.mac_client_open("tap0").unwrap();
+    let sn = host.snoop("tap0").unwrap();
+    m.scribble.store(true, Ordering::SeqCst);
+    c.tx(&[b"abcdef"]);
+    let (tx, _) = sn.recv(SEC).unwrap();
+    assert!(tx);
+    host.expect_violation(ViolationKind::SharedBlockWritten);
+    drop((c, sn));
+    teardown(&host, &m);
+    host.finish();
+}
+
+#[test]
+fn props_and_sdu() {
+    let host = SimHost::new();
+    let k = host.kernel();
+    let m = link(&host, "tap0");
+    let c = host.mac_client_open("tap0").unwrap();
+    host.set_prop_mtu("tap0", 9000).unwrap();
+    assert_eq!(c.sdu(), (0, 9000));
+    assert_eq!(host.set_prop_mtu("tap0", 100), Err(EINVAL));
+    assert_eq!(host.get_prop("tap0", MAC_PROP_MTU, "mtu", 4).unwrap(), 9000u32.to_ne_bytes());
+    let pi = host.prop_info("tap0", MAC_PROP_MTU, "mtu").unwrap();
+    assert_eq!((pi.default_u32, pi.ranges_u32.clone()), (Some(1500), vec![(576, 9000)]));
+    assert_eq!(pi.perm, None::<PropPerm>);
+    assert_eq!(k.mac_maxsdu_update(m.mh(), 0), Err(EINVAL));
+    k.mac_maxsdu_update(m.mh(), 1400).unwrap();
+    assert_eq!(c.sdu(), (0, 1400));
+    // A prop info handle used outside mc_propinfo.
+    k.mac_prop_info_set_perm(tuntap_drv::ddi::PropInfoHandle(std::ptr::null_mut()), PropPerm::Read);
+    host.expect_violation(ViolationKind::MacProtocol);
+    drop(c);
+    teardown(&host, &m);
+    host.finish();
+}
+
+#[test]
+fn upcall_with_a_driver_lock_held() {
+    let host = SimHost::new();
+    let k = host.kernel();
+    let m = link(&host, "tap0");
+    let lock: KMutex<tuntap_sim::SimKernel, u32> = KMutex::new(0);
+    {
+        let _g = lock.lock();
+        k.mac_link_update(m.mh(), LinkState::Up);
+    }
+    host.expect_violation(ViolationKind::LockHeldInUpcall);
+    {
+        let _g = lock.lock();
+        k.mac_tx_update(m.mh());
+    }
+    host.expect_violation(ViolationKind::LockHeldInUpcall);
+    k.mac_link_update(m.mh(), LinkState::Down);
+    assert!(host.violations().is_empty());
+    teardown(&host, &m);
+    host.finish();
+}
+
+#[test]
+fn recursive_mutex_enter_is_reported_not_deadlocked() {
+    let host = SimHost::new();
+    let k = host.kernel();
+    let lock = std::sync::Arc::new(KMutex::<tuntap_sim::SimKernel, u32>::new(0));
+    let l2 = lock.clone();
+    k.defer(Box::new(move || {
+        let _a = l2.lock();
+        let _b = l2.lock();
+    }))
+    .unwrap();
+    assert!(host.settle(SEC));
+    host.expect_violation(ViolationKind::RecursiveEnter);
+    host.finish();
+}
+
+#[test]
+fn dls_devnet_rules() {
+    let host = SimHost::new();
+    let k = host.kernel();
+    let m = FakeMac::new(k.clone());
+    let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
+    assert_eq!(k.dls_devnet_create(mh, 77, 0), Err(ENOENT));
+    let id = host.dlmgmt_create_id(&host.root_cred(), "tap0", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE).unwrap();
+    k.dls_devnet_create(mh, id, 0).unwrap();
+    assert_eq!(k.dls_devnet_create(mh, id, 0), Err(EEXIST));
+    assert_eq!(host.devnet_linkid(mh), Some(id));
+    assert_eq!(host.dlmgmt_destroy_id(&host.root_cred(), id, DlFlags::ACTIVE), Err(DlError::Busy));
+    teardown(&host, &m);
+    assert_eq!(k.dls_devnet_destroy(mh), Err(EINVAL));
+    host.expect_violation(ViolationKind::BadHandle);
+    host.finish();
+}
+
+#[test]
+fn zones_see_their_own_links() {
+    let host = SimHost::new();
+    let k = host.kernel();
+    let z = host.create_zone("z1");
+    let m = FakeMac::new(k.clone());
+    let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
+    let zroot = host.cred(tuntap_sim::CredSpec {
+        uid: 0,
+        gid: 0,
+        groups: vec![],
+        zone: z,
+        privs: tuntap_sim::Privileges::all(),
+    });
+    assert_eq!(
+        host.dlmgmt_create_id(&zroot, "tap0", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE_PERSIST),
+        Err(DlError::TempOnly)
+    );
+    let id = host.dlmgmt_create_id(&zroot, "tap0", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE).unwrap();
+    assert!(host.dlmgmt_id2info(z, id).unwrap().flags.transient);
+    k.dls_devnet_create(mh, id, z).unwrap();
+    let other = host.create_zone("z2");
+    assert!(host.mac_client_open_in("tap0", other).is_err());
+    assert_eq!(host.dlmgmt_id2info(other, id), Err(DlError::NotFound));
+    let c = host.mac_client_open_in("tap0", z).unwrap();
+    drop(c);
+    // The same name may exist in another zone.
+    let id2 = host.dlmgmt_create_id(&host.root_cred(), "tap0", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE).unwrap();
+    assert_ne!(id, id2);
+    let id3 = k.dls_mgmt_create(&LinkName::new("tun0").unwrap(), z).unwrap();
+    let info = host.dlmgmt_id2info(z, id3).unwrap();
+    assert_eq!((info.class, info.media, info.flags.transient), (DATALINK_CLASS_MISC, DL_ETHER, true));
+    assert_eq!(k.dls_mgmt_create(&LinkName::new("tun0").unwrap(), z), Err(EEXIST));
+    k.dls_mgmt_destroy(id3).unwrap();
+    // Deleting without dls_devnet_destroy first.
+    assert_eq!(k.dls_mgmt_destroy(id), Err(EBUSY));
+    host.expect_violation(ViolationKind::DlsProtocol);
+    k.dls_devnet_destroy(mh).unwrap();
+    k.mac_unregister(mh).unwrap();
+    host.finish();
+}
+
+#[test]
+fn dlmgmtd_ids_privileges_and_persistence() {
+    let host = SimHost::new();
+    let root = host.root_cred();
+    let user = host.user_cred(100, 10, 0);
+    assert_eq!(host.dlmgmt_create_id(&user, "tap0", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE), Err(DlError::Permission));
+    assert_eq!(host.dlmgmt_create_id(&root, "0bad", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE), Err(DlError::BadArg));
+    let a = host.dlmgmt_create_id(&root, "tap0", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE).unwrap();
+    let b = host.dlmgmt_create_id(&root, "tap1", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE_PERSIST).unwrap();
+    assert_eq!((a, b), (1, 2));
+    assert_eq!(host.dlmgmt_create_id(&root, "tap0", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE), Err(DlError::Exists));
+    host.dlmgmt_set_conf(&root, b, "mode", b"tap").unwrap();
+    assert_eq!(host.dlmgmt_set_conf(&root, a, "mode", b"tap"), Err(DlError::BadArg));
+    assert_eq!(host.dlmgmt_walk(0, DATALINK_CLASS_ALL).len(), 2);
+    host.reboot();
+    assert_eq!(host.dlmgmt_name2info(0, "tap0"), Err(DlError::NotFound));
+    let info = host.dlmgmt_name2info(0, "tap1").unwrap();
+    assert!(!info.flags.active && info.flags.persistent);
+    assert_eq!(host.dlmgmt_get_conf(0, b, "mode").unwrap(), b"tap");
+    // Ids are not reused at once.
+    let c = host.dlmgmt_create_id(&root, "tap0", DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE).unwrap();
+    assert_eq!(c, 3);
+    host.dlmgmt_remove_conf(&root, b).unwrap();
+    assert_eq!(host.dlmgmt_id2info(0, b), Err(DlError::NotFound));
+    host.finish();
+}
