@@ -46,6 +46,28 @@
 //! host is dropped, so a stale pointer from a buggy driver reads poisoned
 //! simulator memory, never someone else's.
 
+//! # Writing a driver test
+//!
+//! ```ignore
+//! let host = SimHost::new();                       // one host per test
+//! let drv = Arc::new(Driver::new(host.kernel()));  // SimKernel: Kernel
+//! host.attach(drv.clone());                        // its STREAMS entry points
+//! let root = host.root_cred();
+//! let s = host.open(base + node_minor::TAP, &root)?;   // clone open
+//! s.ioctl_istr(cmd, &bytes)?;                      // or ioctl_transparent
+//! let ip = host.mac_client_open("tap0")?;          // IP on the link
+//! ip.tx(&[&frame]); s.read(&mut buf, Some(secs))?; // packet paths
+//! host.finish();                                   // fails on violations/leaks
+//! ```
+//!
+//! Rules enforced beyond the ones in `tuntap_drv::ddi`: `putnext` and
+//! `qreply` are, like the mac/dls upcalls, never made with a driver lock
+//! held (STREAMS MT rule: no locks across putnext); `mc_tx` never sleeps
+//! on a condition variable.  Tests that provoke a violation on purpose
+//! consume it with [`SimHost::expect_violation`].
+//!
+//! Set `TUNTAP_SIM_VERBOSE=1` to print violations as they happen.
+
 #![allow(clippy::missing_safety_doc)]
 
 pub mod dls;
