@@ -19,7 +19,7 @@
 //! late `freemsg` on them must read valid memory).
 //!
 //! Messages crossing an interface (putnext, qreply, mac_rx, a returned tx
-//! chain) are checked by [`check_msg`]: live blocks of this host, read
+//! chain) are checked by `check_msg`: live blocks of this host, read
 //! and write pointers inside `[db_base, db_lim]` with `b_rptr <= b_wptr`,
 //! no `b_next`/`b_prev` on a single message, no loops.
 //!
