@@ -416,3 +416,61 @@ fn attach_with_create_makes_a_transient_link_that_goes_with_its_queue() {
     uq.close();
     rig.finish();
 }
+
+#[test]
+fn carrier_off_takes_the_link_down_and_on_brings_it_back() {
+    let rig = Rig::new();
+    rig.create("vpn0", create_flags::TUN);
+    let q = rig.attach("vpn0", mode::TUN);
+    let client = rig.host.mac_client_open("vpn0").unwrap();
+    assert!(client.wait_link_state(LinkState::Up, WAIT));
+    q.ioctl_istr(abi::TUN_IOC_SET_CARRIER, &0u32.to_ne_bytes()).unwrap();
+    assert!(client.wait_link_state(LinkState::Down, WAIT));
+    assert_eq!(q.ioctl_istr(abi::TUN_IOC_SET_CARRIER, &2u32.to_ne_bytes()).err(), Some(sys::EINVAL));
+    assert_eq!(q.ioctl_istr(abi::TUN_IOC_SET_CARRIER, &[1u8]).err(), Some(sys::EINVAL), "short value");
+    q.ioctl_istr(abi::TUN_IOC_SET_CARRIER, &1u32.to_ne_bytes()).unwrap();
+    assert!(client.wait_link_state(LinkState::Up, WAIT));
+    client.close();
+    q.close();
+    rig.finish();
+}
+
+#[test]
+fn several_queues_share_a_link_and_each_flow_sticks_to_one_queue() {
+    let rig = Rig::new();
+    let id = rig.create("vpn0", create_flags::TUN);
+    let flags = mode::TUN | attach_flags::MULTI_QUEUE;
+    let queues = [rig.attach("vpn0", flags), rig.attach("vpn0", flags)];
+    assert_eq!(rig.info(id).nqueues, 2);
+    let client = rig.host.mac_client_open("vpn0").unwrap();
+    let link = rig.driver.link_by_id(id).unwrap();
+    // 16 flows, each sent twice.
+    let mut sent = Vec::new();
+    for round in 0..2 {
+        for port in 0..16u16 {
+            let p = udp4([10, 0, 0, 1], [10, 0, 0, 2], 4000 + port, 53, &[round as u8]);
+            client.tx(&[&ether(link.peer_mac, client.mac_addr(), 0x0800, &p)]);
+            sent.push(p);
+        }
+    }
+    assert!(rig.host.settle(WAIT));
+    let mut got: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
+    for (i, q) in queues.iter().enumerate() {
+        let mut buf = vec![0u8; 2048];
+        while let Ok(n) = q.try_read(&mut buf) {
+            got[i].push(buf[..n].to_vec());
+        }
+    }
+    assert_eq!(got[0].len() + got[1].len(), sent.len(), "every packet reached exactly one queue");
+    assert!(!got[0].is_empty() && !got[1].is_empty(), "16 flows spread over both queues");
+    let port_of = |p: &Vec<u8>| u16::from_be_bytes([p[20], p[21]]);
+    for port in 4000..4016u16 {
+        let on: Vec<usize> = (0..2).filter(|i| got[*i].iter().any(|p| port_of(p) == port)).collect();
+        assert_eq!(on.len(), 1, "flow {port} stayed on one queue");
+    }
+    client.close();
+    for q in queues {
+        q.close();
+    }
+    rig.finish();
+}
