@@ -243,28 +243,27 @@ impl<K: Kernel> Driver<K> {
             if self.k.mac_unregister(mh).is_err() {
                 // Nothing opened it yet, so this cannot be busy; if it is,
                 // keep the link published rather than free what mac uses.
-                let mut t = self.table.lock();
-                t.reserved_ids.remove(&spec.linkid);
-                t.reserved_names.remove(&(spec.zone, spec.name));
-                t.by_name.insert((spec.zone, spec.name), spec.linkid);
-                t.by_id.insert(spec.linkid, link);
+                self.publish(&spec, link);
                 return Err(e);
             }
             link.set_mac_handle(None);
             unreserve(self);
             return Err(e);
         }
-        {
-            let mut t = self.table.lock();
-            t.reserved_ids.remove(&spec.linkid);
-            t.reserved_names.remove(&(spec.zone, spec.name));
-            t.by_name.insert((spec.zone, spec.name), spec.linkid);
-            t.by_id.insert(spec.linkid, link.clone());
-        }
+        self.publish(&spec, link.clone());
         self.k.probe(Probe::LinkCreate(spec.linkid, &spec.name));
         link.sync_link_state();
         self.k.mac_tx_update(mh);
         Ok(link)
+    }
+
+    /// Turn a creation reservation into a published link.
+    fn publish(&self, spec: &LinkSpec, link: Arc<Link<K>>) {
+        let mut t = self.table.lock();
+        t.reserved_ids.remove(&spec.linkid);
+        t.reserved_names.remove(&(spec.zone, spec.name));
+        t.by_name.insert((spec.zone, spec.name), spec.linkid);
+        t.by_id.insert(spec.linkid, link);
     }
 
     /// Create a link whose id the kernel asks dlmgmtd for.
@@ -845,8 +844,6 @@ impl<K: Kernel> Driver<K> {
         let flags = msg.first_block().first().copied().unwrap_or(0);
         if flags & sys::FLUSHR != 0 {
             minor.flush();
-        }
-        if flags & sys::FLUSHR != 0 {
             // Send it back up so the stream head flushes its read side.
             let m = msg.into_raw();
             // SAFETY: the message is ours; clearing FLUSHW keeps it from

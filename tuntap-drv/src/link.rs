@@ -713,8 +713,6 @@ impl<K: Kernel> Link<K> {
         };
         if schedule {
             let link = self as *const Self as usize;
-            let k = self.k.clone();
-            let _ = k;
             // The link outlives the task: destroy waits for replies to
             // drain (flush_replies) before the link is freed.
             let res = self.k.defer(alloc::boxed::Box::new(move || {

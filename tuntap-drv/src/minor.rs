@@ -300,8 +300,11 @@ impl<K: Kernel> Minor<K> {
 
     /// Free everything still in the backlog (close).
     pub fn flush(&self) {
-        let packets = core::mem::take(&mut self.backlog.lock().packets);
-        self.backlog.lock().bytes = 0;
+        let packets = {
+            let mut b = self.backlog.lock();
+            b.bytes = 0;
+            core::mem::take(&mut b.packets)
+        };
         drop(packets);
     }
 }
