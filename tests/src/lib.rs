@@ -14,6 +14,8 @@ use tuntap_sim::{DlFlags, SimCred, SimHost, SimKernel, SimStream};
 
 pub use tuntap_sim;
 
+pub mod datapath;
+
 pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct Rig {

@@ -24,7 +24,6 @@
 //!   or returned exactly once.
 //! * Every `M_IOCTL` gets exactly one reply.
 
-use alloc::boxed::Box;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
@@ -129,6 +128,9 @@ pub trait RawCondvar<M: RawMutex>: Send + Sync {
     fn broadcast(&self);
 }
 
+/// A task for [`Kernel::defer`]: the `ddi_taskq_dispatch(9F)` callback shape.
+pub type DeferredTask = unsafe extern "C" fn(*mut core::ffi::c_void);
+
 /// The kernel services the driver uses.  See the module documentation.
 pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     type Mutex: RawMutex;
@@ -221,10 +223,15 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     fn random_bytes(&self, out: &mut [u8]);
     fn probe(&self, probe: Probe<'_>);
 
-    /// Run `work` soon in kernel context on another thread (a taskq):
-    /// never within the caller's stack.  `Err(ENOMEM)` if it cannot be
-    /// queued.
-    fn defer(&self, work: Box<dyn FnOnce() + Send>) -> Result<(), Errno>;
+    /// Run `task(arg)` soon in kernel context on another thread (a
+    /// taskq, `ddi_taskq_dispatch(9F)` with `DDI_NOSLEEP`): never within
+    /// the caller's stack, and without allocating from the caller's
+    /// thread, so it may be called where sleeping is not allowed
+    /// (`mc_tx`).  `Err(ENOMEM)` if it cannot be queued.
+    ///
+    /// # Safety
+    /// `arg` stays valid for `task` until the task has run.
+    unsafe fn defer(&self, task: DeferredTask, arg: *mut core::ffi::c_void) -> Result<(), Errno>;
 
     /// `mac_private_minor()`: the first minor number the driver may use
     /// for its own nodes; lower minors belong to mac/dld link nodes.

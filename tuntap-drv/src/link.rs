@@ -44,7 +44,7 @@ use crate::ddi::{
     DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, ZoneId,
 };
 use crate::frame::{self, AddrClass, MacAddr};
-use crate::mblk::{MsgBlk, MsgChain};
+use crate::mblk::{MsgBlk, MsgChain, MsgQueue};
 use crate::minor::{Enqueue, Minor};
 use crate::stats::LinkStats;
 use crate::sync::{KCondvar, KMutex};
@@ -172,7 +172,8 @@ pub struct Link<K: Kernel> {
     quiesce: KMutex<K, ()>,
     quiesce_cv: KCondvar<K>,
     /// Resolver replies waiting to be passed up from a taskq.
-    replies: KMutex<K, (Vec<MsgBlk<K>>, bool)>,
+    /// A `b_next` queue, so queueing a reply from `mc_tx` never allocates.
+    replies: KMutex<K, (MsgQueue<K>, bool)>,
 }
 
 /// Why an attach was refused.
@@ -241,7 +242,7 @@ impl<K: Kernel> Link<K> {
             condemned: AtomicBool::new(false),
             quiesce: KMutex::new(()),
             quiesce_cv: KCondvar::new(),
-            replies: KMutex::new((Vec::new(), false)),
+            replies: KMutex::new((MsgQueue::new(), false)),
         }
     }
 
@@ -708,25 +709,24 @@ impl<K: Kernel> Link<K> {
         self.stats.resolver_reply();
         let schedule = {
             let mut r = self.replies.lock();
-            r.0.push(msg);
+            r.0.push_back(msg);
             !core::mem::replace(&mut r.1, true)
         };
         if schedule {
-            let link = self as *const Self as usize;
-            // The link outlives the task: destroy waits for replies to
-            // drain (flush_replies) before the link is freed.
-            let res = self.k.defer(alloc::boxed::Box::new(move || {
-                // SAFETY: see above; the pointer is to a live Link.
-                let link = unsafe { &*(link as *const Self) };
-                link.flush_replies();
-            }));
+            // SAFETY: the link outlives the task: destroy waits for the
+            // replies to drain (replies_pending/flush_replies) before the
+            // link is freed.
+            let res = unsafe {
+                self.k.defer(flush_replies_task::<K>, self as *const Self as *mut core::ffi::c_void)
+            };
             if res.is_err() {
-                let mut r = self.replies.lock();
-                r.1 = false;
-                let n = r.0.len();
-                r.0.clear();
-                drop(r);
-                for _ in 0..n {
+                let dropped = {
+                    let mut r = self.replies.lock();
+                    r.1 = false;
+                    r.0.take_all()
+                };
+                for msg in dropped {
+                    drop(msg);
                     self.note_drop(DropReason::NoBuffer);
                 }
             }
@@ -742,7 +742,7 @@ impl<K: Kernel> Link<K> {
                     r.1 = false;
                     return;
                 }
-                core::mem::take(&mut r.0)
+                r.0.take_all()
             };
             for msg in batch {
                 match (self.mac_handle(), self.is_condemned()) {
@@ -759,6 +759,17 @@ impl<K: Kernel> Link<K> {
     /// Are resolver replies still waiting for their taskq?
     pub fn replies_pending(&self) -> bool {
         self.replies.lock().1
+    }
+}
+
+/// The taskq side of [`Link::queue_reply`].
+///
+/// # Safety
+/// `arg` is a `*const Link<K>` that stays live until this has run.
+unsafe extern "C" fn flush_replies_task<K: Kernel>(arg: *mut core::ffi::c_void) {
+    // SAFETY: queue_reply passed a live link (see its SAFETY note).
+    if let Some(link) = unsafe { arg.cast::<Link<K>>().as_ref() } {
+        link.flush_replies();
     }
 }
 

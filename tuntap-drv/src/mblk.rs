@@ -270,3 +270,113 @@ pub fn chain_from<K: Kernel>(msgs: impl DoubleEndedIterator<Item = MsgBlk<K>>) -
     }
     chain
 }
+
+/// An owned FIFO of messages linked through `b_next`, as STREAMS queues
+/// keep them: adding and removing never allocates, so it may be used on
+/// paths that must not sleep (`mc_tx`).  It tracks its length in messages
+/// and bytes.
+pub struct MsgQueue<K: Kernel> {
+    head: *mut mblk_t,
+    tail: *mut mblk_t,
+    count: usize,
+    bytes: usize,
+    _k: PhantomData<K>,
+}
+
+// SAFETY: as MsgBlk: single owner of every message in it.
+unsafe impl<K: Kernel> Send for MsgQueue<K> {}
+
+impl<K: Kernel> Default for MsgQueue<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Kernel> MsgQueue<K> {
+    pub const fn new() -> Self {
+        Self { head: ptr::null_mut(), tail: ptr::null_mut(), count: 0, bytes: 0, _k: PhantomData }
+    }
+
+    /// Messages queued.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Bytes queued (sum of each message's length when it was added).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn push_back(&mut self, msg: MsgBlk<K>) {
+        self.bytes = self.bytes.saturating_add(msg.len());
+        let m = msg.into_raw();
+        // SAFETY: m is a message we now own with b_next null; tail, when
+        // non-null, is the last message of our queue.
+        unsafe {
+            (*m).b_next = ptr::null_mut();
+            if self.tail.is_null() {
+                self.head = m;
+            } else {
+                (*self.tail).b_next = m;
+            }
+        }
+        self.tail = m;
+        self.count += 1;
+    }
+
+    pub fn push_front(&mut self, msg: MsgBlk<K>) {
+        self.bytes = self.bytes.saturating_add(msg.len());
+        let m = msg.into_raw();
+        // SAFETY: m is a message we now own; linking it before head keeps
+        // the chain well formed.
+        unsafe { (*m).b_next = self.head };
+        if self.tail.is_null() {
+            self.tail = m;
+        }
+        self.head = m;
+        self.count += 1;
+    }
+
+    pub fn pop_front(&mut self) -> Option<MsgBlk<K>> {
+        let m = self.head;
+        if m.is_null() {
+            return None;
+        }
+        // SAFETY: m is the head message we own; unlinking it makes it a
+        // standalone message.
+        let msg = unsafe {
+            self.head = (*m).b_next;
+            (*m).b_next = ptr::null_mut();
+            MsgBlk::<K>::from_raw(m)
+        };
+        if self.head.is_null() {
+            self.tail = ptr::null_mut();
+        }
+        self.count = self.count.saturating_sub(1);
+        if let Some(msg) = &msg {
+            self.bytes = self.bytes.saturating_sub(msg.len());
+        }
+        msg
+    }
+
+    /// Take every message out, in order, as a `b_next` chain; the queue
+    /// is left empty.
+    pub fn take_all(&mut self) -> MsgChain<K> {
+        let head = core::mem::replace(&mut self.head, ptr::null_mut());
+        self.tail = ptr::null_mut();
+        self.count = 0;
+        self.bytes = 0;
+        // SAFETY: head is null or our well-formed chain, handed over whole.
+        unsafe { MsgChain::from_raw(head) }
+    }
+}
+
+impl<K: Kernel> Drop for MsgQueue<K> {
+    fn drop(&mut self) {
+        drop(self.take_all());
+    }
+}

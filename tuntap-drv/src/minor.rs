@@ -25,7 +25,6 @@
 //! **Locks.**  `state` before `backlog`; neither is held across
 //! `putnext`, `qreply` or any mac upcall.
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -35,7 +34,7 @@ use tuntap_abi::PacketInfo;
 use crate::ddi::Kernel;
 use crate::frame;
 use crate::link::Link;
-use crate::mblk::MsgBlk;
+use crate::mblk::{MsgBlk, MsgQueue};
 use crate::sync::{KCondvar, KMutex};
 
 /// Default backlog bound, in packets.
@@ -78,8 +77,9 @@ pub struct MinorState<K: Kernel> {
 }
 
 struct Backlog<K: Kernel> {
-    packets: VecDeque<MsgBlk<K>>,
-    bytes: usize,
+    /// Linked through `b_next`: queueing never allocates (mc_tx must
+    /// not sleep).
+    packets: MsgQueue<K>,
     max_packets: usize,
     max_bytes: usize,
     draining: bool,
@@ -128,8 +128,7 @@ impl<K: Kernel> Minor<K> {
             rq,
             state: KMutex::new(MinorState { link: None, packet_info: false, pending: None }),
             backlog: KMutex::new(Backlog {
-                packets: VecDeque::new(),
-                bytes: 0,
+                packets: MsgQueue::new(),
                 max_packets: DEFAULT_MAX_PACKETS as usize,
                 max_bytes: DEFAULT_MAX_BYTES as usize,
                 draining: false,
@@ -165,7 +164,7 @@ impl<K: Kernel> Minor<K> {
     /// Backlog length in packets and bytes.
     pub fn backlog_len(&self) -> (usize, usize) {
         let b = self.backlog.lock();
-        (b.packets.len(), b.bytes)
+        (b.packets.len(), b.packets.bytes())
     }
 
     // ----- users of rq (mc_tx, deletion) -----
@@ -202,7 +201,7 @@ impl<K: Kernel> Minor<K> {
         let len = msg.len();
         {
             let b = self.backlog.lock();
-            if b.packets.len() >= b.max_packets || b.bytes.saturating_add(len) > b.max_bytes {
+            if b.packets.len() >= b.max_packets || b.packets.bytes().saturating_add(len) > b.max_bytes {
                 return Enqueue::Full(msg);
             }
         }
@@ -216,10 +215,7 @@ impl<K: Kernel> Minor<K> {
                 return Enqueue::Gone(msg);
             }
         }
-        let len = msg.len();
-        let mut b = self.backlog.lock();
-        b.bytes = b.bytes.saturating_add(len);
-        b.packets.push_back(msg);
+        self.backlog.lock().packets.push_back(msg);
         Enqueue::Queued
     }
 
@@ -251,10 +247,7 @@ impl<K: Kernel> Minor<K> {
             let next = {
                 let mut b = self.backlog.lock();
                 match b.packets.pop_front() {
-                    Some(m) => {
-                        b.bytes = b.bytes.saturating_sub(m.len());
-                        m
-                    }
+                    Some(m) => m,
                     None => {
                         b.draining = false;
                         return;
@@ -268,7 +261,6 @@ impl<K: Kernel> Minor<K> {
                 continue;
             }
             let mut b = self.backlog.lock();
-            b.bytes = b.bytes.saturating_add(next.len());
             b.packets.push_front(next);
             if b.again {
                 // The service procedure ran while we drained: the stream
@@ -287,7 +279,7 @@ impl<K: Kernel> Minor<K> {
         self.drain();
         let below_low_water = {
             let b = self.backlog.lock();
-            b.packets.len() <= b.max_packets / 2 && b.bytes <= b.max_bytes / 2
+            b.packets.len() <= b.max_packets / 2 && b.packets.bytes() <= b.max_bytes / 2
         };
         if below_low_water && self.tx_blocked.swap(false, Ordering::SeqCst) {
             if let Some(link) = self.link() {
@@ -300,11 +292,7 @@ impl<K: Kernel> Minor<K> {
 
     /// Free everything still in the backlog (close).
     pub fn flush(&self) {
-        let packets = {
-            let mut b = self.backlog.lock();
-            b.bytes = 0;
-            core::mem::take(&mut b.packets)
-        };
+        let packets = self.backlog.lock().packets.take_all();
         drop(packets);
     }
 }

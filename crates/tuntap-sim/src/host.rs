@@ -21,6 +21,7 @@
 //! messages the simulator itself holds, then reports leaks and
 //! violations.
 
+use std::ffi::c_void;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 use illumos_sys_hdrs::{ENOMEM, MAC_PRIVATE_MINOR, mac_register_t, mblk_t, queue_t};
 use tuntap_abi::{DatalinkId, LinkName};
 use tuntap_drv::ddi::{
-    Cred, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm,
+    Cred, DeferredTask, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm,
     StreamsEntry, ZoneId,
 };
 
@@ -805,7 +806,7 @@ impl Kernel for SimKernel {
         lock(&self.0.probes).push(probe.into());
     }
 
-    fn defer(&self, work: Box<dyn FnOnce() + Send>) -> Result<(), Errno> {
+    unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
         if self
             .0
             .defer_failures
@@ -815,10 +816,12 @@ impl Kernel for SimKernel {
             return Err(ENOMEM);
         }
         let host = Arc::downgrade(&self.0);
+        let arg = arg as usize;
         self.0.taskq.push(Box::new(move || {
             if let Some(h) = host.upgrade() {
                 let _g = enter_context(&h, 0);
-                work();
+                // SAFETY: the driver keeps arg valid until the task ran.
+                unsafe { task(arg as *mut c_void) };
             }
         }));
         Ok(())

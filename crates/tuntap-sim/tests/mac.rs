@@ -206,12 +206,14 @@ fn recursive_mutex_enter_is_reported_not_deadlocked() {
     let host = SimHost::new();
     let k = host.kernel();
     let lock = std::sync::Arc::new(KMutex::<tuntap_sim::SimKernel, u32>::new(0));
-    let l2 = lock.clone();
-    k.defer(Box::new(move || {
-        let _a = l2.lock();
-        let _b = l2.lock();
-    }))
-    .unwrap();
+    unsafe extern "C" fn enter_twice(arg: *mut std::ffi::c_void) {
+        // SAFETY: the test keeps the lock alive until the task ran.
+        let lock = unsafe { &*arg.cast::<KMutex<tuntap_sim::SimKernel, u32>>() };
+        let _a = lock.lock();
+        let _b = lock.lock();
+    }
+    // SAFETY: `lock` lives until settle() has run the task.
+    unsafe { k.defer(enter_twice, std::sync::Arc::as_ptr(&lock).cast_mut().cast()) }.unwrap();
     assert!(host.settle(SEC));
     host.expect_violation(ViolationKind::RecursiveEnter);
     host.finish();

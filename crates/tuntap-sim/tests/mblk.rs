@@ -109,8 +109,43 @@ fn credentials_and_misc_services() {
     host.fail_next_allocb(1);
     assert!(k.allocb(1).is_null());
     host.fail_next_defer(1);
-    assert_eq!(k.defer(Box::new(|| {})), Err(ENOMEM));
+    unsafe extern "C" fn never_runs(_: *mut std::ffi::c_void) {}
+    // SAFETY: the task ignores its argument.
+    assert_eq!(unsafe { k.defer(never_runs, std::ptr::null_mut()) }, Err(ENOMEM));
     k.probe(tuntap_drv::ddi::Probe::LinkDestroy(3));
     assert_eq!(host.probes(), vec![tuntap_sim::ProbeRecord::LinkDestroy(3)]);
+    host.finish();
+}
+
+#[test]
+fn msg_queue_is_a_fifo_that_counts_and_frees() {
+    use tuntap_drv::mblk::MsgQueue;
+    let host = SimHost::new();
+    let k = host.kernel();
+    let msg = |s: &[u8]| MsgBlk::<SimKernel>::alloc_with(&k, 0, s).unwrap();
+    let mut q = MsgQueue::<SimKernel>::new();
+    assert!(q.is_empty() && q.pop_front().is_none());
+    q.push_back(msg(b"one"));
+    q.push_back(msg(b"two!"));
+    q.push_front(msg(b"zero0"));
+    assert_eq!((q.len(), q.bytes()), (3, 12));
+    let allocated = host.blocks_allocated();
+    assert_eq!(q.pop_front().unwrap().first_block(), b"zero0");
+    assert_eq!((q.len(), q.bytes()), (2, 7));
+    // Popping until empty, then pushing again, keeps the tail right.
+    assert_eq!(q.pop_front().unwrap().first_block(), b"one");
+    assert_eq!(q.pop_front().unwrap().first_block(), b"two!");
+    assert!(q.pop_front().is_none() && q.is_empty() && q.bytes() == 0);
+    q.push_back(msg(b"a"));
+    q.push_back(msg(b"b"));
+    let got: Vec<Vec<u8>> = q.take_all().map(|m| m.first_block().to_vec()).collect();
+    assert_eq!(got, [b"a".to_vec(), b"b".to_vec()]);
+    assert!(q.is_empty());
+    // Queueing itself made no message blocks.
+    assert_eq!(host.blocks_allocated(), allocated + 2);
+    // A queue dropped with messages in it frees them.
+    q.push_back(msg(b"left"));
+    drop(q);
+    assert_eq!(host.blocks_live(), 0);
     host.finish();
 }

@@ -47,7 +47,7 @@ use illumos_sys_hdrs::{dev_info_t, ddi_taskq_t, kcondvar_t, kmutex_t, mac_regist
 use tuntap_abi::{DatalinkId, LinkName};
 
 use crate::ddi::{
-    Cred, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, RawCondvar,
+    Cred, DeferredTask, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, RawCondvar,
     RawMutex, ZoneId,
 };
 
@@ -148,21 +148,6 @@ impl Drop for KernelCondvar {
         // SAFETY: &mut self: nobody can be waiting on it.
         unsafe { k::cv_destroy(self.0.get()) }
     }
-}
-
-// ----- deferred work -----
-
-type Work = Box<dyn FnOnce() + Send>;
-
-/// `ddi_taskq_dispatch` callback: run and free one deferred closure.
-unsafe extern "C" fn run_deferred(arg: *mut c_void) {
-    if arg.is_null() {
-        return;
-    }
-    // SAFETY: `defer` passed Box::into_raw of a Box<Work>, and the taskq
-    // runs each dispatched task exactly once.
-    let work = unsafe { Box::from_raw(arg.cast::<Work>()) };
-    work();
 }
 
 // ----- probes: DTrace SDT, `sdt:::tuntap-<name>` -----
@@ -435,19 +420,12 @@ impl Kernel for Illumos {
         }
     }
 
-    fn defer(&self, work: Box<dyn FnOnce() + Send>) -> Result<(), Errno> {
-        let arg = Box::into_raw(Box::new(work)).cast::<c_void>();
-        // SAFETY: the taskq is live (type invariant); run_deferred takes
-        // ownership of arg when the task runs.
-        let status = unsafe {
-            k::ddi_taskq_dispatch(self.taskq.as_ptr(), run_deferred, arg, sys::DDI_NOSLEEP as sys::uint_t)
-        };
-        if status == sys::DDI_SUCCESS {
-            return Ok(());
-        }
-        // SAFETY: not dispatched, so arg is still ours.
-        drop(unsafe { Box::from_raw(arg.cast::<Work>()) });
-        Err(sys::ENOMEM)
+    unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
+        // SAFETY: the taskq is live (type invariant); the caller keeps arg
+        // valid until the task runs; DDI_NOSLEEP never blocks.
+        let status =
+            unsafe { k::ddi_taskq_dispatch(self.taskq.as_ptr(), task, arg, sys::DDI_NOSLEEP as sys::uint_t) };
+        if status == sys::DDI_SUCCESS { Ok(()) } else { Err(sys::ENOMEM) }
     }
 
     fn private_minor_base(&self) -> u32 {
