@@ -274,6 +274,8 @@ pub struct HostShared {
     pub(crate) svc: Arc<Worker>,
     pub(crate) taskq: Arc<Worker>,
     allocb_failures: AtomicUsize,
+    /// `mac_register` calls left to fail (see `fail_next_mac_register`).
+    pub(crate) mac_register_failures: AtomicUsize,
     defer_failures: AtomicUsize,
     pub(crate) ioctl_timeout: Mutex<Duration>,
     finished: AtomicBool,
@@ -449,6 +451,7 @@ impl SimHost {
             svc: Worker::start(format!("sim{id}-strsvc")),
             taskq: Worker::start(format!("sim{id}-taskq")),
             allocb_failures: AtomicUsize::new(0),
+            mac_register_failures: AtomicUsize::new(0),
             defer_failures: AtomicUsize::new(0),
             ioctl_timeout: Mutex::new(Duration::from_secs(10)),
             finished: AtomicBool::new(false),
@@ -514,6 +517,13 @@ impl SimHost {
     /// Make the next `n` `allocb` calls fail (return null).
     pub fn fail_next_allocb(&self, n: usize) {
         self.shared.allocb_failures.store(n, Ordering::SeqCst);
+    }
+
+    /// Make the next `n` `mac_register` calls fail with `ENOMEM` (as the
+    /// kernel's does when it cannot allocate the mac), e.g. to test that
+    /// a failed link creation leaves nothing behind.
+    pub fn fail_next_mac_register(&self, n: usize) {
+        self.shared.mac_register_failures.store(n, Ordering::SeqCst);
     }
 
     /// Make the next `n` `defer` calls fail with `ENOMEM`.

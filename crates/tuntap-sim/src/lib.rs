@@ -74,11 +74,13 @@ pub mod dls;
 pub mod host;
 pub mod mac;
 pub mod mblk;
+pub mod procs;
 pub mod streams;
 pub mod sync;
 
 pub use dls::{CredSpec, DlError, DlFlags, LinkInfo, Privileges, SimCred};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
+pub use procs::{ProcessRecord, SimProcesses, SpawnError};
 pub use mac::{LinkRef, MacInfo, PropInfo, SimMacClient, SimSnoop, TxOpts};
 pub use streams::{GetMsg, IoctlReply, OpenArgs, SimStream, UserMemory};
 

@@ -209,6 +209,13 @@ pub(crate) fn mac_register(
     fill: &mut dyn FnMut(&mut mac_register_t),
 ) -> Result<MacHandle, Errno> {
     let loc = Location::caller();
+    let injected = host
+        .mac_register_failures
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if injected {
+        return Err(illumos_sys_hdrs::ENOMEM);
+    }
     // SAFETY: mac_register_t is integers and pointers; mac_alloc zeroes it.
     let mut reg: Box<mac_register_t> = Box::new(unsafe { std::mem::zeroed() });
     reg.m_version = MAC_VERSION;
@@ -724,6 +731,10 @@ pub(crate) struct ClientInner {
     cv: Condvar,
     closed: AtomicBool,
     sent: AtomicU64,
+    /// Times `mc_tx` handed back an unsent chain.
+    pushbacks: AtomicU64,
+    /// Messages in those chains, summed (each resend counts again).
+    returned: AtomicU64,
 }
 
 // SAFETY: the raw messages inside are owned by the client and only
@@ -778,6 +789,8 @@ fn open_client(host: &Arc<HostShared>, m: &Arc<MacImpl>, snoop: bool) -> Result<
         cv: Condvar::new(),
         closed: AtomicBool::new(false),
         sent: AtomicU64::new(0),
+        pushbacks: AtomicU64::new(0),
+        returned: AtomicU64::new(0),
     });
     let mut st = lock(&m.st);
     st.clients.push(c.clone());
@@ -948,6 +961,8 @@ impl ClientInner {
                 return;
             }
             self.sent.fetch_add(k as u64, Ordering::Relaxed);
+            self.pushbacks.fetch_add(1, Ordering::Relaxed);
+            self.returned.fetch_add((sent.len() - k) as u64, Ordering::Relaxed);
             let retry = {
                 let mut b = lock(&self.backlog);
                 for &mp in sent[k..].iter().rev() {
@@ -1060,6 +1075,18 @@ impl SimMacClient {
     /// Frames the driver accepted so far.
     pub fn tx_accepted(&self) -> u64 {
         self.c.sent.load(Ordering::Relaxed)
+    }
+
+    /// How many times `mc_tx` returned an unsent chain to this client
+    /// (flow control pushing back).
+    pub fn tx_pushbacks(&self) -> u64 {
+        self.c.pushbacks.load(Ordering::Relaxed)
+    }
+
+    /// Frames in the chains `mc_tx` returned, summed over every
+    /// pushback (a frame returned twice counts twice).
+    pub fn tx_returned(&self) -> u64 {
+        self.c.returned.load(Ordering::Relaxed)
     }
 
     /// Wait until every frame was accepted by the driver; false on
