@@ -1,0 +1,191 @@
+#!/bin/sh
+# SPDX-License-Identifier: MPL-2.0
+#
+# SMF method for svc:/network/openvpn:NAME (installed as
+# /lib/svc/method/openvpn).
+#
+#   openvpn start          check the configuration, start OpenVPN as a
+#                          daemon tagged openvpn-NAME with its own pid and
+#                          log file
+#   openvpn stop [CTID]    end the daemon and the contract CTID, then
+#                          `tunctl cleanup --for FMRI`: no link or IP
+#                          plumbing of this instance is left behind
+#   openvpn refresh        SIGHUP: OpenVPN re-reads its configuration
+#
+# Properties (svcprop on the instance): config/config_file (default
+# /etc/openvpn/NAME.conf), paths/openvpn (default /usr/sbin/openvpn),
+# paths/pid_dir (default /var/run/openvpn), paths/log_dir (default
+# /var/log/openvpn).
+#
+# Plain POSIX sh: on illumos /bin/sh is ksh93.  SMF_INCLUDE_SH only exists
+# so the tests can source a stand-in for smf_include.sh on Linux; SMF starts
+# methods with a clean environment, so in service it is always unset.
+
+# shellcheck source=/dev/null
+. "${SMF_INCLUDE_SH:-/lib/svc/share/smf_include.sh}"
+
+method=${1:-}
+contract=${2:-}
+
+fail() {
+	# fail EXIT-CODE MESSAGE...: report on stderr (the SMF log) and exit.
+	code=$1
+	shift
+	echo "openvpn method: $*" >&2
+	exit "$code"
+}
+
+if [ -z "${SMF_FMRI:-}" ]; then
+	fail "$SMF_EXIT_ERR_NOSMF" "SMF_FMRI is not set: run this method from SMF (svcadm enable network/openvpn:NAME)"
+fi
+
+instance=${SMF_FMRI##*:}
+case $instance in
+"" | *[!A-Za-z0-9_.-]* | .*)
+	fail "$SMF_EXIT_ERR_CONFIG" "instance name '$instance' of $SMF_FMRI is not usable as a file name (letters, digits, '_', '.', '-'; no leading '.')"
+	;;
+esac
+
+# property NAME DEFAULT: the instance's value of NAME, or DEFAULT when the
+# property is absent or empty.
+property() {
+	value=$(svcprop -p "$1" "$SMF_FMRI" 2>/dev/null) || value=""
+	# svcprop prints an empty astring as "".
+	[ "$value" = '""' ] && value=""
+	if [ -n "$value" ]; then
+		printf '%s\n' "$value"
+	else
+		printf '%s\n' "$2"
+	fi
+}
+
+config_file=$(property config/config_file "/etc/openvpn/$instance.conf")
+openvpn=$(property paths/openvpn /usr/sbin/openvpn)
+pid_dir=$(property paths/pid_dir /var/run/openvpn)
+log_dir=$(property paths/log_dir /var/log/openvpn)
+pid_file=$pid_dir/$instance.pid
+log_file=$log_dir/$instance.log
+
+# The daemon's pid when the pid file names a live OpenVPN process; empty
+# otherwise (no file, a dead or zombie process, or a reused pid).
+running_pid() {
+	[ -r "$pid_file" ] || return 0
+	pid=$(sed -n '1s/[^0-9]//gp' "$pid_file")
+	[ -n "$pid" ] || return 0
+	# ps prints the state and the command: "S /usr/sbin/openvpn".
+	process=$(ps -o s= -o comm= -p "$pid" 2>/dev/null) || return 0
+	read -r state command_name <<-EOF
+	$process
+	EOF
+	[ "$state" = Z ] && return 0
+	case $command_name in
+	*openvpn) printf '%s\n' "$pid" ;;
+	esac
+}
+
+check_config() {
+	if [ ! -e "$config_file" ]; then
+		fail "$SMF_EXIT_ERR_CONFIG" "$SMF_FMRI: configuration file $config_file does not exist (set config/config_file or create it)"
+	fi
+	if [ ! -f "$config_file" ]; then
+		fail "$SMF_EXIT_ERR_CONFIG" "$SMF_FMRI: configuration file $config_file is not a regular file"
+	fi
+	# Open it as OpenVPN will, with the method's privileges (no
+	# file_dac_read: a file root may not read stays unreadable).
+	if ! (: <"$config_file") 2>/dev/null; then
+		fail "$SMF_EXIT_ERR_CONFIG" "$SMF_FMRI: configuration file $config_file is not readable"
+	fi
+}
+
+# wait_for_exit TENTHS: 0 when the daemon is gone within TENTHS tenths of
+# a second.
+wait_for_exit() {
+	waited=0
+	while [ -n "$(running_pid)" ]; do
+		[ "$waited" -ge "$1" ] && return 1
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	return 0
+}
+
+cleanup_links() {
+	if ! tunctl cleanup --for "$SMF_FMRI"; then
+		fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: 'tunctl cleanup --for $SMF_FMRI' failed; links or IP interfaces of this instance may remain (see tunctl show)"
+	fi
+}
+
+start() {
+	check_config
+	if [ ! -x "$openvpn" ]; then
+		fail "$SMF_EXIT_ERR_CONFIG" "$SMF_FMRI: OpenVPN program $openvpn is missing or not executable (set paths/openvpn)"
+	fi
+	pid=$(running_pid)
+	if [ -n "$pid" ]; then
+		fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: OpenVPN is already running as pid $pid ($pid_file)"
+	fi
+	mkdir -p "$pid_dir" "$log_dir" ||
+		fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: cannot create $pid_dir or $log_dir"
+	rm -f "$pid_file"
+	# A crash may have left this instance's link or IP interface behind.
+	cleanup_links
+
+	# --cd first so relative paths in the configuration (keys,
+	# certificates, scripts) resolve against its directory.
+	config_dir=$(dirname "$config_file")
+	if ! "$openvpn" --cd "$config_dir" --config "$config_file" \
+		--daemon "openvpn-$instance" --writepid "$pid_file" \
+		--log-append "$log_file"; then
+		fail "$SMF_EXIT_ERR_CONFIG" "$SMF_FMRI: OpenVPN refused $config_file; see $log_file"
+	fi
+
+	# The daemon writes its pid once it has detached.
+	waited=0
+	while [ -z "$(running_pid)" ]; do
+		if [ "$waited" -ge 100 ]; then
+			fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: OpenVPN did not come up within 10 seconds; last lines of $log_file: $(tail -n 5 "$log_file" 2>/dev/null)"
+		fi
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	exit "$SMF_EXIT_OK"
+}
+
+stop() {
+	pid=$(running_pid)
+	if [ -n "$pid" ]; then
+		# SIGTERM lets OpenVPN unplumb its interface and run its down
+		# script.
+		kill -TERM "$pid" 2>/dev/null
+		wait_for_exit 200 || kill -KILL "$pid" 2>/dev/null
+	fi
+	if [ -n "$contract" ]; then
+		# Anything else of this instance (helpers, scripts) ends too.
+		smf_kill_contract "$contract" TERM 1 10
+		[ $? -eq 2 ] && smf_kill_contract "$contract" KILL 1 10
+	fi
+	rm -f "$pid_file"
+	cleanup_links
+	exit "$SMF_EXIT_OK"
+}
+
+refresh() {
+	# Check first: OpenVPN exits if SIGHUP finds no configuration.
+	check_config
+	pid=$(running_pid)
+	if [ -z "$pid" ]; then
+		fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: no running OpenVPN in $pid_file to refresh"
+	fi
+	kill -HUP "$pid" ||
+		fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: cannot signal OpenVPN pid $pid"
+	exit "$SMF_EXIT_OK"
+}
+
+case $method in
+start) start ;;
+stop) stop ;;
+refresh) refresh ;;
+*)
+	fail "$SMF_EXIT_ERR_FATAL" "usage: $0 start | stop [CONTRACT] | refresh (got '$method')"
+	;;
+esac
