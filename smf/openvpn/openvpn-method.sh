@@ -70,8 +70,11 @@ log_file=$log_dir/$instance.log
 # otherwise (no file, a dead or zombie process, or a reused pid).
 running_pid() {
 	[ -r "$pid_file" ] || return 0
-	pid=$(sed -n '1s/[^0-9]//gp' "$pid_file")
-	[ -n "$pid" ] || return 0
+	pid=""
+	read -r pid <"$pid_file"
+	case $pid in
+	"" | *[!0-9]*) return 0 ;;
+	esac
 	# ps prints the state and the command: "S /usr/sbin/openvpn".
 	process=$(ps -o s= -o comm= -p "$pid" 2>/dev/null) || return 0
 	read -r state command_name <<-EOF
