@@ -173,3 +173,8 @@ pub fn checksum(bytes: &[u8]) -> u16 {
     }
     !(sum as u16)
 }
+
+pub mod app;
+pub mod bridge;
+pub mod netns;
+pub mod tcp;
