@@ -128,6 +128,16 @@ pub trait RawCondvar<M: RawMutex>: Send + Sync {
     fn broadcast(&self);
 }
 
+/// A link as dlmgmtd knows it ([`Kernel::dls_mgmt_lookup`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DlmgmtLink {
+    pub linkid: DatalinkId,
+    /// `datalink_class_t`.
+    pub class: i32,
+    /// DLPI media type (`DL_ETHER`, ...).
+    pub media: u32,
+}
+
 /// A task for [`Kernel::defer`]: the `ddi_taskq_dispatch(9F)` callback shape.
 pub type DeferredTask = unsafe extern "C" fn(*mut core::ffi::c_void);
 
@@ -200,6 +210,10 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     /// Ask dlmgmtd for a new link id for `name` in `zone`, as the kernel
     /// does for links it creates itself (old-API `tunN`/`tapN`).
     fn dls_mgmt_create(&self, name: &LinkName, zone: ZoneId) -> Result<DatalinkId, Errno>;
+    /// What dlmgmtd records for `name` in `zone`: its link id, class and
+    /// media (`dls_mgmt_get_linkid_in_zone`, then `dls_mgmt_get_linkinfo`).
+    /// `ENOENT` if the zone has no such link.
+    fn dls_mgmt_lookup(&self, name: &LinkName, zone: ZoneId) -> Result<DlmgmtLink, Errno>;
     /// Give a link id obtained by [`Kernel::dls_mgmt_create`] back.
     fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno>;
 

@@ -139,6 +139,12 @@ fn arg_kind(cmd: i32) -> Option<ArgKind> {
     })
 }
 
+/// Reserved (padding) fields must be zero, so a later ABI version can
+/// give them a meaning without old drivers misreading new callers.
+fn reserved_zero(is_zero: bool) -> Result<(), Errno> {
+    if is_zero { Ok(()) } else { Err(sys::EINVAL) }
+}
+
 fn read_u32(input: &[u8]) -> Result<u32, Errno> {
     let arr: [u8; 4] = input.try_into().map_err(|_| sys::EINVAL)?;
     Ok(u32::from_ne_bytes(arr))
@@ -359,6 +365,7 @@ impl<K: Kernel> Driver<K> {
     fn cmd_create(&self, cr: Cred, input: &[u8]) -> Result<Reply, Errno> {
         let mut req: abi::TunIocCreate = decode(input)?;
         abi::check_flags(req.flags, create_flags::ALL).map_err(abi_errno)?;
+        reserved_zero(req._pad == [0; 2])?;
         let mode = match req.flags & abi::mode::MASK {
             abi::mode::TUN => Mode::Tun,
             abi::mode::TAP => Mode::Tap,
@@ -381,11 +388,20 @@ impl<K: Kernel> Driver<K> {
             None
         };
         self.privileged(cr)?;
+        let zone = self.k.cred_zone(cr);
+        // The id must be the one dlmgmtd gave this name in the caller's
+        // zone, for a MISC/Ether link: otherwise a zone could take over
+        // another zone's (or the global zone's) not-yet-active link id,
+        // or the link would be misnamed in dladm.
+        let known = self.k.dls_mgmt_lookup(&name, zone)?;
+        if known.linkid != req.linkid || known.class != sys::DATALINK_CLASS_MISC || known.media != sys::DL_ETHER {
+            return Err(sys::EINVAL);
+        }
         let link = self.create_link(LinkSpec {
             linkid: req.linkid,
             name,
             mode,
-            zone: self.k.cred_zone(cr),
+            zone,
             origin: Origin::Control,
             mtu,
             mac,
@@ -401,6 +417,7 @@ impl<K: Kernel> Driver<K> {
     fn cmd_delete(&self, cr: Cred, input: &[u8]) -> Result<Reply, Errno> {
         let req: abi::TunIocDelete = decode(input)?;
         abi::check_flags(req.flags, delete_flags::ALL).map_err(abi_errno)?;
+        reserved_zero(req._pad == 0)?;
         self.privileged(cr)?;
         let link = self.lookup_visible(req.linkid, self.k.cred_zone(cr))?;
         self.destroy_link(&link, req.flags & delete_flags::FORCE != 0)?;
@@ -445,6 +462,7 @@ impl<K: Kernel> Driver<K> {
     fn cmd_modify(&self, cr: Cred, input: &[u8]) -> Result<Reply, Errno> {
         let req: abi::TunIocModify = decode(input)?;
         abi::check_flags(req.what, modify_what::ALL).map_err(abi_errno)?;
+        reserved_zero(req._pad == [0; 2])?;
         if req.what & modify_what::MTU != 0 && !(link::MTU_MIN..=link::MTU_MAX).contains(&req.mtu) {
             return Err(sys::EINVAL);
         }
@@ -488,6 +506,7 @@ impl<K: Kernel> Driver<K> {
     fn cmd_attach(&self, cr: Cred, minor: &Arc<Minor<K>>, input: &[u8]) -> Result<Reply, Errno> {
         let mut req: abi::TunIocAttach = decode(input)?;
         abi::check_flags(req.flags, attach_flags::ALL).map_err(abi_errno)?;
+        reserved_zero(req._pad == 0)?;
         let node_mode = Self::node_mode(minor.node).ok_or(sys::EINVAL)?;
         let mode = match req.flags & abi::mode::MASK {
             0 => node_mode,
@@ -668,6 +687,9 @@ impl<K: Kernel> Driver<K> {
             abi::TUN_IOC_INFO => self.cmd_info(cr, minor, input),
             abi::TUN_IOC_ATTACH if !control => self.cmd_attach(cr, minor, input),
             abi::TUN_IOC_DETACH if !control => {
+                if !input.is_empty() {
+                    return Err(sys::EINVAL);
+                }
                 let link = Self::attached(minor)?;
                 // The stream stays open, so mc_tx users of rq may finish
                 // delivering what they took before the detach.
@@ -691,6 +713,7 @@ impl<K: Kernel> Driver<K> {
             }
             abi::TUN_IOC_QUEUE_LIMITS if !control => {
                 let mut req: abi::TunIocQueueLimits = decode(input)?;
+                reserved_zero(req._pad == 0)?;
                 if req.max_packets > minor::LIMIT_MAX_PACKETS || req.max_bytes > minor::LIMIT_MAX_BYTES {
                     return Err(sys::EINVAL);
                 }

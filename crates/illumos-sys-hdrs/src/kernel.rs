@@ -321,6 +321,18 @@ unsafe extern "C" {
         linkidp: *mut datalink_id_t,
     ) -> c_int;
     pub fn dls_mgmt_destroy(linkid: datalink_id_t, persist: boolean_t) -> c_int;
+    /// dlmgmtd upcall: the link id `link` names in zone `zid`
+    /// (DLMGMT_CMD_GETLINKID carries `ld_zoneid`, sys/dls_mgmt.h).
+    pub fn dls_mgmt_get_linkid_in_zone(link: *const c_char, linkid: *mut datalink_id_t, zid: zoneid_t) -> c_int;
+    /// dlmgmtd upcall: name (may be NULL), class, media and flags of a
+    /// link id (DLMGMT_CMD_GETNAME, `dlmgmt_getname_retval_t`).
+    pub fn dls_mgmt_get_linkinfo(
+        linkid: datalink_id_t,
+        link: *mut c_char,
+        class: *mut datalink_class_t,
+        media: *mut u32,
+        flags: *mut u32,
+    ) -> c_int;
 }
 
 // ===== usr/src/uts/common/sys/dld.h =====

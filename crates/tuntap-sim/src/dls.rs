@@ -35,7 +35,7 @@ use illumos_sys_hdrs::{
     cred_t,
 };
 use tuntap_abi::{DatalinkId, LinkName, validate_link_name};
-use tuntap_drv::ddi::{Cred, Errno, GLOBAL_ZONEID, MacHandle, ZoneId};
+use tuntap_drv::ddi::{Cred, DlmgmtLink, Errno, GLOBAL_ZONEID, MacHandle, ZoneId};
 
 use crate::host::{HostShared, SimHost, ViolationKind, lock};
 use crate::mac;
@@ -248,6 +248,11 @@ impl SimHost {
         id
     }
 
+    /// The name of a zone (`getzonenamebyid`).
+    pub fn zone_name(&self, zone: ZoneId) -> Option<String> {
+        lock(&self.shared.dl).zones.get(&zone).cloned()
+    }
+
     /// The zone id of a zone name.
     pub fn zone_id(&self, name: &str) -> Option<ZoneId> {
         lock(&self.shared.dl).zones.iter().find(|(_, n)| n.as_str() == name).map(|(id, _)| *id)
@@ -396,6 +401,21 @@ impl SimHost {
         e.conf.get(key).cloned().ok_or(DlError::NotFound)
     }
 
+    /// Remove one persistent configuration value (`dladm_unset_conf_field`
+    /// then `dladm_write_conf`).  Removing an absent key is not an error.
+    pub fn dlmgmt_unset_conf(&self, cred: &SimCred, linkid: DatalinkId, key: &str) -> Result<(), DlError> {
+        if !cred.spec().privs.dl_config {
+            return Err(DlError::Permission);
+        }
+        let mut dl = lock(&self.shared.dl);
+        let e = dl.links.get_mut(&linkid).ok_or(DlError::NotFound)?;
+        if !visible(&e.info, cred.zone()) {
+            return Err(DlError::NotFound);
+        }
+        e.conf.remove(key);
+        Ok(())
+    }
+
     /// Remove a link's whole persistent configuration (`dladm_remove_conf`).
     pub fn dlmgmt_remove_conf(&self, cred: &SimCred, linkid: DatalinkId) -> Result<(), DlError> {
         self.dlmgmt_destroy_id(cred, linkid, DlFlags::PERSIST)
@@ -505,6 +525,14 @@ pub(crate) fn dls_mgmt_create(host: &Arc<HostShared>, name: &LinkName, zone: Zon
         },
     );
     Ok(id)
+}
+
+/// The kernel's GETLINKID + GETNAME upcalls: what `name` is in `zone`.
+pub(crate) fn dls_mgmt_lookup(host: &Arc<HostShared>, name: &LinkName, zone: ZoneId) -> Result<DlmgmtLink, Errno> {
+    let dl = lock(&host.dl);
+    let id = dl.id_by_name(name.as_str(), zone).ok_or(ENOENT)?;
+    let e = dl.links.get(&id).ok_or(ENOENT)?;
+    Ok(DlmgmtLink { linkid: id, class: e.info.class, media: e.info.media })
 }
 
 #[track_caller]

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use illumos_sys_hdrs::{ENOMEM, MAC_PRIVATE_MINOR, mac_register_t, mblk_t, queue_t};
 use tuntap_abi::{DatalinkId, LinkName};
 use tuntap_drv::ddi::{
-    Cred, DeferredTask, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm,
+    Cred, DeferredTask, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm,
     StreamsEntry, ZoneId,
 };
 
@@ -762,6 +762,10 @@ impl Kernel for SimKernel {
     }
 
     #[track_caller]
+    fn dls_mgmt_lookup(&self, name: &LinkName, zone: ZoneId) -> Result<DlmgmtLink, Errno> {
+        dls::dls_mgmt_lookup(&self.0, name, zone)
+    }
+
     fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno> {
         dls::dls_mgmt_destroy(&self.0, linkid)
     }

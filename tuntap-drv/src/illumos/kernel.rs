@@ -47,7 +47,7 @@ use illumos_sys_hdrs::{dev_info_t, ddi_taskq_t, kcondvar_t, kmutex_t, mac_regist
 use tuntap_abi::{DatalinkId, LinkName};
 
 use crate::ddi::{
-    Cred, DeferredTask, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, RawCondvar,
+    Cred, DeferredTask, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, RawCondvar,
     RawMutex, ZoneId,
 };
 
@@ -340,6 +340,18 @@ impl Kernel for Illumos {
         };
         errno(status)?;
         Ok(linkid)
+    }
+
+    fn dls_mgmt_lookup(&self, name: &LinkName, zone: ZoneId) -> Result<DlmgmtLink, Errno> {
+        let link = name.to_bytes();
+        let mut linkid: sys::datalink_id_t = 0;
+        // SAFETY: link is NUL-terminated and outlives the call; linkid is
+        // a valid out-pointer.
+        errno(unsafe { k::dls_mgmt_get_linkid_in_zone(link.as_ptr().cast(), &mut linkid, zone) })?;
+        let (mut class, mut media, mut flags): (sys::datalink_class_t, u32, u32) = (0, 0, 0);
+        // SAFETY: NULL name (not wanted); the other out-pointers are valid.
+        errno(unsafe { k::dls_mgmt_get_linkinfo(linkid, ptr::null_mut(), &mut class, &mut media, &mut flags) })?;
+        Ok(DlmgmtLink { linkid, class, media })
     }
 
     fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno> {
