@@ -36,7 +36,6 @@
 //! *Invariants.*  No method panics; no `unsafe` block does more than one
 //! call or one pointer access.
 
-use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void};
 use core::ptr::{self, NonNull};
