@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Per-tunnel counters and state, shared by the daemon's tasks and read
+//! by the status socket, SIGUSR1 and tests.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one tunnel.  "tx" is link -> peer, "rx" is peer -> link.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Packets read from the link and sent to the peer.
+    pub tx_packets: AtomicU64,
+    pub tx_bytes: AtomicU64,
+    /// Packets read from the link while no peer was connected (dropped).
+    pub tx_dropped_no_peer: AtomicU64,
+    /// Packets received from the peer and written to the link.
+    pub rx_packets: AtomicU64,
+    pub rx_bytes: AtomicU64,
+    /// Frames from the peer longer than this link's MTU allows (dropped).
+    pub rx_oversize: AtomicU64,
+    /// Frames from the peer that are not a packet of this link's mode
+    /// (empty, not IPv4/IPv6 on tun, shorter than an Ethernet header on
+    /// tap): dropped.
+    pub rx_malformed: AtomicU64,
+    /// Connections dropped because the peer sent bytes that are not our
+    /// framing at all.
+    pub rx_garbage: AtomicU64,
+    pub device_read_errors: AtomicU64,
+    pub device_write_errors: AtomicU64,
+    /// TLS sessions established.
+    pub connects: AtomicU64,
+    /// TLS sessions that ended.
+    pub disconnects: AtomicU64,
+    /// Connection attempts (client) or accepted connections (server)
+    /// that failed before a session was up: TCP, TLS handshake,
+    /// certificate.
+    pub connect_failures: AtomicU64,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct State {
+    connected_peer: Option<String>,
+    last_error: Option<String>,
+}
+
+impl Counters {
+    pub fn add(&self, counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Read one counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_connected(&self, peer: Option<String>) {
+        self.state().connected_peer = peer;
+    }
+
+    pub(crate) fn set_last_error(&self, error: String) {
+        self.state().last_error = Some(error);
+    }
+
+    /// The peer of the current session, if one is up.
+    pub fn connected_peer(&self) -> Option<String> {
+        self.state().connected_peer.clone()
+    }
+
+    /// Why the last session ended or the last attempt failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.state().last_error.clone()
+    }
+
+    /// Every counter as (name, value), in a fixed order.
+    pub fn values(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("tx_packets", &self.tx_packets),
+            ("tx_bytes", &self.tx_bytes),
+            ("tx_dropped_no_peer", &self.tx_dropped_no_peer),
+            ("rx_packets", &self.rx_packets),
+            ("rx_bytes", &self.rx_bytes),
+            ("rx_oversize", &self.rx_oversize),
+            ("rx_malformed", &self.rx_malformed),
+            ("rx_garbage", &self.rx_garbage),
+            ("device_read_errors", &self.device_read_errors),
+            ("device_write_errors", &self.device_write_errors),
+            ("connects", &self.connects),
+            ("disconnects", &self.disconnects),
+            ("connect_failures", &self.connect_failures),
+        ]
+        .into_iter()
+        .map(|(name, c)| (name, Self::get(c)))
+        .collect()
+    }
+
+    /// `key=value` lines: the state, then every counter.  This is what
+    /// the status socket returns and `tunneld status` prints.
+    pub fn report(&self, link: &str, mode: &str, role: &str) -> String {
+        let state = self.state().clone();
+        let mut out = String::new();
+        let _ = writeln!(out, "link={link}");
+        let _ = writeln!(out, "mode={mode}");
+        let _ = writeln!(out, "role={role}");
+        match &state.connected_peer {
+            Some(peer) => {
+                let _ = writeln!(out, "state=connected");
+                let _ = writeln!(out, "peer={peer}");
+            }
+            None => {
+                let _ = writeln!(out, "state=waiting");
+            }
+        }
+        if let Some(e) = &state.last_error {
+            let _ = writeln!(out, "last_error={}", e.replace('\n', " "));
+        }
+        for (name, value) in self.values() {
+            let _ = writeln!(out, "{name}={value}");
+        }
+        out
+    }
+
+    /// One log line with every counter.
+    pub fn summary(&self) -> String {
+        self.values().iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ")
+    }
+}

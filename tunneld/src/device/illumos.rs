@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The tuntap driver's API on illumos: open `/dev/tun` or `/dev/tap`,
+//! attach the queue to a link by name with `TUN_IOC_ATTACH` (an `I_STR`
+//! ioctl), read the link's MTU with `TUN_IOC_INFO`, put the stream head
+//! in message-discard read mode so one `read(2)` returns one packet, and
+//! write one packet per `write(2)`.  Closing the descriptor detaches the
+//! queue (a transient link goes away with its last queue).
+//!
+//! The descriptor is non-blocking; a reader that would block waits in
+//! `poll(2)` with a short timeout so [`Device::close`] is noticed.  Every
+//! use of the descriptor holds a read lock on it; `close` detaches,
+//! takes the write lock and closes it.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use illumos_sys_hdrs as sys;
+use tuntap_abi::{self as abi, Pod, TunIocAttach, TunIocInfo};
+
+use super::{Device, DeviceError, Mode};
+
+const POLL_MS: libc::c_int = 100;
+
+/// A queue of the tuntap driver attached to a link.
+pub struct IllumosTun {
+    fd: RwLock<Option<OwnedFd>>,
+    closed: AtomicBool,
+    name: String,
+    mode: Mode,
+    mtu: usize,
+}
+
+fn last_error(what: &str) -> io::Error {
+    let e = io::Error::last_os_error();
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+/// An `I_STR` ioctl whose payload `value` goes in and comes back.
+fn istr<T: Pod>(fd: libc::c_int, cmd: i32, value: &mut T) -> io::Result<()> {
+    let mut strioc = sys::strioctl {
+        ic_cmd: cmd,
+        ic_timout: 0,
+        ic_len: std::mem::size_of::<T>() as libc::c_int,
+        ic_dp: (value as *mut T).cast(),
+    };
+    // SAFETY: I_STR reads a struct strioctl whose ic_dp points at
+    // ic_len bytes we own (value), which the driver may overwrite with
+    // at most ic_len bytes of the same structure.
+    if unsafe { libc::ioctl(fd, sys::I_STR as _, &mut strioc as *mut sys::strioctl) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl IllumosTun {
+    /// Open the node for `mode` and attach to link `name`.
+    pub fn attach(name: &str, mode: Mode) -> io::Result<IllumosTun> {
+        let (path, flag) = match mode {
+            Mode::Tun => ("/dev/tun", abi::mode::TUN),
+            Mode::Tap => ("/dev/tap", abi::mode::TAP),
+        };
+        let mut req = TunIocAttach::new(name, flag)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("link name {name:?}: {e}")))?;
+        let cpath = CString::new(path).map_err(io::Error::other)?;
+        // SAFETY: a NUL-terminated path and plain flags.
+        let raw = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK) };
+        if raw < 0 {
+            return Err(last_error(&format!("open {path}")));
+        }
+        // SAFETY: open just returned this descriptor; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        istr(raw, abi::TUN_IOC_ATTACH, &mut req)
+            .map_err(|e| io::Error::new(e.kind(), format!("attach {path} to link {name}: {e}")))?;
+        let mut info = TunIocInfo { version: abi::TUN_ABI_VERSION, ..TunIocInfo::default() };
+        istr(raw, abi::TUN_IOC_INFO, &mut info).map_err(|e| io::Error::new(e.kind(), format!("describe link {name}: {e}")))?;
+        // SAFETY: I_SRDOPT takes an int mode by value.
+        if unsafe { libc::ioctl(raw, sys::I_SRDOPT as _, sys::RMSGD as libc::c_long) } < 0 {
+            return Err(last_error(&format!("I_SRDOPT RMSGD on {path}")));
+        }
+        Ok(IllumosTun {
+            fd: RwLock::new(Some(fd)),
+            closed: AtomicBool::new(false),
+            name: name.to_string(),
+            mode,
+            mtu: info.mtu as usize,
+        })
+    }
+
+    fn wait(&self, fd: libc::c_int, events: libc::c_short) -> Result<(), DeviceError> {
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(DeviceError::Closed);
+            }
+            let mut pfd = libc::pollfd { fd, events, revents: 0 };
+            // SAFETY: one pollfd, valid for the call.
+            let r = unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(DeviceError::Io(e));
+            }
+            if r > 0 {
+                if pfd.revents & libc::POLLHUP != 0 {
+                    return Err(DeviceError::Gone("the driver hung up the queue (link deleted?)".into()));
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    fn with_fd<R>(&self, f: impl FnOnce(libc::c_int) -> Result<R, DeviceError>) -> Result<R, DeviceError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(DeviceError::Closed);
+        }
+        let guard = self.fd.read().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(fd) => f(fd.as_raw_fd()),
+            None => Err(DeviceError::Closed),
+        }
+    }
+}
+
+fn classify(e: io::Error) -> DeviceError {
+    match e.raw_os_error() {
+        Some(libc::ENXIO) | Some(libc::ENODEV) => DeviceError::Gone(format!("the link is gone: {e}")),
+        _ => DeviceError::Io(e),
+    }
+}
+
+impl Device for IllumosTun {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+    fn read_packet(&self, buf: &mut [u8]) -> Result<usize, DeviceError> {
+        loop {
+            let step = self.with_fd(|fd| {
+                // SAFETY: buf is valid for buf.len() bytes; the read lock
+                // keeps fd open for the call.
+                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+                if n > 0 {
+                    return Ok(Some(n as usize));
+                }
+                if n == 0 {
+                    // End of file on a stream: hangup.
+                    return Err(DeviceError::Gone("the driver hung up the queue (link deleted?)".into()));
+                }
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => self.wait(fd, libc::POLLIN).map(|()| None),
+                    io::ErrorKind::Interrupted => Ok(None),
+                    _ => Err(classify(e)),
+                }
+            })?;
+            if let Some(n) = step {
+                return Ok(n);
+            }
+        }
+    }
+    fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError> {
+        loop {
+            let done = self.with_fd(|fd| {
+                // SAFETY: packet is valid for its length; the read lock
+                // keeps fd open for the call.
+                let n = unsafe { libc::write(fd, packet.as_ptr().cast(), packet.len()) };
+                if n >= 0 {
+                    return Ok(true);
+                }
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => self.wait(fd, libc::POLLOUT).map(|()| false),
+                    io::ErrorKind::Interrupted => Ok(false),
+                    _ => Err(classify(e)),
+                }
+            })?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+    fn close(&self) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let fd = self.fd.write().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(fd) = fd {
+            let mut strioc = sys::strioctl { ic_cmd: abi::TUN_IOC_DETACH, ic_timout: 0, ic_len: 0, ic_dp: std::ptr::null_mut() };
+            // SAFETY: an I_STR with no payload on our descriptor.
+            let _ = unsafe { libc::ioctl(fd.as_raw_fd(), sys::I_STR as _, &mut strioc as *mut sys::strioctl) };
+            drop(fd);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The device layer: one tun or tap link, whatever carries it.
+//!
+//! Every backend implements [`Device`], a small blocking interface (read
+//! one packet, write one packet, MTU, name, close).  The daemon never
+//! calls it from an async task: [`DeviceIo`] runs the blocking calls on
+//! two dedicated threads and bridges them to tokio with bounded channels,
+//! so a slow device pushes back on the TLS connection and a slow peer
+//! pushes back on the device (the driver then queues and, past its
+//! limits, drops and counts).
+//!
+//! Backends:
+//! * [`illumos`] (`target_os = "illumos"`): the tuntap driver's API,
+//!   `/dev/tun` or `/dev/tap` attached to a link by name.
+//! * [`sim`] (feature `sim`): a queue on a link of the simulated illumos
+//!   host (`tuntap-sim`), the driver's own code underneath.
+//! * [`linux`] (`target_os = "linux"`): Linux's `/dev/net/tun`, so the
+//!   daemon can be measured next to other VPNs.
+//! * [`memory`]: an in-process link whose other side is a test's handle.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+use crate::counters::Counters;
+
+#[cfg(target_os = "illumos")]
+pub mod illumos;
+#[cfg(target_os = "linux")]
+pub mod linux;
+pub mod memory;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+/// What a link carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// IP packets (IPv4 or IPv6), no link header.
+    Tun,
+    /// Ethernet frames.
+    Tap,
+}
+
+impl Mode {
+    /// The most bytes a packet may carry beyond the MTU: an Ethernet
+    /// header with one 802.1Q tag on tap, nothing on tun.
+    pub fn link_header_len(self) -> usize {
+        match self {
+            Mode::Tun => 0,
+            Mode::Tap => 14 + 4,
+        }
+    }
+
+    /// The largest packet a link of this mode and `mtu` carries.
+    pub fn max_packet(self, mtu: usize) -> usize {
+        mtu + self.link_header_len()
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Tun => "tun",
+            Mode::Tap => "tap",
+        })
+    }
+}
+
+/// Why a device call failed.
+#[derive(Debug)]
+pub enum DeviceError {
+    /// [`Device::close`] was called: the normal end.
+    Closed,
+    /// The link went away underneath (deleted, hung up): fatal.
+    Gone(String),
+    /// One call failed; the device may still work.
+    Io(io::Error),
+}
+
+impl fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceError::Closed => f.write_str("device closed"),
+            DeviceError::Gone(why) => write!(f, "link gone: {why}"),
+            DeviceError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// One attached tun/tap link.  All methods are blocking and may be
+/// called from different threads at once (one reader, one writer).
+pub trait Device: Send + Sync + 'static {
+    /// The link's name.
+    fn name(&self) -> &str;
+    /// The link's MTU (IP bytes per packet).
+    fn mtu(&self) -> usize;
+    /// Tun or tap.
+    fn mode(&self) -> Mode;
+    /// Block until one packet arrives from the link and copy it into
+    /// `buf` (at least [`Mode::max_packet`] bytes); its length.
+    /// [`DeviceError::Closed`] once [`Device::close`] was called.
+    fn read_packet(&self, buf: &mut [u8]) -> Result<usize, DeviceError>;
+    /// Hand one packet to the link.
+    fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError>;
+    /// Detach from the link and wake a blocked reader.  Idempotent.
+    fn close(&self);
+}
+
+/// What the device's reader thread hands to the daemon.
+pub(crate) type FromDevice = Result<Vec<u8>, String>;
+
+/// A [`Device`] driven by two threads, seen from tokio as two bounded
+/// channels.
+pub(crate) struct DeviceIo {
+    device: Arc<dyn Device>,
+    /// Packets read from the link (or the fatal error that ended reading).
+    pub from_device: mpsc::Receiver<FromDevice>,
+    /// Packets to write to the link.
+    pub to_device: mpsc::Sender<Vec<u8>>,
+    reader: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl DeviceIo {
+    /// Start the two threads.  `depth` bounds each channel (packets).
+    pub fn start(device: Arc<dyn Device>, depth: usize, counters: Arc<Counters>) -> io::Result<DeviceIo> {
+        let (in_tx, in_rx) = mpsc::channel::<FromDevice>(depth);
+        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(depth);
+        let name = device.name().to_string();
+        let reader = {
+            let device = device.clone();
+            let counters = counters.clone();
+            std::thread::Builder::new().name(format!("tunneld-{name}-rd")).spawn(move || {
+                let mut buf = vec![0u8; device.mode().max_packet(device.mtu()).max(65_535 + 18)];
+                let mut reported = 0u32;
+                loop {
+                    match device.read_packet(&mut buf) {
+                        Ok(n) => {
+                            let packet = buf.get(..n).map(<[u8]>::to_vec).unwrap_or_default();
+                            if in_tx.blocking_send(Ok(packet)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(DeviceError::Closed) => return,
+                        Err(DeviceError::Gone(why)) => {
+                            let _ = in_tx.blocking_send(Err(format!("link {}: {why}", device.name())));
+                            return;
+                        }
+                        Err(DeviceError::Io(e)) => {
+                            counters.add(&counters.device_read_errors, 1);
+                            if reported < 10 {
+                                reported += 1;
+                                log::warn!("link {}: read failed: {e}", device.name());
+                            }
+                            // Do not spin on a persistent error.
+                            std::thread::sleep(std::time::Duration::from_millis(10));
+                        }
+                    }
+                }
+            })?
+        };
+        let writer = {
+            let device = device.clone();
+            std::thread::Builder::new().name(format!("tunneld-{name}-wr")).spawn(move || {
+                let mut reported = 0u32;
+                while let Some(packet) = out_rx.blocking_recv() {
+                    match device.write_packet(&packet) {
+                        Ok(()) => {
+                            counters.add(&counters.rx_packets, 1);
+                            counters.add(&counters.rx_bytes, packet.len() as u64);
+                        }
+                        Err(DeviceError::Closed) => return,
+                        Err(e) => {
+                            counters.add(&counters.device_write_errors, 1);
+                            if reported < 10 {
+                                reported += 1;
+                                log::warn!("link {}: write of a {}-byte packet failed: {e}", device.name(), packet.len());
+                            }
+                        }
+                    }
+                }
+            })?
+        };
+        Ok(DeviceIo { device, from_device: in_rx, to_device: out_tx, reader: Some(reader), writer: Some(writer) })
+    }
+
+    /// Close the device (detaching the link) and join both threads.
+    pub fn stop(mut self) {
+        self.device.close();
+        self.from_device.close();
+        // Unblock a reader waiting for room in the channel.
+        while self.from_device.try_recv().is_ok() {}
+        drop(self.to_device);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
