@@ -300,9 +300,20 @@ impl Netns {
     }
 
     /// Create VLAN `id` on `parent`, named `name`, and bring it up.
+    /// Fails on kernels built without 802.1Q (`CONFIG_VLAN_8021Q`); see
+    /// [`Netns::packet_socket`] for tagged frames without it.
     pub fn vlan_add(&self, parent: &str, name: &str, id: u16) -> Result<()> {
         self.ip(&["link", "add", "link", parent, "name", name, "type", "vlan", "id", &id.to_string()])?;
         self.ip(&["link", "set", "dev", name, "up"]).map(|_| ())
+    }
+
+    /// A raw `AF_PACKET` socket on `ifname` in this namespace: sends
+    /// whole Ethernet frames as given (802.1Q tags included) and receives
+    /// every frame with the VLAN tag the kernel took off, if any.
+    pub fn packet_socket(&self, ifname: &str) -> Result<PacketSocket> {
+        let name = ifname.to_string();
+        self.enter(move || PacketSocket::open(&name))?
+            .map_err(|e| err(format!("packet socket on {ifname} in namespace {}: {e}", self.name)))
     }
 
     /// Keep IPv6 off `ifname` (no router solicitations or MLD reports
@@ -520,5 +531,164 @@ impl TapDevice {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+}
+
+// ----- raw packet sockets (Linux <linux/if_packet.h>) -----
+
+const ETH_P_ALL: u16 = 0x0003;
+const PACKET_AUXDATA: libc::c_int = 8;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+
+/// `struct tpacket_auxdata`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct TpacketAuxdata {
+    tp_status: u32,
+    tp_len: u32,
+    tp_snaplen: u32,
+    tp_mac: u16,
+    tp_net: u16,
+    tp_vlan_tci: u16,
+    tp_vlan_tpid: u16,
+}
+
+/// A raw packet socket bound to one device (see [`Netns::packet_socket`]).
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: OwnedFd,
+    ifindex: i32,
+}
+
+/// A frame a [`PacketSocket`] received.
+#[derive(Clone, Debug)]
+pub struct ReceivedFrame {
+    /// The frame as the kernel holds it (a VLAN tag taken off on receive
+    /// is not in here; see `vlan_tci`).
+    pub bytes: Vec<u8>,
+    /// The 802.1Q tag control information the kernel took off, if any.
+    pub vlan_tci: Option<u16>,
+}
+
+impl PacketSocket {
+    fn open(ifname: &str) -> io::Result<PacketSocket> {
+        let cname = CString::new(ifname).map_err(io::Error::other)?;
+        // SAFETY: a NUL-terminated name; resolved in this thread's namespace.
+        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: plain socket(2) call.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, i32::from(ETH_P_ALL.to_be())) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: sockaddr_ll is plain data; all-zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ETH_P_ALL.to_be();
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: binding with a sockaddr_ll of the size given.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let on: libc::c_int = 1;
+        // SAFETY: PACKET_AUXDATA takes an int.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_AUXDATA,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PacketSocket { fd, ifindex: ifindex as i32 })
+    }
+
+    /// Send one whole Ethernet frame out of the device.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: sockaddr_ll is plain data; all-zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = self.ifindex;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(frame.get(..6).ok_or_else(|| io::Error::other("frame shorter than a MAC"))?);
+        // SAFETY: sending from a buffer we own to a sockaddr_ll of the size given.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n as usize != frame.len() {
+            return Err(io::Error::other(format!("short send: {n} of {} bytes", frame.len())));
+        }
+        Ok(())
+    }
+
+    /// The next frame received on the device, waiting up to `timeout`.
+    pub fn recv(&self, timeout: Duration) -> io::Result<Option<ReceivedFrame>> {
+        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; 65_536];
+        let mut cbuf = [0u64; 16];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: msghdr is plain data; all-zero is valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        // SAFETY: msg points at buffers we own for the call's duration.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock { Ok(None) } else { Err(e) };
+        }
+        buf.truncate(n as usize);
+        let mut vlan_tci = None;
+        // SAFETY: walking the control messages the kernel wrote into cbuf,
+        // with the libc macros that bound each step by msg_controllen.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == PACKET_AUXDATA {
+                    let aux = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<TpacketAuxdata>());
+                    if aux.tp_status & TP_STATUS_VLAN_VALID != 0 {
+                        vlan_tci = Some(aux.tp_vlan_tci);
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        Ok(Some(ReceivedFrame { bytes: buf, vlan_tci }))
     }
 }
