@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The system a [`crate::TunAdm`] manages, as a trait: dlmgmtd, the
+//! driver's control node, processes, SMF services and IP interfaces.
+//!
+//! Two implementations exist: [`crate::illumos::Illumos`] (libdladm,
+//! `/dev/tuntap`, `/proc`, `svcs`, `ipadm`; illumos only) and
+//! [`crate::sim::SimPlatform`] (the simulated host with the real driver
+//! logic; feature `sim`).  Every method is a thin call into the system:
+//! the management logic (validation, ordering, rollback, cleanup policy)
+//! lives in [`crate::TunAdm`] and is the same on both.
+
+use std::fmt;
+
+/// `datalink_id_t`.
+pub type DatalinkId = u32;
+/// `zoneid_t`.
+pub type ZoneId = i32;
+/// `pid_t`.
+pub type Pid = i32;
+
+/// The global zone's id.
+pub const GLOBAL_ZONEID: ZoneId = 0;
+
+/// An errno value, numbered as on illumos (the simulator uses illumos
+/// numbers too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub const EPERM: Errno = Errno(1);
+    pub const ENOENT: Errno = Errno(2);
+    pub const ENXIO: Errno = Errno(6);
+    pub const ENOMEM: Errno = Errno(12);
+    pub const EACCES: Errno = Errno(13);
+    pub const EBUSY: Errno = Errno(16);
+    pub const EEXIST: Errno = Errno(17);
+    pub const ENODEV: Errno = Errno(19);
+    pub const EINVAL: Errno = Errno(22);
+    pub const ENOSPC: Errno = Errno(28);
+    pub const ENOTSUP: Errno = Errno(48);
+
+    /// The symbolic name, when known.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
+            Errno::EPERM => "EPERM",
+            Errno::ENOENT => "ENOENT",
+            Errno::ENXIO => "ENXIO",
+            Errno::ENOMEM => "ENOMEM",
+            Errno::EACCES => "EACCES",
+            Errno::EBUSY => "EBUSY",
+            Errno::EEXIST => "EEXIST",
+            Errno::ENODEV => "ENODEV",
+            Errno::EINVAL => "EINVAL",
+            Errno::ENOSPC => "ENOSPC",
+            Errno::ENOTSUP => "ENOTSUP",
+            _ => return None,
+        })
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            Errno::EPERM => "not privileged",
+            Errno::ENOENT => "no such link",
+            Errno::ENXIO => "no such device",
+            Errno::ENOMEM => "out of memory",
+            Errno::EACCES => "permission denied",
+            Errno::EBUSY => "busy",
+            Errno::EEXIST => "already exists",
+            Errno::ENODEV => "no such device",
+            Errno::EINVAL => "invalid argument",
+            Errno::ENOSPC => "no space left",
+            Errno::ENOTSUP => "not supported (driver and tool versions differ?)",
+            _ => "error",
+        }
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{} ({name})", self.description()),
+            None => write!(f, "errno {}", self.0),
+        }
+    }
+}
+
+/// dlmgmtd's answer when it refuses (`dladm_status_t` counterparts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DlError {
+    /// `DLADM_STATUS_EXIST`.
+    Exists,
+    /// `DLADM_STATUS_NOTFOUND`.
+    NotFound,
+    /// `DLADM_STATUS_DENIED`.
+    Denied,
+    /// `DLADM_STATUS_TEMPONLY`.
+    TempOnly,
+    /// `DLADM_STATUS_BADARG`.
+    BadArg,
+    /// `DLADM_STATUS_LINKBUSY` (the kernel still holds the link).
+    Busy,
+    /// Anything else, with libdladm's own message.
+    Other(String),
+}
+
+impl fmt::Display for DlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DlError::Exists => write!(f, "object already exists"),
+            DlError::NotFound => write!(f, "object not found"),
+            DlError::Denied => write!(f, "permission denied"),
+            DlError::TempOnly => write!(f, "change cannot be persistent"),
+            DlError::BadArg => write!(f, "invalid argument"),
+            DlError::Busy => write!(f, "link busy"),
+            DlError::Other(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+/// Flags of a dlmgmtd link entry (`DLMGMT_ACTIVE`, `DLMGMT_PERSIST`,
+/// `DLMGMT_TRANSIENT`); also the `flags` of create/destroy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DlFlags {
+    pub active: bool,
+    pub persistent: bool,
+    pub transient: bool,
+}
+
+/// One dlmgmtd entry, as `dladm_datalink_id2info` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DlEntry {
+    pub linkid: DatalinkId,
+    pub name: String,
+    /// `datalink_class_t` bits (`DATALINK_CLASS_*`).
+    pub class: u32,
+    /// DLPI media type (`DL_ETHER` = 4).
+    pub media: u32,
+    pub flags: DlFlags,
+}
+
+/// `DATALINK_CLASS_MISC`: the class of every tun/tap link.
+pub const DATALINK_CLASS_MISC: u32 = 0x400;
+/// `DATALINK_CLASS_ALL`.
+pub const DATALINK_CLASS_ALL: u32 = 0x7ff;
+/// `DL_ETHER`.
+pub const DL_ETHER: u32 = 0x4;
+
+/// dladm's name of a class (`dladm_class2str`).
+pub fn class_name(class: u32) -> &'static str {
+    match class {
+        0x01 => "phys",
+        0x02 => "vlan",
+        0x04 => "aggr",
+        0x08 => "vnic",
+        0x10 => "etherstub",
+        0x20 => "simnet",
+        0x40 => "bridge",
+        0x80 => "iptun",
+        0x100 => "part",
+        0x200 => "overlay",
+        0x400 => "misc",
+        _ => "unknown",
+    }
+}
+
+/// A live process, as `/proc/<pid>/psinfo` describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: Pid,
+    /// Executable name (`pr_fname`).
+    pub name: String,
+    /// Start time, nanoseconds since the epoch (`pr_start`).
+    pub started_ns: u64,
+}
+
+/// What the management logic needs from the system.  Methods act with
+/// the caller's credentials and zone; dlmgmtd and the driver do the
+/// privilege and zone checks.
+pub trait Platform {
+    /// The caller's zone.
+    fn zone(&self) -> ZoneId;
+    /// A zone's name (`getzonenamebyid`), `None` if it does not exist.
+    fn zone_name(&self, zone: ZoneId) -> Option<String>;
+
+    // ----- dlmgmtd (libdladm) -----
+
+    /// `dladm_create_datalink_id(name, DATALINK_CLASS_MISC, DL_ETHER,
+    /// flags)`.
+    fn dl_create_id(&self, name: &str, flags: DlFlags) -> Result<DatalinkId, DlError>;
+    /// `dladm_destroy_datalink_id(linkid, flags)`.
+    fn dl_destroy_id(&self, linkid: DatalinkId, flags: DlFlags) -> Result<(), DlError>;
+    /// `dladm_up_datalink_id`: make a persistent id active (boot).
+    fn dl_up_id(&self, linkid: DatalinkId) -> Result<(), DlError>;
+    /// `dladm_name2info`.
+    fn dl_name2info(&self, name: &str) -> Result<DlEntry, DlError>;
+    /// `dladm_datalink_id2info`.
+    fn dl_id2info(&self, linkid: DatalinkId) -> Result<DlEntry, DlError>;
+    /// `dladm_walk_datalink_id` over the classes in `class_mask`, every
+    /// flag (active and persistent).
+    fn dl_walk(&self, class_mask: u32) -> Result<Vec<DlEntry>, DlError>;
+
+    // ----- persistent configuration (libdladm, our own fields) -----
+
+    /// New persistent configuration for a persistent id
+    /// (`dladm_create_conf`, `dladm_set_conf_field` for each field as a
+    /// string, `dladm_write_conf`).
+    fn conf_create(&self, linkid: DatalinkId, name: &str, fields: &[(&str, String)]) -> Result<(), DlError>;
+    /// Change fields of an existing configuration (`dladm_open_conf`,
+    /// set / unset (`None`) fields, `dladm_write_conf`).
+    fn conf_update(&self, linkid: DatalinkId, fields: &[(&str, Option<String>)]) -> Result<(), DlError>;
+    /// One field (`dladm_getsnap_conf` + `dladm_get_conf_field`);
+    /// `Ok(None)` when the link has no such field.
+    fn conf_get(&self, linkid: DatalinkId, key: &str) -> Result<Option<String>, DlError>;
+    /// `dladm_remove_conf`.
+    fn conf_remove(&self, linkid: DatalinkId) -> Result<(), DlError>;
+
+    // ----- the driver -----
+
+    /// One `I_STR` ioctl on the control node: `cmd` with `input`; the
+    /// reply bytes (as many as the driver returned).
+    fn control_ioctl(&self, cmd: i32, input: &[u8]) -> Result<Vec<u8>, Errno>;
+
+    // ----- processes and services -----
+
+    /// The live process with this pid, if any.
+    fn process(&self, pid: Pid) -> Option<ProcessInfo>;
+    /// Live pids of the processes of an SMF service instance (the
+    /// members of its process contracts, as `svcs -p` lists them).
+    fn service_pids(&self, fmri: &str) -> Result<Vec<Pid>, String>;
+    /// The SMF service the process that created link `linkid` ran under,
+    /// when the system recorded it at creation time; `None` when unknown.
+    fn recorded_service(&self, linkid: DatalinkId, creator_pid: Pid, created_ns: u64) -> Option<String>;
+
+    // ----- IP -----
+
+    /// IP interfaces plumbed on the link (illumos names the interface
+    /// after the link).
+    fn ip_interfaces(&self, link: &str) -> Result<Vec<String>, String>;
+    /// Unplumb an IP interface (`ipadm delete-ip`).
+    fn ip_unplumb(&self, ifname: &str) -> Result<(), String>;
+}
