@@ -258,8 +258,10 @@ impl<K: Kernel> Driver<K> {
         }
         self.publish(&spec, link.clone());
         self.k.probe(Probe::LinkCreate(spec.linkid, &spec.name));
+        // Once published a concurrent delete may condemn the link: these
+        // upcalls go through with_mac so they never follow its teardown.
         link.sync_link_state();
-        self.k.mac_tx_update(mh);
+        link.with_mac(|mh| self.k.mac_tx_update(mh));
         Ok(link)
     }
 

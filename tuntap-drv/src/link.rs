@@ -19,11 +19,15 @@
 //! taken before `queues` (the copy-on-write list of attached queues) and
 //! before any `Minor` lock.  The data path takes `queues` only long enough
 //! to clone an `Arc` and touches no other link lock; it uses atomics for
-//! the MTU, the in-flight writer count and the counters.
+//! the MTU, the in-flight mac user count and the counters.
 //!
 //! **Lifecycle.**  A link is `Active` until deletion *condemns* it:
-//! from then on writers and attaches are refused, in-flight writers are
-//! waited for, and the mac/dls teardown runs with no lock held.  If a
+//! from then on writers, attaches and every other upcall to mac on this
+//! link are refused, the ones in flight are waited for, and the mac/dls
+//! teardown runs with no lock held.  Every use of the mac handle outside
+//! create and destroy goes through [`Link::with_mac`], which counts
+//! itself in `mac_users`; so no upcall can reach a handle that destroy
+//! has unregistered.  If a
 //! teardown step fails the link is restored to `Active` as it was.
 //!
 //! **Link state** is up while at least one queue is attached, carrier is
@@ -167,7 +171,8 @@ pub struct Link<K: Kernel> {
     state: KMutex<K, Props>,
     queues: KMutex<K, Arc<Vec<Arc<Minor<K>>>>>,
     /// Writers inside `input` (between the condemned check and `mac_rx`).
-    writers: AtomicU32,
+    /// Threads between [`Link::with_mac`]'s check and its upcall's return.
+    mac_users: AtomicU32,
     condemned: AtomicBool,
     quiesce: KMutex<K, ()>,
     quiesce_cv: KCondvar<K>,
@@ -238,7 +243,7 @@ impl<K: Kernel> Link<K> {
                 queue_limits: (crate::minor::DEFAULT_MAX_PACKETS, crate::minor::DEFAULT_MAX_BYTES),
             }),
             queues: KMutex::new(Arc::new(Vec::new())),
-            writers: AtomicU32::new(0),
+            mac_users: AtomicU32::new(0),
             condemned: AtomicBool::new(false),
             quiesce: KMutex::new(()),
             quiesce_cv: KCondvar::new(),
@@ -268,6 +273,22 @@ impl<K: Kernel> Link<K> {
 
     pub fn is_condemned(&self) -> bool {
         self.condemned.load(Ordering::SeqCst)
+    }
+
+    /// Run `upcall` with the mac handle, unless the link is condemned or
+    /// unregistered (`None` then).  Destroy waits for every such call in
+    /// flight before it tears mac down.  Call with no link lock held.
+    pub fn with_mac<R>(&self, upcall: impl FnOnce(MacHandle) -> R) -> Option<R> {
+        self.mac_users.fetch_add(1, Ordering::SeqCst);
+        let r = match (self.condemned.load(Ordering::SeqCst), self.mac_handle()) {
+            (false, Some(mh)) => Some(upcall(mh)),
+            _ => None,
+        };
+        if self.mac_users.fetch_sub(1, Ordering::SeqCst) == 1 && self.condemned.load(Ordering::SeqCst) {
+            let _g = self.quiesce.lock();
+            self.quiesce_cv.broadcast();
+        }
+        r
     }
 
     /// Fill a `mac_register_t` for this link (every field but m_version
@@ -355,9 +376,7 @@ impl<K: Kernel> Link<K> {
             self.k.probe(Probe::QueueDetach(self.linkid, minor.minor));
             self.sync_link_state();
             // A blocked sender may have been waiting on this queue.
-            if let Some(mh) = self.mac_handle() {
-                self.k.mac_tx_update(mh);
-            }
+            self.with_mac(|mh| self.k.mac_tx_update(mh));
         }
         found
     }
@@ -398,13 +417,17 @@ impl<K: Kernel> Link<K> {
             return Err(sys::EINVAL);
         }
         let old = self.mtu.swap(mtu, Ordering::Relaxed);
-        if let Some(mh) = self.mac_handle() {
-            if let Err(e) = self.k.mac_maxsdu_update(mh, mtu) {
+        match self.with_mac(|mh| self.k.mac_maxsdu_update(mh, mtu)) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => {
                 self.mtu.store(old, Ordering::Relaxed);
-                return Err(e);
+                Err(e)
+            }
+            None => {
+                self.mtu.store(old, Ordering::Relaxed);
+                Err(sys::ENOENT)
             }
         }
-        Ok(())
     }
 
     /// Set the unicast address (from `mc_unicst`, where mac already knows,
@@ -415,9 +438,7 @@ impl<K: Kernel> Link<K> {
         }
         self.state.lock().mac = mac;
         if tell_mac {
-            if let Some(mh) = self.mac_handle() {
-                self.k.mac_unicst_update(mh, &mac);
-            }
+            self.with_mac(|mh| self.k.mac_unicst_update(mh, &mac));
         }
         Ok(())
     }
@@ -475,7 +496,6 @@ impl<K: Kernel> Link<K> {
     /// lock held.  One thread reports at a time; others leave their
     /// change for it to pick up.
     pub fn sync_link_state(&self) {
-        let Some(mh) = self.mac_handle() else { return };
         loop {
             let want = {
                 let mut p = self.state.lock();
@@ -490,9 +510,17 @@ impl<K: Kernel> Link<K> {
                 p.reported = want;
                 want
             };
-            self.k.mac_link_update(mh, want);
+            let told = self.with_mac(|mh| self.k.mac_link_update(mh, want));
+            let mut p = self.state.lock();
+            p.reporting = false;
+            if told.is_none() {
+                // Going away (or not registered yet): report nothing, and
+                // let a later sync (restore) tell mac the truth.
+                p.reported = LinkState::Unknown;
+                return;
+            }
+            drop(p);
             self.k.probe(Probe::LinkState(self.linkid, want));
-            self.state.lock().reporting = false;
         }
     }
 
@@ -512,9 +540,9 @@ impl<K: Kernel> Link<K> {
             p.lifecycle = Lifecycle::Condemned;
         }
         self.condemned.store(true, Ordering::SeqCst);
-        // Wait for writers that passed the check before we set the flag.
+        // Wait for mac users that passed the check before we set the flag.
         let g = self.quiesce.lock();
-        drop(self.quiesce.wait_until(g, &self.quiesce_cv, |_| self.writers.load(Ordering::SeqCst) == 0));
+        drop(self.quiesce.wait_until(g, &self.quiesce_cv, |_| self.mac_users.load(Ordering::SeqCst) == 0));
         Ok(())
     }
 
@@ -530,29 +558,27 @@ impl<K: Kernel> Link<K> {
     /// Validate and frame one written packet and pass it to mac.
     /// `packet_info`: the packet starts with a 4-byte `tun_pi` header.
     pub fn input(&self, mut msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
-        self.writers.fetch_add(1, Ordering::SeqCst);
-        let r = if self.condemned.load(Ordering::SeqCst) {
+        let r = if self.is_condemned() {
             drop(msg);
             Err(DropReason::Closing)
         } else {
             match self.frame_written(&mut msg, packet_info) {
-                Ok(class) => match self.mac_handle() {
-                    Some(mh) => {
-                        let len = msg.len();
-                        // SAFETY: msg is an owned single message.
-                        unsafe { self.k.mac_rx(mh, msg.into_raw()) };
-                        self.stats.received(len, class);
-                        Ok(())
+                Ok(class) => {
+                    let len = msg.len();
+                    // SAFETY: msg is an owned single message, handed over.
+                    match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
+                        Some(()) => {
+                            self.stats.received(len, class);
+                            Ok(())
+                        }
+                        // Not handed over: the closure did not run, so msg
+                        // was moved into it and dropped with it (freed).
+                        None => Err(DropReason::Closing),
                     }
-                    None => Err(DropReason::Closing),
-                },
+                }
                 Err(reason) => Err(reason),
             }
         };
-        if self.writers.fetch_sub(1, Ordering::SeqCst) == 1 && self.condemned.load(Ordering::SeqCst) {
-            let _g = self.quiesce.lock();
-            self.quiesce_cv.broadcast();
-        }
         if let Err(reason) = r {
             self.stats.dropped(reason);
             self.k.probe(Probe::Drop(self.linkid, reason));
@@ -745,13 +771,9 @@ impl<K: Kernel> Link<K> {
                 r.0.take_all()
             };
             for msg in batch {
-                match (self.mac_handle(), self.is_condemned()) {
-                    (Some(mh), false) => {
-                        // SAFETY: msg is an owned single message.
-                        unsafe { self.k.mac_rx(mh, msg.into_raw()) }
-                    }
-                    _ => drop(msg),
-                }
+                // SAFETY: msg is an owned single message, handed over; if
+                // the link is going the closure is dropped and frees it.
+                self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) });
             }
         }
     }

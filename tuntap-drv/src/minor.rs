@@ -283,9 +283,7 @@ impl<K: Kernel> Minor<K> {
         };
         if below_low_water && self.tx_blocked.swap(false, Ordering::SeqCst) {
             if let Some(link) = self.link() {
-                if let Some(mh) = link.mac_handle() {
-                    self.k.mac_tx_update(mh);
-                }
+                link.with_mac(|mh| self.k.mac_tx_update(mh));
             }
         }
     }

@@ -1051,6 +1051,11 @@ impl SimMacClient {
             lock(&self.c.mac.st).clients.iter().filter(|c| c.snoop).cloned().collect();
         {
             let mut b = lock(&self.c.backlog);
+            if self.c.closed.load(Ordering::SeqCst) {
+                // Sent by another thread of "IP" while this client closed:
+                // nothing to send through; close already freed the backlog.
+                return;
+            }
             for f in frames {
                 let mp = build_frame(host, f, opts);
                 for s in &snoops {
