@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `tunctl`: administer tun/tap datalinks from scripts and on systems
+//! without the patched `dladm`.  All logic is here; `main` only connects
+//! to the system and calls [`run`], so tests drive exactly what users run.
+//!
+//! Theory statement.  [`run`] parses the arguments (the old `tunctl`
+//! options first, see [`legacy`]), connects to the system only when a
+//! verb needs it, calls [`libdladm_plugin::TunAdm`], writes results to
+//! `out` and messages to `err`, and returns the exit code
+//! ([`exit`]).  Nothing here panics on bad input: clap reports usage
+//! errors, the library reports everything else by link and reason.
+
+use std::io::Write;
+
+use clap::{Args, Parser, Subcommand};
+use libdladm_plugin::{
+    CleanupOptions, CleanupStep, CleanupTarget, CreateRequest, DeleteOptions, Error, MacAddr, Mode, ModifyRequest,
+    Platform, Status, TunAdm, TunLink, UpOutcome,
+};
+
+pub mod legacy;
+mod output;
+
+/// Exit codes (also listed in `tunctl --help` and the README).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The system refused or failed (driver, dlmgmtd, IP).
+    pub const FAILED: i32 = 1;
+    /// Usage error or invalid input (name, MTU, MAC, mode, owner).
+    pub const USAGE: i32 = 2;
+    /// No such link, or not a tun/tap link.
+    pub const NOT_FOUND: i32 = 3;
+    /// The link already exists.
+    pub const EXISTS: i32 = 4;
+    /// Not allowed: no privilege, another zone's link, persistence in a
+    /// non-global zone.
+    pub const DENIED: i32 = 5;
+    /// The link is busy (queues attached, IP plumbed).
+    pub const BUSY: i32 = 6;
+    /// `up` or `cleanup` failed for some links (others may have worked).
+    pub const PARTIAL: i32 = 7;
+}
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  the system refused or failed (driver, dlmgmtd, IP)
+  2  usage error or invalid input (name, MTU, MAC address, mode, owner)
+  3  no such link, or not a tun/tap link
+  4  the link already exists
+  5  not allowed (no sys_dl_config privilege, another zone's link,
+     persistence in a non-global zone)
+  6  the link is busy (queues attached, IP plumbed)
+  7  up or cleanup failed for some links
+
+Old tunctl options still work: tunctl [-b] [-u owner] [-g group]
+[-t tunN|tapN] [-f clone-dev], and tunctl -d tunN|tapN.";
+
+/// The exit code for a library error.
+pub fn exit_code(e: &Error) -> i32 {
+    match e.status() {
+        Status::Ok => exit::OK,
+        Status::BadName | Status::InvalidMtu | Status::InvalidMac | Status::MacOnTun => exit::USAGE,
+        Status::NotFound | Status::NotTunTap | Status::NotActive => exit::NOT_FOUND,
+        Status::Exists => exit::EXISTS,
+        Status::Permission | Status::OtherZone | Status::TemporaryOnly => exit::DENIED,
+        Status::Busy => exit::BUSY,
+        _ => exit::FAILED,
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tunctl",
+    version,
+    about = "Administer illumos tun/tap datalinks",
+    after_help = EXIT_CODES,
+    after_long_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    /// Create a tun or tap link (persistent unless --temporary).
+    #[command(after_help = "Example:\n  tunctl create -T tap --mtu 9000 --owner openvpn vpn0")]
+    Create(CreateArgs),
+    /// Delete a link and its persistent configuration.
+    #[command(after_help = "Example:\n  tunctl delete vpn0")]
+    Delete(DeleteArgs),
+    /// Show links: dlmgmtd's view joined with the driver's.
+    #[command(after_help = "Examples:\n  tunctl show\n  tunctl show -p -o link,state,pids vpn0\n  tunctl show --json")]
+    Show(ShowArgs),
+    /// Change a link's MTU, MAC address, owner or group.
+    #[command(after_help = "Example:\n  tunctl modify --mtu 1400 vpn0")]
+    Modify(ModifyArgs),
+    /// Bring up configured links (at boot); running links are left alone.
+    #[command(after_help = "Example:\n  tunctl up          # every configured link\n  tunctl up vpn0")]
+    Up(UpArgs),
+    /// Remove links left by crashed daemons (never a link in use).
+    #[command(after_help = "Examples:\n  tunctl cleanup --dry-run\n  tunctl cleanup --for svc:/network/openvpn:office\n  tunctl cleanup --for 4711")]
+    Cleanup(CleanupArgs),
+}
+
+fn parse_mtu(s: &str) -> Result<u32, String> {
+    s.parse::<u32>().map_err(|_| format!("'{s}' is not a number"))
+}
+
+fn parse_mac(s: &str) -> Result<MacAddr, String> {
+    s.parse::<MacAddr>().map_err(|why| format!("'{s}': {why}"))
+}
+
+#[derive(Args, Debug)]
+struct CreateArgs {
+    /// Link mode: tun (IP packets) or tap (Ethernet frames).
+    #[arg(short = 'T', long = "type", value_name = "tun|tap", default_value = "tap")]
+    mode: Mode,
+    /// Do not keep the link across reboots.
+    #[arg(short = 't', long)]
+    temporary: bool,
+    /// MTU (576 to 65535; default 1500).
+    #[arg(long, value_parser = parse_mtu)]
+    mtu: Option<u32>,
+    /// MAC address (tap only), e.g. 2:8:20:1:2:3.
+    #[arg(long, value_parser = parse_mac)]
+    mac: Option<MacAddr>,
+    /// User (name or uid) allowed to attach without privilege.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Group (name or gid) whose members may attach without privilege.
+    #[arg(long)]
+    group: Option<String>,
+    /// Link name: letters, digits, '_' or '.', ending in a digit.
+    name: String,
+}
+
+#[derive(Args, Debug)]
+struct DeleteArgs {
+    /// Delete only the running link; keep the configuration.
+    #[arg(short = 't', long)]
+    temporary: bool,
+    /// Detach attached daemons (they get an error) instead of refusing.
+    #[arg(short, long)]
+    force: bool,
+    name: String,
+}
+
+#[derive(Args, Debug)]
+struct ShowArgs {
+    /// Parsable output: fields separated by ':' (needs -o).
+    #[arg(short = 'p', long, requires = "output")]
+    parsable: bool,
+    /// Fields to show, comma separated (see below), or "all".
+    #[arg(short = 'o', long = "output", value_name = "field,...")]
+    output: Option<String>,
+    /// JSON output (every field and the counters).
+    #[arg(long, conflicts_with_all = ["parsable", "output"])]
+    json: bool,
+    /// Only this link.
+    name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ModifyArgs {
+    #[arg(long, value_parser = parse_mtu)]
+    mtu: Option<u32>,
+    #[arg(long, value_parser = parse_mac)]
+    mac: Option<MacAddr>,
+    /// New owner (name or uid).
+    #[arg(long, conflicts_with = "no_owner")]
+    owner: Option<String>,
+    /// Remove the owner.
+    #[arg(long)]
+    no_owner: bool,
+    /// New group (name or gid).
+    #[arg(long, conflicts_with = "no_group")]
+    group: Option<String>,
+    /// Remove the group.
+    #[arg(long)]
+    no_group: bool,
+    /// Change only the running link, not the configuration.
+    #[arg(short = 't', long)]
+    temporary: bool,
+    name: String,
+}
+
+#[derive(Args, Debug)]
+struct UpArgs {
+    /// Only this link.
+    name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct CleanupArgs {
+    /// Print the plan; change nothing.
+    #[arg(short = 'n', long)]
+    dry_run: bool,
+    /// Only what this daemon left: an SMF FMRI or a pid.
+    #[arg(long = "for", value_name = "FMRI|PID", value_parser = |s: &str| s.parse::<CleanupTarget>())]
+    target: Option<CleanupTarget>,
+}
+
+/// Resolve a user given as a name or a number.
+pub fn resolve_id(text: &str, db: &str) -> Result<u32, String> {
+    if let Ok(n) = text.parse::<u32>() {
+        return if n == u32::MAX { Err(format!("{text} is not a valid id")) } else { Ok(n) };
+    }
+    let file = std::fs::read_to_string(db).unwrap_or_default();
+    file.lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id = f.nth(1)?.parse::<u32>().ok()?;
+            (name == text).then_some(id)
+        })
+        .next()
+        .ok_or_else(|| format!("no such {} '{text}'", if db.ends_with("group") { "group" } else { "user" }))
+}
+
+/// Run tunctl with `args` (without the program name).  `connect` opens
+/// the system when a verb needs it.  Returns the exit code.
+pub fn run<P: Platform>(
+    args: &[String],
+    connect: impl FnOnce() -> Result<P, String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    if let Some(parsed) = legacy::parse(args) {
+        return match parsed {
+            Ok(cmd) => match connect() {
+                Ok(p) => legacy::execute(&TunAdm::new(p), &cmd, out, err),
+                Err(msg) => fail(err, &msg, exit::FAILED),
+            },
+            Err(msg) => fail(err, &format!("{msg}\n{}", legacy::USAGE), exit::USAGE),
+        };
+    }
+    let argv = std::iter::once("tunctl".to_string()).chain(args.iter().cloned());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() { err.write_all(text.as_bytes()) } else { out.write_all(text.as_bytes()) };
+            return code;
+        }
+    };
+    if let Verb::Show(s) = &cli.verb {
+        if let Some(fields) = &s.output {
+            if let Err(msg) = output::parse_fields(fields) {
+                return fail(err, &msg, exit::USAGE);
+            }
+        }
+    }
+    let platform = match connect() {
+        Ok(p) => p,
+        Err(msg) => return fail(err, &msg, exit::FAILED),
+    };
+    let adm = TunAdm::new(platform);
+    match execute(&adm, cli.verb, out, err) {
+        Ok(code) => code,
+        Err(e) => fail(err, &e.to_string(), exit_code(&e)),
+    }
+}
+
+fn fail(err: &mut dyn Write, msg: &str, code: i32) -> i32 {
+    let _ = writeln!(err, "tunctl: {msg}");
+    code
+}
+
+/// An owner/group argument, resolved, or a usage error.
+enum IdArg {
+    Id(u32),
+    Bad(String),
+}
+
+fn id_arg(text: &str, db: &str) -> IdArg {
+    match resolve_id(text, db) {
+        Ok(n) => IdArg::Id(n),
+        Err(m) => IdArg::Bad(m),
+    }
+}
+
+fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, Error> {
+    match verb {
+        Verb::Create(a) => {
+            let owner = match a.owner.as_deref().map(|o| id_arg(o, "/etc/passwd")) {
+                Some(IdArg::Bad(m)) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
+                Some(IdArg::Id(n)) => Some(n),
+                None => None,
+            };
+            let group = match a.group.as_deref().map(|g| id_arg(g, "/etc/group")) {
+                Some(IdArg::Bad(m)) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
+                Some(IdArg::Id(n)) => Some(n),
+                None => None,
+            };
+            let link = adm.create(&CreateRequest {
+                name: a.name,
+                mode: a.mode,
+                persistent: !a.temporary,
+                mtu: a.mtu,
+                mac: a.mac,
+                owner,
+                group,
+            })?;
+            let _ = writeln!(
+                out,
+                "created {} link {} (link id {}, {})",
+                link.mode,
+                link.name,
+                link.linkid,
+                if link.persistent { "persistent" } else { "temporary" }
+            );
+            Ok(exit::OK)
+        }
+        Verb::Delete(a) => {
+            adm.delete(&a.name, DeleteOptions { temporary: a.temporary, force: a.force })?;
+            let what = if a.temporary { " (configuration kept)" } else { "" };
+            let _ = writeln!(out, "deleted link {}{what}", a.name);
+            Ok(exit::OK)
+        }
+        Verb::Show(a) => {
+            let links: Vec<TunLink> = match &a.name {
+                Some(n) => vec![adm.show(n)?],
+                None => adm.list()?,
+            };
+            if a.json {
+                let _ = writeln!(out, "{}", output::json(&links));
+            } else {
+                let fields = match &a.output {
+                    Some(f) => output::parse_fields(f).unwrap_or_default(),
+                    None => output::DEFAULT_FIELDS.to_vec(),
+                };
+                let text = if a.parsable { output::parsable(&links, &fields) } else { output::table(&links, &fields) };
+                let _ = out.write_all(text.as_bytes());
+            }
+            Ok(exit::OK)
+        }
+        Verb::Modify(a) => {
+            let owner = match (a.owner.as_deref().map(|o| id_arg(o, "/etc/passwd")), a.no_owner) {
+                (Some(IdArg::Bad(m)), _) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
+                (Some(IdArg::Id(n)), _) => Some(Some(n)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let group = match (a.group.as_deref().map(|g| id_arg(g, "/etc/group")), a.no_group) {
+                (Some(IdArg::Bad(m)), _) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
+                (Some(IdArg::Id(n)), _) => Some(Some(n)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let req = ModifyRequest { mtu: a.mtu, mac: a.mac, owner, group, temporary: a.temporary };
+            if req == (ModifyRequest { temporary: a.temporary, ..Default::default() }) {
+                return Ok(fail(
+                    err,
+                    &format!("link {}: nothing to change (give --mtu, --mac, --owner or --group)", a.name),
+                    exit::USAGE,
+                ));
+            }
+            adm.modify(&a.name, &req)?;
+            let _ = writeln!(out, "modified link {}", a.name);
+            Ok(exit::OK)
+        }
+        Verb::Up(a) => {
+            let report = adm.up(a.name.as_deref())?;
+            if report.entries.is_empty() {
+                let _ = writeln!(out, "no configured tun/tap links");
+            }
+            for e in &report.entries {
+                match &e.outcome {
+                    UpOutcome::Created => {
+                        let _ = writeln!(out, "{}: created", e.name);
+                    }
+                    UpOutcome::AlreadyUp => {
+                        let _ = writeln!(out, "{}: already up", e.name);
+                    }
+                    UpOutcome::Failed(error) => {
+                        let _ = writeln!(err, "tunctl: {error}");
+                    }
+                }
+            }
+            Ok(if report.failures() > 0 { exit::PARTIAL } else { exit::OK })
+        }
+        Verb::Cleanup(a) => {
+            let report = adm.cleanup(&CleanupOptions { dry_run: a.dry_run, target: a.target })?;
+            for action in &report.actions {
+                let ip: Vec<&str> = action
+                    .steps
+                    .iter()
+                    .filter_map(|s| match s {
+                        CleanupStep::UnplumbIp(i) => Some(i.as_str()),
+                        CleanupStep::DeleteLink => None,
+                    })
+                    .collect();
+                match &action.result {
+                    None => {
+                        let plan = if ip.is_empty() {
+                            "would delete it".to_string()
+                        } else {
+                            format!("would unplumb IP interface {} and delete it", ip.join(", "))
+                        };
+                        let _ = writeln!(out, "{}: stale ({}); {plan}", action.link, action.reason);
+                    }
+                    Some(Ok(())) => {
+                        let done = if ip.is_empty() {
+                            "deleted".to_string()
+                        } else {
+                            format!("unplumbed IP interface {}, deleted", ip.join(", "))
+                        };
+                        let _ = writeln!(out, "{}: stale ({}); {done}", action.link, action.reason);
+                    }
+                    Some(Err(e)) => {
+                        let _ = writeln!(err, "tunctl: {e}");
+                    }
+                }
+            }
+            for kept in &report.kept {
+                let _ = writeln!(out, "{}: kept ({})", kept.link, kept.reason);
+            }
+            if report.actions.is_empty() {
+                let _ = writeln!(out, "no stale links");
+            }
+            Ok(if report.failures() > 0 { exit::PARTIAL } else { exit::OK })
+        }
+    }
+}

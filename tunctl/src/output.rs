@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `show` output: a dladm-style table, `-p -o` parsable lines (ofmt
+//! conventions: fields joined by `:`, a `:` or `\` inside a value
+//! escaped with `\` when more than one field is shown), and JSON.
+
+use libdladm_plugin::TunLink;
+use serde_json::json;
+
+/// Every field `-o` accepts, in `all` order.
+pub const FIELDS: &[&str] =
+    &["link", "linkid", "mode", "zone", "state", "mtu", "macaddress", "owner", "group", "queues", "pids", "persist", "origin"];
+
+/// The table's columns when no `-o` is given.
+pub const DEFAULT_FIELDS: &[&str] = &["link", "mode", "state", "mtu", "macaddress", "owner", "queues", "persist", "zone"];
+
+/// Check a `-o` list; `all` means every field.
+pub fn parse_fields(list: &str) -> Result<Vec<&'static str>, String> {
+    if list.eq_ignore_ascii_case("all") {
+        return Ok(FIELDS.to_vec());
+    }
+    list.split(',')
+        .map(|f| {
+            let f = f.trim().to_ascii_lowercase();
+            FIELDS
+                .iter()
+                .find(|known| **known == f)
+                .copied()
+                .ok_or_else(|| format!("unknown field '{f}' (fields: {})", FIELDS.join(",")))
+        })
+        .collect()
+}
+
+fn state(l: &TunLink) -> &'static str {
+    match &l.kernel {
+        Some(k) if k.link_up => "up",
+        Some(_) => "down",
+        None => "configured",
+    }
+}
+
+fn id_text(id: Option<u32>) -> String {
+    id.map_or("--".into(), |v| v.to_string())
+}
+
+/// The text of one field of one link.
+pub fn value(l: &TunLink, field: &str) -> String {
+    let k = l.kernel.as_ref();
+    let c = l.config.as_ref();
+    match field {
+        "link" => l.name.clone(),
+        "linkid" => l.linkid.to_string(),
+        "mode" => l.mode.to_string(),
+        "zone" => l.zone_name.clone(),
+        "state" => state(l).into(),
+        "mtu" => k.map(|k| k.mtu).or(c.and_then(|c| c.mtu)).map_or("--".into(), |m| m.to_string()),
+        "macaddress" => k.map(|k| k.mac).or(c.and_then(|c| c.mac)).map_or("--".into(), |m| m.to_string()),
+        "owner" => id_text(k.map_or(c.and_then(|c| c.owner), |k| k.owner)),
+        "group" => id_text(k.map_or(c.and_then(|c| c.group), |k| k.group)),
+        "queues" => k.map_or("--".into(), |k| k.queues.to_string()),
+        "pids" => match k {
+            Some(k) if !k.pids.is_empty() => k.pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+            _ => "--".into(),
+        },
+        "persist" => (if l.persistent { "yes" } else { "no" }).into(),
+        "origin" => k.map_or("--".into(), |k| k.origin.as_str().into()),
+        _ => String::new(),
+    }
+}
+
+/// A table with upper-case headers, columns padded to the widest value.
+pub fn table(links: &[TunLink], fields: &[&str]) -> String {
+    let rows: Vec<Vec<String>> = links.iter().map(|l| fields.iter().map(|f| value(l, f)).collect()).collect();
+    let widths: Vec<usize> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| rows.iter().map(|r| r[i].len()).chain([f.len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<String>| -> String {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$} ", w = *w));
+            }
+        }
+        s.push('\n');
+        s
+    };
+    let mut out = line(fields.iter().map(|f| f.to_ascii_uppercase()).collect());
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace(':', "\\:")
+}
+
+/// One line per link, fields joined by ':'.
+pub fn parsable(links: &[TunLink], fields: &[&str]) -> String {
+    let mut out = String::new();
+    for l in links {
+        let vals: Vec<String> = fields
+            .iter()
+            .map(|f| if fields.len() > 1 { escape(&value(l, f)) } else { value(l, f) })
+            .collect();
+        out.push_str(&vals.join(":"));
+        out.push('\n');
+    }
+    out
+}
+
+/// Every link with every field and the counters, as a JSON array.
+pub fn json(links: &[TunLink]) -> String {
+    let items: Vec<serde_json::Value> = links
+        .iter()
+        .map(|l| {
+            let kernel = l.kernel.as_ref().map(|k| {
+                json!({
+                    "mtu": k.mtu,
+                    "macaddress": k.mac.to_string(),
+                    "owner": k.owner,
+                    "group": k.group,
+                    "link_up": k.link_up,
+                    "carrier": k.carrier,
+                    "origin": k.origin.as_str(),
+                    "kernel_persist": k.kernel_persist,
+                    "exclusive": k.exclusive,
+                    "queues": k.queues,
+                    "pids": k.pids,
+                    "creator_pid": k.creator_pid,
+                    "created_ns": k.created_ns,
+                    "counters": {
+                        "ipackets": k.counters.ipackets,
+                        "rbytes": k.counters.rbytes,
+                        "opackets": k.counters.opackets,
+                        "obytes": k.counters.obytes,
+                        "ierrors": k.counters.ierrors,
+                        "oerrors": k.counters.oerrors,
+                        "norcvbuf": k.counters.norcvbuf,
+                        "noxmtbuf": k.counters.noxmtbuf,
+                    },
+                })
+            });
+            let config = l.config.as_ref().map(|c| {
+                json!({
+                    "mode": c.mode.as_str(),
+                    "mtu": c.mtu,
+                    "macaddress": c.mac.map(|m| m.to_string()),
+                    "owner": c.owner,
+                    "group": c.group,
+                })
+            });
+            json!({
+                "link": l.name,
+                "linkid": l.linkid,
+                "mode": l.mode.as_str(),
+                "zone": l.zone_name,
+                "state": state(l),
+                "persistent": l.persistent,
+                "active": l.active,
+                "kernel": kernel,
+                "config": config,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".into())
+}
