@@ -257,10 +257,23 @@ fn split_host_port(address: &str) -> Option<&str> {
     Some(host)
 }
 
-/// toml's messages span several lines (a source excerpt); keep one line.
+/// toml's messages span several lines (a source excerpt under the
+/// position); keep one line: position, the offending line, the reason.
 fn flatten(message: &str) -> String {
-    let is_excerpt = |line: &str| {
-        line.split_once('|').is_some_and(|(gutter, _)| gutter.trim().chars().all(|c| c.is_ascii_digit()))
-    };
-    message.lines().map(str::trim).filter(|l| !l.is_empty() && !is_excerpt(l)).collect::<Vec<_>>().join("; ")
+    let mut parts = Vec::new();
+    let mut excerpt = None;
+    for line in message.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.split_once('|') {
+            Some((gutter, text)) if gutter.trim().chars().all(|c| c.is_ascii_digit()) => {
+                if !gutter.trim().is_empty() && excerpt.is_none() {
+                    excerpt = Some(text.trim().to_string());
+                }
+            }
+            _ => parts.push(line.strip_prefix("TOML parse error at ").unwrap_or(line).to_string()),
+        }
+    }
+    if let (Some(first), Some(text)) = (parts.first_mut(), excerpt) {
+        first.push_str(&format!(" (`{text}`)"));
+    }
+    parts.join(": ")
 }
