@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 
 //! Build helper for the tuntap driver: builds the illumos kernel module,
-//! runs the gates on it, and type-checks the userland for illumos.  The
+//! runs the gates on it, type-checks the userland for illumos, and
+//! assembles and checks the IPS packages.  The
 //! gates are library code so that `cargo test -p xtask` can run them on
 //! small crafted objects (xtask/tests/gates.rs).
 
@@ -10,6 +11,7 @@ pub mod disasm;
 pub mod gates;
 pub mod illumos_check;
 pub mod kmod;
+pub mod package;
 pub mod paths;
 pub mod relocs;
 pub mod softfloat;

@@ -9,6 +9,7 @@ use xtask::allowlist::Allowlist;
 use xtask::gates;
 use xtask::illumos_check;
 use xtask::kmod;
+use xtask::package;
 use xtask::paths;
 
 const USAGE: &str = "\
@@ -34,6 +35,12 @@ commands:
   check-illumos [CARGO ARGS...]
         Type-check every userland workspace crate for x86_64-unknown-illumos
         with -Zbuild-std (target dir target/illumos-check).
+  package [--check-only] [--proto DIR]
+        Assemble the proto area out/proto (the install tree as on an
+        illumos host: kernel modules from `kmod`, tunctl, libdltun, the
+        header, SMF manifests and methods, man pages, licence) and check
+        the IPS manifests in manifests/ against it.  Without an illumos
+        userland build, host builds stand in (listed in out/proto.stand-ins).
   help  This text.
 ";
 
@@ -219,6 +226,7 @@ fn dispatch(mut args: Vec<String>) -> Result<(), String> {
             check_all()
         }
         "check-illumos" => illumos_check::check(&args),
+        "package" => package::run(&args),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

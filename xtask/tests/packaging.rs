@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Packaging gates: the IPS manifests against an assembled proto area,
+//! every SMF manifest against the service_bundle DTD (xmllint), every
+//! method script with shellcheck for the shell it declares, every man page
+//! with `mandoc -T lint`, net/if_tun.h's constants against tuntap-abi
+//! (compiled with gcc), and an SPDX line in every source file.  Each gate
+//! also runs on a broken input to show it bites.
+//!
+//! Needs xmllint (libxml2-utils), shellcheck, mandoc, gcc and git; a
+//! missing tool fails the test with the package to install.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use xtask::package::{self, Inputs, Manifest};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .expect("xtask lives in the repository")
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tuntap-pkg-{what}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create scratch directory");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run_tool(program: &str, package: &str, args: &[&str], path: &Path) -> Output {
+    Command::new(program)
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}); install it: apt-get install {package}"))
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Files under `dir` (recursively) accepted by `keep`, sorted.
+fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap_or_else(|e| panic!("read {}: {e}", d.display())) {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if keep(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+// ===== IPS manifests and the proto area =====
+
+/// Inputs with small stand-in files for the build products, so the check
+/// runs without a kernel or userland build.
+fn fake_inputs(scratch: &Path) -> Inputs {
+    let build = scratch.join("build");
+    for file in ["kernel/amd64/tuntap", "kernel/amd64/tun", "kernel/tuntap.conf", "kernel/tun.conf", "tunctl", "libdltun.so", "libdltun.h"] {
+        let path = build.join(file);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(&path, format!("stand-in for {file}\n")).expect("write stand-in");
+    }
+    Inputs {
+        repo: repo(),
+        kernel: build.join("kernel"),
+        tunctl: build.join("tunctl"),
+        libdltun: build.join("libdltun.so"),
+        libdltun_header: build.join("libdltun.h"),
+    }
+}
+
+fn real_manifests() -> Vec<Manifest> {
+    package::load_manifests(&repo().join("manifests")).expect("load manifests")
+}
+
+fn assembled() -> (Scratch, PathBuf) {
+    let scratch = Scratch::new("proto");
+    let inputs = fake_inputs(&scratch.0);
+    let proto = scratch.0.join("proto");
+    package::assemble(&inputs, &proto).expect("assemble the proto area");
+    (scratch, proto)
+}
+
+fn check_with(extra_manifest: Option<&str>, proto: &Path) -> Vec<String> {
+    let mut manifests = real_manifests();
+    if let Some(text) = extra_manifest {
+        manifests.push(Manifest::parse(Path::new("extra.p5m"), text).expect("parse extra manifest"));
+    }
+    package::check(&manifests, proto).expect("check")
+}
+
+#[test]
+fn manifests_match_the_assembled_proto_area() {
+    let (_scratch, proto) = assembled();
+    let findings = check_with(None, &proto);
+    assert!(findings.is_empty(), "findings:\n{}", findings.join("\n"));
+    // The packages the issue asks for, and what they carry.
+    let manifests = real_manifests();
+    let names: Vec<String> = manifests.iter().filter_map(Manifest::package_name).collect();
+    for expected in [
+        "driver/network/tuntap",
+        "system/header/header-tun",
+        "system/library/libdltun",
+        "network/tunctl",
+        "network/openvpn/tuntap-service",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "no package {expected} in {names:?}");
+    }
+    let driver = manifests
+        .iter()
+        .find(|m| m.package_name().as_deref() == Some("driver/network/tuntap"))
+        .expect("driver package");
+    assert_eq!(driver.set_value("variant.opensolaris.zone"), Some("global"));
+    let drivers: Vec<&str> = driver.actions.iter().filter(|a| a.kind == "driver").filter_map(|a| a.attr("name")).collect();
+    assert_eq!(drivers, vec!["tuntap", "tun"]);
+    let tun = driver.actions.iter().find(|a| a.attr("name") == Some("tun")).expect("tun driver");
+    let links: Vec<&str> = tun.attr_all("devlink").iter().map(|d| d.rsplit("\\t").next().unwrap_or("")).collect();
+    assert_eq!(links, vec!["tuntap", "tap", "tun"], "the /dev links");
+    assert!(tun.attr_all("perms").contains(&"ctl 0600 root sys"), "control node is root-only");
+}
+
+#[test]
+fn a_missing_source_is_reported() {
+    let (_scratch, proto) = assembled();
+    fs::remove_file(proto.join("usr/sbin/tunctl")).expect("remove");
+    let findings = check_with(None, &proto);
+    assert!(
+        findings.iter().any(|f| f.contains("network-tunctl.p5m") && f.contains("usr/sbin/tunctl") && f.contains("not in the proto area")),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn an_unpackaged_file_in_the_proto_area_is_reported() {
+    let (_scratch, proto) = assembled();
+    fs::write(proto.join("usr/sbin/stray"), "x").expect("write");
+    let findings = check_with(None, &proto);
+    assert!(findings.iter().any(|f| f.contains("usr/sbin/stray") && f.contains("no manifest delivers it")), "{findings:?}");
+}
+
+const EXTRA_HEADER: &str = "set name=pkg.fmri value=pkg://tuntap/test/extra@1.0\n\
+                            set name=pkg.summary value=extra\n\
+                            set name=variant.arch value=i386\n\
+                            license LICENSE license=MPL-2.0\n";
+
+#[test]
+fn a_path_delivered_twice_is_reported() {
+    let (_scratch, proto) = assembled();
+    let extra = format!("{EXTRA_HEADER}file path=usr/sbin/tunctl owner=root group=bin mode=0555\n");
+    let findings = check_with(Some(&extra), &proto);
+    assert!(findings.iter().any(|f| f.contains("usr/sbin/tunctl is delivered twice")), "{findings:?}");
+    // Directories may repeat when identical, not when they differ.
+    let same_dir = format!("{EXTRA_HEADER}dir path=usr/sbin group=bin mode=0755 owner=root\n");
+    assert!(check_with(Some(&same_dir), &proto).is_empty());
+    let other_dir = format!("{EXTRA_HEADER}dir path=usr/sbin group=bin mode=0700 owner=root\n");
+    assert!(check_with(Some(&other_dir), &proto).iter().any(|f| f.contains("usr/sbin is delivered twice")));
+}
+
+#[test]
+fn missing_package_attributes_are_reported() {
+    let (_scratch, proto) = assembled();
+    let extra = "set name=pkg.fmri value=pkg://tuntap/test/bare@1.0\nfile path=usr/sbin/tunctl2 owner=root\n";
+    let findings = check_with(Some(extra), &proto);
+    for expected in ["missing `set name=pkg.summary", "missing `set name=variant.arch", "no license action", "usr/sbin/tunctl2: missing mode=", "usr/sbin/tunctl2: missing group="] {
+        assert!(findings.iter().any(|f| f.contains(expected)), "{expected} not in {findings:?}");
+    }
+    let no_fmri = "set name=pkg.summary value=x\nset name=variant.arch value=i386\nlicense LICENSE license=MPL-2.0\n";
+    assert!(check_with(Some(no_fmri), &proto).iter().any(|f| f.contains("no valid `set name=pkg.fmri")));
+    let bad_mode = format!("{EXTRA_HEADER}dir path=opt/x owner=root group=bin mode=rwxr-xr-x\n");
+    assert!(check_with(Some(&bad_mode), &proto).iter().any(|f| f.contains("is not an octal mode")));
+}
+
+#[test]
+fn malformed_driver_actions_are_reported() {
+    let (_scratch, proto) = assembled();
+    let cases = [
+        ("driver name=ghost", "does not deliver its module kernel/drv/amd64/ghost"),
+        ("driver name=ghost", "does not deliver kernel/drv/ghost.conf"),
+        ("driver name=x perms=\"tun 0666 root\"", "is not \"MINOR MODE OWNER GROUP\""),
+        ("driver name=x perms=\"tun 666x root sys\"", "is not \"MINOR MODE OWNER GROUP\""),
+        ("driver name=x perms=\"tun 0666 root sys\" devlink=\"type=ddi_pseudo;name=x;minor=tap\\ttap\"", "devlink for minor tap has no perms= entry"),
+        ("driver name=x perms=\"tun 0666 root sys\" devlink=\"type=ddi_pseudo;name=x;minor=tun tun\"", "has no \\t"),
+        ("driver name=x perms=\"tun 0666 root sys\" devlink=\"type=ddi_pseudo;name=y;minor=tun\\ttun\"", "names another driver"),
+        ("driver perms=\"tun 0666 root sys\"", "driver action without name="),
+    ];
+    for (action, expected) in cases {
+        let extra = format!("{EXTRA_HEADER}{action}\n");
+        let findings = check_with(Some(&extra), &proto);
+        assert!(findings.iter().any(|f| f.contains(expected)), "{action}: {expected:?} not in {findings:?}");
+    }
+}
+
+#[test]
+fn dependencies_and_links_must_resolve() {
+    let (_scratch, proto) = assembled();
+    let dangling = format!("{EXTRA_HEADER}depend fmri=pkg:/network/no-such-package type=require\n");
+    assert!(check_with(Some(&dangling), &proto).iter().any(|f| f.contains("depends on network/no-such-package")));
+    let bad_type = format!("{EXTRA_HEADER}depend fmri=pkg:/network/tunctl type=needs\n");
+    assert!(check_with(Some(&bad_type), &proto).iter().any(|f| f.contains("depend type=needs")));
+    let bad_link = format!("{EXTRA_HEADER}link path=usr/lib/amd64/libnothing.so target=libnothing.so.1\n");
+    assert!(check_with(Some(&bad_link), &proto).iter().any(|f| f.contains("libnothing.so -> libnothing.so.1")));
+}
+
+#[test]
+fn manifest_syntax_errors_name_the_line() {
+    let err = Manifest::parse(Path::new("x.p5m"), "set name=a value=\"unterminated\n").expect_err("bad quote");
+    assert!(err.contains("x.p5m:1") && err.contains("unterminated"), "{err}");
+    let err = Manifest::parse(Path::new("x.p5m"), "# c\nfile path=a \\\n").expect_err("dangling continuation");
+    assert!(err.contains("x.p5m:2") && err.contains("continued line"), "{err}");
+    let err = Manifest::parse(Path::new("x.p5m"), "file a b path=c\n").expect_err("stray token");
+    assert!(err.contains("stray token"), "{err}");
+    // Continuations and quotes parse.
+    let m = Manifest::parse(Path::new("x.p5m"), "driver name=t \\\n    perms=\"a 0600 root sys\" \\\n    perms='b 0666 root sys'\n").expect("parse");
+    assert_eq!(m.actions[0].attr_all("perms"), vec!["a 0600 root sys", "b 0666 root sys"]);
+    assert_eq!(m.actions[0].line, 1);
+}
+
+#[test]
+fn assemble_names_missing_build_products() {
+    let scratch = Scratch::new("missing");
+    let mut inputs = fake_inputs(&scratch.0);
+    inputs.kernel = scratch.0.join("no-kernel");
+    let err = package::assemble(&inputs, &scratch.0.join("proto")).expect_err("no kernel modules");
+    assert!(err.contains("kernel/drv/amd64/tuntap") && err.contains("cargo xtask kmod"), "{err}");
+}
+
+// ===== SMF manifests, method scripts =====
+
+fn smf_dir() -> PathBuf {
+    repo().join("smf")
+}
+
+fn xmllint_valid(manifest: &Path) -> Output {
+    let dtd = smf_dir().join("service_bundle.dtd.1");
+    Command::new("xmllint")
+        .args(["--noout", "--nonet", "--dtdvalid"])
+        .arg(&dtd)
+        .arg(manifest)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run xmllint ({e}); install it: apt-get install libxml2-utils"))
+}
+
+#[test]
+fn every_smf_manifest_validates_against_the_dtd() {
+    let manifests = files_under(&smf_dir(), &|p| p.extension().is_some_and(|e| e == "xml"));
+    assert!(manifests.len() >= 2, "expected the openvpn and tuntap manifests, found {manifests:?}");
+    for manifest in &manifests {
+        let out = xmllint_valid(manifest);
+        assert!(out.status.success(), "{} does not validate:\n{}", manifest.display(), text(&out));
+        let body = fs::read_to_string(manifest).expect("read");
+        assert!(body.contains("<!DOCTYPE service_bundle SYSTEM \"/usr/share/lib/xml/dtd/service_bundle.dtd.1\">"), "{}: DOCTYPE", manifest.display());
+    }
+}
+
+#[test]
+fn an_invalid_smf_manifest_is_rejected() {
+    let scratch = Scratch::new("xml");
+    let good = fs::read_to_string(smf_dir().join("tuntap/tuntap.xml")).expect("read");
+    // exec_method without its required timeout_seconds.
+    let bad = good.replacen(" timeout_seconds=\"120\"", "", 1);
+    assert_ne!(good, bad);
+    let path = scratch.0.join("bad.xml");
+    fs::write(&path, bad).expect("write");
+    let out = xmllint_valid(&path);
+    assert!(!out.status.success(), "xmllint accepted a manifest without timeout_seconds");
+    assert!(text(&out).contains("timeout_seconds"), "{}", text(&out));
+}
+
+#[test]
+fn openvpn_manifest_has_least_privilege_rbac_and_template() {
+    let body = fs::read_to_string(smf_dir().join("openvpn/openvpn.xml")).expect("read");
+    for needle in [
+        "privileges=\"basic,!file_link_any,!proc_info,net_privaddr,net_rawaccess,sys_ip_config,sys_dl_config\"",
+        "value=\"solaris.smf.manage.openvpn\"",
+        "value=\"solaris.smf.value.openvpn\"",
+        "<service_fmri value=\"svc:/network/tuntap:default\"/>",
+        "<service_fmri value=\"svc:/milestone/network\"/>",
+        "<service_fmri value=\"svc:/system/filesystem/local\"/>",
+        "exec=\"/lib/svc/method/openvpn stop %{restarter/contract}\"",
+        "name=\"refresh\"",
+        "<pg_pattern name=\"config\"",
+        "<manpage title=\"openvpn\" section=\"8\"",
+    ] {
+        assert!(body.contains(needle), "openvpn.xml lacks {needle}");
+    }
+    assert!(!body.contains("privileges=\"all\""), "no full root privileges");
+    let auths = fs::read_to_string(smf_dir().join("openvpn/rbac/auth_attr")).expect("read");
+    let profile = fs::read_to_string(smf_dir().join("openvpn/rbac/prof_attr")).expect("read");
+    for auth in ["solaris.smf.manage.openvpn", "solaris.smf.value.openvpn"] {
+        assert!(auths.lines().any(|l| l.starts_with(&format!("{auth}:"))), "auth_attr defines {auth}");
+        assert!(profile.contains(auth), "the profile grants {auth}");
+    }
+    for line in auths.lines().chain(profile.lines()).filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let fields = line.split(':').count();
+        assert!(fields == 6 || fields == 5, "{line:?}: auth_attr has 6 fields, prof_attr 5");
+    }
+}
+
+/// Scripts: `*.sh` under smf/ and the SMF stand-ins of the tests.
+fn shell_scripts() -> Vec<PathBuf> {
+    let mut scripts = files_under(&smf_dir(), &|p| p.extension().is_some_and(|e| e == "sh"));
+    scripts.extend(files_under(&repo().join("xtask/tests/smf-env"), &|_| true));
+    scripts
+}
+
+fn shellcheck(script: &Path) -> Output {
+    let body = fs::read_to_string(script).expect("read script");
+    let interpreter = body
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("#!"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{} declares no shell (#! line)", script.display()));
+    let dialect = match interpreter.rsplit('/').next().unwrap_or_default() {
+        "sh" => "sh",
+        "bash" => "bash",
+        "ksh" | "ksh93" => "ksh",
+        other => panic!("{}: shellcheck has no dialect for {other}", script.display()),
+    };
+    run_tool("shellcheck", "shellcheck", &["-s", dialect, "-S", "style"], script)
+}
+
+#[test]
+fn method_scripts_pass_shellcheck_for_their_shell() {
+    let scripts = shell_scripts();
+    assert!(scripts.len() >= 5, "{scripts:?}");
+    for script in scripts {
+        let out = shellcheck(&script);
+        assert!(out.status.success(), "shellcheck {}:\n{}", script.display(), text(&out));
+    }
+}
+
+#[test]
+fn shellcheck_rejects_a_broken_method() {
+    let scratch = Scratch::new("sh");
+    let path = scratch.0.join("bad.sh");
+    fs::write(&path, "#!/bin/sh\n# SPDX-License-Identifier: MPL-2.0\nrm -rf $1/*\n[[ -n $x ]] && echo ok\n").expect("write");
+    let out = shellcheck(&path);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("SC2086") || text(&out).contains("SC3010"), "{}", text(&out));
+}
+
+// ===== man pages =====
+
+/// Lints `page` with Debian's mandoc.  illumos section names (4D, 3LIB)
+/// are not in Debian's mandoc's section table, so the `.Dt` line of a copy
+/// is mapped to the section's number first; all else is linted as
+/// written.  "referenced manual not found" is dropped: it reports pages
+/// missing from this host's man database (dladm(8) is not on Debian).
+fn mandoc_lint(page: &Path) -> (bool, String) {
+    let body = fs::read_to_string(page).expect("read page");
+    let scratch = Scratch::new("man");
+    let mut mapped = String::new();
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix(".Dt ") {
+            let mut words: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
+            if let Some(section) = words.get_mut(1) {
+                *section = section.chars().take_while(char::is_ascii_digit).collect();
+            }
+            mapped.push_str(&format!(".Dt {}\n", words.join(" ")));
+        } else {
+            mapped.push_str(line);
+            mapped.push('\n');
+        }
+    }
+    let copy = scratch.0.join(page.file_name().expect("name"));
+    fs::write(&copy, mapped).expect("write copy");
+    let out = Command::new("mandoc")
+        .args(["-T", "lint", "-W", "style"])
+        .arg(&copy)
+        .env("MANPATH", scratch.0.join("no-man-db"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run mandoc ({e}); install it: apt-get install mandoc"));
+    let messages: Vec<String> = text(&out)
+        .lines()
+        .filter(|l| !l.contains("referenced manual not found") && !l.contains("mandoc.db"))
+        .map(str::to_owned)
+        .collect();
+    (messages.is_empty(), messages.join("\n"))
+}
+
+fn man_pages() -> Vec<PathBuf> {
+    files_under(&repo().join("man"), &|_| true)
+}
+
+#[test]
+fn man_pages_pass_mandoc_lint() {
+    let pages = man_pages();
+    let names: Vec<String> = pages.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+    for expected in ["tun.4d", "tunctl.8", "dladm-tun.8", "libdltun.3lib"] {
+        assert!(names.iter().any(|n| n == expected), "no man/{expected}");
+    }
+    for page in &pages {
+        let (clean, messages) = mandoc_lint(page);
+        assert!(clean, "mandoc -T lint {}:\n{messages}", page.display());
+        let body = fs::read_to_string(page).expect("read");
+        assert!(body.contains(".Sh EXAMPLES"), "{} has no EXAMPLES section", page.display());
+        // The .Dt section matches the file name (tun.4d -> 4D).
+        let extension = page.extension().map(|e| e.to_string_lossy().to_uppercase()).unwrap_or_default();
+        assert!(
+            body.lines().any(|l| l.starts_with(".Dt ") && l.split_whitespace().nth(2) == Some(extension.as_str())),
+            "{}: .Dt section is not {extension}",
+            page.display()
+        );
+    }
+}
+
+#[test]
+fn cross_references_between_our_pages_resolve() {
+    let pages = man_pages();
+    let ours: Vec<(String, String)> = pages
+        .iter()
+        .filter_map(|p| Some((p.file_stem()?.to_string_lossy().into_owned(), p.extension()?.to_string_lossy().to_uppercase())))
+        .collect();
+    for page in &pages {
+        for line in fs::read_to_string(page).expect("read").lines() {
+            let Some(rest) = line.strip_prefix(".Xr ") else { continue };
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let [name, section, ..] = words.as_slice() else { continue };
+            let is_ours = ["tun", "tunctl", "dladm-tun", "libdltun"].contains(name);
+            if is_ours {
+                assert!(
+                    ours.iter().any(|(n, s)| n == name && s == &section.to_uppercase()),
+                    "{}: .Xr {name} {section} has no page man/{name}.{}",
+                    page.display(),
+                    section.to_lowercase()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn mandoc_lint_rejects_a_broken_page() {
+    let scratch = Scratch::new("badman");
+    let path = scratch.0.join("bad.8");
+    fs::write(&path, ".\\\" SPDX-License-Identifier: MPL-2.0\n.Dd November 21, 2026\n.Dt BAD 8\n.Os\n.Sh NAME\n.Nm bad\n.Sh DESCRIPTION\n.Bl -tag\n.It x\ny\n").expect("write");
+    let (clean, messages) = mandoc_lint(&path);
+    assert!(!clean, "mandoc accepted a page without .Nd and with an unclosed list");
+    assert!(messages.contains("Nd") || messages.contains("Bl"), "{messages}");
+}
+
+// ===== net/if_tun.h =====
+
+#[test]
+fn if_tun_h_constants_match_tuntap_abi() {
+    let scratch = Scratch::new("iftun");
+    let source = scratch.0.join("print.c");
+    fs::write(
+        &source,
+        "#include <stdio.h>\n#include <net/if_tun.h>\n\
+         int main(void) { printf(\"%d %d %d %d\\n\", TUNNEWPPA, TUNSETPPA, TUNGETPPA, TUN_OLD_API_MAX_PPA); return 0; }\n",
+    )
+    .expect("write");
+    let binary = scratch.0.join("print");
+    let out = Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Werror", "-pedantic", "-I"])
+        .arg(repo().join("include"))
+        .arg(&source)
+        .arg("-o")
+        .arg(&binary)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run gcc ({e}); install it: apt-get install gcc"));
+    assert!(out.status.success(), "gcc:\n{}", text(&out));
+    // Also valid C++ (the extern "C" guard).
+    let out = Command::new("gcc")
+        .args(["-x", "c++", "-fsyntax-only", "-Wall", "-Werror", "-I"])
+        .arg(repo().join("include"))
+        .arg(&source)
+        .output()
+        .expect("run gcc -x c++");
+    assert!(out.status.success() || text(&out).contains("g++") || text(&out).contains("cc1plus"), "g++:\n{}", text(&out));
+    let out = Command::new(&binary).output().expect("run the program");
+    let values: Vec<i64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            i64::from(tuntap_abi::TUNNEWPPA),
+            i64::from(tuntap_abi::TUNSETPPA),
+            i64::from(tuntap_abi::TUNGETPPA),
+            i64::from(tuntap_abi::OLD_API_MAX_PPA)
+        ]
+    );
+    assert_eq!(values[0], 0x54_0001, "TUNNEWPPA as OpenVPN knows it");
+}
+
+// ===== licence =====
+
+/// Source kinds that must carry an SPDX line, by extension or name.
+fn needs_spdx(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let extension = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    matches!(extension, "rs" | "sh" | "xml" | "p5m" | "h" | "c")
+        && !name.eq_ignore_ascii_case("Cargo.lock")
+        || ["4d", "8", "3lib", "1", "5", "7"].contains(&extension) && path.starts_with("man/")
+        || path.starts_with("smf/") && (name == "auth_attr" || name == "prof_attr")
+        || path.starts_with("xtask/tests/smf-env/bin/")
+}
+
+/// Third-party files that keep their own licence notice.
+const FOREIGN: &[&str] = &["smf/service_bundle.dtd.1"];
+
+fn spdx_problem(path: &Path) -> Option<String> {
+    let body = fs::read(path).ok()?;
+    let head = String::from_utf8_lossy(&body[..body.len().min(600)]).into_owned();
+    let found = head.lines().take(5).any(|l| l.contains("SPDX-License-Identifier: MPL-2.0"));
+    (!found).then(|| format!("{}: no `SPDX-License-Identifier: MPL-2.0` in its first 5 lines", path.display()))
+}
+
+#[test]
+fn every_source_file_carries_an_spdx_line() {
+    let root = repo();
+    let out = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run git ls-files ({e}); the SPDX gate needs git"));
+    assert!(out.status.success(), "git ls-files: {}", text(&out));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let files: Vec<&str> = listed
+        .split('\0')
+        .filter(|f| !f.is_empty() && needs_spdx(f) && !FOREIGN.contains(f))
+        .filter(|f| !f.starts_with("xtask/testdata/") || f.ends_with(".c") || f.ends_with(".rs"))
+        .collect();
+    assert!(files.len() > 50, "expected the whole source tree, got {} files", files.len());
+    let problems: Vec<String> = files.iter().filter_map(|f| spdx_problem(&root.join(f))).collect();
+    assert!(problems.is_empty(), "files without an SPDX line:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn spdx_gate_flags_a_file_without_the_line() {
+    let scratch = Scratch::new("spdx");
+    let bare = scratch.0.join("bare.rs");
+    fs::write(&bare, "fn main() {}\n").expect("write");
+    assert!(spdx_problem(&bare).is_some_and(|p| p.contains("bare.rs")));
+    let late = scratch.0.join("late.sh");
+    fs::write(&late, "#!/bin/sh\n\n\n\n\n\n# SPDX-License-Identifier: MPL-2.0\n").expect("write");
+    assert!(spdx_problem(&late).is_some(), "the line must be near the top");
+    let good = scratch.0.join("good.p5m");
+    fs::write(&good, "# SPDX-License-Identifier: MPL-2.0\nset name=a value=b\n").expect("write");
+    assert!(spdx_problem(&good).is_none());
+    assert!(needs_spdx("manifests/x.p5m") && needs_spdx("include/net/if_tun.h") && needs_spdx("smf/a/b.xml"));
+    assert!(needs_spdx("man/tun.4d") && !needs_spdx("README.md"));
+}
