@@ -486,6 +486,72 @@ pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> std::result::
 
 // ----- counters -----
 
+/// Every counter along one link's path, read at one moment.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkAccount {
+    /// Linux's counters of the namespace's TAP.
+    pub linux: crate::netns::LinuxLinkStats,
+    pub bridge: crate::bridge::BridgeStats,
+    /// Frames `mc_tx` accepted from the bridge's client, pushbacks, and
+    /// frames handed back in them.
+    pub accepted: u64,
+    pub pushbacks: u64,
+    pub returned: u64,
+    pub mac: MacStats,
+    pub resolver_replies: u64,
+}
+
+/// What the application side did with one link's queue(s).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppCounts {
+    /// Packets and bytes read from the link's queues.
+    pub read: u64,
+    pub read_bytes: u64,
+    /// Packets written to the link's queues (writes the stream head took).
+    pub written: u64,
+}
+
+impl LinkAccount {
+    /// Read every counter of `link` and check that they add up, given
+    /// what the application side did: every frame Linux sent was bridged,
+    /// `mc_tx` took each one (after any pushback), and each was delivered
+    /// to a queue, answered by the resolver, or counted as a drop; the
+    /// application read exactly what was delivered; every packet it wrote
+    /// was passed up or counted as dropped, and everything passed up
+    /// reached Linux.  Call once traffic has stopped (retry with
+    /// [`eventually`] while the last packets land).
+    pub fn check(rig: &Rig, link: &NsLink, app: AppCounts) -> std::result::Result<LinkAccount, String> {
+        let client = link.bridge.client();
+        let acc = LinkAccount {
+            linux: link.ns.link_stats(link.ifname()).map_err(|e| e.0)?,
+            bridge: link.bridge.stats(),
+            accepted: client.tx_accepted(),
+            pushbacks: client.tx_pushbacks(),
+            returned: client.tx_returned(),
+            mac: MacStats::read(rig, link.linkid).map_err(|e| e.0)?,
+            resolver_replies: rig.info(link.linkid).counters.resolver_replies,
+        };
+        let (m, b) = (&acc.mac, &acc.bridge);
+        let write_drops = m.ierrors + m.norcvbuf + m.oerrors;
+        let checks = [
+            (acc.linux.tx_packets == b.to_mac_frames, "every frame Linux sent was bridged"),
+            (acc.accepted == b.to_mac_frames && client.tx_backlog() == 0, "mc_tx took every frame in the end"),
+            (
+                b.to_mac_frames == m.opackets + acc.resolver_replies + m.drops(),
+                "each frame was delivered, answered, or counted as dropped",
+            ),
+            (app.read == m.opackets && app.read_bytes == m.obytes, "the queues got exactly opackets/obytes"),
+            (app.written == m.ipackets || app.written == m.ipackets + write_drops, "every write passed up or counted"),
+            (b.to_tap_frames == m.ipackets + acc.resolver_replies, "everything passed up reached the bridge"),
+            (acc.linux.rx_packets == b.to_tap_frames, "and Linux"),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, what)) => Err(format!("link {}: {what}:\n{acc:#?}\napp side {app:?}", link.link_name)),
+            None => Ok(acc),
+        }
+    }
+}
+
 /// The link's counters through `mc_getstat` (what `dladm show-link -s`
 /// and kstat read), for the statistics the driver keeps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

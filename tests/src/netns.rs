@@ -351,14 +351,15 @@ impl Netns {
     /// `ping` from this namespace: `count` echoes to `dest` (v4 or v6),
     /// each of `size` payload bytes (None: ping's default), with
     /// fragmentation forbidden, giving up after `count + 5` seconds.
-    /// Returns ping's output on full success.
-    pub fn ping(&self, dest: &str, count: u32, size: Option<u32>) -> Result<String> {
+    /// Returns ping's output when at least `count` replies came back and
+    /// no request went unanswered.
+    pub fn ping(&self, dest: &str, count: u32, size: Option<u32>) -> Result<PingReport> {
         self.ping_within(dest, count, size, count + 5)
     }
 
     /// [`Netns::ping`] with ping's own deadline (`-w`) in seconds: how long
     /// a ping that gets no reply takes to fail.
-    pub fn ping_within(&self, dest: &str, count: u32, size: Option<u32>, deadline_s: u32) -> Result<String> {
+    pub fn ping_within(&self, dest: &str, count: u32, size: Option<u32>, deadline_s: u32) -> Result<PingReport> {
         let count_s = count.to_string();
         let size_s = size.map(|s| s.to_string());
         let deadline = deadline_s.to_string();
@@ -372,13 +373,30 @@ impl Netns {
         args.push(dest);
         let out = self.exec(&args, Duration::from_secs(u64::from(deadline_s) + 5))?;
         let text = format!("{}{}", out.stdout, out.stderr);
-        let want = format!("{count} packets transmitted, {count} received");
-        if out.success() && text.contains(&want) {
-            Ok(text)
-        } else {
-            Err(err(format!("ping {dest} from namespace {} did not get {count} replies:\n{text}", self.name)))
+        // With a deadline ping keeps sending until `count` replies came
+        // back (requests wait in the neighbour queue while resolution is
+        // slow); success is every request answered, at least `count`.
+        let tally = text.lines().find_map(|l| {
+            let (sent, rest) = l.split_once(" packets transmitted, ")?;
+            let received = rest.split_once(" received")?.0;
+            Some((sent.trim().parse::<u32>().ok()?, received.trim().parse::<u32>().ok()?))
+        });
+        match tally {
+            Some((sent, received)) if out.success() && received >= count && received == sent => {
+                Ok(PingReport { sent, received, output: text })
+            }
+            _ => Err(err(format!("ping {dest} from namespace {} did not get {count} replies:\n{text}", self.name))),
         }
     }
+}
+
+/// What a successful [`Netns::ping`] saw.
+#[derive(Clone, Debug)]
+pub struct PingReport {
+    /// Echo requests sent and replies received (equal on success).
+    pub sent: u32,
+    pub received: u32,
+    pub output: String,
 }
 
 impl Drop for Netns {

@@ -33,10 +33,10 @@ fn tun_link_answers_resolution_and_carries_ping_both_families() {
     a.addr_add("10.9.0.1/24").unwrap();
     a.addr_add("fd00:9::1/64").unwrap();
 
-    a.ns.ping("10.9.0.2", 3, None).expect("IPv4 ping through the tun link");
+    let v4 = a.ns.ping("10.9.0.2", 3, None).expect("IPv4 ping through the tun link");
     // A full-size packet (1500-byte IP datagram, DF set) fits the link.
-    a.ns.ping("10.9.0.2", 1, Some(1472)).expect("full-MTU IPv4 ping");
-    a.ns.ping("fd00:9::2", 3, None).expect("IPv6 ping after neighbour discovery");
+    let v4_big = a.ns.ping("10.9.0.2", 1, Some(1472)).expect("full-MTU IPv4 ping");
+    let v6 = a.ns.ping("fd00:9::2", 3, None).expect("IPv6 ping after neighbour discovery");
 
     // The peer's MAC in Linux's neighbour table is the one the driver
     // answered with.
@@ -84,8 +84,8 @@ fn tun_link_answers_resolution_and_carries_ping_both_families() {
         }
     });
     let (r, m, info, linux) = checked.unwrap_or_else(|e| panic!("counters do not add up: {e}"));
-    assert_eq!(r.replied_v4, 4, "3 + 1 IPv4 echoes answered");
-    assert_eq!(r.replied_v6, 3, "3 IPv6 echoes answered");
+    assert_eq!(u64::from(v4.sent + v4_big.sent), r.replied_v4, "each IPv4 echo answered once");
+    assert_eq!(u64::from(v6.sent), r.replied_v6, "each IPv6 echo answered once");
     assert_eq!(r.write_errors, 0);
     assert!(info.resolver_replies >= 2, "at least one ARP reply and one neighbour advertisement: {info:?}");
     assert_eq!((m.ierrors, m.norcvbuf, m.unknowns), (0, 0, 0), "no drop in the driver: {m:?}");
