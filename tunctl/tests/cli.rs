@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MPL-2.0
+//! tunctl as a user runs it, on the simulated host: arguments in, text
+//! and exit code out.
+
+use libdladm_plugin::sim::{SimPlatform, SimSystem};
+use tuntap_abi::attach_flags;
+use tunctl::exit;
+
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn tunctl_as(platform: &SimPlatform, args: &str) -> Run {
+    let args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = tunctl::run(&args, || Ok(platform.clone()), &mut out, &mut err);
+    Run { code, out: String::from_utf8(out).unwrap(), err: String::from_utf8(err).unwrap() }
+}
+
+fn tunctl(sys: &SimSystem, args: &str) -> Run {
+    tunctl_as(&sys.admin(), args)
+}
+
+#[test]
+fn create_show_modify_delete() {
+    let sys = SimSystem::new();
+    let r = tunctl(&sys, "create -T tap --mtu 9000 --mac 2:8:20:1:2:3 --owner 1001 vpn0");
+    assert_eq!((r.code, r.err.as_str()), (exit::OK, ""));
+    assert_eq!(r.out, "created tap link vpn0 (link id 1, persistent)\n");
+    let r = tunctl(&sys, "create -T tun --temporary tun0");
+    assert_eq!(r.out, "created tun link tun0 (link id 2, temporary)\n");
+    let r = tunctl(&sys, "show");
+    assert_eq!(r.code, exit::OK);
+    let tun0_mac = mac_of(&sys, "tun0");
+    let rows: Vec<Vec<&str>> = r.out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec!["LINK", "MODE", "STATE", "MTU", "MACADDRESS", "OWNER", "QUEUES", "PERSIST", "ZONE"],
+            vec!["tun0", "tun", "down", "1500", tun0_mac.as_str(), "--", "0", "no", "global"],
+            vec!["vpn0", "tap", "down", "9000", "2:8:20:1:2:3", "1001", "0", "yes", "global"],
+        ]
+    );
+    // Columns line up under their headers.
+    let lines: Vec<&str> = r.out.lines().collect();
+    for header in ["MODE", "MTU", "MACADDRESS", "OWNER", "ZONE"] {
+        let at = lines[0].find(header).unwrap();
+        for row in &lines[1..] {
+            assert_ne!(row.as_bytes()[at], b' ', "{header} column of {row:?}");
+            assert_eq!(row.as_bytes()[at - 1], b' ', "{header} column of {row:?}");
+        }
+    }
+    let r = tunctl(&sys, "show -p -o link,macaddress,persist vpn0");
+    assert_eq!(r.out, "vpn0:2\\:8\\:20\\:1\\:2\\:3:yes\n");
+    let r = tunctl(&sys, "show -p -o mtu vpn0");
+    assert_eq!(r.out, "9000\n");
+    let r = tunctl(&sys, "modify --mtu 1400 --no-owner vpn0");
+    assert_eq!((r.code, r.out.as_str()), (exit::OK, "modified link vpn0\n"));
+    assert_eq!(tunctl(&sys, "show -p -o mtu,owner vpn0").out, "1400:--\n");
+    let r = tunctl(&sys, "delete vpn0");
+    assert_eq!((r.code, r.out.as_str()), (exit::OK, "deleted link vpn0\n"));
+    let r = tunctl(&sys, "show vpn0");
+    assert_eq!((r.code, r.err.as_str()), (exit::NOT_FOUND, "tunctl: link vpn0: no such link\n"));
+    sys.finish();
+}
+
+fn mac_of(sys: &SimSystem, link: &str) -> String {
+    let r = tunctl(sys, &format!("show -p -o macaddress {link}"));
+    r.out.trim().to_string()
+}
+
+#[test]
+fn show_json_has_every_field() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create -T tun --mtu 1400 vpn0");
+    let d = sys.spawn("openvpn", None);
+    sys.daemon_attach(d, "vpn0", false, 0).unwrap();
+    let r = tunctl(&sys, "show --json");
+    assert_eq!(r.code, exit::OK);
+    let v: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    let l = &v[0];
+    assert_eq!(l["link"], "vpn0");
+    assert_eq!(l["mode"], "tun");
+    assert_eq!(l["state"], "up");
+    assert_eq!(l["persistent"], true);
+    assert_eq!(l["kernel"]["mtu"], 1400);
+    assert_eq!(l["kernel"]["queues"], 1);
+    assert_eq!(l["kernel"]["pids"][0], d);
+    assert_eq!(l["kernel"]["origin"], "admin");
+    assert_eq!(l["config"]["mtu"], 1400);
+    assert!(l["kernel"]["counters"]["ipackets"].is_u64());
+    sys.finish();
+}
+
+#[test]
+fn bad_input_names_the_link_and_the_reason() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create vpn0");
+    let cases: &[(&str, i32, &str)] = &[
+        ("create vpn", exit::USAGE, "tunctl: link vpn: invalid link name: link name must end with a digit\n"),
+        ("create vpn0", exit::EXISTS, "tunctl: link vpn0: already exists (a tap link)\n"),
+        ("create --mtu 100 vpn1", exit::USAGE, "tunctl: link vpn1: invalid MTU 100: must be 576 to 65535\n"),
+        ("create -T tun --mac 2:0:0:0:0:1 vpn1", exit::USAGE, "tunctl: link vpn1: a MAC address applies to tap links only (this is a tun link)\n"),
+        ("create --mac 1:0:0:0:0:1 vpn1", exit::USAGE, "tunctl: link vpn1: invalid MAC address '1:0:0:0:0:1': it is a multicast/broadcast address (first octet is odd)\n"),
+        ("create --owner nosuchuser_x vpn1", exit::USAGE, "tunctl: link vpn1: no such user 'nosuchuser_x'\n"),
+        ("delete vpn9", exit::NOT_FOUND, "tunctl: link vpn9: no such link\n"),
+        ("modify vpn0", exit::USAGE, "tunctl: link vpn0: nothing to change (give --mtu, --mac, --owner or --group)\n"),
+        ("modify --mtu 70000 vpn0", exit::USAGE, "tunctl: link vpn0: invalid MTU 70000: must be 576 to 65535\n"),
+        ("show -p -o link,speed", exit::USAGE, "tunctl: unknown field 'speed' (fields: link,linkid,mode,zone,state,mtu,macaddress,owner,group,queues,pids,persist,origin)\n"),
+        ("cleanup --for openvpn", exit::USAGE, ""),
+    ];
+    for (args, code, err) in cases {
+        let r = tunctl(&sys, args);
+        assert_eq!(r.code, *code, "{args}: {}", r.err);
+        if !err.is_empty() {
+            assert_eq!(r.err, *err, "{args}");
+        }
+        assert_eq!(r.out, "", "{args}");
+    }
+    let r = tunctl(&sys, "create -T ip vpn1");
+    assert_eq!(r.code, exit::USAGE);
+    assert!(r.err.contains("unknown mode 'ip': use tun or tap"), "{}", r.err);
+    let r = tunctl(&sys, "cleanup --for openvpn");
+    assert!(r.err.contains("'openvpn' is neither a pid nor an SMF FMRI"), "{}", r.err);
+    assert_eq!(sys.driver().links().len(), 1, "nothing was made");
+    sys.finish();
+}
+
+#[test]
+fn other_class_privilege_zone_and_busy_are_told_apart() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create vpn0");
+    let root = sys.root_cred();
+    sys.host().dlmgmt_create_id(&root, "net0", 0x08, 4, tuntap_sim::DlFlags::ACTIVE).unwrap();
+    let r = tunctl(&sys, "delete net0");
+    assert_eq!((r.code, r.err.as_str()), (exit::NOT_FOUND, "tunctl: link net0: not a tun/tap link (it is a vnic link)\n"));
+    let user = sys.platform_as(sys.host().user_cred(1001, 10, 0));
+    let r = tunctl_as(&user, "delete vpn0");
+    assert_eq!(r.code, exit::DENIED);
+    assert_eq!(r.err, "tunctl: link vpn0: permission denied: needs the sys_dl_config privilege\n");
+    let zone = sys.host().create_zone("web");
+    let zroot = sys.platform_as(sys.host().cred(tuntap_sim::CredSpec {
+        uid: 0,
+        gid: 0,
+        groups: vec![],
+        zone,
+        privs: tuntap_sim::Privileges::all(),
+    }));
+    let r = tunctl_as(&zroot, "create zvpn0");
+    assert_eq!(r.code, exit::DENIED);
+    assert!(r.err.contains("use --temporary"), "{}", r.err);
+    assert_eq!(tunctl_as(&zroot, "create --temporary zvpn0").code, exit::OK);
+    let r = tunctl(&sys, "modify --mtu 1400 zvpn0");
+    assert_eq!((r.code, r.err.as_str()), (exit::DENIED, "tunctl: link zvpn0: belongs to zone 'web'; administer it from there\n"));
+    assert_eq!(tunctl_as(&zroot, "show vpn0").code, exit::NOT_FOUND, "the zone does not see the global zone's link");
+    let d = sys.spawn("openvpn", None);
+    sys.daemon_attach(d, "vpn0", true, 0).unwrap();
+    let r = tunctl(&sys, "delete vpn0");
+    assert_eq!(r.code, exit::BUSY);
+    assert_eq!(r.err, format!("tunctl: link vpn0: busy: 1 queue(s) attached (pid {d}); stop the daemon or use --force\n"));
+    assert_eq!(tunctl(&sys, "delete --force vpn0").code, exit::OK);
+    sys.finish();
+}
+
+#[test]
+fn up_after_reboot_then_again() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create -T tun vpn0");
+    tunctl(&sys, "create -T tap --mtu 9000 vpn1");
+    tunctl(&sys, "create --temporary tmp0");
+    sys.reboot();
+    assert_eq!(tunctl(&sys, "show -p -o link,state").out, "vpn0:configured\nvpn1:configured\n");
+    let r = tunctl(&sys, "up");
+    assert_eq!((r.code, r.out.as_str()), (exit::OK, "vpn0: created\nvpn1: created\n"));
+    assert_eq!(tunctl(&sys, "show -p -o link,state,mtu").out, "vpn0:down:1500\nvpn1:down:9000\n");
+    let r = tunctl(&sys, "up");
+    assert_eq!(r.out, "vpn0: already up\nvpn1: already up\n");
+    sys.reboot();
+    sys.host().fail_next_mac_register(1);
+    let r = tunctl(&sys, "up");
+    assert_eq!(r.code, exit::PARTIAL);
+    assert_eq!(r.out, "vpn1: created\n");
+    assert_eq!(r.err, "tunctl: link vpn0: the tuntap driver refused to create the link: out of memory (ENOMEM)\n");
+    sys.finish();
+}
+
+#[test]
+fn cleanup_dry_run_then_for_real() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create vpn0");
+    let vpn = sys.spawn("openvpn", Some("svc:/network/openvpn:office"));
+    sys.daemon_attach(vpn, "tun7", false, attach_flags::CREATE).unwrap();
+    sys.daemon_set_persist(vpn, true).unwrap();
+    sys.plumb_ip("tun7").unwrap();
+    sys.crash(vpn);
+    let served = sys.spawn("openconnect", None);
+    sys.daemon_attach(served, "tun8", false, attach_flags::CREATE).unwrap();
+    let plan = format!("persistent link of pid {vpn}, which is gone; no queue attached; IP still plumbed (tun7)");
+    let kept = format!("tun8: kept (in use: 1 queue(s) attached (pid {served}))\nvpn0: kept (configured by an administrator; remove it with 'delete')\n");
+    let r = tunctl(&sys, "cleanup --dry-run");
+    assert_eq!(r.code, exit::OK);
+    assert_eq!(r.out, format!("tun7: stale ({plan}); would unplumb IP interface tun7 and delete it\n{kept}"));
+    assert_eq!(sys.driver().links().len(), 3, "dry run changed nothing");
+    assert!(sys.ip_plumbed("tun7"));
+    let r = tunctl(&sys, "cleanup --for 1");
+    assert_eq!(r.out, "no stale links\n");
+    let r = tunctl(&sys, "cleanup --for svc:/network/openvpn:office");
+    assert_eq!(r.out, format!("tun7: stale ({plan}); unplumbed IP interface tun7, deleted\n"));
+    assert_eq!(sys.driver().links().len(), 2);
+    sys.finish();
+}
+
+#[test]
+fn old_tunctl_options_keep_working() {
+    let sys = SimSystem::new();
+    let r = tunctl(&sys, "-t tap3 -u 1000");
+    assert_eq!((r.code, r.out.as_str()), (exit::OK, "Set 'tap3' persistent and owned by uid 1000\n"));
+    assert_eq!(tunctl(&sys, "show -p -o mode,owner,persist tap3").out, "tap:1000:no\n");
+    let r = tunctl(&sys, "-b -t tun2 -f /dev/tun");
+    assert_eq!(r.out, "tun2\n");
+    assert_eq!(tunctl(&sys, "show -p -o mode tun2").out, "tun\n");
+    // No name: the lowest free unit, mode from the clone device.
+    assert_eq!(tunctl(&sys, "-b").out, "tap0\n");
+    assert_eq!(tunctl(&sys, "-b -f /dev/tun").out, "tun0\n");
+    assert_eq!(tunctl(&sys, "-bf /dev/tun").out, "tun1\n");
+    let r = tunctl(&sys, "-d tap3");
+    assert_eq!((r.code, r.out.as_str()), (exit::OK, "Set 'tap3' nonpersistent\n"));
+    let r = tunctl(&sys, "-d tap3");
+    assert_eq!((r.code, r.err.as_str()), (exit::NOT_FOUND, "tunctl: link tap3: no such link\n"));
+    let r = tunctl(&sys, "-t tap-3");
+    assert_eq!(r.code, exit::USAGE);
+    assert!(r.err.starts_with("tunctl: link tap-3: invalid link name"), "{}", r.err);
+    let r = tunctl(&sys, "-t");
+    assert_eq!(r.code, exit::USAGE);
+    assert!(r.err.starts_with("tunctl: option -t needs a value\nusage: tunctl [-b]"), "{}", r.err);
+    let r = tunctl(&sys, "-d tap0 -t tap1");
+    assert_eq!(r.code, exit::USAGE);
+    assert!(r.err.contains("-d cannot be combined"), "{}", r.err);
+    sys.finish();
+}
+
+#[test]
+fn every_verb_has_help_with_an_example_and_help_needs_no_system() {
+    for verb in ["create", "delete", "show", "modify", "up", "cleanup"] {
+        let args = vec![verb.to_string(), "--help".to_string()];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = tunctl::run::<SimPlatform>(&args, || Err("no system".into()), &mut out, &mut err);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(code, exit::OK, "{verb}");
+        assert!(out.contains("Example"), "{verb}: {out}");
+        assert!(out.contains(&format!("tunctl {verb}")), "{verb}: {out}");
+    }
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = tunctl::run::<SimPlatform>(&["--help".to_string()], || Err("no system".into()), &mut out, &mut err);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, exit::OK);
+    assert!(out.contains("Exit status:") && out.contains("6  the link is busy"), "{out}");
+    // A verb that needs the system says why it cannot run.
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = tunctl::run::<SimPlatform>(&["show".to_string()], || Err("cannot open /dev/tuntap".into()), &mut out, &mut err);
+    assert_eq!((code, String::from_utf8(err).unwrap()), (exit::FAILED, "tunctl: cannot open /dev/tuntap\n".to_string()));
+}
