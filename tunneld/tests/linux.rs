@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Linux's /dev/net/tun backend: two daemons whose links live in two
+//! network namespaces (the test creates them; it needs root and fails
+//! with a clear message otherwise), joined over loopback TLS; ping
+//! across works at MTU 1500 and 9000, and stopping removes the links.
+//! Also the `tunneld` program itself: signals, status, exit codes.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use tokio::sync::oneshot;
+use tunneld::device::linux::LinuxTun;
+use tunneld::{Daemon, Mode};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A network namespace removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("tunneld-{tag}-{}", std::process::id());
+        let out = Command::new("ip").args(["netns", "add", &name]).output().expect("run ip(8) (iproute2)");
+        assert!(
+            out.status.success(),
+            "cannot create network namespace {name} (these tests need root and iproute2): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ns = Netns(name);
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+    fn path(&self) -> PathBuf {
+        Path::new("/var/run/netns").join(&self.0)
+    }
+    fn ip(&self, args: &[&str]) {
+        let out = Command::new("ip").arg("-n").arg(&self.0).args(args).output().unwrap();
+        assert!(out.status.success(), "ip -n {} {args:?}: {}", self.0, String::from_utf8_lossy(&out.stderr));
+    }
+    fn has_link(&self, link: &str) -> bool {
+        Command::new("ip").args(["-n", &self.0, "link", "show", link]).stderr(Stdio::null()).stdout(Stdio::null()).status().unwrap().success()
+    }
+    fn exec(&self, cmd: &[&str]) -> std::process::Output {
+        Command::new("ip").args(["netns", "exec", &self.0]).args(cmd).output().unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn ping_across(mtu: u32) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let pki = Pki::new();
+    let (na, nb) = (Netns::new(&format!("a{mtu}")), Netns::new(&format!("b{mtu}")));
+    let dev_a = LinuxTun::open_in_netns(&na.path(), "tnl0", Mode::Tun, mtu as usize).expect("tun in namespace a");
+    let dev_b = LinuxTun::open_in_netns(&nb.path(), "tnl0", Mode::Tun, mtu as usize).expect("tun in namespace b");
+    for (ns, addr) in [(&na, "10.66.0.1/24"), (&nb, "10.66.0.2/24")] {
+        ns.ip(&["addr", "add", addr, "dev", "tnl0"]);
+        ns.ip(&["link", "set", "tnl0", "up"]);
+    }
+
+    let server = rt.block_on(Daemon::start(config(&pki.server_toml("server", "tnl0", "tun", mtu)))).unwrap();
+    let addr = server.local_addr().unwrap().to_string();
+    let client = rt.block_on(Daemon::start(config(&pki.client_toml("client", &addr, "tnl0", "tun", mtu)))).unwrap();
+    let (sc, cc) = (server.counters(), client.counters());
+    let (stop_s, rx_s) = oneshot::channel::<()>();
+    let (stop_c, rx_c) = oneshot::channel::<()>();
+    let ts = rt.spawn(server.run(Arc::new(dev_b), async {
+        let _ = rx_s.await;
+    }));
+    let tc = rt.spawn(client.run(Arc::new(dev_a), async {
+        let _ = rx_c.await;
+    }));
+    assert!(wait_until(WAIT, || sc.connected_peer().is_some() && cc.connected_peer().is_some()));
+
+    let size = (mtu - 28).to_string();
+    let out = na.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "3", "-M", "do", "-s", &size, "10.66.0.2"]);
+    assert!(out.status.success(), "ping a -> b at {size} bytes: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = nb.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "3", "10.66.0.1"]);
+    assert!(out.status.success(), "ping b -> a: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(tunneld::Counters::get(&cc.tx_packets) >= 3);
+    assert!(tunneld::Counters::get(&sc.rx_packets) >= 3);
+
+    let _ = stop_c.send(());
+    let _ = stop_s.send(());
+    rt.block_on(async {
+        tokio::time::timeout(WAIT, tc).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(WAIT, ts).await.unwrap().unwrap().unwrap();
+    });
+    assert!(!na.has_link("tnl0") && !nb.has_link("tnl0"), "the tun interfaces are gone");
+}
+
+#[test]
+fn ping_across_two_namespaces_at_mtu_1500() {
+    ping_across(1500);
+}
+
+#[test]
+fn ping_across_two_namespaces_at_mtu_9000() {
+    ping_across(9000);
+}
+
+#[test]
+fn bad_linux_interface_names_are_refused() {
+    let err = LinuxTun::open("averyveryverylongname0", Mode::Tun, 1500).err().unwrap();
+    assert!(err.to_string().contains("is not a Linux interface name"), "{err}");
+    let err = LinuxTun::open_in_netns(Path::new("/nonexistent/ns"), "tnl0", Mode::Tun, 1500).err().unwrap();
+    assert!(err.to_string().contains("network namespace /nonexistent/ns"), "{err}");
+}
+
+// ----- the program -----
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tunneld")
+}
+
+fn run_bin(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn the_program_exits_with_the_documented_codes() {
+    let pki = Pki::new();
+    let (code, _, err) = run_bin(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--config FILE is required"), "{err}");
+    let (code, _, err) = run_bin(&["--config", "x", "frobnicate"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown argument \"frobnicate\""), "{err}");
+    let (code, out, _) = run_bin(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("tunneld status --config FILE"));
+
+    let (code, _, err) = run_bin(&["check", "--config", "/nonexistent/vpn0.toml"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("error: configuration /nonexistent/vpn0.toml: cannot read"), "{err}");
+
+    let bad = pki.path("bad.toml");
+    std::fs::write(&bad, pki.server_toml("server", "tnl0", "tun", 1500).replace("mtu = 1500", "mtu = 10")).unwrap();
+    let (code, _, err) = run_bin(&["check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("[link] mtu = 10 is outside 68..=65535"), "{err}");
+
+    std::fs::write(&bad, pki.server_toml("server", "tnl0", "tun", 1500).replace("server.crt", "gone.crt")).unwrap();
+    let (code, _, err) = run_bin(&["check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("gone.crt"), "{err}");
+
+    let good = pki.path("good.toml");
+    std::fs::write(&good, pki.server_toml("server", "tnl0", "tun", 1500)).unwrap();
+    let (code, out, err) = run_bin(&["check", "--config", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("configuration and TLS files are usable"), "{out}");
+    let (code, _, err) = run_bin(&["status", "--config", good.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no [status] socket configured"), "{err}");
+
+    let sock = pki.path("none.sock");
+    std::fs::write(&good, format!("{}\n[status]\nsocket = {sock:?}\n", pki.server_toml("server", "tnl0", "tun", 1500))).unwrap();
+    let (code, _, err) = run_bin(&["status", "--config", good.to_str().unwrap()]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("cannot reach tunneld at"), "{err}");
+
+    // A link name Linux cannot have: exit 5, and the status socket bound
+    // before it is removed again.
+    std::fs::write(&bad, format!("{}\n[status]\nsocket = {sock:?}\n", pki.server_toml("server", "a1234567890123456", "tun", 1500))).unwrap();
+    let (code, _, err) = run_bin(&["run", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("link a1234567890123456: \"a1234567890123456\" is not a Linux interface name"), "{err}");
+    assert!(!sock.exists());
+}
+
+#[test]
+fn the_program_serves_reports_and_stops_cleanly_on_sigterm() {
+    let pki = Pki::new();
+    let ns = Netns::new("prog");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (ssock, csock) = (pki.path("s.sock"), pki.path("c.sock"));
+    let server_toml = pki.path("server.toml");
+    std::fs::write(
+        &server_toml,
+        format!("{}\n[status]\nsocket = {ssock:?}\n", pki.server_toml("server", "tnls0", "tun", 1500).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))),
+    )
+    .unwrap();
+    let client_toml = pki.path("client.toml");
+    std::fs::write(&client_toml, format!("{}\n[status]\nsocket = {csock:?}\n", pki.client_toml("client", &format!("127.0.0.1:{port}"), "tnlc0", "tun", 1500))).unwrap();
+
+    let spawn = |cfg: &Path| {
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, bin(), "--config", cfg.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let server = spawn(&server_toml);
+    assert!(wait_until(WAIT, || ssock.exists()), "server status socket appears");
+    let client = spawn(&client_toml);
+    let status = |cfg: &Path| run_bin(&["status", "--config", cfg.to_str().unwrap()]);
+    assert!(wait_until(WAIT, || status(&client_toml).1.contains("state=connected")), "client connects: {:?}", status(&client_toml));
+    let (code, text, _) = status(&server_toml);
+    assert_eq!(code, 0);
+    for line in ["link=tnls0", "role=server", "state=connected", "connects=1"] {
+        assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+    }
+    assert!(ns.has_link("tnls0") && ns.has_link("tnlc0"));
+
+    // SIGUSR1 logs the counters; SIGTERM stops with 0 and removes the
+    // link and the status socket.
+    let signal = |pid: u32, sig: libc::c_int| {
+        // SAFETY: plain kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, sig) }, 0);
+    };
+    signal(server.id(), libc::SIGUSR1);
+    std::thread::sleep(Duration::from_millis(200));
+    for (child, is_server) in [(client, false), (server, true)] {
+        signal(child.id(), libc::SIGTERM);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(err.contains("SIGTERM: shutting down") && err.contains("detached; counters: tx_packets="), "{err}");
+        if is_server {
+            assert!(err.contains("link tnls0: peer 127.0.0.1:") && err.contains("connects=1"), "SIGUSR1 line: {err}");
+        }
+    }
+    assert!(!ssock.exists() && !csock.exists(), "status sockets removed");
+    assert!(!ns.has_link("tnls0") && !ns.has_link("tnlc0"), "links removed");
+}
