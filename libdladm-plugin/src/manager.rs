@@ -192,17 +192,8 @@ impl<P: Platform> TunAdm<P> {
         self.platform.control_ioctl(abi::TUN_IOC_DELETE, abi::as_bytes(&req)).map(|_| ())
     }
 
-    fn kernel_create(
-        &self,
-        name: &str,
-        linkid: DatalinkId,
-        mode: Mode,
-        persistent: bool,
-        mtu: Option<u32>,
-        mac: Option<MacAddr>,
-        owner: Option<u32>,
-        group: Option<u32>,
-    ) -> Result<(), Error> {
+    fn kernel_create(&self, name: &str, linkid: DatalinkId, spec: &LinkConfig, persistent: bool) -> Result<(), Error> {
+        let LinkConfig { mode, mtu, mac, owner, group } = *spec;
         let mut flags = mode.abi_bits();
         if persistent {
             flags |= abi::create_flags::PERSIST;
@@ -287,11 +278,11 @@ impl<P: Platform> TunAdm<P> {
     /// Resolve for a change: the link must be in the caller's zone.
     fn resolve_own(&self, name: &str) -> Result<Resolved, Error> {
         let r = self.resolve(name)?;
-        if let Some(k) = &r.kernel {
-            if k.zoneid != self.platform.zone() {
-                let zone = self.platform.zone_name(k.zoneid).unwrap_or_else(|| k.zoneid.to_string());
-                return Err(Error::new(name, ErrorKind::OtherZone { zone }));
-            }
+        if let Some(k) = &r.kernel
+            && k.zoneid != self.platform.zone()
+        {
+            let zone = self.platform.zone_name(k.zoneid).unwrap_or_else(|| k.zoneid.to_string());
+            return Err(Error::new(name, ErrorKind::OtherZone { zone }));
         }
         Ok(r)
     }
@@ -346,19 +337,18 @@ impl<P: Platform> TunAdm<P> {
         let undo_id = |adm: &Self| {
             let _ = adm.platform.dl_destroy_id(linkid, flags);
         };
-        if let Err(e) =
-            self.kernel_create(name, linkid, req.mode, req.persistent, req.mtu, req.mac, req.owner, req.group)
-        {
+        let spec = LinkConfig { mode: req.mode, mtu: req.mtu, mac: req.mac, owner: req.owner, group: req.group };
+        if let Err(e) = self.kernel_create(name, linkid, &spec, req.persistent) {
             undo_id(self);
             return Err(e);
         }
-        if req.persistent {
-            if let Err(e) = self.platform.conf_create(linkid, name, &Self::config_fields(req)) {
-                let _ = self.kernel_delete(linkid, true);
-                undo_id(self);
-                let _ = self.platform.conf_remove(linkid);
-                return Err(Error::new(name, dl_kind("store the configuration", e)));
-            }
+        if req.persistent
+            && let Err(e) = self.platform.conf_create(linkid, name, &Self::config_fields(req))
+        {
+            let _ = self.kernel_delete(linkid, true);
+            undo_id(self);
+            let _ = self.platform.conf_remove(linkid);
+            return Err(Error::new(name, dl_kind("store the configuration", e)));
         }
         self.show(name)
     }
@@ -556,8 +546,8 @@ impl<P: Platform> TunAdm<P> {
         if !was_active {
             self.platform.dl_up_id(e.linkid).map_err(|x| Error::new(name, dl_kind("activate the link id", x)))?;
         }
-        let mac = if c.mode == Mode::Tap { c.mac } else { None };
-        if let Err(err) = self.kernel_create(name, e.linkid, c.mode, true, c.mtu, mac, c.owner, c.group) {
+        let spec = LinkConfig { mac: if c.mode == Mode::Tap { c.mac } else { None }, ..*c };
+        if let Err(err) = self.kernel_create(name, e.linkid, &spec, true) {
             if !was_active {
                 let _ = self.platform.dl_destroy_id(e.linkid, DlFlags { active: true, ..DlFlags::default() });
             }

@@ -218,7 +218,7 @@ pub struct KernelLink {
 }
 
 /// The persistent configuration of a link (our fields in dlmgmtd).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkConfig {
     pub mode: Mode,
     pub mtu: Option<u32>,

@@ -247,12 +247,10 @@ pub fn run<P: Platform>(
             return code;
         }
     };
-    if let Verb::Show(s) = &cli.verb {
-        if let Some(fields) = &s.output {
-            if let Err(msg) = output::parse_fields(fields) {
-                return fail(err, &msg, exit::USAGE);
-            }
-        }
+    if let Verb::Show(ShowArgs { output: Some(fields), .. }) = &cli.verb
+        && let Err(msg) = output::parse_fields(fields)
+    {
+        return fail(err, &msg, exit::USAGE);
     }
     let platform = match connect() {
         Ok(p) => p,
