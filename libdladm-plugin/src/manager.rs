@@ -431,7 +431,7 @@ impl<P: Platform> TunAdm<P> {
         validate_mtu(name, req.mtu)?;
         validate_mac(name, req.mac)?;
         let r = self.resolve_own(name)?;
-        let link = self.to_link(Resolved { entry: r.entry.clone(), kernel: r.kernel, config: r.config.clone() });
+        let link = self.to_link(Resolved { entry: r.entry.clone(), kernel: r.kernel, config: r.config });
         if req.mac.is_some() && link.mode == Mode::Tun {
             return Err(Error::new(name, ErrorKind::MacOnTun));
         }
