@@ -16,6 +16,27 @@
 //!
 //! Every worker stops when its handle is dropped (threads notice within
 //! ~50 ms) and reports what it did through counters.
+//!
+//! # A scenario in five steps
+//!
+//! ```ignore
+//! let rig = Rig::new();
+//! let a = NsLink::new(&rig, "tun0", create_flags::TUN, 1500, "vpn-a")?; // link + netns + TAP + bridge
+//! a.addr_add("10.9.0.1/24")?;
+//! let q = Queue::attach(&rig, "tun0", mode::TUN)?;   // or a daemon attaches its own SimStream
+//! let responder = Responder::start(q);               // or Forwarder::start(qa, qb, ..)
+//! a.ns.ping("10.9.0.2", 3, None)?;                   // real tools in the namespace
+//! tcp::transfer(&b.ns, "10.9.0.2", &a.ns, 1 << 20, timeout)?; // digest-checked TCP
+//! a.ns.ip(&["link", "set", "dev", "tun0", "down"])?; // freeze, then:
+//! eventually(t, || LinkAccount::check(&rig, &a, app_counts))?; // every frame accounted for
+//! ```
+//!
+//! A VPN daemon under test (scenario 2) replaces the `Queue`/`Responder`
+//! part: its simulator backend attaches its own stream to the link by
+//! name (`rig.host`, `rig.open_tun`, `TUN_IOC_ATTACH`), and its own
+//! packet counters fill in [`AppCounts`].  Drop order: the application
+//! side, then the `NsLink`s (bridge stops, TAP and namespace go), then
+//! `rig.finish()`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

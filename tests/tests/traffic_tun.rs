@@ -27,8 +27,11 @@ fn tun_link_answers_resolution_and_carries_ping_both_families() {
     // With no queue the link is down and the bridge keeps the TAP's
     // carrier off: what Linux tried to send until now it dropped itself.
     let linux_before_attach = a.ns.link_stats("tun0").unwrap();
+    assert!(carrier_off(&a), "Linux sees no carrier while the link is down");
     let q = Queue::attach(&rig, "tun0", mode::TUN).expect("attach the responder's queue");
     assert!(a.bridge.client().wait_link_state(tuntap_drv::ddi::LinkState::Up, WAIT), "a queue brings the link up");
+    eventually(SETTLE, || if carrier_off(&a) { Err("NO-CARRIER".to_string()) } else { Ok(()) })
+        .expect("the TAP's carrier follows the link up");
     let responder = Responder::start(q);
     a.addr_add("10.9.0.1/24").unwrap();
     a.addr_add("fd00:9::1/64").unwrap();
@@ -106,9 +109,20 @@ fn tun_link_answers_resolution_and_carries_ping_both_families() {
     rig.host.settle(WAIT);
     assert_eq!(a.bridge.stats().to_tap_frames, to_tap, "nothing reached Linux");
 
+    // The application leaves: the link goes down, and so does the
+    // carrier Linux sees.
     q.close();
+    assert!(a.bridge.client().wait_link_state(tuntap_drv::ddi::LinkState::Down, WAIT), "the last queue took the link down");
+    a.ns.ip(&["link", "set", "dev", "tun0", "up"]).unwrap();
+    eventually(SETTLE, || if carrier_off(&a) { Ok(()) } else { Err("carrier still on".to_string()) })
+        .expect("the TAP's carrier follows the link down");
     drop(a);
     rig.finish();
+}
+
+/// Does Linux report NO-CARRIER on the namespace's TAP?
+fn carrier_off(l: &NsLink) -> bool {
+    l.ns.ip(&["link", "show", "dev", l.ifname()]).expect("ip link show").contains("NO-CARRIER")
 }
 
 #[test]
