@@ -30,6 +30,7 @@
 use core::ffi::{c_char, c_int, c_long, c_short, c_uint, c_ulong, c_void};
 use core::marker::{PhantomData, PhantomPinned};
 
+pub mod dlpi;
 #[cfg(feature = "kernel")]
 pub mod kernel;
 
