@@ -201,7 +201,7 @@ impl<K: Kernel> Driver<K> {
         }
     }
 
-    fn lookup_name(&self, zone: ZoneId, name: &LinkName) -> Option<Arc<Link<K>>> {
+    pub(crate) fn lookup_name(&self, zone: ZoneId, name: &LinkName) -> Option<Arc<Link<K>>> {
         let t = self.table.lock();
         let id = t.by_name.get(&(zone, *name))?;
         t.by_id.get(id).cloned()
@@ -286,7 +286,7 @@ impl<K: Kernel> Driver<K> {
     pub fn destroy_link(&self, link: &Arc<Link<K>>, force: bool) -> Result<(), Errno> {
         link.condemn(force).map_err(|e| match e {
             link::CondemnError::AlreadyGoing => sys::ENOENT,
-            link::CondemnError::HasQueues => sys::EBUSY,
+            link::CondemnError::HasQueues | link::CondemnError::IpPlumbed => sys::EBUSY,
         })?;
         let Some(mh) = link.mac_handle() else {
             link.restore();
@@ -510,6 +510,7 @@ impl<K: Kernel> Driver<K> {
         abi::check_flags(req.flags, attach_flags::ALL).map_err(abi_errno)?;
         reserved_zero(req._pad == 0)?;
         let node_mode = Self::node_mode(minor.node).ok_or(sys::EINVAL)?;
+        Self::not_dlpi(minor)?;
         let mode = match req.flags & abi::mode::MASK {
             0 => node_mode,
             m if m == node_mode.abi_bits() => node_mode,
@@ -587,6 +588,12 @@ impl<K: Kernel> Driver<K> {
         Ok(())
     }
 
+    /// A stream that speaks DLPI (old-API IP plumbing) never becomes a
+    /// packet queue.
+    fn not_dlpi(minor: &Minor<K>) -> Result<(), Errno> {
+        if minor.state.lock().dlpi.is_some() { Err(sys::EINVAL) } else { Ok(()) }
+    }
+
     fn attached(minor: &Minor<K>) -> Result<Arc<Link<K>>, Errno> {
         minor.link().ok_or(sys::ENXIO)
     }
@@ -614,6 +621,7 @@ impl<K: Kernel> Driver<K> {
     fn cmd_newppa(&self, cr: Cred, minor: &Arc<Minor<K>>, ppa: i64) -> Result<Reply, Errno> {
         let prefix = Self::old_prefix(minor.node).ok_or(sys::EINVAL)?;
         let mode = Self::node_mode(minor.node).ok_or(sys::EINVAL)?;
+        Self::not_dlpi(minor)?;
         if ppa < -1 || ppa > i64::from(abi::OLD_API_MAX_PPA) {
             return Err(sys::EINVAL);
         }
@@ -655,6 +663,7 @@ impl<K: Kernel> Driver<K> {
 
     fn cmd_setppa(&self, cr: Cred, minor: &Arc<Minor<K>>, ppa: i64) -> Result<Reply, Errno> {
         let prefix = Self::old_prefix(minor.node).ok_or(sys::EINVAL)?;
+        Self::not_dlpi(minor)?;
         if ppa < 0 || ppa > i64::from(abi::OLD_API_MAX_PPA) {
             return Err(sys::EINVAL);
         }
@@ -938,7 +947,6 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
             Some(node_minor::TAP) => Node::Tap,
             _ => return Err(sys::ENXIO),
         };
-        let _ = cr;
         // SAFETY: rq is the read queue the kernel is opening.
         if unsafe { !(*rq).q_ptr.is_null() } {
             // A re-open of an existing stream: nothing to do.
@@ -955,7 +963,7 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
             t.opens += 1;
             m
         };
-        let state = Box::new(Arc::new(Minor::new(&self.k, new_minor, node, self.k.current_pid(), rq)));
+        let state = Box::new(Arc::new(Minor::new(&self.k, new_minor, node, self.k.current_pid(), self.k.cred_zone(cr), rq)));
         let ptr = Box::into_raw(state).cast::<core::ffi::c_void>();
         // SAFETY: rq/wq are the fresh queue pair of this open.
         unsafe {
@@ -976,6 +984,10 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
         minor.quiesce();
         if let Some(link) = minor.link() {
             self.detach_minor(&minor, &link, false);
+        }
+        let plumbed = minor.state.lock().dlpi.as_mut().and_then(|d| d.link.take());
+        if let Some(link) = plumbed {
+            self.release_plumbing(&minor, &link);
         }
         // SAFETY: every user of rq is gone; after this no procedure runs.
         unsafe { self.k.qprocsoff(rq) };
@@ -1005,6 +1017,7 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
             sys::M_DATA if minor.node != Node::Control => self.handle_data(&minor, msg),
             sys::M_IOCTL => self.handle_ioctl(wq, &minor, msg),
             sys::M_IOCDATA => self.handle_iocdata(wq, &minor, msg),
+            sys::M_PROTO | sys::M_PCPROTO => self.handle_dlpi(wq, &minor, msg),
             sys::M_FLUSH => self.handle_flush(wq, &minor, msg),
             _ => drop(msg),
         }

@@ -65,6 +65,7 @@
 extern crate alloc;
 
 pub mod ddi;
+pub mod dlpi;
 pub mod driver;
 pub mod frame;
 pub mod ioctl;

@@ -47,6 +47,7 @@ use tuntap_abi::{DatalinkId, LinkName, TUN_NO_ID, info_flags};
 use crate::ddi::{
     DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, ZoneId,
 };
+use crate::dlpi;
 use crate::frame::{self, AddrClass, MacAddr};
 use crate::mblk::{MsgBlk, MsgChain, MsgQueue};
 use crate::minor::{Enqueue, Minor};
@@ -170,7 +171,9 @@ pub struct Link<K: Kernel> {
     pub stats: LinkStats,
     state: KMutex<K, Props>,
     queues: KMutex<K, Arc<Vec<Arc<Minor<K>>>>>,
-    /// Writers inside `input` (between the condemned check and `mac_rx`).
+    /// Old-API IP plumbing: `/dev/tun` streams with `ip` pushed that
+    /// attached to this link over DLPI (copy-on-write, like `queues`).
+    plumbing: KMutex<K, Arc<Vec<Arc<Minor<K>>>>>,
     /// Threads between [`Link::with_mac`]'s check and its upcall's return.
     mac_users: AtomicU32,
     condemned: AtomicBool,
@@ -204,6 +207,8 @@ impl AttachError {
 pub enum CondemnError {
     AlreadyGoing,
     HasQueues,
+    /// IP is plumbed over DLPI (old API): only unplumbing frees the link.
+    IpPlumbed,
 }
 
 impl<K: Kernel> Link<K> {
@@ -244,6 +249,7 @@ impl<K: Kernel> Link<K> {
             }),
             queues: KMutex::new(Arc::new(Vec::new())),
             mac_users: AtomicU32::new(0),
+            plumbing: KMutex::new(Arc::new(Vec::new())),
             condemned: AtomicBool::new(false),
             quiesce: KMutex::new(()),
             quiesce_cv: KCondvar::new(),
@@ -389,7 +395,52 @@ impl<K: Kernel> Link<K> {
     /// keep it.
     pub fn should_vanish(&self) -> bool {
         let p = self.state.lock();
-        self.is_transient() && !p.persist && p.nqueues == 0 && p.lifecycle == Lifecycle::Active
+        self.is_transient()
+            && !p.persist
+            && p.nqueues == 0
+            && p.lifecycle == Lifecycle::Active
+            && self.plumbing.lock().is_empty()
+    }
+
+    // ----- old-API IP plumbing (DLPI streams; see dlpi.rs) -----
+
+    /// A DLPI stream attaches (`DL_ATTACH_REQ`).
+    pub fn attach_plumbing(&self, minor: &Arc<Minor<K>>) -> Result<(), AttachError> {
+        let p = self.state.lock();
+        if p.lifecycle != Lifecycle::Active {
+            return Err(AttachError::Gone);
+        }
+        let mut list = self.plumbing.lock();
+        let mut next: Vec<Arc<Minor<K>>> = Vec::with_capacity(list.len() + 1);
+        next.extend(list.iter().cloned());
+        next.push(minor.clone());
+        *list = Arc::new(next);
+        Ok(())
+    }
+
+    /// A DLPI stream detaches (`DL_DETACH_REQ` or close).
+    pub fn detach_plumbing(&self, minor: &Minor<K>) -> bool {
+        let mut list = self.plumbing.lock();
+        let before = list.len();
+        let next: Vec<Arc<Minor<K>>> =
+            list.iter().filter(|m| !ptr::eq(Arc::as_ptr(m), minor)).cloned().collect();
+        let found = next.len() != before;
+        *list = Arc::new(next);
+        found
+    }
+
+    /// Is IP plumbed on this link through the old API?
+    pub fn has_plumbing(&self) -> bool {
+        !self.plumbing.lock().is_empty()
+    }
+
+    /// The DLPI stream bound to `sap` (an Ethertype), if any.
+    fn plumbing_for(&self, sap: u16) -> Option<Arc<Minor<K>>> {
+        let list = self.plumbing.lock().clone();
+        if list.is_empty() {
+            return None;
+        }
+        list.iter().find(|m| m.dlpi_bound_sap() == Some(sap)).cloned()
     }
 
     // ----- properties -----
@@ -537,6 +588,9 @@ impl<K: Kernel> Link<K> {
             if p.nqueues > 0 && !force {
                 return Err(CondemnError::HasQueues);
             }
+            if !self.plumbing.lock().is_empty() {
+                return Err(CondemnError::IpPlumbed);
+            }
             p.lifecycle = Lifecycle::Condemned;
         }
         self.condemned.store(true, Ordering::SeqCst);
@@ -563,7 +617,17 @@ impl<K: Kernel> Link<K> {
             Err(DropReason::Closing)
         } else {
             match self.frame_written(&mut msg, packet_info) {
-                Ok(class) => {
+                Ok(Written::Plumbing { ip, sap, dst, src }) => {
+                    let len = msg.len();
+                    match dlpi::send_unitdata_ind(&self.k, &ip, msg, sap, &dst, &src) {
+                        Ok(()) => {
+                            self.stats.received(len, AddrClass::Unicast);
+                            Ok(())
+                        }
+                        Err(reason) => Err(reason),
+                    }
+                }
+                Ok(Written::Mac(class)) => {
                     let len = msg.len();
                     // SAFETY: msg is an owned single message, handed over.
                     match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
@@ -586,7 +650,7 @@ impl<K: Kernel> Link<K> {
         r
     }
 
-    fn frame_written(&self, msg: &mut MsgBlk<K>, packet_info: bool) -> Result<AddrClass, DropReason> {
+    fn frame_written(&self, msg: &mut MsgBlk<K>, packet_info: bool) -> Result<Written<K>, DropReason> {
         if packet_info {
             if !msg.pullup(&self.k, 4) || !msg.trim_front(4) {
                 return Err(DropReason::BadWrite);
@@ -600,11 +664,15 @@ impl<K: Kernel> Link<K> {
                     return Err(if len < 40 { DropReason::BadWrite } else { DropReason::NoBuffer });
                 }
                 let ethertype = frame::check_tun_packet(msg.first_block(), len, mtu).map_err(write_error)?;
+                if let Some(ip) = self.plumbing_for(ethertype) {
+                    // Old-API IP takes the bare packet with DLPI addresses.
+                    return Ok(Written::Plumbing { ip, sap: ethertype, dst: self.mac(), src: self.peer_mac });
+                }
                 let hdr = frame::ether_header(&self.mac(), &self.peer_mac, ethertype);
                 if !msg.prepend(&self.k, &hdr) {
                     return Err(DropReason::NoBuffer);
                 }
-                Ok(AddrClass::Unicast)
+                Ok(Written::Mac(AddrClass::Unicast))
             }
             Mode::Tap => {
                 let want = len.min(frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN);
@@ -612,9 +680,18 @@ impl<K: Kernel> Link<K> {
                     return Err(if len < want { DropReason::BadWrite } else { DropReason::NoBuffer });
                 }
                 frame::check_tap_frame(msg.first_block(), len, mtu).map_err(write_error)?;
-                let class = frame::parse_ether(msg.first_block())
-                    .map_or(AddrClass::Unicast, |h| frame::classify(&h.dst));
-                Ok(class)
+                let Some(h) = frame::parse_ether(msg.first_block()) else {
+                    return Err(DropReason::BadWrite);
+                };
+                if h.header_len == frame::ETHER_HDR_LEN {
+                    if let Some(ip) = self.plumbing_for(h.ethertype) {
+                        if !msg.trim_front(frame::ETHER_HDR_LEN) {
+                            return Err(DropReason::BadWrite);
+                        }
+                        return Ok(Written::Plumbing { ip, sap: h.ethertype, dst: h.dst, src: h.src });
+                    }
+                }
+                Ok(Written::Mac(frame::classify(&h.dst)))
             }
         }
     }
@@ -666,6 +743,44 @@ impl<K: Kernel> Link<K> {
             }
         }
         ptr::null_mut()
+    }
+
+    /// A packet from old-API IP (`DL_UNITDATA_REQ`), already in the form
+    /// a reader gets, goes to one attached queue.  No flow control on
+    /// this legacy path: a full queue drops (and counts) the packet.
+    pub fn deliver_from_plumbing(&self, msg: MsgBlk<K>) -> Result<(), DropReason> {
+        let queues = self.queue_snapshot();
+        let Some(minor) = pick_queue(&queues, self.mode, &msg) else {
+            self.note_drop(DropReason::NoQueue);
+            return Err(DropReason::NoQueue);
+        };
+        if !minor.enter() {
+            self.note_drop(DropReason::NoQueue);
+            return Err(DropReason::NoQueue);
+        }
+        let len = msg.len();
+        let class = match self.mode {
+            Mode::Tap => frame::parse_ether(msg.first_block()).map_or(AddrClass::Unicast, |h| frame::classify(&h.dst)),
+            Mode::Tun => AddrClass::Unicast,
+        };
+        let r = match minor.enqueue(msg) {
+            Enqueue::Queued => {
+                self.stats.transmitted(len, class);
+                minor.drain();
+                Ok(())
+            }
+            Enqueue::Full(msg) | Enqueue::Gone(msg) => {
+                drop(msg);
+                Err(DropReason::NoBuffer)
+            }
+        };
+        minor.exit();
+        if let Err(reason) = r {
+            // A transmit-side loss: no room toward the reader.
+            self.stats.tx_no_buffer();
+            self.k.probe(Probe::Drop(self.linkid, reason));
+        }
+        r
     }
 
     fn note_drop(&self, reason: DropReason) {
@@ -782,6 +897,14 @@ impl<K: Kernel> Link<K> {
     pub fn replies_pending(&self) -> bool {
         self.replies.lock().1
     }
+}
+
+/// Where a written packet goes once validated and framed.
+enum Written<K: Kernel> {
+    /// To mac (`mac_rx`), framed as Ethernet.
+    Mac(AddrClass),
+    /// To an old-API IP stream bound to its type, as `DL_UNITDATA_IND`.
+    Plumbing { ip: Arc<Minor<K>>, sap: u16, dst: MacAddr, src: MacAddr },
 }
 
 /// The taskq side of [`Link::queue_reply`].

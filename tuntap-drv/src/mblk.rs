@@ -69,6 +69,55 @@ impl<K: Kernel> MsgBlk<K> {
         Some(Self { mp, _k: PhantomData })
     }
 
+    /// Allocate one block holding `parts` back to back.
+    pub fn alloc_parts(k: &K, parts: &[&[u8]]) -> Option<Self> {
+        let total = parts.iter().try_fold(0usize, |n, p| n.checked_add(p.len()))?;
+        let mp = NonNull::new(k.allocb(total))?;
+        // SAFETY: allocb returned a fresh block of at least `total` bytes
+        // with b_wptr at its start; each copy stays within it.
+        unsafe {
+            let m = mp.as_ptr();
+            for p in parts {
+                ptr::copy_nonoverlapping(p.as_ptr(), (*m).b_wptr, p.len());
+                (*m).b_wptr = (*m).b_wptr.add(p.len());
+            }
+        }
+        Some(Self { mp, _k: PhantomData })
+    }
+
+    /// Set the message type of the first block.
+    pub fn set_db_type(&mut self, db_type: u8) {
+        // SAFETY: we own the message; db_type is a plain dblk field.
+        unsafe { (*(*self.mp.as_ptr()).b_datap).db_type = db_type };
+    }
+
+    /// Split off everything after the first block (`b_cont`): the first
+    /// block alone, and the rest as a message of its own, if any.
+    pub fn split_first(self) -> (MsgBlk<K>, Option<MsgBlk<K>>) {
+        let m = self.mp.as_ptr();
+        // SAFETY: we own the whole chain; unlinking b_cont makes the rest
+        // a message we own separately.
+        let rest = unsafe {
+            let rest = (*m).b_cont;
+            (*m).b_cont = ptr::null_mut();
+            MsgBlk::from_raw(rest)
+        };
+        (self, rest)
+    }
+
+    /// Chain `tail` behind the last block of this message.
+    pub fn append(&mut self, tail: MsgBlk<K>) {
+        let mut b = self.mp.as_ptr();
+        // SAFETY: walking our own chain to its last block and linking a
+        // message we own behind it.
+        unsafe {
+            while !(*b).b_cont.is_null() {
+                b = (*b).b_cont;
+            }
+            (*b).b_cont = tail.into_raw();
+        }
+    }
+
     /// The message type of the first block (`DB_TYPE`).
     pub fn db_type(&self) -> u8 {
         // SAFETY: we own a valid message; b_datap is always set.

@@ -31,7 +31,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use illumos_sys_hdrs::queue_t;
 use tuntap_abi::PacketInfo;
 
-use crate::ddi::Kernel;
+use crate::ddi::{Kernel, ZoneId};
 use crate::frame;
 use crate::link::Link;
 use crate::mblk::{MsgBlk, MsgQueue};
@@ -74,6 +74,19 @@ pub struct MinorState<K: Kernel> {
     pub link: Option<Arc<Link<K>>>,
     pub packet_info: bool,
     pub pending: Option<Pending>,
+    /// Set once the stream speaks DLPI (old-API IP plumbing): from then
+    /// on it is never a packet queue.
+    pub dlpi: Option<DlpiState<K>>,
+}
+
+/// A DLPI stream's state (`dl_current_state`) and attachment.
+pub struct DlpiState<K: Kernel> {
+    /// `DL_UNATTACHED`, `DL_UNBOUND` or `DL_IDLE`.
+    pub state: u32,
+    /// The link attached by `DL_ATTACH_REQ`.
+    pub link: Option<Arc<Link<K>>>,
+    /// The Ethertype bound by `DL_BIND_REQ` (valid in `DL_IDLE`).
+    pub sap: u16,
 }
 
 struct Backlog<K: Kernel> {
@@ -101,6 +114,8 @@ pub struct Minor<K: Kernel> {
     pub minor: u32,
     pub node: Node,
     pub pid: i32,
+    /// The zone of the opener's credential.
+    pub zone: ZoneId,
     rq: *mut queue_t,
     pub state: KMutex<K, MinorState<K>>,
     backlog: KMutex<K, Backlog<K>>,
@@ -119,14 +134,15 @@ unsafe impl<K: Kernel> Send for Minor<K> {}
 unsafe impl<K: Kernel> Sync for Minor<K> {}
 
 impl<K: Kernel> Minor<K> {
-    pub fn new(k: &K, minor: u32, node: Node, pid: i32, rq: *mut queue_t) -> Self {
+    pub fn new(k: &K, minor: u32, node: Node, pid: i32, zone: ZoneId, rq: *mut queue_t) -> Self {
         Self {
             k: k.clone(),
             minor,
             node,
             pid,
+            zone,
             rq,
-            state: KMutex::new(MinorState { link: None, packet_info: false, pending: None }),
+            state: KMutex::new(MinorState { link: None, packet_info: false, pending: None, dlpi: None }),
             backlog: KMutex::new(Backlog {
                 packets: MsgQueue::new(),
                 max_packets: DEFAULT_MAX_PACKETS as usize,
@@ -148,6 +164,15 @@ impl<K: Kernel> Minor<K> {
 
     pub fn link(&self) -> Option<Arc<Link<K>>> {
         self.state.lock().link.clone()
+    }
+
+    /// The Ethertype this DLPI stream is bound to, if it is one in
+    /// `DL_IDLE`.
+    pub fn dlpi_bound_sap(&self) -> Option<u16> {
+        match &self.state.lock().dlpi {
+            Some(d) if d.state == illumos_sys_hdrs::dlpi::DL_IDLE => Some(d.sap),
+            _ => None,
+        }
     }
 
     pub fn set_limits(&self, max_packets: u32, max_bytes: u32) {

@@ -77,6 +77,12 @@ impl LinkStats {
         c.fetch_add(1, Relaxed);
     }
 
+    /// A packet from the stack dropped because the reader's queue was
+    /// full (the old-API DLPI path, which has no flow control).
+    pub fn tx_no_buffer(&self) {
+        self.noxmtbuf.fetch_add(1, Relaxed);
+    }
+
     /// A packet from the stack that could not be delivered to a reader
     /// (queue gone, allocation failure on the way up).
     pub fn tx_dropped(&self) {

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Old-API IP plumbing: a `/dev/tun` or `/dev/tap` stream that speaks
+//! DLPI, as a style-2 Ethernet provider, so unmodified OpenVPN and
+//! openconnect can `I_PUSH "ip"`, `IF_UNITSEL` (or `SIOCSLIFNAME`) and
+//! `I_PLINK` a second stream onto the unit their first stream made with
+//! `TUNNEWPPA`.
+//!
+//! # Theory statement
+//!
+//! A stream becomes a *DLPI stream* with its first `M_PROTO`/`M_PCPROTO`
+//! message and stays one: it is never a packet queue, and a packet queue
+//! never speaks DLPI (`DL_OUTSTATE`).  Its state is the DLPI state
+//! machine reduced to what IP uses: `DL_UNATTACHED` -(`DL_ATTACH_REQ`
+//! ppa)-> `DL_UNBOUND` -(`DL_BIND_REQ` Ethertype)-> `DL_IDLE`, and back
+//! with `DL_UNBIND_REQ` / `DL_DETACH_REQ`.  `DL_ATTACH_REQ` finds the unit
+//! `tun<ppa>`/`tap<ppa>` in the opener's zone and registers the stream in
+//! the link's `plumbing` list; while any DLPI stream is attached the link
+//! stays (even an old-API link whose packet stream closed) and deletion
+//! is refused, as for IP plumbed on the datalink.
+//!
+//! **Data.**  `DL_UNITDATA_REQ` from IP goes to one attached packet queue,
+//! as `mc_tx` traffic does (tap: an Ethernet header is built from the
+//! destination DLSAP; tun: the bare IP packet).  A packet a process
+//! writes whose Ethertype a DLPI stream is bound to goes to that stream
+//! as `DL_UNITDATA_IND` instead of to mac.  There is no fast path
+//! (`DL_IOC_HDR_INFO` is refused, so IP uses unit data), no flow control
+//! toward IP (a full reader queue drops and counts), and DLSAP addresses
+//! are the 6-byte MAC followed by the 16-bit SAP in host order
+//! (`dl_sap_length` = -2), as for every Ethernet provider.
+//!
+//! **Locks.**  A minor's `state` lock is never held while a link lock is
+//! taken (link locks come first, see link.rs): transitions check and mark
+//! the state, drop the lock, act on the link, then record the result.
+//! Nothing is sent up with a lock held.
+//!
+//! **Invariants.**  Every request gets exactly one reply (`DL_OK_ACK`,
+//! a typed ack, or `DL_ERROR_ACK`), except `DL_UNITDATA_REQ`; a request
+//! too short for its primitive is `DL_BADPRIM`; nothing here panics.
+
+use alloc::sync::Arc;
+use core::mem::size_of;
+
+use illumos_sys_hdrs as sys;
+use illumos_sys_hdrs::dlpi::*;
+use illumos_sys_hdrs::queue_t;
+use tuntap_abi::LinkName;
+
+use crate::ddi::{DropReason, Kernel, Probe};
+use crate::driver::Driver;
+use crate::frame::{self, MacAddr};
+use crate::link::{Link, Mode};
+use crate::mblk::MsgBlk;
+use crate::minor::{DlpiState, Minor, Node};
+
+/// Bytes of an Ethernet DLSAP address: MAC, then SAP.
+const DLSAP_LEN: usize = frame::ETHER_ADDR_LEN + 2;
+
+/// Smallest Ethertype (values below are 802.3 lengths).
+const MIN_ETHERTYPE: u32 = 0x0600;
+
+/// The reply primitives we build are sequences of 32-bit integers, so
+/// their bytes are their fields in order, with no padding.
+trait Reply: Copy {}
+impl Reply for dl_info_ack_t {}
+impl Reply for dl_ok_ack_t {}
+impl Reply for dl_error_ack_t {}
+impl Reply for dl_bind_ack_t {}
+impl Reply for dl_phys_addr_ack_t {}
+impl Reply for dl_unitdata_ind_t {}
+
+const _: () = {
+    assert!(size_of::<dl_info_ack_t>() == 19 * 4);
+    assert!(size_of::<dl_ok_ack_t>() == 2 * 4);
+    assert!(size_of::<dl_error_ack_t>() == 4 * 4);
+    assert!(size_of::<dl_bind_ack_t>() == 6 * 4);
+    assert!(size_of::<dl_phys_addr_ack_t>() == 3 * 4);
+    assert!(size_of::<dl_unitdata_ind_t>() == 6 * 4);
+};
+
+fn reply_bytes<T: Reply>(v: &T) -> &[u8] {
+    // SAFETY: Reply types are plain 32-bit integer fields, no padding
+    // (checked above), so all size_of::<T>() bytes are initialised.
+    unsafe { core::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
+}
+
+/// Read a request structure from the front of a control block; `None`
+/// if the block is too short.
+fn read_req<T: Copy + Default>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    let mut v = T::default();
+    // SAFETY: the source has at least size_of::<T>() bytes; every DLPI
+    // request type is plain integers, valid for any bit pattern.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut v as *mut T).cast::<u8>(), size_of::<T>()) };
+    Some(v)
+}
+
+fn dlsap(mac: &MacAddr, sap: u16) -> [u8; DLSAP_LEN] {
+    let mut a = [0u8; DLSAP_LEN];
+    a[..frame::ETHER_ADDR_LEN].copy_from_slice(mac);
+    a[frame::ETHER_ADDR_LEN..].copy_from_slice(&sap.to_ne_bytes());
+    a
+}
+
+/// Build a control message: `head` then the `tails` in order, in one block.
+fn proto_msg<K: Kernel, T: Reply>(k: &K, db_type: u8, head: &T, tails: &[&[u8]]) -> Option<MsgBlk<K>> {
+    let mut parts: [&[u8]; 3] = [reply_bytes(head), &[], &[]];
+    for (slot, t) in parts.iter_mut().skip(1).zip(tails) {
+        *slot = t;
+    }
+    let mut msg = MsgBlk::alloc_parts(k, &parts)?;
+    msg.set_db_type(db_type);
+    Some(msg)
+}
+
+fn send_reply<K: Kernel>(k: &K, wq: *mut queue_t, msg: Option<MsgBlk<K>>) {
+    if let Some(msg) = msg {
+        // SAFETY: wq is the write queue of the stream being served.
+        unsafe { k.qreply(wq, msg.into_raw()) };
+    }
+}
+
+fn ok_ack<K: Kernel>(k: &K, wq: *mut queue_t, prim: u32) {
+    let ack = dl_ok_ack_t { dl_primitive: DL_OK_ACK, dl_correct_primitive: prim };
+    send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[]));
+}
+
+fn error_ack<K: Kernel>(k: &K, wq: *mut queue_t, prim: u32, dl_errno: u32, unix_errno: u32) {
+    let ack = dl_error_ack_t { dl_primitive: DL_ERROR_ACK, dl_error_primitive: prim, dl_errno, dl_unix_errno: unix_errno };
+    send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[]));
+}
+
+impl<K: Kernel> Driver<K> {
+    /// An `M_PROTO`/`M_PCPROTO` message on a queue node.
+    pub(crate) fn handle_dlpi(&self, wq: *mut queue_t, minor: &Arc<Minor<K>>, msg: MsgBlk<K>) {
+        let k = self.kernel();
+        let Some(prim) = read_req::<u32>(msg.first_block()) else {
+            // Too short to name a primitive: nothing to answer to.
+            k.probe(Probe::Drop(0, DropReason::BadWrite));
+            return;
+        };
+        if minor.node == Node::Control {
+            return error_ack(k, wq, prim, DL_BADPRIM, 0);
+        }
+        {
+            let mut st = minor.state.lock();
+            if st.link.is_some() || st.pending.is_some() {
+                drop(st);
+                return error_ack(k, wq, prim, DL_OUTSTATE, 0);
+            }
+            if st.dlpi.is_none() {
+                st.dlpi = Some(DlpiState { state: DL_UNATTACHED, link: None, sap: 0 });
+            }
+        }
+        match prim {
+            DL_INFO_REQ => self.dl_info(wq, minor),
+            DL_ATTACH_REQ => match read_req::<dl_attach_req_t>(msg.first_block()) {
+                Some(req) => self.dl_attach(wq, minor, req.dl_ppa),
+                None => error_ack(k, wq, prim, DL_BADPRIM, 0),
+            },
+            DL_DETACH_REQ => self.dl_detach(wq, minor),
+            DL_BIND_REQ => match read_req::<dl_bind_req_t>(msg.first_block()) {
+                Some(req) => self.dl_bind(wq, minor, req.dl_sap),
+                None => error_ack(k, wq, prim, DL_BADPRIM, 0),
+            },
+            DL_UNBIND_REQ => self.dl_transition(wq, minor, prim, DL_IDLE, DL_UNBOUND),
+            DL_PHYS_ADDR_REQ => self.dl_phys_addr(wq, minor),
+            // No filtering to set up: every frame of the unit is IP's.
+            DL_ENABMULTI_REQ | DL_DISABMULTI_REQ | DL_PROMISCON_REQ | DL_PROMISCOFF_REQ => {
+                match self.dlpi_link(minor) {
+                    Some(_) => ok_ack(k, wq, prim),
+                    None => error_ack(k, wq, prim, DL_OUTSTATE, 0),
+                }
+            }
+            DL_UNITDATA_REQ => self.dl_unitdata(minor, msg),
+            DL_SET_PHYS_ADDR_REQ | DL_NOTIFY_REQ | DL_CAPABILITY_REQ => error_ack(k, wq, prim, DL_NOTSUPPORTED, 0),
+            _ => error_ack(k, wq, prim, DL_BADPRIM, 0),
+        }
+    }
+
+    fn dlpi_link(&self, minor: &Minor<K>) -> Option<Arc<Link<K>>> {
+        minor.state.lock().dlpi.as_ref().and_then(|d| d.link.clone())
+    }
+
+    fn dl_info(&self, wq: *mut queue_t, minor: &Minor<K>) {
+        let k = self.kernel();
+        let (state, link, sap) = match &minor.state.lock().dlpi {
+            Some(d) => (d.state, d.link.clone(), d.sap),
+            None => (DL_UNATTACHED, None, 0),
+        };
+        let addr = link.as_ref().map(|l| dlsap(&l.mac(), sap));
+        let addr_len = addr.map_or(0, |a| a.len());
+        let head = size_of::<dl_info_ack_t>();
+        let ack = dl_info_ack_t {
+            dl_primitive: DL_INFO_ACK,
+            dl_max_sdu: link.as_ref().map_or(1500, |l| l.mtu()),
+            dl_min_sdu: 1,
+            dl_addr_length: DLSAP_LEN as u32,
+            dl_mac_type: sys::DL_ETHER,
+            dl_reserved: 0,
+            dl_current_state: state,
+            dl_sap_length: -2,
+            dl_service_mode: DL_CLDLS,
+            dl_qos_length: 0,
+            dl_qos_offset: 0,
+            dl_qos_range_length: 0,
+            dl_qos_range_offset: 0,
+            dl_provider_style: DL_STYLE2,
+            dl_addr_offset: if addr.is_some() { head as u32 } else { 0 },
+            dl_version: DL_VERSION_2,
+            dl_brdcst_addr_length: frame::ETHER_ADDR_LEN as u32,
+            dl_brdcst_addr_offset: (head + addr_len) as u32,
+            dl_growth: 0,
+        };
+        let addr_bytes = addr.unwrap_or([0; DLSAP_LEN]);
+        let tail: &[u8] = addr_bytes.get(..addr_len).unwrap_or(&[]);
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[tail, &[0xff; frame::ETHER_ADDR_LEN]]));
+    }
+
+    fn dl_attach(&self, wq: *mut queue_t, minor: &Arc<Minor<K>>, ppa: u32) {
+        let k = self.kernel();
+        {
+            let mut st = minor.state.lock();
+            match st.dlpi.as_mut() {
+                Some(d) if d.state == DL_UNATTACHED => d.state = DL_ATTACH_PENDING,
+                _ => {
+                    drop(st);
+                    return error_ack(k, wq, DL_ATTACH_REQ, DL_OUTSTATE, 0);
+                }
+            }
+        }
+        let prefix = if minor.node == Node::Tap { "tap" } else { "tun" };
+        let want = if minor.node == Node::Tap { Mode::Tap } else { Mode::Tun };
+        let found = LinkName::with_unit(prefix, ppa)
+            .ok()
+            .and_then(|name| self.lookup_name(minor.zone, &name))
+            .filter(|l| l.mode == want);
+        let attached = found.and_then(|l| l.attach_plumbing(minor).ok().map(|()| l));
+        let mut st = minor.state.lock();
+        let Some(d) = st.dlpi.as_mut() else { return };
+        match attached {
+            Some(link) => {
+                d.state = DL_UNBOUND;
+                d.link = Some(link);
+                drop(st);
+                ok_ack(k, wq, DL_ATTACH_REQ);
+            }
+            None => {
+                d.state = DL_UNATTACHED;
+                drop(st);
+                error_ack(k, wq, DL_ATTACH_REQ, DL_BADPPA, 0);
+            }
+        }
+    }
+
+    fn dl_detach(&self, wq: *mut queue_t, minor: &Arc<Minor<K>>) {
+        let k = self.kernel();
+        let link = {
+            let mut st = minor.state.lock();
+            match st.dlpi.as_mut() {
+                Some(d) if d.state == DL_UNBOUND => {
+                    d.state = DL_UNATTACHED;
+                    d.link.take()
+                }
+                _ => {
+                    drop(st);
+                    return error_ack(k, wq, DL_DETACH_REQ, DL_OUTSTATE, 0);
+                }
+            }
+        };
+        if let Some(link) = link {
+            self.release_plumbing(minor, &link);
+        }
+        ok_ack(k, wq, DL_DETACH_REQ);
+    }
+
+    /// A DLPI stream lets go of its link (detach or close): a transient
+    /// link nobody uses any more goes away.
+    pub(crate) fn release_plumbing(&self, minor: &Minor<K>, link: &Arc<Link<K>>) {
+        if link.detach_plumbing(minor) && link.should_vanish() {
+            let _ = self.destroy_link(link, false);
+        }
+    }
+
+    fn dl_bind(&self, wq: *mut queue_t, minor: &Minor<K>, sap: u32) {
+        let k = self.kernel();
+        if !(MIN_ETHERTYPE..=u32::from(u16::MAX)).contains(&sap) {
+            return error_ack(k, wq, DL_BIND_REQ, DL_BADSAP, 0);
+        }
+        let link = {
+            let mut st = minor.state.lock();
+            match st.dlpi.as_mut() {
+                Some(d) if d.state == DL_UNBOUND => {
+                    d.state = DL_IDLE;
+                    d.sap = sap as u16;
+                    d.link.clone()
+                }
+                _ => {
+                    drop(st);
+                    return error_ack(k, wq, DL_BIND_REQ, DL_OUTSTATE, 0);
+                }
+            }
+        };
+        let mac = link.map_or([0; 6], |l| l.mac());
+        let addr = dlsap(&mac, sap as u16);
+        let ack = dl_bind_ack_t {
+            dl_primitive: DL_BIND_ACK,
+            dl_sap: sap,
+            dl_addr_length: DLSAP_LEN as u32,
+            dl_addr_offset: size_of::<dl_bind_ack_t>() as u32,
+            dl_max_conind: 0,
+            dl_xidtest_flg: 0,
+        };
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[&addr]));
+    }
+
+    /// A request valid only in state `from`, moving to `to`.
+    fn dl_transition(&self, wq: *mut queue_t, minor: &Minor<K>, prim: u32, from: u32, to: u32) {
+        let k = self.kernel();
+        let ok = {
+            let mut st = minor.state.lock();
+            match st.dlpi.as_mut() {
+                Some(d) if d.state == from => {
+                    d.state = to;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if ok { ok_ack(k, wq, prim) } else { error_ack(k, wq, prim, DL_OUTSTATE, 0) }
+    }
+
+    fn dl_phys_addr(&self, wq: *mut queue_t, minor: &Minor<K>) {
+        let k = self.kernel();
+        let Some(link) = self.dlpi_link(minor) else {
+            return error_ack(k, wq, DL_PHYS_ADDR_REQ, DL_OUTSTATE, 0);
+        };
+        let ack = dl_phys_addr_ack_t {
+            dl_primitive: DL_PHYS_ADDR_ACK,
+            dl_addr_length: frame::ETHER_ADDR_LEN as u32,
+            dl_addr_offset: size_of::<dl_phys_addr_ack_t>() as u32,
+        };
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[&link.mac()]));
+    }
+
+    /// IP sends a packet: to a reader of the unit.
+    fn dl_unitdata(&self, minor: &Minor<K>, msg: MsgBlk<K>) {
+        let k = self.kernel();
+        let (link, sap) = match &minor.state.lock().dlpi {
+            Some(d) if d.state == DL_IDLE => (d.link.clone(), d.sap),
+            _ => (None, 0),
+        };
+        let Some(link) = link else {
+            k.probe(Probe::Drop(0, DropReason::NoQueue));
+            return;
+        };
+        let dst = read_req::<dl_unitdata_req_t>(msg.first_block()).and_then(|req| {
+            let off = req.dl_dest_addr_offset as usize;
+            let len = req.dl_dest_addr_length as usize;
+            let bytes = msg.first_block().get(off..off.checked_add(len)?)?;
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(bytes.get(..frame::ETHER_ADDR_LEN)?);
+            Some(mac)
+        });
+        let (_proto, data) = msg.split_first();
+        let (Some(dst), Some(mut data)) = (dst, data) else {
+            link.stats.tx_dropped();
+            k.probe(Probe::Drop(link.linkid, DropReason::BadWrite));
+            return;
+        };
+        let len = data.len();
+        let valid = match link.mode {
+            Mode::Tun => {
+                data.pullup(k, len.min(40))
+                    && frame::check_tun_packet(data.first_block(), len, link.mtu()).is_ok_and(|t| t == sap)
+            }
+            Mode::Tap => {
+                len <= link.mtu() as usize
+                    && data.prepend(k, &frame::ether_header(&dst, &link.mac(), sap))
+            }
+        };
+        if !valid {
+            link.stats.tx_dropped();
+            k.probe(Probe::Drop(link.linkid, DropReason::BadWrite));
+            return;
+        }
+        let _ = link.deliver_from_plumbing(data);
+    }
+}
+
+/// A packet a process wrote, for an old-API IP stream bound to `sap`:
+/// sent up as `DL_UNITDATA_IND` (`dst`/`src` are the link-level
+/// addresses it carried or, for tun, the link's and its peer's).
+pub fn send_unitdata_ind<K: Kernel>(
+    k: &K,
+    ip: &Minor<K>,
+    msg: MsgBlk<K>,
+    sap: u16,
+    dst: &MacAddr,
+    src: &MacAddr,
+) -> Result<(), DropReason> {
+    if !ip.enter() {
+        return Err(DropReason::Closing);
+    }
+    let r = (|| {
+        // SAFETY: we are a user of ip's rq, so the stream is open.
+        if !unsafe { k.canputnext(ip.rq()) } {
+            return Err(DropReason::NoBuffer);
+        }
+        let head = size_of::<dl_unitdata_ind_t>();
+        let ind = dl_unitdata_ind_t {
+            dl_primitive: DL_UNITDATA_IND,
+            dl_dest_addr_length: DLSAP_LEN as u32,
+            dl_dest_addr_offset: head as u32,
+            dl_src_addr_length: DLSAP_LEN as u32,
+            dl_src_addr_offset: (head + DLSAP_LEN) as u32,
+            dl_group_address: u32::from(frame::classify(dst) != frame::AddrClass::Unicast),
+        };
+        let mut proto =
+            proto_msg(k, sys::M_PROTO, &ind, &[&dlsap(dst, sap), &dlsap(src, sap)]).ok_or(DropReason::NoBuffer)?;
+        proto.append(msg);
+        // SAFETY: as above; the message is ours and handed on.
+        unsafe { k.putnext(ip.rq(), proto.into_raw()) };
+        Ok(())
+    })();
+    ip.exit();
+    r
+}
