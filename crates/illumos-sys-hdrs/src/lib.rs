@@ -33,6 +33,8 @@ use core::marker::{PhantomData, PhantomPinned};
 pub mod dlpi;
 #[cfg(feature = "kernel")]
 pub mod kernel;
+#[cfg(feature = "kernel")]
+pub mod nodev;
 
 // ===== usr/src/uts/common/sys/types.h =====
 // Scalar typedefs (LP64 branch of each `#if defined(_LP64)`).

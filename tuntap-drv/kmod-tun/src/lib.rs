@@ -42,23 +42,19 @@
 #![no_std]
 
 use core::cell::UnsafeCell;
-use core::ffi::{CStr, c_char, c_int, c_void};
+use core::ffi::{CStr, c_int, c_void};
 use core::panic::PanicInfo;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
+use illumos_sys_hdrs::nodev;
 use illumos_sys_hdrs::kernel::{
     cmn_err, ddi_create_minor_node, ddi_get_instance, ddi_prop_op, ddi_quiesce_not_needed,
     ddi_remove_minor_node, ddi_report_dev, freemsg, getmajor, getminor, makedevice, mod_driverops,
     mod_info, mod_install, mod_remove, nochpoll, panic,
 };
 use illumos_sys_hdrs::{
-    CB_REV, CE_WARN, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO,
-    DDI_INFO_DEVT2INSTANCE, DDI_PROBE_DONTCARE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO,
-    MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, aio_req, as_, buf, caddr_t, cb_ops, cred_t, daddr_t,
-    ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t,
-    devmap_cookie_t, intptr_t, mblk_t, minor_t, modinfo, modldrv, modlinkage, module_info, off_t,
-    offset_t, qinit, queue_t, size_t, streamtab, uint_t, uio,
+    CB_REV, CE_WARN, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO, DDI_INFO_DEVT2INSTANCE, DDI_PROBE_DONTCARE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO, MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t, mblk_t, minor_t, modinfo, modldrv, modlinkage, module_info, qinit, queue_t, streamtab,
 };
 
 // ----- the interface drv/tuntap exports (tuntap-drv/src/illumos/streams.rs) -----
@@ -154,22 +150,22 @@ static TUN_CB_OPS: KernelStatic<cb_ops> = KernelStatic::new(cb_ops {
     // goes to qi_qopen, so these behave as nulldev(9F).
     cb_open: Some(tun_cb_open),
     cb_close: Some(tun_cb_close),
-    cb_strategy: Some(tun_no_strategy),
-    cb_print: Some(tun_no_print),
-    cb_dump: Some(tun_no_dump),
-    cb_read: Some(tun_no_rw),
-    cb_write: Some(tun_no_rw),
-    cb_ioctl: Some(tun_no_ioctl),
-    cb_devmap: Some(tun_no_devmap),
-    cb_mmap: Some(tun_no_mmap),
-    cb_segmap: Some(tun_no_segmap),
+    cb_strategy: Some(nodev::strategy),
+    cb_print: Some(nodev::print),
+    cb_dump: Some(nodev::dump),
+    cb_read: Some(nodev::rw),
+    cb_write: Some(nodev::rw),
+    cb_ioctl: Some(nodev::ioctl),
+    cb_devmap: Some(nodev::devmap),
+    cb_mmap: Some(nodev::mmap),
+    cb_segmap: Some(nodev::segmap),
     cb_chpoll: Some(nochpoll),
     cb_prop_op: Some(ddi_prop_op),
     cb_str: TUN_STREAMTAB.get(),
     cb_flag: D_MP,
     cb_rev: CB_REV,
-    cb_aread: Some(tun_no_aio),
-    cb_awrite: Some(tun_no_aio),
+    cb_aread: Some(nodev::aio),
+    cb_awrite: Some(nodev::aio),
 });
 
 static TUN_DEV_OPS: KernelStatic<dev_ops> = KernelStatic::new(dev_ops {
@@ -404,67 +400,6 @@ unsafe extern "C" fn tun_cb_open(_devp: *mut dev_t, _flag: c_int, _otyp: c_int, 
 
 unsafe extern "C" fn tun_cb_close(_dev: dev_t, _flag: c_int, _otyp: c_int, _cr: *mut cred_t) -> c_int {
     0
-}
-
-unsafe extern "C" fn tun_no_strategy(_bp: *mut buf) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tun_no_print(_dev: dev_t, _str: *mut c_char) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tun_no_dump(_dev: dev_t, _addr: caddr_t, _blkno: daddr_t, _nblk: c_int) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tun_no_rw(_dev: dev_t, _uiop: *mut uio, _cr: *mut cred_t) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tun_no_ioctl(
-    _dev: dev_t,
-    _cmd: c_int,
-    _arg: intptr_t,
-    _mode: c_int,
-    _cr: *mut cred_t,
-    _rvalp: *mut c_int,
-) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tun_no_devmap(
-    _dev: dev_t,
-    _dhp: devmap_cookie_t,
-    _off: offset_t,
-    _len: size_t,
-    _maplen: *mut size_t,
-    _model: uint_t,
-) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tun_no_mmap(_dev: dev_t, _off: off_t, _prot: c_int) -> c_int {
-    ENXIO
-}
-
-#[allow(clippy::too_many_arguments)] // fixed by cb_ops
-unsafe extern "C" fn tun_no_segmap(
-    _dev: dev_t,
-    _off: off_t,
-    _asp: *mut as_,
-    _addrp: *mut caddr_t,
-    _len: off_t,
-    _prot: uint_t,
-    _maxprot: uint_t,
-    _flags: uint_t,
-    _cr: *mut cred_t,
-) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tun_no_aio(_dev: dev_t, _aio: *mut aio_req, _cr: *mut cred_t) -> c_int {
-    ENXIO
 }
 
 /// Nothing here can panic by design; should it, stop the system the way

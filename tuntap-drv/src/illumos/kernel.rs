@@ -42,12 +42,14 @@ use core::ptr::{self, NonNull};
 
 use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::kernel as k;
-use illumos_sys_hdrs::{dev_info_t, ddi_taskq_t, kcondvar_t, kmutex_t, mac_register_t, mblk_t, queue_t};
+use illumos_sys_hdrs::{
+    ddi_taskq_t, dev_info_t, kcondvar_t, kmutex_t, mac_register_t, mblk_t, queue_t,
+};
 use tuntap_abi::{DatalinkId, LinkName};
 
 use crate::ddi::{
-    Cred, DeferredTask, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, RawCondvar,
-    RawMutex, ZoneId,
+    Cred, DeferredTask, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacHandle, Probe,
+    PropInfoHandle, PropPerm, RawCondvar, RawMutex, ZoneId,
 };
 
 /// The kernel services of the attached instance.
@@ -100,7 +102,9 @@ impl KernelMutex {
 
 impl RawMutex for KernelMutex {
     fn new() -> Self {
-        Self(UnsafeCell::new(kmutex_t { _opaque: [ptr::null_mut()] }))
+        Self(UnsafeCell::new(kmutex_t {
+            _opaque: [ptr::null_mut()],
+        }))
     }
     fn enter(&self) {
         // SAFETY: the lock word is a valid (zero-initialised) adaptive mutex.
@@ -249,7 +253,9 @@ impl Kernel for Illumos {
         // SAFETY: mac_register copied what it keeps; reg is ours to free.
         unsafe { k::mac_free(reg) };
         errno(status)?;
-        NonNull::new(handle.cast::<c_void>()).map(MacHandle).ok_or(sys::EINVAL)
+        NonNull::new(handle.cast::<c_void>())
+            .map(MacHandle)
+            .ok_or(sys::EINVAL)
     }
 
     fn mac_disable(&self, mh: MacHandle) -> Result<(), Errno> {
@@ -303,7 +309,12 @@ impl Kernel for Illumos {
         unsafe { k::mac_prop_info_set_perm(ph.0.cast(), perm as u8) }
     }
 
-    fn dls_devnet_create(&self, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+    fn dls_devnet_create(
+        &self,
+        mh: MacHandle,
+        linkid: DatalinkId,
+        zone: ZoneId,
+    ) -> Result<(), Errno> {
         // SAFETY: mh is registered; linkid came from dlmgmtd.
         errno(unsafe { k::dls_devnet_create(mh.0.as_ptr().cast(), linkid, zone) })
     }
@@ -349,8 +360,14 @@ impl Kernel for Illumos {
         errno(unsafe { k::dls_mgmt_get_linkid_in_zone(link.as_ptr().cast(), &mut linkid, zone) })?;
         let (mut class, mut media, mut flags): (sys::datalink_class_t, u32, u32) = (0, 0, 0);
         // SAFETY: NULL name (not wanted); the other out-pointers are valid.
-        errno(unsafe { k::dls_mgmt_get_linkinfo(linkid, ptr::null_mut(), &mut class, &mut media, &mut flags) })?;
-        Ok(DlmgmtLink { linkid, class, media })
+        errno(unsafe {
+            k::dls_mgmt_get_linkinfo(linkid, ptr::null_mut(), &mut class, &mut media, &mut flags)
+        })?;
+        Ok(DlmgmtLink {
+            linkid,
+            class,
+            media,
+        })
     }
 
     fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno> {
@@ -391,7 +408,9 @@ impl Kernel for Illumos {
     fn wall_clock_ns(&self) -> u64 {
         // SAFETY: no arguments.
         let seconds = unsafe { k::ddi_get_time() };
-        u64::try_from(seconds).unwrap_or(0).saturating_mul(1_000_000_000)
+        u64::try_from(seconds)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
     }
 
     fn random_bytes(&self, out: &mut [u8]) {
@@ -413,9 +432,13 @@ impl Kernel for Illumos {
             },
             Probe::LinkCreate(linkid, name) => {
                 let name = name.to_bytes();
-                unsafe { __dtrace_probe_tuntap__link__create(linkid as usize, name.as_ptr() as usize) }
+                unsafe {
+                    __dtrace_probe_tuntap__link__create(linkid as usize, name.as_ptr() as usize)
+                }
             }
-            Probe::LinkDestroy(linkid) => unsafe { __dtrace_probe_tuntap__link__destroy(linkid as usize) },
+            Probe::LinkDestroy(linkid) => unsafe {
+                __dtrace_probe_tuntap__link__destroy(linkid as usize)
+            },
             Probe::LinkState(linkid, state) => unsafe {
                 __dtrace_probe_tuntap__link__state(linkid as usize, signed_arg(state as i32))
             },
@@ -434,9 +457,19 @@ impl Kernel for Illumos {
     unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
         // SAFETY: the taskq is live (type invariant); the caller keeps arg
         // valid until the task runs; DDI_NOSLEEP never blocks.
-        let status =
-            unsafe { k::ddi_taskq_dispatch(self.taskq.as_ptr(), task, arg, sys::DDI_NOSLEEP as sys::uint_t) };
-        if status == sys::DDI_SUCCESS { Ok(()) } else { Err(sys::ENOMEM) }
+        let status = unsafe {
+            k::ddi_taskq_dispatch(
+                self.taskq.as_ptr(),
+                task,
+                arg,
+                sys::DDI_NOSLEEP as sys::uint_t,
+            )
+        };
+        if status == sys::DDI_SUCCESS {
+            Ok(())
+        } else {
+            Err(sys::ENOMEM)
+        }
     }
 
     fn private_minor_base(&self) -> u32 {

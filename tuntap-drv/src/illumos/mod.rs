@@ -41,7 +41,7 @@ pub mod streams;
 pub use kernel::Illumos;
 
 use core::cell::UnsafeCell;
-use core::ffi::{CStr, c_char, c_int, c_uint, c_void};
+use core::ffi::{CStr, c_int, c_void};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -53,12 +53,12 @@ use illumos_sys_hdrs::kernel::{
     ddi_taskq_destroy, mac_fini_ops, mac_getinfo, mac_init_ops, mod_driverops, mod_info,
     mod_install, mod_remove, nochpoll,
 };
+use illumos_sys_hdrs::nodev;
 use illumos_sys_hdrs::{
     CB_REV, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_PROBE_DONTCARE, DDI_SUCCESS, DEVO_REV,
-    ENOTTY, ENXIO, MODREV_1, TASKQ_DEFAULTPRI, aio_req, as_, buf, caddr_t, cb_ops, cred_t,
-    daddr_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t,
-    dev_ops, dev_t, devmap_cookie_t, intptr_t, modinfo, modldrv, modlinkage, off_t, offset_t,
-    size_t, uint_t, uio,
+    ENOTTY, ENXIO, MODREV_1, TASKQ_DEFAULTPRI, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t,
+    ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t, intptr_t, modinfo, modldrv,
+    modlinkage, uio,
 };
 
 use crate::driver::Driver;
@@ -105,23 +105,23 @@ impl<T> KernelStatic<T> {
 static TUNTAP_CB_OPS: KernelStatic<cb_ops> = KernelStatic::new(cb_ops {
     cb_open: Some(tuntap_open),
     cb_close: Some(tuntap_close),
-    cb_strategy: Some(tuntap_no_strategy),
-    cb_print: Some(tuntap_no_print),
-    cb_dump: Some(tuntap_no_dump),
+    cb_strategy: Some(nodev::strategy),
+    cb_print: Some(nodev::print),
+    cb_dump: Some(nodev::dump),
     cb_read: Some(tuntap_read),
     cb_write: Some(tuntap_write),
     cb_ioctl: Some(tuntap_ioctl),
-    cb_devmap: Some(tuntap_no_devmap),
-    cb_mmap: Some(tuntap_no_mmap),
-    cb_segmap: Some(tuntap_no_segmap),
+    cb_devmap: Some(nodev::devmap),
+    cb_mmap: Some(nodev::mmap),
+    cb_segmap: Some(nodev::segmap),
     cb_chpoll: Some(nochpoll),
     cb_prop_op: Some(ddi_prop_op),
     // Filled in by dld through mac_init_ops().
     cb_str: ptr::null_mut(),
     cb_flag: D_MP,
     cb_rev: CB_REV,
-    cb_aread: Some(tuntap_no_aio),
-    cb_awrite: Some(tuntap_no_aio),
+    cb_aread: Some(nodev::aio),
+    cb_awrite: Some(nodev::aio),
 });
 
 static TUNTAP_DEV_OPS: KernelStatic<dev_ops> = KernelStatic::new(dev_ops {
@@ -271,7 +271,9 @@ pub unsafe extern "C" fn tuntap_attach(dip: *mut dev_info_t, cmd: ddi_attach_cmd
     // SAFETY: dip is the node the framework is attaching.
     let instance = unsafe { ddi_get_instance(dip) };
     if instance != 0 {
-        log::warn(format_args!("instance {instance} refused: only instance 0 exists"));
+        log::warn(format_args!(
+            "instance {instance} refused: only instance 0 exists"
+        ));
         return DDI_FAILURE;
     }
     if !ATTACHED_DIP.load(Ordering::Acquire).is_null() {
@@ -395,54 +397,3 @@ unsafe extern "C" fn tuntap_write(_dev: dev_t, _uiop: *mut uio, _credp: *mut cre
 }
 
 // The remaining slots behave like nodev(9F): ENXIO.
-
-unsafe extern "C" fn tuntap_no_strategy(_bp: *mut buf) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tuntap_no_print(_dev: dev_t, _str: *mut c_char) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tuntap_no_dump(
-    _dev: dev_t,
-    _addr: caddr_t,
-    _blkno: daddr_t,
-    _nblk: c_int,
-) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tuntap_no_devmap(
-    _dev: dev_t,
-    _dhp: devmap_cookie_t,
-    _off: offset_t,
-    _len: size_t,
-    _maplen: *mut size_t,
-    _model: uint_t,
-) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tuntap_no_mmap(_dev: dev_t, _off: off_t, _prot: c_int) -> c_int {
-    ENXIO
-}
-
-#[allow(clippy::too_many_arguments)] // fixed by cb_ops
-unsafe extern "C" fn tuntap_no_segmap(
-    _dev: dev_t,
-    _off: off_t,
-    _asp: *mut as_,
-    _addrp: *mut caddr_t,
-    _len: off_t,
-    _prot: c_uint,
-    _maxprot: c_uint,
-    _flags: c_uint,
-    _credp: *mut cred_t,
-) -> c_int {
-    ENXIO
-}
-
-unsafe extern "C" fn tuntap_no_aio(_dev: dev_t, _aio: *mut aio_req, _credp: *mut cred_t) -> c_int {
-    ENXIO
-}

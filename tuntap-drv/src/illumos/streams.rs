@@ -49,7 +49,9 @@ use crate::driver::Driver;
 static DRIVER: AtomicPtr<Driver<Illumos>> = AtomicPtr::new(ptr::null_mut());
 
 /// Serialises opens against attach/detach (see the module documentation).
-static ENTRY_LOCK: KernelStatic<kmutex_t> = KernelStatic::new(kmutex_t { _opaque: [ptr::null_mut()] });
+static ENTRY_LOCK: KernelStatic<kmutex_t> = KernelStatic::new(kmutex_t {
+    _opaque: [ptr::null_mut()],
+});
 
 /// Holds `ENTRY_LOCK` until dropped.
 struct EntryGuard;
@@ -76,7 +78,9 @@ impl Drop for EntryGuard {
 /// afterwards unless this returns false.
 pub(super) unsafe fn publish(driver: *mut Driver<Illumos>) -> bool {
     let _entry = EntryGuard::enter();
-    DRIVER.compare_exchange(ptr::null_mut(), driver, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    DRIVER
+        .compare_exchange(ptr::null_mut(), driver, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
 }
 
 /// Unpublish the driver if it may detach; the caller then owns the Box.
