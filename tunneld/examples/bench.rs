@@ -24,6 +24,9 @@ use tunneld::{Config, Daemon, Device, Mode};
 
 const WINDOW: u64 = 256;
 
+/// A running daemon: its stop signal and its task.
+type Running = (oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), tunneld::Error>>);
+
 struct Pki {
     dir: std::path::PathBuf,
 }
@@ -64,7 +67,7 @@ impl Drop for Pki {
 }
 
 /// Two daemons joined over loopback; returns their stop handles.
-fn start_pair(rt: &tokio::runtime::Runtime, pki: &Pki, a: Arc<dyn Device>, b: Arc<dyn Device>, mtu: usize) -> Vec<(oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), tunneld::Error>>)> {
+fn start_pair(rt: &tokio::runtime::Runtime, pki: &Pki, a: Arc<dyn Device>, b: Arc<dyn Device>, mtu: usize) -> Vec<Running> {
     let server = rt.block_on(Daemon::start(pki.config("server", "127.0.0.1:0", b.name(), mtu))).expect("server");
     let addr = server.local_addr().expect("addr").to_string();
     let client = rt.block_on(Daemon::start(pki.config("client", &addr, a.name(), mtu))).expect("client");
@@ -83,7 +86,7 @@ fn start_pair(rt: &tokio::runtime::Runtime, pki: &Pki, a: Arc<dyn Device>, b: Ar
     out
 }
 
-fn stop_pair(rt: &tokio::runtime::Runtime, pair: Vec<(oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), tunneld::Error>>)>) {
+fn stop_pair(rt: &tokio::runtime::Runtime, pair: Vec<Running>) {
     for (tx, task) in pair {
         let _ = tx.send(());
         let _ = rt.block_on(task);

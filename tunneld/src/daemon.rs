@@ -261,7 +261,7 @@ async fn run_loop(
                 let why = format!("session with {peer} replaced by a new one from {}", newer.peer);
                 log::info!("{why}");
                 counters.set_last_error(why);
-                next = Some(newer);
+                next = Some(*newer);
             }
             End::DeviceFailed(e) => {
                 log::error!("{e}; stopping");
@@ -278,7 +278,7 @@ async fn run_loop(
 
 enum End {
     Shutdown,
-    Replaced(Conn),
+    Replaced(Box<Conn>),
     DeviceFailed(String),
     Peer(String),
 }
@@ -383,7 +383,7 @@ async fn session(
     let end = tokio::select! {
         e = to_peer => e,
         e = from_peer => e,
-        c = replaced => End::Replaced(c),
+        c = replaced => End::Replaced(Box::new(c)),
         _ = wait_stop(stop) => End::Shutdown,
     };
     if matches!(end, End::Shutdown | End::Replaced(_) | End::DeviceFailed(_)) {
