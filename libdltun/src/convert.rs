@@ -186,8 +186,11 @@ pub fn info(link: &TunLink, persistent_view: bool) -> Option<dltun_info_t> {
             out.di_mtu = k.mtu;
             out.di_owner = k.owner.unwrap_or(DLTUN_NOID);
             out.di_group = k.group.unwrap_or(DLTUN_NOID);
-            out.di_mac = k.mac.0;
-            put(&mut out.di_macaddr, &k.mac.to_string());
+            if k.mode == Mode::Tap {
+                // A tun link has no link-layer address to show.
+                out.di_mac = k.mac.0;
+                put(&mut out.di_macaddr, &k.mac.to_string());
+            }
             out.di_nqueues = k.queues;
             for (slot, pid) in out.di_pids.iter_mut().zip(&k.pids) {
                 *slot = *pid;

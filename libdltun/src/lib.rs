@@ -97,10 +97,8 @@ fn guard(handle: Option<&dltun_handle>, body: impl FnOnce() -> Result<(), Fail>)
         Ok(()) => (DLTUN_STATUS_OK, String::new()),
         Err(f) => (f.status, f.message),
     };
-    if let Some(h) = handle {
-        if let Ok(mut slot) = h.last_error.try_borrow_mut() {
-            *slot = text(&message);
-        }
+    if let Some(Ok(mut slot)) = handle.map(|h| h.last_error.try_borrow_mut()) {
+        *slot = text(&message);
     }
     status
 }
