@@ -33,6 +33,9 @@ step "kernel module build (Debian rustc-web, -Zbuild-std) and gates"
 cargo xtask kmod
 cargo xtask kmod-check
 
+step "packages: proto area assembled and checked against the IPS manifests"
+cargo xtask package
+
 step "userland type-check for x86_64-unknown-illumos"
 cargo xtask check-illumos
 

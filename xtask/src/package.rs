@@ -586,7 +586,7 @@ fn producer_hint(target: &str) -> &'static str {
     if target.starts_with("kernel/") {
         ": run `cargo xtask kmod` first"
     } else if target.contains("libdltun") || target.ends_with("tunctl") {
-        ": build the userland (`cargo build --release -p tunctl -p libdladm-plugin`, or for illumos on an illumos host)"
+        ": build the userland (`cargo build --release -p tunctl -p libdltun`, or for illumos on an illumos host)"
     } else {
         ""
     }
@@ -601,7 +601,7 @@ fn find_artifact(candidates_illumos: &[PathBuf], candidates_host: &[PathBuf]) ->
     candidates_host.iter().find(|p| p.is_file()).map(|p| (p.clone(), true))
 }
 
-const LIBDLTUN_NAMES: &[&str] = &["libdltun.so", "libdltun.so.1", "liblibdladm_plugin.so", "libdladm_plugin.so"];
+const LIBDLTUN_NAMES: &[&str] = &["libdltun.so.1", "libdltun.so"];
 
 /// Builds the host userland into `target_dir` (used when there is no
 /// illumos build) so the proto area can be checked here.
@@ -610,14 +610,14 @@ fn build_host_userland(target_dir: &Path) -> Result<(), String> {
     println!("package: no illumos userland build; building the host one as a stand-in");
     let status = Command::new(cargo)
         .current_dir(paths::repo_root())
-        .args(["build", "--release", "-p", "tunctl", "-p", "libdladm-plugin", "--target-dir"])
+        .args(["build", "--release", "-p", "tunctl", "-p", "libdltun", "--target-dir"])
         .arg(target_dir)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("building tunctl and libdladm-plugin for the host failed ({status})"))
+        Err(format!("building tunctl and libdltun for the host failed ({status})"))
     }
 }
 
@@ -652,17 +652,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .ok_or_else(|| format!("no tunctl binary in {} or {}", illumos_release.display(), host_release.display()))?;
         let (libdltun, lib_stand_in) = find_artifact(&illumos_lib, &host_lib).ok_or_else(|| {
             format!(
-                "no libdltun shared object ({}) in {} or {}: libdladm-plugin must build a cdylib",
+                "no libdltun shared object ({}) in {} or {}: the libdltun crate builds it",
                 LIBDLTUN_NAMES.join(", "),
                 illumos_release.display(),
                 host_release.display()
             )
         })?;
-        let header = ["libdladm-plugin/include/libdltun.h", "libdladm-plugin/libdltun.h"]
+        let header = ["libdltun/include/libdltun.h"]
             .iter()
             .map(|p| repo.join(p))
             .find(|p| p.is_file())
-            .unwrap_or_else(|| repo.join("libdladm-plugin/include/libdltun.h"));
+            .unwrap_or_else(|| repo.join("libdltun/include/libdltun.h"));
         let inputs = Inputs {
             repo: repo.clone(),
             kernel: repo.join("out/kernel"),
