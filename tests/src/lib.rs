@@ -98,12 +98,35 @@ impl Rig {
         self.host.finish();
     }
 
+    /// A tun or tap link `name` with one queue attached and IP (a mac
+    /// client) on top: the setup most packet-path tests start from.
+    pub fn link_in_use(&self, name: &str, tap: bool) -> LinkInUse {
+        let id = self.create(name, if tap { abi::create_flags::TAP } else { abi::create_flags::TUN });
+        let queue = self.attach(name, if tap { abi::mode::TAP } else { abi::mode::TUN });
+        let ip = self.host.mac_client_open(name).expect("mac client on the link");
+        let link = self.driver.link_by_id(id).expect("the link just created");
+        LinkInUse { id, ip_mac: ip.mac_addr(), peer_mac: link.peer_mac, queue, ip, link }
+    }
+
     pub fn info(&self, id: DatalinkId) -> abi::TunIocInfo {
         let ctl = self.open_ctl(&self.root);
         let req = abi::TunIocInfo { version: abi::TUN_ABI_VERSION, linkid: id, ..Default::default() };
         let r = ctl.ioctl_istr(abi::TUN_IOC_INFO, abi::as_bytes(&req)).expect("info");
         decode(&r.data)
     }
+}
+
+/// What [`Rig::link_in_use`] sets up.
+pub struct LinkInUse {
+    pub id: DatalinkId,
+    /// The attached queue (the VPN daemon's fd).
+    pub queue: SimStream,
+    /// IP on the link.
+    pub ip: tuntap_sim::SimMacClient,
+    pub link: Arc<tuntap_drv::link::Link<SimKernel>>,
+    /// IP's unicast address and the tun peer's address.
+    pub ip_mac: [u8; 6],
+    pub peer_mac: [u8; 6],
 }
 
 pub fn decode<T: Pod>(bytes: &[u8]) -> T {

@@ -36,11 +36,7 @@ fn created_link_is_a_datalink_that_goes_up_when_a_queue_attaches() {
 #[test]
 fn tun_moves_ip_packets_both_ways_and_counts_them() {
     let rig = Rig::new();
-    let id = rig.create("vpn0", create_flags::TUN);
-    let q = rig.attach("vpn0", mode::TUN);
-    let client = rig.host.mac_client_open("vpn0").unwrap();
-    let link = rig.driver.link_by_id(id).unwrap();
-    let ours = client.mac_addr();
+    let LinkInUse { id, queue: q, ip: client, link, ip_mac: ours, .. } = rig.link_in_use("vpn0", false);
     // IP sends to the peer: the reader gets the bare IP packet.
     let pkt = udp4([10, 9, 0, 1], [10, 9, 0, 2], 1000, 53, b"hello");
     client.tx(&[&ether(link.peer_mac, ours, 0x0800, &pkt)]);
@@ -67,11 +63,7 @@ fn tun_moves_ip_packets_both_ways_and_counts_them() {
 #[test]
 fn tun_answers_arp_for_its_peer_and_drops_other_non_ip() {
     let rig = Rig::new();
-    let id = rig.create("vpn0", create_flags::TUN);
-    let q = rig.attach("vpn0", mode::TUN);
-    let client = rig.host.mac_client_open("vpn0").unwrap();
-    let link = rig.driver.link_by_id(id).unwrap();
-    let ours = client.mac_addr();
+    let LinkInUse { id, queue: q, ip: client, link, ip_mac: ours, .. } = rig.link_in_use("vpn0", false);
     client.tx(&[&arp_request(ours, [10, 9, 0, 1], [10, 9, 0, 2])]);
     let reply = client.recv(WAIT).expect("ARP reply from the driver");
     assert_eq!(&reply[0..6], &ours);
@@ -121,9 +113,7 @@ fn each_tap_link_gets_its_own_mac() {
 #[test]
 fn bad_writes_are_dropped_counted_and_never_reach_ip() {
     let rig = Rig::new();
-    let id = rig.create("vpn0", create_flags::TUN);
-    let q = rig.attach("vpn0", mode::TUN);
-    let client = rig.host.mac_client_open("vpn0").unwrap();
+    let LinkInUse { id, queue: q, ip: client, .. } = rig.link_in_use("vpn0", false);
     let good = udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, b"ok");
     let mut wrong_version = good.clone();
     wrong_version[0] = 0x55;

@@ -16,11 +16,8 @@ use tuntap_tests::*;
 fn close_during_a_blocked_read_wakes_the_reader_and_stops_delivery() {
     for round in 0..20 {
         let rig = Rig::new();
-        let id = rig.create("vpn0", create_flags::TUN);
-        let q = rig.attach("vpn0", mode::TUN);
-        let client = rig.host.mac_client_open("vpn0").unwrap();
-        let link = rig.driver.link_by_id(id).unwrap();
-        let frame = ether(link.peer_mac, client.mac_addr(), 0x0800, &udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, b"x"));
+        let LinkInUse { id, queue: q, ip: client, peer_mac, ip_mac, .. } = rig.link_in_use("vpn0", false);
+        let frame = ether(peer_mac, ip_mac, 0x0800, &udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, b"x"));
         let sending = AtomicBool::new(true);
         let reads = AtomicU64::new(0);
         std::thread::scope(|s| {
