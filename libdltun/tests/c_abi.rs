@@ -292,3 +292,65 @@ fn a_c_program_manages_links_through_the_shared_object() {
     }
     assert_eq!(stdout, expected);
 }
+
+/// The lines the dladm patch adds at the end of `dladm.c`: the tun
+/// subcommands.
+fn patch_subcommands() -> String {
+    let patch = crate_dir().join("../patches/illumos-gate/0001-dladm-tun-subcommands.patch");
+    let text = std::fs::read_to_string(&patch).unwrap_or_else(|e| panic!("{}: {e}", patch.display()));
+    let dladm_c = text.split("diff --git a/usr/src/cmd/dladm/dladm.c").nth(1).expect("the patch changes dladm.c");
+    // The last hunk of dladm.c appends the subcommands.
+    let last_hunk = dladm_c.rsplit("\n@@ ").next().unwrap();
+    let added: Vec<&str> = last_hunk
+        .lines()
+        .skip(1)
+        .take_while(|l| *l != "-- ")
+        .filter_map(|l| l.strip_prefix('+'))
+        .collect();
+    for f in ["do_create_tun", "do_delete_tun", "do_modify_tun", "do_show_tun", "do_up_tun"] {
+        assert!(added.iter().any(|l| l.starts_with(&format!("{f}(int argc"))), "{f} is not defined by the patch");
+        assert!(dladm_c.contains(&format!("\t{f},")), "{f} is not in dladm's command table");
+    }
+    added.join("\n") + "\n"
+}
+
+#[test]
+fn the_dladm_patch_subcommands_run_against_libdltun() {
+    let dir = scratch("dladm");
+    install_library(&dir);
+    std::fs::write(dir.join("tun_block.c"), patch_subcommands()).unwrap();
+    let exe = dir.join("dladm_tun");
+    // The patch's code with dladm's own warnings off: -Wno-unused-parameter
+    // as for every dladm subcommand that ignores its usage string.
+    run(gcc()
+        .args(["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function", "-Wno-unused-parameter"])
+        .arg("-I")
+        .arg(&dir)
+        .arg(c_dir().join("dladm_tun.c"))
+        .arg("-L")
+        .arg(&dir)
+        .arg("-ldltun")
+        .arg("-o")
+        .arg(&exe));
+    let out = run(Command::new(&exe).env("LD_LIBRARY_PATH", &dir));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // The simulated daemon's pid is the simulator's; name it <pid>.
+    let stdout = match stdout.split_once("attached (pid ") {
+        Some((before, after)) => {
+            let (pid, rest) = after.split_once(')').unwrap();
+            assert!(pid.parse::<i32>().is_ok(), "pid '{pid}'");
+            format!("{before}attached (pid <pid>){rest}")
+        }
+        None => stdout,
+    };
+    let expected: String = std::fs::read_to_string(c_dir().join("dladm_tun.expected"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("##"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (i, (got, want)) in stdout.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(got, want, "line {} of the dladm run", i + 1);
+    }
+    assert_eq!(stdout, expected);
+}
