@@ -21,15 +21,25 @@
 //!
 //! `--for` narrows the candidates to what one daemon left:
 //! * a pid: links whose creator had that pid (and, by rule 3, is gone);
-//! * an SMF FMRI: links whose creator ran under that service, as the
-//!   platform recorded it ([`Platform::recorded_service`]), or whose
-//!   creator pid is one of the service's current processes.  Process
-//!   contracts die with their processes, so after a crash only a record
-//!   made at creation time can tie a link to a service; see the README.
+//! * an SMF FMRI: links whose creator (or an attached process) is a live
+//!   member of the service (`svcs -p`), or whose creator is **registered**
+//!   for the service in the owner registry ([`crate::owners`]) with a
+//!   start time at or before the link's creation.  Of all registrations
+//!   of that pid (any service) started by then, the newest is the
+//!   creator; a live unregistered process that started later still (and
+//!   before the link) is the creator instead.  So a reused pid never
+//!   ties a link to the wrong service.  Process contracts die with their
+//!   processes; after a crash the registry is the only tie left.
+//!
+//! A non-dry run then prunes the registry: entries whose process is gone
+//! and to which no remaining link can be traced are dropped.
+
+use std::collections::BTreeMap;
 
 use crate::error::{Error, ErrorKind};
 use crate::manager::TunAdm;
-use crate::platform::{Errno, Platform, ProcessInfo};
+use crate::owners::{self, Fmri, OwnerEntry, OwnerError};
+use crate::platform::{Errno, Pid, Platform, ProcessInfo};
 use crate::types::*;
 
 impl<P: Platform> TunAdm<P> {
@@ -45,14 +55,22 @@ impl<P: Platform> TunAdm<P> {
     /// what would be done).  Links that were considered and kept are
     /// listed with the reason.
     pub fn cleanup(&self, opts: &CleanupOptions) -> Result<CleanupReport, Error> {
-        let service_pids = match &opts.target {
-            Some(CleanupTarget::Service(fmri)) => self
-                .platform()
-                .service_pids(fmri)
-                .map_err(|message| Error { link: None, kind: ErrorKind::Ip { message } })?,
-            _ => Vec::new(),
-        };
         let mut report = CleanupReport { dry_run: opts.dry_run, ..CleanupReport::default() };
+        let (service_pids, registry) = match &opts.target {
+            Some(CleanupTarget::Service(fmri)) => {
+                let pids = match self.platform().service_pids(fmri.as_str()) {
+                    Ok(pids) => pids,
+                    Err(message) => {
+                        // A deleted instance has no members, but its
+                        // registry entries still count.
+                        report.warnings.push(format!("cannot list the processes of {fmri}: {message}"));
+                        Vec::new()
+                    }
+                };
+                (pids, owners::load_all(self.owner_store(), &mut report.warnings))
+            }
+            _ => (Vec::new(), BTreeMap::new()),
+        };
         for link in self.list()? {
             let Some(k) = &link.kernel else { continue };
             if k.zone != self.platform().zone() && self.platform().zone() != crate::platform::GLOBAL_ZONEID {
@@ -61,11 +79,7 @@ impl<P: Platform> TunAdm<P> {
             let matches_target = match &opts.target {
                 None => true,
                 Some(CleanupTarget::Pid(pid)) => k.creator_pid == *pid,
-                Some(CleanupTarget::Service(fmri)) => {
-                    service_pids.contains(&k.creator_pid)
-                        || self.platform().recorded_service(link.linkid, k.creator_pid, k.created_ns).as_deref()
-                            == Some(fmri.as_str())
-                }
+                Some(CleanupTarget::Service(fmri)) => self.traced_to(k, fmri, &service_pids, &registry),
             };
             if !matches_target {
                 continue;
@@ -111,7 +125,156 @@ impl<P: Platform> TunAdm<P> {
             let result = if opts.dry_run { None } else { Some(self.remove_stale(&link.name, link.linkid, &steps)) };
             report.actions.push(CleanupAction { link: link.name.clone(), linkid: link.linkid, reason, steps, result });
         }
+        if !opts.dry_run {
+            let only = match &opts.target {
+                Some(CleanupTarget::Service(fmri)) => Some(fmri),
+                _ => None,
+            };
+            let pruned = self.prune_owners(only)?;
+            report.pruned = pruned.pruned;
+            for w in pruned.warnings {
+                // Pruning re-reads the files: say each problem once.
+                if !report.warnings.contains(&w) {
+                    report.warnings.push(w);
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// Can link `k` be traced to service `fmri`?  See the module text.
+    fn traced_to(
+        &self,
+        k: &KernelLink,
+        fmri: &Fmri,
+        service_pids: &[Pid],
+        registry: &BTreeMap<Fmri, Vec<OwnerEntry>>,
+    ) -> bool {
+        let creator_now = self.platform().process(k.creator_pid);
+        let live_creator = creator_now.as_ref().filter(|p| p.started_ns <= k.created_ns);
+        if live_creator.is_some() && service_pids.contains(&k.creator_pid) {
+            return true;
+        }
+        let newest_registration = registry
+            .iter()
+            .flat_map(|(f, entries)| {
+                entries
+                    .iter()
+                    .filter(|e| e.pid == k.creator_pid && e.started_ns <= k.created_ns)
+                    .map(move |e| (e.started_ns, f))
+            })
+            .max();
+        if let Some((started_ns, registered_for)) = newest_registration {
+            let superseded = live_creator.is_some_and(|p| p.started_ns > started_ns);
+            if registered_for == fmri && !superseded {
+                return true;
+            }
+        }
+        let registered_live = |pid: Pid| {
+            registry.get(fmri).is_some_and(|entries| {
+                entries.iter().any(|e| {
+                    e.pid == pid && self.platform().process(pid).is_some_and(|p| p.started_ns == e.started_ns)
+                })
+            })
+        };
+        k.pids.iter().any(|pid| service_pids.contains(pid) || registered_live(*pid))
+    }
+
+    /// Record that process `pid` runs under service `fmri` (the service's
+    /// start method calls this right after starting its daemon), with the
+    /// process's start time, so that `cleanup` with
+    /// [`CleanupTarget::Service`] finds the links it makes even after it
+    /// crashed.  Dead entries of `fmri` are pruned on the way.
+    pub fn register_owner(&self, fmri: &Fmri, pid: Pid) -> Result<Registration, OwnerError> {
+        let pid = owners::validate_pid(i64::from(pid))?;
+        let process = self.platform().process(pid).ok_or(OwnerError::NoSuchProcess { pid })?;
+        let entry = OwnerEntry { pid, started_ns: process.started_ns };
+        let file = owners::load(self.owner_store(), fmri)?;
+        let mut warnings = file.warnings;
+        let before = file.entries.len();
+        let mut entries = match self.kernel_links() {
+            Ok(links) => file.entries.into_iter().filter(|e| self.entry_needed(e, &links)).collect(),
+            Err(e) => {
+                warnings.push(format!("not pruning the registry of {fmri}: {e}"));
+                file.entries
+            }
+        };
+        let pruned = before - entries.len();
+        let already = entries.contains(&entry);
+        if !already {
+            entries.push(entry);
+        }
+        // Damaged lines are dropped by the rewrite; the entries are kept.
+        if !already || pruned > 0 || !warnings.is_empty() {
+            owners::save(self.owner_store(), fmri, &entries)?;
+        }
+        Ok(Registration { fmri: fmri.clone(), entry, process_name: process.name, already, pruned, warnings })
+    }
+
+    /// Remove `pid`'s entries (every entry, with `None`) from the
+    /// registry of `fmri`.  Returns how many were removed.
+    pub fn unregister_owner(&self, fmri: &Fmri, pid: Option<Pid>) -> Result<usize, OwnerError> {
+        if let Some(p) = pid {
+            owners::validate_pid(i64::from(p))?;
+        }
+        let file = owners::load(self.owner_store(), fmri)?;
+        let before = file.entries.len();
+        let kept: Vec<OwnerEntry> = file.entries.into_iter().filter(|e| pid.is_some_and(|p| p != e.pid)).collect();
+        let removed = before - kept.len();
+        if removed > 0 || !file.warnings.is_empty() {
+            owners::save(self.owner_store(), fmri, &kept)?;
+        }
+        Ok(removed)
+    }
+
+    /// The entries of service `fmri` as stored (damaged lines reported
+    /// as warnings).
+    pub fn owners(&self, fmri: &Fmri) -> Result<owners::OwnerFile, OwnerError> {
+        owners::load(self.owner_store(), fmri)
+    }
+
+    /// Drop registry entries (of `only`, or of every service) whose
+    /// process is gone and to which no link can be traced any more.
+    pub fn prune_owners(&self, only: Option<&Fmri>) -> Result<PruneReport, Error> {
+        let links = self.kernel_links()?;
+        let mut report = PruneReport::default();
+        let files = match only {
+            Some(fmri) => match owners::load(self.owner_store(), fmri) {
+                Ok(file) => {
+                    report.warnings.extend(file.warnings);
+                    BTreeMap::from([(fmri.clone(), file.entries)])
+                }
+                Err(e) => {
+                    report.warnings.push(e.to_string());
+                    return Ok(report);
+                }
+            },
+            None => owners::load_all(self.owner_store(), &mut report.warnings),
+        };
+        for (fmri, entries) in files {
+            let before = entries.len();
+            let kept: Vec<OwnerEntry> = entries.into_iter().filter(|e| self.entry_needed(e, &links)).collect();
+            if kept.len() == before {
+                continue;
+            }
+            match owners::save(self.owner_store(), &fmri, &kept) {
+                Ok(()) => report.pruned += before - kept.len(),
+                Err(e) => report.warnings.push(e.to_string()),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Every link the driver has (visible to the caller).
+    fn kernel_links(&self) -> Result<Vec<KernelLink>, Error> {
+        Ok(self.list()?.into_iter().filter_map(|l| l.kernel).collect())
+    }
+
+    /// Is a registry entry still worth keeping: its process runs, or a
+    /// link it may have made is still there?
+    fn entry_needed(&self, e: &OwnerEntry, links: &[KernelLink]) -> bool {
+        let alive = self.platform().process(e.pid).is_some_and(|p| p.started_ns == e.started_ns);
+        alive || links.iter().any(|k| k.creator_pid == e.pid && k.created_ns >= e.started_ns)
     }
 
     fn remove_stale(&self, name: &str, linkid: u32, steps: &[CleanupStep]) -> Result<(), Error> {

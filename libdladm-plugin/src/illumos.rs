@@ -7,17 +7,19 @@
 //! Theory statement.  [`Illumos`] owns one libdladm handle (closed on
 //! drop) and one open control node.  Every unsafe block is one FFI call
 //! with buffers this module owns for the duration of the call.
-//! `recorded_service` is `None`: the driver does not yet record the SMF
-//! service of a link's creator (see the crate README), so after a crash
-//! `cleanup --for FMRI` matches only through live service members.
+//! The owner registry is the directory [`OWNER_DIR`] on tmpfs (see
+//! [`crate::owners`]): after a crash it is what ties a dead creator pid
+//! to its SMF service.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::process::Command;
+use std::sync::Arc;
 
 use dladm_sys as dl;
 
+use crate::owners::{DirStore, OWNER_DIR, OwnerStore};
 use crate::platform::*;
 
 /// The control node of the tuntap driver (`drv/tun`).
@@ -385,8 +387,8 @@ impl Platform for Illumos {
             .collect())
     }
 
-    fn recorded_service(&self, _linkid: DatalinkId, _creator_pid: Pid, _created_ns: u64) -> Option<String> {
-        None
+    fn owner_store(&self) -> Arc<dyn OwnerStore> {
+        Arc::new(DirStore::new(OWNER_DIR))
     }
 
     fn ip_interfaces(&self, link: &str) -> Result<Vec<String>, String> {

@@ -22,6 +22,7 @@
 mod cleanup;
 mod error;
 mod manager;
+pub mod owners;
 pub mod platform;
 mod types;
 
@@ -32,6 +33,7 @@ pub mod sim;
 
 pub use error::{Error, ErrorKind, Status};
 pub use manager::{CONF_GROUP, CONF_MAC, CONF_MODE, CONF_MTU, CONF_OWNER, TunAdm};
+pub use owners::{Fmri, OwnerEntry, OwnerError};
 pub use platform::{DatalinkId, DlError, Errno, Pid, Platform, ZoneId};
 pub use tuntap_abi::NameError;
 pub use types::*;

@@ -31,10 +31,12 @@
 //! `EBUSY`), never as a half-made link.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tuntap_abi::{self as abi, LinkName, TUN_NO_ID, info_flags, modify_what};
 
 use crate::error::{Error, ErrorKind};
+use crate::owners::OwnerStore;
 use crate::platform::{
     DATALINK_CLASS_MISC, DatalinkId, DlEntry, DlError, DlFlags, Errno, Platform, class_name,
 };
@@ -55,6 +57,7 @@ pub const CONF_GROUP: &str = "tun_group";
 /// Link management over a [`Platform`].
 pub struct TunAdm<P: Platform> {
     platform: P,
+    owners: Arc<dyn OwnerStore>,
 }
 
 /// A name resolved to an entry of ours.
@@ -146,8 +149,22 @@ impl KernelLink {
 }
 
 impl<P: Platform> TunAdm<P> {
+    /// Manage `platform`, with the owner registry where the platform
+    /// keeps it.
     pub fn new(platform: P) -> Self {
-        TunAdm { platform }
+        let owners = platform.owner_store();
+        TunAdm { platform, owners }
+    }
+
+    /// Manage `platform` with the owner registry in `owners` (tests, or
+    /// a registry in another directory).
+    pub fn with_owner_store(platform: P, owners: Arc<dyn OwnerStore>) -> Self {
+        TunAdm { platform, owners }
+    }
+
+    /// The owner registry's store.
+    pub fn owner_store(&self) -> &dyn OwnerStore {
+        &*self.owners
     }
 
     /// The platform (for tests and tools that need it).

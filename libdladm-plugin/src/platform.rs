@@ -10,6 +10,9 @@
 //! lives in [`crate::TunAdm`] and is the same on both.
 
 use std::fmt;
+use std::sync::Arc;
+
+use crate::owners::{DirStore, OWNER_DIR, OwnerStore};
 
 /// `datalink_id_t`.
 pub type DatalinkId = u32;
@@ -227,9 +230,16 @@ pub trait Platform {
     /// Live pids of the processes of an SMF service instance (the
     /// members of its process contracts, as `svcs -p` lists them).
     fn service_pids(&self, fmri: &str) -> Result<Vec<Pid>, String>;
-    /// The SMF service the process that created link `linkid` ran under,
-    /// when the system recorded it at creation time; `None` when unknown.
-    fn recorded_service(&self, linkid: DatalinkId, creator_pid: Pid, created_ns: u64) -> Option<String>;
+
+    // ----- the owner registry -----
+
+    /// Where the owner registry lives ([`crate::owners`]): by default
+    /// the directory [`crate::owners::OWNER_DIR`] (tmpfs on illumos).
+    /// The simulator keeps it in memory; tests may use any directory
+    /// ([`crate::TunAdm::with_owner_store`]).
+    fn owner_store(&self) -> Arc<dyn OwnerStore> {
+        Arc::new(DirStore::new(OWNER_DIR))
+    }
 
     // ----- IP -----
 

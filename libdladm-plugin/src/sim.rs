@@ -13,11 +13,11 @@
 //! with the caller's credential, `I_STR` ioctls on a freshly opened
 //! control node -- so the driver does its own privilege and zone checks.
 //!
-//! `recorded_service` answers from the process table's history: which
-//! process had the creator's pid when the link was created, and its
-//! service.  That is the record a kernel that notes the creator's
-//! process-contract service at link creation would keep (see the crate
-//! README: the driver does not keep it yet on illumos).
+//! Only what illumos offers is offered here: the live members of a
+//! service (the process table's history is not consulted, as no illumos
+//! interface keeps it), and the owner registry, kept in memory
+//! ([`MemStore`]) like the tmpfs directory it stands for: it survives a
+//! daemon's crash and is emptied by [`SimSystem::reboot`].
 //!
 //! Locks: each mutex here guards one table and is never held while
 //! calling into the simulator, except `streams`/`ip` while closing what
@@ -32,6 +32,7 @@ use tuntap_drv::Driver;
 use tuntap_drv::ddi::node_minor;
 use tuntap_sim::{OpenArgs, SimCred, SimHost, SimKernel, SimMacClient, SimProcesses, SimStream};
 
+use crate::owners::{MemStore, OwnerStore};
 use crate::platform::*;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -73,6 +74,8 @@ struct Inner {
     streams: Mutex<Vec<(i32, SimStream)>>,
     /// Plumbed IP interfaces: link name -> the mac clients IP holds.
     ip: Mutex<BTreeMap<String, Vec<SimMacClient>>>,
+    /// The owner registry (tmpfs on illumos).
+    owners: Arc<MemStore>,
 }
 
 /// A simulated host running the tuntap driver.  Cheap to clone.
@@ -110,6 +113,7 @@ impl SimSystem {
                 root,
                 streams: Mutex::new(Vec::new()),
                 ip: Mutex::new(BTreeMap::new()),
+                owners: Arc::new(MemStore::new()),
             }),
         }
     }
@@ -124,6 +128,11 @@ impl SimSystem {
 
     pub fn processes(&self) -> &SimProcesses {
         &self.inner.procs
+    }
+
+    /// The owner registry every caller on this host shares.
+    pub fn owner_store(&self) -> Arc<MemStore> {
+        self.inner.owners.clone()
     }
 
     pub fn root_cred(&self) -> SimCred {
@@ -261,14 +270,16 @@ impl SimSystem {
     }
 
     /// Reboot: every process dies, the kernel state goes (links, IP,
-    /// streams), dlmgmtd keeps only persistent entries (inactive) with
-    /// their configuration, and a fresh driver instance attaches.
+    /// streams), the owner registry (tmpfs) empties, dlmgmtd keeps only
+    /// persistent entries (inactive) with their configuration, and a
+    /// fresh driver instance attaches.
     pub fn reboot(&self) {
         self.close_everything();
         self.delete_every_kernel_link();
         self.inner.host.detach();
         self.inner.host.reboot();
         self.inner.procs.exit_all();
+        self.inner.owners.clear();
         let driver = Arc::new(Driver::new(self.inner.host.kernel()));
         self.inner.host.attach(driver.clone());
         *lock(&self.inner.driver) = driver;
@@ -387,8 +398,8 @@ impl Platform for SimPlatform {
         Ok(self.sys.processes().service_pids(fmri))
     }
 
-    fn recorded_service(&self, _linkid: DatalinkId, creator_pid: Pid, created_ns: u64) -> Option<String> {
-        self.sys.processes().lookup_at(creator_pid, created_ns)?.service
+    fn owner_store(&self) -> Arc<dyn OwnerStore> {
+        self.sys.inner.owners.clone()
     }
 
     fn ip_interfaces(&self, link: &str) -> Result<Vec<String>, String> {

@@ -7,6 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
+use crate::owners::Fmri;
 use crate::platform::{DatalinkId, Pid, ZoneId};
 
 /// Smallest MTU the driver accepts.
@@ -278,20 +279,21 @@ impl UpReport {
 pub enum CleanupTarget {
     /// Links made by this process.
     Pid(Pid),
-    /// Links made by a process of this SMF service instance.
-    Service(String),
+    /// Links made by a process of this SMF service instance: a live
+    /// member of it, or one registered for it ([`crate::owners`]).
+    Service(Fmri),
 }
 
 impl FromStr for CleanupTarget {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Ok(pid) = s.parse::<Pid>() {
-            return if pid > 0 { Ok(CleanupTarget::Pid(pid)) } else { Err(format!("'{s}' is not a valid pid")) };
+        if s.starts_with("svc:") {
+            return Fmri::parse(s).map(CleanupTarget::Service).map_err(|e| e.to_string());
         }
-        if s.starts_with("svc:/") && s.len() > 5 {
-            return Ok(CleanupTarget::Service(s.to_string()));
+        if let Ok(pid) = s.parse::<i64>() {
+            return crate::owners::validate_pid(pid).map(CleanupTarget::Pid).map_err(|e| e.to_string());
         }
-        Err(format!("'{s}' is neither a pid nor an SMF FMRI (svc:/...)"))
+        Err(format!("'{s}' is neither a pid nor an SMF FMRI (svc:/SERVICE:INSTANCE)"))
     }
 }
 
@@ -337,10 +339,38 @@ pub struct CleanupReport {
     pub dry_run: bool,
     pub actions: Vec<CleanupAction>,
     pub kept: Vec<CleanupKept>,
+    /// Problems with the owner registry that did not stop the cleanup
+    /// (damaged lines skipped, a file that could not be read or pruned).
+    pub warnings: Vec<String>,
+    /// Registry entries dropped because their process is gone and no
+    /// link is left to trace to them (0 in a dry run).
+    pub pruned: usize,
 }
 
 impl CleanupReport {
     pub fn failures(&self) -> usize {
         self.actions.iter().filter(|a| matches!(a.result, Some(Err(_)))).count()
     }
+}
+
+/// Result of [`crate::TunAdm::register_owner`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub fmri: Fmri,
+    pub entry: crate::owners::OwnerEntry,
+    /// The process's name (`pr_fname`).
+    pub process_name: String,
+    /// The process was registered for the service already.
+    pub already: bool,
+    /// Dead entries dropped on the way.
+    pub pruned: usize,
+    /// Damaged lines skipped (and dropped by the rewrite), and the like.
+    pub warnings: Vec<String>,
+}
+
+/// Result of [`crate::TunAdm::prune_owners`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub pruned: usize,
+    pub warnings: Vec<String>,
 }

@@ -12,6 +12,10 @@ use tuntap_abi::attach_flags;
 const OFFICE: &str = "svc:/network/openvpn:office";
 const HOME: &str = "svc:/network/openvpn:home";
 
+fn fmri(text: &str) -> Fmri {
+    Fmri::parse(text).unwrap()
+}
+
 fn names(r: &CleanupReport) -> Vec<&str> {
     r.actions.iter().map(|a| a.link.as_str()).collect()
 }
@@ -144,6 +148,8 @@ fn for_a_pid_or_a_service_removes_only_what_that_daemon_left() {
     let office = sys.spawn("openvpn", Some(OFFICE));
     let home = sys.spawn("openvpn", Some(HOME));
     let stray = sys.spawn("openconnect", None);
+    // The office method registered its daemon; home's did not.
+    adm.register_owner(&fmri(OFFICE), office).unwrap();
     for (pid, link) in [(office, "tun1"), (home, "tun2"), (stray, "tun3")] {
         sys.daemon_attach(pid, link, false, attach_flags::CREATE).unwrap();
         sys.daemon_set_persist(pid, true).unwrap();
@@ -152,9 +158,15 @@ fn for_a_pid_or_a_service_removes_only_what_that_daemon_left() {
     // A pid that made nothing: nothing matches.
     let report = adm.cleanup(&CleanupOptions { dry_run: false, target: Some(CleanupTarget::Pid(99_999)) }).unwrap();
     assert!(report.actions.is_empty() && report.kept.is_empty());
-    // The office service, by FMRI, after its daemon crashed.
-    let report = adm.cleanup(&CleanupOptions { dry_run: false, target: Some(CleanupTarget::Service(OFFICE.into())) }).unwrap();
+    // Home's daemon crashed unregistered: nothing ties tun2 to home any
+    // more (contracts die with their processes), so --for home leaves it.
+    let report = adm.cleanup(&CleanupOptions { dry_run: false, target: Some(CleanupTarget::Service(fmri(HOME))) }).unwrap();
+    assert!(report.actions.is_empty(), "{report:?}");
+    // The office service, by FMRI, after its daemon crashed: registered.
+    let report = adm.cleanup(&CleanupOptions { dry_run: false, target: Some(CleanupTarget::Service(fmri(OFFICE))) }).unwrap();
     assert_eq!(names(&report), vec!["tun1"]);
+    assert_eq!(report.pruned, 1, "the crashed daemon's entry goes with its link");
+    assert!(adm.owners(&fmri(OFFICE)).unwrap().entries.is_empty());
     // The stray daemon by pid.
     let report = adm.cleanup(&CleanupOptions { dry_run: false, target: Some(CleanupTarget::Pid(stray)) }).unwrap();
     assert_eq!(names(&report), vec!["tun3"]);
@@ -163,17 +175,29 @@ fn for_a_pid_or_a_service_removes_only_what_that_daemon_left() {
     // A restarted service's new process serves its own link: kept.
     let home2 = sys.spawn("openvpn", Some(HOME));
     sys.daemon_attach(home2, "tun2", false, 0).unwrap();
-    let report = adm.cleanup(&CleanupOptions { dry_run: false, target: Some(CleanupTarget::Service(HOME.into())) }).unwrap();
+    let report = adm.cleanup(&CleanupOptions { dry_run: false, target: Some(CleanupTarget::Service(fmri(HOME))) }).unwrap();
     assert!(report.actions.is_empty());
-    assert_eq!(report.kept.len(), 1);
+    let kept = format!("in use: 1 queue(s) attached (pid {home2})");
+    assert_eq!(report.kept, vec![CleanupKept { link: "tun2".into(), reason: kept }]);
     sys.finish();
 }
 
 #[test]
 fn cleanup_targets_parse_and_refuse_nonsense() {
     assert_eq!("4711".parse::<CleanupTarget>(), Ok(CleanupTarget::Pid(4711)));
-    assert_eq!(OFFICE.parse::<CleanupTarget>(), Ok(CleanupTarget::Service(OFFICE.into())));
-    for bad in ["0", "-3", "openvpn", "svc:/", ""] {
-        assert!(bad.parse::<CleanupTarget>().is_err(), "{bad}");
+    assert_eq!(OFFICE.parse::<CleanupTarget>(), Ok(CleanupTarget::Service(fmri(OFFICE))));
+    let cases = [
+        ("0", "'0' is not a valid pid"),
+        ("-3", "'-3' is not a valid pid"),
+        ("99999999999", "'99999999999' is not a valid pid"),
+        ("openvpn", "'openvpn' is neither a pid nor an SMF FMRI"),
+        ("", "'' is neither a pid nor an SMF FMRI"),
+        ("svc:/", "'svc:/' is not an SMF instance FMRI: it names no instance"),
+        ("svc:/network/openvpn", "it names no instance"),
+        ("svc:network/openvpn:office", "it does not start with svc:/"),
+    ];
+    for (bad, why) in cases {
+        let e = bad.parse::<CleanupTarget>().unwrap_err();
+        assert!(e.contains(why), "{bad}: {e}");
     }
 }

@@ -13,9 +13,10 @@
 use std::io::Write;
 
 use clap::{Args, Parser, Subcommand};
+use libdladm_plugin::owners::validate_pid;
 use libdladm_plugin::{
-    CleanupOptions, CleanupStep, CleanupTarget, CreateRequest, DeleteOptions, Error, MacAddr, Mode, ModifyRequest,
-    Platform, Status, TunAdm, TunLink, UpOutcome,
+    CleanupOptions, CleanupStep, CleanupTarget, CreateRequest, DeleteOptions, Error, Fmri, MacAddr, Mode,
+    ModifyRequest, OwnerError, Pid, Platform, Status, TunAdm, TunLink, UpOutcome,
 };
 
 pub mod legacy;
@@ -27,9 +28,11 @@ pub mod exit {
     pub const OK: i32 = 0;
     /// The system refused or failed (driver, dlmgmtd, IP).
     pub const FAILED: i32 = 1;
-    /// Usage error or invalid input (name, MTU, MAC, mode, owner).
+    /// Usage error or invalid input (name, MTU, MAC, mode, owner, FMRI,
+    /// pid).
     pub const USAGE: i32 = 2;
-    /// No such link, or not a tun/tap link.
+    /// No such link, or not a tun/tap link; for `register`, no such
+    /// process.
     pub const NOT_FOUND: i32 = 3;
     /// The link already exists.
     pub const EXISTS: i32 = 4;
@@ -46,8 +49,9 @@ const EXIT_CODES: &str = "\
 Exit status:
   0  success
   1  the system refused or failed (driver, dlmgmtd, IP)
-  2  usage error or invalid input (name, MTU, MAC address, mode, owner)
-  3  no such link, or not a tun/tap link
+  2  usage error or invalid input (name, MTU, MAC address, mode, owner,
+     FMRI, pid)
+  3  no such link, or not a tun/tap link (register: no such process)
   4  the link already exists
   5  not allowed (no sys_dl_config privilege, another zone's link,
      persistence in a non-global zone)
@@ -103,6 +107,23 @@ enum Verb {
     /// Remove links left by crashed daemons (never a link in use).
     #[command(after_help = "Examples:\n  tunctl cleanup --dry-run\n  tunctl cleanup --for svc:/network/openvpn:office\n  tunctl cleanup --for 4711")]
     Cleanup(CleanupArgs),
+    /// Record that a daemon runs under an SMF service, so that
+    /// `cleanup --for FMRI` finds its links even after it crashed.
+    #[command(
+        long_about = "Record that a daemon runs under an SMF service instance.\n\n\
+The pid and the process's start time go to the owner registry\n\
+(/etc/svc/volatile/tuntap/owners, emptied at boot).  A service's start\n\
+method runs this right after starting its daemon: process contracts vanish\n\
+with their processes, so after a crash the registry is what lets\n\
+'tunctl cleanup --for FMRI' find the links the daemon left.  The start time\n\
+makes sure a reused pid never matches.  Entries of processes that are gone\n\
+and left no link behind are pruned.",
+        after_help = "Example:\n  tunctl register --for \"$SMF_FMRI\" --pid \"$(cat /var/run/openvpn/office.pid)\"\n  tunctl register --for svc:/network/openvpn:office --pid 4711"
+    )]
+    Register(RegisterArgs),
+    /// Forget a registered daemon (every one of the service without --pid).
+    #[command(after_help = "Examples:\n  tunctl unregister --for svc:/network/openvpn:office --pid 4711\n  tunctl unregister --for svc:/network/openvpn:office")]
+    Unregister(UnregisterArgs),
 }
 
 fn parse_mtu(s: &str) -> Result<u32, String> {
@@ -203,6 +224,50 @@ struct CleanupArgs {
     target: Option<CleanupTarget>,
 }
 
+fn parse_fmri(s: &str) -> Result<Fmri, String> {
+    Fmri::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_pid(s: &str) -> Result<Pid, String> {
+    let n = s.parse::<i64>().map_err(|_| OwnerError::BadPid { text: s.to_string() }.to_string())?;
+    validate_pid(n).map_err(|e| e.to_string())
+}
+
+#[derive(Args, Debug)]
+struct RegisterArgs {
+    /// The SMF service instance, e.g. svc:/network/openvpn:office.
+    #[arg(long = "for", value_name = "FMRI", value_parser = parse_fmri)]
+    fmri: Fmri,
+    /// The daemon's pid (a live process).
+    #[arg(long, value_name = "PID", value_parser = parse_pid)]
+    pid: Pid,
+}
+
+#[derive(Args, Debug)]
+struct UnregisterArgs {
+    /// The SMF service instance.
+    #[arg(long = "for", value_name = "FMRI", value_parser = parse_fmri)]
+    fmri: Fmri,
+    /// Only this pid's entries (default: every entry of the service).
+    #[arg(long, value_name = "PID", value_parser = parse_pid)]
+    pid: Option<Pid>,
+}
+
+/// The exit code for an owner-registry error.
+pub fn owner_exit_code(e: &OwnerError) -> i32 {
+    match e {
+        OwnerError::BadFmri { .. } | OwnerError::BadPid { .. } => exit::USAGE,
+        OwnerError::NoSuchProcess { .. } => exit::NOT_FOUND,
+        OwnerError::Store { .. } => exit::FAILED,
+    }
+}
+
+fn warn(err: &mut dyn Write, warnings: &[String]) {
+    for w in warnings {
+        let _ = writeln!(err, "tunctl: warning: {w}");
+    }
+}
+
 /// Resolve a user given as a name or a number.
 pub fn resolve_id(text: &str, db: &str) -> Result<u32, String> {
     if let Ok(n) = text.parse::<u32>() {
@@ -261,6 +326,10 @@ pub fn run<P: Platform>(
         Ok(code) => code,
         Err(e) => fail(err, &e.to_string(), exit_code(&e)),
     }
+}
+
+fn plural_y(n: usize) -> &'static str {
+    if n == 1 { "y" } else { "ies" }
 }
 
 fn fail(err: &mut dyn Write, msg: &str, code: i32) -> i32 {
@@ -381,8 +450,38 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
             }
             Ok(if report.failures() > 0 { exit::PARTIAL } else { exit::OK })
         }
+        Verb::Register(a) => match adm.register_owner(&a.fmri, a.pid) {
+            Ok(r) => {
+                warn(err, &r.warnings);
+                let what = if r.already { "is already registered" } else { "registered" };
+                let _ = writeln!(
+                    out,
+                    "pid {} ({}, started at {} ns) {what} for {}",
+                    r.entry.pid, r.process_name, r.entry.started_ns, r.fmri
+                );
+                if r.pruned > 0 {
+                    let _ = writeln!(out, "dropped {} entr{} of processes that are gone", r.pruned, plural_y(r.pruned));
+                }
+                Ok(exit::OK)
+            }
+            Err(e) => Ok(fail(err, &format!("cannot register for {}: {e}", a.fmri), owner_exit_code(&e))),
+        },
+        Verb::Unregister(a) => match adm.unregister_owner(&a.fmri, a.pid) {
+            Ok(n) => {
+                let whose = a.pid.map(|p| format!(" of pid {p}")).unwrap_or_default();
+                let _ = writeln!(out, "removed {n} entr{}{whose} from the registry of {}", plural_y(n), a.fmri);
+                Ok(exit::OK)
+            }
+            Err(e) => Ok(fail(err, &format!("cannot unregister for {}: {e}", a.fmri), owner_exit_code(&e))),
+        },
         Verb::Cleanup(a) => {
+            let scope = match &a.target {
+                Some(CleanupTarget::Service(f)) => format!(" of {f}"),
+                Some(CleanupTarget::Pid(p)) => format!(" of pid {p}"),
+                None => String::new(),
+            };
             let report = adm.cleanup(&CleanupOptions { dry_run: a.dry_run, target: a.target })?;
+            warn(err, &report.warnings);
             for action in &report.actions {
                 let ip: Vec<&str> = action
                     .steps
@@ -418,7 +517,11 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
                 let _ = writeln!(out, "{}: kept ({})", kept.link, kept.reason);
             }
             if report.actions.is_empty() {
-                let _ = writeln!(out, "no stale links");
+                let _ = writeln!(out, "no stale links{scope}: nothing to clean");
+            }
+            if report.pruned > 0 {
+                let n = report.pruned;
+                let _ = writeln!(out, "owner registry: dropped {n} entr{} of processes that are gone", plural_y(n));
             }
             Ok(if report.failures() > 0 { exit::PARTIAL } else { exit::OK })
         }

@@ -76,9 +76,6 @@ mod unsupported {
         fn service_pids(&self, _: &str) -> Result<Vec<Pid>, String> {
             match *self {}
         }
-        fn recorded_service(&self, _: DatalinkId, _: Pid, _: u64) -> Option<String> {
-            match *self {}
-        }
         fn ip_interfaces(&self, _: &str) -> Result<Vec<String>, String> {
             match *self {}
         }

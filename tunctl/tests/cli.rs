@@ -2,6 +2,7 @@
 //! tunctl as a user runs it, on the simulated host: arguments in, text
 //! and exit code out.
 
+use libdladm_plugin::owners::OwnerStore as _;
 use libdladm_plugin::sim::{SimPlatform, SimSystem};
 use tuntap_abi::attach_flags;
 use tunctl::exit;
@@ -205,8 +206,12 @@ fn cleanup_dry_run_then_for_real() {
     assert_eq!(sys.driver().links().len(), 3, "dry run changed nothing");
     assert!(sys.ip_plumbed("tun7"));
     let r = tunctl(&sys, "cleanup --for 1");
-    assert_eq!(r.out, "no stale links\n");
+    assert_eq!(r.out, "no stale links of pid 1: nothing to clean\n");
+    // The office daemon was never registered: after its crash nothing
+    // ties tun7 to the service.
     let r = tunctl(&sys, "cleanup --for svc:/network/openvpn:office");
+    assert_eq!((r.code, r.out.as_str(), r.err.as_str()), (exit::OK, "no stale links of svc:/network/openvpn:office: nothing to clean\n", ""));
+    let r = tunctl(&sys, &format!("cleanup --for {vpn}"));
     assert_eq!(r.out, format!("tun7: stale ({plan}); unplumbed IP interface tun7, deleted\n"));
     assert_eq!(sys.driver().links().len(), 2);
     sys.finish();
@@ -243,7 +248,7 @@ fn old_tunctl_options_keep_working() {
 
 #[test]
 fn every_verb_has_help_with_an_example_and_help_needs_no_system() {
-    for verb in ["create", "delete", "show", "modify", "up", "cleanup"] {
+    for verb in ["create", "delete", "show", "modify", "up", "cleanup", "register", "unregister"] {
         let args = vec![verb.to_string(), "--help".to_string()];
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = tunctl::run::<SimPlatform>(&args, || Err("no system".into()), &mut out, &mut err);
@@ -261,4 +266,125 @@ fn every_verb_has_help_with_an_example_and_help_needs_no_system() {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = tunctl::run::<SimPlatform>(&["show".to_string()], || Err("cannot open /dev/tuntap".into()), &mut out, &mut err);
     assert_eq!((code, String::from_utf8(err).unwrap()), (exit::FAILED, "tunctl: cannot open /dev/tuntap\n".to_string()));
+}
+
+const OFFICE: &str = "svc:/network/openvpn:office";
+const HOME: &str = "svc:/network/openvpn:home";
+
+#[test]
+fn register_then_cleanup_for_the_service_after_a_crash_and_pid_reuse() {
+    let sys = SimSystem::new();
+    // Office's method starts OpenVPN and registers it.
+    let vpn = sys.spawn("openvpn", Some(OFFICE));
+    let started = sys.processes().live(vpn).unwrap().started_ns;
+    let r = tunctl(&sys, &format!("register --for {OFFICE} --pid {vpn}"));
+    assert_eq!((r.code, r.err.as_str()), (exit::OK, ""));
+    assert_eq!(r.out, format!("pid {vpn} (openvpn, started at {started} ns) registered for {OFFICE}\n"));
+    let r = tunctl(&sys, &format!("register --for {OFFICE} --pid {vpn}"));
+    assert_eq!(r.out, format!("pid {vpn} (openvpn, started at {started} ns) is already registered for {OFFICE}\n"));
+    // OpenVPN makes tun0 through the old API and plumbs IP on it.
+    sys.host().advance_clock(std::time::Duration::from_secs(1));
+    assert_eq!(sys.daemon_old_api(vpn, false, -1).unwrap(), 0);
+    sys.plumb_ip("tun0").unwrap();
+    // Home's daemon, registered, leaves tun1; another link is in use.
+    let home = sys.spawn("openvpn", Some(HOME));
+    assert_eq!(tunctl(&sys, &format!("register --for {HOME} --pid {home}")).code, exit::OK);
+    sys.daemon_attach(home, "tun1", false, attach_flags::CREATE).unwrap();
+    sys.daemon_set_persist(home, true).unwrap();
+    sys.crash(home);
+    let user = sys.spawn("openconnect", None);
+    sys.daemon_attach(user, "tun2", false, attach_flags::CREATE).unwrap();
+    // Office's OpenVPN crashes; cron gets its pid.
+    sys.crash(vpn);
+    sys.host().advance_clock(std::time::Duration::from_secs(30));
+    sys.processes().spawn_with_pid(vpn, "cron", None).unwrap();
+
+    let plan = format!("old-API link of pid {vpn}, which is gone; no queue attached; IP still plumbed (tun0)");
+    let r = tunctl(&sys, &format!("cleanup --dry-run --for {OFFICE}"));
+    assert_eq!((r.code, r.err.as_str()), (exit::OK, ""));
+    assert_eq!(r.out, format!("tun0: stale ({plan}); would unplumb IP interface tun0 and delete it\n"));
+    assert_eq!(sys.driver().links().len(), 3, "dry run changed nothing");
+    assert!(sys.ip_plumbed("tun0"));
+    let r = tunctl(&sys, &format!("cleanup --for {OFFICE}"));
+    assert_eq!((r.code, r.err.as_str()), (exit::OK, ""));
+    assert_eq!(
+        r.out,
+        format!("tun0: stale ({plan}); unplumbed IP interface tun0, deleted\nowner registry: dropped 1 entry of processes that are gone\n")
+    );
+    let r = tunctl(&sys, "show -p -o link");
+    assert_eq!(r.out, "tun1\ntun2\n", "home's leftover and the link in use stay");
+    let r = tunctl(&sys, &format!("cleanup --for {OFFICE}"));
+    assert_eq!(r.out, format!("no stale links of {OFFICE}: nothing to clean\n"));
+    // Home's own stop cleans up its link.
+    let r = tunctl(&sys, &format!("cleanup --for {HOME}"));
+    assert!(r.out.starts_with("tun1: stale (persistent link of pid"), "{}", r.out);
+    sys.finish();
+}
+
+#[test]
+fn register_and_unregister_refuse_bad_input_by_name() {
+    let sys = SimSystem::new();
+    let gone = sys.spawn("openvpn", Some(OFFICE));
+    sys.crash(gone);
+    let live = sys.spawn("openvpn", Some(OFFICE));
+    let long = format!("svc:/network/{}:x", "a".repeat(300));
+    let cases: Vec<(String, i32, String)> = vec![
+        (format!("register --for {OFFICE} --pid {gone}"), exit::NOT_FOUND, format!("tunctl: cannot register for {OFFICE}: no process has pid {gone}\n")),
+        (format!("register --for {OFFICE} --pid 0"), exit::USAGE, "'0' is not a valid pid (a number from 1 to 2147483647)".into()),
+        (format!("register --for {OFFICE} --pid -5"), exit::USAGE, "--pid".into()),
+        (format!("register --for {OFFICE} --pid 4294967296"), exit::USAGE, "'4294967296' is not a valid pid".into()),
+        (format!("register --for {OFFICE} --pid openvpn"), exit::USAGE, "'openvpn' is not a valid pid".into()),
+        (format!("register --for {OFFICE}"), exit::USAGE, "--pid <PID>".into()),
+        (format!("register --pid {live}"), exit::USAGE, "--for <FMRI>".into()),
+        (format!("register --for network/openvpn:office --pid {live}"), exit::USAGE, "it does not start with svc:/".into()),
+        (format!("register --for svc:/network/openvpn --pid {live}"), exit::USAGE, "it names no instance".into()),
+        (format!("register --for {long} --pid {live}"), exit::USAGE, "it is 315 bytes long; at most 255 are allowed".into()),
+        (format!("register --for svc:/network/openvpn:a/b --pid {live}"), exit::USAGE, "instance name 'a/b' is not valid".into()),
+        ("unregister --for svc:/x".into(), exit::USAGE, "it names no instance".into()),
+        (format!("unregister --for {OFFICE} --pid 0"), exit::USAGE, "'0' is not a valid pid".into()),
+        ("cleanup --for svc:/network/openvpn".into(), exit::USAGE, "it names no instance".into()),
+    ];
+    for (args, code, why) in &cases {
+        let r = tunctl(&sys, args);
+        assert_eq!(r.code, *code, "{args}: {}", r.err);
+        assert!(r.err.contains(why.as_str()), "{args}: {}", r.err);
+        assert_eq!(r.out, "", "{args}");
+    }
+    // An empty FMRI (a method run without SMF_FMRI) is refused too.
+    let args: Vec<String> = ["register", "--for", "", "--pid", &live.to_string()].map(String::from).to_vec();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = tunctl::run(&args, || Ok(sys.admin()), &mut out, &mut err);
+    assert_eq!(code, exit::USAGE);
+    assert!(String::from_utf8(err).unwrap().contains("'' is not an SMF instance FMRI: it is empty"));
+    assert!(sys.owner_store().names().unwrap().is_empty(), "nothing was registered");
+
+    // Unregister what is there, and what is not.
+    assert_eq!(tunctl(&sys, &format!("register --for {OFFICE} --pid {live}")).code, exit::OK);
+    let r = tunctl(&sys, &format!("unregister --for {OFFICE} --pid {live}"));
+    assert_eq!((r.code, r.out), (exit::OK, format!("removed 1 entry of pid {live} from the registry of {OFFICE}\n")));
+    let r = tunctl(&sys, &format!("unregister --for {HOME}"));
+    assert_eq!((r.code, r.out), (exit::OK, format!("removed 0 entries from the registry of {HOME}\n")));
+    sys.finish();
+}
+
+#[test]
+fn a_damaged_registry_is_read_around_with_a_warning() {
+    let sys = SimSystem::new();
+    let vpn = sys.spawn("openvpn", Some(OFFICE));
+    tunctl(&sys, &format!("register --for {OFFICE} --pid {vpn}"));
+    sys.host().advance_clock(std::time::Duration::from_secs(1));
+    sys.daemon_attach(vpn, "tun4", false, attach_flags::CREATE).unwrap();
+    sys.daemon_set_persist(vpn, true).unwrap();
+    sys.crash(vpn);
+    let store = sys.owner_store();
+    let text = store.raw("network@openvpn+office").unwrap();
+    store.put_raw("network@openvpn+office", &format!("{text}this is not a pid\n"));
+    let r = tunctl(&sys, &format!("cleanup --for {OFFICE}"));
+    assert_eq!(r.code, exit::OK);
+    assert!(r.out.starts_with("tun4: stale ("), "{}", r.out);
+    assert_eq!(
+        r.err,
+        "tunctl: warning: memory/network@openvpn+office line 4: 'this is not a pid' is not 'pid start_time_ns'; skipped\n"
+    );
+    sys.finish();
 }
