@@ -6,7 +6,9 @@
 #
 #   openvpn start          check the configuration, start OpenVPN as a
 #                          daemon tagged openvpn-NAME with its own pid and
-#                          log file
+#                          log file, and register its pid for this FMRI
+#                          (`tunctl register`) so cleanup finds its links
+#                          even after a crash
 #   openvpn stop [CTID]    end the daemon and the contract CTID, then
 #                          `tunctl cleanup --for FMRI`: no link or IP
 #                          plumbing of this instance is left behind
@@ -144,13 +146,23 @@ start() {
 
 	# The daemon writes its pid once it has detached.
 	waited=0
-	while [ -z "$(running_pid)" ]; do
+	daemon_pid=$(running_pid)
+	while [ -z "$daemon_pid" ]; do
 		if [ "$waited" -ge 100 ]; then
 			fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: OpenVPN did not come up within 10 seconds; last lines of $log_file: $(tail -n 5 "$log_file" 2>/dev/null)"
 		fi
 		sleep 0.1
 		waited=$((waited + 1))
+		daemon_pid=$(running_pid)
 	done
+
+	# Record the daemon (pid and start time) for 'tunctl cleanup --for':
+	# its process contract vanishes with it, so after a crash this record
+	# is what ties the links it made to this instance.  The VPN is up
+	# either way, so a failure is only a warning.
+	if ! tunctl register --for "$SMF_FMRI" --pid "$daemon_pid"; then
+		echo "openvpn method: $SMF_FMRI: warning: 'tunctl register --for $SMF_FMRI --pid $daemon_pid' failed; if OpenVPN crashes, 'tunctl cleanup --for $SMF_FMRI' may miss its link" >&2
+	fi
 	exit "$SMF_EXIT_OK"
 }
 

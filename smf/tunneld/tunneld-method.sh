@@ -78,6 +78,11 @@ start() {
 		fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: tunneld check failed with exit $status"
 		;;
 	esac
+	# Record this process for 'tunctl cleanup --for' (exec keeps its pid
+	# and start time): after a crash this is what ties the links tunneld
+	# made to this instance.  Only a warning when it fails.
+	tunctl register --for "$SMF_FMRI" --pid "$$" ||
+		echo "tunneld method: $SMF_FMRI: warning: 'tunctl register' failed; after a crash 'tunctl cleanup --for $SMF_FMRI' may miss this instance's links" >&2
 	exec "$tunneld" run --config "$config_file"
 }
 

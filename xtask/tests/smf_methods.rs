@@ -365,10 +365,16 @@ fn two_instances_run_side_by_side_and_stop_ends_only_its_own() {
     assert_ne!(office_dev, lab_dev, "each instance has its own link");
     let links = sandbox.links();
     assert!(links.contains(&office_dev) && links.contains(&lab_dev), "links: {links:?}");
-    // Start cleaned up after a possible earlier crash, for each instance.
+    // Start cleaned up after a possible earlier crash, then registered
+    // its own daemon's pid for its own FMRI, for each instance.
     assert_eq!(
         sandbox.tunctl_calls(),
-        vec![format!("cleanup --for {}", office.fmri), format!("cleanup --for {}", lab.fmri)]
+        vec![
+            format!("cleanup --for {}", office.fmri),
+            format!("register --for {} --pid {office_pid}", office.fmri),
+            format!("cleanup --for {}", lab.fmri),
+            format!("register --for {} --pid {lab_pid}", lab.fmri),
+        ]
     );
 
     let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&office_contract]);
@@ -385,7 +391,7 @@ fn two_instances_run_side_by_side_and_stop_ends_only_its_own() {
         Some(format!("cleanup --for {}", office.fmri).as_str()),
         "stop cleans up for its own FMRI"
     );
-    assert_eq!(sandbox.tunctl_calls().len(), 3);
+    assert_eq!(sandbox.tunctl_calls().len(), 5);
 
     let out = sandbox.run(&method, Some(&lab.fmri), "stop", &[&lab_contract]);
     assert_status(&out, SMF_EXIT_OK, "stop lab");
@@ -564,6 +570,41 @@ fn missing_openvpn_program_is_a_config_error() {
     let out = sandbox.run(&openvpn_method(), Some(&office.fmri), "start", &[]);
     assert_status(&out, SMF_EXIT_ERR_CONFIG, "start with a missing program");
     assert!(text(&out.stderr).contains("/nonexistent/openvpn"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn start_registers_the_daemon_after_its_pid_file_appears_and_survives_a_failed_register() {
+    let mut sandbox = Sandbox::new();
+    let office = sandbox.instance("office", 41194);
+    let method = openvpn_method();
+    let out = sandbox.run_with(&method, Some(&office.fmri), "start", &[], &[("TUNCTL_FAIL_VERB", "register")], &[]);
+    assert_status(&out, SMF_EXIT_OK, "start with a failing register");
+    let contract = sandbox.last_contract();
+    let pid = office.pid();
+    assert!(process_alive(pid), "the VPN runs although registering failed");
+    assert_eq!(
+        sandbox.tunctl_calls(),
+        vec![format!("cleanup --for {}", office.fmri), format!("register --for {} --pid {pid}", office.fmri)],
+        "the pid registered is the one in the pid file"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: warning: 'tunctl register --for {} --pid {pid}' failed", office.fmri, office.fmri)),
+        "{stderr}"
+    );
+    let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&contract]);
+    assert_status(&out, SMF_EXIT_OK, "stop");
+    wait_until("the daemon to go", || !process_alive(pid));
+}
+
+#[test]
+fn a_start_that_fails_registers_nothing() {
+    let mut sandbox = Sandbox::new();
+    let office = sandbox.instance("office", 41194);
+    fs::write(&office.config, "dev tun\nno-such-openvpn-option 1\n").expect("write config");
+    let out = sandbox.run(&openvpn_method(), Some(&office.fmri), "start", &[]);
+    assert_status(&out, SMF_EXIT_ERR_CONFIG, "start with a bad option");
+    assert_eq!(sandbox.tunctl_calls(), vec![format!("cleanup --for {}", office.fmri)]);
 }
 
 #[test]
