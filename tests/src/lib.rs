@@ -201,3 +201,4 @@ pub mod app;
 pub mod bridge;
 pub mod netns;
 pub mod tcp;
+pub mod vpn;
