@@ -1,0 +1,143 @@
+# shellcheck shell=sh
+# SPDX-License-Identifier: MPL-2.0
+# describe: SMF: import the manifests, svccfg add an openvpn instance, enable/refresh/restart/disable it; exactly one link while it runs and none after restart, kill -9 of the daemon, or disable; a missing configuration puts it in maintenance
+#
+# Proves svc:/network/openvpn and svc:/network/tuntap as shipped
+# (smf/, manifests/) under the real restarter: the manifests import, the
+# method's start/stop/refresh work with the real contract and privileges,
+# and its stop-time `tunctl cleanup --for FMRI` leaves no link or IP
+# interface behind however the daemon ended.  Files the package would
+# deliver are copied from the repository when absent and removed after.
+
+SVC=network/openvpn
+INSTANCE=tuntest80
+FMRI=svc:/network/openvpn:tuntest80
+
+state() {
+	svcs -H -o state "$1" 2>/dev/null
+}
+
+daemon_pid() {
+	cat /var/run/openvpn/$INSTANCE.pid 2>/dev/null
+}
+
+online_with_new_pid() {
+	[ "$(state "$FMRI")" = online ] && [ -n "$(daemon_pid)" ] && [ "$(daemon_pid)" != "$1" ]
+}
+
+# one_link_and_address: exactly one new datalink, plumbed, and exactly
+# one copy of the instance's address.
+one_link_and_address() {
+	LINKS=$(new_links "$BEFORE")
+	[ "$(printf '%s\n' "$LINKS" | grep -c .)" -eq 1 ] &&
+		ip_plumbed "$LINKS" && [ "$(addr_count "$LOCAL")" -eq 1 ]
+}
+
+nothing_left() {
+	[ -z "$(new_links "$BEFORE")" ] && [ "$(addr_count "$LOCAL")" -eq 0 ]
+}
+
+# install_file SOURCE TARGET MODE: copy SOURCE to TARGET unless TARGET
+# exists; remove it when the test ends if this test put it there.
+install_file() {
+	[ -e "$2" ] && return 0
+	must cp "$1" "$2"
+	must chmod "$3" "$2"
+	on_exit "rm -f '$2'"
+}
+
+# import_service FMRI MANIFEST: import the manifest unless the service
+# exists; delete it when the test ends if this test imported it.
+import_service() {
+	svcs -H "$1" >/dev/null 2>&1 && return 0
+	must svccfg import "$2"
+	on_exit "svcadm disable -s $1 >/dev/null 2>&1; svccfg delete $1"
+}
+
+report_state() {
+	run svcs -xv "$FMRI"
+	LOGFILE=$(svcs -L "$FMRI" 2>/dev/null)
+	[ -n "$LOGFILE" ] && tail -n 20 "$LOGFILE" | sed 's/^/smf log: /'
+}
+
+# shellcheck disable=SC2154 # OUT, ERR, RC come from lib.sh's run
+t_main() {
+	[ -n "$OPENVPN" ] || skip "OpenVPN is not installed (set OPENVPN=/path/to/openvpn)"
+	SMF=$TUNTAP_ROOT/smf
+	[ -f "$SMF/openvpn/openvpn.xml" ] || skip "no repository SMF files under $SMF (set TUNTAP_ROOT)"
+	BEFORE=$T_WORK/links.before
+	links_snapshot >"$BEFORE"
+	LOCAL=$TUNTAP_TEST_NET.80.1
+
+	# The methods run tunctl from /usr/sbin (their PATH).
+	if [ ! -e /usr/sbin/tunctl ]; then
+		must ln -s "$TUNCTL" /usr/sbin/tunctl
+		on_exit "rm -f /usr/sbin/tunctl"
+	fi
+	install_file "$SMF/tuntap/tuntap-method.sh" /lib/svc/method/tuntap 0555
+	install_file "$SMF/openvpn/openvpn-method.sh" /lib/svc/method/openvpn 0555
+	import_service svc:/network/tuntap "$SMF/tuntap/tuntap.xml"
+	import_service svc:/network/openvpn "$SMF/openvpn/openvpn.xml"
+	must svcadm enable -s svc:/network/tuntap:default
+	expect_eq "$(state svc:/network/tuntap:default)" online "state of network/tuntap"
+
+	mkdir -p /etc/openvpn
+	CONF=/etc/openvpn/$INSTANCE.conf
+	[ -e "$CONF" ] && fail "$CONF exists before the test"
+	on_exit "rm -f $CONF /etc/openvpn/$INSTANCE.key"
+	openvpn_static_key /etc/openvpn/$INSTANCE.key || fail "cannot generate a static key"
+	PORT=$((TUNTAP_TEST_PORT_BASE + 80))
+	openvpn_p2p_config "$CONF" "$LOCAL" "$TUNTAP_TEST_NET.80.2" "$PORT" $((PORT + 1)) \
+		"/etc/openvpn/$INSTANCE.key" "/var/run/openvpn/$INSTANCE.status"
+
+	on_exit "svcadm disable -s $FMRI >/dev/null 2>&1; svccfg -s $SVC delete $INSTANCE"
+	must svccfg -s "$SVC" add "$INSTANCE"
+	if [ "$OPENVPN" != /usr/sbin/openvpn ]; then
+		# The group is the service's; give the instance its own.
+		run svccfg -s "$FMRI" addpg paths application
+		must svccfg -s "$FMRI" setprop paths/openvpn = astring: "$OPENVPN"
+	fi
+	must svcadm refresh "$FMRI"
+
+	run svcadm enable -s "$FMRI"
+	[ "$(state "$FMRI")" = online ] || {
+		report_state
+		fail "$FMRI is $(state "$FMRI") after enable"
+	}
+	wait_until 30 "exactly one link and one $LOCAL while $FMRI runs" one_link_and_address
+	PID1=$(daemon_pid)
+	[ -n "$PID1" ] || fail "no pid in /var/run/openvpn/$INSTANCE.pid"
+
+	must svcadm refresh "$FMRI"
+	sleep 5
+	expect_eq "$(state "$FMRI")" online "state after refresh"
+	expect_eq "$(daemon_pid)" "$PID1" "daemon pid after refresh (SIGHUP, same process)"
+	wait_until 30 "exactly one link after refresh" one_link_and_address
+
+	must svcadm restart "$FMRI"
+	wait_until 60 "$FMRI online with a new daemon after restart" online_with_new_pid "$PID1"
+	wait_until 30 "exactly one link after restart (no stale one)" one_link_and_address
+	PID2=$(daemon_pid)
+
+	# A crash: SMF sees the contract empty, runs stop (cleanup --for
+	# FMRI) and start again.
+	must kill -KILL "$PID2"
+	wait_until 90 "$FMRI restarted after kill -9" online_with_new_pid "$PID2"
+	wait_until 30 "exactly one link after kill -9 and restart" one_link_and_address
+
+	must svcadm disable -s "$FMRI"
+	expect_eq "$(state "$FMRI")" disabled "state after disable"
+	wait_until 30 "no link and no $LOCAL after disable" nothing_left
+
+	# Bad input: an instance without a configuration file goes to
+	# maintenance with a message that names the file.
+	BAD=tuntest81
+	on_exit "svcadm disable -s $SVC:$BAD >/dev/null 2>&1; svccfg -s $SVC delete $BAD"
+	must svccfg -s "$SVC" add "$BAD"
+	must svcadm refresh "$SVC:$BAD"
+	must_fail svcadm enable -s "$SVC:$BAD"
+	wait_until 30 "$SVC:$BAD in maintenance" test "$(state "$SVC:$BAD")" = maintenance
+	BADLOG=$(svcs -L "$SVC:$BAD")
+	expect_contains "$(cat "$BADLOG")" "/etc/openvpn/$BAD.conf does not exist" "the SMF log of $SVC:$BAD"
+	nothing_left || fail "the failed instance left a link or address"
+}
