@@ -466,6 +466,193 @@ fn mandoc_lint_rejects_a_broken_page() {
     assert!(messages.contains("Nd") || messages.contains("Bl"), "{messages}");
 }
 
+// ===== libdltun(3LIB) against libdltun.h =====
+
+fn libdltun_page() -> String {
+    fs::read_to_string(repo().join("man/libdltun.3lib")).expect("read man/libdltun.3lib")
+}
+
+fn libdltun_header() -> String {
+    fs::read_to_string(repo().join("libdltun/include/libdltun.h")).expect("read libdltun/include/libdltun.h")
+}
+
+/// Undoes the roff escapes a literal display may use (`\e`, `\&`, `\-`,
+/// `\(aq`, `\(dq`); any other escape is an error naming the line.
+fn roff_literal_text(line: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('e') => out.push('\\'),
+            Some('&') => {}
+            Some('-') => out.push('-'),
+            Some('(') => {
+                let name: String = chars.by_ref().take(2).collect();
+                match name.as_str() {
+                    "aq" => out.push('\''),
+                    "dq" => out.push('"'),
+                    other => return Err(format!("unknown roff escape \\({other} in {line:?}")),
+                }
+            }
+            other => return Err(format!("unknown roff escape \\{} in {line:?}", other.map(String::from).unwrap_or_default())),
+        }
+    }
+    Ok(out)
+}
+
+/// The C programs of a page's EXAMPLES section: each `.Bd -literal`
+/// display there that includes `<libdltun.h>`, as plain C.
+fn c_examples(page: &str) -> Result<Vec<String>, String> {
+    let mut in_examples = false;
+    let mut display: Option<String> = None;
+    let mut programs = Vec::new();
+    for (index, line) in page.lines().enumerate() {
+        if let Some(code) = display.as_mut() {
+            if line.starts_with(".Ed") {
+                let code = display.take().unwrap_or_default();
+                if in_examples && code.contains("#include <libdltun.h>") {
+                    programs.push(code);
+                }
+            } else if line.starts_with('.') {
+                return Err(format!("line {}: a request inside a literal display: {line:?}", index + 1));
+            } else {
+                code.push_str(&roff_literal_text(line).map_err(|e| format!("line {}: {e}", index + 1))?);
+                code.push('\n');
+            }
+        } else if line.starts_with(".Sh ") {
+            in_examples = line.trim_end() == ".Sh EXAMPLES";
+        } else if line.starts_with(".Bd -literal") {
+            display = Some(String::new());
+        }
+    }
+    if display.is_some() {
+        return Err("a literal display is not closed with .Ed".into());
+    }
+    Ok(programs)
+}
+
+/// Compiles `program` against libdltun.h as strict C99; the output on
+/// failure.
+fn compile_against_libdltun_h(program: &str, scratch: &Path, name: &str) -> Result<(), String> {
+    let source = scratch.join(format!("{name}.c"));
+    fs::write(&source, program).expect("write example");
+    let out = Command::new("gcc")
+        .args(["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-c", "-I"])
+        .arg(repo().join("libdltun/include"))
+        .arg(&source)
+        .arg("-o")
+        .arg(scratch.join(format!("{name}.o")))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run gcc ({e}); install it: apt-get install gcc"));
+    if out.status.success() { Ok(()) } else { Err(text(&out)) }
+}
+
+/// Identifiers starting with `dltun_` or `DLTUN_` (a trailing `_`, as in
+/// `DLTUN_ATTR_*`, marks a prefix).
+fn dltun_names(body: &str) -> std::collections::BTreeSet<String> {
+    body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("dltun_") || w.starts_with("DLTUN_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the page gets wrong about the header: names it uses that the
+/// header lacks, names of the header it never mentions (struct tags
+/// excepted: `struct dltun_attr` is documented as `dltun_attr_t`), and
+/// status codes whose value differs.
+fn libdltun_page_problems(page: &str, header: &str) -> Vec<String> {
+    let in_header = dltun_names(header);
+    let in_page = dltun_names(page);
+    let mut problems = Vec::new();
+    for name in &in_page {
+        let known = if name.ends_with('_') {
+            in_header.iter().any(|h| h.starts_with(name.as_str()) && h.len() > name.len())
+        } else {
+            in_header.contains(name)
+        };
+        if !known {
+            problems.push(format!("the page names {name}, which libdltun.h does not define"));
+        }
+    }
+    for name in &in_header {
+        let is_tag = in_header.contains(&format!("{name}_t"));
+        if !is_tag && !in_page.contains(name) {
+            problems.push(format!("libdltun.h defines {name}, which the page does not describe"));
+        }
+    }
+    // `DLTUN_STATUS_X = N` in the header, `.It Dv DLTUN_STATUS_X Pq N` on the page.
+    for line in header.lines() {
+        let Some((name, value)) = line.trim().split_once(" = ") else { continue };
+        if !name.starts_with("DLTUN_STATUS_") {
+            continue;
+        }
+        let value: String = value.chars().take_while(char::is_ascii_digit).collect();
+        let documented = format!(".It Dv {name} Pq {value}");
+        if !page.lines().any(|l| l.trim_end() == documented) {
+            problems.push(format!("the page's RETURN VALUES lack `{documented}`"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn libdltun_page_describes_exactly_the_header() {
+    let problems = libdltun_page_problems(&libdltun_page(), &libdltun_header());
+    assert!(problems.is_empty(), "man/libdltun.3lib vs libdltun/include/libdltun.h:\n{}", problems.join("\n"));
+    // The functions are documented with their prototypes.
+    let page = libdltun_page();
+    for function in ["dltun_open", "dltun_close", "dltun_create", "dltun_delete", "dltun_info", "dltun_walk", "dltun_modify", "dltun_up", "dltun_strerror", "dltun_errmsg"] {
+        assert!(page.lines().any(|l| l.starts_with(&format!(".Fn {function} \""))), "no .Fn prototype for {function}");
+        assert!(page.contains(&format!(".It Sy {function} ")) || page.contains(&format!("Ta Sy {function}\n")), "{function} not in INTERFACES");
+    }
+}
+
+#[test]
+fn libdltun_page_examples_compile_against_the_header() {
+    let programs = c_examples(&libdltun_page()).expect("extract the examples");
+    assert!(programs.len() >= 2, "expected at least two C examples in man/libdltun.3lib, found {}", programs.len());
+    let scratch = Scratch::new("libdltun-examples");
+    for (index, program) in programs.iter().enumerate() {
+        assert!(program.contains("int\nmain(void)"), "example {} is not a whole program:\n{program}", index + 1);
+        if let Err(messages) = compile_against_libdltun_h(program, &scratch.0, &format!("example{}", index + 1)) {
+            panic!("example {} of man/libdltun.3lib does not compile:\n{messages}\n--- program ---\n{program}", index + 1);
+        }
+    }
+}
+
+#[test]
+fn libdltun_page_checks_catch_a_stale_page() {
+    let header = libdltun_header();
+    // A renamed function, a removed status code, a changed status value.
+    let stale = libdltun_page()
+        .replace("dltun_walk(handle", "dltun_walk_all(handle")
+        .replace(".It Dv DLTUN_STATUS_UNAVAIL Pq 102", ".It Dv DLTUN_STATUS_UNAVAIL Pq 99")
+        .replace("DLTUN_ORIGIN_ATTACH", "DLTUN_ORIGIN_DAEMON");
+    let problems = libdltun_page_problems(&stale, &header);
+    for expected in [
+        "names dltun_walk_all, which libdltun.h does not define",
+        "names DLTUN_ORIGIN_DAEMON",
+        "defines DLTUN_ORIGIN_ATTACH, which the page does not describe",
+        "lack `.It Dv DLTUN_STATUS_UNAVAIL Pq 102`",
+    ] {
+        assert!(problems.iter().any(|p| p.contains(expected)), "{expected:?} not in {problems:?}");
+    }
+    // The example calling the renamed function no longer compiles.
+    let programs = c_examples(&stale).expect("extract");
+    let scratch = Scratch::new("libdltun-stale");
+    let broken = programs.iter().find(|p| p.contains("dltun_walk_all")).expect("the renamed call is in an example");
+    let messages = compile_against_libdltun_h(broken, &scratch.0, "stale").expect_err("gcc accepted an undeclared function");
+    assert!(messages.contains("dltun_walk_all"), "{messages}");
+    // Extraction refuses what it cannot turn into C.
+    assert!(c_examples(".Sh EXAMPLES\n.Bd -literal\n#include <libdltun.h>\n").is_err(), "unclosed display");
+    assert!(c_examples(".Sh EXAMPLES\n.Bd -literal\n#include <libdltun.h>\nx = \\(zz;\n.Ed\n").is_err(), "unknown escape");
+    assert_eq!(roff_literal_text("printf(\"%s\\en\", \\(aqa\\(aq);").expect("escapes"), "printf(\"%s\\n\", 'a');");
+}
+
 // ===== net/if_tun.h =====
 
 #[test]
