@@ -653,6 +653,176 @@ fn libdltun_page_checks_catch_a_stale_page() {
     assert_eq!(roff_literal_text("printf(\"%s\\en\", \\(aqa\\(aq);").expect("escapes"), "printf(\"%s\\n\", 'a');");
 }
 
+// ===== tun(4D) against tuntap-abi and the driver =====
+
+fn tun_page() -> String {
+    fs::read_to_string(repo().join("man/tun.4d")).expect("read man/tun.4d")
+}
+
+/// The errno names (`EXXX`) a page's ERRORS section lists.
+fn listed_errnos(page: &str) -> std::collections::BTreeSet<String> {
+    let section = page.split(".Sh ERRORS").nth(1).unwrap_or("");
+    let section = section.split("\n.Sh ").next().unwrap_or("");
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix(".It Bq Er "))
+        .map(|e| e.trim().to_owned())
+        .collect()
+}
+
+/// The errno names a Rust source returns as `sys::EXXX`.
+fn errnos_in(source: &str) -> std::collections::BTreeSet<String> {
+    source
+        .split("sys::")
+        .skip(1)
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>())
+        .filter(|name| name.len() > 2 && name.starts_with('E') && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        .filter(|name| name != "ETHER")
+        .collect()
+}
+
+/// What tun(4D) gets wrong about the ABI and the driver.
+fn tun_page_problems(page: &str, driver_sources: &[String], all_driver_sources: &[String]) -> Vec<String> {
+    use tuntap_abi::{attach_flags, create_flags, delete_flags, modify_what};
+    let mut problems = Vec::new();
+    // Every command, with its number.
+    let commands: &[(&str, i32)] = &[
+        ("TUN_IOC_CREATE", tuntap_abi::TUN_IOC_CREATE),
+        ("TUN_IOC_DELETE", tuntap_abi::TUN_IOC_DELETE),
+        ("TUN_IOC_INFO", tuntap_abi::TUN_IOC_INFO),
+        ("TUN_IOC_LIST", tuntap_abi::TUN_IOC_LIST),
+        ("TUN_IOC_MODIFY", tuntap_abi::TUN_IOC_MODIFY),
+        ("TUN_IOC_ATTACH", tuntap_abi::TUN_IOC_ATTACH),
+        ("TUN_IOC_DETACH", tuntap_abi::TUN_IOC_DETACH),
+        ("TUN_IOC_SET_OWNER", tuntap_abi::TUN_IOC_SET_OWNER),
+        ("TUN_IOC_SET_GROUP", tuntap_abi::TUN_IOC_SET_GROUP),
+        ("TUN_IOC_SET_PERSIST", tuntap_abi::TUN_IOC_SET_PERSIST),
+        ("TUN_IOC_SET_CARRIER", tuntap_abi::TUN_IOC_SET_CARRIER),
+        ("TUN_IOC_QUEUE_LIMITS", tuntap_abi::TUN_IOC_QUEUE_LIMITS),
+    ];
+    for (name, value) in commands {
+        let line = format!(".It Dv {name} Pq {}", value & 0xffff);
+        if !page.lines().any(|l| l.trim_end() == line) {
+            problems.push(format!("no `{line}` for {name} = {value:#x}"));
+        }
+    }
+    for word in page.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        let known = commands.iter().any(|(n, _)| *n == word) || ["TUNNEWPPA", "TUNSETPPA", "TUNGETPPA"].contains(&word);
+        if (word.starts_with("TUN_IOC_") || (word.starts_with("TUN") && word.ends_with("PPA"))) && !known {
+            problems.push(format!("the page names {word}, which tuntap-abi does not define"));
+        }
+    }
+    for old in ["TUNNEWPPA", "TUNSETPPA", "TUNGETPPA"] {
+        if !page.contains(&format!(".It Dv {old}\n")) {
+            problems.push(format!("the old API's {old} is not described"));
+        }
+    }
+    // Flags, with their values, as `Dv NAME Pq 0xNNNN`.
+    let flags: &[(&str, &str, u32)] = &[
+        ("create", "TUN", create_flags::TUN),
+        ("create", "TAP", create_flags::TAP),
+        ("create", "PERSIST", create_flags::PERSIST),
+        ("create", "MAC_GIVEN", create_flags::MAC_GIVEN),
+        ("delete", "FORCE", delete_flags::FORCE),
+        ("attach", "EXCLUSIVE", attach_flags::EXCLUSIVE),
+        ("attach", "MULTI_QUEUE", attach_flags::MULTI_QUEUE),
+        ("attach", "PACKET_INFO", attach_flags::PACKET_INFO),
+        ("attach", "CREATE", attach_flags::CREATE),
+        ("modify", "MTU", modify_what::MTU),
+        ("modify", "MAC", modify_what::MAC),
+        ("modify", "OWNER", modify_what::OWNER),
+        ("modify", "GROUP", modify_what::GROUP),
+        ("modify", "PERSIST", modify_what::PERSIST),
+        ("modify", "CARRIER", modify_what::CARRIER),
+    ];
+    let all_bits = [
+        ("create", create_flags::ALL),
+        ("delete", delete_flags::ALL),
+        ("attach", attach_flags::ALL),
+        ("modify", modify_what::ALL),
+    ];
+    for (command, all) in all_bits {
+        let listed = flags.iter().filter(|(c, _, _)| *c == command).fold(0, |acc, (_, _, v)| acc | v);
+        let attach_modes = if command == "attach" { attach_flags::TUN | attach_flags::TAP } else { 0 };
+        if listed | attach_modes != all {
+            problems.push(format!("{command}: the flags the test knows ({listed:#x}) are not all the driver's ({all:#x})"));
+        }
+    }
+    for (command, name, value) in flags {
+        let text = format!("Dv {name} Pq {value:#06x}");
+        if !page.contains(&text) {
+            problems.push(format!("{command} flag {name}: no `{text}`"));
+        }
+    }
+    // Errors: every errno the ioctl, open and DLPI paths return is listed,
+    // and every listed one is returned somewhere in the driver.
+    let listed = listed_errnos(page);
+    let returned: std::collections::BTreeSet<String> = driver_sources.iter().flat_map(|s| errnos_in(s)).collect();
+    let anywhere: std::collections::BTreeSet<String> = all_driver_sources.iter().flat_map(|s| errnos_in(s)).collect();
+    for errno in returned.difference(&listed) {
+        problems.push(format!("the driver returns {errno}, which ERRORS does not list"));
+    }
+    for errno in listed.difference(&anywhere) {
+        problems.push(format!("ERRORS lists {errno}, which the driver never returns"));
+    }
+    problems
+}
+
+fn driver_sources(names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| fs::read_to_string(repo().join("tuntap-drv/src").join(n)).unwrap_or_else(|e| panic!("read tuntap-drv/src/{n}: {e}")))
+        .collect()
+}
+
+/// driver.rs (open, ioctls), ioctl.rs (replies), dlpi.rs (old-API IP).
+const DEVICE_PATH_SOURCES: &[&str] = &["driver.rs", "ioctl.rs", "dlpi.rs"];
+
+fn all_driver_source_names() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(repo().join("tuntap-drv/src"))
+        .expect("read tuntap-drv/src")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".rs"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn tun_page_matches_the_abi_and_the_driver() {
+    let all_names = all_driver_source_names();
+    let all: Vec<&str> = all_names.iter().map(String::as_str).collect();
+    let problems = tun_page_problems(&tun_page(), &driver_sources(DEVICE_PATH_SOURCES), &driver_sources(&all));
+    assert!(problems.is_empty(), "man/tun.4d:\n{}", problems.join("\n"));
+    let page = tun_page();
+    // The old-API IP plumbing and the rules that landed with it.
+    for needle in ["I_PUSH", "IF_UNITSEL", "SIOCSLIFNAME", "I_PLINK", "DL_STYLE2", "DL_ETHER", "DL_UNITDATA_REQ", "DL_IOC_HDR_INFO", "no fast path", "reserved fields", "It takes no argument"] {
+        assert!(page.contains(needle), "man/tun.4d does not mention {needle}");
+    }
+}
+
+#[test]
+fn tun_page_checks_catch_a_stale_page() {
+    let all_names = all_driver_source_names();
+    let all: Vec<&str> = all_names.iter().map(String::as_str).collect();
+    let stale = tun_page()
+        .replace(".It Dv TUN_IOC_QUEUE_LIMITS Pq 12", ".It Dv TUN_IOC_QUEUE_LIMIT Pq 12")
+        .replace("Dv PACKET_INFO Pq 0x0400", "Dv PACKET_INFO Pq 0x0800")
+        .replace(".It Bq Er ENOTSUP\n", ".It Bq Er EOPNOTSUPP\n");
+    let problems = tun_page_problems(&stale, &driver_sources(DEVICE_PATH_SOURCES), &driver_sources(&all));
+    for expected in [
+        "no `.It Dv TUN_IOC_QUEUE_LIMITS Pq 12`",
+        "names TUN_IOC_QUEUE_LIMIT,",
+        "attach flag PACKET_INFO: no `Dv PACKET_INFO Pq 0x0400`",
+        "returns ENOTSUP, which ERRORS does not list",
+        "ERRORS lists EOPNOTSUPP, which the driver never returns",
+    ] {
+        assert!(problems.iter().any(|p| p.contains(expected)), "{expected:?} not in {problems:?}");
+    }
+    assert_eq!(errnos_in("Err(sys::EINVAL) sys::DL_ETHER sys::ETHER sys::E2BIG").into_iter().collect::<Vec<_>>(), vec!["E2BIG", "EINVAL"]);
+}
+
 // ===== net/if_tun.h =====
 
 #[test]
