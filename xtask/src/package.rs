@@ -25,7 +25,7 @@
 //!
 //! Userland binaries: when no illumos build exists
 //! (`target/x86_64-unknown-illumos/release/`), the host build stands in
-//! for `usr/sbin/tunctl` and `usr/lib/amd64/libdltun.so.1` so the layout
+//! for `usr/sbin/tunctl`, `usr/lib/tunneld` and `usr/lib/amd64/libdltun.so.1` so the layout
 //! and manifests can be checked here; the command says so and writes the
 //! list to `out/proto.stand-ins`.  Such a proto area is for checking, not
 //! for publishing.  On an illumos host build natively first, then publish
@@ -511,6 +511,8 @@ pub struct Inputs {
     /// `out/kernel`: amd64/{tuntap,tun} and {tuntap,tun}.conf.
     pub kernel: PathBuf,
     pub tunctl: PathBuf,
+    /// The tunneld daemon (`usr/lib/tunneld`).
+    pub tunneld: PathBuf,
     pub libdltun: PathBuf,
     pub libdltun_header: PathBuf,
 }
@@ -527,12 +529,17 @@ pub fn layout(inputs: &Inputs) -> Result<Vec<(PathBuf, String)>, String> {
         (inputs.libdltun_header.clone(), "usr/include/libdltun.h".to_owned()),
         (inputs.libdltun.clone(), "usr/lib/amd64/libdltun.so.1".to_owned()),
         (inputs.tunctl.clone(), "usr/sbin/tunctl".to_owned()),
+        (inputs.tunneld.clone(), "usr/lib/tunneld".to_owned()),
         (repo.join("smf/openvpn/openvpn.xml"), "lib/svc/manifest/network/openvpn.xml".to_owned()),
         (repo.join("smf/openvpn/openvpn-method.sh"), "lib/svc/method/openvpn".to_owned()),
         (repo.join("smf/tuntap/tuntap.xml"), "lib/svc/manifest/network/tuntap.xml".to_owned()),
         (repo.join("smf/tuntap/tuntap-method.sh"), "lib/svc/method/tuntap".to_owned()),
         (repo.join("smf/openvpn/rbac/auth_attr"), "etc/security/auth_attr.d/network-openvpn".to_owned()),
         (repo.join("smf/openvpn/rbac/prof_attr"), "etc/security/prof_attr.d/network-openvpn".to_owned()),
+        (repo.join("smf/tunneld/tunneld.xml"), "lib/svc/manifest/network/tunneld.xml".to_owned()),
+        (repo.join("smf/tunneld/tunneld-method.sh"), "lib/svc/method/tunneld".to_owned()),
+        (repo.join("smf/tunneld/rbac/auth_attr"), "etc/security/auth_attr.d/network-tunneld".to_owned()),
+        (repo.join("smf/tunneld/rbac/prof_attr"), "etc/security/prof_attr.d/network-tunneld".to_owned()),
         (repo.join("LICENSE"), "LICENSE".to_owned()),
     ];
     // Man pages go to man<section>/ by their extension (tun.4d -> man4d).
@@ -585,8 +592,8 @@ pub fn assemble(inputs: &Inputs, proto: &Path) -> Result<(), String> {
 fn producer_hint(target: &str) -> &'static str {
     if target.starts_with("kernel/") {
         ": run `cargo xtask kmod` first"
-    } else if target.contains("libdltun") || target.ends_with("tunctl") {
-        ": build the userland (`cargo build --release -p tunctl -p libdltun`, or for illumos on an illumos host)"
+    } else if target.contains("libdltun") || target.ends_with("tunctl") || target.ends_with("tunneld") {
+        ": build the userland (`cargo build --release -p tunctl -p libdltun -p tunneld`, or for illumos on an illumos host)"
     } else {
         ""
     }
@@ -614,10 +621,23 @@ fn build_host_userland(target_dir: &Path) -> Result<(), String> {
         .arg(target_dir)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building tunctl and libdltun for the host failed ({status})"));
+    }
+    // tunneld without its default `sim` feature: the daemon as shipped,
+    // with no simulator inside (a separate build, so tunctl and libdltun
+    // keep their default features).
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .current_dir(paths::repo_root())
+        .args(["build", "--release", "-p", "tunneld", "--bin", "tunneld", "--no-default-features", "--target-dir"])
+        .arg(target_dir)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("building tunctl and libdltun for the host failed ({status})"))
+        Err(format!("building tunneld for the host failed ({status})"))
     }
 }
 
@@ -645,11 +665,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let host_lib: Vec<PathBuf> = LIBDLTUN_NAMES.iter().map(|n| host_release.join(n)).collect();
         let illumos_tunctl = vec![illumos_release.join("tunctl")];
         let host_tunctl = vec![host_release.join("tunctl")];
-        if find_artifact(&illumos_tunctl, &[]).is_none() || find_artifact(&illumos_lib, &[]).is_none() {
+        let illumos_tunneld = vec![illumos_release.join("tunneld")];
+        let host_tunneld = vec![host_release.join("tunneld")];
+        if find_artifact(&illumos_tunctl, &[]).is_none()
+            || find_artifact(&illumos_lib, &[]).is_none()
+            || find_artifact(&illumos_tunneld, &[]).is_none()
+        {
             build_host_userland(&repo.join("target/package-host"))?;
         }
         let (tunctl, tunctl_stand_in) = find_artifact(&illumos_tunctl, &host_tunctl)
             .ok_or_else(|| format!("no tunctl binary in {} or {}", illumos_release.display(), host_release.display()))?;
+        let (tunneld, tunneld_stand_in) = find_artifact(&illumos_tunneld, &host_tunneld)
+            .ok_or_else(|| format!("no tunneld binary in {} or {}", illumos_release.display(), host_release.display()))?;
         let (libdltun, lib_stand_in) = find_artifact(&illumos_lib, &host_lib).ok_or_else(|| {
             format!(
                 "no libdltun shared object ({}) in {} or {}: the libdltun crate builds it",
@@ -667,6 +694,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             repo: repo.clone(),
             kernel: repo.join("out/kernel"),
             tunctl: tunctl.clone(),
+            tunneld: tunneld.clone(),
             libdltun: libdltun.clone(),
             libdltun_header: header,
         };
@@ -674,6 +702,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let mut stand_ins = Vec::new();
         if tunctl_stand_in {
             stand_ins.push(format!("usr/sbin/tunctl <- {} (host build, not illumos)", tunctl.display()));
+        }
+        if tunneld_stand_in {
+            stand_ins.push(format!("usr/lib/tunneld <- {} (host build, not illumos)", tunneld.display()));
         }
         if lib_stand_in {
             stand_ins.push(format!("usr/lib/amd64/libdltun.so.1 <- {} (host build, not illumos)", libdltun.display()));

@@ -81,7 +81,7 @@ fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
 /// runs without a kernel or userland build.
 fn fake_inputs(scratch: &Path) -> Inputs {
     let build = scratch.join("build");
-    for file in ["kernel/amd64/tuntap", "kernel/amd64/tun", "kernel/tuntap.conf", "kernel/tun.conf", "tunctl", "libdltun.so", "libdltun.h"] {
+    for file in ["kernel/amd64/tuntap", "kernel/amd64/tun", "kernel/tuntap.conf", "kernel/tun.conf", "tunctl", "tunneld", "libdltun.so", "libdltun.h"] {
         let path = build.join(file);
         fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         fs::write(&path, format!("stand-in for {file}\n")).expect("write stand-in");
@@ -90,6 +90,7 @@ fn fake_inputs(scratch: &Path) -> Inputs {
         repo: repo(),
         kernel: build.join("kernel"),
         tunctl: build.join("tunctl"),
+        tunneld: build.join("tunneld"),
         libdltun: build.join("libdltun.so"),
         libdltun_header: build.join("libdltun.h"),
     }
@@ -129,6 +130,7 @@ fn manifests_match_the_assembled_proto_area() {
         "system/library/libdltun",
         "network/tunctl",
         "network/openvpn/tuntap-service",
+        "network/tunneld",
     ] {
         assert!(names.iter().any(|n| n == expected), "no package {expected} in {names:?}");
     }
@@ -143,6 +145,70 @@ fn manifests_match_the_assembled_proto_area() {
     let links: Vec<&str> = tun.attr_all("devlink").iter().map(|d| d.rsplit("\\t").next().unwrap_or("")).collect();
     assert_eq!(links, vec!["tuntap", "tap", "tun"], "the /dev links");
     assert!(tun.attr_all("perms").contains(&"ctl 0600 root sys"), "control node is root-only");
+}
+
+#[test]
+fn tunneld_package_delivers_the_daemon_its_service_and_rbac() {
+    let manifests = real_manifests();
+    let tunneld = manifests
+        .iter()
+        .find(|m| m.package_name().as_deref() == Some("network/tunneld"))
+        .expect("a network/tunneld package");
+    let delivered: Vec<(&str, &str)> = tunneld
+        .actions
+        .iter()
+        .filter(|a| a.kind == "file")
+        .filter_map(|a| Some((a.attr("path")?, a.attr("mode")?)))
+        .collect();
+    for (path, mode) in [
+        ("usr/lib/tunneld", "0555"),
+        ("lib/svc/manifest/network/tunneld.xml", "0444"),
+        ("lib/svc/method/tunneld", "0555"),
+        ("etc/security/auth_attr.d/network-tunneld", "0444"),
+        ("etc/security/prof_attr.d/network-tunneld", "0444"),
+        ("usr/share/man/man8/tunneld.8", "0444"),
+    ] {
+        assert!(delivered.contains(&(path, mode)), "network/tunneld does not deliver {path} mode {mode}: {delivered:?}");
+    }
+    // The manifest is re-imported and the RBAC databases rebuilt on install.
+    for action in tunneld.actions.iter().filter(|a| a.kind == "file") {
+        let path = action.attr("path").unwrap_or_default();
+        let restart = action.attr("restart_fmri");
+        if path.starts_with("lib/svc/manifest/") {
+            assert_eq!(restart, Some("svc:/system/manifest-import:default"), "{path}");
+        }
+        if path.starts_with("etc/security/") {
+            assert_eq!(restart, Some("svc:/system/rbac:default"), "{path}");
+        }
+    }
+    let depends: Vec<String> = tunneld
+        .actions
+        .iter()
+        .filter(|a| a.kind == "depend")
+        .filter_map(|a| a.attr("fmri").and_then(package::fmri_package_name))
+        .collect();
+    // The method runs `tunctl register`; the service depends on
+    // svc:/network/tuntap:default, which network/tunctl delivers.
+    assert!(depends.iter().any(|d| d == "network/tunctl"), "{depends:?}");
+    assert!(depends.iter().any(|d| d == "driver/network/tuntap"), "{depends:?}");
+    let method = fs::read_to_string(repo().join("smf/tunneld/tunneld-method.sh")).expect("read method");
+    assert!(method.contains("tunctl register") && method.contains("/usr/lib/tunneld"), "the method uses tunctl and /usr/lib/tunneld");
+}
+
+#[test]
+fn a_missing_tunneld_is_reported() {
+    let (_scratch, proto) = assembled();
+    fs::remove_file(proto.join("usr/lib/tunneld")).expect("remove");
+    let findings = check_with(None, &proto);
+    assert!(
+        findings.iter().any(|f| f.contains("network-tunneld.p5m") && f.contains("usr/lib/tunneld") && f.contains("not in the proto area")),
+        "{findings:?}"
+    );
+    let scratch = Scratch::new("no-tunneld");
+    let mut inputs = fake_inputs(&scratch.0);
+    inputs.tunneld = scratch.0.join("no-such-tunneld");
+    let err = package::assemble(&inputs, &scratch.0.join("proto")).expect_err("no tunneld binary");
+    assert!(err.contains("usr/lib/tunneld") && err.contains("-p tunneld"), "{err}");
 }
 
 #[test]
@@ -413,7 +479,7 @@ fn man_pages() -> Vec<PathBuf> {
 fn man_pages_pass_mandoc_lint() {
     let pages = man_pages();
     let names: Vec<String> = pages.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
-    for expected in ["tun.4d", "tunctl.8", "dladm-tun.8", "libdltun.3lib"] {
+    for expected in ["tun.4d", "tunctl.8", "dladm-tun.8", "libdltun.3lib", "tunneld.8"] {
         assert!(names.iter().any(|n| n == expected), "no man/{expected}");
     }
     for page in &pages {
@@ -431,6 +497,31 @@ fn man_pages_pass_mandoc_lint() {
     }
 }
 
+/// Pages this repository ships (`man/NAME.SECTION`).
+const OUR_PAGES: &[&str] = &["tun", "tunctl", "dladm-tun", "libdltun", "tunneld"];
+
+#[test]
+fn smf_manpage_references_resolve() {
+    let pages = man_pages();
+    for manifest in files_under(&smf_dir(), &|p| p.extension().is_some_and(|e| e == "xml")) {
+        let body = fs::read_to_string(&manifest).expect("read");
+        for reference in body.split("<manpage ").skip(1) {
+            let attr = |key: &str| reference.split(&format!("{key}=\"")).nth(1).and_then(|v| v.split('"').next()).unwrap_or("");
+            let (title, section) = (attr("title"), attr("section"));
+            if OUR_PAGES.contains(&title) {
+                let file = format!("{title}.{}", section.to_lowercase());
+                assert!(
+                    pages.iter().any(|p| p.file_name().is_some_and(|n| n.to_string_lossy() == file)),
+                    "{}: <manpage title=\"{title}\" section=\"{section}\"> has no man/{file}",
+                    manifest.display()
+                );
+            }
+        }
+    }
+    let tunneld = fs::read_to_string(smf_dir().join("tunneld/tunneld.xml")).expect("read");
+    assert!(tunneld.contains("<manpage title=\"tunneld\" section=\"8\""), "tunneld.xml links its own page");
+}
+
 #[test]
 fn cross_references_between_our_pages_resolve() {
     let pages = man_pages();
@@ -443,7 +534,7 @@ fn cross_references_between_our_pages_resolve() {
             let Some(rest) = line.strip_prefix(".Xr ") else { continue };
             let words: Vec<&str> = rest.split_whitespace().collect();
             let [name, section, ..] = words.as_slice() else { continue };
-            let is_ours = ["tun", "tunctl", "dladm-tun", "libdltun"].contains(name);
+            let is_ours = OUR_PAGES.contains(name);
             if is_ours {
                 assert!(
                     ours.iter().any(|(n, s)| n == name && s == &section.to_uppercase()),
