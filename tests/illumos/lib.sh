@@ -483,6 +483,9 @@ openvpn_p2p_config() {
 		echo "cipher AES-256-CBC"
 		echo "auth SHA256"
 		echo "status $7 1"
+		# Keepalives every second, so each side hears from its peer
+		# soon after both run.
+		echo "ping 1"
 		echo "verb 4"
 		# 2.6 warns about static keys; newer releases want this to
 		# accept them at all.
@@ -501,7 +504,7 @@ openvpn_device() {
 # openvpn_stat STATUS-FILE NAME: a counter of OpenVPN's version 1 status
 # file ("TUN/TAP read bytes,1234").
 openvpn_stat() {
-	sed -n "s/^$2,//p" "$1" | tail -n 1
+	sed -n "s|^$2,||p" "$1" | tail -n 1
 }
 
 # ---- snoop ----------------------------------------------------------------
@@ -526,17 +529,23 @@ snoop_text() {
 }
 
 # start_openvpn TAG CONFIG: run OpenVPN in the background (stopped when
-# the test ends) and wait until its tunnel is up.  Sets OPENVPN_PID and
-# OPENVPN_DEV (tunN); the log is $T_WORK/TAG.log.
+# the test ends) and wait until it has opened its tun device.  Sets
+# OPENVPN_PID and OPENVPN_DEV (tunN); the log is $T_WORK/TAG.log.
 start_openvpn() {
 	log_file=$T_WORK/$1.log
 	"$OPENVPN" --config "$2" >"$log_file" 2>&1 &
 	OPENVPN_PID=$!
 	on_exit "stop_process $OPENVPN_PID; sed 's/^/openvpn $1: /' '$log_file'"
-	wait_until 30 "OpenVPN $1 finished its initialisation" grep -q 'Initialization Sequence Completed' "$log_file"
+	wait_until 30 "OpenVPN $1 opened its tun device" grep -q 'TUN/TAP device .* opened' "$log_file"
 	OPENVPN_DEV=$(openvpn_device "$log_file")
 	[ -n "$OPENVPN_DEV" ] || fail "OpenVPN $1 did not say which tun device it opened: $(cat "$log_file")"
 	echo "OpenVPN $1 (pid $OPENVPN_PID) uses $OPENVPN_DEV"
+}
+
+# openvpn_ready TAG: wait until OpenVPN TAG has heard from its peer (a
+# static-key tunnel completes its initialisation on the first packet).
+openvpn_ready() {
+	wait_until 30 "OpenVPN $1 finished its initialisation" grep -q 'Initialization Sequence Completed' "$T_WORK/$1.log"
 }
 
 # counter_at_least STATUS-FILE NAME MIN: OpenVPN's counter NAME >= MIN.

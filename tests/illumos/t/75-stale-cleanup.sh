@@ -24,6 +24,8 @@ t_main() {
 	start_openvpn b "$T_WORK/b.conf"
 	PID_B=$OPENVPN_PID
 	DEV_B=$OPENVPN_DEV
+	openvpn_ready a
+	openvpn_ready b
 
 	kill_hard "$PID_A" || fail "cannot kill OpenVPN a (pid $PID_A)"
 	process_alive "$PID_A" && fail "OpenVPN a (pid $PID_A) survived SIGKILL"
@@ -59,5 +61,6 @@ t_main() {
 	# The unit is free again: OpenVPN can have it back.
 	sed "s/^dev tun\$/dev $DEV_A/" "$T_WORK/a.conf" >"$T_WORK/a2.conf"
 	start_openvpn a2 "$T_WORK/a2.conf"
+	openvpn_ready a2
 	expect_eq "$OPENVPN_DEV" "$DEV_A" "the unit OpenVPN got after cleanup"
 }
