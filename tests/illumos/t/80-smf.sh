@@ -49,7 +49,7 @@ install_file() {
 # import_service FMRI MANIFEST: import the manifest unless the service
 # exists; delete it when the test ends if this test imported it.
 import_service() {
-	svcs -H "$1" >/dev/null 2>&1 && return 0
+	svccfg -s "$1" listpg >/dev/null 2>&1 && return 0
 	must svccfg import "$2"
 	on_exit "svcadm disable -s $1 >/dev/null 2>&1; svccfg delete $1"
 }
