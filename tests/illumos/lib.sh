@@ -620,3 +620,16 @@ check_installed() {
 	[ -n "$(module_id tun)" ] || fail "modinfo does not list tun after tunctl opened /dev/tuntap"
 	modinfo | awk '$6 == "tuntap" || $6 == "tun"'
 }
+
+# expect_echo_request CAPTURE-TEXT SRC DST WHAT: a summary line of snoop
+# shows an ICMP echo request from SRC to DST ("SRC -> DST ICMP Echo
+# request (ID: ...)", snoop_icmp.c; the addresses may be padded).
+expect_echo_request() {
+	src=$(printf '%s\n' "$2" | sed 's/\./\\./g')
+	dst=$(printf '%s\n' "$3" | sed 's/\./\\./g')
+	if printf '%s\n' "$1" | grep -q "${src}[[:space:]]*->[[:space:]]*${dst}[[:space:]].*ICMP Echo request"; then
+		echo "ok: $4 shows an echo request $2 -> $3"
+	else
+		fail "$4 shows no echo request $2 -> $3; it holds: $1"
+	fi
+}

@@ -67,10 +67,8 @@ t_main() {
 	CAP_B=$(snoop_text "$T_WORK/b.cap")
 	printf '%s\n' "$CAP_A" | sed 's/^/snoop A: /'
 	printf '%s\n' "$CAP_B" | sed 's/^/snoop B: /'
-	expect_contains "$CAP_A" "$LOCAL -> $PEER" "snoop -d $A"
-	expect_contains "$CAP_A" "ICMP Echo request" "snoop -d $A"
-	expect_contains "$CAP_B" "$LOCAL -> $PEER" "snoop -d $B"
-	expect_contains "$CAP_B" "ICMP Echo request" "snoop -d $B"
+	expect_echo_request "$CAP_A" "$LOCAL" "$PEER" "snoop -d $A"
+	expect_echo_request "$CAP_B" "$LOCAL" "$PEER" "snoop -d $B"
 
 	# Bad input: tunneld on a link that does not exist stops with its
 	# "link could not be attached" status, 5.

@@ -69,8 +69,7 @@ t_main() {
 	stop_process "$SNOOP_B"
 	CAP_B=$(snoop_text "$T_WORK/b.cap")
 	printf '%s\n' "$CAP_B" | sed 's/^/snoop: /'
-	expect_contains "$CAP_B" "$NET.70.1 -> $NET.70.2" "snoop -d $DEV_B"
-	expect_contains "$CAP_B" "ICMP Echo request" "snoop -d $DEV_B"
+	expect_echo_request "$CAP_B" "$NET.70.1" "$NET.70.2" "snoop -d $DEV_B"
 
 	# The other direction.
 	sleep 2
