@@ -249,3 +249,62 @@ pub trait Platform {
     /// Unplumb an IP interface (`ipadm delete-ip`).
     fn ip_unplumb(&self, ifname: &str) -> Result<(), String>;
 }
+
+/// A platform that cannot exist: for builds with no system to manage
+/// (not illumos, no simulator), so tools still parse arguments and print
+/// help and usage errors.  Every method is unreachable by construction.
+pub enum Unavailable {}
+
+impl Platform for Unavailable {
+    fn zone(&self) -> ZoneId {
+        match *self {}
+    }
+    fn zone_name(&self, _: ZoneId) -> Option<String> {
+        match *self {}
+    }
+    fn dl_create_id(&self, _: &str, _: DlFlags) -> Result<DatalinkId, DlError> {
+        match *self {}
+    }
+    fn dl_destroy_id(&self, _: DatalinkId, _: DlFlags) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn dl_up_id(&self, _: DatalinkId) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn dl_name2info(&self, _: &str) -> Result<DlEntry, DlError> {
+        match *self {}
+    }
+    fn dl_id2info(&self, _: DatalinkId) -> Result<DlEntry, DlError> {
+        match *self {}
+    }
+    fn dl_walk(&self, _: u32) -> Result<Vec<DlEntry>, DlError> {
+        match *self {}
+    }
+    fn conf_create(&self, _: DatalinkId, _: &str, _: &[(&str, String)]) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn conf_update(&self, _: DatalinkId, _: &[(&str, Option<String>)]) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn conf_get(&self, _: DatalinkId, _: &str) -> Result<Option<String>, DlError> {
+        match *self {}
+    }
+    fn conf_remove(&self, _: DatalinkId) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn control_ioctl(&self, _: i32, _: &[u8]) -> Result<Vec<u8>, Errno> {
+        match *self {}
+    }
+    fn process(&self, _: Pid) -> Option<ProcessInfo> {
+        match *self {}
+    }
+    fn service_pids(&self, _: &str) -> Result<Vec<Pid>, String> {
+        match *self {}
+    }
+    fn ip_interfaces(&self, _: &str) -> Result<Vec<String>, String> {
+        match *self {}
+    }
+    fn ip_unplumb(&self, _: &str) -> Result<(), String> {
+        match *self {}
+    }
+}

@@ -60,12 +60,8 @@ mod imp {
 
 #[cfg(not(any(target_os = "illumos", feature = "sim")))]
 mod imp {
-    use libdladm_plugin::platform::{DlEntry, DlFlags, ProcessInfo};
-    use libdladm_plugin::{DatalinkId, DlError, Errno, Pid, Platform, TunAdm, ZoneId};
-
-    /// A platform that cannot be constructed: without illumos or the
-    /// simulator there is nothing to manage.
-    pub enum Unavailable {}
+    use libdladm_plugin::TunAdm;
+    pub use libdladm_plugin::platform::Unavailable;
 
     pub type BackendPlatform = Unavailable;
 
@@ -79,60 +75,6 @@ mod imp {
 
     pub fn close(adm: TunAdm<BackendPlatform>, _extra: Extra) {
         match *adm.platform() {}
-    }
-
-    impl Platform for Unavailable {
-        fn zone(&self) -> ZoneId {
-            match *self {}
-        }
-        fn zone_name(&self, _: ZoneId) -> Option<String> {
-            match *self {}
-        }
-        fn dl_create_id(&self, _: &str, _: DlFlags) -> Result<DatalinkId, DlError> {
-            match *self {}
-        }
-        fn dl_destroy_id(&self, _: DatalinkId, _: DlFlags) -> Result<(), DlError> {
-            match *self {}
-        }
-        fn dl_up_id(&self, _: DatalinkId) -> Result<(), DlError> {
-            match *self {}
-        }
-        fn dl_name2info(&self, _: &str) -> Result<DlEntry, DlError> {
-            match *self {}
-        }
-        fn dl_id2info(&self, _: DatalinkId) -> Result<DlEntry, DlError> {
-            match *self {}
-        }
-        fn dl_walk(&self, _: u32) -> Result<Vec<DlEntry>, DlError> {
-            match *self {}
-        }
-        fn conf_create(&self, _: DatalinkId, _: &str, _: &[(&str, String)]) -> Result<(), DlError> {
-            match *self {}
-        }
-        fn conf_update(&self, _: DatalinkId, _: &[(&str, Option<String>)]) -> Result<(), DlError> {
-            match *self {}
-        }
-        fn conf_get(&self, _: DatalinkId, _: &str) -> Result<Option<String>, DlError> {
-            match *self {}
-        }
-        fn conf_remove(&self, _: DatalinkId) -> Result<(), DlError> {
-            match *self {}
-        }
-        fn control_ioctl(&self, _: i32, _: &[u8]) -> Result<Vec<u8>, Errno> {
-            match *self {}
-        }
-        fn process(&self, _: Pid) -> Option<ProcessInfo> {
-            match *self {}
-        }
-        fn service_pids(&self, _: &str) -> Result<Vec<Pid>, String> {
-            match *self {}
-        }
-        fn ip_interfaces(&self, _: &str) -> Result<Vec<String>, String> {
-            match *self {}
-        }
-        fn ip_unplumb(&self, _: &str) -> Result<(), String> {
-            match *self {}
-        }
     }
 }
 
