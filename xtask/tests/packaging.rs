@@ -362,7 +362,8 @@ fn an_invalid_smf_manifest_is_rejected() {
 fn openvpn_manifest_has_least_privilege_rbac_and_template() {
     let body = fs::read_to_string(smf_dir().join("openvpn/openvpn.xml")).expect("read");
     for needle in [
-        "privileges=\"basic,!file_link_any,!proc_info,net_privaddr,net_rawaccess,sys_ip_config,sys_dl_config\"",
+        "privileges=\"basic,!file_link_any,net_privaddr,net_rawaccess,sys_ip_config,sys_dl_config\"",
+        "privileges=\"basic,!file_link_any,net_privaddr,net_rawaccess,sys_ip_config,sys_dl_config,proc_owner\"",
         "value=\"solaris.smf.manage.openvpn\"",
         "value=\"solaris.smf.value.openvpn\"",
         "<service_fmri value=\"svc:/network/tuntap:default\"/>",
