@@ -22,7 +22,6 @@ use tuntap_abi::{self as abi, Pod, TunIocAttach, TunIocInfo};
 
 use super::{Device, DeviceError, Mode};
 
-const POLL_MS: libc::c_int = 100;
 
 /// A queue of the tuntap driver attached to a link.
 pub struct IllumosTun {
@@ -90,27 +89,11 @@ impl IllumosTun {
     }
 
     fn wait(&self, fd: libc::c_int, events: libc::c_short) -> Result<(), DeviceError> {
-        loop {
-            if self.closed.load(Ordering::SeqCst) {
-                return Err(DeviceError::Closed);
-            }
-            let mut pfd = libc::pollfd { fd, events, revents: 0 };
-            // SAFETY: one pollfd, valid for the call.
-            let r = unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(DeviceError::Io(e));
-            }
-            if r > 0 {
-                if pfd.revents & libc::POLLHUP != 0 {
-                    return Err(DeviceError::Gone("the driver hung up the queue (link deleted?)".into()));
-                }
-                return Ok(());
-            }
+        let revents = super::fdpoll::wait_fd(&self.closed, fd, events)?;
+        if revents & libc::POLLHUP != 0 {
+            return Err(DeviceError::Gone("the driver hung up the queue (link deleted?)".into()));
         }
+        Ok(())
     }
 
     fn with_fd<R>(&self, f: impl FnOnce(libc::c_int) -> Result<R, DeviceError>) -> Result<R, DeviceError> {

@@ -31,8 +31,6 @@ const IFF_TAP: libc::c_short = 0x0002;
 const IFF_NO_PI: libc::c_short = 0x1000;
 /// `IFNAMSIZ` (linux/if.h), including the NUL.
 const IFNAMSIZ: usize = 16;
-/// How often a blocked reader looks at the closed flag.
-const POLL_MS: libc::c_int = 100;
 
 /// `struct ifreq` with the members used here (linux/if.h): 40 bytes.
 #[repr(C)]
@@ -113,27 +111,11 @@ impl LinuxTun {
     }
 
     fn wait(&self, fd: libc::c_int, events: libc::c_short) -> Result<(), DeviceError> {
-        loop {
-            if self.closed.load(Ordering::SeqCst) {
-                return Err(DeviceError::Closed);
-            }
-            let mut pfd = libc::pollfd { fd, events, revents: 0 };
-            // SAFETY: one pollfd, valid for the call.
-            let r = unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(DeviceError::Io(e));
-            }
-            if r > 0 {
-                if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 && pfd.revents & events == 0 {
-                    return Err(DeviceError::Gone(format!("poll reported 0x{:x}", pfd.revents)));
-                }
-                return Ok(());
-            }
+        let revents = super::fdpoll::wait_fd(&self.closed, fd, events)?;
+        if revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 && revents & events == 0 {
+            return Err(DeviceError::Gone(format!("poll reported 0x{revents:x}")));
         }
+        Ok(())
     }
 }
 

@@ -27,6 +27,8 @@ use tokio::sync::mpsc;
 
 use crate::counters::Counters;
 
+#[cfg(any(target_os = "illumos", target_os = "linux"))]
+mod fdpoll;
 #[cfg(target_os = "illumos")]
 pub mod illumos;
 #[cfg(target_os = "linux")]
