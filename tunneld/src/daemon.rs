@@ -511,6 +511,14 @@ async fn bind_status_socket(path: &std::path::Path) -> Result<UnixListener, Erro
         // A stale socket from a daemon that died: take it over.
         let _ = std::fs::remove_file(path);
     }
+    // /var/run is emptied at boot: make the socket's directory (0755,
+    // like other daemons' run directories) if it is not there.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(|e| {
+            Error::new(ErrorKind::Network, format!("cannot create the status socket's directory {}: {e}", dir.display()))
+        })?;
+    }
     UnixListener::bind(path)
         .map_err(|e| Error::new(ErrorKind::Network, format!("cannot bind status socket {}: {e}", path.display())))
 }

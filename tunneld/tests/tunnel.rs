@@ -262,7 +262,9 @@ async fn a_new_client_session_replaces_the_old_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_socket_reports_and_is_removed_at_shutdown() {
     let pki = Pki::new();
-    let socket = pki.path("srv0.sock");
+    // In a directory that does not exist yet, as /var/run/tunneld after a
+    // reboot: the daemon makes it.
+    let socket = pki.path("run/tunneld/srv0.sock");
     let toml = format!("{}\n[status]\nsocket = {:?}\n", pki.server_toml("server", "srv0", "tun", 1500), socket);
     let server = Instance::start(&toml, "srv0", Mode::Tun, 1500).await;
     let client = Instance::start(&pki.client_toml("client", &server.port_string(), "cli0", "tun", 1500), "cli0", Mode::Tun, 1500).await;
