@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! Tests of the kmod-check gates on small crafted objects.
+//! Tests of the kmod-check gates (soft-float included) on small crafted
+//! objects.
 //!
 //! Each object is compiled from xtask/testdata with the system `cc` at
 //! test time, shaped like a kernel module with one deliberate defect; the
@@ -280,4 +281,63 @@ fn allowlist_file_is_well_formed() {
         .filter(|l| !l.split('#').next().unwrap_or("").trim().is_empty())
         .count();
     assert_eq!(lines, list.len());
+}
+
+// ----- the soft-float gate -----
+
+/// [`KERNEL_CFLAGS`] followed by `extra`.
+fn kernel_flags<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    KERNEL_CFLAGS.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+#[test]
+fn linked_soft_float_call_is_named_with_its_caller() {
+    let report = check(&compile("softfloat.c", &kernel_flags(&[]), "softfloat"));
+    let found = messages(&report, Gate::SoftFloat);
+    assert_eq!(
+        found.len(),
+        1,
+        "only _init's call counts: __muldf3 is called only by __adddf3 and \
+         __gtdf2 by nobody; {:#?}",
+        report.findings
+    );
+    assert!(
+        found[0].contains("floating point: `__adddf3` called from `_init`"),
+        "{found:#?}"
+    );
+    let other: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.gate != Gate::SoftFloat)
+        .collect();
+    assert!(other.is_empty(), "the routines are defined: {other:#?}");
+}
+
+#[test]
+fn undefined_soft_float_call_is_named() {
+    let report = check(&compile(
+        "softfloat.c",
+        &kernel_flags(&["-DSOFTFLOAT_EXTERN"]),
+        "softfloat_extern",
+    ));
+    assert!(
+        messages(&report, Gate::SoftFloat)
+            .iter()
+            .any(|m| m.contains("`__adddf3` called from `_init`")),
+        "{:#?}",
+        report.findings
+    );
+    assert!(
+        messages(&report, Gate::Undefined)
+            .iter()
+            .any(|m| m.contains("__adddf3")),
+        "{:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn clean_object_has_no_soft_float() {
+    let report = check(&compile("clean.c", &kernel_flags(&[]), "clean_softfloat"));
+    assert!(report.passed(), "{:#?}", report.findings);
 }
