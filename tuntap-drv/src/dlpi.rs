@@ -103,13 +103,10 @@ fn dlsap(mac: &MacAddr, sap: u16) -> [u8; DLSAP_LEN] {
     a
 }
 
-/// Build a control message: `head` then the `tails` in order, in one block.
-fn proto_msg<K: Kernel, T: Reply>(k: &K, db_type: u8, head: &T, tails: &[&[u8]]) -> Option<MsgBlk<K>> {
-    let mut parts: [&[u8]; 3] = [reply_bytes(head), &[], &[]];
-    for (slot, t) in parts.iter_mut().skip(1).zip(tails) {
-        *slot = t;
-    }
-    let mut msg = MsgBlk::alloc_parts(k, &parts)?;
+/// Build a control message in one block: `head`, then the address
+/// fields `first` and `second` (either may be empty).
+fn proto_msg<K: Kernel, T: Reply>(k: &K, db_type: u8, head: &T, first: &[u8], second: &[u8]) -> Option<MsgBlk<K>> {
+    let mut msg = MsgBlk::alloc_parts(k, &[reply_bytes(head), first, second])?;
     msg.set_db_type(db_type);
     Some(msg)
 }
@@ -123,12 +120,12 @@ fn send_reply<K: Kernel>(k: &K, wq: *mut queue_t, msg: Option<MsgBlk<K>>) {
 
 fn ok_ack<K: Kernel>(k: &K, wq: *mut queue_t, prim: u32) {
     let ack = dl_ok_ack_t { dl_primitive: DL_OK_ACK, dl_correct_primitive: prim };
-    send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[]));
+    send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[], &[]));
 }
 
 fn error_ack<K: Kernel>(k: &K, wq: *mut queue_t, prim: u32, dl_errno: u32, unix_errno: u32) {
     let ack = dl_error_ack_t { dl_primitive: DL_ERROR_ACK, dl_error_primitive: prim, dl_errno, dl_unix_errno: unix_errno };
-    send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[]));
+    send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[], &[]));
 }
 
 impl<K: Kernel> Driver<K> {
@@ -215,7 +212,7 @@ impl<K: Kernel> Driver<K> {
         };
         let addr_bytes = addr.unwrap_or([0; DLSAP_LEN]);
         let tail: &[u8] = addr_bytes.get(..addr_len).unwrap_or(&[]);
-        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[tail, &[0xff; frame::ETHER_ADDR_LEN]]));
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, tail, &[0xff; frame::ETHER_ADDR_LEN]));
     }
 
     fn dl_attach(&self, wq: *mut queue_t, minor: &Arc<Minor<K>>, ppa: u32) {
@@ -312,7 +309,7 @@ impl<K: Kernel> Driver<K> {
             dl_max_conind: 0,
             dl_xidtest_flg: 0,
         };
-        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[&addr]));
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &addr, &[]));
     }
 
     /// A request valid only in state `from`, moving to `to`.
@@ -341,7 +338,7 @@ impl<K: Kernel> Driver<K> {
             dl_addr_length: frame::ETHER_ADDR_LEN as u32,
             dl_addr_offset: size_of::<dl_phys_addr_ack_t>() as u32,
         };
-        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[&link.mac()]));
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &link.mac(), &[]));
     }
 
     /// IP sends a packet: to a reader of the unit.
@@ -418,7 +415,7 @@ pub fn send_unitdata_ind<K: Kernel>(
             dl_group_address: u32::from(frame::classify(dst) != frame::AddrClass::Unicast),
         };
         let mut proto =
-            proto_msg(k, sys::M_PROTO, &ind, &[&dlsap(dst, sap), &dlsap(src, sap)]).ok_or(DropReason::NoBuffer)?;
+            proto_msg(k, sys::M_PROTO, &ind, &dlsap(dst, sap), &dlsap(src, sap)).ok_or(DropReason::NoBuffer)?;
         proto.append(msg);
         // SAFETY: as above; the message is ours and handed on.
         unsafe { k.putnext(ip.rq(), proto.into_raw()) };

@@ -709,78 +709,69 @@ impl<K: Kernel> Link<K> {
         let queues = self.queue_snapshot();
         while let Some(mut msg) = chain.next() {
             let Some(class) = self.frame_for_reader(&mut msg) else { continue };
-            let Some(minor) = pick_queue(&queues, self.mode, &msg) else {
-                self.note_drop(DropReason::NoQueue);
-                continue;
-            };
-            if !minor.enter() {
-                self.note_drop(DropReason::NoQueue);
-                continue;
-            }
-            let len = msg.len();
-            match minor.enqueue(msg) {
-                Enqueue::Queued => {
-                    self.stats.transmitted(len, class);
-                    minor.drain();
-                    minor.exit();
+            if let Offered::Full(msg, minor) = self.offer(&queues, msg, class) {
+                // Give back this packet as the stack sent it: only a
+                // framing that can be undone was done so far.
+                match self.unframe(msg) {
+                    Some(msg) => chain.push_front(msg),
+                    None => self.note_drop(DropReason::NoBuffer),
                 }
-                Enqueue::Full(msg) => {
-                    minor.exit();
-                    // Give back this packet as the stack sent it: only a
-                    // framing that can be undone was done so far.
-                    match self.unframe(msg) {
-                        Some(msg) => chain.push_front(msg),
-                        None => self.note_drop(DropReason::NoBuffer),
-                    }
-                    minor.note_blocked();
-                    return chain.into_raw();
-                }
-                Enqueue::Gone(msg) => {
-                    minor.exit();
-                    drop(msg);
-                    self.note_drop(DropReason::NoQueue);
-                }
+                minor.note_blocked();
+                return chain.into_raw();
             }
         }
         ptr::null_mut()
+    }
+
+    /// Offer one packet, framed for the reader, to the queue its flow
+    /// steers to.  A packet with no queue to take it is dropped and
+    /// counted; a full queue hands it back with that queue.
+    fn offer(&self, queues: &[Arc<Minor<K>>], msg: MsgBlk<K>, class: AddrClass) -> Offered<K> {
+        let Some(minor) = pick_queue(queues, self.mode, &msg) else {
+            self.note_drop(DropReason::NoQueue);
+            return Offered::Dropped;
+        };
+        if !minor.enter() {
+            self.note_drop(DropReason::NoQueue);
+            return Offered::Dropped;
+        }
+        let len = msg.len();
+        let r = match minor.enqueue(msg) {
+            Enqueue::Queued => {
+                self.stats.transmitted(len, class);
+                minor.drain();
+                Offered::Queued
+            }
+            Enqueue::Full(msg) => Offered::Full(msg, minor.clone()),
+            Enqueue::Gone(msg) => {
+                drop(msg);
+                self.note_drop(DropReason::NoQueue);
+                Offered::Dropped
+            }
+        };
+        minor.exit();
+        r
     }
 
     /// A packet from old-API IP (`DL_UNITDATA_REQ`), already in the form
     /// a reader gets, goes to one attached queue.  No flow control on
     /// this legacy path: a full queue drops (and counts) the packet.
     pub fn deliver_from_plumbing(&self, msg: MsgBlk<K>) -> Result<(), DropReason> {
-        let queues = self.queue_snapshot();
-        let Some(minor) = pick_queue(&queues, self.mode, &msg) else {
-            self.note_drop(DropReason::NoQueue);
-            return Err(DropReason::NoQueue);
-        };
-        if !minor.enter() {
-            self.note_drop(DropReason::NoQueue);
-            return Err(DropReason::NoQueue);
-        }
-        let len = msg.len();
         let class = match self.mode {
             Mode::Tap => frame::parse_ether(msg.first_block()).map_or(AddrClass::Unicast, |h| frame::classify(&h.dst)),
             Mode::Tun => AddrClass::Unicast,
         };
-        let r = match minor.enqueue(msg) {
-            Enqueue::Queued => {
-                self.stats.transmitted(len, class);
-                minor.drain();
-                Ok(())
-            }
-            Enqueue::Full(msg) | Enqueue::Gone(msg) => {
+        match self.offer(&self.queue_snapshot(), msg, class) {
+            Offered::Queued => Ok(()),
+            Offered::Dropped => Err(DropReason::NoQueue),
+            Offered::Full(msg, _) => {
                 drop(msg);
+                // A transmit-side loss: no room toward the reader.
+                self.stats.tx_no_buffer();
+                self.k.probe(Probe::Drop(self.linkid, DropReason::NoBuffer));
                 Err(DropReason::NoBuffer)
             }
-        };
-        minor.exit();
-        if let Err(reason) = r {
-            // A transmit-side loss: no room toward the reader.
-            self.stats.tx_no_buffer();
-            self.k.probe(Probe::Drop(self.linkid, reason));
         }
-        r
     }
 
     fn note_drop(&self, reason: DropReason) {
@@ -897,6 +888,15 @@ impl<K: Kernel> Link<K> {
     pub fn replies_pending(&self) -> bool {
         self.replies.lock().1
     }
+}
+
+/// What [`Link::offer`] did with a packet.
+enum Offered<K: Kernel> {
+    Queued,
+    /// No queue could take it: dropped and counted.
+    Dropped,
+    /// The queue's backlog is full: the packet, and that queue.
+    Full(MsgBlk<K>, Arc<Minor<K>>),
 }
 
 /// Where a written packet goes once validated and framed.
