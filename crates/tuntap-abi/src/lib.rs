@@ -21,9 +21,11 @@
 #![no_std]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod limits;
 pub mod name;
 pub mod wire;
 
+pub use limits::{BadMtu, MTU_DEFAULT, MTU_MAX, MTU_MIN, check_mtu, mtu_or_default};
 pub use name::{LinkName, NameError, validate_link_name};
 pub use wire::{AbiError, Pod, as_bytes, check_flags, decode, decode_versioned, encode_into};
 
@@ -267,6 +269,30 @@ pub struct TunCounters {
     pub resolver_replies: u64,
 }
 
+impl TunCounters {
+    /// Every counter with its name, in declaration order: the one table
+    /// that `tunctl show -s`, `libdltun` and the man-page checks walk, so
+    /// a new counter is a field here and its increment in the driver.
+    pub const fn named(&self) -> [(&'static str, u64); 14] {
+        [
+            ("opackets", self.opackets),
+            ("obytes", self.obytes),
+            ("ipackets", self.ipackets),
+            ("rbytes", self.rbytes),
+            ("multircv", self.multircv),
+            ("brdcstrcv", self.brdcstrcv),
+            ("multixmt", self.multixmt),
+            ("brdcstxmt", self.brdcstxmt),
+            ("ierrors", self.ierrors),
+            ("oerrors", self.oerrors),
+            ("norcvbuf", self.norcvbuf),
+            ("noxmtbuf", self.noxmtbuf),
+            ("unknowns", self.unknowns),
+            ("resolver_replies", self.resolver_replies),
+        ]
+    }
+}
+
 /// Describe a link.  In: `version`, `linkid` (on a queue,
 /// `DATALINK_INVALID_LINKID` means "the link this queue is attached to").
 #[repr(C)]
@@ -376,6 +402,26 @@ impl TunIocAttach {
 mod tests {
     use super::*;
     use core::mem::{offset_of, size_of};
+
+    #[test]
+    fn named_counters_cover_every_field() {
+        // A field added to TunCounters without a row in named() fails here.
+        let c = TunCounters::default();
+        assert_eq!(c.named().len() * size_of::<u64>(), size_of::<TunCounters>());
+        let mut seen = [0u64; 14];
+        // Give each field a distinct value through the byte view, then see
+        // every value come back once.
+        let mut raw = [0u8; size_of::<TunCounters>()];
+        for (i, chunk) in raw.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&(i as u64 + 1).to_ne_bytes());
+        }
+        let c: TunCounters = decode(&raw).unwrap();
+        for (i, (_, v)) in c.named().iter().enumerate() {
+            seen[i] = *v;
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, core::array::from_fn(|i| i as u64 + 1));
+    }
 
     #[test]
     fn old_api_numbers_match_if_tun_h() {
