@@ -28,6 +28,10 @@ use core::ffi::c_void;
 use core::ptr::NonNull;
 
 pub use illumos_sys_hdrs::{cred_t, mac_register_t, mblk_t, queue_t};
+/// The driver's fixed node minors, as offsets from
+/// [`Kernel::private_minor_base`]; clone opens get minors above these.
+/// Defined once in `tuntap_abi::limits::node`.
+pub use tuntap_abi::limits::node as node_minor;
 use tuntap_abi::{DatalinkId, LinkName};
 
 /// An illumos errno value (`usr/src/uts/common/sys/errno.h`).
@@ -281,17 +285,4 @@ pub trait StreamsEntry {
     /// # Safety
     /// `rq` is the read queue of a stream this driver opened.
     unsafe fn rsrv(&self, rq: *mut queue_t);
-}
-
-/// Offsets of the driver's fixed node minors from
-/// [`Kernel::private_minor_base`]; clone opens get minors above these.
-pub mod node_minor {
-    /// `/dev/tuntap` (the control node, `ctl`).
-    pub const CTL: u32 = 0;
-    /// `/dev/tun` (clone device).
-    pub const TUN: u32 = 1;
-    /// `/dev/tap` (clone device).
-    pub const TAP: u32 = 2;
-    /// First clone minor offset.
-    pub const FIRST_CLONE: u32 = 16;
 }

@@ -72,6 +72,7 @@ pub mod ioctl;
 pub mod link;
 pub mod mblk;
 pub mod minor;
+pub mod queue;
 pub mod stats;
 pub mod sync;
 

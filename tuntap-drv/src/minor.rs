@@ -4,46 +4,22 @@
 //! # Theory statement
 //!
 //! A `Minor` is created by open and lives in `q_ptr` of its queue pair
-//! (as an `Arc`, also held by the link it is attached to).  Its read side
-//! carries a **backlog**: packets `mc_tx` steered here, waiting for room
-//! at the stream head.  The backlog is bounded in packets and bytes; when
-//! it is full `mc_tx` gets the packet back and returns it to mac.
+//! (as a boxed `Arc`).  It owns the stream's [`Queue`] (the read side the
+//! data path uses, which an attached link holds too) and the stream's
+//! control state: which link it is attached to, a transparent ioctl in
+//! its copyin/copyout exchange, and, for an old-API IP stream, its DLPI
+//! state.
 //!
-//! **Draining.**  Exactly one thread at a time moves packets from the
-//! backlog to the stream head (`draining`).  Others that add packets or
-//! run the service procedure while it drains set `again`, and the drainer
-//! looks once more before it stops, so no wake-up is lost.  When
-//! `canputnext` refuses, STREAMS marks the stream head to back-enable our
-//! read queue; the service procedure (`rsrv`) then drains and, once the
-//! backlog is under its low-water mark, tells mac to resume (`mac_tx_update`).
-//!
-//! **Closing.**  `users` counts threads inside `mc_tx` delivery that may
-//! touch `rq`.  Close sets `closing`, leaves the link (so no new user can
-//! find the minor), waits for `users` to reach zero, and only then calls
-//! `qprocsoff`: after close returns, nothing touches `rq`.
-//!
-//! **Locks.**  `state` before `backlog`; neither is held across
-//! `putnext`, `qreply` or any mac upcall.
+//! **Locks.**  `state` is taken after any link lock and before the
+//! queue's `backlog`; it is never held across `putnext`, `qreply` or a
+//! mac upcall.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-
-use illumos_sys_hdrs::queue_t;
-use tuntap_abi::PacketInfo;
 
 use crate::ddi::{Kernel, ZoneId};
-use crate::frame;
 use crate::link::Link;
-use crate::mblk::{MsgBlk, MsgQueue};
-use crate::sync::{KCondvar, KMutex};
-
-/// Default backlog bound, in packets.
-pub const DEFAULT_MAX_PACKETS: u32 = 1024;
-/// Default backlog bound, in bytes.
-pub const DEFAULT_MAX_BYTES: u32 = 4 * 1024 * 1024;
-/// Upper limits a caller may set.
-pub const LIMIT_MAX_PACKETS: u32 = 65_536;
-pub const LIMIT_MAX_BYTES: u32 = 256 * 1024 * 1024;
+use crate::queue::Queue;
+use crate::sync::KMutex;
 
 /// Which node a stream was opened on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +48,6 @@ pub struct Pending {
 
 pub struct MinorState<K: Kernel> {
     pub link: Option<Arc<Link<K>>>,
-    pub packet_info: bool,
     pub pending: Option<Pending>,
     /// Set once the stream speaks DLPI (old-API IP plumbing): from then
     /// on it is never a packet queue.
@@ -85,237 +60,42 @@ pub struct DlpiState<K: Kernel> {
     pub state: u32,
     /// The link attached by `DL_ATTACH_REQ`.
     pub link: Option<Arc<Link<K>>>,
-    /// The Ethertype bound by `DL_BIND_REQ` (valid in `DL_IDLE`).
-    pub sap: u16,
-}
-
-struct Backlog<K: Kernel> {
-    /// Linked through `b_next`: queueing never allocates (mc_tx must
-    /// not sleep).
-    packets: MsgQueue<K>,
-    max_packets: usize,
-    max_bytes: usize,
-    draining: bool,
-    again: bool,
-}
-
-/// What happened to a packet offered to a queue.
-pub enum Enqueue<K: Kernel> {
-    Queued,
-    /// The backlog is full: the packet, unchanged.
-    Full(MsgBlk<K>),
-    /// The stream is closing or the packet-info header could not be
-    /// added: the packet.
-    Gone(MsgBlk<K>),
 }
 
 pub struct Minor<K: Kernel> {
-    k: K,
     pub minor: u32,
     pub node: Node,
-    pub pid: i32,
     /// The zone of the opener's credential.
     pub zone: ZoneId,
-    rq: *mut queue_t,
+    /// The read side: what an attached link delivers to.
+    pub queue: Arc<Queue<K>>,
     pub state: KMutex<K, MinorState<K>>,
-    backlog: KMutex<K, Backlog<K>>,
-    tx_blocked: AtomicBool,
-    users: AtomicU32,
-    closing: AtomicBool,
-    quiesce: KMutex<K, ()>,
-    quiesce_cv: KCondvar<K>,
 }
 
-// SAFETY: `rq` is a STREAMS queue, usable from any thread while the stream
-// is open; close waits for every user (see the theory statement) before
-// the queue goes away.  Everything else is Send + Sync by itself.
-unsafe impl<K: Kernel> Send for Minor<K> {}
-// SAFETY: as above.
-unsafe impl<K: Kernel> Sync for Minor<K> {}
-
 impl<K: Kernel> Minor<K> {
-    pub fn new(k: &K, minor: u32, node: Node, pid: i32, zone: ZoneId, rq: *mut queue_t) -> Self {
+    pub fn new(queue: Arc<Queue<K>>, node: Node, zone: ZoneId) -> Self {
         Self {
-            k: k.clone(),
-            minor,
+            minor: queue.minor,
             node,
-            pid,
             zone,
-            rq,
-            state: KMutex::new(MinorState { link: None, packet_info: false, pending: None, dlpi: None }),
-            backlog: KMutex::new(Backlog {
-                packets: MsgQueue::new(),
-                max_packets: DEFAULT_MAX_PACKETS as usize,
-                max_bytes: DEFAULT_MAX_BYTES as usize,
-                draining: false,
-                again: false,
-            }),
-            tx_blocked: AtomicBool::new(false),
-            users: AtomicU32::new(0),
-            closing: AtomicBool::new(false),
-            quiesce: KMutex::new(()),
-            quiesce_cv: KCondvar::new(),
+            queue,
+            state: KMutex::new(MinorState { link: None, pending: None, dlpi: None }),
         }
     }
 
-    pub fn rq(&self) -> *mut queue_t {
-        self.rq
-    }
-
+    /// The link this stream is attached to.
     pub fn link(&self) -> Option<Arc<Link<K>>> {
-        self.state.lock().link.clone()
+        let mut st = self.state.lock();
+        self.settle(&mut st);
+        st.link.clone()
     }
 
-    /// The Ethertype this DLPI stream is bound to, if it is one in
-    /// `DL_IDLE`.
-    pub fn dlpi_bound_sap(&self) -> Option<u16> {
-        match &self.state.lock().dlpi {
-            Some(d) if d.state == illumos_sys_hdrs::dlpi::DL_IDLE => Some(d.sap),
-            _ => None,
+    /// Forget a link that deleted itself out from under this stream (it
+    /// evicted the queue; see `Driver::evict_queue`).  Call with `state`
+    /// held.
+    pub fn settle(&self, st: &mut MinorState<K>) {
+        if self.queue.take_evicted() {
+            st.link = None;
         }
-    }
-
-    pub fn set_limits(&self, max_packets: u32, max_bytes: u32) {
-        let mut b = self.backlog.lock();
-        b.max_packets = max_packets as usize;
-        b.max_bytes = max_bytes as usize;
-    }
-
-    pub fn limits(&self) -> (u32, u32) {
-        let b = self.backlog.lock();
-        (b.max_packets as u32, b.max_bytes as u32)
-    }
-
-    /// Backlog length in packets and bytes.
-    pub fn backlog_len(&self) -> (usize, usize) {
-        let b = self.backlog.lock();
-        (b.packets.len(), b.packets.bytes())
-    }
-
-    // ----- users of rq (mc_tx, deletion) -----
-
-    /// Become a user of `rq`; `false` if the stream is closing.
-    pub fn enter(&self) -> bool {
-        self.users.fetch_add(1, Ordering::SeqCst);
-        if self.closing.load(Ordering::SeqCst) {
-            self.exit();
-            return false;
-        }
-        true
-    }
-
-    pub fn exit(&self) {
-        if self.users.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst) {
-            let _g = self.quiesce.lock();
-            self.quiesce_cv.broadcast();
-        }
-    }
-
-    /// Refuse new users and wait for the current ones.
-    pub fn quiesce(&self) {
-        self.closing.store(true, Ordering::SeqCst);
-        let g = self.quiesce.lock();
-        drop(self.quiesce.wait_until(g, &self.quiesce_cv, |_| self.users.load(Ordering::SeqCst) == 0));
-    }
-
-    // ----- the backlog -----
-
-    /// Offer a packet (already framed for the reader, without packet
-    /// info) to the backlog.
-    pub fn enqueue(&self, mut msg: MsgBlk<K>) -> Enqueue<K> {
-        let len = msg.len();
-        {
-            let b = self.backlog.lock();
-            if b.packets.len() >= b.max_packets || b.packets.bytes().saturating_add(len) > b.max_bytes {
-                return Enqueue::Full(msg);
-            }
-        }
-        if self.state.lock().packet_info {
-            let proto = match self.node {
-                Node::Tap => frame::parse_ether(msg.first_block()).map_or(0, |h| h.ethertype),
-                _ => msg.first_block().first().and_then(|b| frame::ethertype_for_ip(*b)).unwrap_or(0),
-            };
-            let pi = PacketInfo { flags: 0, proto: proto.to_be_bytes() };
-            if !msg.prepend(&self.k, tuntap_abi::as_bytes(&pi)) {
-                return Enqueue::Gone(msg);
-            }
-        }
-        self.backlog.lock().packets.push_back(msg);
-        Enqueue::Queued
-    }
-
-    /// `mc_tx` found the backlog full: remember to wake mac, and make
-    /// sure the service procedure runs even if the reader already caught
-    /// up (otherwise nobody would call mac_tx_update).
-    pub fn note_blocked(&self) {
-        self.tx_blocked.store(true, Ordering::SeqCst);
-        if self.enter() {
-            // SAFETY: we are a user of rq, so the stream is open.
-            unsafe { self.k.qenable(self.rq) };
-            self.exit();
-        }
-    }
-
-    /// Move packets from the backlog to the stream head while it takes
-    /// them.  The caller is a user of `rq` (or its service procedure).
-    pub fn drain(&self) {
-        {
-            let mut b = self.backlog.lock();
-            if b.draining {
-                b.again = true;
-                return;
-            }
-            b.draining = true;
-            b.again = false;
-        }
-        loop {
-            let next = {
-                let mut b = self.backlog.lock();
-                match b.packets.pop_front() {
-                    Some(m) => m,
-                    None => {
-                        b.draining = false;
-                        return;
-                    }
-                }
-            };
-            // SAFETY: the caller keeps rq open (user or service procedure).
-            if unsafe { self.k.canputnext(self.rq) } {
-                // SAFETY: as above; the message is owned and passed on.
-                unsafe { self.k.putnext(self.rq, next.into_raw()) };
-                continue;
-            }
-            let mut b = self.backlog.lock();
-            b.packets.push_front(next);
-            if b.again {
-                // The service procedure ran while we drained: the stream
-                // head may have room again; look once more.
-                b.again = false;
-                continue;
-            }
-            b.draining = false;
-            return;
-        }
-    }
-
-    /// The read-side service procedure: drain, then resume mac if it was
-    /// held back and the backlog is below half its bounds.
-    pub fn service(&self) {
-        self.drain();
-        let below_low_water = {
-            let b = self.backlog.lock();
-            b.packets.len() <= b.max_packets / 2 && b.packets.bytes() <= b.max_bytes / 2
-        };
-        if below_low_water && self.tx_blocked.swap(false, Ordering::SeqCst) {
-            if let Some(link) = self.link() {
-                link.with_mac(|mh| self.k.mac_tx_update(mh));
-            }
-        }
-    }
-
-    /// Free everything still in the backlog (close).
-    pub fn flush(&self) {
-        let packets = self.backlog.lock().packets.take_all();
-        drop(packets);
     }
 }

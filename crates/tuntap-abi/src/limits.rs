@@ -44,7 +44,7 @@ pub mod node {
     /// `/dev/tap`: L2 queues and old-API tap units.
     pub const TAP: u32 = 2;
     /// Name (as `ddi_create_minor_node` takes it) and minor of each node.
-    pub const ALL: [(&str, u32); 3] = [("ctl", CTL), ("tun", TUN), ("tap", TAP)];
+    pub const ALL: [(&core::ffi::CStr, u32); 3] = [(c"ctl", CTL), (c"tun", TUN), (c"tap", TAP)];
     /// The first minor number handed to a clone open.
     pub const FIRST_CLONE: u32 = 16;
 }

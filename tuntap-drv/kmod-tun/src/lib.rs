@@ -15,7 +15,7 @@
 //! Nothing but translation happens here.
 //!
 //! *Minor numbers.*  Instance 0 has three minor nodes, made at attach:
-//! `ctl` = 0, `tun` = 1, `tap` = 2 (`ddi::node_minor` in tuntap-drv).  They
+//! `ctl` = 0, `tun` = 1, `tap` = 2 (`tuntap_abi::limits::node`).  They
 //! are ordinary nodes, not `CLONE_DEV` ones: the clone driver opens a
 //! cloned driver with minor 0 whatever node was opened (`clnopen` in
 //! usr/src/uts/common/io/clone.c passes `makedevice(emaj, 0)`), which
@@ -72,9 +72,9 @@ unsafe extern "C" {
     fn tuntap_str_rsrv(rq: *mut queue_t) -> c_int;
 }
 
-/// The minor nodes of instance 0: (name, minor).  The minors equal
-/// tuntap-drv's `ddi::node_minor::{CTL, TUN, TAP}`.
-const MINOR_NODES: [(&CStr, minor_t); 3] = [(c"ctl", 0), (c"tun", 1), (c"tap", 2)];
+/// The minor nodes of instance 0: (name, minor), from the one table in
+/// `tuntap_abi::limits::node`.
+const MINOR_NODES: [(&CStr, minor_t); 3] = tuntap_abi::limits::node::ALL;
 
 /// Module dependency for krtld (kobj.c `depends_on()`).
 #[unsafe(no_mangle)]

@@ -47,86 +47,14 @@ use tuntap_abi::LinkName;
 
 use crate::ddi::{DropReason, Kernel, Probe};
 use crate::driver::Driver;
-use crate::frame::{self, MacAddr};
+use crate::frame;
 use crate::link::{Link, Mode};
 use crate::mblk::MsgBlk;
 use crate::minor::{DlpiState, Minor, Node};
 
-/// Bytes of an Ethernet DLSAP address: MAC, then SAP.
-const DLSAP_LEN: usize = frame::ETHER_ADDR_LEN + 2;
+pub mod prim;
 
-/// Smallest Ethertype (values below are 802.3 lengths).
-const MIN_ETHERTYPE: u32 = 0x0600;
-
-/// The reply primitives we build are sequences of 32-bit integers, so
-/// their bytes are their fields in order, with no padding.
-trait Reply: Copy {}
-impl Reply for dl_info_ack_t {}
-impl Reply for dl_ok_ack_t {}
-impl Reply for dl_error_ack_t {}
-impl Reply for dl_bind_ack_t {}
-impl Reply for dl_phys_addr_ack_t {}
-impl Reply for dl_unitdata_ind_t {}
-
-const _: () = {
-    assert!(size_of::<dl_info_ack_t>() == 19 * 4);
-    assert!(size_of::<dl_ok_ack_t>() == 2 * 4);
-    assert!(size_of::<dl_error_ack_t>() == 4 * 4);
-    assert!(size_of::<dl_bind_ack_t>() == 6 * 4);
-    assert!(size_of::<dl_phys_addr_ack_t>() == 3 * 4);
-    assert!(size_of::<dl_unitdata_ind_t>() == 6 * 4);
-};
-
-fn reply_bytes<T: Reply>(v: &T) -> &[u8] {
-    // SAFETY: Reply types are plain 32-bit integer fields, no padding
-    // (checked above), so all size_of::<T>() bytes are initialised.
-    unsafe { core::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
-}
-
-/// Read a request structure from the front of a control block; `None`
-/// if the block is too short.
-fn read_req<T: Copy + Default>(bytes: &[u8]) -> Option<T> {
-    if bytes.len() < size_of::<T>() {
-        return None;
-    }
-    let mut v = T::default();
-    // SAFETY: the source has at least size_of::<T>() bytes; every DLPI
-    // request type is plain integers, valid for any bit pattern.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut v as *mut T).cast::<u8>(), size_of::<T>()) };
-    Some(v)
-}
-
-fn dlsap(mac: &MacAddr, sap: u16) -> [u8; DLSAP_LEN] {
-    let mut a = [0u8; DLSAP_LEN];
-    a[..frame::ETHER_ADDR_LEN].copy_from_slice(mac);
-    a[frame::ETHER_ADDR_LEN..].copy_from_slice(&sap.to_ne_bytes());
-    a
-}
-
-/// Build a control message in one block: `head`, then the address
-/// fields `first` and `second` (either may be empty).
-fn proto_msg<K: Kernel, T: Reply>(k: &K, db_type: u8, head: &T, first: &[u8], second: &[u8]) -> Option<MsgBlk<K>> {
-    let mut msg = MsgBlk::alloc_parts(k, &[reply_bytes(head), first, second])?;
-    msg.set_db_type(db_type);
-    Some(msg)
-}
-
-fn send_reply<K: Kernel>(k: &K, wq: *mut queue_t, msg: Option<MsgBlk<K>>) {
-    if let Some(msg) = msg {
-        // SAFETY: wq is the write queue of the stream being served.
-        unsafe { k.qreply(wq, msg.into_raw()) };
-    }
-}
-
-fn ok_ack<K: Kernel>(k: &K, wq: *mut queue_t, prim: u32) {
-    let ack = dl_ok_ack_t { dl_primitive: DL_OK_ACK, dl_correct_primitive: prim };
-    send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[], &[]));
-}
-
-fn error_ack<K: Kernel>(k: &K, wq: *mut queue_t, prim: u32, dl_errno: u32, unix_errno: u32) {
-    let ack = dl_error_ack_t { dl_primitive: DL_ERROR_ACK, dl_error_primitive: prim, dl_errno, dl_unix_errno: unix_errno };
-    send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &[], &[]));
-}
+use prim::{DLSAP_LEN, MIN_ETHERTYPE, dlsap, error_ack, ok_ack, proto_msg, read_req, send_reply};
 
 impl<K: Kernel> Driver<K> {
     /// An `M_PROTO`/`M_PCPROTO` message on a queue node.
@@ -147,7 +75,7 @@ impl<K: Kernel> Driver<K> {
                 return error_ack(k, wq, prim, DL_OUTSTATE, 0);
             }
             if st.dlpi.is_none() {
-                st.dlpi = Some(DlpiState { state: DL_UNATTACHED, link: None, sap: 0 });
+                st.dlpi = Some(DlpiState { state: DL_UNATTACHED, link: None });
             }
         }
         match prim {
@@ -161,7 +89,7 @@ impl<K: Kernel> Driver<K> {
                 Some(req) => self.dl_bind(wq, minor, req.dl_sap),
                 None => error_ack(k, wq, prim, DL_BADPRIM, 0),
             },
-            DL_UNBIND_REQ => self.dl_transition(wq, minor, prim, DL_IDLE, DL_UNBOUND),
+            DL_UNBIND_REQ => self.dl_unbind(wq, minor),
             DL_PHYS_ADDR_REQ => self.dl_phys_addr(wq, minor),
             // No filtering to set up: every frame of the unit is IP's.
             DL_ENABMULTI_REQ | DL_DISABMULTI_REQ | DL_PROMISCON_REQ | DL_PROMISCOFF_REQ => {
@@ -182,10 +110,11 @@ impl<K: Kernel> Driver<K> {
 
     fn dl_info(&self, wq: *mut queue_t, minor: &Minor<K>) {
         let k = self.kernel();
-        let (state, link, sap) = match &minor.state.lock().dlpi {
-            Some(d) => (d.state, d.link.clone(), d.sap),
-            None => (DL_UNATTACHED, None, 0),
+        let (state, link) = match &minor.state.lock().dlpi {
+            Some(d) => (d.state, d.link.clone()),
+            None => (DL_UNATTACHED, None),
         };
+        let sap = minor.queue.dlpi_bound_sap().unwrap_or(0);
         let addr = link.as_ref().map(|l| dlsap(&l.mac(), sap));
         let addr_len = addr.map_or(0, |a| a.len());
         let head = size_of::<dl_info_ack_t>();
@@ -233,7 +162,7 @@ impl<K: Kernel> Driver<K> {
             .ok()
             .and_then(|name| self.lookup_name(minor.zone, &name))
             .filter(|l| l.mode == want);
-        let attached = found.and_then(|l| l.attach_plumbing(minor).ok().map(|()| l));
+        let attached = found.and_then(|l| l.attach_plumbing(&minor.queue).ok().map(|()| l));
         let mut st = minor.state.lock();
         let Some(d) = st.dlpi.as_mut() else { return };
         match attached {
@@ -275,7 +204,7 @@ impl<K: Kernel> Driver<K> {
     /// A DLPI stream lets go of its link (detach or close): a transient
     /// link nobody uses any more goes away.
     pub(crate) fn release_plumbing(&self, minor: &Minor<K>, link: &Arc<Link<K>>) {
-        if link.detach_plumbing(minor) && link.should_vanish() {
+        if link.detach_plumbing(&minor.queue) && link.should_vanish() {
             let _ = self.destroy_link(link, false);
         }
     }
@@ -290,7 +219,7 @@ impl<K: Kernel> Driver<K> {
             match st.dlpi.as_mut() {
                 Some(d) if d.state == DL_UNBOUND => {
                     d.state = DL_IDLE;
-                    d.sap = sap as u16;
+                    minor.queue.set_dlpi_bound_sap(Some(sap as u16));
                     d.link.clone()
                 }
                 _ => {
@@ -312,20 +241,21 @@ impl<K: Kernel> Driver<K> {
         send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &addr, &[]));
     }
 
-    /// A request valid only in state `from`, moving to `to`.
-    fn dl_transition(&self, wq: *mut queue_t, minor: &Minor<K>, prim: u32, from: u32, to: u32) {
+    /// `DL_UNBIND_REQ`: `DL_IDLE` back to `DL_UNBOUND`.
+    fn dl_unbind(&self, wq: *mut queue_t, minor: &Minor<K>) {
         let k = self.kernel();
         let ok = {
             let mut st = minor.state.lock();
             match st.dlpi.as_mut() {
-                Some(d) if d.state == from => {
-                    d.state = to;
+                Some(d) if d.state == DL_IDLE => {
+                    d.state = DL_UNBOUND;
+                    minor.queue.set_dlpi_bound_sap(None);
                     true
                 }
                 _ => false,
             }
         };
-        if ok { ok_ack(k, wq, prim) } else { error_ack(k, wq, prim, DL_OUTSTATE, 0) }
+        if ok { ok_ack(k, wq, DL_UNBIND_REQ) } else { error_ack(k, wq, DL_UNBIND_REQ, DL_OUTSTATE, 0) }
     }
 
     fn dl_phys_addr(&self, wq: *mut queue_t, minor: &Minor<K>) {
@@ -344,8 +274,8 @@ impl<K: Kernel> Driver<K> {
     /// IP sends a packet: to a reader of the unit.
     fn dl_unitdata(&self, minor: &Minor<K>, msg: MsgBlk<K>) {
         let k = self.kernel();
-        let (link, sap) = match &minor.state.lock().dlpi {
-            Some(d) if d.state == DL_IDLE => (d.link.clone(), d.sap),
+        let (link, sap) = match (&minor.state.lock().dlpi, minor.queue.dlpi_bound_sap()) {
+            (Some(d), Some(sap)) if d.state == DL_IDLE => (d.link.clone(), sap),
             _ => (None, 0),
         };
         let Some(link) = link else {
@@ -384,43 +314,4 @@ impl<K: Kernel> Driver<K> {
         }
         let _ = link.deliver_from_plumbing(data);
     }
-}
-
-/// A packet a process wrote, for an old-API IP stream bound to `sap`:
-/// sent up as `DL_UNITDATA_IND` (`dst`/`src` are the link-level
-/// addresses it carried or, for tun, the link's and its peer's).
-pub fn send_unitdata_ind<K: Kernel>(
-    k: &K,
-    ip: &Minor<K>,
-    msg: MsgBlk<K>,
-    sap: u16,
-    dst: &MacAddr,
-    src: &MacAddr,
-) -> Result<(), DropReason> {
-    if !ip.enter() {
-        return Err(DropReason::Closing);
-    }
-    let r = (|| {
-        // SAFETY: we are a user of ip's rq, so the stream is open.
-        if !unsafe { k.canputnext(ip.rq()) } {
-            return Err(DropReason::NoBuffer);
-        }
-        let head = size_of::<dl_unitdata_ind_t>();
-        let ind = dl_unitdata_ind_t {
-            dl_primitive: DL_UNITDATA_IND,
-            dl_dest_addr_length: DLSAP_LEN as u32,
-            dl_dest_addr_offset: head as u32,
-            dl_src_addr_length: DLSAP_LEN as u32,
-            dl_src_addr_offset: (head + DLSAP_LEN) as u32,
-            dl_group_address: u32::from(frame::classify(dst) != frame::AddrClass::Unicast),
-        };
-        let mut proto =
-            proto_msg(k, sys::M_PROTO, &ind, &dlsap(dst, sap), &dlsap(src, sap)).ok_or(DropReason::NoBuffer)?;
-        proto.append(msg);
-        // SAFETY: as above; the message is ours and handed on.
-        unsafe { k.putnext(ip.rq(), proto.into_raw()) };
-        Ok(())
-    })();
-    ip.exit();
-    r
 }

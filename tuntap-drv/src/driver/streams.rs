@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The driver's STREAMS entry points (`qi_qopen`, `qi_qclose`, write
+//! `qi_putp`, read `qi_srvp`; open(9E), close(9E), put(9E), srv(9E)) and
+//! the non-ioctl messages: data, `M_FLUSH`, `M_SETOPTS`.
+//!
+//! # Theory statement
+//!
+//! Open gives each stream a clone minor and a [`Minor`] in `q_ptr` of
+//! both queues; close detaches it from its link, waits for every data
+//! path user of its read queue, turns procedures off and frees it.  The
+//! write put procedure sorts messages by type: data to the attached
+//! link, `M_IOCTL`/`M_IOCDATA` to the ioctl table (`ioctls.rs`),
+//! `M_PROTO`/`M_PCPROTO` to DLPI (`dlpi/`), `M_FLUSH` answered as
+//! put(9E) requires.  Locks: the table lock only to allocate or free a
+//! minor number; nothing held across `putnext`/`qreply`.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::ptr;
+
+use illumos_sys_hdrs as sys;
+use illumos_sys_hdrs::{mblk_t, queue_t};
+use tuntap_abi::{self as abi, limits::node};
+
+use super::Driver;
+use crate::ddi::{Cred, DropReason, Errno, Kernel, Probe, StreamsEntry};
+use crate::frame;
+use crate::mblk::MsgBlk;
+use crate::minor::{Minor, Node};
+use crate::queue::Queue;
+
+impl<K: Kernel> Driver<K> {
+    fn handle_data(&self, minor: &Minor<K>, msg: MsgBlk<K>) {
+        let link = minor.link();
+        let packet_info = minor.queue.packet_info();
+        match link {
+            Some(link) => {
+                let _ = link.input(msg, packet_info);
+            }
+            None => {
+                // Not attached: the write has nowhere to go.
+                self.k.probe(Probe::Drop(0, DropReason::NoQueue));
+                drop(msg);
+            }
+        }
+    }
+
+    fn handle_flush(&self, wq: *mut queue_t, minor: &Minor<K>, msg: MsgBlk<K>) {
+        let flags = msg.first_block().first().copied().unwrap_or(0);
+        if flags & sys::FLUSHR != 0 {
+            minor.queue.flush();
+            // Send it back up so the stream head flushes its read side.
+            let m = msg.into_raw();
+            // SAFETY: the message is ours; clearing FLUSHW keeps it from
+            // bouncing back down.
+            unsafe { *(*m).b_rptr &= !sys::FLUSHW };
+            // SAFETY: wq is our write queue.
+            unsafe { self.k.qreply(wq, m) };
+        } else {
+            drop(msg);
+        }
+    }
+
+    fn send_options(&self, rq: *mut queue_t) {
+        let Some(msg) = MsgBlk::<K>::alloc_with(&self.k, 0, &[0u8; core::mem::size_of::<sys::stroptions>()]) else {
+            return;
+        };
+        let m = msg.as_ptr();
+        // SAFETY: the block holds a whole stroptions that we own.
+        unsafe {
+            (*(*m).b_datap).db_type = sys::M_SETOPTS;
+            let so = (*m).b_rptr.cast::<sys::stroptions>();
+            let mut v: sys::stroptions = core::mem::zeroed();
+            v.so_flags = sys::SO_READOPT | sys::SO_WROFF | sys::SO_MAXPSZ | sys::SO_MINPSZ | sys::SO_HIWAT | sys::SO_LOWAT;
+            v.so_readopt = sys::RMSGD as i16;
+            v.so_wroff = (frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN) as u16;
+            v.so_minpsz = 0;
+            v.so_maxpsz = (abi::MTU_MAX as usize + frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN + 4) as isize;
+            v.so_hiwat = STREAM_HEAD_HIWAT;
+            v.so_lowat = STREAM_HEAD_LOWAT;
+            ptr::write_unaligned(so, v);
+        }
+        // SAFETY: rq is the read queue being opened, procedures are on.
+        unsafe { self.k.putnext(rq, msg.into_raw()) };
+    }
+}
+
+/// Stream-head read high/low water marks we ask for: room for a burst of
+/// full-size packets so the reader is not woken for each one.
+pub const STREAM_HEAD_HIWAT: usize = 1024 * 1024;
+pub const STREAM_HEAD_LOWAT: usize = 256 * 1024;
+
+/// The `Minor` in a queue's `q_ptr`.
+///
+/// # Safety
+/// `q` is a queue of a stream this driver opened and has not closed.
+unsafe fn minor_of<'a, K: Kernel>(q: *mut queue_t) -> Option<&'a Arc<Minor<K>>> {
+    // SAFETY: open stored a Box<Arc<Minor<K>>> in q_ptr of both queues;
+    // close clears it after every user is gone.
+    unsafe { ((*q).q_ptr as *const Arc<Minor<K>>).as_ref() }
+}
+
+/// The other queue of the pair (`OTHERQ`): illumos allocates the read
+/// queue immediately before the write queue.
+fn other_queue(q: *mut queue_t) -> *mut queue_t {
+    // SAFETY: q is one queue of an allocated pair, so q +/- 1 is the other.
+    unsafe {
+        if (*q).q_flag & sys::QREADR != 0 { q.add(1) } else { q.sub(1) }
+    }
+}
+
+impl<K: Kernel> StreamsEntry for Driver<K> {
+    unsafe fn open(&self, rq: *mut queue_t, minor: &mut u32, _flag: i32, _sflag: i32, cr: Cred) -> Result<(), Errno> {
+        let base = self.k.private_minor_base();
+        let node = match minor.checked_sub(base) {
+            Some(node::CTL) => Node::Control,
+            Some(node::TUN) => Node::Tun,
+            Some(node::TAP) => Node::Tap,
+            _ => return Err(sys::ENXIO),
+        };
+        // SAFETY: rq is the read queue the kernel is opening.
+        if unsafe { !(*rq).q_ptr.is_null() } {
+            // A re-open of an existing stream: nothing to do.
+            return Ok(());
+        }
+        let new_minor = {
+            let mut t = self.table.lock();
+            let first = base.checked_add(node::FIRST_CLONE).ok_or(sys::ENXIO)?;
+            let mut m = first;
+            while t.minors.contains(&m) {
+                m = m.checked_add(1).ok_or(sys::ENOSPC)?;
+            }
+            t.minors.insert(m);
+            t.opens += 1;
+            m
+        };
+        let queue = Arc::new(Queue::new(&self.k, new_minor, node == Node::Tap, self.k.current_pid(), rq));
+        let state = Box::new(Arc::new(Minor::new(queue, node, self.k.cred_zone(cr))));
+        let ptr = Box::into_raw(state).cast::<core::ffi::c_void>();
+        // SAFETY: rq/wq are the fresh queue pair of this open.
+        unsafe {
+            (*rq).q_ptr = ptr;
+            (*other_queue(rq)).q_ptr = ptr;
+            self.k.qprocson(rq);
+        }
+        *minor = new_minor;
+        if node != Node::Control {
+            self.send_options(rq);
+        }
+        Ok(())
+    }
+
+    unsafe fn close(&self, rq: *mut queue_t, _flag: i32, _cr: Cred) {
+        // SAFETY: rq is the read queue of a stream we opened.
+        let Some(minor) = (unsafe { minor_of::<K>(rq) }).cloned() else { return };
+        minor.queue.quiesce();
+        if let Some(link) = minor.link() {
+            self.detach_minor(&minor, &link);
+        }
+        let plumbed = minor.state.lock().dlpi.as_mut().and_then(|d| d.link.take());
+        if let Some(link) = plumbed {
+            self.release_plumbing(&minor, &link);
+        }
+        // SAFETY: every user of rq is gone; after this no procedure runs.
+        unsafe { self.k.qprocsoff(rq) };
+        minor.queue.flush();
+        // SAFETY: open stored this Box; both q_ptrs are cleared so nothing
+        // finds it again.
+        unsafe {
+            let p = (*rq).q_ptr as *mut Arc<Minor<K>>;
+            (*rq).q_ptr = ptr::null_mut();
+            (*other_queue(rq)).q_ptr = ptr::null_mut();
+            drop(Box::from_raw(p));
+        }
+        let mut t = self.table.lock();
+        t.minors.remove(&minor.minor);
+        t.opens = t.opens.saturating_sub(1);
+    }
+
+    unsafe fn wput(&self, wq: *mut queue_t, mp: *mut mblk_t) {
+        // SAFETY: STREAMS hands us ownership of mp.
+        let Some(msg) = (unsafe { MsgBlk::<K>::from_raw(mp) }) else { return };
+        // SAFETY: wq is our write queue.
+        let Some(minor) = (unsafe { minor_of::<K>(wq) }).cloned() else {
+            drop(msg);
+            return;
+        };
+        match msg.db_type() {
+            sys::M_DATA if minor.node != Node::Control => self.handle_data(&minor, msg),
+            sys::M_IOCTL => self.handle_ioctl(wq, &minor, msg),
+            sys::M_IOCDATA => self.handle_iocdata(wq, &minor, msg),
+            sys::M_PROTO | sys::M_PCPROTO => self.handle_dlpi(wq, &minor, msg),
+            sys::M_FLUSH => self.handle_flush(wq, &minor, msg),
+            _ => drop(msg),
+        }
+    }
+
+    unsafe fn rsrv(&self, rq: *mut queue_t) {
+        // SAFETY: rq is our read queue; the service procedure only runs
+        // between qprocson and qprocsoff.
+        if let Some(minor) = unsafe { minor_of::<K>(rq) } {
+            if minor.queue.service() {
+                // Mac was held back by this queue and may resume.
+                if let Some(link) = minor.link() {
+                    link.with_mac(|mh| self.k.mac_tx_update(mh));
+                }
+            }
+        }
+    }
+}
+
+

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: MPL-2.0
+//! A link's packet path: what a process writes goes up through `mac_rx`
+//! ([`Link::input`]); what the stack sends arrives in `mc_tx`
+//! ([`Link::mc_tx`]) and goes to an attached queue.
+//!
+//! # Theory statement
+//!
+//! See the link's theory statement (`link/mod.rs`) for the path as a
+//! whole.  This file never blocks and never allocates from the heap on
+//! the transmit side: packets travel as `b_next` chains and queues, a
+//! full queue hands the packet back to mac, and resolver replies (tun
+//! links answer ARP and neighbour solicitations) are passed up from a
+//! taskq, never from inside `mc_tx` (which runs on IP's transmit stack).
+//! Locks: `Link::queues`/`plumbing` only to clone a snapshot; `replies`
+//! only to move messages; none is held across a mac or STREAMS call.
+
+use alloc::sync::Arc;
+use core::ptr;
+
+use illumos_sys_hdrs::mblk_t;
+
+use super::{Link, Mode};
+use crate::ddi::{DropReason, Kernel, Probe};
+use crate::dlpi::prim as dlpi_prim;
+use crate::frame::{self, AddrClass, MacAddr};
+use crate::mblk::{MsgBlk, MsgChain};
+use crate::queue::{Enqueue, Queue};
+
+impl<K: Kernel> Link<K> {
+    // ----- the write side: a process sends a packet up the stack -----
+
+    /// Validate and frame one written packet and pass it to mac.
+    /// `packet_info`: the packet starts with a 4-byte `tun_pi` header.
+    pub fn input(&self, mut msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
+        let r = if self.is_condemned() {
+            drop(msg);
+            Err(DropReason::Closing)
+        } else {
+            match self.frame_written(&mut msg, packet_info) {
+                Ok(Written::Plumbing { ip, sap, dst, src }) => {
+                    let len = msg.len();
+                    match dlpi_prim::send_unitdata_ind(&self.k, &ip, msg, sap, &dst, &src) {
+                        Ok(()) => {
+                            self.stats.received(len, AddrClass::Unicast);
+                            Ok(())
+                        }
+                        Err(reason) => Err(reason),
+                    }
+                }
+                Ok(Written::Mac(class)) => {
+                    let len = msg.len();
+                    // SAFETY: msg is an owned single message, handed over.
+                    match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
+                        Some(()) => {
+                            self.stats.received(len, class);
+                            Ok(())
+                        }
+                        // Not handed over: the closure did not run, so msg
+                        // was moved into it and dropped with it (freed).
+                        None => Err(DropReason::Closing),
+                    }
+                }
+                Err(reason) => Err(reason),
+            }
+        };
+        if let Err(reason) = r {
+            self.stats.dropped(reason);
+            self.k.probe(Probe::Drop(self.linkid, reason));
+        }
+        r
+    }
+
+    fn frame_written(&self, msg: &mut MsgBlk<K>, packet_info: bool) -> Result<Written<K>, DropReason> {
+        if packet_info {
+            if !msg.pullup(&self.k, 4) || !msg.trim_front(4) {
+                return Err(DropReason::BadWrite);
+            }
+        }
+        let len = msg.len();
+        let mtu = self.mtu();
+        match self.mode {
+            Mode::Tun => {
+                if !msg.pullup(&self.k, len.min(40)) {
+                    return Err(if len < 40 { DropReason::BadWrite } else { DropReason::NoBuffer });
+                }
+                let ethertype = frame::check_tun_packet(msg.first_block(), len, mtu).map_err(write_error)?;
+                if let Some(ip) = self.plumbing_for(ethertype) {
+                    // Old-API IP takes the bare packet with DLPI addresses.
+                    return Ok(Written::Plumbing { ip, sap: ethertype, dst: self.mac(), src: self.peer_mac });
+                }
+                let hdr = frame::ether_header(&self.mac(), &self.peer_mac, ethertype);
+                if !msg.prepend(&self.k, &hdr) {
+                    return Err(DropReason::NoBuffer);
+                }
+                Ok(Written::Mac(AddrClass::Unicast))
+            }
+            Mode::Tap => {
+                let want = len.min(frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN);
+                if !msg.pullup(&self.k, want) {
+                    return Err(if len < want { DropReason::BadWrite } else { DropReason::NoBuffer });
+                }
+                frame::check_tap_frame(msg.first_block(), len, mtu).map_err(write_error)?;
+                let Some(h) = frame::parse_ether(msg.first_block()) else {
+                    return Err(DropReason::BadWrite);
+                };
+                if h.header_len == frame::ETHER_HDR_LEN {
+                    if let Some(ip) = self.plumbing_for(h.ethertype) {
+                        if !msg.trim_front(frame::ETHER_HDR_LEN) {
+                            return Err(DropReason::BadWrite);
+                        }
+                        return Ok(Written::Plumbing { ip, sap: h.ethertype, dst: h.dst, src: h.src });
+                    }
+                }
+                Ok(Written::Mac(frame::classify(&h.dst)))
+            }
+        }
+    }
+
+    // ----- the read side: the stack sends, a process reads -----
+
+    /// `mc_tx`: deliver a chain to the attached queues.  Returns the
+    /// unsent rest (null when all was consumed or dropped).
+    ///
+    /// # Safety
+    /// `chain` is null or an owned `b_next` chain of valid messages.
+    pub unsafe fn mc_tx(&self, chain: *mut mblk_t) -> *mut mblk_t {
+        // SAFETY: mac hands us ownership of the chain.
+        let mut chain = unsafe { MsgChain::<K>::from_raw(chain) };
+        let queues = self.queue_snapshot();
+        while let Some(mut msg) = chain.next() {
+            let Some(class) = self.frame_for_reader(&mut msg) else { continue };
+            if let Offered::Full(msg, minor) = self.offer(&queues, msg, class) {
+                // Give back this packet as the stack sent it: only a
+                // framing that can be undone was done so far.
+                match self.unframe(msg) {
+                    Some(msg) => chain.push_front(msg),
+                    None => self.note_drop(DropReason::NoBuffer),
+                }
+                minor.note_blocked();
+                return chain.into_raw();
+            }
+        }
+        ptr::null_mut()
+    }
+
+    /// Offer one packet, framed for the reader, to the queue its flow
+    /// steers to.  A packet with no queue to take it is dropped and
+    /// counted; a full queue hands it back with that queue.
+    fn offer(&self, queues: &[Arc<Queue<K>>], msg: MsgBlk<K>, class: AddrClass) -> Offered<K> {
+        let Some(minor) = pick_queue(queues, self.mode, &msg) else {
+            self.note_drop(DropReason::NoQueue);
+            return Offered::Dropped;
+        };
+        if !minor.enter() {
+            self.note_drop(DropReason::NoQueue);
+            return Offered::Dropped;
+        }
+        let len = msg.len();
+        let r = match minor.enqueue(msg) {
+            Enqueue::Queued => {
+                self.stats.transmitted(len, class);
+                minor.drain();
+                Offered::Queued
+            }
+            Enqueue::Full(msg) => Offered::Full(msg, minor.clone()),
+            Enqueue::Gone(msg) => {
+                drop(msg);
+                self.note_drop(DropReason::NoQueue);
+                Offered::Dropped
+            }
+        };
+        minor.exit();
+        r
+    }
+
+    /// A packet from old-API IP (`DL_UNITDATA_REQ`), already in the form
+    /// a reader gets, goes to one attached queue.  No flow control on
+    /// this legacy path: a full queue drops (and counts) the packet.
+    pub fn deliver_from_plumbing(&self, msg: MsgBlk<K>) -> Result<(), DropReason> {
+        let class = match self.mode {
+            Mode::Tap => frame::parse_ether(msg.first_block()).map_or(AddrClass::Unicast, |h| frame::classify(&h.dst)),
+            Mode::Tun => AddrClass::Unicast,
+        };
+        match self.offer(&self.queue_snapshot(), msg, class) {
+            Offered::Queued => Ok(()),
+            Offered::Dropped => Err(DropReason::NoQueue),
+            Offered::Full(msg, _) => {
+                drop(msg);
+                // A transmit-side loss: no room toward the reader.
+                self.stats.tx_no_buffer();
+                self.k.probe(Probe::Drop(self.linkid, DropReason::NoBuffer));
+                Err(DropReason::NoBuffer)
+            }
+        }
+    }
+
+    fn note_drop(&self, reason: DropReason) {
+        self.stats.dropped(reason);
+        self.k.probe(Probe::Drop(self.linkid, reason));
+    }
+
+    /// Turn a frame from the stack into what the reader gets.  `None` when
+    /// the frame was consumed (answered or dropped).
+    fn frame_for_reader(&self, msg: &mut MsgBlk<K>) -> Option<AddrClass> {
+        let want = msg.len().min(frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN);
+        if !msg.pullup(&self.k, want) {
+            self.note_drop(DropReason::NoBuffer);
+            return None;
+        }
+        let Some(hdr) = frame::parse_ether(msg.first_block()) else {
+            self.note_drop(DropReason::BadWrite);
+            return None;
+        };
+        let class = frame::classify(&hdr.dst);
+        if self.mode == Mode::Tap {
+            return Some(class);
+        }
+        // tun: answer resolution, pass IP, drop the rest.
+        if hdr.ethertype == frame::ETHERTYPE_ARP || hdr.ethertype == frame::ETHERTYPE_IPV6 {
+            let whole = msg.len();
+            if hdr.ethertype == frame::ETHERTYPE_ARP || whole <= frame::RESOLVER_REPLY_MAX + 64 {
+                if msg.pullup(&self.k, whole) {
+                    let mut reply = [0u8; frame::RESOLVER_REPLY_MAX];
+                    if let Some(n) = frame::answer_resolver(msg.first_block(), &self.peer_mac, &mut reply) {
+                        self.queue_reply(reply.get(..n).unwrap_or(&[]));
+                        return None;
+                    }
+                }
+            }
+        }
+        match frame::tun_payload_offset(msg.first_block()) {
+            Some(off) if msg.trim_front(off) => Some(class),
+            _ => {
+                self.note_drop(DropReason::NotIp);
+                None
+            }
+        }
+    }
+
+    /// Undo [`Link::frame_for_reader`] and any packet-info header for a
+    /// packet that could not be queued, so mac can send it again.
+    fn unframe(&self, mut msg: MsgBlk<K>) -> Option<MsgBlk<K>> {
+        // Minor::enqueue adds the packet-info header only once queued, so
+        // only the Ethernet header of a tun packet needs restoring.
+        if self.mode == Mode::Tap {
+            return Some(msg);
+        }
+        let first = *msg.first_block().first()?;
+        let ethertype = frame::ethertype_for_ip(first)?;
+        let hdr = frame::ether_header(&self.peer_mac, &self.mac(), ethertype);
+        msg.prepend(&self.k, &hdr).then_some(msg)
+    }
+
+    /// Queue a resolver reply and make sure a taskq passes it up: mac_rx
+    /// from inside mc_tx would recurse into IP on IP's own transmit stack.
+    fn queue_reply(&self, bytes: &[u8]) {
+        let Some(msg) = MsgBlk::alloc_with(&self.k, 0, bytes) else {
+            self.note_drop(DropReason::NoBuffer);
+            return;
+        };
+        self.stats.resolver_reply();
+        let schedule = {
+            let mut r = self.replies.lock();
+            r.0.push_back(msg);
+            !core::mem::replace(&mut r.1, true)
+        };
+        if schedule {
+            // SAFETY: the link outlives the task: destroy waits for the
+            // replies to drain (replies_pending/flush_replies) before the
+            // link is freed.
+            let res = unsafe {
+                self.k.defer(flush_replies_task::<K>, self as *const Self as *mut core::ffi::c_void)
+            };
+            if res.is_err() {
+                let dropped = {
+                    let mut r = self.replies.lock();
+                    r.1 = false;
+                    r.0.take_all()
+                };
+                for msg in dropped {
+                    drop(msg);
+                    self.note_drop(DropReason::NoBuffer);
+                }
+            }
+        }
+    }
+
+    /// Pass queued resolver replies up (taskq context, no lock held).
+    pub fn flush_replies(&self) {
+        loop {
+            let batch = {
+                let mut r = self.replies.lock();
+                if r.0.is_empty() {
+                    r.1 = false;
+                    return;
+                }
+                r.0.take_all()
+            };
+            for msg in batch {
+                // SAFETY: msg is an owned single message, handed over; if
+                // the link is going the closure is dropped and frees it.
+                self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) });
+            }
+        }
+    }
+
+    /// Are resolver replies still waiting for their taskq?
+    pub fn replies_pending(&self) -> bool {
+        self.replies.lock().1
+    }
+}
+
+/// What [`Link::offer`] did with a packet.
+enum Offered<K: Kernel> {
+    Queued,
+    /// No queue could take it: dropped and counted.
+    Dropped,
+    /// The queue's backlog is full: the packet, and that queue.
+    Full(MsgBlk<K>, Arc<Queue<K>>),
+}
+
+/// Where a written packet goes once validated and framed.
+enum Written<K: Kernel> {
+    /// To mac (`mac_rx`), framed as Ethernet.
+    Mac(AddrClass),
+    /// To an old-API IP stream bound to its type, as `DL_UNITDATA_IND`.
+    Plumbing { ip: Arc<Queue<K>>, sap: u16, dst: MacAddr, src: MacAddr },
+}
+
+/// The taskq side of [`Link::queue_reply`].
+///
+/// # Safety
+/// `arg` is a `*const Link<K>` that stays live until this has run.
+unsafe extern "C" fn flush_replies_task<K: Kernel>(arg: *mut core::ffi::c_void) {
+    // SAFETY: queue_reply passed a live link (see its SAFETY note).
+    if let Some(link) = unsafe { arg.cast::<Link<K>>().as_ref() } {
+        link.flush_replies();
+    }
+}
+
+fn write_error(e: frame::WriteError) -> DropReason {
+    match e {
+        frame::WriteError::TooLong { .. } => DropReason::TooLong,
+        _ => DropReason::BadWrite,
+    }
+}
+
+/// Pick the queue for a packet: the only one, or by flow hash.
+fn pick_queue<'a, K: Kernel>(queues: &'a [Arc<Queue<K>>], mode: Mode, msg: &MsgBlk<K>) -> Option<&'a Arc<Queue<K>>> {
+    match queues.len() {
+        0 => None,
+        1 => queues.first(),
+        n => {
+            let bytes = msg.first_block();
+            let (ethertype, ip) = match mode {
+                Mode::Tun => (bytes.first().and_then(|b| frame::ethertype_for_ip(*b)).unwrap_or(0), bytes),
+                Mode::Tap => match frame::parse_ether(bytes) {
+                    Some(h) => (h.ethertype, bytes.get(h.header_len..).unwrap_or(&[])),
+                    None => (0, bytes),
+                },
+            };
+            let h = frame::flow_hash(ethertype, ip) as usize;
+            queues.get(h % n)
+        }
+    }
+}
+

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The read side of one open stream: the packets waiting for its reader.
+//!
+//! # Theory statement
+//!
+//! A `Queue` is the part of a stream the data path touches: a link holds
+//! the `Queue`s attached to it (and the DLPI streams of old-API IP
+//! plumbing), and knows nothing else of the stream.  Its **backlog** holds
+//! packets `mc_tx` steered here, waiting for room at the stream head.
+//! The backlog is bounded in packets and bytes; when it is full `mc_tx`
+//! gets the packet back and returns it to mac.
+//!
+//! **Draining.**  Exactly one thread at a time moves packets from the
+//! backlog to the stream head (`draining`).  Others that add packets or
+//! run the service procedure while it drains set `again`, and the drainer
+//! looks once more before it stops, so no wake-up is lost.  When
+//! `canputnext` refuses, STREAMS marks the stream head to back-enable our
+//! read queue (`canputnext(9F)`, `usr/src/uts/common/os/putnext.c`); the
+//! service procedure then drains and, once the backlog is under its
+//! low-water mark, says so, and the driver tells mac to resume
+//! (`mac_tx_update(9F)`).
+//!
+//! **Closing.**  `users` counts threads inside `mc_tx` delivery that may
+//! touch `rq`.  Close sets `closing`, leaves the link (so no new user can
+//! find the queue), waits for `users` to reach zero, and only then calls
+//! `qprocsoff`: after close returns, nothing touches `rq`.
+//!
+//! **Locks.**  `backlog` is a leaf: nothing else is taken under it, and
+//! it is never held across `putnext`, `qreply` or any mac upcall.
+//! `quiesce` is a leaf too, held only around its condition variable.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use illumos_sys_hdrs::queue_t;
+use tuntap_abi::PacketInfo;
+
+use crate::ddi::Kernel;
+use crate::frame;
+use crate::mblk::{MsgBlk, MsgQueue};
+use crate::sync::{KCondvar, KMutex};
+
+/// Default backlog bound, in packets.
+pub const DEFAULT_MAX_PACKETS: u32 = 1024;
+/// Default backlog bound, in bytes.
+pub const DEFAULT_MAX_BYTES: u32 = 4 * 1024 * 1024;
+/// Upper limits a caller may set.
+pub const LIMIT_MAX_PACKETS: u32 = 65_536;
+pub const LIMIT_MAX_BYTES: u32 = 256 * 1024 * 1024;
+
+struct Backlog<K: Kernel> {
+    /// Linked through `b_next`: queueing never allocates (mc_tx must
+    /// not sleep).
+    packets: MsgQueue<K>,
+    max_packets: usize,
+    max_bytes: usize,
+    draining: bool,
+    again: bool,
+}
+
+/// What happened to a packet offered to a queue.
+pub enum Enqueue<K: Kernel> {
+    Queued,
+    /// The backlog is full: the packet, unchanged.
+    Full(MsgBlk<K>),
+    /// The stream is closing or the packet-info header could not be
+    /// added: the packet.
+    Gone(MsgBlk<K>),
+}
+
+/// No DLPI SAP bound (see [`Queue::dlpi_bound_sap`]).
+const NO_SAP: u32 = u32::MAX;
+
+pub struct Queue<K: Kernel> {
+    k: K,
+    /// The stream's minor number (for probes and INFO).
+    pub minor: u32,
+    /// The opener's process id.
+    pub pid: i32,
+    /// A `/dev/tap` stream (its packet-info header names the Ethertype
+    /// of an Ethernet frame rather than an IP version).
+    tap: bool,
+    rq: *mut queue_t,
+    backlog: KMutex<K, Backlog<K>>,
+    /// The reader asked for a 4-byte packet-info header on each packet.
+    packet_info: AtomicBool,
+    /// For an old-API DLPI stream in `DL_IDLE`: the Ethertype bound.
+    bound_sap: AtomicU32,
+    tx_blocked: AtomicBool,
+    /// The link this queue was attached to was deleted (see `Minor::settle`).
+    evicted: AtomicBool,
+    users: AtomicU32,
+    closing: AtomicBool,
+    quiesce: KMutex<K, ()>,
+    quiesce_cv: KCondvar<K>,
+}
+
+// SAFETY: `rq` is a STREAMS queue, usable from any thread while the stream
+// is open; close waits for every user (see the theory statement) before
+// the queue goes away.  Everything else is Send + Sync by itself.
+unsafe impl<K: Kernel> Send for Queue<K> {}
+// SAFETY: as above.
+unsafe impl<K: Kernel> Sync for Queue<K> {}
+
+impl<K: Kernel> Queue<K> {
+    pub fn new(k: &K, minor: u32, tap: bool, pid: i32, rq: *mut queue_t) -> Self {
+        Self {
+            k: k.clone(),
+            minor,
+            pid,
+            tap,
+            rq,
+            backlog: KMutex::new(Backlog {
+                packets: MsgQueue::new(),
+                max_packets: DEFAULT_MAX_PACKETS as usize,
+                max_bytes: DEFAULT_MAX_BYTES as usize,
+                draining: false,
+                again: false,
+            }),
+            packet_info: AtomicBool::new(false),
+            bound_sap: AtomicU32::new(NO_SAP),
+            tx_blocked: AtomicBool::new(false),
+            evicted: AtomicBool::new(false),
+            users: AtomicU32::new(0),
+            closing: AtomicBool::new(false),
+            quiesce: KMutex::new(()),
+            quiesce_cv: KCondvar::new(),
+        }
+    }
+
+    pub fn rq(&self) -> *mut queue_t {
+        self.rq
+    }
+
+    pub fn packet_info(&self) -> bool {
+        self.packet_info.load(Ordering::Relaxed)
+    }
+
+    /// The link deleted itself with this queue attached.
+    pub fn mark_evicted(&self) {
+        self.evicted.store(true, Ordering::SeqCst);
+    }
+
+    /// Was the queue evicted since the last look?  Clears the mark.
+    pub fn take_evicted(&self) -> bool {
+        self.evicted.swap(false, Ordering::SeqCst)
+    }
+
+    pub fn set_packet_info(&self, on: bool) {
+        self.packet_info.store(on, Ordering::Relaxed);
+    }
+
+    /// The Ethertype this DLPI stream is bound to, if it is one in
+    /// `DL_IDLE`.
+    pub fn dlpi_bound_sap(&self) -> Option<u16> {
+        u16::try_from(self.bound_sap.load(Ordering::Acquire)).ok()
+    }
+
+    /// Record the bound SAP (`DL_BIND_REQ`) or its end (`DL_UNBIND_REQ`).
+    pub fn set_dlpi_bound_sap(&self, sap: Option<u16>) {
+        self.bound_sap.store(sap.map_or(NO_SAP, u32::from), Ordering::Release);
+    }
+
+    pub fn set_limits(&self, max_packets: u32, max_bytes: u32) {
+        let mut b = self.backlog.lock();
+        b.max_packets = max_packets as usize;
+        b.max_bytes = max_bytes as usize;
+    }
+
+    pub fn limits(&self) -> (u32, u32) {
+        let b = self.backlog.lock();
+        (b.max_packets as u32, b.max_bytes as u32)
+    }
+
+    /// Backlog length in packets and bytes.
+    pub fn backlog_len(&self) -> (usize, usize) {
+        let b = self.backlog.lock();
+        (b.packets.len(), b.packets.bytes())
+    }
+
+    // ----- users of rq (mc_tx, deletion) -----
+
+    /// Become a user of `rq`; `false` if the stream is closing.
+    pub fn enter(&self) -> bool {
+        self.users.fetch_add(1, Ordering::SeqCst);
+        if self.closing.load(Ordering::SeqCst) {
+            self.exit();
+            return false;
+        }
+        true
+    }
+
+    pub fn exit(&self) {
+        if self.users.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst) {
+            let _g = self.quiesce.lock();
+            self.quiesce_cv.broadcast();
+        }
+    }
+
+    /// Refuse new users and wait for the current ones.
+    pub fn quiesce(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let g = self.quiesce.lock();
+        drop(self.quiesce.wait_until(g, &self.quiesce_cv, |_| self.users.load(Ordering::SeqCst) == 0));
+    }
+
+    // ----- the backlog -----
+
+    /// Offer a packet (already framed for the reader, without packet
+    /// info) to the backlog.
+    pub fn enqueue(&self, mut msg: MsgBlk<K>) -> Enqueue<K> {
+        let len = msg.len();
+        {
+            let b = self.backlog.lock();
+            if b.packets.len() >= b.max_packets || b.packets.bytes().saturating_add(len) > b.max_bytes {
+                return Enqueue::Full(msg);
+            }
+        }
+        if self.packet_info.load(Ordering::Relaxed) {
+            let proto = match self.tap {
+                true => frame::parse_ether(msg.first_block()).map_or(0, |h| h.ethertype),
+                false => msg.first_block().first().and_then(|b| frame::ethertype_for_ip(*b)).unwrap_or(0),
+            };
+            let pi = PacketInfo { flags: 0, proto: proto.to_be_bytes() };
+            if !msg.prepend(&self.k, tuntap_abi::as_bytes(&pi)) {
+                return Enqueue::Gone(msg);
+            }
+        }
+        self.backlog.lock().packets.push_back(msg);
+        Enqueue::Queued
+    }
+
+    /// `mc_tx` found the backlog full: remember to wake mac, and make
+    /// sure the service procedure runs even if the reader already caught
+    /// up (otherwise nobody would call mac_tx_update).
+    pub fn note_blocked(&self) {
+        self.tx_blocked.store(true, Ordering::SeqCst);
+        if self.enter() {
+            // SAFETY: we are a user of rq, so the stream is open.
+            unsafe { self.k.qenable(self.rq) };
+            self.exit();
+        }
+    }
+
+    /// Move packets from the backlog to the stream head while it takes
+    /// them.  The caller is a user of `rq` (or its service procedure).
+    pub fn drain(&self) {
+        {
+            let mut b = self.backlog.lock();
+            if b.draining {
+                b.again = true;
+                return;
+            }
+            b.draining = true;
+            b.again = false;
+        }
+        loop {
+            let next = {
+                let mut b = self.backlog.lock();
+                match b.packets.pop_front() {
+                    Some(m) => m,
+                    None => {
+                        b.draining = false;
+                        return;
+                    }
+                }
+            };
+            // SAFETY: the caller keeps rq open (user or service procedure).
+            if unsafe { self.k.canputnext(self.rq) } {
+                // SAFETY: as above; the message is owned and passed on.
+                unsafe { self.k.putnext(self.rq, next.into_raw()) };
+                continue;
+            }
+            let mut b = self.backlog.lock();
+            b.packets.push_front(next);
+            if b.again {
+                // The service procedure ran while we drained: the stream
+                // head may have room again; look once more.
+                b.again = false;
+                continue;
+            }
+            b.draining = false;
+            return;
+        }
+    }
+
+    /// The read-side service procedure: drain, then say whether mac was
+    /// held back and may resume (the backlog is below half its bounds);
+    /// the caller then calls `mac_tx_update` on the link.
+    #[must_use]
+    pub fn service(&self) -> bool {
+        self.drain();
+        let below_low_water = {
+            let b = self.backlog.lock();
+            b.packets.len() <= b.max_packets / 2 && b.packets.bytes() <= b.max_bytes / 2
+        };
+        below_low_water && self.tx_blocked.swap(false, Ordering::SeqCst)
+    }
+
+    /// Free everything still in the backlog (close).
+    pub fn flush(&self) {
+        let packets = self.backlog.lock().packets.take_all();
+        drop(packets);
+    }
+}
