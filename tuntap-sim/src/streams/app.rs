@@ -1,593 +1,21 @@
 // SPDX-License-Identifier: MPL-2.0
-//! STREAMS: queue pairs, the stream head above the driver, and the
-//! application side of an open stream ([`SimStream`]).
-//!
-//! Theory statement.  [`SimHost::open`] allocates four contiguous queues
-//! as illumos links them: the stream head's read/write pair, then the
-//! driver's read queue (`QREADR`) and write queue, so `WR(rq) == rq + 1`;
-//! `rq->q_next` is the stream head's read queue and `wq->q_next` is null
-//! (nothing is below a driver).  It then calls the driver's `open`, which
-//! must call `qprocson`; `close` must call `qprocsoff`, after which the
-//! driver never touches the queues again.  Queue memory lives until the
-//! host is dropped, so late use is detected, not undefined.
-//!
-//! The stream head (what `strrput` does on illumos) takes what the driver
-//! sends up: data (`M_DATA`, `M_PROTO`, `M_PCPROTO`) is queued and counted
-//! for flow control; `M_SETOPTS` sets `SO_READOPT`, `SO_WROFF`,
-//! `SO_MINPSZ`, `SO_MAXPSZ`, `SO_HIWAT`, `SO_LOWAT`; `M_ERROR` and
-//! `M_HANGUP` make reads and writes fail as illumos does (read/write error
-//! bytes, `NOERROR`, EOF on hangup, `ENXIO` for writes after hangup);
-//! `M_FLUSH` flushes the head and turns `FLUSHW` around; ioctl replies
-//! go to the one pending ioctl if the id matches, else they are a
-//! violation.  `canputnext(rq)` is false while the head holds at least
-//! its high-water mark of bytes and then marks the head as wanting a
-//! back-enable; when a reader drains it below the low-water mark (or the
-//! mark is 0) the driver's read queue is enabled: its `rsrv` runs on the
-//! host's service thread, never in the reader's stack, and never twice at
-//! once for one queue.  Defaults are the stream head's: `STRHIGH`/`STRLOW`.
-//!
-//! Ioctls follow strdoioctl: `M_IOCTL` with a union-sized first block
-//! (`iocblk` inside), a unique `ioc_id`, `ioc_cr`, `ioc_flag = IOC_NATIVE`;
-//! I_STR carries `ioc_count` bytes in `b_cont`; transparent ioctls carry
-//! the argument (a user address) and `ioc_count = TRANSPARENT`, and the
-//! head serves `M_COPYIN`/`M_COPYOUT` against [`UserMemory`], answering
-//! `M_IOCDATA` (`cp_rval = EFAULT` on an unmapped address, after which the
-//! ioctl has failed and the driver must free the message and not reply).
-//!
-//! Locks: a stream's `head` mutex, then the host's block registry.  No
-//! lock is held while calling the driver.
+//! The application side of a simulated stream: open, read, write,
+//! getmsg/putmsg, poll, ioctls (I_STR and transparent, with user memory
+//! for M_COPYIN/M_COPYOUT), flush and close, as the system calls reach
+//! the stream head.  See `streams/mod.rs` for the rules.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::panic::Location;
-use std::ptr;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Weak};
-use std::time::{Duration, Instant};
-
-use illumos_sys_hdrs::{
-    CLONEOPEN, EAGAIN, EBADF, EBADMSG, EFAULT, EINVAL, ENXIO, ERANGE, ETIME, FLUSHR, FLUSHW, FREAD,
-    FWRITE, INFPSZ, M_COPYIN, M_COPYOUT, M_DATA, M_ERROR, M_FLUSH, M_HANGUP, M_IOCACK, M_IOCDATA,
-    M_IOCNAK, M_IOCTL, M_PCPROTO, M_PROTO, M_SETOPTS, M_UNHANGUP, NOERROR, POLLERR, POLLHUP, POLLIN,
-    POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, QREADR, QUSE, RMODEMASK, RMSGD, RMSGN,
-    RNORM, SO_HIWAT, SO_LOWAT, SO_BAND, SO_MAXPSZ, SO_MINPSZ, SO_READOPT, SO_WROFF, STRHIGH, STRLOW,
-    TRANSPARENT, copyreq, copyresp, iocblk, mblk_t, queue_t, stroptions,
-};
-use tuntap_drv::ddi::{Errno, StreamsEntry};
-
-use crate::dls::SimCred;
-use crate::host::{HostShared, SimHost, ViolationKind, enter_context, lock};
-use crate::mblk::{self, alloc_msg, check_msg, db_type, free_here, msg_bytes, msg_len};
-
-/// `IOC_NATIVE` = `DATAMODEL_NATIVE` = `DATAMODEL_LP64` (sys/model.h,
-/// amd64 kernel): the `ioc_flag` of an ioctl from a 64-bit process.
-pub const IOC_NATIVE: u32 = 0x0020_0000;
-
-/// Largest `cq_size` the stream head accepts in `M_COPYIN`/`M_COPYOUT`
-/// before calling it a violation (no tuntap ioctl argument is near it).
-pub const MAX_COPY: usize = 64 * 1024;
-
-/// Size of `union ioctypes` (iocblk, copyreq, copyresp): the first block
-/// of every `M_IOCTL`/`M_IOCDATA` the stream head builds.
-const IOCTYPES_SIZE: usize = {
-    let a = size_of::<iocblk>();
-    let b = size_of::<copyreq>();
-    let c = size_of::<copyresp>();
-    let m = if a > b { a } else { b };
-    if m > c { m } else { c }
-};
-
-#[derive(Clone, Copy)]
-struct MsgPtr(*mut mblk_t);
-// SAFETY: messages move between threads with their ownership.
-unsafe impl Send for MsgPtr {}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Opening,
-    Open,
-    Closing,
-    Closed,
-}
-
-struct PendingIoc {
-    id: u32,
-    inbox: VecDeque<MsgPtr>,
-}
-
-struct Head {
-    phase: Phase,
-    qprocs_on: bool,
-    qprocs_off: bool,
-    msgs: VecDeque<MsgPtr>,
-    count: usize,
-    hiwat: usize,
-    lowat: usize,
-    want_backenable: bool,
-    readopt: i32,
-    wroff: usize,
-    minpsz: Option<isize>,
-    maxpsz: Option<isize>,
-    rerr: i32,
-    werr: i32,
-    hangup: bool,
-    svc_queued: bool,
-    svc_running: bool,
-    ioc: Option<PendingIoc>,
-    abandoned_iocs: Vec<u32>,
-}
-
-/// One open (or once open) stream.
-pub(crate) struct Stream {
-    queues: *mut [queue_t; 4],
-    minor: AtomicU32,
-    pid: AtomicI32,
-    flag: i32,
-    cred: SimCred,
-    head: std::sync::Mutex<Head>,
-    cv: Condvar,
-}
-
-// SAFETY: the queue memory is simulator-owned and lives as long as the
-// host; the head state is behind a mutex.
-unsafe impl Send for Stream {}
-// SAFETY: as above.
-unsafe impl Sync for Stream {}
-
-impl Stream {
-    fn rq(&self) -> *mut queue_t {
-        // SAFETY: queues points to four queue_t.
-        unsafe { (*self.queues).as_mut_ptr().add(2) }
-    }
-    fn wq(&self) -> *mut queue_t {
-        // SAFETY: as above.
-        unsafe { (*self.queues).as_mut_ptr().add(3) }
-    }
-    fn head_rq(&self) -> *mut queue_t {
-        // SAFETY: as above.
-        unsafe { (*self.queues).as_mut_ptr() }
-    }
-}
-
-/// All streams of a host, by queue address.
-#[derive(Default)]
-pub(crate) struct StreamTable {
-    by_q: HashMap<usize, Arc<Stream>>,
-    all: Vec<Arc<Stream>>,
-    queue_mem: Vec<*mut [queue_t; 4]>,
-    next_ioc_id: u32,
-}
-
-impl Drop for StreamTable {
-    fn drop(&mut self) {
-        for q in self.queue_mem.drain(..) {
-            // SAFETY: the table owns the queue memory; the host is gone.
-            drop(unsafe { Box::from_raw(q) });
-        }
-    }
-}
-
-fn lookup(host: &HostShared, q: *mut queue_t) -> Option<(Arc<Stream>, bool)> {
-    let t = lock(&host.streams);
-    let s = t.by_q.get(&(q as usize))?.clone();
-    let is_rq = s.rq() == q;
-    Some((s, is_rq))
-}
-
-fn head(s: &Stream) -> std::sync::MutexGuard<'_, Head> {
-    lock(&s.head)
-}
-
-fn call_driver<R>(host: &Arc<HostShared>, pid: i32, f: impl FnOnce(&dyn StreamsEntry) -> R) -> Option<R> {
-    let drv = host.driver()?;
-    let _g = enter_context(host, pid);
-    Some(f(&*drv))
-}
-
-// ----- the driver-facing STREAMS calls -----
-
-#[track_caller]
-pub(crate) fn putnext(host: &Arc<HostShared>, q: *mut queue_t, mp: *mut mblk_t, what: &str) {
-    let loc = Location::caller();
-    host.check_no_driver_locks(what);
-    let Some((s, is_rq)) = lookup(host, q) else {
-        host.record_at(ViolationKind::BadQueue, format!("{what}: {q:p} is not a queue of a stream"), loc);
-        return;
-    };
-    if check_msg(host, mp, what, true, loc).is_err() {
-        return;
-    }
-    if !is_rq {
-        host.record_at(
-            ViolationKind::QueueState,
-            format!("{what} on the driver's write queue: nothing is below a driver (q_next is NULL)"),
-            loc,
-        );
-        free_here(mp);
-        return;
-    }
-    deliver_up(host, &s, mp, what, loc);
-}
-
-#[track_caller]
-pub(crate) fn qreply(host: &Arc<HostShared>, q: *mut queue_t, mp: *mut mblk_t) {
-    let loc = Location::caller();
-    host.check_no_driver_locks("qreply");
-    let Some((s, is_rq)) = lookup(host, q) else {
-        host.record_at(ViolationKind::BadQueue, format!("qreply: {q:p} is not a queue of a stream"), loc);
-        return;
-    };
-    if check_msg(host, mp, "qreply", true, loc).is_err() {
-        return;
-    }
-    if is_rq {
-        host.record_at(
-            ViolationKind::QueueState,
-            "qreply on the driver's read queue would send into the driver's own write side".into(),
-            loc,
-        );
-        free_here(mp);
-        return;
-    }
-    deliver_up(host, &s, mp, "qreply", loc);
-}
-
-#[track_caller]
-pub(crate) fn canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> bool {
-    let loc = Location::caller();
-    let Some((s, is_rq)) = lookup(host, q) else {
-        host.record_at(ViolationKind::BadQueue, format!("canputnext: {q:p} is not a queue of a stream"), loc);
-        return false;
-    };
-    if !is_rq {
-        host.record_at(ViolationKind::QueueState, "canputnext on the driver's write queue (q_next is NULL)".into(), loc);
-        return true;
-    }
-    let mut h = head(&s);
-    if h.phase == Phase::Closed || h.qprocs_off {
-        drop(h);
-        host.record_at(ViolationKind::QueueState, "canputnext on a queue after qprocsoff/close".into(), loc);
-        return false;
-    }
-    if h.count >= h.hiwat {
-        h.want_backenable = true;
-        false
-    } else {
-        true
-    }
-}
-
-#[track_caller]
-pub(crate) fn qenable(host: &Arc<HostShared>, q: *mut queue_t) {
-    let loc = Location::caller();
-    let Some((s, is_rq)) = lookup(host, q) else {
-        host.record_at(ViolationKind::BadQueue, format!("qenable: {q:p} is not a queue of a stream"), loc);
-        return;
-    };
-    {
-        let h = head(&s);
-        if h.phase == Phase::Closed || h.qprocs_off {
-            drop(h);
-            host.record_at(ViolationKind::QueueState, "qenable of a queue after qprocsoff/close".into(), loc);
-            return;
-        }
-    }
-    if is_rq {
-        schedule_service(host, &s);
-    }
-    // The driver's write queue has no service procedure: a no-op, as
-    // qenable is for a queue without qi_srvp.
-}
-
-#[track_caller]
-pub(crate) fn qprocson(host: &Arc<HostShared>, q: *mut queue_t) {
-    let loc = Location::caller();
-    match lookup(host, q) {
-        Some((s, true)) => {
-            let mut h = head(&s);
-            if h.phase != Phase::Opening {
-                drop(h);
-                host.record_at(ViolationKind::QueueState, "qprocson outside the driver's open".into(), loc);
-                return;
-            }
-            h.qprocs_on = true;
-        }
-        Some((_, false)) => host.record_at(ViolationKind::QueueState, "qprocson must be given the read queue".into(), loc),
-        None => host.record_at(ViolationKind::BadQueue, format!("qprocson: {q:p} is not a queue of a stream"), loc),
-    }
-}
-
-#[track_caller]
-pub(crate) fn qprocsoff(host: &Arc<HostShared>, q: *mut queue_t) {
-    let loc = Location::caller();
-    let s = match lookup(host, q) {
-        Some((s, true)) => s,
-        Some((_, false)) => {
-            host.record_at(ViolationKind::QueueState, "qprocsoff must be given the read queue".into(), loc);
-            return;
-        }
-        None => {
-            host.record_at(ViolationKind::BadQueue, format!("qprocsoff: {q:p} is not a queue of a stream"), loc);
-            return;
-        }
-    };
-    let mut h = head(&s);
-    if !matches!(h.phase, Phase::Closing | Phase::Opening) {
-        drop(h);
-        host.record_at(ViolationKind::QueueState, "qprocsoff outside the driver's open/close".into(), loc);
-        return;
-    }
-    h.qprocs_off = true;
-    h.svc_queued = false;
-    // qprocsoff waits for a running service procedure to finish.
-    if !host.svc.is_current() {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while h.svc_running {
-            let now = Instant::now();
-            if now >= deadline {
-                drop(h);
-                host.record_at(ViolationKind::WorkerStuck, "qprocsoff: the service procedure did not return in 10 s".into(), loc);
-                return;
-            }
-            h = s.cv.wait_timeout(h, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-    }
-}
-
-fn schedule_service(host: &Arc<HostShared>, s: &Arc<Stream>) {
-    {
-        let mut h = head(s);
-        if h.svc_queued || h.qprocs_off || matches!(h.phase, Phase::Closed) {
-            return;
-        }
-        h.svc_queued = true;
-        // SAFETY: rq is our queue; QENAB mirrors the queued state.
-        unsafe { (*s.rq()).q_flag |= illumos_sys_hdrs::QENAB };
-    }
-    let hw: Weak<HostShared> = Arc::downgrade(host);
-    let s = s.clone();
-    host.svc.push(Box::new(move || {
-        let Some(host) = hw.upgrade() else { return };
-        {
-            let mut h = head(&s);
-            // SAFETY: as above.
-            unsafe { (*s.rq()).q_flag &= !illumos_sys_hdrs::QENAB };
-            if !h.svc_queued || h.qprocs_off || h.phase == Phase::Closed {
-                h.svc_queued = false;
-                return;
-            }
-            h.svc_queued = false;
-            h.svc_running = true;
-        }
-        let rq = s.rq();
-        // SAFETY: rq is the read queue of a stream the driver opened and
-        // has not yet closed (qprocsoff waits for us).
-        call_driver(&host, 0, |d| unsafe { d.rsrv(rq) });
-        let mut h = head(&s);
-        h.svc_running = false;
-        s.cv.notify_all();
-    }));
-}
-
-/// What the stream head does with a message from the driver.
-fn deliver_up(host: &Arc<HostShared>, s: &Arc<Stream>, mp: *mut mblk_t, what: &str, loc: &Location<'_>) {
-    let mut h = head(s);
-    if h.phase == Phase::Closed || h.qprocs_off {
-        drop(h);
-        host.record_at(ViolationKind::QueueState, format!("{what} after qprocsoff/close of the stream"), loc);
-        free_here(mp);
-        return;
-    }
-    if !h.qprocs_on {
-        host.record_at(ViolationKind::QueueState, format!("{what} before qprocson"), loc);
-    }
-    let ty = db_type(mp);
-    let mut turn_around: Option<*mut mblk_t> = None;
-    match ty {
-        M_DATA | M_PROTO => {
-            h.count += msg_len(mp);
-            h.msgs.push_back(MsgPtr(mp));
-        }
-        M_PCPROTO => h.msgs.push_front(MsgPtr(mp)),
-        M_SETOPTS => {
-            // SAFETY: mp is a checked live message we own.
-            let data = unsafe { mblk::block_bytes(mp) };
-            if data.len() < size_of::<stroptions>() {
-                drop(h);
-                host.record_at(
-                    ViolationKind::BadMessage,
-                    format!("M_SETOPTS of {} bytes, need sizeof (struct stroptions) = {}", data.len(), size_of::<stroptions>()),
-                    loc,
-                );
-                free_here(mp);
-                return;
-            }
-            // SAFETY: at least sizeof (stroptions) bytes; unaligned read.
-            let so: stroptions = unsafe { ptr::read_unaligned(data.as_ptr().cast()) };
-            apply_setopts(host, s, &mut h, &so, loc);
-            free_here(mp);
-        }
-        M_IOCACK | M_IOCNAK | M_COPYIN | M_COPYOUT => {
-            // SAFETY: as above.
-            let data = unsafe { mblk::block_bytes(mp) };
-            if data.len() < 24 {
-                drop(h);
-                host.record_at(ViolationKind::IoctlProtocol, format!("ioctl reply (type {ty:#x}) of {} bytes", data.len()), loc);
-                free_here(mp);
-                return;
-            }
-            let id = u32::from_ne_bytes([data[16], data[17], data[18], data[19]]);
-            match &mut h.ioc {
-                Some(p) if p.id == id => {
-                    p.inbox.push_back(MsgPtr(mp));
-                }
-                _ => {
-                    let abandoned = h.abandoned_iocs.contains(&id);
-                    drop(h);
-                    if !abandoned {
-                        host.record_at(
-                            ViolationKind::IoctlDoubleReply,
-                            format!(
-                                "ioctl reply (type {ty:#x}) for ioc_id {id}, which is not pending: a second \
-                                 reply, a wrong id, or a reply after the stream head failed the ioctl"
-                            ),
-                            loc,
-                        );
-                    }
-                    free_here(mp);
-                    return;
-                }
-            }
-        }
-        M_ERROR => {
-            // SAFETY: as above.
-            let data = unsafe { mblk::block_bytes(mp) }.to_vec();
-            match data.len() {
-                0 => host.record_at(ViolationKind::BadMessage, "empty M_ERROR".into(), loc),
-                1 => {
-                    h.rerr = i32::from(data[0]);
-                    h.werr = i32::from(data[0]);
-                }
-                _ => {
-                    if data[0] != NOERROR {
-                        h.rerr = i32::from(data[0]);
-                    }
-                    if data[1] != NOERROR {
-                        h.werr = i32::from(data[1]);
-                    }
-                }
-            }
-            free_here(mp);
-        }
-        M_HANGUP => {
-            h.hangup = true;
-            free_here(mp);
-        }
-        M_UNHANGUP => {
-            h.hangup = false;
-            free_here(mp);
-        }
-        M_FLUSH => {
-            // SAFETY: as above.
-            let flags = unsafe { mblk::block_bytes(mp) }.first().copied().unwrap_or(0);
-            if flags & FLUSHR != 0 {
-                flush_head(&mut h);
-            }
-            if flags & FLUSHW != 0 && h.phase == Phase::Open {
-                // SAFETY: the block has at least one byte (flags read).
-                unsafe { *(*mp).b_rptr &= !FLUSHR };
-                turn_around = Some(mp);
-            } else {
-                free_here(mp);
-            }
-        }
-        _ => free_here(mp),
-    }
-    // Keep the stream head queue's fields current for drivers that look.
-    // SAFETY: our queue.
-    unsafe { (*s.head_rq()).q_count = h.count };
-    s.cv.notify_all();
-    let pid = s.pid.load(Ordering::Relaxed);
-    drop(h);
-    if let Some(mp) = turn_around {
-        let wq = s.wq();
-        // SAFETY: the stream is open; the driver owns mp from here.
-        call_driver(host, pid, |d| unsafe { d.wput(wq, mp) });
-    }
-}
-
-fn flush_head(h: &mut Head) {
-    for m in h.msgs.drain(..) {
-        free_here(m.0);
-    }
-    h.count = 0;
-}
-
-fn apply_setopts(host: &Arc<HostShared>, s: &Stream, h: &mut Head, so: &stroptions, loc: &Location<'_>) {
-    let f = so.so_flags;
-    if f & SO_READOPT != 0 {
-        let mode = i32::from(so.so_readopt) & RMODEMASK;
-        if mode == RNORM || mode == RMSGD || mode == RMSGN {
-            h.readopt = mode;
-        } else {
-            host.record_at(ViolationKind::BadMessage, format!("M_SETOPTS SO_READOPT {mode:#x} is no read mode"), loc);
-        }
-    }
-    if f & SO_WROFF != 0 {
-        h.wroff = usize::from(so.so_wroff);
-    }
-    if f & SO_MINPSZ != 0 {
-        h.minpsz = Some(so.so_minpsz);
-    }
-    if f & SO_MAXPSZ != 0 {
-        h.maxpsz = Some(so.so_maxpsz);
-    }
-    if f & SO_BAND == 0 {
-        if f & SO_HIWAT != 0 {
-            h.hiwat = so.so_hiwat;
-        }
-        if f & SO_LOWAT != 0 {
-            h.lowat = so.so_lowat;
-        }
-    }
-    if h.lowat > h.hiwat {
-        host.record_at(
-            ViolationKind::BadMessage,
-            format!("M_SETOPTS leaves low water {} above high water {}", h.lowat, h.hiwat),
-            loc,
-        );
-    }
-    // SAFETY: our queue.
-    unsafe {
-        (*s.head_rq()).q_hiwat = h.hiwat;
-        (*s.head_rq()).q_lowat = h.lowat;
-    }
-}
-
-/// Close every stream the application side still has open (process
-/// exit), at the end of a test.
-pub(crate) fn close_all(host: &Arc<HostShared>) {
-    let all: Vec<Arc<Stream>> = lock(&host.streams).all.clone();
-    for s in all {
-        close_stream(host, &s);
-    }
-}
-
-fn close_stream(host: &Arc<HostShared>, s: &Arc<Stream>) {
-    {
-        let mut h = head(s);
-        if h.phase != Phase::Open {
-            return;
-        }
-        h.phase = Phase::Closing;
-    }
-    let rq = s.rq();
-    let cr = s.cred.as_cred();
-    let flag = s.flag;
-    // SAFETY: rq is the read queue of a stream the driver opened.
-    call_driver(host, s.pid.load(Ordering::Relaxed), |d| unsafe { d.close(rq, flag, cr) });
-    let mut h = head(s);
-    if !h.qprocs_off {
-        host.record(ViolationKind::QueueState, "the driver's close returned without calling qprocsoff".into());
-    }
-    h.phase = Phase::Closed;
-    flush_head(&mut h);
-    if let Some(p) = h.ioc.take() {
-        for m in p.inbox {
-            free_here(m.0);
-        }
-    }
-    s.cv.notify_all();
-}
+#[allow(unused_imports)]
+use super::*;
 
 // ----- user memory for transparent ioctls -----
 
 #[derive(Default)]
 pub(crate) struct UserMemState {
-    regions: BTreeMap<usize, Vec<u8>>,
+    pub(super) regions: BTreeMap<usize, Vec<u8>>,
 }
 
 impl UserMemState {
-    fn find(&mut self, addr: usize, len: usize) -> Option<&mut [u8]> {
+    pub(super) fn find(&mut self, addr: usize, len: usize) -> Option<&mut [u8]> {
         let (start, buf) = self.regions.range_mut(..=addr).next_back()?;
         let off = addr.checked_sub(*start)?;
         let end = off.checked_add(len)?;
@@ -662,8 +90,8 @@ pub struct GetMsg {
 /// The application side of an open stream: a file descriptor.
 /// Dropping it closes the stream.
 pub struct SimStream {
-    host: Arc<HostShared>,
-    s: Arc<Stream>,
+    pub(super) host: Arc<HostShared>,
+    pub(super) s: Arc<Stream>,
 }
 
 impl SimHost {
@@ -777,7 +205,7 @@ impl SimHost {
     }
 }
 
-fn remaining(deadline: Option<Instant>) -> Option<Duration> {
+pub(super) fn remaining(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
 }
 
@@ -836,13 +264,13 @@ impl SimStream {
         head(&self.s).phase == Phase::Open
     }
 
-    fn call_wput(&self, mp: *mut mblk_t) {
+    pub(super) fn call_wput(&self, mp: *mut mblk_t) {
         let wq = self.s.wq();
         // SAFETY: the stream is open; the driver owns mp from here.
         call_driver(&self.host, self.pid(), |d| unsafe { d.wput(wq, mp) });
     }
 
-    fn write_check(&self) -> Result<(usize, isize, isize), Errno> {
+    pub(super) fn write_check(&self) -> Result<(usize, isize, isize), Errno> {
         let h = head(&self.s);
         if h.phase != Phase::Open {
             return Err(EBADF);
@@ -926,7 +354,7 @@ impl SimStream {
         self.getmsg(timeout).map(|m| m.data)
     }
 
-    fn wait_data<'a>(
+    pub(super) fn wait_data<'a>(
         &'a self,
         mut h: std::sync::MutexGuard<'a, Head>,
         deadline: Option<Instant>,
@@ -953,7 +381,7 @@ impl SimStream {
         }
     }
 
-    fn read_inner(&self, buf: &mut [u8], deadline: Option<Instant>, block: bool) -> Result<usize, Errno> {
+    pub(super) fn read_inner(&self, buf: &mut [u8], deadline: Option<Instant>, block: bool) -> Result<usize, Errno> {
         let mut h = self.wait_data(head(&self.s), deadline, block)?;
         let mut done = 0usize;
         let mode = h.readopt;
@@ -986,7 +414,7 @@ impl SimStream {
         Ok(done)
     }
 
-    fn after_consume(&self, mut h: std::sync::MutexGuard<'_, Head>) {
+    pub(super) fn after_consume(&self, mut h: std::sync::MutexGuard<'_, Head>) {
         // SAFETY: our queue.
         unsafe { (*self.s.head_rq()).q_count = h.count };
         if h.want_backenable && (h.count < h.lowat || h.lowat == 0) {
@@ -1106,7 +534,7 @@ impl SimStream {
         self.ioctl_common(cmd, &[], 0, Some(arg))
     }
 
-    fn ioctl_common(&self, cmd: i32, data: &[u8], buf_len: usize, arg: Option<usize>) -> Result<IoctlReply, Errno> {
+    pub(super) fn ioctl_common(&self, cmd: i32, data: &[u8], buf_len: usize, arg: Option<usize>) -> Result<IoctlReply, Errno> {
         let host = &self.host;
         let timeout = *lock(&host.ioctl_timeout);
         let deadline = Instant::now() + timeout;
@@ -1193,7 +621,7 @@ impl SimStream {
         }
     }
 
-    fn finish_ioc(&self) {
+    pub(super) fn finish_ioc(&self) {
         let mut h = head(&self.s);
         let left = h.ioc.take().map(|p| p.inbox).unwrap_or_default();
         self.s.cv.notify_all();
@@ -1207,7 +635,7 @@ impl SimStream {
         }
     }
 
-    fn ioctl_step(&self, cmd: i32, id: u32, mp: *mut mblk_t, transparent: bool, buf_len: usize) -> Step {
+    pub(super) fn ioctl_step(&self, cmd: i32, id: u32, mp: *mut mblk_t, transparent: bool, buf_len: usize) -> Step {
         let host = &self.host;
         let ty = db_type(mp);
         // SAFETY: a checked message the head owns.
@@ -1322,7 +750,7 @@ impl SimStream {
         }
     }
 
-    fn host_mem(&self) -> UserMemory {
+    pub(super) fn host_mem(&self) -> UserMemory {
         UserMemory(self.host.clone())
     }
 
@@ -1333,7 +761,7 @@ impl SimStream {
     }
 }
 
-enum Step {
+pub(super) enum Step {
     Continue(*mut mblk_t),
     Done(Result<IoctlReply, Errno>),
     FailAndSend(Errno, *mut mblk_t),
@@ -1341,7 +769,7 @@ enum Step {
 
 /// A message whose first block is sized like `union ioctypes` and holds
 /// `v` (so a driver can turn an M_IOCTL into M_COPYIN in place).
-fn union_msg<T>(host: &Arc<HostShared>, ty: u8, v: &T) -> *mut mblk_t {
+pub(super) fn union_msg<T>(host: &Arc<HostShared>, ty: u8, v: &T) -> *mut mblk_t {
     let mp = mblk::allocb(host, IOCTYPES_SIZE);
     // SAFETY: a fresh block of IOCTYPES_SIZE >= size_of::<T>() bytes.
     unsafe {
