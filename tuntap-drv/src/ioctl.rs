@@ -52,13 +52,7 @@ pub struct IocData {
 
 /// Read the `iocblk` of an `M_IOCTL`; `None` if the block is too short.
 pub fn header<K: Kernel>(msg: &MsgBlk<K>) -> Option<IoctlHeader> {
-    let b = msg.first_block();
-    if b.len() < size_of::<iocblk>() {
-        return None;
-    }
-    // SAFETY: the block holds at least an iocblk; read_unaligned copes
-    // with any alignment.
-    let ioc = unsafe { ptr::read_unaligned(b.as_ptr().cast::<iocblk>()) };
+    let ioc: iocblk = msg.read_head()?;
     let transparent = ioc.ioc_count == sys::TRANSPARENT as usize;
     Some(IoctlHeader {
         cmd: ioc.ioc_cmd,
@@ -71,37 +65,13 @@ pub fn header<K: Kernel>(msg: &MsgBlk<K>) -> Option<IoctlHeader> {
 
 /// Read the `copyresp` of an `M_IOCDATA`.
 pub fn iocdata<K: Kernel>(msg: &MsgBlk<K>) -> Option<IocData> {
-    let b = msg.first_block();
-    if b.len() < size_of::<copyresp>() {
-        return None;
-    }
-    // SAFETY: as in `header`.
-    let cp = unsafe { ptr::read_unaligned(b.as_ptr().cast::<copyresp>()) };
+    let cp: copyresp = msg.read_head()?;
     Some(IocData { cmd: cp.cp_cmd, id: cp.cp_id, cred: Cred(cp.cp_cr), failed: !cp.cp_rval.is_null() })
 }
 
 /// The bytes in `b_cont`, at most `limit`; `None` if there are more.
 pub fn payload<K: Kernel>(msg: &MsgBlk<K>, limit: usize) -> Option<Vec<u8>> {
-    let first = msg.as_ptr();
-    // SAFETY: we own the message; b_cont is null or a valid message that
-    // stays owned by `msg`.
-    let cont = unsafe { (*first).b_cont };
-    let mut out = Vec::new();
-    let mut b = cont;
-    while !b.is_null() {
-        // SAFETY: b is a block of the message we own.
-        unsafe {
-            let len = ((*b).b_wptr as usize).saturating_sub((*b).b_rptr as usize);
-            if out.len().saturating_add(len) > limit {
-                return None;
-            }
-            if len > 0 {
-                out.extend_from_slice(core::slice::from_raw_parts((*b).b_rptr, len));
-            }
-            b = (*b).b_cont;
-        }
-    }
-    Some(out)
+    msg.continuation_bytes(limit)
 }
 
 /// The transparent argument (`intptr_t` in `b_cont`).
@@ -114,42 +84,21 @@ pub fn transparent_arg<K: Kernel>(msg: &MsgBlk<K>) -> Option<i64> {
 /// Free `b_cont` and optionally replace it with `data`.
 fn set_cont<K: Kernel>(k: &K, msg: &mut MsgBlk<K>, data: Option<&[u8]>) -> Result<(), Errno> {
     let new = match data {
-        Some(d) if !d.is_empty() => MsgBlk::alloc_with(k, 0, d).ok_or(sys::ENOMEM)?.into_raw(),
-        _ => ptr::null_mut(),
+        Some(d) if !d.is_empty() => Some(MsgBlk::alloc_with(k, 0, d).ok_or(sys::ENOMEM)?),
+        _ => None,
     };
-    let m = msg.as_ptr();
-    // SAFETY: we own the message: its old b_cont is freed exactly once
-    // and replaced by the new block we own.
-    unsafe {
-        let old = (*m).b_cont;
-        (*m).b_cont = new;
-        if !old.is_null() {
-            K::freemsg(old);
-        }
-    }
+    msg.replace_continuation(new);
     Ok(())
-}
-
-fn set_type<K: Kernel>(msg: &mut MsgBlk<K>, db_type: u8) {
-    // SAFETY: we own the message; db_type is a public dblk field.
-    unsafe { (*(*msg.as_ptr()).b_datap).db_type = db_type };
 }
 
 /// Rewrite the first block as an `iocblk` reply.
 fn write_iocblk<K: Kernel>(msg: &mut MsgBlk<K>, count: usize, rval: i32, error: Errno) {
-    let m = msg.as_ptr();
-    // SAFETY: the first block holds at least a copyreq/iocblk (checked by
-    // header()/iocdata() before any reply is made), we own it, and
-    // db_ref is 1 for an ioctl message the stream head made for us.
-    unsafe {
-        let ioc = (*m).b_rptr.cast::<iocblk>();
-        let mut v = ptr::read_unaligned(ioc);
-        v.ioc_count = count;
-        v.ioc_rval = rval;
-        v.ioc_error = error;
-        ptr::write_unaligned(ioc, v);
-        (*m).b_wptr = (*m).b_rptr.add(size_of::<iocblk>());
-    }
+    let Some(mut v) = msg.read_union::<iocblk>() else { return };
+    v.ioc_count = count;
+    v.ioc_rval = rval;
+    v.ioc_error = error;
+    // header()/big_enough() checked the block holds any ioctl reply.
+    let _ = msg.write_head(&v, size_of::<iocblk>());
 }
 
 /// `miocack`: succeed with `rval` and (for I_STR) `data` for the caller.
@@ -158,7 +107,7 @@ pub(crate) fn ack<K: Kernel>(k: &K, wq: *mut queue_t, mut msg: MsgBlk<K>, rval: 
         return nak(k, wq, msg, e);
     }
     let count = data.map_or(0, <[u8]>::len);
-    set_type(&mut msg, sys::M_IOCACK);
+    msg.set_db_type(sys::M_IOCACK);
     write_iocblk(&mut msg, count, rval, 0);
     // SAFETY: wq is our write queue; the message is owned and passed on.
     unsafe { k.qreply(wq, msg.into_raw()) };
@@ -168,7 +117,7 @@ pub(crate) fn ack<K: Kernel>(k: &K, wq: *mut queue_t, mut msg: MsgBlk<K>, rval: 
 pub(crate) fn nak<K: Kernel>(k: &K, wq: *mut queue_t, mut msg: MsgBlk<K>, error: Errno) {
     // Freeing the payload cannot fail.
     let _ = set_cont(k, &mut msg, None);
-    set_type(&mut msg, sys::M_IOCNAK);
+    msg.set_db_type(sys::M_IOCNAK);
     write_iocblk(&mut msg, 0, -1, error);
     // SAFETY: as in `ack`.
     unsafe { k.qreply(wq, msg.into_raw()) };
@@ -178,7 +127,7 @@ pub(crate) fn nak<K: Kernel>(k: &K, wq: *mut queue_t, mut msg: MsgBlk<K>, error:
 pub(crate) fn copyin<K: Kernel>(k: &K, wq: *mut queue_t, mut msg: MsgBlk<K>, addr: usize, size: usize) {
     let _ = set_cont(k, &mut msg, None);
     write_copyreq(&mut msg, addr, size);
-    set_type(&mut msg, sys::M_COPYIN);
+    msg.set_db_type(sys::M_COPYIN);
     // SAFETY: as in `ack`.
     unsafe { k.qreply(wq, msg.into_raw()) };
 }
@@ -189,34 +138,23 @@ pub(crate) fn copyout<K: Kernel>(k: &K, wq: *mut queue_t, mut msg: MsgBlk<K>, ad
         return nak(k, wq, msg, e);
     }
     write_copyreq(&mut msg, addr, data.len());
-    set_type(&mut msg, sys::M_COPYOUT);
+    msg.set_db_type(sys::M_COPYOUT);
     // SAFETY: as in `ack`.
     unsafe { k.qreply(wq, msg.into_raw()) };
 }
 
 fn write_copyreq<K: Kernel>(msg: &mut MsgBlk<K>, addr: usize, size: usize) {
-    let m = msg.as_ptr();
-    // SAFETY: the first block holds at least a copyreq (iocblk-sized,
-    // checked before), and we own it.
-    unsafe {
-        let cq = (*m).b_rptr.cast::<copyreq>();
-        let mut v = ptr::read_unaligned(cq);
-        v.cq_addr = addr as sys::caddr_t;
-        v.cq_size = size;
-        v.cq_flag = 0;
-        v.cq_private = ptr::null_mut();
-        ptr::write_unaligned(cq, v);
-        (*m).b_wptr = (*m).b_rptr.add(size_of::<copyreq>().max(size_of::<iocblk>()));
-    }
+    let Some(mut v) = msg.read_union::<copyreq>() else { return };
+    v.cq_addr = addr as sys::caddr_t;
+    v.cq_size = size;
+    v.cq_flag = 0;
+    v.cq_private = ptr::null_mut();
+    // The block holds at least a copyreq and an iocblk (big_enough).
+    let _ = msg.write_head(&v, size_of::<copyreq>().max(size_of::<iocblk>()));
 }
 
 /// Is the first block big enough to be rewritten as any ioctl reply?
 pub fn big_enough<K: Kernel>(msg: &MsgBlk<K>) -> bool {
     let need = size_of::<iocblk>().max(size_of::<copyreq>()).max(size_of::<copyresp>());
-    // SAFETY: reading the public dblk bounds of a message we own.
-    let room = unsafe {
-        let m = msg.as_ptr();
-        ((*(*m).b_datap).db_lim as usize).saturating_sub((*m).b_rptr as usize)
-    };
-    room >= need
+    msg.room() >= need
 }

@@ -91,6 +91,124 @@ impl<K: Kernel> MsgBlk<K> {
         unsafe { (*(*self.mp.as_ptr()).b_datap).db_type = db_type };
     }
 
+    /// Read a `T` from the front of the first block (`None` if the block
+    /// holds fewer than `size_of::<T>()` bytes).
+    ///
+    /// `T` must be a plain C structure valid for any bit pattern (an
+    /// `iocblk`, `copyresp`, DLPI request...).
+    pub fn read_head<T: Copy>(&self) -> Option<T> {
+        let b = self.first_block();
+        if b.len() < core::mem::size_of::<T>() {
+            return None;
+        }
+        // SAFETY: the block holds at least size_of::<T>() initialised
+        // bytes; read_unaligned copes with any alignment; T is plain data
+        // (the caller's contract above).
+        Some(unsafe { ptr::read_unaligned(b.as_ptr().cast::<T>()) })
+    }
+
+    /// Read a `T` from the front of the first block's data buffer, which
+    /// may extend past `b_wptr`: an ioctl message's first block is a
+    /// `union ioctypes` (`iocblk`, `copyreq`, `copyresp`) that the stream
+    /// head allocates whole and each side rewrites in place, as
+    /// `miocack(9F)`/`mcopyin(9F)` do.  `None` if the buffer is too small.
+    pub fn read_union<T: Copy>(&self) -> Option<T> {
+        if self.room() < core::mem::size_of::<T>() {
+            return None;
+        }
+        let m = self.mp.as_ptr();
+        // SAFETY: [b_rptr, b_rptr + size_of::<T>()) lies inside the data
+        // buffer (room); the stream head wrote the whole union; T is
+        // plain data read unaligned.
+        Some(unsafe { ptr::read_unaligned((*m).b_rptr.cast::<T>()) })
+    }
+
+    /// Bytes from the first block's read pointer to the end of its data
+    /// buffer (`db_lim - b_rptr`): what it can hold if rewritten in place.
+    pub fn room(&self) -> usize {
+        let m = self.mp.as_ptr();
+        // SAFETY: reading the dblk bounds of a message we own.
+        unsafe { ((*(*m).b_datap).db_lim as usize).saturating_sub((*m).b_rptr as usize) }
+    }
+
+    /// Rewrite the first block in place as `v` followed by zeroes up to
+    /// `len` bytes (`len >= size_of::<T>()`): `b_wptr = b_rptr + len`.
+    /// `false` (nothing written) if the block cannot hold `len` bytes or
+    /// its data is shared (`db_ref > 1`).
+    pub fn write_head<T: Copy>(&mut self, v: &T, len: usize) -> bool {
+        let size = core::mem::size_of::<T>();
+        if len < size || self.room() < len {
+            return false;
+        }
+        let m = self.mp.as_ptr();
+        // SAFETY: we own the message, its data is not shared (checked),
+        // and [b_rptr, b_rptr + len) lies inside the data buffer (room).
+        unsafe {
+            if (*(*m).b_datap).db_ref > 1 {
+                return false;
+            }
+            let at = (*m).b_rptr;
+            ptr::write_bytes(at, 0, len);
+            ptr::write_unaligned(at.cast::<T>(), *v);
+            (*m).b_wptr = at.add(len);
+        }
+        true
+    }
+
+    /// Change the first byte of the first block (an `M_FLUSH` flag byte).
+    /// `false` if the block is empty.
+    pub fn set_first_byte(&mut self, f: impl FnOnce(u8) -> u8) -> bool {
+        let m = self.mp.as_ptr();
+        // SAFETY: we own the message; the byte at b_rptr is data when the
+        // block is not empty (checked).
+        unsafe {
+            if block_len(m) == 0 {
+                return false;
+            }
+            *(*m).b_rptr = f(*(*m).b_rptr);
+        }
+        true
+    }
+
+    /// The bytes after the first block (`b_cont` onward), at most `limit`;
+    /// `None` if there are more.
+    pub fn continuation_bytes(&self, limit: usize) -> Option<alloc::vec::Vec<u8>> {
+        let mut out = alloc::vec::Vec::new();
+        // SAFETY: b_cont of a message we own is null or a valid chain.
+        let mut b: *const mblk_t = unsafe { (*self.mp.as_ptr()).b_cont };
+        while !b.is_null() {
+            // SAFETY: b is a block of the chain we own; [b_rptr, b_wptr)
+            // is initialised data.
+            unsafe {
+                let len = block_len(b);
+                if out.len().saturating_add(len) > limit {
+                    return None;
+                }
+                if len > 0 {
+                    out.extend_from_slice(core::slice::from_raw_parts((*b).b_rptr, len));
+                }
+                b = (*b).b_cont;
+            }
+        }
+        Some(out)
+    }
+
+    /// Replace everything after the first block with `tail` (freeing
+    /// what was there).
+    pub fn replace_continuation(&mut self, tail: Option<MsgBlk<K>>) {
+        let m = self.mp.as_ptr();
+        let new = tail.map_or(ptr::null_mut(), MsgBlk::into_raw);
+        // SAFETY: we own the message: its old b_cont is freed exactly once
+        // and replaced by the new chain we own.
+        unsafe {
+            let old = (*m).b_cont;
+            (*m).b_cont = new;
+            if !old.is_null() {
+                K::freemsg(old);
+            }
+        }
+    }
+
     /// Split off everything after the first block (`b_cont`): the first
     /// block alone, and the rest as a message of its own, if any.
     pub fn split_first(self) -> (MsgBlk<K>, Option<MsgBlk<K>>) {

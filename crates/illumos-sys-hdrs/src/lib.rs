@@ -461,6 +461,7 @@ pub const QPCTL: u8 = 0x80;
 
 /// `struct iocblk`, `_LP64` layout (sys/stream.h).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct iocblk {
     pub ioc_cmd: c_int,
     pub ioc_cr: *mut cred_t,
@@ -473,6 +474,7 @@ pub struct iocblk {
 
 /// `struct copyreq`, `_LP64` layout (sys/stream.h).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct copyreq {
     pub cq_cmd: c_int,
     pub cq_cr: *mut cred_t,
@@ -485,6 +487,7 @@ pub struct copyreq {
 
 /// `struct copyresp`, `_LP64` layout (sys/stream.h).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct copyresp {
     pub cp_cmd: c_int,
     pub cp_cr: *mut cred_t,
@@ -496,6 +499,7 @@ pub struct copyresp {
 
 /// `struct stroptions`, the M_SETOPTS payload (sys/stream.h).
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct stroptions {
     pub so_flags: uint_t,
     pub so_readopt: c_short,

@@ -45,41 +45,38 @@ impl<K: Kernel> Driver<K> {
         }
     }
 
-    fn handle_flush(&self, wq: *mut queue_t, minor: &Minor<K>, msg: MsgBlk<K>) {
+    fn handle_flush(&self, wq: *mut queue_t, minor: &Minor<K>, mut msg: MsgBlk<K>) {
         let flags = msg.first_block().first().copied().unwrap_or(0);
         if flags & sys::FLUSHR != 0 {
             minor.queue.flush();
-            // Send it back up so the stream head flushes its read side.
-            let m = msg.into_raw();
-            // SAFETY: the message is ours; clearing FLUSHW keeps it from
-            // bouncing back down.
-            unsafe { *(*m).b_rptr &= !sys::FLUSHW };
-            // SAFETY: wq is our write queue.
-            unsafe { self.k.qreply(wq, m) };
+            // Send it back up so the stream head flushes its read side;
+            // clearing FLUSHW keeps it from bouncing back down.
+            msg.set_first_byte(|f| f & !sys::FLUSHW);
+            // SAFETY: wq is our write queue; the message is ours.
+            unsafe { self.k.qreply(wq, msg.into_raw()) };
         } else {
             drop(msg);
         }
     }
 
     fn send_options(&self, rq: *mut queue_t) {
-        let Some(msg) = MsgBlk::<K>::alloc_with(&self.k, 0, &[0u8; core::mem::size_of::<sys::stroptions>()]) else {
+        let size = core::mem::size_of::<sys::stroptions>();
+        let Some(mut msg) = MsgBlk::<K>::alloc_with(&self.k, 0, &[0u8; core::mem::size_of::<sys::stroptions>()]) else {
             return;
         };
-        let m = msg.as_ptr();
-        // SAFETY: the block holds a whole stroptions that we own.
-        unsafe {
-            (*(*m).b_datap).db_type = sys::M_SETOPTS;
-            let so = (*m).b_rptr.cast::<sys::stroptions>();
-            let mut v: sys::stroptions = core::mem::zeroed();
-            v.so_flags = sys::SO_READOPT | sys::SO_WROFF | sys::SO_MAXPSZ | sys::SO_MINPSZ | sys::SO_HIWAT | sys::SO_LOWAT;
-            v.so_readopt = sys::RMSGD as i16;
-            v.so_wroff = (frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN) as u16;
-            v.so_minpsz = 0;
-            v.so_maxpsz = (abi::MTU_MAX as usize + frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN + 4) as isize;
-            v.so_hiwat = STREAM_HEAD_HIWAT;
-            v.so_lowat = STREAM_HEAD_LOWAT;
-            ptr::write_unaligned(so, v);
+        // SAFETY: stroptions is plain C data; all-zero is a valid value.
+        let mut v: sys::stroptions = unsafe { core::mem::zeroed() };
+        v.so_flags = sys::SO_READOPT | sys::SO_WROFF | sys::SO_MAXPSZ | sys::SO_MINPSZ | sys::SO_HIWAT | sys::SO_LOWAT;
+        v.so_readopt = sys::RMSGD as i16;
+        v.so_wroff = (frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN) as u16;
+        v.so_minpsz = 0;
+        v.so_maxpsz = (abi::MTU_MAX as usize + frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN + 4) as isize;
+        v.so_hiwat = STREAM_HEAD_HIWAT;
+        v.so_lowat = STREAM_HEAD_LOWAT;
+        if !msg.write_head(&v, size) {
+            return;
         }
+        msg.set_db_type(sys::M_SETOPTS);
         // SAFETY: rq is the read queue being opened, procedures are on.
         unsafe { self.k.putnext(rq, msg.into_raw()) };
     }
