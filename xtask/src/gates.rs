@@ -20,7 +20,6 @@
 //! The gate functions are library code so that xtask's own tests can run
 //! them on small crafted objects.
 
-use std::fmt;
 use std::path::Path;
 
 use object::Object;
@@ -30,53 +29,13 @@ use object::RelocationFlags;
 use object::RelocationTarget;
 use object::SymbolSection;
 use object::elf;
-use object::read::elf::ElfFile64;
 use object::read::elf::SectionHeader;
 
 use crate::allowlist::Allowlist;
+pub use crate::findings::{Finding, Gate};
+use crate::findings::{Elf, finding};
 use crate::disasm;
 use crate::relocs;
-
-/// The gates, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Gate {
-    Format,
-    EntryPoints,
-    Undefined,
-    Fpu,
-    SoftFloat,
-    Relocations,
-    Unwinding,
-    Std,
-}
-
-impl fmt::Display for Gate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Gate::Format => "format",
-            Gate::EntryPoints => "entry",
-            Gate::Undefined => "undefined",
-            Gate::Fpu => "fpu",
-            Gate::SoftFloat => "soft-float",
-            Gate::Relocations => "relocations",
-            Gate::Unwinding => "unwinding",
-            Gate::Std => "std",
-        })
-    }
-}
-
-/// One reason the module fails a gate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub gate: Gate,
-    pub message: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] {}", self.gate, self.message)
-    }
-}
 
 /// Sizes of the allocated parts of the module, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,14 +68,6 @@ impl Report {
     }
 }
 
-type Elf<'data> = ElfFile64<'data, object::Endianness>;
-
-fn finding(gate: Gate, message: impl Into<String>) -> Finding {
-    Finding {
-        gate,
-        message: message.into(),
-    }
-}
 
 /// Checks the ELF identification and header before any parsing that
 /// assumes ELF64: class, byte order, machine and type.
@@ -483,6 +434,7 @@ pub fn check_module(path: &Path, allowlist: &Allowlist) -> Result<Report, String
         .findings
         .extend(crate::softfloat::check_soft_float(&file));
     report.findings.extend(check_relocations(&file));
+    report.findings.extend(crate::probes::check_probe_sites(&file, &data));
     report.findings.extend(check_unwinding(&file));
     report.findings.extend(check_no_std(&file));
     report.sizes = section_sizes(&file);

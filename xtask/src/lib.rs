@@ -8,11 +8,13 @@
 
 pub mod allowlist;
 pub mod disasm;
+pub mod findings;
 pub mod gates;
 pub mod illumos_check;
 pub mod kmod;
 pub mod package;
 pub mod paths;
+pub mod probes;
 pub mod relocs;
 pub mod softfloat;
 pub mod toolchain;

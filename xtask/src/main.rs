@@ -121,7 +121,7 @@ fn run_check(
         ),
     }
     if report.passed() && export_findings.is_empty() {
-        println!("  gates: format, entry, undefined, fpu, soft-float, relocations, unwinding, std: all passed");
+        println!("  gates: format, entry, undefined, fpu, soft-float, relocations, probe-sites, unwinding, std: all passed");
         Ok(())
     } else {
         for finding in &report.findings {

@@ -32,13 +32,10 @@ use object::SectionIndex;
 use object::SymbolKind;
 use object::SymbolSection;
 use object::elf;
-use object::read::elf::ElfFile64;
 use object::read::elf::SectionHeader;
 
-use crate::gates::Finding;
-use crate::gates::Gate;
+use crate::findings::{Elf, Finding, Gate};
 
-type Elf<'data> = ElfFile64<'data, object::Endianness>;
 
 /// Float modes in libgcc/compiler-rt names: `h` f16, `s` f32, `d` f64,
 /// `x` x87 80-bit, `t` f128.

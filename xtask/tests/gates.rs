@@ -341,3 +341,25 @@ fn clean_object_has_no_soft_float() {
     let report = check(&compile("clean.c", &kernel_flags(&[]), "clean_softfloat"));
     assert!(report.passed(), "{:#?}", report.findings);
 }
+
+#[test]
+fn probe_sites_must_be_calls() {
+    // Plants the bug the gate guards against: probes reached by a tail
+    // jump and a conditional jump, beside a correct call.
+    let object = compile("probe_sites.s", &[], "probe_sites");
+    let report = check(&object);
+    let found = messages(&report, Gate::ProbeSites);
+    assert_eq!(found.len(), 2, "exactly the two jumps: {found:#?}");
+    assert!(
+        found.iter().any(|m| m.contains("__dtrace_probe_tuntap__link__destroy") && m.contains("tail jump")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|m| m.contains("__dtrace_probe_tuntap__link__state") && m.contains("conditional jump")),
+        "{found:#?}"
+    );
+    assert!(
+        !found.iter().any(|m| m.contains("__dtrace_probe_tuntap__drop")),
+        "the call site is fine: {found:#?}"
+    );
+}

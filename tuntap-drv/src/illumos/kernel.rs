@@ -422,6 +422,15 @@ impl Kernel for Illumos {
         }
     }
 
+    /// Fire an SDT probe.  Every probe must be a real `call`, never a
+    /// tail jump: krtld's `sdt_reloc_resolve` (illumos-gate
+    /// `usr/src/uts/intel/amd64/krtld/kobj_reloc.c`) NOPs the five bytes
+    /// of the site, and before 2024 it did so for a `jmp` too, so
+    /// execution would fall through into the next function.  The
+    /// `black_box` after the match is code after every call, so none is
+    /// in tail position; `cargo xtask kmod-check`'s probe-sites gate
+    /// rejects any probe relocation not on an `e8` call.
+    #[inline(never)]
     fn probe(&self, probe: Probe<'_>) {
         // SAFETY (every call below): an SDT probe site; krtld replaces the
         // call at load, and the arguments are plain integers or a pointer
@@ -452,6 +461,7 @@ impl Kernel for Illumos {
                 __dtrace_probe_tuntap__ioctl__fail(signed_arg(cmd), signed_arg(err))
             },
         }
+        core::hint::black_box(());
     }
 
     unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
