@@ -324,10 +324,11 @@ fn create_checks_the_link_id_with_dlmgmtd_and_reserved_bits() {
     let good = abi::TunIocCreate::new("vpn0", create_flags::TUN, id).unwrap();
     refuses_other_versions(&ctl, abi::TUN_IOC_CREATE, &good);
     assert_eq!(ctl.ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&abi::TunIocCreate { _pad: [9, 0], ..good })).err(), Some(sys::EINVAL));
-    // Another zone's admin may not take a link id of the global zone
-    // (dlmgmtd has no such name in its zone).
+    // Another zone's admin may not take a link id of the global zone: it
+    // is the id the global zone has for that name (dls_mgmt_get_linkid
+    // from the driver's taskq answers for the global zone).
     let other = zone_admin(&rig, "z1");
-    assert_eq!(rig.open_ctl(&other).ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&good)).err(), Some(sys::ENOENT));
+    assert_eq!(rig.open_ctl(&other).ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&good)).err(), Some(sys::EINVAL));
     // The id must be the one dlmgmtd gave this very name...
     let id1 = rig.link_id(&rig.root, "vpn1");
     let swapped = abi::TunIocCreate::new("vpn0", create_flags::TUN, id1).unwrap();
@@ -336,9 +337,12 @@ fn create_checks_the_link_id_with_dlmgmtd_and_reserved_bits() {
     let vnic = rig.host.dlmgmt_create_id(&rig.root, "vnic0", sys::DATALINK_CLASS_VNIC, sys::DL_ETHER, tuntap_sim::DlFlags::ACTIVE).unwrap();
     let wrong_class = abi::TunIocCreate::new("vnic0", create_flags::TUN, vnic).unwrap();
     assert_eq!(ctl.ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&wrong_class)).err(), Some(sys::EINVAL));
-    // A name dlmgmtd never heard of.
+    // A name dlmgmtd never gave that id.
     let unknown = abi::TunIocCreate::new("ghost0", create_flags::TUN, id).unwrap();
-    assert_eq!(ctl.ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&unknown)).err(), Some(sys::ENOENT));
+    assert_eq!(ctl.ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&unknown)).err(), Some(sys::EINVAL));
+    // An id dlmgmtd never handed out.
+    let nowhere = abi::TunIocCreate::new("vpn0", create_flags::TUN, id + 1000).unwrap();
+    assert_eq!(ctl.ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&nowhere)).err(), Some(sys::ENOENT));
     assert!(rig.driver.links().is_empty(), "no refused request made a link");
     ctl.ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&good)).unwrap();
     assert_eq!(rig.driver.links().len(), 1);

@@ -135,7 +135,8 @@ pub trait RawCondvar<M: RawMutex>: Send + Sync {
 /// A link as dlmgmtd knows it ([`Kernel::dls_mgmt_lookup`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DlmgmtLink {
-    pub linkid: DatalinkId,
+    /// The link's name.
+    pub name: LinkName,
     /// `datalink_class_t`.
     pub class: i32,
     /// DLPI media type (`DL_ETHER`, ...).
@@ -209,16 +210,31 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
 
     // ----- dls and dlmgmtd (dls.h, dls_mgmt.h) -----
 
+    /// `dls_devnet_create(mh, linkid, zoneid)` (illumos-gate
+    /// `usr/src/uts/common/io/dls/dls_mgmt.c`): bind the mac to its link
+    /// id, owned by `zone`.  Blocks (mac perimeter, dlmgmtd upcall).
     fn dls_devnet_create(&self, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno>;
+    /// `dls_devnet_destroy(mh, &linkid, B_TRUE)`.  Blocks.
     fn dls_devnet_destroy(&self, mh: MacHandle) -> Result<DatalinkId, Errno>;
-    /// Ask dlmgmtd for a new link id for `name` in `zone`, as the kernel
-    /// does for links it creates itself (old-API `tunN`/`tapN`).
-    fn dls_mgmt_create(&self, name: &LinkName, zone: ZoneId) -> Result<DatalinkId, Errno>;
-    /// What dlmgmtd records for `name` in `zone`: its link id, class and
-    /// media (`dls_mgmt_get_linkid_in_zone`, then `dls_mgmt_get_linkinfo`).
-    /// `ENOENT` if the zone has no such link.
-    fn dls_mgmt_lookup(&self, name: &LinkName, zone: ZoneId) -> Result<DlmgmtLink, Errno>;
-    /// Give a link id obtained by [`Kernel::dls_mgmt_create`] back.
+    /// Move an active link to `zone` in dls and in dlmgmtd
+    /// (`dls_devnet_hold_tmp` + `dls_devnet_setzid` + `dls_devnet_rele_tmp`,
+    /// as `dls_zone_remove` and dld's `drv_ioc_setzid` do; `dls_devnet_setzid`
+    /// upcalls `DLMGMT_CMD_SETZONEID`).  Blocks.
+    fn dls_devnet_setzid(&self, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno>;
+    /// `dls_mgmt_create(name, 0, DATALINK_CLASS_MISC, DL_ETHER, B_FALSE,
+    /// &id)`: a new link id from dlmgmtd, for links the kernel creates
+    /// itself (old-API `tunN`/`tapN`, attach-with-create).  dlmgmtd files
+    /// it in the zone of the *calling thread* (`i_dls_mgmt_upcall` passes
+    /// `zone_kcred()`): on a taskq, the global zone.  A door upcall: blocks.
+    fn dls_mgmt_create(&self, name: &LinkName) -> Result<DatalinkId, Errno>;
+    /// `dls_mgmt_get_linkinfo(linkid, name, &class, &media, &flags)`: what
+    /// dlmgmtd records for a link id.  `ENOENT` if none.  Blocks.
+    fn dls_mgmt_linkinfo(&self, linkid: DatalinkId) -> Result<DlmgmtLink, Errno>;
+    /// `dls_mgmt_get_linkid(name, &id)`: the id `name` has in the zone of
+    /// the calling thread (on a taskq, the global zone).  Blocks.
+    fn dls_mgmt_linkid(&self, name: &LinkName) -> Result<DatalinkId, Errno>;
+    /// Give a link id obtained by [`Kernel::dls_mgmt_create`] back
+    /// (`dls_mgmt_destroy(linkid, B_FALSE)`).  Blocks.
     fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno>;
 
     // ----- credentials, zones, processes -----
@@ -230,7 +246,15 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     fn cred_in_group(&self, cr: Cred, gid: u32) -> bool;
     /// `secpolicy_dl_config(9F)`: `Ok` or `EPERM`.
     fn secpolicy_dl_config(&self, cr: Cred) -> Result<(), Errno>;
-    /// The pid of the process in whose context the driver runs now.
+    /// `crhold(9F)`: keep `cr` alive past the entry point that received it
+    /// (an ioctl's `ioc_cr` is freed by the stream head when the ioctl
+    /// ends, even on timeout: `strdoioctl` in `usr/src/uts/common/os/streamio.c`).
+    fn cred_hold(&self, cr: Cred);
+    /// `crfree(9F)`: release a [`Kernel::cred_hold`].
+    fn cred_release(&self, cr: Cred);
+    /// `ddi_get_pid(9F)`: the pid of the process in whose context the
+    /// driver runs now.  User context only (open and close): put and
+    /// service procedures and taskq threads have no process.
     fn current_pid(&self) -> i32;
 
     // ----- time, randomness, probes -----

@@ -69,6 +69,17 @@ pub fn iocdata<K: Kernel>(msg: &MsgBlk<K>) -> Option<IocData> {
     Some(IocData { cmd: cp.cp_cmd, id: cp.cp_id, cred: Cred(cp.cp_cr), failed: !cp.cp_rval.is_null() })
 }
 
+/// The credential an `M_IOCTL` (`ioc_cr`) or `M_IOCDATA` (`cp_cr`)
+/// carries: the process that issued the ioctl.
+pub fn message_cred<K: Kernel>(msg: &MsgBlk<K>) -> Option<Cred> {
+    let cred = match msg.db_type() {
+        sys::M_IOCTL => header(msg)?.cred,
+        sys::M_IOCDATA => iocdata(msg)?.cred,
+        _ => return None,
+    };
+    (!cred.0.is_null()).then_some(cred)
+}
+
 /// The bytes in `b_cont`, at most `limit`; `None` if there are more.
 pub fn payload<K: Kernel>(msg: &MsgBlk<K>, limit: usize) -> Option<Vec<u8>> {
     msg.continuation_bytes(limit)

@@ -10,16 +10,30 @@
 //! its copyin/copyout exchange, and, for an old-API IP stream, its DLPI
 //! state.
 //!
+//! **Control work.**  A put procedure must not block (put(9E)), yet
+//! ioctls and DLPI requests create and destroy links, which blocks
+//! (dlmgmtd door upcalls, the mac perimeter).  So, as dld does
+//! (`dld_wput_nondata` and `dld_wput_nondata_task` in
+//! `usr/src/uts/common/io/dld/dld_str.c`), the put procedure appends
+//! every control message to `control.pending` (a `b_next` list: queueing
+//! never allocates) and, if no task is running for this stream,
+//! dispatches one on the driver's taskq; the task handles the messages
+//! in order and replies with `qreply`.  Close marks `control.closing`
+//! (later control messages are refused at once) and waits on
+//! `control_idle` until the task has finished, before `qprocsoff`: no
+//! reply ever follows it.
+//!
 //! **Locks.**  `state` is taken after any link lock and before the
 //! queue's `backlog`; it is never held across `putnext`, `qreply` or a
-//! mac upcall.
+//! mac upcall.  `control` is a leaf.
 
 use alloc::sync::Arc;
 
 use crate::ddi::{Kernel, ZoneId};
 use crate::link::Link;
 use crate::queue::Queue;
-use crate::sync::KMutex;
+use crate::mblk::MsgQueue;
+use crate::sync::{KCondvar, KMutex};
 
 /// Which node a stream was opened on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +76,16 @@ pub struct DlpiState<K: Kernel> {
     pub link: Option<Arc<Link<K>>>,
 }
 
+/// Control messages waiting for this stream's control task.
+pub struct Control<K: Kernel> {
+    /// Linked through `b_next`, in arrival order.
+    pub pending: MsgQueue<K>,
+    /// A control task is dispatched or running for this stream.
+    pub running: bool,
+    /// Close has begun: control messages are refused at once.
+    pub closing: bool,
+}
+
 pub struct Minor<K: Kernel> {
     pub minor: u32,
     pub node: Node,
@@ -70,17 +94,37 @@ pub struct Minor<K: Kernel> {
     /// The read side: what an attached link delivers to.
     pub queue: Arc<Queue<K>>,
     pub state: KMutex<K, MinorState<K>>,
+    pub control: KMutex<K, Control<K>>,
+    /// Broadcast when the control task finishes.
+    pub control_idle: KCondvar<K>,
+    /// The driver instance that opened the stream (a `*const Driver<K>`),
+    /// valid while the stream is open: detach is refused while any is.
+    driver: *const core::ffi::c_void,
 }
 
+// SAFETY: `driver` points at the driver instance, which is Sync and
+// outlives every open stream; everything else is Send + Sync by itself.
+unsafe impl<K: Kernel> Send for Minor<K> {}
+// SAFETY: as above.
+unsafe impl<K: Kernel> Sync for Minor<K> {}
+
 impl<K: Kernel> Minor<K> {
-    pub fn new(queue: Arc<Queue<K>>, node: Node, zone: ZoneId) -> Self {
+    pub fn new(queue: Arc<Queue<K>>, node: Node, zone: ZoneId, driver: *const core::ffi::c_void) -> Self {
         Self {
             minor: queue.minor,
             node,
             zone,
             queue,
             state: KMutex::new(MinorState { link: None, pending: None, dlpi: None }),
+            control: KMutex::new(Control { pending: MsgQueue::new(), running: false, closing: false }),
+            control_idle: KCondvar::new(),
+            driver,
         }
+    }
+
+    /// The driver instance that opened this stream.
+    pub fn driver(&self) -> *const core::ffi::c_void {
+        self.driver
     }
 
     /// The link this stream is attached to.

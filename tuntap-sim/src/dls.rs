@@ -170,13 +170,26 @@ pub(crate) struct DlState {
     creds: HashMap<usize, Arc<CredInner>>,
     /// linkid -> (mac handle address, zone).
     devnet: HashMap<DatalinkId, (usize, ZoneId)>,
+    /// Links moved out of the global zone by `dls_devnet_setzid` (each
+    /// holds an extra devnet reference until moved back).
+    moved: std::collections::BTreeSet<DatalinkId>,
+    /// Outstanding `crhold`s per credential address.
+    cred_holds: HashMap<usize, u32>,
 }
 
 impl DlState {
     pub(crate) fn new() -> Self {
         let mut zones = BTreeMap::new();
         zones.insert(GLOBAL_ZONEID, "global".to_string());
-        DlState { links: BTreeMap::new(), cursor: 1, zones, creds: HashMap::new(), devnet: HashMap::new() }
+        DlState {
+            links: BTreeMap::new(),
+            cursor: 1,
+            zones,
+            creds: HashMap::new(),
+            devnet: HashMap::new(),
+            moved: std::collections::BTreeSet::new(),
+            cred_holds: HashMap::new(),
+        }
     }
 
     fn alloc_id(&mut self) -> Option<DatalinkId> {
@@ -262,6 +275,35 @@ impl SimHost {
 /// Look up a credential the driver passes back; records a violation and
 /// returns None when it is not a live simulator credential.
 #[track_caller]
+/// `crhold(9F)`.
+pub(crate) fn cred_hold(host: &Arc<HostShared>, cr: Cred) {
+    if cred_read(host, cr).is_some() {
+        *lock(&host.dl).cred_holds.entry(cr.0 as usize).or_insert(0) += 1;
+    }
+}
+
+/// `crfree(9F)` of a hold: one without a `crhold` before it is a
+/// violation (it would free the caller's credential under it).
+#[track_caller]
+pub(crate) fn cred_release(host: &Arc<HostShared>, cr: Cred) {
+    let mut dl = lock(&host.dl);
+    match dl.cred_holds.get_mut(&(cr.0 as usize)) {
+        Some(n) if *n > 0 => *n -= 1,
+        _ => {
+            drop(dl);
+            host.record(ViolationKind::BadCred, format!("crfree of {:p} without a crhold", cr.0));
+        }
+    }
+}
+
+/// Credentials still held at the end: a leak.
+pub(crate) fn check_cred_leaks(host: &Arc<HostShared>) {
+    let held: u32 = lock(&host.dl).cred_holds.values().sum();
+    if held > 0 {
+        host.record(ViolationKind::Leak, format!("{held} crhold(s) never released with crfree"));
+    }
+}
+
 pub(crate) fn cred_read(host: &Arc<HostShared>, cr: Cred) -> Option<CredSpec> {
     let found = lock(&host.dl).creds.get(&(cr.0 as usize)).cloned();
     match found {
@@ -460,6 +502,7 @@ impl SimHost {
 
 #[track_caller]
 pub(crate) fn dls_devnet_create(host: &Arc<HostShared>, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+    crate::context::check_may_block(host, "dls_devnet_create (mac perimeter and a dlmgmtd door upcall)");
     let Some(m) = mac::lookup_handle(host, mh, "dls_devnet_create") else { return Err(EINVAL) };
     let mut dl = lock(&host.dl);
     if !dl.zones.contains_key(&zone) {
@@ -488,11 +531,12 @@ pub(crate) fn dls_devnet_create(host: &Arc<HostShared>, mh: MacHandle, linkid: D
 
 #[track_caller]
 pub(crate) fn dls_devnet_destroy(host: &Arc<HostShared>, mh: MacHandle) -> Result<DatalinkId, Errno> {
+    crate::context::check_may_block(host, "dls_devnet_destroy (mac perimeter and a dlmgmtd door upcall)");
     let Some(m) = mac::lookup_handle(host, mh, "dls_devnet_destroy") else { return Err(EINVAL) };
     let mut dl = lock(&host.dl);
     let mut st = lock(&m.st);
     let Some((linkid, _)) = st.devnet else { return Err(ENOENT) };
-    if !st.clients.is_empty() {
+    if !st.clients.is_empty() || dl.moved.contains(&linkid) {
         return Err(EBUSY);
     }
     st.devnet = None;
@@ -501,7 +545,11 @@ pub(crate) fn dls_devnet_destroy(host: &Arc<HostShared>, mh: MacHandle) -> Resul
 }
 
 #[track_caller]
-pub(crate) fn dls_mgmt_create(host: &Arc<HostShared>, name: &LinkName, zone: ZoneId) -> Result<DatalinkId, Errno> {
+/// `dls_mgmt_create`: dlmgmtd files the link in the zone of the calling
+/// thread (`zone_kcred()` in `i_dls_mgmt_upcall`; see context.rs rule 3).
+pub(crate) fn dls_mgmt_create(host: &Arc<HostShared>, name: &LinkName) -> Result<DatalinkId, Errno> {
+    crate::context::check_may_block(host, "dls_mgmt_create (a door upcall to dlmgmtd)");
+    let zone = crate::context::caller_zone();
     let mut dl = lock(&host.dl);
     if !dl.zones.contains_key(&zone) {
         return Err(EINVAL);
@@ -527,16 +575,67 @@ pub(crate) fn dls_mgmt_create(host: &Arc<HostShared>, name: &LinkName, zone: Zon
     Ok(id)
 }
 
-/// The kernel's GETLINKID + GETNAME upcalls: what `name` is in `zone`.
-pub(crate) fn dls_mgmt_lookup(host: &Arc<HostShared>, name: &LinkName, zone: ZoneId) -> Result<DlmgmtLink, Errno> {
+/// `dls_mgmt_get_linkinfo` (DLMGMT_CMD_GETNAME): name, class and media of
+/// a link id, as dlmgmtd answers the calling thread's zone (the global
+/// zone sees every link; `dlmgmt_getname` in
+/// `usr/src/cmd/dlmgmtd/dlmgmt_door.c`).
+pub(crate) fn dls_mgmt_linkinfo(host: &Arc<HostShared>, linkid: DatalinkId) -> Result<DlmgmtLink, Errno> {
+    crate::context::check_may_block(host, "dls_mgmt_get_linkinfo (a door upcall to dlmgmtd)");
+    let zone = crate::context::caller_zone();
     let dl = lock(&host.dl);
-    let id = dl.id_by_name(name.as_str(), zone).ok_or(ENOENT)?;
-    let e = dl.links.get(&id).ok_or(ENOENT)?;
-    Ok(DlmgmtLink { linkid: id, class: e.info.class, media: e.info.media })
+    let e = dl.links.get(&linkid).filter(|e| visible(&e.info, zone)).ok_or(ENOENT)?;
+    let name = LinkName::new(&e.info.name).map_err(|_| EINVAL)?;
+    Ok(DlmgmtLink { name, class: e.info.class, media: e.info.media })
+}
+
+/// `dls_mgmt_get_linkid` (DLMGMT_CMD_GETLINKID): the id `name` has in the
+/// calling thread's zone.
+pub(crate) fn dls_mgmt_linkid(host: &Arc<HostShared>, name: &LinkName) -> Result<DatalinkId, Errno> {
+    crate::context::check_may_block(host, "dls_mgmt_get_linkid (a door upcall to dlmgmtd)");
+    let zone = crate::context::caller_zone();
+    // dlmgmtd's `link_by_name` (usr/src/cmd/dlmgmtd/dlmgmt_util.c) looks
+    // the name up in the caller's zone only.
+    lock(&host.dl)
+        .links
+        .values()
+        .find(|l| l.info.name == name.as_str() && l.info.zone == zone)
+        .map(|l| l.info.linkid)
+        .ok_or(ENOENT)
+}
+
+/// `dls_devnet_setzid` on an active link: dls and dlmgmtd
+/// (`DLMGMT_CMD_SETZONEID`) both move it to `zone`.  Moving a link out of
+/// the global zone takes an extra devnet hold that only moving it back
+/// releases (`dls_devnet_setzid` in `usr/src/uts/common/io/dls/dls_mgmt.c`),
+/// so `dls_devnet_destroy` of a link still in a zone it was moved to is
+/// refused (`EBUSY`).
+pub(crate) fn dls_devnet_setzid(host: &Arc<HostShared>, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+    crate::context::check_may_block(host, "dls_devnet_setzid (mac perimeter and a dlmgmtd door upcall)");
+    let mut dl = lock(&host.dl);
+    if !dl.zones.contains_key(&zone) {
+        return Err(EINVAL);
+    }
+    let Some(&(mh, _)) = dl.devnet.get(&linkid) else { return Err(ENOENT) };
+    let Some(e) = dl.links.get(&linkid) else { return Err(ENOENT) };
+    let name = e.info.name.clone();
+    if e.info.zone != zone && dl.name_taken(&name, zone) {
+        return Err(EEXIST);
+    }
+    dl.devnet.insert(linkid, (mh, zone));
+    if let Some(e) = dl.links.get_mut(&linkid) {
+        e.info.zone = zone;
+    }
+    if zone == GLOBAL_ZONEID {
+        dl.moved.remove(&linkid);
+    } else {
+        dl.moved.insert(linkid);
+    }
+    Ok(())
 }
 
 #[track_caller]
 pub(crate) fn dls_mgmt_destroy(host: &Arc<HostShared>, linkid: DatalinkId) -> Result<(), Errno> {
+    crate::context::check_may_block(host, "dls_mgmt_destroy (a door upcall to dlmgmtd)");
     let mut dl = lock(&host.dl);
     if dl.devnet.contains_key(&linkid) {
         drop(dl);

@@ -22,12 +22,11 @@
 //! violations.
 
 use std::ffi::c_void;
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -39,6 +38,7 @@ use tuntap_drv::ddi::{
 };
 
 use crate::sync::{SimCondvar, SimMutex, driver_locks_held};
+use crate::context::{self, Ctx};
 use crate::{dls, mac, mblk, streams};
 
 /// What rule a [`Violation`] broke.
@@ -97,6 +97,10 @@ pub enum ViolationKind {
     BadCred,
     /// Simulator worker threads did not go idle (deadlock in the driver?).
     WorkerStuck,
+    /// A call not allowed in the context it was made from: a blocking
+    /// call in a put or service procedure or mac callback, or a
+    /// user-context-only call outside open/close (see `context.rs`).
+    Context,
 }
 
 /// A broken rule, with where it was found.
@@ -355,35 +359,10 @@ impl HostShared {
     }
 }
 
-// ----- thread context -----
-
-thread_local! {
-    static CONTEXT: RefCell<Vec<(Weak<HostShared>, i32)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// While alive, the calling thread runs driver code on behalf of `host`
-/// and process `pid`.
-pub(crate) struct ContextGuard(());
-
-pub(crate) fn enter_context(host: &Arc<HostShared>, pid: i32) -> ContextGuard {
-    CONTEXT.with(|c| c.borrow_mut().push((Arc::downgrade(host), pid)));
-    ContextGuard(())
-}
-
-impl Drop for ContextGuard {
-    fn drop(&mut self) {
-        CONTEXT.with(|c| {
-            c.borrow_mut().pop();
-        });
-    }
-}
+// ----- thread context (see context.rs) -----
 
 fn context_host() -> Option<Arc<HostShared>> {
-    CONTEXT.with(|c| c.borrow().last().and_then(|(h, _)| h.upgrade()))
-}
-
-fn context_pid() -> i32 {
-    CONTEXT.with(|c| c.borrow().last().map(|(_, p)| *p).unwrap_or(0))
+    context::current_host()
 }
 
 /// Record a violation on the host whose driver code this thread runs.
@@ -598,6 +577,7 @@ impl SimHost {
         }
         mac::check_leaks(sh);
         mblk::check_leaks(sh);
+        dls::check_cred_leaks(sh);
         sh.svc.stop();
         sh.taskq.stop();
         let v = self.violations();
@@ -757,20 +737,44 @@ impl Kernel for SimKernel {
     }
 
     #[track_caller]
-    fn dls_mgmt_create(&self, name: &LinkName, zone: ZoneId) -> Result<DatalinkId, Errno> {
-        dls::dls_mgmt_create(&self.0, name, zone)
+    fn dls_mgmt_create(&self, name: &LinkName) -> Result<DatalinkId, Errno> {
+        self.0.check_no_driver_locks("dls_mgmt_create");
+        dls::dls_mgmt_create(&self.0, name)
     }
 
     #[track_caller]
-    fn dls_mgmt_lookup(&self, name: &LinkName, zone: ZoneId) -> Result<DlmgmtLink, Errno> {
-        dls::dls_mgmt_lookup(&self.0, name, zone)
+    fn dls_mgmt_linkinfo(&self, linkid: DatalinkId) -> Result<DlmgmtLink, Errno> {
+        self.0.check_no_driver_locks("dls_mgmt_get_linkinfo");
+        dls::dls_mgmt_linkinfo(&self.0, linkid)
     }
 
+    #[track_caller]
+    fn dls_mgmt_linkid(&self, name: &LinkName) -> Result<DatalinkId, Errno> {
+        self.0.check_no_driver_locks("dls_mgmt_get_linkid");
+        dls::dls_mgmt_linkid(&self.0, name)
+    }
+
+    #[track_caller]
+    fn dls_devnet_setzid(&self, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+        self.0.check_no_driver_locks("dls_devnet_setzid");
+        dls::dls_devnet_setzid(&self.0, linkid, zone)
+    }
+
+    #[track_caller]
     fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno> {
         dls::dls_mgmt_destroy(&self.0, linkid)
     }
 
     #[track_caller]
+    fn cred_hold(&self, cr: Cred) {
+        dls::cred_hold(&self.0, cr);
+    }
+
+    #[track_caller]
+    fn cred_release(&self, cr: Cred) {
+        dls::cred_release(&self.0, cr);
+    }
+
     fn cred_zone(&self, cr: Cred) -> ZoneId {
         dls::cred_read(&self.0, cr).map(|c| c.zone).unwrap_or(-1)
     }
@@ -798,8 +802,9 @@ impl Kernel for SimKernel {
         }
     }
 
+    #[track_caller]
     fn current_pid(&self) -> i32 {
-        context_pid()
+        context::caller_pid(&self.0, "ddi_get_pid")
     }
 
     fn wall_clock_ns(&self) -> u64 {
@@ -833,7 +838,7 @@ impl Kernel for SimKernel {
         let arg = arg as usize;
         self.0.taskq.push(Box::new(move || {
             if let Some(h) = host.upgrade() {
-                let _g = enter_context(&h, 0);
+                let _g = context::enter(&h, Ctx::Taskq);
                 // SAFETY: the driver keeps arg valid until the task ran.
                 unsafe { task(arg as *mut c_void) };
             }

@@ -70,7 +70,8 @@
 
 #![allow(clippy::missing_safety_doc)]
 
-pub mod dls;
+pub mod context;
+mod dls;
 pub mod host;
 pub mod mac;
 pub mod mblk;

@@ -163,6 +163,8 @@ impl RawCondvar<SimMutex> for SimCondvar {
                 ViolationKind::BlockingInCallback,
                 "cv_wait inside mc_tx: the transmit entry point must never block".into(),
             );
+        } else if let Some(host) = crate::context::current_host() {
+            crate::context::check_may_block(&host, "cv_wait");
         }
         if !m.held() {
             record_in_context(

@@ -2,10 +2,15 @@
 
 //! The list of illumos kernel symbols the module may leave undefined.
 //!
-//! `kernel/allowlist.txt` holds one entry per line: the symbol, then
-//! whitespace, then the illumos-gate path of the header that declares it
-//! (`mac_register  usr/src/uts/common/sys/mac_provider.h`).  `#` starts a
-//! comment that runs to the end of the line; blank lines are ignored.
+//! `kernel/allowlist.txt` holds one entry per line: the symbol, the
+//! illumos-gate path of the header that declares it, and the key of how
+//! its presence in the oldest supported releases (OmniOS r151046 LTS,
+//! OpenIndiana 2024.04; kernel/README.md) was checked
+//! (`mac_register  usr/src/uts/common/sys/mac_provider.h  crossbow`).
+//! Keys are defined in the file itself by legend lines
+//! `#@ key: how it was checked`; an entry with no key, or an unknown
+//! one, is an error.  `#` otherwise starts a comment that runs to the end
+//! of the line; blank lines are ignored.
 //! Every undefined symbol in the built module must be on this list: a
 //! symbol krtld cannot resolve makes `modload` fail, and a typo'd or
 //! private symbol is better caught here than on a test host.
@@ -19,6 +24,9 @@ use std::path::Path;
 pub struct AllowlistEntry {
     pub symbol: String,
     pub header: String,
+    /// How its presence in the supported releases was checked (a legend
+    /// key); empty for a project export (allowlist-tun.txt).
+    pub checked: String,
     /// 1-based line number in the file, for error messages.
     pub line: usize,
 }
@@ -109,6 +117,12 @@ impl Allowlist {
     fn parse_as(text: &str, source: Source) -> Result<Allowlist, Vec<AllowlistError>> {
         let mut entries = BTreeMap::new();
         let mut errors = Vec::new();
+        let legend: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("#@"))
+            .filter_map(|l| l.split(':').next())
+            .map(str::trim)
+            .collect();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
             let content = raw.split('#').next().unwrap_or("").trim();
@@ -116,13 +130,36 @@ impl Allowlist {
                 continue;
             }
             let fields: Vec<&str> = content.split_whitespace().collect();
-            let [symbol, header] = fields.as_slice() else {
+            let (symbol, header, checked) = match (source, fields.as_slice()) {
+                (Source::IllumosHeader, [symbol, header, checked]) => (symbol, header, *checked),
+                (Source::ProjectSource, [symbol, header]) => (symbol, header, ""),
+                (Source::IllumosHeader, _) => {
+                    errors.push(AllowlistError {
+                        line,
+                        message: format!(
+                            "expected `symbol  usr/src/.../header.h  how-checked`, found {content:?}"
+                        ),
+                    });
+                    continue;
+                }
+                (Source::ProjectSource, _) => {
+                    errors.push(AllowlistError {
+                        line,
+                        message: format!("expected `symbol  tuntap-drv/.../file.rs`, found {content:?}"),
+                    });
+                    continue;
+                }
+            };
+            if source == Source::IllumosHeader && !legend.contains(&checked) {
                 errors.push(AllowlistError {
                     line,
-                    message: format!("expected `symbol  usr/src/.../header.h`, found {content:?}"),
+                    message: format!(
+                        "{symbol}: {checked:?} is not a `#@ key:` of this file (how its presence in the \
+                         supported releases was checked)"
+                    ),
                 });
                 continue;
-            };
+            }
             if !is_c_identifier(symbol) {
                 errors.push(AllowlistError {
                     line,
@@ -143,6 +180,7 @@ impl Allowlist {
             let entry = AllowlistEntry {
                 symbol: (*symbol).to_owned(),
                 header: (*header).to_owned(),
+                checked: checked.to_owned(),
                 line,
             };
             if let Some(previous) = entries.insert(entry.symbol.clone(), entry) {
@@ -212,13 +250,14 @@ mod tests {
 
     #[test]
     fn parses_entries_comments_and_blank_lines() {
-        let text = "# header comment\n\n\
-                    mac_register  usr/src/uts/common/sys/mac_provider.h\n\
-                    kmem_alloc\tusr/src/uts/common/sys/kmem.h  # trailing\n";
+        let text = "# header comment\n#@ ddi: read it\n\
+                    mac_register  usr/src/uts/common/sys/mac_provider.h  ddi\n\
+                    kmem_alloc\tusr/src/uts/common/sys/kmem.h ddi  # trailing\n";
         let list = Allowlist::parse(text).expect("valid list");
         assert_eq!(list.len(), 2);
         let entry = list.get("kmem_alloc").expect("kmem_alloc present");
         assert_eq!(entry.header, "usr/src/uts/common/sys/kmem.h");
+        assert_eq!(entry.checked, "ddi");
         assert_eq!(entry.line, 4);
         assert!(!list.contains("mac_unregister"));
     }
@@ -232,7 +271,7 @@ mod tests {
 
     #[test]
     fn rejects_header_outside_usr_src() {
-        let errors = Allowlist::parse("mac_register sys/mac_provider.h\n").expect_err("must fail");
+        let errors = Allowlist::parse("#@ k: x\nmac_register sys/mac_provider.h k\n").expect_err("must fail");
         assert!(errors[0].message.contains("usr/src/"), "{}", errors[0]);
     }
 
@@ -253,7 +292,7 @@ mod tests {
 
     #[test]
     fn merge_adds_entries_and_rejects_overlap() {
-        let mut kernel = Allowlist::parse("mac_rx usr/src/uts/common/sys/mac_provider.h\n").expect("ok");
+        let mut kernel = Allowlist::parse("#@ k: x\nmac_rx usr/src/uts/common/sys/mac_provider.h k\n").expect("ok");
         let exports = Allowlist::parse_project_exports("tuntap_str_wput tuntap-drv/src/illumos/streams.rs\n")
             .expect("ok");
         kernel.merge(exports.clone()).expect("disjoint");
@@ -263,12 +302,26 @@ mod tests {
 
     #[test]
     fn rejects_extra_fields_bad_names_and_duplicates() {
-        let text = "a usr/src/a.h extra\n\
-                    1abc usr/src/uts/common/sys/x.h\n\
-                    dup usr/src/uts/common/sys/x.h\n\
-                    dup usr/src/uts/common/sys/y.h\n";
+        let text = "#@ k: x\n\
+                    a usr/src/a.h k extra\n\
+                    1abc usr/src/uts/common/sys/x.h k\n\
+                    dup usr/src/uts/common/sys/x.h k\n\
+                    dup usr/src/uts/common/sys/y.h k\n";
         let errors = Allowlist::parse(text).expect_err("must fail");
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![1, 2, 4]);
+        assert_eq!(lines, vec![2, 3, 5]);
+    }
+
+    #[test]
+    fn every_kernel_symbol_says_how_it_was_checked() {
+        // No key, and a key the file's legend does not define.
+        let text = "#@ ddi: read in sunddi.h\n\
+                    ddi_get_time usr/src/uts/common/sys/sunddi.h\n\
+                    mac_getinfo usr/src/uts/common/sys/mac_provider.h guessed\n\
+                    nodev usr/src/uts/common/sys/systm.h ddi\n";
+        let errors = Allowlist::parse(text).expect_err("must fail");
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 3]);
+        assert!(errors[1].message.contains("\"guessed\" is not a `#@ key:`"), "{}", errors[1]);
     }
 }

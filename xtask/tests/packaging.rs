@@ -860,22 +860,53 @@ fn tun_page_problems(page: &str, driver_sources: &[String], all_driver_sources: 
     problems
 }
 
+/// The driver's sources under `tuntap-drv/src` named by `names`: a file,
+/// or a directory (every `.rs` file below it).
 fn driver_sources(names: &[&str]) -> Vec<String> {
-    names
+    let root = repo().join("tuntap-drv/src");
+    let mut files = Vec::new();
+    for n in names {
+        let path = root.join(n);
+        if path.is_dir() {
+            rs_files_below(&path, &mut files);
+        } else {
+            files.push(path);
+        }
+    }
+    files
         .iter()
-        .map(|n| fs::read_to_string(repo().join("tuntap-drv/src").join(n)).unwrap_or_else(|e| panic!("read tuntap-drv/src/{n}: {e}")))
+        .map(|p| fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())))
         .collect()
 }
 
-/// driver.rs (open, ioctls), ioctl.rs (replies), dlpi.rs (old-API IP).
-const DEVICE_PATH_SOURCES: &[&str] = &["driver.rs", "ioctl.rs", "dlpi.rs"];
+fn rs_files_below(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rs_files_below(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
 
+/// The device path: open, the ioctl table and its commands
+/// (driver/), ioctl replies (ioctl.rs), old-API IP (dlpi/).
+const DEVICE_PATH_SOURCES: &[&str] = &["driver", "ioctl.rs", "dlpi"];
+
+/// Every driver source but the kernel layer (`illumos/`), which only
+/// translates, relative to `tuntap-drv/src`.
 fn all_driver_source_names() -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(repo().join("tuntap-drv/src"))
         .expect("read tuntap-drv/src")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".rs"))
+        .filter(|n| n != "illumos")
         .collect();
     names.sort();
     names

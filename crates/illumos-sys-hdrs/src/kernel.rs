@@ -144,6 +144,8 @@ unsafe extern "C" {
 // ===== usr/src/uts/common/sys/cred.h =====
 unsafe extern "C" {
     pub fn crgetzoneid(cr: *const cred_t) -> zoneid_t;
+    pub fn crhold(cr: *mut cred_t);
+    pub fn crfree(cr: *mut cred_t);
     pub fn crgetuid(cr: *const cred_t) -> uid_t;
     pub fn crgetgid(cr: *const cred_t) -> gid_t;
     /// `int groupmember(gid_t, const cred_t *)`: non-zero when `gid` is the
@@ -292,13 +294,6 @@ unsafe extern "C" {
     pub fn mac_init_ops(ops: *mut dev_ops, name: *const c_char);
     pub fn mac_fini_ops(ops: *mut dev_ops);
     pub fn mac_devt_to_instance(devt: dev_t) -> c_int;
-    /// Present in current gates (not in the 2017 copy of the header).
-    pub fn mac_getinfo(
-        dip: *mut dev_info_t,
-        cmd: ddi_info_cmd_t,
-        arg: *mut c_void,
-        resultp: *mut *mut c_void,
-    ) -> c_int;
     pub fn mac_private_minor() -> minor_t;
     pub fn mac_prop_info_set_default_uint8(ph: mac_prop_info_handle_t, val: u8);
     pub fn mac_prop_info_set_default_uint32(ph: mac_prop_info_handle_t, val: u32);
@@ -321,9 +316,17 @@ unsafe extern "C" {
         linkidp: *mut datalink_id_t,
     ) -> c_int;
     pub fn dls_mgmt_destroy(linkid: datalink_id_t, persist: boolean_t) -> c_int;
-    /// dlmgmtd upcall: the link id `link` names in zone `zid`
-    /// (DLMGMT_CMD_GETLINKID carries `ld_zoneid`, sys/dls_mgmt.h).
-    pub fn dls_mgmt_get_linkid_in_zone(link: *const c_char, linkid: *mut datalink_id_t, zid: zoneid_t) -> c_int;
+    /// dlmgmtd upcall (DLMGMT_CMD_GETLINKID): the link id `link` names in
+    /// the zone of the calling thread.
+    pub fn dls_mgmt_get_linkid(link: *const c_char, linkid: *mut datalink_id_t) -> c_int;
+    /// `int dls_devnet_hold_tmp(datalink_id_t, dls_dl_handle_t *)`: a
+    /// temporary hold on an active link's devnet entry.
+    pub fn dls_devnet_hold_tmp(linkid: datalink_id_t, ddhp: *mut *mut c_void) -> c_int;
+    /// `void dls_devnet_rele_tmp(dls_dl_handle_t)`.
+    pub fn dls_devnet_rele_tmp(ddh: *mut c_void);
+    /// `int dls_devnet_setzid(dls_dl_handle_t, zoneid_t)`: move a link to
+    /// a zone in dls and (DLMGMT_CMD_SETZONEID) in dlmgmtd.
+    pub fn dls_devnet_setzid(ddh: *mut c_void, zid: zoneid_t) -> c_int;
     /// dlmgmtd upcall: name (may be NULL), class, media and flags of a
     /// link id (DLMGMT_CMD_GETNAME, `dlmgmt_getname_retval_t`).
     pub fn dls_mgmt_get_linkinfo(

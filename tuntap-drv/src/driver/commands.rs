@@ -19,14 +19,18 @@ use tuntap_abi::{self as abi, LinkName, TUN_NO_ID, attach_flags, create_flags, d
 
 use super::Driver;
 use super::ioctls::{Reply, abi_errno, decode, read_u32, reserved_zero};
-use crate::ddi::{Cred, Errno, Kernel};
+use crate::ddi::{Cred, Errno, GLOBAL_ZONEID, Kernel, ZoneId};
 use crate::frame;
 use crate::link::{Link, LinkSpec, Mode, Origin};
 use crate::minor::{Minor, Node};
 use crate::queue;
 
+/// How many more units a `TUNNEWPPA(-1)` tries when dlmgmtd already
+/// knows a unit's name.
+const NEWPPA_RETRIES: u32 = 8;
+
 impl<K: Kernel> Driver<K> {
-    pub(super) fn cmd_create(&self, cr: Cred, input: &[u8]) -> Result<Reply, Errno> {
+    pub(super) fn cmd_create(&self, cr: Cred, creator: i32, input: &[u8]) -> Result<Reply, Errno> {
         let mut req: abi::TunIocCreate = decode(input)?;
         abi::check_flags(req.flags, create_flags::ALL).map_err(abi_errno)?;
         reserved_zero(req._pad == [0; 2])?;
@@ -49,12 +53,20 @@ impl<K: Kernel> Driver<K> {
             None
         };
         let zone = self.k.cred_zone(cr);
-        // The id must be the one dlmgmtd gave this name in the caller's
-        // zone, for a MISC/Ether link: otherwise a zone could take over
-        // another zone's (or the global zone's) not-yet-active link id,
-        // or the link would be misnamed in dladm.
-        let known = self.k.dls_mgmt_lookup(&name, zone)?;
-        if known.linkid != req.linkid || known.class != sys::DATALINK_CLASS_MISC || known.media != sys::DL_ETHER {
+        // The id must be one dlmgmtd gave this name, for a MISC/Ether
+        // link, or the link would be misnamed in dladm
+        // (`dls_mgmt_get_linkinfo`).  This runs on the taskq, whose upcalls
+        // dlmgmtd answers for the global zone, so it cannot ask which zone
+        // the id was filed in; it refuses a non-global caller the id the
+        // global zone has for that name (`dls_mgmt_get_linkid`), so a
+        // zone cannot take over a global-zone link id.  Like
+        // `vnic_ioc_create`, it otherwise trusts a caller holding
+        // PRIV_SYS_DL_CONFIG with the id dladm made in its zone.
+        let known = self.k.dls_mgmt_linkinfo(req.linkid)?;
+        if known.name != name || known.class != sys::DATALINK_CLASS_MISC || known.media != sys::DL_ETHER {
+            return Err(sys::EINVAL);
+        }
+        if zone != GLOBAL_ZONEID && self.k.dls_mgmt_linkid(&name) == Ok(req.linkid) {
             return Err(sys::EINVAL);
         }
         let link = self.create_link(LinkSpec {
@@ -68,6 +80,7 @@ impl<K: Kernel> Driver<K> {
             owner: req.owner,
             group: req.group,
             persist: req.flags & create_flags::PERSIST != 0,
+            creator_pid: creator,
         })?;
         req.mac = link.mac();
         req.mtu = mtu;
@@ -195,6 +208,7 @@ impl<K: Kernel> Driver<K> {
                     owner: TUN_NO_ID,
                     group: TUN_NO_ID,
                     persist: false,
+                    creator_pid: minor.queue.pid,
                 })?
             }
             None => return Err(sys::ENOENT),
@@ -238,33 +252,50 @@ impl<K: Kernel> Driver<K> {
             return Err(sys::EBUSY);
         }
         let zone = self.k.cred_zone(cr);
-        let unit = if ppa == -1 {
+        // A unit's name must be free in the caller's zone and, for a
+        // non-global zone, in the global zone too: dlmgmtd files the
+        // name there first (see create_kernel_link).
+        let free = |u: u32| {
             let t = self.table.lock();
-            let taken = |u: u32| {
-                LinkName::with_unit(prefix, u)
-                    .map(|n| t.by_name.contains_key(&(zone, n)) || t.reserved_names.contains(&(zone, n)))
-                    .unwrap_or(true)
-            };
-            (0..=abi::OLD_API_MAX_PPA as u32).find(|u| !taken(*u)).ok_or(sys::ENOSPC)?
+            LinkName::with_unit(prefix, u).is_ok_and(|n| {
+                let taken = |z: ZoneId| t.by_name.contains_key(&(z, n)) || t.reserved_names.contains(&(z, n));
+                !taken(zone) && !taken(GLOBAL_ZONEID)
+            })
+        };
+        let mut unit = if ppa == -1 {
+            (0..=abi::OLD_API_MAX_PPA as u32).find(|u| free(*u)).ok_or(sys::ENOSPC)?
         } else {
             ppa as u32
         };
-        let name = LinkName::with_unit(prefix, unit).map_err(|_| sys::EINVAL)?;
-        if self.lookup_name(zone, &name).is_some() {
-            return Err(sys::EEXIST);
-        }
-        let link = self.create_kernel_link(LinkSpec {
-            linkid: 0,
-            name,
-            mode,
-            zone,
-            origin: Origin::OldApi(unit),
-            mtu: abi::MTU_DEFAULT,
-            mac: None,
-            owner: TUN_NO_ID,
-            group: TUN_NO_ID,
-            persist: false,
-        })?;
+        // dlmgmtd may know the name from elsewhere (another link class):
+        // a wildcard request moves on to the next free unit, a few times.
+        let mut tries = 0;
+        let link = loop {
+            let name = LinkName::with_unit(prefix, unit).map_err(|_| sys::EINVAL)?;
+            if self.lookup_name(zone, &name).is_some() {
+                return Err(sys::EEXIST);
+            }
+            let made = self.create_kernel_link(LinkSpec {
+                linkid: 0,
+                name,
+                mode,
+                zone,
+                origin: Origin::OldApi(unit),
+                mtu: abi::MTU_DEFAULT,
+                mac: None,
+                owner: TUN_NO_ID,
+                group: TUN_NO_ID,
+                persist: false,
+                creator_pid: minor.queue.pid,
+            });
+            match made {
+                Err(sys::EEXIST) if ppa == -1 && tries < NEWPPA_RETRIES => {
+                    tries += 1;
+                    unit = (unit + 1..=abi::OLD_API_MAX_PPA as u32).find(|u| free(*u)).ok_or(sys::ENOSPC)?;
+                }
+                other => break other?,
+            }
+        };
         self.attach_minor(minor, &link, false, true, false)?;
         Ok(Reply::rval(unit as i32))
     }

@@ -140,7 +140,7 @@ fn rows<K: Kernel>() -> [Row<K>; 15] {
     use Need::{AttachedLinkUser, DlConfig, Nothing};
     use On::{Any, Control, Queue};
     [
-        Row { cmd: abi::TUN_IOC_CREATE, arg: fixed::<abi::TunIocCreate>(), on: Control, need: DlConfig, handler: |d, c| d.cmd_create(c.cr, c.input) },
+        Row { cmd: abi::TUN_IOC_CREATE, arg: fixed::<abi::TunIocCreate>(), on: Control, need: DlConfig, handler: |d, c| d.cmd_create(c.cr, c.minor.queue.pid, c.input) },
         Row { cmd: abi::TUN_IOC_DELETE, arg: fixed::<abi::TunIocDelete>(), on: Control, need: DlConfig, handler: |d, c| d.cmd_delete(c.cr, c.input) },
         Row { cmd: abi::TUN_IOC_INFO, arg: fixed::<abi::TunIocInfo>(), on: Any, need: Nothing, handler: |d, c| d.cmd_info(c.cr, c.minor, c.input) },
         Row { cmd: abi::TUN_IOC_LIST, arg: fixed::<abi::TunIocList>(), on: Control, need: Nothing, handler: |d, c| d.cmd_list(c.cr, c.input) },
@@ -171,6 +171,12 @@ fn arg_kind<K: Kernel>(cmd: i32) -> Option<ArgKind> {
 }
 
 impl<K: Kernel> Driver<K> {
+    /// Does a row know this `M_IOCTL`'s command?  A message too short to
+    /// name one counts as known: its handler drops it.
+    pub(super) fn ioctl_known(&self, msg: &MsgBlk<K>) -> bool {
+        ioctl::header(msg).is_none_or(|h| arg_kind::<K>(h.cmd).is_some())
+    }
+
     /// Run one command: find its row, check node and privilege, run it.
     fn run(&self, cmd: i32, cr: Cred, minor: &Arc<Minor<K>>, input: &[u8], old_arg: i64) -> Result<Reply, Errno> {
         let table = rows::<K>();

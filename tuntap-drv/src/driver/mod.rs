@@ -35,6 +35,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::mac_callbacks_t;
@@ -59,12 +60,14 @@ struct Table<K: Kernel> {
     reserved_ids: BTreeSet<DatalinkId>,
     reserved_names: BTreeSet<(ZoneId, LinkName)>,
     minors: BTreeSet<u32>,
-    opens: usize,
 }
 
 pub struct Driver<K: Kernel> {
     k: K,
     table: KMutex<K, Table<K>>,
+    /// Open streams.  Outside `table` so that close's last touch of the
+    /// driver is this decrement (detach may free the driver right after).
+    opens: AtomicUsize,
     callbacks: Box<mac_callbacks_t>,
     priv_props: PrivProps,
 }
@@ -85,8 +88,8 @@ impl<K: Kernel> Driver<K> {
                 reserved_ids: BTreeSet::new(),
                 reserved_names: BTreeSet::new(),
                 minors: BTreeSet::new(),
-                opens: 0,
             }),
+            opens: AtomicUsize::new(0),
             callbacks: Box::new(link::mac_callbacks::<K>()),
             priv_props: PrivProps::new(),
         }
@@ -99,7 +102,17 @@ impl<K: Kernel> Driver<K> {
     /// `detach(9E)`: refused while any link exists or any stream is open.
     pub fn can_detach(&self) -> Result<(), Errno> {
         let t = self.table.lock();
-        if t.by_id.is_empty() && t.opens == 0 && t.reserved_ids.is_empty() { Ok(()) } else { Err(sys::EBUSY) }
+        let idle = t.by_id.is_empty() && t.minors.is_empty() && t.reserved_ids.is_empty();
+        if idle && self.opens.load(Ordering::Acquire) == 0 { Ok(()) } else { Err(sys::EBUSY) }
+    }
+
+    fn stream_opened(&self) {
+        self.opens.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A stream's close is done with the driver.
+    fn stream_closed(&self) {
+        self.opens.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Every link, for tests and the simulator's inspection.
@@ -130,9 +143,17 @@ impl<K: Kernel> Driver<K> {
 
     // ----- link creation and destruction -----
 
-    /// Create and publish a link.  On failure nothing is left behind
-    /// (a kernel-made link id is given back too).
+    /// Create and publish a link whose id dlmgmtd gave userland in the
+    /// caller's zone (`dladm`/`tunctl` through the control node): dls
+    /// binds it in that zone, as `vnic_dev_create` does with the ioctl
+    /// caller's zone.  On failure nothing is left behind.  Blocks: call
+    /// from the taskq or user context only.
     pub fn create_link(&self, spec: LinkSpec) -> Result<Arc<Link<K>>, Errno> {
+        self.create_link_in(spec, spec.zone)
+    }
+
+    /// [`Driver::create_link`], with dls binding the link in `devnet_zone`.
+    fn create_link_in(&self, spec: LinkSpec, devnet_zone: ZoneId) -> Result<Arc<Link<K>>, Errno> {
         {
             let mut t = self.table.lock();
             let key = (spec.zone, spec.name);
@@ -151,7 +172,7 @@ impl<K: Kernel> Driver<K> {
             t.reserved_ids.remove(&spec.linkid);
             t.reserved_names.remove(&(spec.zone, spec.name));
         };
-        let link = Arc::new(Link::new(&self.k, &spec, self.k.current_pid()));
+        let link = Arc::new(Link::new(&self.k, &spec));
         let mut mac = [0u8; 6];
         let callbacks: *const mac_callbacks_t = &*self.callbacks;
         let priv_props = self.priv_props.as_ptr();
@@ -166,7 +187,7 @@ impl<K: Kernel> Driver<K> {
             }
         };
         link.set_mac_handle(Some(mh));
-        if let Err(e) = self.k.dls_devnet_create(mh, spec.linkid, spec.zone) {
+        if let Err(e) = self.k.dls_devnet_create(mh, spec.linkid, devnet_zone) {
             if self.k.mac_unregister(mh).is_err() {
                 // Nothing opened it yet, so this cannot be busy; if it is,
                 // keep the link published rather than free what mac uses.
@@ -195,12 +216,39 @@ impl<K: Kernel> Driver<K> {
         t.by_id.insert(spec.linkid, link);
     }
 
-    /// Create a link whose id the kernel asks dlmgmtd for.
+    /// Create a link whose id the kernel asks dlmgmtd for (old-API units,
+    /// attach-with-create).  The upcall runs on the driver's taskq, so
+    /// dlmgmtd files the id in the global zone (`i_dls_mgmt_upcall` uses
+    /// the calling thread's `zone_kcred()`, `usr/src/uts/common/io/dls/dls_mgmt.c`);
+    /// dls binds it there too, and a link asked for by a non-global zone
+    /// is then moved to that zone in dls and dlmgmtd with
+    /// `dls_devnet_setzid` (which upcalls `DLMGMT_CMD_SETZONEID`), as
+    /// zoneadm moves links.  On failure nothing is left behind.
     fn create_kernel_link(&self, mut spec: LinkSpec) -> Result<Arc<Link<K>>, Errno> {
-        spec.linkid = self.k.dls_mgmt_create(&spec.name, spec.zone)?;
-        self.create_link(spec).inspect_err(|_| {
-            let _ = self.k.dls_mgmt_destroy(spec.linkid);
-        })
+        spec.linkid = self.k.dls_mgmt_create(&spec.name)?;
+        let link = match self.create_link_in(spec, GLOBAL_ZONEID) {
+            Ok(link) => link,
+            Err(e) => {
+                let _ = self.k.dls_mgmt_destroy(spec.linkid);
+                return Err(e);
+            }
+        };
+        if spec.zone != GLOBAL_ZONEID {
+            if let Err(e) = self.k.dls_devnet_setzid(spec.linkid, spec.zone) {
+                // Still in the global zone: an ordinary teardown (moving
+                // it "back" there is a no-op).  Should even that fail,
+                // the link stays published for `tunctl cleanup`.
+                let _ = self.destroy_link(&link, true);
+                return Err(e);
+            }
+        }
+        Ok(link)
+    }
+
+    /// A kernel-made link living in a non-global zone was moved there with
+    /// `dls_devnet_setzid`, which holds it until it is moved back.
+    fn moved_to_zone(link: &Link<K>) -> bool {
+        link.origin.kernel_owns_id() && link.zone != GLOBAL_ZONEID
     }
 
     /// Tear a link down: dls, quiesce, mac; `force` detaches queues.
@@ -213,12 +261,28 @@ impl<K: Kernel> Driver<K> {
             link.restore();
             return Err(sys::ENOENT);
         };
+        let moved = Self::moved_to_zone(link);
+        if moved {
+            if let Err(e) = self.k.dls_devnet_setzid(link.linkid, GLOBAL_ZONEID) {
+                link.restore();
+                return Err(e);
+            }
+        }
+        let rebind = |d: &Self| {
+            let _ = d.k.dls_devnet_create(mh, link.linkid, if moved { GLOBAL_ZONEID } else { link.zone });
+            if moved {
+                let _ = d.k.dls_devnet_setzid(link.linkid, link.zone);
+            }
+        };
         if let Err(e) = self.k.dls_devnet_destroy(mh) {
+            if moved {
+                let _ = self.k.dls_devnet_setzid(link.linkid, link.zone);
+            }
             link.restore();
             return Err(e);
         }
         if let Err(e) = self.k.mac_disable(mh) {
-            let _ = self.k.dls_devnet_create(mh, link.linkid, link.zone);
+            rebind(self);
             link.restore();
             return Err(e);
         }
@@ -231,7 +295,7 @@ impl<K: Kernel> Driver<K> {
             link.flush_replies();
         }
         if let Err(e) = self.k.mac_unregister(mh) {
-            let _ = self.k.dls_devnet_create(mh, link.linkid, link.zone);
+            rebind(self);
             link.restore();
             return Err(e);
         }

@@ -19,12 +19,15 @@ use alloc::sync::Arc;
 use core::ptr;
 
 use illumos_sys_hdrs as sys;
+use illumos_sys_hdrs::dlpi::{DL_SYSERR, DL_UNITDATA_REQ};
 use illumos_sys_hdrs::{mblk_t, queue_t};
 use tuntap_abi::{self as abi, limits::node};
 
 use super::Driver;
 use crate::ddi::{Cred, DropReason, Errno, Kernel, Probe, StreamsEntry};
+use crate::dlpi::prim as dlpi_prim;
 use crate::frame;
+use crate::ioctl;
 use crate::mblk::MsgBlk;
 use crate::minor::{Minor, Node};
 use crate::queue::Queue;
@@ -42,6 +45,100 @@ impl<K: Kernel> Driver<K> {
                 self.k.probe(Probe::Drop(0, DropReason::NoQueue));
                 drop(msg);
             }
+        }
+    }
+
+    /// Queue a control message for this stream's control task, starting
+    /// one if none runs (see minor.rs, "Control work").  Never blocks.
+    fn queue_control(&self, wq: *mut queue_t, minor: &Arc<Minor<K>>, msg: MsgBlk<K>) {
+        // The ioctl's credential outlives the ioctl if it times out while
+        // queued (the stream head frees it then): hold it for the task.
+        let cred = ioctl::message_cred(&msg);
+        let start = {
+            let mut c = minor.control.lock();
+            if c.closing {
+                drop(c);
+                return self.refuse_control(wq, msg, sys::ENXIO);
+            }
+            if let Some(cr) = cred {
+                self.k.cred_hold(cr);
+            }
+            c.pending.push_back(msg);
+            !core::mem::replace(&mut c.running, true)
+        };
+        if !start {
+            return;
+        }
+        // The task owns one reference to the stream's state.
+        let arg = Arc::into_raw(minor.clone()).cast_mut().cast::<core::ffi::c_void>();
+        // SAFETY: arg is a reference the task takes over; it stays valid
+        // until the task has run (it owns it).
+        if unsafe { self.k.defer(control_task::<K>, arg) }.is_err() {
+            // SAFETY: not dispatched: take the task's reference back.
+            let minor = unsafe { Arc::from_raw(arg.cast_const().cast::<Minor<K>>()) };
+            self.fail_control(wq, &minor, sys::ENOMEM);
+        }
+    }
+
+    /// The control task's loop: handle queued control messages in order
+    /// until none is left (taskq context: may block, no user context).
+    fn run_control(&self, minor: &Arc<Minor<K>>) {
+        let wq = other_queue(minor.queue.rq());
+        loop {
+            let next = {
+                let mut c = minor.control.lock();
+                match c.pending.pop_front() {
+                    Some(msg) => msg,
+                    None => {
+                        c.running = false;
+                        minor.control_idle.broadcast();
+                        return;
+                    }
+                }
+            };
+            let cred = ioctl::message_cred(&next);
+            match next.db_type() {
+                sys::M_IOCTL => self.handle_ioctl(wq, minor, next),
+                sys::M_IOCDATA => self.handle_iocdata(wq, minor, next),
+                _ => self.handle_dlpi(wq, minor, next),
+            }
+            if let Some(cr) = cred {
+                self.k.cred_release(cr);
+            }
+        }
+    }
+
+    /// The control task could not be dispatched: answer every queued
+    /// message with `error` so no caller waits for a reply that never
+    /// comes (dld retries with a sleeping dispatch from a thread of its
+    /// own; failing fast is the simpler promise).
+    fn fail_control(&self, wq: *mut queue_t, minor: &Minor<K>, error: Errno) {
+        let pending = {
+            let mut c = minor.control.lock();
+            c.running = false;
+            minor.control_idle.broadcast();
+            c.pending.take_all()
+        };
+        for msg in pending {
+            if let Some(cr) = ioctl::message_cred(&msg) {
+                self.k.cred_release(cr);
+            }
+            self.refuse_control(wq, msg, error);
+        }
+    }
+
+    /// Answer a control message with an error, from wherever we are
+    /// (never blocks): `M_IOCNAK` for an ioctl, `DL_ERROR_ACK` with
+    /// `DL_SYSERR` for a DLPI request.
+    fn refuse_control(&self, wq: *mut queue_t, msg: MsgBlk<K>, error: Errno) {
+        match msg.db_type() {
+            sys::M_IOCTL | sys::M_IOCDATA if ioctl::big_enough(&msg) => ioctl::nak(&self.k, wq, msg, error),
+            sys::M_PROTO | sys::M_PCPROTO => {
+                if let Some(prim) = msg.read_head::<u32>() {
+                    dlpi_prim::error_ack(&self.k, wq, prim, DL_SYSERR, error as u32);
+                }
+            }
+            _ => drop(msg),
         }
     }
 
@@ -106,6 +203,25 @@ fn other_queue(q: *mut queue_t) -> *mut queue_t {
     }
 }
 
+/// Is this DLPI message IP's data (`DL_UNITDATA_REQ`)?
+fn is_unitdata<K: Kernel>(msg: &MsgBlk<K>) -> bool {
+    msg.read_head::<u32>() == Some(DL_UNITDATA_REQ)
+}
+
+/// The taskq side of [`Driver::queue_control`].
+///
+/// # Safety
+/// `arg` is an `Arc<Minor<K>>` reference made by `Arc::into_raw`, which
+/// this task takes over; the stream is open (close waits for this task).
+unsafe extern "C" fn control_task<K: Kernel>(arg: *mut core::ffi::c_void) {
+    // SAFETY: queue_control passed a reference it gave up.
+    let minor = unsafe { Arc::from_raw(arg.cast_const().cast::<Minor<K>>()) };
+    // SAFETY: the driver outlives every open stream (detach is refused
+    // while any is open) and this stream's close waits for this task.
+    let driver = unsafe { &*minor.driver().cast::<Driver<K>>() };
+    driver.run_control(&minor);
+}
+
 impl<K: Kernel> StreamsEntry for Driver<K> {
     unsafe fn open(&self, rq: *mut queue_t, minor: &mut u32, _flag: i32, _sflag: i32, cr: Cred) -> Result<(), Errno> {
         let base = self.k.private_minor_base();
@@ -128,11 +244,12 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
                 m = m.checked_add(1).ok_or(sys::ENOSPC)?;
             }
             t.minors.insert(m);
-            t.opens += 1;
+            self.stream_opened();
             m
         };
         let queue = Arc::new(Queue::new(&self.k, new_minor, node == Node::Tap, self.k.current_pid(), rq));
-        let state = Box::new(Arc::new(Minor::new(queue, node, self.k.cred_zone(cr))));
+        let me = (self as *const Self).cast::<core::ffi::c_void>();
+        let state = Box::new(Arc::new(Minor::new(queue, node, self.k.cred_zone(cr), me)));
         let ptr = Box::into_raw(state).cast::<core::ffi::c_void>();
         // SAFETY: rq/wq are the fresh queue pair of this open.
         unsafe {
@@ -150,7 +267,19 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
     unsafe fn close(&self, rq: *mut queue_t, _flag: i32, _cr: Cred) {
         // SAFETY: rq is the read queue of a stream we opened.
         let Some(minor) = (unsafe { minor_of::<K>(rq) }).cloned() else { return };
+        // Refuse further control work and wait for the task in flight:
+        // its replies must precede qprocsoff (close(9E) runs in user
+        // context and may block).
+        {
+            let mut c = minor.control.lock();
+            c.closing = true;
+            drop(minor.control.wait_until(c, &minor.control_idle, |c| !c.running));
+        }
         minor.queue.quiesce();
+        // SAFETY: rq is ours; qprocsoff waits out every put and service
+        // procedure in progress (`qprocsoff` -> `removeq` -> `strlock` in
+        // usr/src/uts/common/os/strsubr.c); after it none runs again.
+        unsafe { self.k.qprocsoff(rq) };
         if let Some(link) = minor.link() {
             self.detach_minor(&minor, &link);
         }
@@ -158,8 +287,6 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
         if let Some(link) = plumbed {
             self.release_plumbing(&minor, &link);
         }
-        // SAFETY: every user of rq is gone; after this no procedure runs.
-        unsafe { self.k.qprocsoff(rq) };
         minor.queue.flush();
         // SAFETY: open stored this Box; both q_ptrs are cleared so nothing
         // finds it again.
@@ -169,9 +296,11 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
             (*other_queue(rq)).q_ptr = ptr::null_mut();
             drop(Box::from_raw(p));
         }
-        let mut t = self.table.lock();
-        t.minors.remove(&minor.minor);
-        t.opens = t.opens.saturating_sub(1);
+        self.table.lock().minors.remove(&minor.minor);
+        drop(minor);
+        // Last: once the count drops, detach may free the driver, so
+        // nothing of it (not even a mutex) is touched after this.
+        self.stream_closed();
     }
 
     unsafe fn wput(&self, wq: *mut queue_t, mp: *mut mblk_t) {
@@ -184,9 +313,13 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
         };
         match msg.db_type() {
             sys::M_DATA if minor.node != Node::Control => self.handle_data(&minor, msg),
-            sys::M_IOCTL => self.handle_ioctl(wq, &minor, msg),
-            sys::M_IOCDATA => self.handle_iocdata(wq, &minor, msg),
-            sys::M_PROTO | sys::M_PCPROTO => self.handle_dlpi(wq, &minor, msg),
+            // IP's packets stay on the data path, in the put procedure.
+            sys::M_PROTO | sys::M_PCPROTO if is_unitdata(&msg) => self.handle_dlpi(wq, &minor, msg),
+            // An ioctl no row knows is refused at once (I_FLUSH's dummy
+            // `ic_cmd = -1` ioctl waits for that NAK: `strioctl`).
+            sys::M_IOCTL if !self.ioctl_known(&msg) => self.refuse_control(wq, msg, sys::EINVAL),
+            // Control work may block: to the stream's control task.
+            sys::M_IOCTL | sys::M_IOCDATA | sys::M_PROTO | sys::M_PCPROTO => self.queue_control(wq, &minor, msg),
             sys::M_FLUSH => self.handle_flush(wq, &minor, msg),
             _ => drop(msg),
         }

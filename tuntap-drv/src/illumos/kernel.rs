@@ -27,11 +27,13 @@
 //!
 //! *Zones of dlmgmtd upcalls.*  `dls_mgmt_create` has no zone argument:
 //! dlmgmtd files the new link under the zone of the *calling thread*
-//! (`zone_kcred()` in `i_dls_mgmt_upcall`, docs/research/illumos-facts.md
-//! section b).  The driver calls it from the ioctl path of the process that
-//! asked, so that zone is the creator's zone; the method refuses with
-//! `EINVAL` when the caller's zone (`crgetzoneid(ddi_get_cred())`) is not
-//! the requested one rather than create a link in the wrong zone.
+//! (`zone_kcred()` in `i_dls_mgmt_upcall`, `usr/src/uts/common/io/dls/dls_mgmt.c`).
+//! The driver makes every upcall from its taskq (never from a put
+//! procedure, which may not block), whose thread runs with `kcred` in the
+//! global zone; a link made for a non-global zone is then moved there
+//! with [`Kernel::dls_devnet_setzid`] (docs/research/kernel-contexts.md
+//! section 4).  Nothing here calls `ddi_get_cred()`, which is
+//! user-context only (ddi_get_cred(9F)).
 //!
 //! *Invariants.*  No method panics; no `unsafe` block does more than one
 //! call or one pointer access.
@@ -327,12 +329,7 @@ impl Kernel for Illumos {
         Ok(linkid)
     }
 
-    fn dls_mgmt_create(&self, name: &LinkName, zone: ZoneId) -> Result<DatalinkId, Errno> {
-        // SAFETY: ddi_get_cred returns the calling thread's credential.
-        let caller_zone = unsafe { k::crgetzoneid(k::ddi_get_cred()) };
-        if caller_zone != zone {
-            return Err(sys::EINVAL);
-        }
+    fn dls_mgmt_create(&self, name: &LinkName) -> Result<DatalinkId, Errno> {
         // Valid link names are shorter than the field: NUL-terminated.
         let devname = name.to_bytes();
         let mut linkid: sys::datalink_id_t = 0;
@@ -352,27 +349,52 @@ impl Kernel for Illumos {
         Ok(linkid)
     }
 
-    fn dls_mgmt_lookup(&self, name: &LinkName, zone: ZoneId) -> Result<DlmgmtLink, Errno> {
+    fn dls_mgmt_linkinfo(&self, linkid: DatalinkId) -> Result<DlmgmtLink, Errno> {
+        let mut name = [0u8; tuntap_abi::LINK_NAME_LEN];
+        let (mut class, mut media, mut flags): (sys::datalink_class_t, u32, u32) = (0, 0, 0);
+        // SAFETY: name has MAXLINKNAMELEN bytes, as dls_mgmt_get_linkinfo
+        // expects; the other out-pointers are valid.
+        errno(unsafe {
+            k::dls_mgmt_get_linkinfo(linkid, name.as_mut_ptr().cast(), &mut class, &mut media, &mut flags)
+        })?;
+        let name = LinkName::from_field(&name).map_err(|_| sys::EINVAL)?;
+        Ok(DlmgmtLink { name, class, media })
+    }
+
+    fn dls_mgmt_linkid(&self, name: &LinkName) -> Result<DatalinkId, Errno> {
         let link = name.to_bytes();
         let mut linkid: sys::datalink_id_t = 0;
         // SAFETY: link is NUL-terminated and outlives the call; linkid is
         // a valid out-pointer.
-        errno(unsafe { k::dls_mgmt_get_linkid_in_zone(link.as_ptr().cast(), &mut linkid, zone) })?;
-        let (mut class, mut media, mut flags): (sys::datalink_class_t, u32, u32) = (0, 0, 0);
-        // SAFETY: NULL name (not wanted); the other out-pointers are valid.
-        errno(unsafe {
-            k::dls_mgmt_get_linkinfo(linkid, ptr::null_mut(), &mut class, &mut media, &mut flags)
-        })?;
-        Ok(DlmgmtLink {
-            linkid,
-            class,
-            media,
-        })
+        errno(unsafe { k::dls_mgmt_get_linkid(link.as_ptr().cast(), &mut linkid) })?;
+        Ok(linkid)
+    }
+
+    fn dls_devnet_setzid(&self, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+        let mut ddh: *mut c_void = ptr::null_mut();
+        // SAFETY: ddh is a valid out-pointer; the hold is released below.
+        errno(unsafe { k::dls_devnet_hold_tmp(linkid, &mut ddh) })?;
+        // SAFETY: ddh is the handle just held.
+        let r = errno(unsafe { k::dls_devnet_setzid(ddh, zone) });
+        // SAFETY: releases the hold taken above, exactly once.
+        unsafe { k::dls_devnet_rele_tmp(ddh) };
+        r
     }
 
     fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno> {
         // SAFETY: a plain upcall to dlmgmtd; the id is ours.
         errno(unsafe { k::dls_mgmt_destroy(linkid, boolean(false)) })
+    }
+
+    fn cred_hold(&self, cr: Cred) {
+        // SAFETY: cr is a live credential (an ioctl's ioc_cr while the
+        // ioctl is in progress); crhold adds a reference.
+        unsafe { k::crhold(cr.0.cast_mut()) }
+    }
+
+    fn cred_release(&self, cr: Cred) {
+        // SAFETY: releases a reference taken by cred_hold.
+        unsafe { k::crfree(cr.0.cast_mut()) }
     }
 
     fn cred_zone(&self, cr: Cred) -> ZoneId {

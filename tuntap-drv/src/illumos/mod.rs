@@ -14,9 +14,11 @@
 //! the driver's taskq and the one [`Driver`], published in
 //! [`streams`]; it creates no minor nodes: mac_register makes the link
 //! nodes, and `/dev/tun`, `/dev/tap` and the control node belong to
-//! `drv/tun` (the crate's theory statement says why).  `getinfo` hands
-//! every dev_t to `mac_getinfo`, because every minor of this major is a
-//! mac/dld one.  Detach is refused while [`Driver::can_detach`] says the
+//! `drv/tun` (the crate's theory statement says why).  `devo_getinfo`
+//! is left NULL: `mac_init_ops` -> `dld_init_ops`
+//! (`usr/src/uts/common/io/dld/dld_str.c`) installs `dld_getinfo` when it
+//! is, and every minor of this major is a mac/dld one.  (`mac_getinfo`,
+//! which only forwards there, is not in every supported release.)  Detach is refused while [`Driver::can_detach`] says the
 //! driver is busy (links exist or streams are open).  The character entry
 //! points are never reached for link minors (dld's STREAMS open serves
 //! them) and refuse service (ENXIO / ENOTTY) for anything else.
@@ -50,7 +52,7 @@ use core::ptr::NonNull;
 
 use illumos_sys_hdrs::kernel::{
     ddi_get_instance, ddi_prop_op, ddi_quiesce_not_needed, ddi_report_dev, ddi_taskq_create,
-    ddi_taskq_destroy, mac_fini_ops, mac_getinfo, mac_init_ops, mod_driverops, mod_info,
+    ddi_taskq_destroy, mac_fini_ops, mac_init_ops, mod_driverops, mod_info,
     mod_install, mod_remove, nochpoll,
 };
 use illumos_sys_hdrs::nodev;
@@ -127,7 +129,8 @@ static TUNTAP_CB_OPS: KernelStatic<cb_ops> = KernelStatic::new(cb_ops {
 static TUNTAP_DEV_OPS: KernelStatic<dev_ops> = KernelStatic::new(dev_ops {
     devo_rev: DEVO_REV,
     devo_refcnt: 0,
-    devo_getinfo: Some(tuntap_getinfo),
+    // NULL: dld_init_ops installs dld_getinfo (see the theory statement).
+    devo_getinfo: None,
     devo_identify: Some(tuntap_identify),
     devo_probe: Some(tuntap_probe),
     devo_attach: Some(tuntap_attach),
@@ -223,22 +226,6 @@ pub unsafe extern "C" fn _fini() -> c_int {
 // ---------------------------------------------------------------------
 // Autoconfiguration: getinfo(9E), identify/probe, attach(9E), detach(9E).
 // ---------------------------------------------------------------------
-
-/// getinfo(9E): every minor of this major belongs to mac/dld.
-///
-/// # Safety
-/// Only the illumos kernel calls this, with the arguments its manual
-/// page describes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tuntap_getinfo(
-    dip: *mut dev_info_t,
-    cmd: ddi_info_cmd_t,
-    arg: *mut c_void,
-    result: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: the arguments are exactly those the kernel gave us.
-    unsafe { mac_getinfo(dip, cmd, arg, result) }
-}
 
 /// identify(9E) is obsolete; like nulldev it succeeds.
 unsafe extern "C" fn tuntap_identify(_dip: *mut dev_info_t) -> c_int {

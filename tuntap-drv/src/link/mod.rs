@@ -112,6 +112,9 @@ pub struct LinkSpec {
     pub owner: u32,
     pub group: u32,
     pub persist: bool,
+    /// The pid that opened the stream asking for the link (`ddi_get_pid`
+    /// at open: the ioctl itself runs where there is no process).
+    pub creator_pid: i32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,7 +207,7 @@ pub enum CondemnError {
 }
 
 impl<K: Kernel> Link<K> {
-    pub fn new(k: &K, spec: &LinkSpec, creator_pid: i32) -> Self {
+    pub fn new(k: &K, spec: &LinkSpec) -> Self {
         let mut random = [0u8; 12];
         k.random_bytes(&mut random);
         let [a, b, c, d, e, f, g, h, i, j, l, m] = random;
@@ -221,7 +224,7 @@ impl<K: Kernel> Link<K> {
             zone: spec.zone,
             origin: spec.origin,
             created_ns: k.wall_clock_ns(),
-            creator_pid,
+            creator_pid: spec.creator_pid,
             peer_mac: peer,
             mh: AtomicPtr::new(ptr::null_mut()),
             mtu: AtomicU32::new(spec.mtu),

@@ -217,7 +217,7 @@ impl ClientInner {
             let chain = sent[0];
             let guard = McTxGuard::enter();
             // SAFETY: the driver's callback; the chain is owned by it now.
-            let rest = call(host, || unsafe { f(m.driver, chain) });
+            let rest = call_tx(host, || unsafe { f(m.driver, chain) });
             drop(guard);
             if rest.is_null() {
                 self.sent.fetch_add(sent.len() as u64, Ordering::Relaxed);

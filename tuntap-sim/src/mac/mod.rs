@@ -53,7 +53,8 @@ use illumos_sys_hdrs::{
 use tuntap_abi::DatalinkId;
 use tuntap_drv::ddi::{Errno, GLOBAL_ZONEID, LinkState, MacHandle, PropInfoHandle, PropPerm, ZoneId};
 
-use crate::host::{HostShared, SimHost, ViolationKind, enter_context, lock};
+use crate::context::{self, Ctx};
+use crate::host::{HostShared, SimHost, ViolationKind, lock};
 use crate::mblk::{self, MsgPtrs, Snapshot, alloc_msg, check_msg, free_here, msg_bytes};
 use crate::sync::McTxGuard;
 
@@ -196,8 +197,16 @@ impl MacImpl {
     }
 }
 
+/// Run a mac callback of the driver (mac(9E): no user context, must not
+/// block).
 fn call<R>(host: &Arc<HostShared>, f: impl FnOnce() -> R) -> R {
-    let _g = enter_context(host, 0);
+    let _g = context::enter(host, Ctx::MacCallback);
+    f()
+}
+
+/// Run the driver's `mc_tx` (must never block).
+fn call_tx<R>(host: &Arc<HostShared>, f: impl FnOnce() -> R) -> R {
+    let _g = context::enter(host, Ctx::MacTx);
     f()
 }
 

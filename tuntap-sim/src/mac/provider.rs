@@ -14,6 +14,7 @@ pub(crate) fn mac_register(
     host: &Arc<HostShared>,
     fill: &mut dyn FnMut(&mut mac_register_t),
 ) -> Result<MacHandle, Errno> {
+    crate::context::check_may_block(host, "mac_register (enters the mac perimeter)");
     let loc = Location::caller();
     let injected = host
         .mac_register_failures
@@ -195,6 +196,7 @@ pub(super) fn busy_reason(st: &MacState) -> Option<String> {
 
 #[track_caller]
 pub(crate) fn mac_disable(host: &Arc<HostShared>, mh: MacHandle) -> Result<(), Errno> {
+    crate::context::check_may_block(host, "mac_disable (enters the mac perimeter)");
     let m = lookup_handle(host, mh, "mac_disable").ok_or(EINVAL)?;
     let mut st = lock(&m.st);
     if busy_reason(&st).is_some() {
@@ -206,6 +208,7 @@ pub(crate) fn mac_disable(host: &Arc<HostShared>, mh: MacHandle) -> Result<(), E
 
 #[track_caller]
 pub(crate) fn mac_unregister(host: &Arc<HostShared>, mh: MacHandle) -> Result<(), Errno> {
+    crate::context::check_may_block(host, "mac_unregister (waits for mac's users)");
     let m = lookup_handle(host, mh, "mac_unregister").ok_or(EINVAL)?;
     {
         let mut st = lock(&m.st);

@@ -169,7 +169,7 @@ impl SimHost {
         let rq = s.rq();
         let mut minor = args.minor;
         // SAFETY: rq heads a freshly allocated, zeroed queue pair.
-        let r = call_driver(host, args.pid, |d| unsafe { d.open(rq, &mut minor, args.flag, args.sflag, args.cred.as_cred()) })
+        let r = call_driver(host, user_ctx(host, args.pid, &args.cred), |d| unsafe { d.open(rq, &mut minor, args.flag, args.sflag, args.cred.as_cred()) })
             .unwrap_or_else(|| panic!("tuntap-sim: open with no driver attached (SimHost::attach)"));
         let mut h = head(&s);
         match r {
@@ -267,7 +267,7 @@ impl SimStream {
     pub(super) fn call_wput(&self, mp: *mut mblk_t) {
         let wq = self.s.wq();
         // SAFETY: the stream is open; the driver owns mp from here.
-        call_driver(&self.host, self.pid(), |d| unsafe { d.wput(wq, mp) });
+        call_driver(&self.host, Ctx::Put, |d| unsafe { d.wput(wq, mp) });
     }
 
     pub(super) fn write_check(&self) -> Result<(usize, isize, isize), Errno> {

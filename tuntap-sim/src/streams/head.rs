@@ -184,7 +184,7 @@ pub(super) fn schedule_service(host: &Arc<HostShared>, s: &Arc<Stream>) {
         let rq = s.rq();
         // SAFETY: rq is the read queue of a stream the driver opened and
         // has not yet closed (qprocsoff waits for us).
-        call_driver(&host, 0, |d| unsafe { d.rsrv(rq) });
+        call_driver(&host, Ctx::Service, |d| unsafe { d.rsrv(rq) });
         let mut h = head(&s);
         h.svc_running = false;
         s.cv.notify_all();
@@ -309,12 +309,11 @@ pub(super) fn deliver_up(host: &Arc<HostShared>, s: &Arc<Stream>, mp: *mut mblk_
     // SAFETY: our queue.
     unsafe { (*s.head_rq()).q_count = h.count };
     s.cv.notify_all();
-    let pid = s.pid.load(Ordering::Relaxed);
     drop(h);
     if let Some(mp) = turn_around {
         let wq = s.wq();
         // SAFETY: the stream is open; the driver owns mp from here.
-        call_driver(host, pid, |d| unsafe { d.wput(wq, mp) });
+        call_driver(host, Ctx::Put, |d| unsafe { d.wput(wq, mp) });
     }
 }
 
@@ -387,7 +386,7 @@ pub(super) fn close_stream(host: &Arc<HostShared>, s: &Arc<Stream>) {
     let cr = s.cred.as_cred();
     let flag = s.flag;
     // SAFETY: rq is the read queue of a stream the driver opened.
-    call_driver(host, s.pid.load(Ordering::Relaxed), |d| unsafe { d.close(rq, flag, cr) });
+    call_driver(host, user_ctx(host, s.pid.load(Ordering::Relaxed), &s.cred), |d| unsafe { d.close(rq, flag, cr) });
     let mut h = head(s);
     if !h.qprocs_off {
         host.record(ViolationKind::QueueState, "the driver's close returned without calling qprocsoff".into());

@@ -55,7 +55,8 @@ use illumos_sys_hdrs::{
 use tuntap_drv::ddi::{Errno, StreamsEntry};
 
 use crate::dls::SimCred;
-use crate::host::{HostShared, SimHost, ViolationKind, enter_context, lock};
+use crate::context::{self, Ctx};
+use crate::host::{HostShared, SimHost, ViolationKind, lock};
 use crate::mblk::{self, alloc_msg, check_msg, db_type, free_here, msg_bytes, msg_len};
 
 /// `IOC_NATIVE` = `DATAMODEL_NATIVE` = `DATAMODEL_LP64` (sys/model.h,
@@ -177,10 +178,19 @@ fn head(s: &Stream) -> std::sync::MutexGuard<'_, Head> {
     lock(&s.head)
 }
 
-fn call_driver<R>(host: &Arc<HostShared>, pid: i32, f: impl FnOnce(&dyn StreamsEntry) -> R) -> Option<R> {
+/// Call a STREAMS entry point of the driver in context `ctx` (open and
+/// close in the process's own thread; put and service procedures with no
+/// user context: see `context.rs`).
+fn call_driver<R>(host: &Arc<HostShared>, ctx: Ctx, f: impl FnOnce(&dyn StreamsEntry) -> R) -> Option<R> {
     let drv = host.driver()?;
-    let _g = enter_context(host, pid);
+    let _g = context::enter(host, ctx);
     Some(f(&*drv))
+}
+
+/// User context of process `pid` with credential `cred` (open, close).
+fn user_ctx(host: &Arc<HostShared>, pid: i32, cred: &crate::dls::SimCred) -> Ctx {
+    let zone = crate::dls::cred_read(host, cred.as_cred()).map_or(tuntap_drv::ddi::GLOBAL_ZONEID, |c| c.zone);
+    Ctx::User { pid, zone }
 }
 
 mod head;
