@@ -67,7 +67,8 @@ t_main() {
 
 	must zlogin "$ZONE" ipadm delete-if "$B"
 	must dladm reset-linkprop -t -p zone "$B"
-	expect_eq "$(linkprop "$B" zone value)" -- "zone property of $B after reset"
+	# Unset: empty in parsable output, not "--" (ofmt_print).
+	expect_eq "$(linkprop "$B" zone value)" "" "zone property of $B after reset"
 
 	if [ "${TUNTAP_TEST_ZONE_REBOOT:-no}" = yes ]; then
 		C=$(link_name 62)
