@@ -427,3 +427,5 @@ kill_hard() {
 . "$SUITE_DIR/lib/smf.sh"
 # shellcheck source=lib/reboot.sh
 . "$SUITE_DIR/lib/reboot.sh"
+# shellcheck source=lib/ips.sh
+. "$SUITE_DIR/lib/ips.sh"

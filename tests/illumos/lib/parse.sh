@@ -178,3 +178,24 @@ foreign_tuntap_drivers() {
 			if (tun && !ours) print "a driver named tun is bound without tuntap (the old tun driver)"
 		}'
 }
+
+# leaks_in_modules MODULE...: stdin is the output of mdb's ::findleaks,
+# rows "CACHE LEAKED BUFCTL CALLER" with CALLER as module`function+offset
+# (the kernel's leaky module: usr/src/cmd/mdb/common/modules/genunix/
+# leaky_subr.c, leaky_subr_dump); prints the rows whose caller is in one
+# of the MODULEs.
+leaks_in_modules() {
+	awk -v mods="$*" '
+		BEGIN { n = split(mods, m, " "); for (i = 1; i <= n; i++) want[m[i]] = 1 }
+		NF >= 4 && $2 ~ /^[0-9]+$/ {
+			caller = $4
+			k = index(caller, "`")
+			if (k > 1 && (substr(caller, 1, k - 1) in want)) print
+		}'
+}
+
+# kmem_flags_value: stdin is mdb's answer to "kmem_flags/X"
+# ("kmem_flags:\n kmem_flags: f"); prints the hexadecimal value.
+kmem_flags_value() {
+	awk '$1 == "kmem_flags:" && NF >= 2 { v = $2 } END { if (v == "") exit 1; print v }'
+}

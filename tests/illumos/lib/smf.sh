@@ -67,13 +67,37 @@ service_not_ours() {
 	echo "$svc was imported from $(printf '%s' "$recorded" | tr '\n' ' '), none of which is the project's manifest $1"
 }
 
+# undo CMD: run CMD when the test ends, or, with SMF_KEEP=yes (a test
+# whose setup must survive a reboot), keep it in the test's undo file
+# under TUNTAP_TEST_STATE_DIR for its second phase (run_undo).
+undo() {
+	if [ "${SMF_KEEP:-no}" = yes ]; then
+		{ mkdir -p "$TUNTAP_TEST_STATE_DIR" && printf '%s\n' "$1" >>"$TUNTAP_TEST_STATE_DIR/$T_NAME.undo"; } ||
+			fail "cannot record '$1' in $TUNTAP_TEST_STATE_DIR"
+	else
+		on_exit "$1"
+	fi
+}
+
+# run_undo: run the commands undo kept (newest first) and forget them.
+run_undo() {
+	file=$TUNTAP_TEST_STATE_DIR/$T_NAME.undo
+	[ -f "$file" ] || return 0
+	awk '{ line[NR] = $0 } END { for (i = NR; i > 0; i--) print line[i] }' "$file" |
+		while IFS= read -r cmd; do
+			echo "undo: $cmd"
+			(eval "$cmd") || echo "undo failed (ignored): $cmd"
+		done
+	rm -f "$file"
+}
+
 # install_file SOURCE TARGET MODE: copy SOURCE to TARGET unless TARGET
 # exists; remove it when the test ends if this test put it there.
 install_file() {
 	[ -e "$2" ] && return 0
 	must cp "$1" "$2"
 	must chmod "$3" "$2"
-	on_exit "rm -f '$2'"
+	undo "rm -f '$2'"
 }
 
 # import_service XML: import the manifest unless its service exists;
@@ -82,7 +106,7 @@ import_service() {
 	svc=$(manifest_service "$1")
 	svccfg -s "$svc" listpg >/dev/null 2>&1 && return 0
 	must svccfg import "$1"
-	on_exit "svcadm disable -s $svc >/dev/null 2>&1; svccfg delete $svc"
+	undo "svcadm disable -s $svc >/dev/null 2>&1; svccfg delete $svc"
 }
 
 # use_project_service WORD: install and import the project's service
@@ -112,6 +136,6 @@ use_project_service() {
 link_tunctl_for_methods() {
 	if [ ! -e /usr/sbin/tunctl ]; then
 		must ln -s "$TUNCTL" /usr/sbin/tunctl
-		on_exit "rm -f /usr/sbin/tunctl"
+		undo "rm -f /usr/sbin/tunctl"
 	fi
 }
