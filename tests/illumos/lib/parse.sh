@@ -142,14 +142,21 @@ p5m_driver_names() {
 # smf_service_name: stdin is an SMF manifest; prints the first
 # <service name="..."> (both quote styles).
 smf_service_name() {
-	tr '\n' ' ' | sed -n 's/.*<service[[:space:]][^>]*name=["'"'"']\([^"'"'"']*\)["'"'"'].*/\1/p' |
+	# One line (attributes may wrap), ended by a newline.
+	{
+		tr '\n' ' '
+		echo
+	} | sed -n 's/.*<service[[:space:]][^>]*name=["'"'"']\([^"'"'"']*\)["'"'"'].*/\1/p' |
 		sed -n 1p
 }
 
 # smf_exec METHOD: stdin is an SMF manifest; prints the exec= of the
 # exec_method named METHOD (start, stop, refresh).
 smf_exec() {
-	tr '\n' ' ' | sed 's/<exec_method/\
+	{
+		tr '\n' ' '
+		echo
+	} | sed 's/<exec_method/\
 <exec_method/g' |
 		sed -n "/^<exec_method[^>]*name=[\"']$1[\"']/s/.*exec=[\"']\\([^\"']*\\)[\"'].*/\\1/p" | sed -n 1p
 }

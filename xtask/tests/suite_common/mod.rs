@@ -111,8 +111,14 @@ pub fn parse_sh(shell: &str, code: &str, input: &str, root: &Path) -> Output {
     child.wait_with_output().expect("wait for the shell")
 }
 
-/// A sample output under tests/illumos/samples.
+/// A sample output under tests/illumos/samples, without its leading
+/// `# ` lines (the SPDX line and what the sample is).
 pub fn sample(name: &str) -> String {
     let path = suite_dir().join("samples").join(name);
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let body = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = body.split_inclusive('\n').peekable();
+    while lines.peek().is_some_and(|l| l.starts_with("# ")) {
+        lines.next();
+    }
+    lines.collect()
 }
