@@ -225,14 +225,16 @@ fn every_smf_manifest_yields_its_service_and_method() {
         }
     }
     assert!(seen >= 3, "expected the tuntap, openvpn and tunneld services");
-    // The two services the SMF tests look up by word are found, once.
-    for word in ["tuntap", "openvpn"] {
-        let code = format!(". '{}/lib/smf.sh'; project_manifest {word}", suite_common::suite_dir().display());
+    // The two services the SMF tests look up by role are found, once
+    // each: the boot service is tuntap.xml (a dependent of
+    // network/physical), the OpenVPN one openvpn.xml.
+    for (role, file) in [("boot", "smf/tuntap/tuntap.xml"), ("openvpn", "smf/openvpn/openvpn.xml")] {
+        let code = format!(". '{}/lib/smf.sh'; project_manifest {role}", suite_common::suite_dir().display());
         let found = ok(&code, "");
-        assert!(found.trim().ends_with(".xml"), "{word}: {found}");
+        assert_eq!(found.trim(), repo_root().join(file).display().to_string(), "role {role}");
     }
-    // Twin: a word no service has is an error, not a guess.
-    let code = format!(". '{}/lib/smf.sh'; project_manifest no-such-service", suite_common::suite_dir().display());
+    // Twin: a role no service plays is an error, not a guess.
+    let code = format!(". '{}/lib/smf.sh'; project_manifest no-such-role", suite_common::suite_dir().display());
     refused(&code, "");
 }
 

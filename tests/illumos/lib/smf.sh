@@ -6,15 +6,30 @@
 # not a distribution's of the same name (OpenIndiana's network/openvpn
 # delivers its own svc:/network/openvpn).  Sourced by lib.sh; POSIX sh.
 
-# project_manifest WORD: the smf/*/*.xml whose service name contains WORD
+# has_role XML ROLE: the service XML defines plays ROLE.  Roles, not
+# names, because other work renames the services:
+#   boot     re-creates the persistent links at boot: a dependent of
+#            svc:/network/physical (before IP's persistent configuration)
+#   openvpn  runs OpenVPN: its method script speaks of openvpn
+has_role() {
+	case $2 in
+	boot)
+		tr '\n' ' ' <"$1" | grep -q '<dependent[^>]*>[[:space:]]*<service_fmri value=.svc:/network/physical'
+		;;
+	openvpn)
+		grep -qi openvpn "$(method_source "$1")" 2>/dev/null
+		;;
+	*) return 1 ;;
+	esac
+}
+
+# project_manifest ROLE: the one smf/*/*.xml whose service plays ROLE
 # (fails unless exactly one does).
 project_manifest() {
 	found=""
 	for xml in "$TUNTAP_ROOT"/smf/*/*.xml; do
 		[ -f "$xml" ] || continue
-		case $(smf_service_name <"$xml") in
-		*"$1"*) found="$found$xml " ;;
-		esac
+		has_role "$xml" "$1" && found="$found$xml "
 	done
 	# The paths have no blanks (smf/NAME/NAME.xml): split on them.
 	# shellcheck disable=SC2086
@@ -109,12 +124,12 @@ import_service() {
 	undo "svcadm disable -s $svc >/dev/null 2>&1; svccfg delete $svc"
 }
 
-# use_project_service WORD: install and import the project's service
-# whose name contains WORD (method from smf/, tunctl for the methods'
+# use_project_service ROLE: install and import the project's service
+# that plays ROLE (has_role) (method from smf/, tunctl for the methods'
 # PATH), and skip the test when a service of that name on this host is
 # not the project's.  Sets SERVICE_XML and SERVICE (svc:/...).
 use_project_service() {
-	SERVICE_XML=$(project_manifest "$1") || skip "smf/ under $TUNTAP_ROOT has no single service named like '$1'"
+	SERVICE_XML=$(project_manifest "$1") || skip "smf/ under $TUNTAP_ROOT has no single service with the role '$1'"
 	SERVICE=$(manifest_service "$SERVICE_XML")
 	if svccfg -s "$SERVICE" listpg >/dev/null 2>&1; then
 		why=$(service_not_ours "$SERVICE_XML")

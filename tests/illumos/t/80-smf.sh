@@ -54,7 +54,7 @@ t_main() {
 	# the same name and would be driven instead (use_project_service
 	# compares the method and manifest SMF has with smf/, or skips).
 	link_tunctl_for_methods
-	use_project_service tuntap
+	use_project_service boot
 	TUNTAP_SVC=$SERVICE
 	must svcadm enable -s "$TUNTAP_SVC:default"
 	expect_eq "$(state "$TUNTAP_SVC:default")" online "state of $TUNTAP_SVC"

@@ -53,7 +53,7 @@ t_main() {
 	BEFORE=$T_WORK/links.before
 	links_snapshot >"$BEFORE"
 	link_tunctl_for_methods
-	use_project_service tuntap
+	use_project_service boot
 	must svcadm enable -s "$SERVICE:default"
 	use_project_service openvpn
 	SVC=$SERVICE

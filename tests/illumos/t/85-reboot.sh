@@ -22,7 +22,7 @@ phase1() {
 	# Should phase 1 fail, undo what it did now.
 	on_exit_unless_reboot run_undo
 	link_tunctl_for_methods
-	use_project_service tuntap
+	use_project_service boot
 	must svcadm enable -s "$SERVICE:default"
 	state_put service "$SERVICE"
 	undo "$TUNCTL delete $P >/dev/null 2>&1"
