@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # SPDX-License-Identifier: MPL-2.0
-# describe: modunload of drv/tuntap and drv/tun is refused (EBUSY, exit 16) under each load: IP plumbed on a link, a daemon attached, snoop open on the link, an old-API /dev/tun stream open; both unload once the load is gone
+# describe: modunload of drv/tuntap and drv/tun is refused (EBUSY, exit 16) under each load: IP plumbed on a link, a daemon attached, snoop open on the link, a /dev/tun stream open, an OpenVPN old-API unit; both unload once the load is gone
 #
 # Proves detach/_fini hold under real users of the driver, one at a time,
 # not only with an idle link (test 90): a refused unload must leave the
@@ -88,5 +88,22 @@ t_main() {
 	expect_busy tun "a process holds /dev/tun open"
 	stop_process "$HOLDER"
 	expect_unloads "after /dev/tun was closed"
+
+	# An old-API unit: OpenVPN's tunN (TUNNEWPPA, IP plumbed over it).
+	if [ -n "$OPENVPN" ]; then
+		KEY=$T_WORK/static.key
+		openvpn_static_key "$KEY" || fail "$OPENVPN could not generate a static key"
+		PORT=$((TUNTAP_TEST_PORT_BASE + 192))
+		openvpn_p2p_config "$T_WORK/u.conf" "$TUNTAP_TEST_NET.92.1" "$TUNTAP_TEST_NET.92.2" "$PORT" $((PORT + 1)) "$KEY" "$T_WORK/u.status"
+		start_openvpn unit "$T_WORK/u.conf"
+		on_exit "remove_link $OPENVPN_DEV"
+		expect_busy tuntap "OpenVPN holds the old-API unit $OPENVPN_DEV"
+		expect_busy tun "OpenVPN holds a /dev/tun stream"
+		stop_process "$OPENVPN_PID"
+		wait_until 15 "$OPENVPN_DEV is gone after OpenVPN exited" link_absent "$OPENVPN_DEV"
+		expect_unloads "after OpenVPN exited"
+	else
+		log "OpenVPN is not installed: the old-API unit case is not run"
+	fi
 	return 0
 }
