@@ -124,9 +124,14 @@ fn leaks_are_attributed_to_modules() {
     assert_eq!(ok("leaks_in_modules tuntap tun", &sample("findleaks-clean.txt")), "");
     let ours = ok("leaks_in_modules tuntap tun", &sample("findleaks-ours.txt"));
     assert!(ours.contains("tuntap`_RNvNtCs1link6create+0x5c"), "{ours}");
+    // Oversized (vmem) leaks print BYTES as a range: still attributed.
+    assert!(ours.contains("tun`_RNvCs1tun4open+0x40"), "{ours}");
+    assert_eq!(ours.lines().count(), 2, "{ours}");
     assert!(!ours.contains("ip`"), "{ours}");
     assert_eq!(ok("kmem_flags_value", &sample("mdb-kmem-flags.txt")), "f\n");
     refused("kmem_flags_value", "mdb: failed to dereference symbol: unknown symbol name\n");
+    // A module whose name only starts like ours is not ours.
+    assert_eq!(ok("leaks_in_modules tuntap tun", "ffff 1 ffff tunnel`alloc+0x1\n"), "");
 }
 
 // ===== repository lookups =====

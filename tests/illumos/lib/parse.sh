@@ -188,9 +188,10 @@ foreign_tuntap_drivers() {
 
 # leaks_in_modules MODULE...: stdin is the output of mdb's ::findleaks,
 # rows "CACHE LEAKED BUFCTL CALLER" with CALLER as module`function+offset
-# (the kernel's leaky module: usr/src/cmd/mdb/common/modules/genunix/
-# leaky_subr.c, leaky_subr_dump); prints the rows whose caller is in one
-# of the MODULEs.
+# (the kernel leaky module: usr/src/cmd/mdb/common/modules/genunix/
+# leaky_subr.c, leaky_subr_dump; oversized leaks have rows "BYTES LEAKED
+# VMEM_SEG CALLER" with BYTES possibly a range); prints the rows whose
+# caller is in one of the MODULEs.
 leaks_in_modules() {
 	awk -v mods="$*" '
 		BEGIN { n = split(mods, m, " "); for (i = 1; i <= n; i++) want[m[i]] = 1 }
