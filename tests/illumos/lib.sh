@@ -47,9 +47,25 @@ TUNCTL=${TUNCTL:-$(first_executable tunctl \
 TUNNELD=${TUNNELD:-$(first_executable tunneld \
 	"$TUNTAP_ROOT/target/x86_64-unknown-illumos/release/tunneld" \
 	"$TUNTAP_ROOT/target/release/tunneld")}
+# Where the distributions put OpenVPN: OpenIndiana's network/openvpn
+# /usr/sbin (oi-userland components/network/openvpn/openvpn.p5m), OmniOS'
+# ooce/network/openvpn under its own prefix /opt/ooce/openvpn
+# (omnios-extra build/openvpn/build.sh: PREFIX+="/$PROG"), pkgsrc
+# /opt/local/sbin, and /usr/local/sbin for a build from source
+# (README.md: OpenVPN without the old driver).
 OPENVPN=${OPENVPN:-$(first_executable openvpn /usr/sbin/openvpn \
-	/opt/ooce/sbin/openvpn /opt/local/sbin/openvpn)}
+	/opt/ooce/openvpn/sbin/openvpn /opt/ooce/sbin/openvpn \
+	/opt/local/sbin/openvpn /usr/local/sbin/openvpn)}
 export TUNCTL TUNNELD OPENVPN
+
+# Where a test that asks for a reboot keeps what it must find afterwards
+# (it has to survive the reboot: not /tmp, which is swap-backed).
+TUNTAP_TEST_STATE_DIR=${TUNTAP_TEST_STATE_DIR:-/var/tmp/tuntap-suite-state}
+export TUNTAP_TEST_STATE_DIR
+
+# The pure parsers first: the other helpers use them.
+# shellcheck source=lib/parse.sh
+. "$SUITE_DIR/lib/parse.sh"
 
 # ---- facts about the host -----------------------------------------------
 
@@ -88,6 +104,14 @@ prerequisite_problems() {
 	[ -z "$missing" ] || echo "commands not found in PATH ($PATH):$missing"
 	if ! driver_installed && ! modules_built; then
 		echo "the driver is neither installed (no tuntap and tun in /etc/name_to_major) nor built: $TUNTAP_KMOD_DIR needs amd64/tuntap, amd64/tun, tuntap.conf and tun.conf (cargo xtask kmod, then copy out/kernel here, or set TUNTAP_KMOD_DIR)"
+	fi
+	if [ -r /etc/name_to_major ]; then
+		foreign=$(foreign_tuntap_drivers </etc/name_to_major)
+		if [ -n "$foreign" ]; then
+			printf '%s\n' "$foreign" | while IFS= read -r reason; do
+				echo "a foreign tun/tap driver is installed: $reason.  Remove it first (pkg uninstall driver/network/tun driver/network/tap on OpenIndiana, pkg uninstall driver/tuntap on OmniOS, or rem_drv tap; rem_drv tun).  The distributions' OpenVPN packages require those packages: install OpenVPN without them as tests/illumos/README.md describes"
+			done
+		fi
 	fi
 	if [ -z "$TUNCTL" ]; then
 		echo "tunctl not found: install network/tunctl, put tunctl in PATH, or set TUNCTL=/path/to/tunctl (cargo build --release -p tunctl on illumos)"
@@ -306,9 +330,33 @@ make_link() {
 }
 
 # linkprop LINK PROP FIELD: one field (value, default, possible, perm) of
-# dladm show-linkprop in parsable form.
+# dladm show-linkprop in parsable form (-c, print_linkprop in
+# usr/src/cmd/dladm/dladm.c through ofmt): an unset value is an empty
+# string here, not the "--" of the human form (see parsable_value).
 linkprop() {
-	dladm show-linkprop -c -o "$3" -p "$2" "$1"
+	dladm show-linkprop -c -o "$3" -p "$2" "$1" | parsable_value
+}
+
+# link_counter LINK STAT: one statistic of `dladm show-link -s -p -o STAT
+# LINK` (fields link, ipackets, rbytes, ierrors, opackets, obytes,
+# oerrors: link_s_fields and print_link_stats_cb in dladm.c).
+link_counter() {
+	dladm show-link -s -p -o "$2" "$1" | counter_value
+}
+
+# dlstat_counter LINK STAT: one statistic of `dlstat -p -o STAT LINK`
+# (fields link, ipkts, rbytes, opkts, obytes: total_s_fields in
+# usr/src/cmd/dlstat/dlstat.c; raw numbers in parsable mode,
+# map_to_units).
+dlstat_counter() {
+	dlstat -p -o "$2" "$1" | counter_value
+}
+
+# flow_counter FLOW STAT: one statistic of `flowstat -p -o STAT FLOW`
+# (fields flow, ipkts, rbytes, ierrs, opkts, obytes, oerrs: flow_s_fields
+# in usr/src/cmd/flowstat/flowstat.c).
+flow_counter() {
+	flowstat -p -o "$2" "$1" | counter_value
 }
 
 # links_snapshot: every datalink name, sorted, one per line.
@@ -319,6 +367,12 @@ links_snapshot() {
 # new_links BEFORE-FILE: the datalinks that were not in BEFORE-FILE.
 new_links() {
 	links_snapshot | comm -13 "$1" -
+}
+
+# addr_count IP: how many configured IP addresses equal IP (count_addr;
+# `ipadm show-addr -p -o addr`, one field: printed raw).
+addr_count() {
+	ipadm show-addr -p -o addr 2>/dev/null | count_addr "$1"
 }
 
 # ---- processes ----------------------------------------------------------
@@ -359,277 +413,19 @@ kill_hard() {
 
 # ---- TLS material and tunneld -----------------------------------------
 
-# make_test_pki DIR: a CA, a server and a client certificate (P-256) for
-# tunneld in DIR: ca.crt, server.crt/key (DNS name server.tuntap-test,
-# serverAuth), client.crt/key (clientAuth).
-make_test_pki() {
-	dir=$1
-	mkdir -p "$dir" || return 1
-	(
-		cd "$dir" || exit 1
-		printf '%s\n' 'basicConstraints=critical,CA:TRUE' 'keyUsage=critical,keyCertSign,cRLSign' >ca.ext
-		printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
-			'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:server.tuntap-test' >server.ext
-		printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
-			'extendedKeyUsage=clientAuth' 'subjectAltName=DNS:client.tuntap-test' >client.ext
-		for who in ca server client; do
-			openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$who.key" || exit 1
-		done
-		openssl req -new -key ca.key -subj /CN=tuntap-test-ca -out ca.csr &&
-			openssl x509 -req -in ca.csr -signkey ca.key -days 2 -extfile ca.ext -out ca.crt || exit 1
-		for who in server client; do
-			openssl req -new -key "$who.key" -subj "/CN=$who.tuntap-test" -out "$who.csr" &&
-				openssl x509 -req -in "$who.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
-					-days 2 -extfile "$who.ext" -out "$who.crt" || exit 1
-		done
-	)
-}
+# ---- the concerns in lib/ --------------------------------------------------
 
-# write_tunneld_config FILE ROLE LINK PORT PKI-DIR: a tunneld
-# configuration on 127.0.0.1:PORT with a status socket next to FILE.
-write_tunneld_config() {
-	file=$1
-	role=$2
-	link=$3
-	port=$4
-	pki=$5
-	{
-		echo "# SPDX-License-Identifier: MPL-2.0"
-		echo "role = \"$role\""
-		if [ "$role" = server ]; then
-			echo "listen = \"127.0.0.1:$port\""
-			echo "cert = \"$pki/server.crt\""
-			echo "key = \"$pki/server.key\""
-		else
-			echo "connect = \"127.0.0.1:$port\""
-			echo "server_name = \"server.tuntap-test\""
-			echo "cert = \"$pki/client.crt\""
-			echo "key = \"$pki/client.key\""
-		fi
-		echo "ca = \"$pki/ca.crt\""
-		echo ""
-		echo "[link]"
-		echo "name = \"$link\""
-		echo "mode = \"tun\""
-		echo "mtu = 1500"
-		if [ "$role" = client ]; then
-			echo ""
-			echo "[reconnect]"
-			echo "min_ms = 200"
-			echo "max_ms = 1000"
-		fi
-		echo ""
-		echo "[status]"
-		echo "socket = \"$file.sock\""
-	} >"$file"
-}
-
-# tunneld_counter CONFIG KEY: one key=value of `tunneld status`.
-tunneld_counter() {
-	"$TUNNELD" status --config "$1" | sed -n "s/^$2=//p"
-}
-
-tunneld_connected() {
-	[ "$(tunneld_counter "$1" state)" = connected ]
-}
-
-# start_tunneld_pair LINK-A LINK-B PORT: tunneld server on LINK-A and
-# client on LINK-B joined over TLS on 127.0.0.1:PORT; both links must
-# exist.  Sets TUNNELD_A_CONF, TUNNELD_B_CONF.  Stopped when the test ends.
-start_tunneld_pair() {
-	[ -n "$TUNNELD" ] || skip "tunneld not found (set TUNNELD=/path/to/tunneld)"
-	require_cmd openssl
-	pki=$T_WORK/pki
-	make_test_pki "$pki" >"$T_WORK/pki.log" 2>&1 || fail "openssl could not make the test certificates: $(cat "$T_WORK/pki.log")"
-	TUNNELD_A_CONF=$T_WORK/tunneld-a.toml
-	TUNNELD_B_CONF=$T_WORK/tunneld-b.toml
-	write_tunneld_config "$TUNNELD_A_CONF" server "$1" "$3" "$pki"
-	write_tunneld_config "$TUNNELD_B_CONF" client "$2" "$3" "$pki"
-	must "$TUNNELD" check --config "$TUNNELD_A_CONF"
-	must "$TUNNELD" check --config "$TUNNELD_B_CONF"
-	"$TUNNELD" --config "$TUNNELD_A_CONF" >"$T_WORK/tunneld-a.log" 2>&1 &
-	pid_a=$!
-	on_exit "stop_process $pid_a; sed 's/^/tunneld A: /' '$T_WORK/tunneld-a.log'"
-	"$TUNNELD" --config "$TUNNELD_B_CONF" >"$T_WORK/tunneld-b.log" 2>&1 &
-	pid_b=$!
-	on_exit "stop_process $pid_b; sed 's/^/tunneld B: /' '$T_WORK/tunneld-b.log'"
-	wait_until 20 "tunneld client on $2 connected to the server on $1" tunneld_connected "$TUNNELD_B_CONF"
-	wait_until 10 "tunneld server on $1 has its session" tunneld_connected "$TUNNELD_A_CONF"
-}
-
-# ---- OpenVPN ------------------------------------------------------------
-
-# openvpn_static_key FILE: a static key (OpenVPN 2.5+ syntax, then the
-# older one).
-openvpn_static_key() {
-	"$OPENVPN" --genkey secret "$1" >/dev/null 2>&1 ||
-		"$OPENVPN" --genkey --secret "$1" >/dev/null 2>&1
-}
-
-# openvpn_p2p_config FILE LOCAL REMOTE LPORT RPORT KEY STATUS-FILE: a
-# static-key point-to-point configuration on 127.0.0.1 using `dev tun`
-# (the old API: /dev/tun, TUNNEWPPA, IP plumbed over it).
-openvpn_p2p_config() {
-	{
-		echo "# SPDX-License-Identifier: MPL-2.0"
-		echo "dev tun"
-		echo "proto udp"
-		echo "local 127.0.0.1"
-		echo "remote 127.0.0.1"
-		echo "lport $4"
-		echo "rport $5"
-		echo "ifconfig $2 $3"
-		echo "secret $6"
-		echo "cipher AES-256-CBC"
-		echo "auth SHA256"
-		echo "status $7 1"
-		# Keepalives every second, so each side hears from its peer
-		# soon after both run.
-		echo "ping 1"
-		echo "verb 4"
-		# 2.6 warns about static keys; newer releases want this to
-		# accept them at all.
-		if "$OPENVPN" --help 2>&1 | grep -q allow-deprecated-insecure-static-crypto; then
-			echo "allow-deprecated-insecure-static-crypto"
-		fi
-	} >"$1"
-}
-
-# openvpn_device LOG: the device name OpenVPN opened ("TUN/TAP device
-# tun3 opened").
-openvpn_device() {
-	sed -n 's/.*TUN\/TAP device \([a-z]*[0-9][0-9]*\) opened.*/\1/p' "$1" | tail -n 1
-}
-
-# openvpn_stat STATUS-FILE NAME: a counter of OpenVPN's version 1 status
-# file ("TUN/TAP read bytes,1234").
-openvpn_stat() {
-	sed -n "s|^$2,||p" "$1" | tail -n 1
-}
-
-# ---- snoop ----------------------------------------------------------------
-
-# start_snoop LINK FILE [FILTER...]: capture on LINK into FILE in the
-# background (stopped when the test ends); sets SNOOP_PID.
-start_snoop() {
-	link=$1
-	file=$2
-	shift 2
-	snoop -r -d "$link" -o "$file" "$@" >"$file.log" 2>&1 &
-	SNOOP_PID=$!
-	on_exit "stop_process $SNOOP_PID"
-	# snoop opens the link before it prints its banner.
-	sleep 2
-	process_alive "$SNOOP_PID" || fail "snoop -d $link did not start: $(cat "$file.log")"
-}
-
-# snoop_text FILE: the capture as text (no name lookups).
-snoop_text() {
-	snoop -r -i "$1" 2>/dev/null
-}
-
-# start_openvpn TAG CONFIG: run OpenVPN in the background (stopped when
-# the test ends) and wait until it has opened its tun device.  Sets
-# OPENVPN_PID and OPENVPN_DEV (tunN); the log is $T_WORK/TAG.log.
-start_openvpn() {
-	log_file=$T_WORK/$1.log
-	"$OPENVPN" --config "$2" >"$log_file" 2>&1 &
-	OPENVPN_PID=$!
-	on_exit "stop_process $OPENVPN_PID; sed 's/^/openvpn $1: /' '$log_file'"
-	wait_until 30 "OpenVPN $1 opened its tun device" grep -q 'TUN/TAP device .* opened' "$log_file"
-	OPENVPN_DEV=$(openvpn_device "$log_file")
-	[ -n "$OPENVPN_DEV" ] || fail "OpenVPN $1 did not say which tun device it opened: $(cat "$log_file")"
-	echo "OpenVPN $1 (pid $OPENVPN_PID) uses $OPENVPN_DEV"
-}
-
-# openvpn_ready TAG: wait until OpenVPN TAG has heard from its peer (a
-# static-key tunnel completes its initialisation on the first packet).
-openvpn_ready() {
-	wait_until 30 "OpenVPN $1 finished its initialisation" grep -q 'Initialization Sequence Completed' "$T_WORK/$1.log"
-}
-
-# counter_at_least STATUS-FILE NAME MIN: OpenVPN's counter NAME >= MIN.
-counter_at_least() {
-	value=$(openvpn_stat "$1" "$2")
-	[ -n "$value" ] && [ "$value" -ge "$3" ]
-}
-
-# addr_count IP: how many IP addresses equal to IP are configured.
-addr_count() {
-	pattern=$(printf '%s\n' "$1" | sed 's/\./\\./g')
-	ipadm show-addr -p -o addr 2>/dev/null | grep -c "^$pattern\([^0-9]\|\$\)"
-}
-
-# ---- the driver ---------------------------------------------------------
-
-# The /etc/devlink.tab lines that name /dev/tun, /dev/tap, /dev/tuntap
-# (kernel/README.md); fields are separated by one tab.
-DEVLINK_RULES="tun:tun tap:tap ctl:tuntap"
-
-# devlink_line MINOR:NODE: the devlink.tab line for one minor node.
-devlink_line() {
-	printf 'type=ddi_pseudo;name=tun;minor=%s\t%s\n' "${1%%:*}" "${1#*:}"
-}
-
-# install_driver: copy the built modules (when built), add_drv the mac
-# provider, then the STREAMS driver, add the devlink.tab rules, make the
-# /dev links.  add_drv takes one -m with comma-separated entries (its
-# getopt keeps only the last -m).
-install_driver() {
-	if modules_built; then
-		must cp "$TUNTAP_KMOD_DIR/amd64/tuntap" "$TUNTAP_KMOD_DIR/amd64/tun" /kernel/drv/amd64/
-		must cp "$TUNTAP_KMOD_DIR/tuntap.conf" "$TUNTAP_KMOD_DIR/tun.conf" /kernel/drv/
-	elif [ ! -f /kernel/drv/amd64/tuntap ] || [ ! -f /kernel/drv/amd64/tun ]; then
-		fail "no modules to install: $TUNTAP_KMOD_DIR has no build and /kernel/drv/amd64 has no tuntap and tun"
-	fi
-	must add_drv tuntap
-	must add_drv -m 'tun 0666 root sys','tap 0666 root sys','ctl 0600 root sys' tun
-	for rule in $DEVLINK_RULES; do
-		line=$(devlink_line "$rule")
-		grep -qxF "$line" /etc/devlink.tab || printf '%s\n' "$line" >>/etc/devlink.tab
-	done
-	must devfsadm -i tun
-}
-
-# node_mode PATH: the mode string of the device PATH resolves to.
-node_mode() {
-	# ls is the portable way to a mode string (illumos find has no -printf).
-	# shellcheck disable=SC2012
-	ls -lL "$1" 2>/dev/null | awk '{ print substr($1, 1, 10) }'
-}
-
-# check_installed: both drivers bound, their /dev links there with the
-# documented modes, both modules loaded.
-check_installed() {
-	driver_installed || fail "tuntap and tun are not both in /etc/name_to_major"
-	for rule in $DEVLINK_RULES; do
-		line=$(devlink_line "$rule")
-		grep -qxF "$line" /etc/devlink.tab || fail "/etc/devlink.tab lacks the rule '$line'"
-	done
-	expect_eq "$(node_mode /dev/tun)" crw-rw-rw- "mode of /dev/tun"
-	expect_eq "$(node_mode /dev/tap)" crw-rw-rw- "mode of /dev/tap"
-	expect_eq "$(node_mode /dev/tuntap)" crw------- "mode of /dev/tuntap"
-	run ls -l /dev/tun /dev/tap /dev/tuntap
-	expect_contains "$OUT" "pseudo/tun@0:tun" "the /dev/tun link"
-	expect_contains "$OUT" "pseudo/tun@0:tap" "the /dev/tap link"
-	expect_contains "$OUT" "pseudo/tun@0:ctl" "the /dev/tuntap link"
-	# Opening the control node loads drv/tun, whose _depends_on loads
-	# drv/tuntap first (the system may have unloaded idle modules).
-	must "$TUNCTL" show
-	[ -n "$(module_id tuntap)" ] || fail "modinfo does not list tuntap after tunctl opened /dev/tuntap"
-	[ -n "$(module_id tun)" ] || fail "modinfo does not list tun after tunctl opened /dev/tuntap"
-	modinfo | awk '$6 == "tuntap" || $6 == "tun"'
-}
-
-# expect_echo_request CAPTURE-TEXT SRC DST WHAT: a summary line of snoop
-# shows an ICMP echo request from SRC to DST ("SRC -> DST ICMP Echo
-# request (ID: ...)", snoop_icmp.c; the addresses may be padded).
-expect_echo_request() {
-	src=$(printf '%s\n' "$2" | sed 's/\./\\./g')
-	dst=$(printf '%s\n' "$3" | sed 's/\./\\./g')
-	if printf '%s\n' "$1" | grep -q "${src}[[:space:]]*->[[:space:]]*${dst}[[:space:]].*ICMP Echo request"; then
-		echo "ok: $4 shows an echo request $2 -> $3"
-	else
-		fail "$4 shows no echo request $2 -> $3; it holds: $1"
-	fi
-}
+# shellcheck source=lib/tunneld.sh
+. "$SUITE_DIR/lib/tunneld.sh"
+# shellcheck source=lib/openvpn.sh
+. "$SUITE_DIR/lib/openvpn.sh"
+# shellcheck source=lib/driver.sh
+. "$SUITE_DIR/lib/driver.sh"
+# shellcheck source=lib/traffic.sh
+. "$SUITE_DIR/lib/traffic.sh"
+# shellcheck source=lib/smf.sh
+. "$SUITE_DIR/lib/smf.sh"
+# shellcheck source=lib/reboot.sh
+. "$SUITE_DIR/lib/reboot.sh"
+# shellcheck source=lib/ips.sh
+. "$SUITE_DIR/lib/ips.sh"

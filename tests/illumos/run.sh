@@ -5,7 +5,8 @@
 # Acceptance suite for a real illumos host (OpenIndiana, OmniOS): global
 # zone, root, a disposable machine.  See tests/illumos/README.md.
 #
-#   sudo tests/illumos/run.sh [-k] [-v] [FILTER...]
+#   sudo tests/illumos/run.sh [-k] [-v] [-s] [FILTER...]
+#   sudo tests/illumos/run.sh --resume     # after the reboot a test asked for
 #   tests/illumos/run.sh --list
 #
 # Written for POSIX sh (illumos' /bin/sh is ksh93; dash and bash --posix
@@ -18,7 +19,8 @@
 # "not ok N - ...", or "ok N - ... # SKIP reason".  Exit status: the number
 # of failed tests, at most 125; 125 also when the suite could not run at
 # all (usage error, missing prerequisites), with a "Bail out!" line that
-# says why.
+# says why; 100 when nothing failed but a test asked for a reboot (then
+# reboot and run `run.sh --resume`).
 
 SUITE_DIR=$(cd "$(dirname "$0")" && pwd) || exit 125
 SUITE_SCRIPT=$SUITE_DIR/run.sh
@@ -28,18 +30,23 @@ newline='
 
 usage() {
 	cat <<EOF
-usage: run.sh [-k|--keep-going] [-v|--verbose] [FILTER...]
+usage: run.sh [-k|--keep-going] [-v|--verbose] [-s|--strict] [FILTER...]
+       run.sh [-k] [-v] [-s] --resume
        run.sh -l|--list
        run.sh -h|--help
 
 Runs the tests in $SUITE_DIR/t whose name (e.g. 30-linkprop) contains
 one of the FILTERs (all tests without a filter).  Stops after the first
 failure unless -k is given.  -v prints every test's log, not only the
-logs of failed and skipped tests.  --list prints the tests and what each
-proves, and needs no prerequisites.
+logs of failed and skipped tests.  -s counts a skipped test as failed
+(a CI run that must run everything).  A test that needs a reboot ends
+its first phase with "# reboot pending"; the run then exits 100, and
+after the reboot --resume runs only those tests' second phase.  --list
+prints the tests and what each proves, and needs no prerequisites.
 
 Environment: see tests/illumos/README.md (TUNTAP_ROOT, TUNTAP_KMOD_DIR,
-TUNCTL, TUNNELD, OPENVPN, TUNTAP_TEST_ZONE, TUNTAP_TEST_NET, ...).
+TUNCTL, TUNNELD, OPENVPN, TUNTAP_TEST_ZONE, TUNTAP_TEST_NET,
+TUNTAP_TEST_STATE_DIR, ...).
 EOF
 }
 
@@ -96,6 +103,8 @@ fi
 
 keep_going=no
 verbose=no
+strict=no
+resume=no
 list=no
 filters=""
 for arg in "$@"; do
@@ -103,6 +112,8 @@ for arg in "$@"; do
 	-k | --keep-going) keep_going=yes ;;
 	-v | --verbose) verbose=yes ;;
 	-l | --list) list=yes ;;
+	-s | --strict) strict=yes ;;
+	--resume) resume=yes ;;
 	-h | --help)
 		usage
 		exit 0
@@ -132,11 +143,30 @@ selected() {
 	return 1
 }
 
+state_dir=${TUNTAP_TEST_STATE_DIR:-/var/tmp/tuntap-suite-state}
+
+# pending FILE: 0 when FILE's test asked for a reboot and waits for
+# --resume.
+pending() {
+	[ -f "$state_dir/$(test_name "$1").reboot" ]
+}
+
+if [ "$resume" = yes ] && [ -n "$filters" ]; then
+	usage >&2
+	bail "--resume takes no filter: it runs the tests that asked for the reboot"
+fi
+
 tests=""
 count=0
 saved_ifs=$IFS
 IFS=$newline
 for file in $(all_tests); do
+	if [ "$resume" = yes ]; then
+		pending "$file" || continue
+	elif pending "$file"; then
+		IFS=$saved_ifs
+		bail "$(test_name "$file") waits for a reboot (marker in $state_dir): reboot, then run.sh --resume; or remove the marker to start over"
+	fi
 	if selected "$file"; then
 		tests="$tests$file$newline"
 		count=$((count + 1))
@@ -152,6 +182,7 @@ if [ "$list" = yes ]; then
 	exit 0
 fi
 
+[ "$count" -gt 0 ] || [ "$resume" = no ] || bail "--resume: no test waits for a reboot (no marker in $state_dir)"
 [ "$count" -gt 0 ] || bail "no test matches the filter(s) $(printf '%s' "$filters" | tr '\n' ' ')(see run.sh --list)"
 
 # ---- prerequisites ----------------------------------------------------
@@ -185,6 +216,7 @@ trap 'echo "Bail out! interrupted"; exit 125' INT TERM HUP
 echo "1..$count"
 n=0
 failures=0
+reboots=
 IFS=$newline
 for file in $tests; do
 	IFS=$saved_ifs
@@ -196,28 +228,56 @@ for file in $tests; do
 	log=$work/log
 	sh "$SUITE_SCRIPT" --run-one "$file" "$work" >"$log" 2>&1 </dev/null
 	status=$?
+	failed=no
 	case $status in
 	0)
 		echo "ok $n - $name: $what"
 		[ "$verbose" = yes ] && sed 's/^/#   /' "$log"
 		;;
+	75)
+		reason=$(cat "$state_dir/$name.reboot" 2>/dev/null)
+		if [ "$resume" = yes ] || [ -z "$reason" ]; then
+			failed=yes
+			echo "not ok $n - $name: $what (asked for a reboot $([ "$resume" = yes ] && echo again || echo without writing its marker))"
+		else
+			echo "ok $n - $name: $what # reboot pending: $reason"
+			[ "$verbose" = yes ] && sed 's/^/#   /' "$log"
+			reboots="$reboots $name"
+		fi
+		;;
 	77)
 		reason=$(cat "$work/skip-reason" 2>/dev/null)
-		echo "ok $n - $name: $what # SKIP ${reason:-no reason given}"
-		[ "$verbose" = yes ] && sed 's/^/#   /' "$log"
+		if [ "$strict" = yes ]; then
+			failed=yes
+			echo "not ok $n - $name: $what (skipped, and -s allows no skip: ${reason:-no reason given})"
+		else
+			echo "ok $n - $name: $what # SKIP ${reason:-no reason given}"
+			[ "$verbose" = yes ] && sed 's/^/#   /' "$log"
+		fi
 		;;
 	*)
-		failures=$((failures + 1))
+		failed=yes
 		echo "not ok $n - $name: $what (exit status $status)"
+		;;
+	esac
+	# A resumed test's second phase ran, whatever its result: it no
+	# longer waits for a reboot.
+	[ "$resume" = yes ] && rm -f "$state_dir/$name.reboot"
+	if [ "$failed" = yes ]; then
+		failures=$((failures + 1))
 		sed 's/^/#   /' "$log"
 		if [ "$keep_going" = no ] && [ "$n" -lt "$count" ]; then
 			echo "Bail out! stopped after the first failure; $((count - n)) test(s) not run (use -k to keep going)"
 			break
 		fi
-		;;
-	esac
+	fi
 done
 
 echo "# $n of $count test(s) run, $failures failed"
 [ "$failures" -gt 125 ] && failures=125
+if [ -n "$reboots" ] && [ "$failures" -eq 0 ]; then
+	echo "# reboot pending for:$reboots; reboot the host, then run: $SUITE_SCRIPT --resume"
+	exit 100
+fi
+[ -n "$reboots" ] && echo "# reboot pending for:$reboots (after the failures are fixed: reboot, then $SUITE_SCRIPT --resume)"
 exit "$failures"

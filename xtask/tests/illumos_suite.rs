@@ -12,73 +12,18 @@
 //! Needs shellcheck (`apt-get install shellcheck`) and dash; ksh is used
 //! when installed (`apt-get install ksh`).
 
+mod suite_common;
+
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
 
-fn suite_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(|repo| repo.join("tests/illumos"))
-        .expect("xtask lives in the repository")
-}
+use suite_common::{have, require, shells, stdout, suite_dir, suite_scripts, text, Scratch};
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(what: &str) -> Scratch {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("tuntap-illumos-suite-{what}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create scratch directory");
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, body: &str) -> PathBuf {
-        let path = self.0.join(name);
-        fs::write(&path, body).expect("write scratch file");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
-}
-
-fn require(tool: &str, package: &str) {
-    assert!(have(tool), "{tool} is not installed: apt-get install {package}");
-}
-
-/// The suite's scripts: run.sh, lib.sh and every file under t/.
-fn suite_scripts() -> Vec<PathBuf> {
-    let dir = suite_dir();
-    let mut scripts = vec![dir.join("run.sh"), dir.join("lib.sh")];
-    scripts.extend(test_files(&dir.join("t")));
-    scripts
-}
-
-/// Every regular file in `dir`, sorted.
-fn test_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+/// Every regular file in `dir`, sorted (a misnamed test file included).
+fn test_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.is_file())
@@ -121,7 +66,7 @@ fn shellcheck(script: &Path) -> Output {
 fn every_suite_script_passes_shellcheck_for_its_declared_shell() {
     require("shellcheck", "shellcheck");
     let scripts = suite_scripts();
-    assert!(scripts.len() >= 10, "expected run.sh, lib.sh and the tests: {scripts:?}");
+    assert!(scripts.len() >= 20, "expected run.sh, ci.sh, lib.sh, lib/ and the tests: {scripts:?}");
     let mut problems = Vec::new();
     for script in &scripts {
         let out = shellcheck(script);
@@ -264,7 +209,27 @@ fn every_test_file_is_well_formed_and_listed_by_the_runner() {
         .collect();
     assert_eq!(listed, files, "run.sh --list and the files in {} differ", t_dir.display());
     // The areas the suite must cover.
-    for area in ["install", "links", "linkprop", "flowadm", "ip-traffic", "zone", "openvpn", "stale-cleanup", "smf", "unload", "package"] {
+    for area in [
+        "install",
+        "links",
+        "linkprop",
+        "flowadm",
+        "unprivileged",
+        "ip-traffic",
+        "stats-jumbo",
+        "zone",
+        "openvpn",
+        "openvpn-zone",
+        "stale-cleanup",
+        "smf",
+        "smf-instances",
+        "reboot",
+        "unload",
+        "unload-busy",
+        "package",
+        "pkg-lifecycle",
+        "kmem-leaks",
+    ] {
         assert!(files.iter().any(|f| f.ends_with(area)), "no test for {area}: {files:?}");
     }
 }
@@ -311,43 +276,20 @@ fn stand_in_tests() -> Scratch {
 }
 
 fn self_test(shell: &str, dir: &Path, args: &[&str]) -> Output {
+    self_test_in(shell, dir, args, &dir.join("state"))
+}
+
+/// The harness on stand-in tests in `dir`, with its reboot markers in
+/// `state`.
+fn self_test_in(shell: &str, dir: &Path, args: &[&str], state: &Path) -> Output {
     let mut cmd = Command::new(shell);
     cmd.arg(suite_dir().join("run.sh"))
         .args(args)
         .env("TUNTAP_SUITE_SELFTEST", "1")
         .env("TUNTAP_TEST_T_DIR", dir)
+        .env("TUNTAP_TEST_STATE_DIR", state)
         .env("TMPDIR", dir);
     cmd.output().expect("run run.sh")
-}
-
-fn shells() -> Vec<&'static str> {
-    let mut shells = vec!["dash"];
-    if have("ksh") {
-        shells.push("ksh");
-    }
-    shells
-}
-
-#[test]
-fn the_harness_stops_at_the_first_failure_and_still_cleans_up() {
-    require("dash", "dash");
-    for shell in shells() {
-        let tests = stand_in_tests();
-        let out = self_test(shell, &tests.0, &[]);
-        let tap = stdout(&out);
-        assert_eq!(out.status.code(), Some(1), "{shell}: exit status is the failure count:\n{tap}");
-        assert!(tap.starts_with("1..4\n"), "{shell}: plan line:\n{tap}");
-        assert!(tap.contains("ok 1 - 01-pass: passes\n"), "{shell}:\n{tap}");
-        assert!(tap.contains("not ok 2 - 02-fail: fails (exit status 1)\n"), "{shell}:\n{tap}");
-        assert!(tap.contains("#   FAIL: fruit: got 'apples', expected 'pears'"), "{shell}: the failure's log:\n{tap}");
-        assert!(tap.contains("Bail out! stopped after the first failure; 2 test(s) not run"), "{shell}:\n{tap}");
-        assert!(!tap.contains("03-skip"), "{shell}: ran past the failure:\n{tap}");
-        let order = fs::read_to_string(tests.0.join("order")).expect("01's cleanups ran");
-        assert_eq!(order, "second\nfirst\n", "{shell}: cleanups run newest first");
-        let cleaned = fs::read_to_string(tests.0.join("failed-cleanup")).expect("02's cleanup ran");
-        assert_eq!(cleaned, "cleaned\n", "{shell}");
-        assert!(!tests.0.join("after-fail").exists(), "{shell}: a failed check did not stop the test");
-    }
 }
 
 #[test]
@@ -441,10 +383,14 @@ fn the_readme_documents_every_test_and_variable() {
         let stem = file.file_stem().and_then(|s| s.to_str()).expect("file name").to_string();
         assert!(readme.contains(&stem), "README.md does not describe {stem}");
     }
-    let lib = fs::read_to_string(suite_dir().join("lib.sh")).expect("lib.sh");
-    let run = fs::read_to_string(suite_dir().join("run.sh")).expect("run.sh");
+    let mut bodies = Vec::new();
+    for script in suite_scripts() {
+        if !script.starts_with(suite_dir().join("t")) {
+            bodies.push(fs::read_to_string(&script).expect("suite script"));
+        }
+    }
     let mut variables = BTreeSet::new();
-    for body in [lib.as_str(), run.as_str()] {
+    for body in &bodies {
         for word in body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
             if (word.starts_with("TUNTAP_") || ["TUNCTL", "TUNNELD", "OPENVPN"].contains(&word)) && word.len() > 6 {
                 variables.insert(word.to_string());
@@ -461,4 +407,104 @@ fn the_readme_documents_every_test_and_variable() {
     }
     let undocumented: Vec<&String> = variables.iter().filter(|v| !readme.contains(v.as_str())).collect();
     assert!(undocumented.is_empty(), "README.md does not document {undocumented:?}");
+}
+
+// ===== strict mode and the reboot phases =====
+
+#[test]
+fn strict_mode_fails_a_skipped_test() {
+    require("dash", "dash");
+    let tests = stand_in_tests();
+    let out = self_test("dash", &tests.0, &["-s", "skip", "last"]);
+    let tap = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{tap}");
+    assert!(tap.contains("not ok 1 - 03-skip: skips (skipped, and -s allows no skip: no zone here)"), "{tap}");
+    assert!(tap.contains("#   SKIP: no zone here"), "the skipped test's log is shown:\n{tap}");
+    assert!(tap.contains("Bail out! stopped after the first failure"), "{tap}");
+    // Without -s the same skip passes: the difference is the flag.
+    let out = self_test("dash", &tests.0, &["skip", "last"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A stand-in test with two phases: phase 1 records a value and asks for
+/// a reboot; phase 2 checks it.  Its cleanup proves it keeps what must
+/// survive the reboot.
+fn reboot_tests() -> Scratch {
+    let scratch = Scratch::new("reboot");
+    scratch.write(
+        "10-reboot.sh",
+        "# describe: spans a reboot\nt_main() {\n\tif resuming; then\n\t\texpect_rebooted\n\t\texpect_eq \"$(state_get value)\" kept \"the value from phase 1\"\n\t\techo phase2 >>\"$SUITE_WORK/../phases\"\n\t\treturn 0\n\tfi\n\ton_exit_unless_reboot \"echo undone >>$SUITE_WORK/../phases\"\n\tstate_put value kept\n\techo phase1 >>\"$SUITE_WORK/../phases\"\n\trequest_reboot \"the stand-in needs it\"\n}\n",
+    );
+    scratch.write("20-plain.sh", "# describe: no reboot\nt_main() {\n\tmust true\n}\n");
+    scratch
+}
+
+#[test]
+fn a_test_can_ask_for_a_reboot_and_resume_after_it() {
+    require("dash", "dash");
+    for shell in shells() {
+        let tests = reboot_tests();
+        let state = tests.0.join("state");
+        // boot_time reads kstat, which Linux lacks: a stand-in prints a
+        // boot time that changes between the two runs, as a reboot would.
+        let bin = tests.0.join("bin");
+        fs::create_dir_all(&bin).expect("bin");
+        let kstat = bin.join("kstat");
+        fs::write(&kstat, format!("#!/bin/sh\nprintf 'unix:0:system_misc:boot_time\\t%s\\n' \"$(cat '{}/boot')\"\n", tests.0.display())).expect("kstat");
+        Command::new("chmod").arg("+x").arg(&kstat).status().expect("chmod");
+        fs::write(tests.0.join("boot"), "1000\n").expect("boot");
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let run = |args: &[&str]| {
+            Command::new(shell)
+                .arg(suite_dir().join("run.sh"))
+                .args(args)
+                .env("TUNTAP_SUITE_SELFTEST", "1")
+                .env("TUNTAP_TEST_T_DIR", &tests.0)
+                .env("TUNTAP_TEST_STATE_DIR", &state)
+                .env("TMPDIR", &tests.0)
+                .env("PATH", &path)
+                .output()
+                .expect("run run.sh")
+        };
+        let out = run(&["-s"]);
+        let tap = stdout(&out);
+        assert_eq!(out.status.code(), Some(100), "{shell}: a pending reboot exits 100:\n{}", text(&out));
+        assert!(tap.contains("ok 1 - 10-reboot: spans a reboot # reboot pending: the stand-in needs it\n"), "{shell}:\n{tap}");
+        assert!(tap.contains("ok 2 - 20-plain: no reboot\n"), "{shell}: the other tests still run:\n{tap}");
+        assert!(tap.contains("--resume"), "{shell}: says how to go on:\n{tap}");
+        assert_eq!(fs::read_to_string(tests.0.join("phases")).expect("phases"), "phase1\n", "{shell}: phase 1 kept its setup");
+
+        // A new run before the reboot is refused: the marker waits.
+        let out = run(&[]);
+        assert_eq!(out.status.code(), Some(125), "{shell}: {}", text(&out));
+        assert!(stdout(&out).contains("Bail out! 10-reboot waits for a reboot"), "{shell}: {}", text(&out));
+
+        // Resumed without a reboot: phase 2 must refuse.
+        let out = run(&["--resume"]);
+        assert_eq!(out.status.code(), Some(1), "{shell}: no reboot happened:\n{}", text(&out));
+        assert!(stdout(&out).contains("the host was not rebooted since phase 1"), "{shell}:\n{}", text(&out));
+
+        // Again from the start, this time with a reboot in between.
+        let out = run(&[]);
+        assert_eq!(out.status.code(), Some(100), "{shell}: {}", text(&out));
+        fs::write(tests.0.join("boot"), "2000\n").expect("boot");
+        let out = run(&["--resume"]);
+        let tap = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{shell}:\n{}", text(&out));
+        assert!(tap.starts_with("1..1\n"), "{shell}: only the test that asked runs again:\n{tap}");
+        assert!(tap.contains("ok 1 - 10-reboot: spans a reboot\n"), "{shell}:\n{tap}");
+        assert_eq!(
+            fs::read_to_string(tests.0.join("phases")).expect("phases"),
+            "phase1\nphase1\nphase2\n",
+            "{shell}: phase 1 twice (the second after the refused resume), then phase 2; its setup was never undone"
+        );
+
+        // Nothing waits any more.
+        let out = run(&["--resume"]);
+        assert_eq!(out.status.code(), Some(125), "{shell}: {}", text(&out));
+        assert!(stdout(&out).contains("--resume: no test waits for a reboot"), "{shell}: {}", text(&out));
+        let out = run(&["--resume", "10-reboot"]);
+        assert_eq!(out.status.code(), Some(125), "{shell}: {}", text(&out));
+        assert!(stdout(&out).contains("--resume takes no filter"), "{shell}: {}", text(&out));
+    }
 }

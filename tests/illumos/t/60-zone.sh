@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # SPDX-License-Identifier: MPL-2.0
-# describe: exclusive-IP zone: a link made in the global zone is given to TUNTAP_TEST_ZONE (dladm set-linkprop -t -p zone=), plumbed there, and answers ping through two tunneld daemons
+# describe: exclusive-IP zone: a link given to TUNTAP_TEST_ZONE (set-linkprop -t -p zone=) is plumbed there and answers ping through two tunneld daemons; isolation: the global zone cannot plumb it, the zone cannot see, open or change other links or create any
 #
 # Proves the zone support of a GLDv3 link with a real zone: dls moves the
 # link into the zone, the zone's own IP stack plumbs it, and an echo
@@ -65,9 +65,42 @@ t_main() {
 	must_fail "$TUNCTL" delete -f "$B"
 	link_exists "$B" || fail "$B vanished while assigned to $ZONE"
 
+	# Isolation, global side: the zone's link cannot be plumbed from the
+	# global zone (dls holds it for the zone).
+	must_fail ipadm create-if -t "$B"
+	must_fail ifconfig "$B" plumb
+	ip_plumbed "$B" && fail "the global zone plumbed $B, which belongs to $ZONE"
+
+	# Isolation, zone side: the zone sees only its own link, cannot open
+	# or query the global zone's ($A), and cannot make links.
+	must zlogin "$ZONE" dladm show-link -p -o link
+	expect_line "$OUT" "$B" "the zone's links"
+	expect_no_line "$OUT" "$A" "the zone's links"
+	must_fail zlogin "$ZONE" dladm show-link "$A"
+	must_fail zlogin "$ZONE" dladm show-linkprop -p mtu "$A"
+	run with_timeout 20 zlogin "$ZONE" snoop -c 1 -d "$A"
+	{ [ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]; } || fail "snoop in $ZONE on the global zone's $A did not fail at once (status $RC)"
+	must_fail zlogin "$ZONE" dladm set-linkprop -t -p mtu=1400 "$A"
+	must dladm show-link -p -o mtu "$A"
+	expect_eq "$OUT" 1500 "MTU of $A after the zone tried to change it"
+	ZONE_TUNCTL=${TUNTAP_TEST_ZONE_TUNCTL:-$TUNCTL}
+	if zlogin "$ZONE" test -x "$ZONE_TUNCTL" >/dev/null 2>&1; then
+		C=$(link_name 63)
+		# The zone has no /dev/tuntap and no sys_dl_config for it: any
+		# refusal will do, as long as no link appears anywhere.
+		must_fail zlogin "$ZONE" "$ZONE_TUNCTL" create -t -T tun "$C"
+		must_fail zlogin "$ZONE" su nobody -c "$ZONE_TUNCTL create -t -T tun $C"
+		link_absent "$C" || fail "a create in $ZONE made $C"
+		zlogin "$ZONE" dladm show-link "$C" >/dev/null 2>&1 && fail "$ZONE sees a link $C it was refused"
+		must_fail zlogin "$ZONE" "$ZONE_TUNCTL" delete "$B"
+	else
+		log "$ZONE_TUNCTL is not visible in $ZONE (set TUNTAP_TEST_ZONE_TUNCTL): the zone-side create/delete refusals are not run"
+	fi
+
 	must zlogin "$ZONE" ipadm delete-if "$B"
 	must dladm reset-linkprop -t -p zone "$B"
-	expect_eq "$(linkprop "$B" zone value)" -- "zone property of $B after reset"
+	# Unset: empty in parsable output, not "--" (ofmt_print).
+	expect_eq "$(linkprop "$B" zone value)" "" "zone property of $B after reset"
 
 	if [ "${TUNTAP_TEST_ZONE_REBOOT:-no}" = yes ]; then
 		C=$(link_name 62)

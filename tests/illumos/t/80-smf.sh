@@ -2,23 +2,21 @@
 # SPDX-License-Identifier: MPL-2.0
 # describe: SMF: import the manifests, svccfg add an openvpn instance, enable/refresh/restart/disable it; exactly one link while it runs and none after restart, kill -9 of the daemon, or disable; a missing configuration puts it in maintenance
 #
-# Proves svc:/network/openvpn and svc:/network/tuntap as shipped
-# (smf/, manifests/) under the real restarter: the manifests import, the
+# Proves the project's OpenVPN and tuntap services as shipped (smf/;
+# their names are read from there) under the real restarter: the manifests import, the
 # method's start/stop/refresh work with the real contract and privileges,
 # and its stop-time `tunctl cleanup --for FMRI` leaves no link or IP
 # interface behind however the daemon ended.  Files the package would
 # deliver are copied from the repository when absent and removed after.
 
-SVC=network/openvpn
 INSTANCE=tuntest80
-FMRI=svc:/network/openvpn:tuntest80
 
 state() {
 	svcs -H -o state "$1" 2>/dev/null
 }
 
 daemon_pid() {
-	cat /var/run/openvpn/$INSTANCE.pid 2>/dev/null
+	cat "/var/run/openvpn/$INSTANCE.pid" 2>/dev/null
 }
 
 online_with_new_pid() {
@@ -37,23 +35,6 @@ nothing_left() {
 	[ -z "$(new_links "$BEFORE")" ] && [ "$(addr_count "$LOCAL")" -eq 0 ]
 }
 
-# install_file SOURCE TARGET MODE: copy SOURCE to TARGET unless TARGET
-# exists; remove it when the test ends if this test put it there.
-install_file() {
-	[ -e "$2" ] && return 0
-	must cp "$1" "$2"
-	must chmod "$3" "$2"
-	on_exit "rm -f '$2'"
-}
-
-# import_service FMRI MANIFEST: import the manifest unless the service
-# exists; delete it when the test ends if this test imported it.
-import_service() {
-	svccfg -s "$1" listpg >/dev/null 2>&1 && return 0
-	must svccfg import "$2"
-	on_exit "svcadm disable -s $1 >/dev/null 2>&1; svccfg delete $1"
-}
-
 report_state() {
 	run svcs -xv "$FMRI"
 	LOGFILE=$(svcs -L "$FMRI" 2>/dev/null)
@@ -63,23 +44,23 @@ report_state() {
 # shellcheck disable=SC2154 # OUT, ERR, RC come from lib.sh's run
 t_main() {
 	[ -n "$OPENVPN" ] || skip "OpenVPN is not installed (set OPENVPN=/path/to/openvpn)"
-	SMF=$TUNTAP_ROOT/smf
-	[ -f "$SMF/openvpn/openvpn.xml" ] || skip "no repository SMF files under $SMF (set TUNTAP_ROOT)"
 	BEFORE=$T_WORK/links.before
 	links_snapshot >"$BEFORE"
 	LOCAL=$TUNTAP_TEST_NET.80.1
 
-	# The methods run tunctl from /usr/sbin (their PATH).
-	if [ ! -e /usr/sbin/tunctl ]; then
-		must ln -s "$TUNCTL" /usr/sbin/tunctl
-		on_exit "rm -f /usr/sbin/tunctl"
-	fi
-	install_file "$SMF/tuntap/tuntap-method.sh" /lib/svc/method/tuntap 0555
-	install_file "$SMF/openvpn/openvpn-method.sh" /lib/svc/method/openvpn 0555
-	import_service svc:/network/tuntap "$SMF/tuntap/tuntap.xml"
-	import_service svc:/network/openvpn "$SMF/openvpn/openvpn.xml"
-	must svcadm enable -s svc:/network/tuntap:default
-	expect_eq "$(state svc:/network/tuntap:default)" online "state of network/tuntap"
+	# The services come from smf/ (their names may change): the one that
+	# brings persistent links up, and the OpenVPN one.  Each must be the
+	# project's: on OpenIndiana the distribution's network/openvpn has
+	# the same name and would be driven instead (use_project_service
+	# compares the method and manifest SMF has with smf/, or skips).
+	link_tunctl_for_methods
+	use_project_service boot
+	TUNTAP_SVC=$SERVICE
+	must svcadm enable -s "$TUNTAP_SVC:default"
+	expect_eq "$(state "$TUNTAP_SVC:default")" online "state of $TUNTAP_SVC"
+	use_project_service openvpn
+	SVC=$SERVICE
+	FMRI=$SVC:$INSTANCE
 
 	mkdir -p /etc/openvpn
 	CONF=/etc/openvpn/$INSTANCE.conf

@@ -1,0 +1,118 @@
+# shellcheck shell=sh
+# SPDX-License-Identifier: MPL-2.0
+#
+# OpenVPN and snoop helpers (tests 70, 75, 80, 82).
+# Sourced by lib.sh; POSIX sh.
+
+# openvpn_static_key FILE: a static key (OpenVPN 2.5+ syntax, then the
+# older one).
+openvpn_static_key() {
+	"$OPENVPN" --genkey secret "$1" >/dev/null 2>&1 ||
+		"$OPENVPN" --genkey --secret "$1" >/dev/null 2>&1
+}
+
+# openvpn_p2p_config FILE LOCAL REMOTE LPORT RPORT KEY STATUS-FILE: a
+# static-key point-to-point configuration using the old API (/dev/tun,
+# TUNNEWPPA, IP plumbed over it).  LOCAL REMOTE are the `ifconfig`
+# arguments (for dev tap: LOCAL NETMASK).  Optional, from the
+# environment: OVPN_DEV (tun, default, or tap), OVPN_TRANSPORT_LOCAL and
+# OVPN_TRANSPORT_REMOTE (the UDP addresses, default 127.0.0.1), OVPN_EXTRA
+# (more configuration lines, e.g. ifconfig-ipv6).
+openvpn_p2p_config() {
+	{
+		echo "# SPDX-License-Identifier: MPL-2.0"
+		echo "dev ${OVPN_DEV:-tun}"
+		echo "proto udp"
+		echo "local ${OVPN_TRANSPORT_LOCAL:-127.0.0.1}"
+		echo "remote ${OVPN_TRANSPORT_REMOTE:-127.0.0.1}"
+		echo "lport $4"
+		echo "rport $5"
+		echo "ifconfig $2 $3"
+		echo "secret $6"
+		echo "cipher AES-256-CBC"
+		echo "auth SHA256"
+		echo "status $7 1"
+		[ -n "${OVPN_EXTRA:-}" ] && printf '%s\n' "$OVPN_EXTRA"
+		# Keepalives every second, so each side hears from its peer
+		# soon after both run.
+		echo "ping 1"
+		echo "verb 4"
+		# 2.6 warns about static keys; newer releases want this to
+		# accept them at all.
+		if "$OPENVPN" --help 2>&1 | grep -q allow-deprecated-insecure-static-crypto; then
+			echo "allow-deprecated-insecure-static-crypto"
+		fi
+	} >"$1"
+}
+
+# openvpn_device LOG: the device name OpenVPN opened ("TUN/TAP device
+# tun3 opened").
+openvpn_device() {
+	sed -n 's/.*TUN\/TAP device \([a-z]*[0-9][0-9]*\) opened.*/\1/p' "$1" | tail -n 1
+}
+
+# openvpn_stat STATUS-FILE NAME: a counter of OpenVPN's version 1 status
+# file ("TUN/TAP read bytes,1234").
+openvpn_stat() {
+	sed -n "s|^$2,||p" "$1" | tail -n 1
+}
+
+# ---- snoop ----------------------------------------------------------------
+
+# start_snoop LINK FILE [FILTER...]: capture on LINK into FILE in the
+# background (stopped when the test ends); sets SNOOP_PID.
+start_snoop() {
+	link=$1
+	file=$2
+	shift 2
+	snoop -r -d "$link" -o "$file" "$@" >"$file.log" 2>&1 &
+	SNOOP_PID=$!
+	on_exit "stop_process $SNOOP_PID"
+	# snoop opens the link before it prints its banner.
+	sleep 2
+	process_alive "$SNOOP_PID" || fail "snoop -d $link did not start: $(cat "$file.log")"
+}
+
+# snoop_text FILE: the capture as text (no name lookups).
+snoop_text() {
+	snoop -r -i "$1" 2>/dev/null
+}
+
+# start_openvpn TAG CONFIG: run OpenVPN in the background (stopped when
+# the test ends) and wait until it has opened its tun device.  Sets
+# OPENVPN_PID and OPENVPN_DEV (tunN); the log is $T_WORK/TAG.log.
+start_openvpn() {
+	log_file=$T_WORK/$1.log
+	"$OPENVPN" --config "$2" >"$log_file" 2>&1 &
+	OPENVPN_PID=$!
+	on_exit "stop_process $OPENVPN_PID; sed 's/^/openvpn $1: /' '$log_file'"
+	wait_until 30 "OpenVPN $1 opened its tun device" grep -q 'TUN/TAP device .* opened' "$log_file"
+	OPENVPN_DEV=$(openvpn_device "$log_file")
+	[ -n "$OPENVPN_DEV" ] || fail "OpenVPN $1 did not say which tun device it opened: $(cat "$log_file")"
+	echo "OpenVPN $1 (pid $OPENVPN_PID) uses $OPENVPN_DEV"
+}
+
+# openvpn_ready TAG: wait until OpenVPN TAG has heard from its peer (a
+# static-key tunnel completes its initialisation on the first packet).
+openvpn_ready() {
+	wait_until 30 "OpenVPN $1 finished its initialisation" grep -q 'Initialization Sequence Completed' "$T_WORK/$1.log"
+}
+
+# counter_at_least STATUS-FILE NAME MIN: OpenVPN's counter NAME >= MIN.
+counter_at_least() {
+	value=$(openvpn_stat "$1" "$2")
+	[ -n "$value" ] && [ "$value" -ge "$3" ]
+}
+
+# expect_echo_request CAPTURE-TEXT SRC DST WHAT: a summary line of snoop
+# shows an ICMP echo request from SRC to DST ("SRC -> DST ICMP Echo
+# request (ID: ...)", snoop_icmp.c; the addresses may be padded).
+expect_echo_request() {
+	src=$(printf '%s\n' "$2" | sed 's/\./\\./g')
+	dst=$(printf '%s\n' "$3" | sed 's/\./\\./g')
+	if printf '%s\n' "$1" | grep -q "${src}[[:space:]]*->[[:space:]]*${dst}[[:space:]].*ICMP Echo request"; then
+		echo "ok: $4 shows an echo request $2 -> $3"
+	else
+		fail "$4 shows no echo request $2 -> $3; it holds: $1"
+	fi
+}
