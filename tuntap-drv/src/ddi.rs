@@ -304,6 +304,9 @@ pub trait StreamsEntry {
     /// `wq` is the write queue of a stream this driver opened; `mp` is a
     /// valid message.
     unsafe fn wput(&self, wq: *mut queue_t, mp: *mut mblk_t);
+    /// detach(9E)'s decision: `Ok` when the instance may go (no links,
+    /// no open streams), else `EBUSY`.
+    fn detach_check(&self) -> Result<(), Errno>;
     /// Read-side `qi_srvp`: run when the queue is (back-)enabled.
     ///
     /// # Safety

@@ -39,7 +39,7 @@ use tuntap_drv::ddi::{
 
 use crate::sync::{SimCondvar, SimMutex, driver_locks_held};
 use crate::context::{self, Ctx};
-use crate::{dls, mac, mblk, streams};
+use crate::{boot, dls, mac, mblk, streams};
 
 /// What rule a [`Violation`] broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -267,6 +267,8 @@ pub struct HostShared {
     pub(crate) blocks: Mutex<mblk::Registry>,
     pub(crate) streams: Mutex<streams::StreamTable>,
     pub(crate) driver: Mutex<Option<Arc<dyn StreamsEntry + Send + Sync>>>,
+    /// The installed driver and its `.conf` (see boot.rs).
+    pub(crate) installed: Mutex<Option<boot::Installed>>,
     pub(crate) mac: Mutex<mac::MacTable>,
     pub(crate) dl: Mutex<dls::DlState>,
     pub(crate) user_mem: Mutex<streams::UserMemState>,
@@ -419,6 +421,7 @@ impl SimHost {
             blocks: Mutex::new(mblk::Registry::default()),
             streams: Mutex::new(streams::StreamTable::default()),
             driver: Mutex::new(None),
+            installed: Mutex::new(None),
             mac: Mutex::new(mac::MacTable::default()),
             dl: Mutex::new(dls::DlState::new()),
             user_mem: Mutex::new(streams::UserMemState::default()),

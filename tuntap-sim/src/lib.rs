@@ -70,6 +70,7 @@
 
 #![allow(clippy::missing_safety_doc)]
 
+pub mod boot;
 pub mod context;
 mod dls;
 pub mod host;

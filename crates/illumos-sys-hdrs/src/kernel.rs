@@ -184,6 +184,15 @@ unsafe extern "C" {
     pub fn ddi_remove_minor_node(dip: *mut dev_info_t, name: *const c_char);
     pub fn ddi_get_instance(dip: *mut dev_info_t) -> c_int;
     pub fn ddi_driver_major(dip: *mut dev_info_t) -> major_t;
+    /// `major_t ddi_name_to_major(const char *)`: `DDI_MAJOR_T_NONE` for
+    /// an unknown driver name.
+    pub fn ddi_name_to_major(name: *const c_char) -> major_t;
+    /// `dev_info_t *ddi_hold_devi_by_instance(major_t, int, int)`: attach
+    /// (if need be) and hold an instance; `flags` must be 0.  May block:
+    /// user context (open(9E)), never attach(9E) (devcfg.c `hold_devi`).
+    pub fn ddi_hold_devi_by_instance(major: major_t, instance: c_int, flags: c_int) -> *mut dev_info_t;
+    /// `void ddi_release_devi(dev_info_t *)`: release such a hold.
+    pub fn ddi_release_devi(dip: *mut dev_info_t);
     pub fn ddi_report_dev(dip: *mut dev_info_t);
     pub fn ddi_quiesce_not_needed(dip: *mut dev_info_t) -> c_int;
     pub fn ddi_quiesce_not_supported(dip: *mut dev_info_t) -> c_int;

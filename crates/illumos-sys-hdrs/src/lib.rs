@@ -63,6 +63,8 @@ pub type zoneid_t = id_t;
 pub type pid_t = c_int;
 pub type pri_t = c_short;
 pub type major_t = uint_t;
+/// `DDI_MAJOR_T_NONE` (sys/sunddi.h): `(major_t)-1`, no such driver.
+pub const DDI_MAJOR_T_NONE: major_t = major_t::MAX;
 pub type minor_t = uint_t;
 pub type dev_t = ulong_t;
 pub type uid_t = c_uint;

@@ -29,8 +29,19 @@
 //!
 //! *Module dependency.*  `_depends_on = "drv/tuntap"`: krtld loads
 //! `drv/tuntap` first, resolves the `tuntap_str_*` references against it,
-//! and keeps it loaded while this module is.  If `drv/tuntap` is loaded
-//! but not attached, opens fail with `ENXIO`.
+//! and keeps it loaded while this module is.  Loaded is not attached:
+//! nothing attaches a `.conf` pseudo node by itself after boot, and an
+//! open of our nodes attaches only this driver (`spec_open` ->
+//! `e_ddi_hold_devi_by_dev`, usr/src/uts/common/fs/specfs/spec_vnops.c).
+//! `tuntap.conf` asks for `ddi-forceattach=1` and `ddi-no-autodetach=1`;
+//! besides, the first open here holds instance 0 of `drv/tuntap`
+//! (`ddi_hold_devi_by_instance`, which attaches it) and keeps the hold
+//! until this driver detaches (`PROVIDER_DIP`).  The hold is taken in
+//! open(9E), user context, never in attach(9E): its slow path configures
+//! the device tree from the root while our parent is busy, a deadlock
+//! risk (`hold_devi` in usr/src/uts/common/os/devcfg.c;
+//! docs/research/kernel-contexts.md section 1e).  If the provider cannot
+//! be attached, opens fail with `ENXIO`.
 //!
 //! *Locks.*  None here.  `OPEN_STREAMS` counts streams between a
 //! successful open and its close, so detach is refused while any is open.
@@ -49,12 +60,12 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use illumos_sys_hdrs::nodev;
 use illumos_sys_hdrs::kernel::{
-    cmn_err, ddi_create_minor_node, ddi_get_instance, ddi_prop_op, ddi_quiesce_not_needed,
-    ddi_remove_minor_node, ddi_report_dev, freemsg, getmajor, getminor, makedevice, mod_driverops,
+    cmn_err, ddi_create_minor_node, ddi_get_instance, ddi_hold_devi_by_instance, ddi_name_to_major,
+    ddi_prop_op, ddi_quiesce_not_needed, ddi_release_devi, ddi_remove_minor_node, ddi_report_dev, freemsg, getmajor, getminor, makedevice, mod_driverops,
     mod_info, mod_install, mod_remove, nochpoll, panic,
 };
 use illumos_sys_hdrs::{
-    CB_REV, CE_WARN, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO, DDI_INFO_DEVT2INSTANCE, DDI_PROBE_DONTCARE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO, MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t, mblk_t, minor_t, modinfo, modldrv, modlinkage, module_info, qinit, queue_t, streamtab,
+    CB_REV, CE_WARN, D_MP, DDI_MAJOR_T_NONE, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO, DDI_INFO_DEVT2INSTANCE, DDI_PROBE_DONTCARE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO, MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t, mblk_t, minor_t, modinfo, modldrv, modlinkage, module_info, qinit, queue_t, streamtab,
 };
 
 // ----- the interface drv/tuntap exports (tuntap-drv/src/illumos/streams.rs) -----
@@ -208,6 +219,34 @@ static TUN_DIP: AtomicPtr<dev_info_t> = AtomicPtr::new(ptr::null_mut());
 /// Streams between a successful open and their close.
 static OPEN_STREAMS: AtomicUsize = AtomicUsize::new(0);
 
+/// Our hold on instance 0 of `drv/tuntap`, taken by the first open and
+/// released at detach (see the module docs).
+static PROVIDER_DIP: AtomicPtr<dev_info_t> = AtomicPtr::new(ptr::null_mut());
+
+/// Make sure `drv/tuntap` instance 0 is attached and held.  Open(9E)
+/// only (it may block).  `false` if it cannot be.
+fn hold_provider() -> bool {
+    if !PROVIDER_DIP.load(Ordering::Acquire).is_null() {
+        return true;
+    }
+    // SAFETY: a static NUL-terminated driver name.
+    let major = unsafe { ddi_name_to_major(c"tuntap".as_ptr()) };
+    if major == DDI_MAJOR_T_NONE {
+        return false;
+    }
+    // SAFETY: flags 0 as the manual page requires; user context.
+    let dip = unsafe { ddi_hold_devi_by_instance(major, 0, 0) };
+    if dip.is_null() {
+        return false;
+    }
+    if PROVIDER_DIP.compare_exchange(ptr::null_mut(), dip, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        // Another open got there first: keep one hold only.
+        // SAFETY: releases the hold just taken.
+        unsafe { ddi_release_devi(dip) };
+    }
+    true
+}
+
 // ----- module linkage -----
 
 /// _init(9E).
@@ -318,6 +357,11 @@ unsafe extern "C" fn tun_detach(dip: *mut dev_info_t, cmd: ddi_detach_cmd_t) -> 
     // SAFETY: dip is our attached instance; NULL removes all its nodes.
     unsafe { ddi_remove_minor_node(dip, ptr::null()) };
     TUN_DIP.store(ptr::null_mut(), Ordering::Release);
+    let provider = PROVIDER_DIP.swap(ptr::null_mut(), Ordering::AcqRel);
+    if !provider.is_null() {
+        // SAFETY: the hold hold_provider took; released once.
+        unsafe { ddi_release_devi(provider) };
+    }
     DDI_SUCCESS
 }
 
@@ -342,6 +386,9 @@ unsafe extern "C" fn tun_open(
     if unsafe { !(*rq).q_ptr.is_null() } {
         // Re-open of an existing stream (same clone minor): nothing to do.
         return 0;
+    }
+    if !hold_provider() {
+        return ENXIO;
     }
     // SAFETY: devp was checked non-NULL and points to the opened dev_t.
     let dev = unsafe { *devp };

@@ -325,6 +325,10 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
         }
     }
 
+    fn detach_check(&self) -> Result<(), Errno> {
+        self.can_detach()
+    }
+
     unsafe fn rsrv(&self, rq: *mut queue_t) {
         // SAFETY: rq is our read queue; the service procedure only runs
         // between qprocson and qprocsoff.

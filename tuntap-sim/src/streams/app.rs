@@ -169,8 +169,9 @@ impl SimHost {
         let rq = s.rq();
         let mut minor = args.minor;
         // SAFETY: rq heads a freshly allocated, zeroed queue pair.
+        // No driver attached: drv/tun finds no provider published (boot.rs).
         let r = call_driver(host, user_ctx(host, args.pid, &args.cred), |d| unsafe { d.open(rq, &mut minor, args.flag, args.sflag, args.cred.as_cred()) })
-            .unwrap_or_else(|| panic!("tuntap-sim: open with no driver attached (SimHost::attach)"));
+            .unwrap_or(Err(illumos_sys_hdrs::ENXIO));
         let mut h = head(&s);
         match r {
             Err(e) => {

@@ -225,6 +225,10 @@ impl StreamsEntry for Loop {
         }
     }
 
+    fn detach_check(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+
     unsafe fn rsrv(&self, rq: *mut queue_t) {
         self.rsrv_threads.lock().unwrap().push(std::thread::current().name().unwrap_or("").to_string());
         self.drain(rq);
