@@ -167,6 +167,8 @@ type Job = Box<dyn FnOnce() + Send>;
 
 struct WorkerQ {
     jobs: VecDeque<Job>,
+    /// Deferred work held back to run late (see `SimKernel::defer`).
+    held: VecDeque<Job>,
     busy: bool,
     stop: bool,
 }
@@ -181,7 +183,7 @@ pub(crate) struct Worker {
 impl Worker {
     fn start(name: String) -> Arc<Worker> {
         let w = Arc::new(Worker {
-            q: Mutex::new(WorkerQ { jobs: VecDeque::new(), busy: false, stop: false }),
+            q: Mutex::new(WorkerQ { jobs: VecDeque::new(), held: VecDeque::new(), busy: false, stop: false }),
             cv: Condvar::new(),
             thread: Mutex::new(None),
             thread_id: Mutex::new(None),
@@ -223,6 +225,19 @@ impl Worker {
     pub(crate) fn push(&self, job: Job) {
         let mut q = lock(&self.q);
         q.jobs.push_back(job);
+        self.cv.notify_all();
+    }
+
+    /// Queue a job that runs only once released ([`Worker::release`]).
+    pub(crate) fn push_late(&self, job: Job) {
+        lock(&self.q).held.push_back(job);
+    }
+
+    /// Let every held job run, after the jobs already queued.
+    pub(crate) fn release(&self) {
+        let mut q = lock(&self.q);
+        let held = std::mem::take(&mut q.held);
+        q.jobs.extend(held);
         self.cv.notify_all();
     }
 
@@ -453,9 +468,21 @@ impl SimHost {
     }
 
     /// Forget the driver (after its links are gone), e.g. to model
-    /// `_fini`.  The simulator drops its reference.
+    /// `_fini`.  The simulator drops its reference.  Work still on the
+    /// driver's taskq runs first, as `ddi_taskq_destroy` runs what is
+    /// queued before it returns (`taskq_destroy` -> `taskq_wait`,
+    /// usr/src/uts/common/os/taskq.c).
     pub fn detach(&self) {
+        self.shared.taskq.release();
+        self.shared.taskq.drain(Duration::from_secs(10));
         lock(&self.shared.driver).take();
+    }
+
+    /// Let deferred work held back to run late go now (see
+    /// `SimKernel::defer`).  Waits for it to finish (bounded).
+    pub fn run_deferred(&self) {
+        self.shared.taskq.release();
+        self.shared.taskq.drain(Duration::from_secs(10));
     }
 
     /// Violations recorded so far.
@@ -534,6 +561,7 @@ impl SimHost {
     pub fn settle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
+            self.shared.taskq.release();
             let a = self.shared.svc.drain(deadline.saturating_duration_since(Instant::now()));
             let b = self.shared.taskq.drain(deadline.saturating_duration_since(Instant::now()));
             if !(a && b) {
@@ -543,7 +571,7 @@ impl SimHost {
             let idle = {
                 let s = lock(&self.shared.svc.q);
                 let t = lock(&self.shared.taskq.q);
-                s.jobs.is_empty() && !s.busy && t.jobs.is_empty() && !t.busy
+                s.jobs.is_empty() && !s.busy && t.jobs.is_empty() && t.held.is_empty() && !t.busy
             };
             if idle {
                 return true;
@@ -839,13 +867,27 @@ impl Kernel for SimKernel {
         }
         let host = Arc::downgrade(&self.0);
         let arg = arg as usize;
-        self.0.taskq.push(Box::new(move || {
+        // Deferred work runs late: work dispatched from the data path
+        // (mc_tx, a service procedure, a mac callback) is held until
+        // someone waits for its effect (a mac client or observer
+        // receiving), the test settles, or the taskq is destroyed —
+        // never within the dispatching call, and as late as a loaded
+        // kernel could run it, so work that outlives its object shows.
+        // Control work dispatched from a put procedure runs as soon as
+        // the worker is free: its caller waits for the reply.
+        let late = matches!(context::current(), Ctx::MacTx | Ctx::MacCallback | Ctx::Service);
+        let job: Job = Box::new(move || {
             if let Some(h) = host.upgrade() {
                 let _g = context::enter(&h, Ctx::Taskq);
                 // SAFETY: the driver keeps arg valid until the task ran.
                 unsafe { task(arg as *mut c_void) };
             }
-        }));
+        });
+        if late {
+            self.0.taskq.push_late(job);
+        } else {
+            self.0.taskq.push(job);
+        }
         Ok(())
     }
 

@@ -172,7 +172,7 @@ impl<K: Kernel> Driver<K> {
             t.reserved_ids.remove(&spec.linkid);
             t.reserved_names.remove(&(spec.zone, spec.name));
         };
-        let link = Arc::new(Link::new(&self.k, &spec));
+        let link = Link::new(&self.k, &spec);
         let mut mac = [0u8; 6];
         let callbacks: *const mac_callbacks_t = &*self.callbacks;
         let priv_props = self.priv_props.as_ptr();

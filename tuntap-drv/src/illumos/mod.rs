@@ -308,14 +308,20 @@ pub unsafe extern "C" fn tuntap_detach(dip: *mut dev_info_t, cmd: ddi_detach_cmd
     let Some(driver) = streams::retire() else {
         return DDI_FAILURE;
     };
-    // SAFETY: retire() unpublished the driver under the entry lock after
-    // can_detach() held, so no entry point can reach it any more.
-    drop(unsafe { Box::from_raw(driver) });
+    // The taskq goes first: ddi_taskq_destroy runs what is still queued
+    // before it returns (taskq_destroy -> taskq_wait,
+    // usr/src/uts/common/os/taskq.c), and such a task may still use the
+    // driver; only then is the driver freed.  (Every task owns what it
+    // uses, and can_detach() held, so none dispatches more.)
     let taskq = ATTACHED_TASKQ.swap(ptr::null_mut(), Ordering::AcqRel);
     if !taskq.is_null() {
         // SAFETY: made in attach; waits for any task still queued.
         unsafe { ddi_taskq_destroy(taskq) };
     }
+    // SAFETY: retire() unpublished the driver under the entry lock after
+    // can_detach() held, so no entry point can reach it any more, and its
+    // taskq has run dry.
+    drop(unsafe { Box::from_raw(driver) });
     ATTACHED_DIP.store(ptr::null_mut(), Ordering::Release);
     DDI_SUCCESS
 }

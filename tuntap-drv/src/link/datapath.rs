@@ -265,13 +265,25 @@ impl<K: Kernel> Link<K> {
             !core::mem::replace(&mut r.1, true)
         };
         if schedule {
-            // SAFETY: the link outlives the task: destroy waits for the
-            // replies to drain (replies_pending/flush_replies) before the
-            // link is freed.
-            let res = unsafe {
-                self.k.defer(flush_replies_task::<K>, self as *const Self as *mut core::ffi::c_void)
+            // The task owns a reference to the link: a taskq entry can run
+            // long after the link was deleted (at the latest when
+            // ddi_taskq_destroy runs what is queued: taskq_destroy ->
+            // taskq_wait, usr/src/uts/common/os/taskq.c).
+            let dispatched = match self.me.upgrade() {
+                Some(me) => {
+                    let arg = Arc::into_raw(me).cast_mut().cast::<core::ffi::c_void>();
+                    // SAFETY: arg is a reference the task takes over.
+                    let r = unsafe { self.k.defer(flush_replies_task::<K>, arg) };
+                    if r.is_err() {
+                        // SAFETY: not dispatched: take the reference back.
+                        drop(unsafe { Arc::from_raw(arg.cast_const().cast::<Self>()) });
+                    }
+                    r.is_ok()
+                }
+                // The link is going away: nobody will pass replies up.
+                None => false,
             };
-            if res.is_err() {
+            if !dispatched {
                 let dropped = {
                     let mut r = self.replies.lock();
                     r.1 = false;
@@ -330,12 +342,12 @@ enum Written<K: Kernel> {
 /// The taskq side of [`Link::queue_reply`].
 ///
 /// # Safety
-/// `arg` is a `*const Link<K>` that stays live until this has run.
+/// `arg` is an `Arc<Link<K>>` reference made by `Arc::into_raw`, which
+/// this task takes over (and drops).
 unsafe extern "C" fn flush_replies_task<K: Kernel>(arg: *mut core::ffi::c_void) {
-    // SAFETY: queue_reply passed a live link (see its SAFETY note).
-    if let Some(link) = unsafe { arg.cast::<Link<K>>().as_ref() } {
-        link.flush_replies();
-    }
+    // SAFETY: queue_reply gave up this reference to the task.
+    let link = unsafe { Arc::from_raw(arg.cast_const().cast::<Link<K>>()) };
+    link.flush_replies();
 }
 
 fn write_error(e: frame::WriteError) -> DropReason {

@@ -152,6 +152,9 @@ impl Props {
 
 pub struct Link<K: Kernel> {
     k: K,
+    /// This link, for work that must own a reference to it (the
+    /// resolver-reply task).
+    me: alloc::sync::Weak<Self>,
     pub linkid: DatalinkId,
     pub name: LinkName,
     pub mode: Mode,
@@ -207,7 +210,12 @@ pub enum CondemnError {
 }
 
 impl<K: Kernel> Link<K> {
-    pub fn new(k: &K, spec: &LinkSpec) -> Self {
+    /// A new link, not yet registered with mac.
+    pub fn new(k: &K, spec: &LinkSpec) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self::build(k, spec, me.clone()))
+    }
+
+    fn build(k: &K, spec: &LinkSpec, me: alloc::sync::Weak<Self>) -> Self {
         let mut random = [0u8; 12];
         k.random_bytes(&mut random);
         let [a, b, c, d, e, f, g, h, i, j, l, m] = random;
@@ -218,6 +226,7 @@ impl<K: Kernel> Link<K> {
         }
         Self {
             k: k.clone(),
+            me,
             linkid: spec.linkid,
             name: spec.name,
             mode: spec.mode,

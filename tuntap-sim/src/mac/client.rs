@@ -317,6 +317,9 @@ pub(crate) fn check_leaks(host: &Arc<HostShared>) {
 }
 
 /// A mac client playing IP on a link.  Dropping it closes it.
+/// How long a receiver waits before letting held deferred work run again.
+const RELEASE_SLICE: Duration = Duration::from_millis(20);
+
 pub struct SimMacClient {
     pub(super) host: Arc<HostShared>,
     pub(super) c: Arc<ClientInner>,
@@ -406,9 +409,12 @@ impl SimMacClient {
 
     /// The next frame delivered by `mac_rx`, waiting up to `timeout`.
     pub fn recv(&self, timeout: Duration) -> Option<Vec<u8>> {
+        // Waiting for what the driver passes up lets held deferred work
+        // (resolver replies) run.
         let deadline = Instant::now() + timeout;
-        let mut q = lock(&self.c.rx);
         loop {
+            self.host.taskq.release();
+            let mut q = lock(&self.c.rx);
             if let Some(f) = q.pop_front() {
                 return Some(f);
             }
@@ -416,7 +422,10 @@ impl SimMacClient {
             if d.is_zero() {
                 return None;
             }
-            q = self.c.cv.wait_timeout(q, d).unwrap_or_else(|e| e.into_inner()).0;
+            q = self.c.cv.wait_timeout(q, d.min(RELEASE_SLICE)).unwrap_or_else(|e| e.into_inner()).0;
+            if let Some(f) = q.pop_front() {
+                return Some(f);
+            }
         }
     }
 
@@ -501,6 +510,10 @@ impl SimSnoop {
         let deadline = Instant::now() + timeout;
         let mut q = lock(&self.c.snooped);
         loop {
+            drop(q);
+            // As for SimMacClient::recv: held deferred work may run.
+            self.host.taskq.release();
+            q = lock(&self.c.snooped);
             if let Some((mp, snap, tx)) = q.pop_front() {
                 drop(q);
                 check_snapshot(&self.host, &snap, tx);
@@ -512,7 +525,7 @@ impl SimSnoop {
             if d.is_zero() {
                 return None;
             }
-            q = self.c.cv.wait_timeout(q, d).unwrap_or_else(|e| e.into_inner()).0;
+            q = self.c.cv.wait_timeout(q, d.min(RELEASE_SLICE)).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 
