@@ -172,7 +172,8 @@ impl<K: Kernel> Link<K> {
                 Err(reason) => self.note_drop(reason),
             }
         }
-        if delivered {
+        // Counted once; a frame that also goes on to mac is counted there.
+        if delivered && up.claimed {
             self.stats.received(total - hdr, class);
         }
         if up.claimed { None } else { original }
