@@ -169,6 +169,7 @@ fn requests_out_of_state_or_malformed_get_precise_errors() {
     // Short requests and unknown primitives.
     expect_error(&request(&ip, &words(&[DL_ATTACH_REQ])), DL_ATTACH_REQ, DL_BADPRIM);
     expect_error(&request(&ip, &words(&[DL_BIND_REQ, 0x800])), DL_BIND_REQ, DL_BADPRIM);
+    expect_error(&request(&ip, &words(&[DL_PHYS_ADDR_REQ])), DL_PHYS_ADDR_REQ, DL_BADPRIM);
     expect_error(&request(&ip, &words(&[0xdead])), 0xdead, DL_BADPRIM);
     expect_error(&request(&ip, &words(&[DL_NOTIFY_REQ, 0, 0])), DL_NOTIFY_REQ, DL_NOTSUPPORTED);
     expect_error(&request(&ip, &words(&[DL_CAPABILITY_REQ, 0, 0])), DL_CAPABILITY_REQ, DL_NOTSUPPORTED);
