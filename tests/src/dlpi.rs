@@ -91,12 +91,19 @@ pub fn request(s: &SimStream, ctl: &[u8]) -> Vec<u8> {
     request_with_data(s, ctl, &[])
 }
 
+/// As [`request`], with a data part.  Acknowledgements (`DL_OK_ACK`,
+/// `DL_ERROR_ACK`, `DL_INFO_ACK`, `DL_BIND_ACK`, `DL_PHYS_ADDR_ACK`) must
+/// come as `M_PCPROTO` (dlpi(4P)); indications as `M_PROTO`.
 pub fn request_with_data(s: &SimStream, ctl: &[u8], data: &[u8]) -> Vec<u8> {
     s.putmsg_proto(ctl, data).unwrap();
-    match s.getmsg(Some(WAIT)) {
-        Ok(m) => m.ctl.unwrap_or_else(|| panic!("reply to {:#x} has no control part", word(ctl, 0))),
+    let m = match s.getmsg(Some(WAIT)) {
+        Ok(m) => m,
         Err(e) => panic!("no reply to DLPI primitive {:#x} within {WAIT:?} (errno {e})", word(ctl, 0)),
-    }
+    };
+    let reply = m.ctl.unwrap_or_else(|| panic!("reply to {:#x} has no control part", word(ctl, 0)));
+    let ack = matches!(word(&reply, 0), DL_OK_ACK | DL_ERROR_ACK | DL_INFO_ACK | DL_BIND_ACK | DL_PHYS_ADDR_ACK);
+    assert_eq!(m.priority, ack, "reply {:#x} to {:#x}: acknowledgements are M_PCPROTO, indications M_PROTO", word(&reply, 0), word(ctl, 0));
+    reply
 }
 
 pub fn expect_error(reply: &[u8], prim: u32, dl_errno: u32) {
@@ -328,6 +335,7 @@ pub fn read_unitdata(s: &SimStream) -> UnitdataInd {
     let m = s.getmsg(Some(WAIT)).unwrap_or_else(|e| panic!("no DL_UNITDATA_IND within {WAIT:?} (errno {e})"));
     let ctl = m.ctl.expect("a DL_UNITDATA_IND control part");
     assert_eq!(word(&ctl, 0), DL_UNITDATA_IND, "{ctl:?}");
+    assert!(!m.priority, "DL_UNITDATA_IND is M_PROTO");
     UnitdataInd {
         dst: field(&ctl, 2, 1).expect("destination inside the primitive").to_vec(),
         src: field(&ctl, 4, 3).expect("source inside the primitive").to_vec(),
