@@ -15,6 +15,7 @@ use tuntap_sim::{DlFlags, SimCred, SimHost, SimKernel, SimStream};
 pub use tuntap_sim;
 
 pub mod datapath;
+pub mod dlpi;
 
 pub const WAIT: Duration = Duration::from_secs(5);
 

@@ -10,31 +10,8 @@ use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::dlpi::*;
 use tuntap_abi as abi;
 use tuntap_sim::SimStream;
+use tuntap_tests::dlpi::*;
 use tuntap_tests::*;
-
-fn words(ws: &[u32]) -> Vec<u8> {
-    ws.iter().flat_map(|w| w.to_ne_bytes()).collect()
-}
-
-fn word(b: &[u8], i: usize) -> u32 {
-    u32::from_ne_bytes(b[i * 4..i * 4 + 4].try_into().unwrap())
-}
-
-/// Send a DLPI request (control part only) and return the control part
-/// of the reply.
-fn request(ip: &SimStream, ctl: &[u8]) -> Vec<u8> {
-    ip.putmsg_proto(ctl, &[]).unwrap();
-    ip.getmsg(Some(WAIT)).unwrap().ctl.expect("a DLPI reply")
-}
-
-fn expect_error(reply: &[u8], prim: u32, dl_errno: u32) {
-    assert_eq!(word(reply, 0), DL_ERROR_ACK, "reply to {prim:#x}");
-    assert_eq!((word(reply, 1), word(reply, 2)), (prim, dl_errno), "error for {prim:#x}");
-}
-
-fn expect_ok(reply: &[u8], prim: u32) {
-    assert_eq!((word(reply, 0), word(reply, 1)), (DL_OK_ACK, prim), "reply to {prim:#x}: {reply:?}");
-}
 
 /// OpenVPN's first stream: unit `tun<ppa>`.
 fn new_unit(rig: &Rig) -> (SimStream, i32) {
@@ -51,69 +28,129 @@ fn plumb(rig: &Rig, ppa: u32, sap: u32) -> SimStream {
     ip
 }
 
-fn unitdata_req(dst: [u8; 6], sap: u16) -> Vec<u8> {
-    let mut req = words(&[DL_UNITDATA_REQ, 8, 20, 0, 0]);
-    req.extend_from_slice(&dst);
-    req.extend_from_slice(&sap.to_ne_bytes());
-    req
+/// A tap `DL_UNITDATA_REQ` to `dst` (8-byte DLSAP address: MAC, SAP).
+fn tap_unitdata_req(dst: [u8; 6], sap: u16) -> Vec<u8> {
+    let mut a = dst.to_vec();
+    a.extend_from_slice(&sap.to_ne_bytes());
+    unitdata_req(&a)
 }
 
+/// OpenVPN's `dev tun` on illumos, played as IP plays it: the daemon's
+/// stream makes the unit (`TUNNEWPPA`); a second `/dev/tun` stream gets
+/// `ip` pushed (`DL_INFO_REQ`), `IF_UNITSEL` (IP sends `SIOCSLIFNAME`
+/// down, then `ill_dl_phys`), is linked and brought up — with no ARP
+/// stream, as OpenVPN's tun path never plumbs one.  IP must come out
+/// point-to-point without ARP, and packets must flow both ways with the
+/// addresses IP really uses (a 2-byte SAP-only DLSAP).
 #[test]
-fn openvpn_style_plumbing_carries_packets_both_ways() {
+fn openvpn_tun_plumbing_as_ip_reacts_to_it() {
     let rig = Rig::new();
     let (vpn, ppa) = new_unit(&rig);
-    let ip = rig.open_tun(&rig.root);
-    // DL_INFO_REQ before attaching: a style-2 Ethernet provider.
-    let info = request(&ip, &words(&[DL_INFO_REQ]));
-    assert_eq!(word(&info, 0), DL_INFO_ACK);
-    assert_eq!(word(&info, 4), sys::DL_ETHER, "dl_mac_type");
-    assert_eq!(word(&info, 6), DL_UNATTACHED, "dl_current_state");
-    assert_eq!(word(&info, 7) as i32, -2, "dl_sap_length: SAP after the MAC");
-    assert_eq!(word(&info, 13), DL_STYLE2, "dl_provider_style");
-    assert_eq!(word(&info, 15), DL_VERSION_2);
-    let (bl, bo) = (word(&info, 16) as usize, word(&info, 17) as usize);
-    assert_eq!(&info[bo..bo + bl], &[0xff; 6], "broadcast address");
-    // Attach to the unit, bind IPv4.
-    expect_ok(&request(&ip, &words(&[DL_ATTACH_REQ, ppa as u32])), DL_ATTACH_REQ);
+    let if_fd = rig.open_tun(&rig.root);
+    // I_PUSH ip: a style-2 provider, no address before attach.
+    let first = ip_push(&if_fd);
+    assert_eq!((first.mac_type, first.state), (sys::DL_ETHER, DL_UNATTACHED));
+    // IP tells the driver the interface's name: it must be refused, not ignored.
+    assert_eq!(ip_ifname_notify(&if_fd, &format!("tun{ppa}"), ppa as u32).err(), Some(sys::EINVAL));
+    let ill = ip_dl_phys(&if_fd, ppa as u32, SAP_IPV4);
+    // ifconfig tunN 10.8.0.1 10.8.0.2 up, with no ARP stream.
+    if let Err(why) = ip_up(&if_fd, &ill, SAP_IPV4, false) {
+        panic!("IP cannot bring tun{ppa} up: {why}");
+    }
+    assert_eq!(
+        (ill.resolver, ill.noarp, ill.pointopoint, ill.multicast),
+        (false, true, true, true),
+        "IP must run tun{ppa} point-to-point without ARP: {ill:?}"
+    );
     let link = rig.driver.links().into_iter().find(|l| l.name.as_str() == format!("tun{ppa}")).unwrap();
-    let phys = request(&ip, &words(&[DL_PHYS_ADDR_REQ, DL_CURR_PHYS_ADDR]));
-    assert_eq!(word(&phys, 0), DL_PHYS_ADDR_ACK);
-    let (al, ao) = (word(&phys, 1) as usize, word(&phys, 2) as usize);
-    assert_eq!(&phys[ao..ao + al], &link.mac());
-    let bind = request(&ip, &words(&[DL_BIND_REQ, 0x0800, 0, 0, 0]));
-    assert_eq!((word(&bind, 0), word(&bind, 1), word(&bind, 2)), (DL_BIND_ACK, 0x0800, 8));
-    let bo = word(&bind, 3) as usize;
-    assert_eq!(&bind[bo..bo + 6], &link.mac());
-    assert_eq!(&bind[bo + 6..bo + 8], &0x0800u16.to_ne_bytes());
-    let info = request(&ip, &words(&[DL_INFO_REQ]));
-    assert_eq!((word(&info, 1), word(&info, 6)), (1500, DL_IDLE), "max SDU and state once bound");
+    let info = InfoAck::parse(&request(&if_fd, &words(&[DL_INFO_REQ])));
+    assert_eq!((info.max_sdu, info.state), (1500, DL_IDLE), "max SDU and state once up");
+    assert_eq!(info.addr.as_deref(), Some(&0x0800u16.to_ne_bytes()[..]), "the DLSAP address is the SAP alone");
     // IP's fast path is refused, so it uses unit data.
-    assert_eq!(ip.ioctl_istr(DL_IOC_HDR_INFO, &[0; 16]).err(), Some(sys::EINVAL));
-    // IP sends: the VPN daemon reads the bare packet.
+    assert_eq!(if_fd.ioctl_istr(DL_IOC_HDR_INFO, &[0; 16]).err(), Some(sys::EINVAL));
+    // IP sends to its peer with the address ill_dlur_gen builds: the daemon reads the bare packet.
     let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");
-    ip.putmsg_proto(&unitdata_req(link.peer_mac, 0x0800), &out).unwrap();
+    let dest = ill.unitdata_dest(&[0; 6], 0x0800);
+    assert_eq!(dest.len(), 2);
+    if_fd.putmsg_proto(&unitdata_req(&dest), &out).unwrap();
     assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), out);
-    // The daemon writes: IP gets DL_UNITDATA_IND with the bare packet.
+    // The daemon writes: IP gets DL_UNITDATA_IND, addresses in the format it was told.
     let back = udp4([10, 8, 0, 2], [10, 8, 0, 1], 1194, 1194, b"from the peer");
     vpn.write(&back).unwrap();
-    let m = ip.getmsg(Some(WAIT)).unwrap();
-    let ctl = m.ctl.expect("DL_UNITDATA_IND");
-    assert_eq!(word(&ctl, 0), DL_UNITDATA_IND);
-    let (dl, doff, sl, soff) = (word(&ctl, 1) as usize, word(&ctl, 2) as usize, word(&ctl, 3) as usize, word(&ctl, 4) as usize);
-    assert_eq!(&ctl[doff..doff + 6], &link.mac());
-    assert_eq!(&ctl[soff..soff + 6], &link.peer_mac);
-    assert_eq!((dl, sl), (8, 8));
-    assert_eq!(m.data, back);
+    let ind = read_unitdata(&if_fd);
+    assert_eq!((ind.dst.len(), ind.src.len()), (ill.dlsap_len(), ill.dlsap_len()));
+    assert_eq!(ind.dst, 0x0800u16.to_ne_bytes());
+    assert!(!ind.group);
+    assert_eq!(ind.data, back);
     // An IPv6 packet finds no stream bound to its type: it goes to mac
     // (nobody there), not to the IPv4 stream.
     vpn.write(&ipv6_packet(17, &[0; 8])).unwrap();
-    assert!(ip.getmsg(Some(std::time::Duration::from_millis(50))).is_err());
+    vpn.write(&back).unwrap();
+    assert_eq!(read_unitdata(&if_fd).data, back, "the IPv6 packet never reached the IPv4 stream");
     let info = rig.info(link.linkid);
-    assert_eq!((info.counters.opackets, info.counters.ipackets), (1, 2));
-    // Unplumb: unbind, detach; the stream then closes.
-    expect_ok(&request(&ip, &words(&[DL_UNBIND_REQ])), DL_UNBIND_REQ);
-    expect_ok(&request(&ip, &words(&[DL_DETACH_REQ])), DL_DETACH_REQ);
-    ip.close();
+    assert_eq!((info.counters.opackets, info.counters.ipackets), (1, 3));
+    // ifconfig down, unplumb: unbind (IP never detaches), close.
+    ip_down(&if_fd);
+    if_fd.close();
+    vpn.close();
+    assert!(rig.driver.links().is_empty());
+    rig.finish();
+}
+
+/// OpenVPN's `dev tap`: IP's stream plus the third, ARP stream on a fresh
+/// `/dev/tap` (never `TUNNEWPPA`'d) attached by PPA and bound to 0x0806.
+/// IP makes the interface an ARP one, comes up only with ARP linked,
+/// joins all-hosts; an ARP request from the peer reaches ARP (not IP), the
+/// reply goes out, IP unicast and the joined group reach IP; closing ARP
+/// gets its unbind acknowledged.
+#[test]
+fn openvpn_tap_plumbing_with_its_arp_stream() {
+    let rig = Rig::new();
+    let vpn = rig.open_tap(&rig.root);
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let if_fd = rig.open_tap(&rig.root);
+    ip_push(&if_fd);
+    assert_eq!(ip_ifname_notify(&if_fd, &format!("tap{ppa}"), ppa).err(), Some(sys::EINVAL));
+    let ill = ip_dl_phys(&if_fd, ppa, SAP_IPV4);
+    assert_eq!((ill.resolver, ill.broadcast, ill.pointopoint, ill.phys_len), (true, true, false, 6), "{ill:?}");
+    // Without ARP IP refuses to come up: the model's rule is live.
+    assert!(ill.resolver_up(false).is_err());
+    let arp_fd = rig.open_tap(&rig.root);
+    assert_eq!(ip_ifname_notify(&arp_fd, &format!("tap{ppa}"), ppa).err(), Some(sys::EINVAL));
+    arp_ll_up(&arp_fd, ppa);
+    ip_up(&if_fd, &ill, SAP_IPV4, true).unwrap();
+    let link = rig.driver.links()[0].clone();
+    let own = link.mac();
+    let peer = [0x02, 0, 0, 0, 0, 9];
+    // The peer asks who has our address: ARP hears it, IP does not.
+    let who_has = arp_request(peer, [10, 1, 0, 9], [10, 1, 0, 1]);
+    vpn.write(&who_has).unwrap();
+    let ind = read_unitdata(&arp_fd);
+    assert_eq!((ind.dst[..6].to_vec(), ind.src[..6].to_vec(), ind.group), (vec![0xff; 6], peer.to_vec(), true));
+    assert_eq!(&ind.dst[6..], &0x0806u16.to_ne_bytes());
+    assert_eq!(ind.data, who_has[14..]);
+    // ARP answers through its stream: the daemon reads an ARP frame to the peer.
+    let reply = vec![0u8; 28];
+    arp_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&peer, 0x0806)), &reply).unwrap();
+    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0806, &reply));
+    // IP unicast to us and the all-hosts group IP joined reach IP only.
+    let pkt = udp4([10, 1, 0, 9], [10, 1, 0, 1], 5, 6, b"unicast");
+    vpn.write(&ether(own, peer, 0x0800, &pkt)).unwrap();
+    let ind = read_unitdata(&if_fd);
+    assert_eq!((ind.dst[..6].to_vec(), ind.data.clone(), ind.group), (own.to_vec(), pkt, false));
+    let mc = udp4([10, 1, 0, 9], [224, 0, 0, 1], 5, 6, b"all hosts");
+    vpn.write(&ether(ALL_HOSTS_MAC, peer, 0x0800, &mc)).unwrap();
+    let ind = read_unitdata(&if_fd);
+    assert_eq!((ind.data, ind.group), (mc, true));
+    // IP sends to the neighbour ARP resolved: a whole Ethernet frame.
+    let out = udp4([10, 1, 0, 1], [10, 1, 0, 9], 6, 5, b"eth");
+    if_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&peer, 0x0800)), &out).unwrap();
+    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0800, &out));
+    // Teardown as OpenVPN's close_tun: ARP's close waits for its unbind ack.
+    arp_ll_down(&arp_fd);
+    arp_fd.close();
+    ip_down(&if_fd);
+    if_fd.close();
     vpn.close();
     assert!(rig.driver.links().is_empty());
     rig.finish();
@@ -132,6 +169,7 @@ fn requests_out_of_state_or_malformed_get_precise_errors() {
     // Short requests and unknown primitives.
     expect_error(&request(&ip, &words(&[DL_ATTACH_REQ])), DL_ATTACH_REQ, DL_BADPRIM);
     expect_error(&request(&ip, &words(&[DL_BIND_REQ, 0x800])), DL_BIND_REQ, DL_BADPRIM);
+    expect_error(&request(&ip, &words(&[DL_PHYS_ADDR_REQ])), DL_PHYS_ADDR_REQ, DL_BADPRIM);
     expect_error(&request(&ip, &words(&[0xdead])), 0xdead, DL_BADPRIM);
     expect_error(&request(&ip, &words(&[DL_NOTIFY_REQ, 0, 0])), DL_NOTIFY_REQ, DL_NOTSUPPORTED);
     expect_error(&request(&ip, &words(&[DL_CAPABILITY_REQ, 0, 0])), DL_CAPABILITY_REQ, DL_NOTSUPPORTED);
@@ -151,19 +189,36 @@ fn requests_out_of_state_or_malformed_get_precise_errors() {
     // A DLPI stream is not a packet queue, and a packet queue does not speak DLPI.
     assert_eq!(ip.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).err(), Some(sys::EINVAL));
     expect_error(&request(&vpn, &words(&[DL_INFO_REQ])), DL_INFO_REQ, DL_OUTSTATE);
-    // Unit data that is not an IPv4 packet of the bound type, or has no
-    // address, or no data, is dropped and counted; nothing reaches the reader.
+    // Unit data (dld's proto_unitdata_req answers): a payload that is
+    // not an IPv4 packet of the bound type, or none, is DL_UDERROR_IND
+    // DL_BADDATA naming the destination; an address outside the request
+    // or of another format (tun: the 2-byte SAP; tap: MAC and SAP) is
+    // DL_BADADDR; a short request DL_BADPRIM; an unbound stream
+    // DL_OUTSTATE.  Each refused datum is counted; none reaches the reader.
     expect_ok(&request(&ip, &words(&[DL_DETACH_REQ])), DL_DETACH_REQ);
     let ip = plumb(&rig, ppa as u32, 0x0800);
     let link = rig.driver.links().into_iter().find(|l| l.name.as_str() == format!("tun{ppa}")).unwrap();
     let before = rig.info(link.linkid).counters;
-    ip.putmsg_proto(&unitdata_req(link.peer_mac, 0x0800), &ipv6_packet(17, &[0; 8])).unwrap();
-    ip.putmsg_proto(&unitdata_req(link.peer_mac, 0x0800), &[0x45, 0, 0]).unwrap();
-    ip.putmsg_proto(&words(&[DL_UNITDATA_REQ, 8, 400, 0, 0]), &udp4([1; 4], [2; 4], 1, 2, b"x")).unwrap();
-    ip.putmsg_proto(&unitdata_req(link.peer_mac, 0x0800), &[]).unwrap();
-    assert!(vpn.read_packet(Some(std::time::Duration::from_millis(50))).is_err());
+    let sap = 0x0800u16.to_ne_bytes();
+    let good = udp4([1; 4], [2; 4], 1, 2, b"x");
+    for bad in [ipv6_packet(17, &[0; 8]), vec![0x45, 0, 0], vec![]] {
+        let ind = request_with_data(&ip, &unitdata_req(&sap), &bad);
+        assert_eq!((word(&ind, 0), word(&ind, 4)), (DL_UDERROR_IND, DL_BADDATA), "payload {bad:?}");
+        assert_eq!(field(&ind, 2, 1), Some(&sap[..]), "DL_UDERROR_IND names the destination");
+    }
+    expect_error(&request_with_data(&ip, &words(&[DL_UNITDATA_REQ, 2, 400, 0, 0]), &good), DL_UNITDATA_REQ, DL_BADADDR);
+    expect_error(&request_with_data(&ip, &tap_unitdata_req(link.peer_mac, 0x0800), &good), DL_UNITDATA_REQ, DL_BADADDR);
+    expect_error(&request_with_data(&ip, &words(&[DL_UNITDATA_REQ, 2]), &good), DL_UNITDATA_REQ, DL_BADPRIM);
+    ip.putmsg_proto(&unitdata_req(&sap), &good).unwrap();
+    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), good, "only the good datum reached the reader");
     let after = rig.info(link.linkid).counters;
-    assert_eq!(after.oerrors - before.oerrors, 4, "every bad unit datum counted");
+    assert_eq!(after.oerrors - before.oerrors, 5, "every refused unit datum counted");
+    expect_ok(&request(&ip, &words(&[DL_UNBIND_REQ])), DL_UNBIND_REQ);
+    expect_error(&request_with_data(&ip, &unitdata_req(&sap), &good), DL_UNITDATA_REQ, DL_OUTSTATE);
+    // tap: a 2-byte (tun-format) destination is a bad address.
+    let bind = request(&tap_ip, &words(&[DL_BIND_REQ, 0x0800, 0, 0, 0]));
+    assert_eq!(word(&bind, 0), DL_BIND_ACK);
+    expect_error(&request_with_data(&tap_ip, &unitdata_req(&sap), &good), DL_UNITDATA_REQ, DL_BADADDR);
     for s in [vpn, ip, tap, tap_ip] {
         s.close();
     }
@@ -209,7 +264,7 @@ fn tap_units_plumb_with_ethernet_addresses() {
     // IP sends to a neighbour: the daemon reads a whole Ethernet frame.
     let peer = [0x02, 0, 0, 0, 0, 9];
     let pkt = udp4([10, 1, 0, 1], [10, 1, 0, 9], 5, 6, b"eth");
-    ip.putmsg_proto(&unitdata_req(peer, 0x0800), &pkt).unwrap();
+    ip.putmsg_proto(&tap_unitdata_req(peer, 0x0800), &pkt).unwrap();
     assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, link.mac(), 0x0800, &pkt));
     // A frame the daemon writes loses its header on the way to IP.
     vpn.write(&ether(link.mac(), peer, 0x0800, &pkt)).unwrap();

@@ -35,6 +35,7 @@ use illumos_sys_hdrs::queue_t;
 use tuntap_abi::PacketInfo;
 
 use crate::ddi::Kernel;
+use crate::dlpi::filter::RxFilter;
 use crate::frame;
 use crate::mblk::{MsgBlk, MsgQueue};
 use crate::sync::{KCondvar, KMutex};
@@ -67,9 +68,6 @@ pub enum Enqueue<K: Kernel> {
     Gone(MsgBlk<K>),
 }
 
-/// No DLPI SAP bound (see [`Queue::dlpi_bound_sap`]).
-const NO_SAP: u32 = u32::MAX;
-
 pub struct Queue<K: Kernel> {
     k: K,
     /// The stream's minor number (for probes and INFO).
@@ -83,8 +81,9 @@ pub struct Queue<K: Kernel> {
     backlog: KMutex<K, Backlog<K>>,
     /// The reader asked for a 4-byte packet-info header on each packet.
     packet_info: AtomicBool,
-    /// For an old-API DLPI stream in `DL_IDLE`: the Ethertype bound.
-    bound_sap: AtomicU32,
+    /// For an old-API DLPI stream: its bound SAP, promiscuous levels
+    /// and multicast groups (what the link may pass up to it).
+    dlpi_rx: RxFilter<K>,
     tx_blocked: AtomicBool,
     /// The link this queue was attached to was deleted (see `Minor::settle`).
     evicted: AtomicBool,
@@ -117,7 +116,7 @@ impl<K: Kernel> Queue<K> {
                 again: false,
             }),
             packet_info: AtomicBool::new(false),
-            bound_sap: AtomicU32::new(NO_SAP),
+            dlpi_rx: RxFilter::new(),
             tx_blocked: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             users: AtomicU32::new(0),
@@ -149,15 +148,16 @@ impl<K: Kernel> Queue<K> {
         self.packet_info.store(on, Ordering::Relaxed);
     }
 
+    /// What this stream, if it speaks DLPI, receives (bound SAP,
+    /// promiscuous levels, multicast groups).
+    pub fn dlpi_rx(&self) -> &RxFilter<K> {
+        &self.dlpi_rx
+    }
+
     /// The Ethertype this DLPI stream is bound to, if it is one in
     /// `DL_IDLE`.
     pub fn dlpi_bound_sap(&self) -> Option<u16> {
-        u16::try_from(self.bound_sap.load(Ordering::Acquire)).ok()
-    }
-
-    /// Record the bound SAP (`DL_BIND_REQ`) or its end (`DL_UNBIND_REQ`).
-    pub fn set_dlpi_bound_sap(&self, sap: Option<u16>) {
-        self.bound_sap.store(sap.map_or(NO_SAP, u32::from), Ordering::Release);
+        self.dlpi_rx.bound_sap()
     }
 
     pub fn set_limits(&self, max_packets: u32, max_bytes: u32) {

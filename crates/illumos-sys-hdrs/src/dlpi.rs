@@ -101,6 +101,10 @@ pub const DL_BADPPA: t_uscalar_t = 0x08;
 pub const DL_BADPRIM: t_uscalar_t = 0x09;
 /// "Primitive is known but not supported".
 pub const DL_NOTSUPPORTED: t_uscalar_t = 0x12;
+/// "limit exceeded" (e.g. too many multicast groups on one stream).
+pub const DL_TOOMANY: t_uscalar_t = 0x13;
+/// "Promiscuous mode not enabled" (also: a multicast group not joined).
+pub const DL_NOTENAB: t_uscalar_t = 0x14;
 
 // ===== Service modes (dl_service_mode) =====
 
@@ -323,4 +327,17 @@ pub struct dl_unitdata_ind_t {
     pub dl_src_addr_length: t_uscalar_t,
     pub dl_src_addr_offset: t_uscalar_t,
     pub dl_group_address: t_uscalar_t,
+}
+
+/// `dl_uderror_ind_t` (dlpi.h): `DL_UDERROR_IND`, an `M_PROTO` block
+/// telling the user a `DL_UNITDATA_REQ` was refused; the destination
+/// DLSAP address of the refused request follows at `dl_dest_addr_offset`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct dl_uderror_ind_t {
+    pub dl_primitive: t_uscalar_t,
+    pub dl_dest_addr_length: t_uscalar_t,
+    pub dl_dest_addr_offset: t_uscalar_t,
+    pub dl_unix_errno: t_uscalar_t,
+    pub dl_errno: t_uscalar_t,
 }

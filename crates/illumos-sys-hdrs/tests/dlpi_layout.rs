@@ -231,6 +231,19 @@ fn dl_unitdata_ind_layout() {
     assert_eq!(align_of::<dl_unitdata_ind_t>(), 4);
 }
 
+// dl_uderror_ind_t: primitive, dest length, dest offset, unix errno,
+// DLPI errno (dlpi.h).
+#[test]
+fn uderror_ind_layout() {
+    assert_eq!(offset_of!(dl_uderror_ind_t, dl_primitive), 0);
+    assert_eq!(offset_of!(dl_uderror_ind_t, dl_dest_addr_length), 4);
+    assert_eq!(offset_of!(dl_uderror_ind_t, dl_dest_addr_offset), 8);
+    assert_eq!(offset_of!(dl_uderror_ind_t, dl_unix_errno), 12);
+    assert_eq!(offset_of!(dl_uderror_ind_t, dl_errno), 16);
+    assert_eq!(size_of::<dl_uderror_ind_t>(), 20);
+    assert_eq!((DL_TOOMANY, DL_NOTENAB), (0x13, 0x14));
+}
+
 // The shared typedefs come from the crate root (sys/types.h via
 // sys/dlpi.h): `typedef uint32_t t_uscalar_t; typedef int32_t t_scalar_t;`
 #[test]

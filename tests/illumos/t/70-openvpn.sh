@@ -43,6 +43,10 @@ t_main() {
 	expect_contains ",$OUT," ",$PID_A," "pids attached to $DEV_A"
 	must ifconfig "$DEV_A"
 	expect_contains "$OUT" "inet $NET.70.1 --> $NET.70.2" "ifconfig $DEV_A"
+	# The tun personality (no broadcast address, SAP-only DLSAP) makes IP
+	# run the interface point-to-point without ARP (ip_ll_subnet_defaults).
+	expect_contains "$OUT" "POINTOPOINT" "ifconfig $DEV_A flags"
+	expect_contains "$OUT" "NOARP" "ifconfig $DEV_A flags"
 
 	# A taken unit is refused, as the old driver did (EEXIST).
 	openvpn_p2p_config "$T_WORK/c.conf" "$NET.72.1" "$NET.72.2" $((PORT + 2)) $((PORT + 3)) "$KEY" "$T_WORK/c.status"

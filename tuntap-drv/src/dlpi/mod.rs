@@ -18,15 +18,27 @@
 //! stays (even an old-API link whose packet stream closed) and deletion
 //! is refused, as for IP plumbed on the datalink.
 //!
+//! **Personality.**  A `/dev/tun` stream answers as the old driver's tun
+//! build did (kaizawa/tuntap `tun.c`, `tun_dl_info`, `tun_info_req`,
+//! `tun_bind_req`): `DL_ETHER`, a DLSAP address that is the 2-byte SAP
+//! alone (`dl_addr_length` 2, `dl_sap_length` -2) and no broadcast
+//! address, so IP runs it point-to-point without ARP (`ip_if.c`,
+//! `ip_ll_subnet_defaults`) — OpenVPN's tun path plumbs no ARP stream, and
+//! an ARP interface without one cannot come up (`ip_arp.c`, `arp_ll_up`
+//! answers `ENXIO`).  A `/dev/tap` stream is Ethernet: 8-byte DLSAP
+//! addresses (MAC, then SAP in host order) and the all-ones broadcast
+//! address (see [`prim::Personality`]).
+//!
 //! **Data.**  `DL_UNITDATA_REQ` from IP goes to one attached packet queue,
 //! as `mc_tx` traffic does (tap: an Ethernet header is built from the
 //! destination DLSAP; tun: the bare IP packet).  A packet a process
-//! writes whose Ethertype a DLPI stream is bound to goes to that stream
-//! as `DL_UNITDATA_IND` instead of to mac.  There is no fast path
-//! (`DL_IOC_HDR_INFO` is refused, so IP uses unit data), no flow control
-//! toward IP (a full reader queue drops and counts), and DLSAP addresses
-//! are the 6-byte MAC followed by the 16-bit SAP in host order
-//! (`dl_sap_length` = -2), as for every Ethernet provider.
+//! writes goes, as `DL_UNITDATA_IND`, to every DLPI stream whose receive
+//! filter takes it (`filter.rs`: bound SAP, own/broadcast/joined-group
+//! destination, promiscuous levels; never a frame with the unit's own
+//! source address), and to mac only when no DLPI stream is bound to its
+//! Ethertype.  There is no fast path (`DL_IOC_HDR_INFO` is refused, so IP
+//! uses unit data) and no flow control toward IP (a full reader queue
+//! drops and counts).
 //!
 //! **Locks.**  A minor's `state` lock is never held while a link lock is
 //! taken (link locks come first, see link.rs): transitions check and mark
@@ -52,9 +64,11 @@ use crate::link::{Link, Mode};
 use crate::mblk::MsgBlk;
 use crate::minor::{DlpiState, Minor, Node};
 
+pub mod filter;
 pub mod prim;
+mod rx;
 
-use prim::{DLSAP_LEN, MIN_ETHERTYPE, dlsap, error_ack, ok_ack, proto_msg, read_req, send_reply};
+use prim::{MIN_ETHERTYPE, Personality, SAP_LENGTH, error_ack, ok_ack, proto_msg, read_req, send_reply, uderror_ind};
 
 impl<K: Kernel> Driver<K> {
     /// An `M_PROTO`/`M_PCPROTO` message on a queue node.
@@ -90,58 +104,66 @@ impl<K: Kernel> Driver<K> {
                 None => error_ack(k, wq, prim, DL_BADPRIM, 0),
             },
             DL_UNBIND_REQ => self.dl_unbind(wq, minor),
-            DL_PHYS_ADDR_REQ => self.dl_phys_addr(wq, minor),
-            // No filtering to set up: every frame of the unit is IP's.
-            DL_ENABMULTI_REQ | DL_DISABMULTI_REQ | DL_PROMISCON_REQ | DL_PROMISCOFF_REQ => {
-                match self.dlpi_link(minor) {
-                    Some(_) => ok_ack(k, wq, prim),
-                    None => error_ack(k, wq, prim, DL_OUTSTATE, 0),
-                }
-            }
-            DL_UNITDATA_REQ => self.dl_unitdata(minor, msg),
+            DL_PHYS_ADDR_REQ => match read_req::<dl_phys_addr_req_t>(msg.first_block()) {
+                Some(_) => self.dl_phys_addr(wq, minor),
+                None => error_ack(k, wq, prim, DL_BADPRIM, 0),
+            },
+            DL_ENABMULTI_REQ | DL_DISABMULTI_REQ => self.dl_multi(wq, minor, prim, msg.first_block()),
+            DL_PROMISCON_REQ | DL_PROMISCOFF_REQ => self.dl_promisc(wq, minor, prim, msg.first_block()),
+            DL_UNITDATA_REQ => self.dl_unitdata(wq, minor, msg),
             DL_SET_PHYS_ADDR_REQ | DL_NOTIFY_REQ | DL_CAPABILITY_REQ => error_ack(k, wq, prim, DL_NOTSUPPORTED, 0),
             _ => error_ack(k, wq, prim, DL_BADPRIM, 0),
         }
+    }
+
+    /// The DLSAP format of a stream: fixed by the node it was opened on.
+    pub(crate) fn personality(minor: &Minor<K>) -> Personality {
+        if minor.node == Node::Tap { Personality::Tap } else { Personality::Tun }
     }
 
     fn dlpi_link(&self, minor: &Minor<K>) -> Option<Arc<Link<K>>> {
         minor.state.lock().dlpi.as_ref().and_then(|d| d.link.clone())
     }
 
+    /// `DL_INFO_REQ` → `DL_INFO_ACK` (dlpi.h `dl_info_ack_t`), in the
+    /// stream's personality: tun as the old driver's `tun_dl_info`
+    /// (kaizawa/tuntap `tun.c`: address length 2, no broadcast address),
+    /// tap as Ethernet.  What IP makes of it: `ip_ll_subnet_defaults`
+    /// (`usr/src/uts/common/inet/ip/ip_if.c`).
     fn dl_info(&self, wq: *mut queue_t, minor: &Minor<K>) {
         let k = self.kernel();
         let (state, link) = match &minor.state.lock().dlpi {
             Some(d) => (d.state, d.link.clone()),
             None => (DL_UNATTACHED, None),
         };
+        let who = Self::personality(minor);
         let sap = minor.queue.dlpi_bound_sap().unwrap_or(0);
-        let addr = link.as_ref().map(|l| dlsap(&l.mac(), sap));
-        let addr_len = addr.map_or(0, |a| a.len());
+        let addr = link.as_ref().map(|l| who.dlsap(&l.mac(), sap));
+        let addr_bytes: &[u8] = addr.as_ref().map_or(&[], |a| a.as_bytes());
+        let brdcst = who.broadcast();
         let head = size_of::<dl_info_ack_t>();
         let ack = dl_info_ack_t {
             dl_primitive: DL_INFO_ACK,
             dl_max_sdu: link.as_ref().map_or(1500, |l| l.mtu()),
             dl_min_sdu: 1,
-            dl_addr_length: DLSAP_LEN as u32,
+            dl_addr_length: who.dlsap_len() as u32,
             dl_mac_type: sys::DL_ETHER,
             dl_reserved: 0,
             dl_current_state: state,
-            dl_sap_length: -2,
+            dl_sap_length: SAP_LENGTH,
             dl_service_mode: DL_CLDLS,
             dl_qos_length: 0,
             dl_qos_offset: 0,
             dl_qos_range_length: 0,
             dl_qos_range_offset: 0,
             dl_provider_style: DL_STYLE2,
-            dl_addr_offset: if addr.is_some() { head as u32 } else { 0 },
+            dl_addr_offset: if addr_bytes.is_empty() { 0 } else { head as u32 },
             dl_version: DL_VERSION_2,
-            dl_brdcst_addr_length: frame::ETHER_ADDR_LEN as u32,
-            dl_brdcst_addr_offset: (head + addr_len) as u32,
+            dl_brdcst_addr_length: brdcst.len() as u32,
+            dl_brdcst_addr_offset: if brdcst.is_empty() { 0 } else { (head + addr_bytes.len()) as u32 },
             dl_growth: 0,
         };
-        let addr_bytes = addr.unwrap_or([0; DLSAP_LEN]);
-        let tail: &[u8] = addr_bytes.get(..addr_len).unwrap_or(&[]);
-        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, tail, &[0xff; frame::ETHER_ADDR_LEN]));
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, addr_bytes, brdcst));
     }
 
     fn dl_attach(&self, wq: *mut queue_t, minor: &Arc<Minor<K>>, ppa: u32) {
@@ -187,6 +209,7 @@ impl<K: Kernel> Driver<K> {
             match st.dlpi.as_mut() {
                 Some(d) if d.state == DL_UNBOUND => {
                     d.state = DL_UNATTACHED;
+                    minor.queue.dlpi_rx().reset();
                     d.link.take()
                 }
                 _ => {
@@ -209,6 +232,8 @@ impl<K: Kernel> Driver<K> {
         }
     }
 
+    /// `DL_BIND_REQ` → `DL_BIND_ACK` with the stream's own DLSAP address
+    /// (tun: `{sap}`, tap: `{MAC, sap}`, as kaizawa/tuntap `tun_bind_req`).
     fn dl_bind(&self, wq: *mut queue_t, minor: &Minor<K>, sap: u32) {
         let k = self.kernel();
         if !(MIN_ETHERTYPE..=u32::from(u16::MAX)).contains(&sap) {
@@ -219,7 +244,7 @@ impl<K: Kernel> Driver<K> {
             match st.dlpi.as_mut() {
                 Some(d) if d.state == DL_UNBOUND => {
                     d.state = DL_IDLE;
-                    minor.queue.set_dlpi_bound_sap(Some(sap as u16));
+                    minor.queue.dlpi_rx().set_bound_sap(Some(sap as u16));
                     d.link.clone()
                 }
                 _ => {
@@ -229,16 +254,16 @@ impl<K: Kernel> Driver<K> {
             }
         };
         let mac = link.map_or([0; 6], |l| l.mac());
-        let addr = dlsap(&mac, sap as u16);
+        let addr = Self::personality(minor).dlsap(&mac, sap as u16);
         let ack = dl_bind_ack_t {
             dl_primitive: DL_BIND_ACK,
             dl_sap: sap,
-            dl_addr_length: DLSAP_LEN as u32,
+            dl_addr_length: addr.as_bytes().len() as u32,
             dl_addr_offset: size_of::<dl_bind_ack_t>() as u32,
             dl_max_conind: 0,
             dl_xidtest_flg: 0,
         };
-        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &addr, &[]));
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, addr.as_bytes(), &[]));
     }
 
     /// `DL_UNBIND_REQ`: `DL_IDLE` back to `DL_UNBOUND`.
@@ -249,7 +274,7 @@ impl<K: Kernel> Driver<K> {
             match st.dlpi.as_mut() {
                 Some(d) if d.state == DL_IDLE => {
                     d.state = DL_UNBOUND;
-                    minor.queue.set_dlpi_bound_sap(None);
+                    minor.queue.dlpi_rx().set_bound_sap(None);
                     true
                 }
                 _ => false,
@@ -258,60 +283,80 @@ impl<K: Kernel> Driver<K> {
         if ok { ok_ack(k, wq, DL_UNBIND_REQ) } else { error_ack(k, wq, DL_UNBIND_REQ, DL_OUTSTATE, 0) }
     }
 
+    /// `DL_PHYS_ADDR_REQ` → `DL_PHYS_ADDR_ACK`.  tap: the unit's MAC.
+    /// tun has none; like the old driver (kaizawa/tuntap `tun.c`,
+    /// `tun_physaddr_req`) it answers six zero bytes, which IP leaves
+    /// unused on an interface whose DLSAP address has no physical part.
     fn dl_phys_addr(&self, wq: *mut queue_t, minor: &Minor<K>) {
         let k = self.kernel();
         let Some(link) = self.dlpi_link(minor) else {
             return error_ack(k, wq, DL_PHYS_ADDR_REQ, DL_OUTSTATE, 0);
+        };
+        let mac = match Self::personality(minor) {
+            Personality::Tap => link.mac(),
+            Personality::Tun => [0; frame::ETHER_ADDR_LEN],
         };
         let ack = dl_phys_addr_ack_t {
             dl_primitive: DL_PHYS_ADDR_ACK,
             dl_addr_length: frame::ETHER_ADDR_LEN as u32,
             dl_addr_offset: size_of::<dl_phys_addr_ack_t>() as u32,
         };
-        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &link.mac(), &[]));
+        send_reply(k, wq, proto_msg(k, sys::M_PCPROTO, &ack, &mac, &[]));
     }
 
-    /// IP sends a packet: to a reader of the unit.
-    fn dl_unitdata(&self, minor: &Minor<K>, msg: MsgBlk<K>) {
+    /// `DL_UNITDATA_REQ`: IP sends a packet, to a reader of the unit.
+    /// Errors as dld's `proto_unitdata_req` (`usr/src/uts/common/io/dld/
+    /// dld_proto.c`): a short request, a stream not in `DL_IDLE` or a
+    /// destination that is not one DLSAP address of the stream's format
+    /// (tun: 2 bytes, tap: 8) get `DL_ERROR_ACK` (`DL_BADPRIM`,
+    /// `DL_OUTSTATE`, `DL_BADADDR`); a payload that is missing, too long
+    /// or (tun) not an IP packet of the bound type gets `DL_UDERROR_IND`
+    /// `DL_BADDATA`.  Each is counted as an output error.
+    fn dl_unitdata(&self, wq: *mut queue_t, minor: &Minor<K>, msg: MsgBlk<K>) {
         let k = self.kernel();
+        let Some(req) = read_req::<dl_unitdata_req_t>(msg.first_block()) else {
+            return error_ack(k, wq, DL_UNITDATA_REQ, DL_BADPRIM, 0);
+        };
         let (link, sap) = match (&minor.state.lock().dlpi, minor.queue.dlpi_bound_sap()) {
             (Some(d), Some(sap)) if d.state == DL_IDLE => (d.link.clone(), sap),
             _ => (None, 0),
         };
         let Some(link) = link else {
             k.probe(Probe::Drop(0, DropReason::NoQueue));
-            return;
+            return error_ack(k, wq, DL_UNITDATA_REQ, DL_OUTSTATE, 0);
         };
-        let dst = read_req::<dl_unitdata_req_t>(msg.first_block()).and_then(|req| {
-            let off = req.dl_dest_addr_offset as usize;
-            let len = req.dl_dest_addr_length as usize;
-            let bytes = msg.first_block().get(off..off.checked_add(len)?)?;
-            let mut mac = [0u8; 6];
-            mac.copy_from_slice(bytes.get(..frame::ETHER_ADDR_LEN)?);
-            Some(mac)
-        });
-        let (_proto, data) = msg.split_first();
-        let (Some(dst), Some(mut data)) = (dst, data) else {
+        let off = req.dl_dest_addr_offset as usize;
+        let len = req.dl_dest_addr_length as usize;
+        let addr = off.checked_add(len).and_then(|end| msg.first_block().get(off..end));
+        let Some(dst) = addr.and_then(|a| Self::personality(minor).unitdata_dest(a)) else {
             link.stats.tx_dropped();
             k.probe(Probe::Drop(link.linkid, DropReason::BadWrite));
-            return;
+            return error_ack(k, wq, DL_UNITDATA_REQ, DL_BADADDR, 0);
         };
-        let len = data.len();
-        let valid = match link.mode {
-            Mode::Tun => {
-                data.pullup(k, len.min(40))
-                    && frame::check_tun_packet(data.first_block(), len, link.mtu()).is_ok_and(|t| t == sap)
-            }
-            Mode::Tap => {
-                len <= link.mtu() as usize
-                    && data.prepend(k, &frame::ether_header(&dst, &link.mac(), sap))
-            }
-        };
-        if !valid {
-            link.stats.tx_dropped();
-            k.probe(Probe::Drop(link.linkid, DropReason::BadWrite));
-            return;
+        let mut dest = [0u8; prim::MAX_DLSAP_LEN];
+        let dest_len = addr.map_or(0, |a| a.len().min(dest.len()));
+        if let (Some(to), Some(from)) = (dest.get_mut(..dest_len), addr.and_then(|a| a.get(..dest_len))) {
+            to.copy_from_slice(from);
         }
+        let (_proto, data) = msg.split_first();
+        let valid = data.and_then(|mut data| {
+            let len = data.len();
+            let ok = match link.mode {
+                Mode::Tun => {
+                    data.pullup(k, len.min(40))
+                        && frame::check_tun_packet(data.first_block(), len, link.mtu()).is_ok_and(|t| t == sap)
+                }
+                Mode::Tap => {
+                    len <= link.mtu() as usize && data.prepend(k, &frame::ether_header(&dst, &link.mac(), sap))
+                }
+            };
+            ok.then_some(data)
+        });
+        let Some(data) = valid else {
+            link.stats.tx_dropped();
+            k.probe(Probe::Drop(link.linkid, DropReason::BadWrite));
+            return uderror_ind(k, wq, dest.get(..dest_len).unwrap_or(&[]), DL_BADDATA);
+        };
         let _ = link.deliver_from_plumbing(data);
     }
 }

@@ -15,13 +15,14 @@
 //! only to move messages; none is held across a mac or STREAMS call.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::ptr;
 
 use illumos_sys_hdrs::mblk_t;
 
 use super::{Link, Mode};
 use crate::ddi::{DropReason, Kernel, Probe};
-use crate::dlpi::prim as dlpi_prim;
+use crate::dlpi::prim::{self as dlpi_prim, Personality};
 use crate::frame::{self, AddrClass, MacAddr};
 use crate::mblk::{MsgBlk, MsgChain};
 use crate::queue::{Enqueue, Queue};
@@ -29,39 +30,16 @@ use crate::queue::{Enqueue, Queue};
 impl<K: Kernel> Link<K> {
     // ----- the write side: a process sends a packet up the stack -----
 
-    /// Validate and frame one written packet and pass it to mac.
+    /// Validate one written packet and pass it up: to the old-API DLPI
+    /// streams whose receive filter takes it, and to mac (`mac_rx`,
+    /// framed as Ethernet) unless a DLPI stream is bound to its type.
     /// `packet_info`: the packet starts with a 4-byte `tun_pi` header.
-    pub fn input(&self, mut msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
+    pub fn input(&self, msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
         let r = if self.is_condemned() {
             drop(msg);
             Err(DropReason::Closing)
         } else {
-            match self.frame_written(&mut msg, packet_info) {
-                Ok(Written::Plumbing { ip, sap, dst, src }) => {
-                    let len = msg.len();
-                    match dlpi_prim::send_unitdata_ind(&self.k, &ip, msg, sap, &dst, &src) {
-                        Ok(()) => {
-                            self.stats.received(len, AddrClass::Unicast);
-                            Ok(())
-                        }
-                        Err(reason) => Err(reason),
-                    }
-                }
-                Ok(Written::Mac(class)) => {
-                    let len = msg.len();
-                    // SAFETY: msg is an owned single message, handed over.
-                    match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
-                        Some(()) => {
-                            self.stats.received(len, class);
-                            Ok(())
-                        }
-                        // Not handed over: the closure did not run, so msg
-                        // was moved into it and dropped with it (freed).
-                        None => Err(DropReason::Closing),
-                    }
-                }
-                Err(reason) => Err(reason),
-            }
+            self.route_written(msg, packet_info)
         };
         if let Err(reason) = r {
             self.stats.dropped(reason);
@@ -70,7 +48,37 @@ impl<K: Kernel> Link<K> {
         r
     }
 
-    fn frame_written(&self, msg: &mut MsgBlk<K>, packet_info: bool) -> Result<Written<K>, DropReason> {
+    fn route_written(&self, mut msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
+        let w = self.check_written(&mut msg, packet_info)?;
+        if w.plumbable {
+            if let Some(up) = self.plumbing_for(w.sap, w.tap) {
+                match self.pass_up(&up, msg) {
+                    Some(back) => msg = back,
+                    None => return Ok(()),
+                }
+            }
+        }
+        if self.mode == Mode::Tun {
+            let hdr = frame::ether_header(&self.mac(), &self.peer_mac, w.sap);
+            if !msg.prepend(&self.k, &hdr) {
+                return Err(DropReason::NoBuffer);
+            }
+        }
+        let len = msg.len();
+        // SAFETY: msg is an owned single message, handed over.
+        match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
+            Some(()) => {
+                self.stats.received(len, w.class);
+                Ok(())
+            }
+            // Not handed over: the closure did not run, so msg was moved
+            // into it and dropped with it (freed).
+            None => Err(DropReason::Closing),
+        }
+    }
+
+    /// Validate a written packet (and drop its packet-info header).
+    fn check_written(&self, msg: &mut MsgBlk<K>, packet_info: bool) -> Result<Written, DropReason> {
         if packet_info {
             if !msg.pullup(&self.k, 4) || !msg.trim_front(4) {
                 return Err(DropReason::BadWrite);
@@ -83,16 +91,8 @@ impl<K: Kernel> Link<K> {
                 if !msg.pullup(&self.k, len.min(40)) {
                     return Err(if len < 40 { DropReason::BadWrite } else { DropReason::NoBuffer });
                 }
-                let ethertype = frame::check_tun_packet(msg.first_block(), len, mtu).map_err(write_error)?;
-                if let Some(ip) = self.plumbing_for(ethertype) {
-                    // Old-API IP takes the bare packet with DLPI addresses.
-                    return Ok(Written::Plumbing { ip, sap: ethertype, dst: self.mac(), src: self.peer_mac });
-                }
-                let hdr = frame::ether_header(&self.mac(), &self.peer_mac, ethertype);
-                if !msg.prepend(&self.k, &hdr) {
-                    return Err(DropReason::NoBuffer);
-                }
-                Ok(Written::Mac(AddrClass::Unicast))
+                let sap = frame::check_tun_packet(msg.first_block(), len, mtu).map_err(write_error)?;
+                Ok(Written { sap, tap: None, class: AddrClass::Unicast, plumbable: true })
             }
             Mode::Tap => {
                 let want = len.min(frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN);
@@ -103,17 +103,80 @@ impl<K: Kernel> Link<K> {
                 let Some(h) = frame::parse_ether(msg.first_block()) else {
                     return Err(DropReason::BadWrite);
                 };
-                if h.header_len == frame::ETHER_HDR_LEN {
-                    if let Some(ip) = self.plumbing_for(h.ethertype) {
-                        if !msg.trim_front(frame::ETHER_HDR_LEN) {
-                            return Err(DropReason::BadWrite);
-                        }
-                        return Ok(Written::Plumbing { ip, sap: h.ethertype, dst: h.dst, src: h.src });
-                    }
-                }
-                Ok(Written::Mac(frame::classify(&h.dst)))
+                Ok(Written {
+                    sap: h.ethertype,
+                    tap: Some((h.dst, h.src)),
+                    class: frame::classify(&h.dst),
+                    // Old-API IP takes untagged frames only.
+                    plumbable: h.header_len == frame::ETHER_HDR_LEN,
+                })
             }
         }
+    }
+
+    /// The DLPI streams a written frame concerns: `None` when none is
+    /// bound to its Ethertype `sap` and none would take it (then it is
+    /// mac's alone).  `tap`: the frame's (destination, source) on a tap
+    /// unit, `None` on a tun unit (no link addresses).
+    fn plumbing_for(&self, sap: u16, tap: Option<(MacAddr, MacAddr)>) -> Option<Plumbed<K>> {
+        let list = self.plumbing.lock().clone();
+        if list.is_empty() {
+            return None;
+        }
+        let up = Plumbed { list, sap, tap, own: self.mac(), claimed: false };
+        let claimed = up.list.iter().any(|q| q.dlpi_rx().claims(sap));
+        if !claimed && !up.list.iter().any(|q| up.wants(q)) {
+            return None;
+        }
+        Some(Plumbed { claimed, ..up })
+    }
+
+    /// Send a written frame up, as `DL_UNITDATA_IND` without its link
+    /// header, to every DLPI stream whose filter takes it (the old
+    /// driver's fan-out, kaizawa/tuntap `tun.c` `tun_frame`, with a copy
+    /// for each stream but the last).  A frame some stream is bound to is
+    /// consumed (`None`), delivered or filtered out; otherwise the streams
+    /// get copies and the frame comes back for mac.
+    fn pass_up(&self, up: &Plumbed<K>, mut msg: MsgBlk<K>) -> Option<MsgBlk<K>> {
+        let hdr = if up.tap.is_some() { frame::ETHER_HDR_LEN } else { 0 };
+        let (who, dst, src) = match up.tap {
+            Some((dst, src)) => (Personality::Tap, dst, src),
+            None => (Personality::Tun, [0; frame::ETHER_ADDR_LEN], [0; frame::ETHER_ADDR_LEN]),
+        };
+        let class = if up.tap.is_some() { frame::classify(&dst) } else { AddrClass::Unicast };
+        let (dsap, ssap) = (who.dlsap(&dst, up.sap), who.dlsap(&src, up.sap));
+        let last = up.list.iter().rposition(|q| up.wants(q));
+        let total = msg.len();
+        let copies_needed = !up.claimed || last.is_some_and(|l| up.list.iter().take(l).any(|q| up.wants(q)));
+        let can_copy = copies_needed && msg.pullup(&self.k, total);
+        let mut delivered = false;
+        let mut original = Some(msg);
+        for (i, q) in up.list.iter().enumerate() {
+            let Some(l) = last else { break };
+            if i > l || (i < l && !up.wants(q)) {
+                continue;
+            }
+            let payload = if i == l && up.claimed {
+                original.take().and_then(|mut m| m.trim_front(hdr).then_some(m))
+            } else if can_copy {
+                original.as_ref().and_then(|m| m.first_block().get(hdr..)).and_then(|b| MsgBlk::alloc_with(&self.k, 0, b))
+            } else {
+                None
+            };
+            let Some(payload) = payload else {
+                self.note_drop(DropReason::NoBuffer);
+                continue;
+            };
+            match dlpi_prim::send_unitdata_ind(&self.k, q, payload, &dsap, &ssap, class != AddrClass::Unicast) {
+                Ok(()) => delivered = true,
+                Err(reason) => self.note_drop(reason),
+            }
+        }
+        // Counted once; a frame that also goes on to mac is counted there.
+        if delivered && up.claimed {
+            self.stats.received(total - hdr, class);
+        }
+        if up.claimed { None } else { original }
     }
 
     // ----- the read side: the stack sends, a process reads -----
@@ -331,12 +394,38 @@ enum Offered<K: Kernel> {
     Full(MsgBlk<K>, Arc<Queue<K>>),
 }
 
-/// Where a written packet goes once validated and framed.
-enum Written<K: Kernel> {
-    /// To mac (`mac_rx`), framed as Ethernet.
-    Mac(AddrClass),
-    /// To an old-API IP stream bound to its type, as `DL_UNITDATA_IND`.
-    Plumbing { ip: Arc<Queue<K>>, sap: u16, dst: MacAddr, src: MacAddr },
+/// A validated written packet.
+struct Written {
+    /// Its Ethertype.
+    sap: u16,
+    /// (destination, source) of a tap frame; `None` for tun.
+    tap: Option<(MacAddr, MacAddr)>,
+    class: AddrClass,
+    /// May go to old-API IP (tap: untagged).
+    plumbable: bool,
+}
+
+/// A written frame and the DLPI streams it concerns (see
+/// [`Link::plumbing_for`]).
+struct Plumbed<K: Kernel> {
+    list: Arc<Vec<Arc<Queue<K>>>>,
+    sap: u16,
+    /// (destination, source) of a tap frame; `None` for tun.
+    tap: Option<(MacAddr, MacAddr)>,
+    /// The unit's own address when the frame was written.
+    own: MacAddr,
+    /// Some stream is bound to `sap`: the frame is old-API IP's, not mac's.
+    claimed: bool,
+}
+
+impl<K: Kernel> Plumbed<K> {
+    /// Does stream `q`'s receive filter take this frame?
+    fn wants(&self, q: &Queue<K>) -> bool {
+        match &self.tap {
+            Some((dst, src)) => q.dlpi_rx().wants_tap_frame(&self.own, dst, src, self.sap),
+            None => q.dlpi_rx().wants_tun_packet(self.sap),
+        }
+    }
 }
 
 /// The taskq side of [`Link::queue_reply`].

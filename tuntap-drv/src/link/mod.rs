@@ -438,15 +438,6 @@ impl<K: Kernel> Link<K> {
         !self.plumbing.lock().is_empty()
     }
 
-    /// The DLPI stream bound to `sap` (an Ethertype), if any.
-    fn plumbing_for(&self, sap: u16) -> Option<Arc<Queue<K>>> {
-        let list = self.plumbing.lock().clone();
-        if list.is_empty() {
-            return None;
-        }
-        list.iter().find(|m| m.dlpi_bound_sap() == Some(sap)).cloned()
-    }
-
     // ----- properties -----
 
     pub fn set_owner(&self, uid: u32) {

@@ -85,6 +85,8 @@ pub struct GetMsg {
     pub ctl: Option<Vec<u8>>,
     /// The data part.
     pub data: Vec<u8>,
+    /// A high-priority (`M_PCPROTO`) message: getmsg(2)'s `RS_HIPRI`.
+    pub priority: bool,
 }
 
 /// The application side of an open stream: a file descriptor.
@@ -429,9 +431,10 @@ impl SimStream {
     pub fn getmsg(&self, timeout: Option<Duration>) -> Result<GetMsg, Errno> {
         let mut h = self.wait_data(head(&self.s), timeout.map(|t| Instant::now() + t), true)?;
         let Some(MsgPtr(mp)) = h.msgs.pop_front() else {
-            return Ok(GetMsg { ctl: None, data: Vec::new() });
+            return Ok(GetMsg { ctl: None, data: Vec::new(), priority: false });
         };
-        if db_type(mp) != M_PCPROTO {
+        let priority = db_type(mp) == M_PCPROTO;
+        if !priority {
             h.count -= msg_len(mp);
         }
         let mut ctl: Option<Vec<u8>> = None;
@@ -451,7 +454,7 @@ impl SimStream {
         }
         free_here(mp);
         self.after_consume(h);
-        Ok(GetMsg { ctl, data })
+        Ok(GetMsg { ctl, data, priority })
     }
 
     /// `poll(2)` on this stream: the ready subset of `events` plus
