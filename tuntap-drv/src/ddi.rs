@@ -71,13 +71,15 @@ pub enum LinkState {
     Up = 1,
 }
 
-/// `mac_prop_perm_t` values (`usr/src/uts/common/sys/mac.h`).
+/// `mac_prop_perm_t` values (`usr/src/uts/common/sys/mac.h`:
+/// `MAC_PROP_PERM_READ` 0x1, `_WRITE` 0x10, `_RW` 0x11), from their one
+/// home in `illumos-sys-hdrs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum PropPerm {
-    Read = 0x1,
-    Write = 0x2,
-    ReadWrite = 0x3,
+    Read = illumos_sys_hdrs::MAC_PROP_PERM_READ,
+    Write = illumos_sys_hdrs::MAC_PROP_PERM_WRITE,
+    ReadWrite = illumos_sys_hdrs::MAC_PROP_PERM_RW,
 }
 
 /// A DTrace SDT probe point.  In the kernel each becomes
@@ -293,6 +295,13 @@ pub trait StreamsEntry {
     /// queue follows it), with `q_ptr` null for a first open.
     unsafe fn open(&self, rq: *mut queue_t, minor: &mut u32, flag: i32, sflag: i32, cr: Cred)
         -> Result<(), Errno>;
+    /// Right after a successful [`StreamsEntry::open`], with no lock of
+    /// the caller held: what the open has to send up (`M_SETOPTS`), since
+    /// nothing may be `putnext` with a lock held.
+    ///
+    /// # Safety
+    /// `rq` is the read queue of the stream just opened.
+    unsafe fn opened(&self, rq: *mut queue_t);
     /// `qi_qclose`.  After it returns the driver never touches `rq` again.
     ///
     /// # Safety
@@ -312,4 +321,18 @@ pub trait StreamsEntry {
     /// # Safety
     /// `rq` is the read queue of a stream this driver opened.
     unsafe fn rsrv(&self, rq: *mut queue_t);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PropPerm;
+
+    #[test]
+    fn prop_perm_values_are_mac_h_s() {
+        // usr/src/uts/common/sys/mac.h: MAC_PROP_PERM_READ 0x0001,
+        // MAC_PROP_PERM_WRITE 0x0010, MAC_PROP_PERM_RW (READ|WRITE).
+        assert_eq!(PropPerm::Read as u8, 0x01);
+        assert_eq!(PropPerm::Write as u8, 0x10);
+        assert_eq!(PropPerm::ReadWrite as u8, 0x11);
+    }
 }

@@ -258,10 +258,16 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
             self.k.qprocson(rq);
         }
         *minor = new_minor;
-        if node != Node::Control {
-            self.send_options(rq);
-        }
         Ok(())
+    }
+
+    unsafe fn opened(&self, rq: *mut queue_t) {
+        // SAFETY: rq is the stream just opened (the caller's contract).
+        if let Some(minor) = unsafe { minor_of::<K>(rq) } {
+            if minor.node != Node::Control {
+                self.send_options(rq);
+            }
+        }
     }
 
     unsafe fn close(&self, rq: *mut queue_t, _flag: i32, _cr: Cred) {

@@ -24,11 +24,13 @@
 //! streams).  Close, put and service run on a stream whose open succeeded,
 //! which keeps `can_detach` false and so the driver alive, without the
 //! lock.  A failed lookup answers `ENXIO` (open) or frees the message.
+//! What an open sends up (`M_SETOPTS`) goes after the lock is dropped
+//! ([`StreamsEntry::opened`]): nothing is `putnext` with a lock held.
 //!
 //! *Locks.*  `ENTRY_LOCK` (a static adaptive `kmutex_t`: zeroed memory is
 //! an initialised adaptive mutex, mutex.c) is taken before any driver
 //! lock and never while one is held.  It is held across `Driver::open`,
-//! which makes no mac upcall.
+//! which makes no mac upcall and sends nothing up.
 //!
 //! *Invariants.*  `DRIVER` is NULL or a `Box<Driver<Illumos>>` pointer
 //! published by attach; it changes only under `ENTRY_LOCK`.
@@ -128,22 +130,28 @@ pub unsafe extern "C" fn tuntap_str_open(
     if rq.is_null() || minorp.is_null() {
         return ENXIO;
     }
-    let _entry = EntryGuard::enter();
-    // SAFETY: published pointers stay valid while ENTRY_LOCK is held.
-    let Some(driver) = (unsafe { DRIVER.load(Ordering::Acquire).as_ref() }) else {
-        return ENXIO;
-    };
     // SAFETY: minorp was checked non-NULL and points to the caller's value.
     let mut minor = unsafe { *minorp };
-    // SAFETY: rq is the read queue of the pair being opened.
-    match unsafe { driver.open(rq, &mut minor, flag, sflag, Cred(cr.cast_const())) } {
-        Ok(()) => {
-            // SAFETY: as above.
-            unsafe { *minorp = minor };
-            0
+    let driver = {
+        let _entry = EntryGuard::enter();
+        // SAFETY: published pointers stay valid while ENTRY_LOCK is held.
+        let Some(driver) = (unsafe { DRIVER.load(Ordering::Acquire).as_ref() }) else {
+            return ENXIO;
+        };
+        // SAFETY: rq is the read queue of the pair being opened.
+        if let Err(e) = unsafe { driver.open(rq, &mut minor, flag, sflag, Cred(cr.cast_const())) } {
+            return e;
         }
-        Err(e) => e,
-    }
+        driver
+    };
+    // The stream is open, which keeps the driver attached (can_detach),
+    // so it may be used without the entry lock; M_SETOPTS goes up with no
+    // lock held.
+    // SAFETY: rq is the stream just opened.
+    unsafe { driver.opened(rq) };
+    // SAFETY: as above.
+    unsafe { *minorp = minor };
+    0
 }
 
 /// `qi_qclose`.

@@ -194,6 +194,9 @@ impl SimHost {
                 h.phase = Phase::Open;
                 drop(h);
                 s.minor.store(minor, Ordering::Relaxed);
+                // What the open sends up goes right after it, with no
+                // lock of the caller held (StreamsEntry::opened).
+                call_driver(host, user_ctx(host, args.pid, &args.cred), |d| unsafe { d.opened(rq) });
                 let mut t = lock(&host.streams);
                 let dup = t.all.iter().any(|o| o.minor.load(Ordering::Relaxed) == minor && head(o).phase == Phase::Open);
                 if dup && args.sflag == CLONEOPEN {

@@ -229,6 +229,8 @@ impl StreamsEntry for Loop {
         Ok(())
     }
 
+    unsafe fn opened(&self, _rq: *mut queue_t) {}
+
     unsafe fn rsrv(&self, rq: *mut queue_t) {
         self.rsrv_threads.lock().unwrap().push(std::thread::current().name().unwrap_or("").to_string());
         self.drain(rq);
