@@ -282,6 +282,22 @@ fn queue_limits_twins() {
 }
 
 #[test]
+fn queue_limits_set_before_attach_survive_the_attach() {
+    let rig = Rig::new();
+    rig.create("vpn0", create_flags::TUN);
+    let q = rig.open_tun(&rig.root);
+    let small = abi::TunIocQueueLimits { version: abi::TUN_ABI_VERSION, max_packets: 7, max_bytes: 9000, _pad: 0 };
+    q.ioctl_istr(abi::TUN_IOC_QUEUE_LIMITS, abi::as_bytes(&small)).expect("limits before attach");
+    let att = abi::TunIocAttach::new("vpn0", mode::TUN).unwrap();
+    q.ioctl_istr(abi::TUN_IOC_ATTACH, abi::as_bytes(&att)).expect("attach");
+    let query = abi::TunIocQueueLimits { max_packets: 0, max_bytes: 0, ..small };
+    let now: abi::TunIocQueueLimits = decode(&q.ioctl_istr(abi::TUN_IOC_QUEUE_LIMITS, abi::as_bytes(&query)).unwrap().data);
+    assert_eq!((now.max_packets, now.max_bytes), (7, 9000), "the attach kept the limits the reader asked for");
+    q.close();
+    rig.finish();
+}
+
+#[test]
 fn old_api_twins() {
     let rig = Rig::new();
     let newppa = |s: &SimStream, arg: &[u8]| s.ioctl_istr(abi::TUNNEWPPA, arg).map(|r| r.rval);

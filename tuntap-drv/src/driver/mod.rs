@@ -198,6 +198,7 @@ impl<K: Kernel> Driver<K> {
             unreserve(self);
             return Err(e);
         }
+        link.set_devnet_bound(true);
         self.publish(&spec, link.clone());
         self.k.probe(Probe::LinkCreate(spec.linkid, &spec.name));
         // Once published a concurrent delete may condemn the link: these
@@ -261,7 +262,10 @@ impl<K: Kernel> Driver<K> {
             link.restore();
             return Err(sys::ENOENT);
         };
-        let moved = Self::moved_to_zone(link);
+        // A link whose dls binding failed at creation (and whose mac could
+        // not be unregistered then) has no binding to undo.
+        let bound = link.devnet_bound();
+        let moved = bound && Self::moved_to_zone(link);
         if moved {
             if let Err(e) = self.k.dls_devnet_setzid(link.linkid, GLOBAL_ZONEID) {
                 link.restore();
@@ -269,20 +273,27 @@ impl<K: Kernel> Driver<K> {
             }
         }
         let rebind = |d: &Self| {
+            if !bound {
+                return;
+            }
             let _ = d.k.dls_devnet_create(mh, link.linkid, if moved { GLOBAL_ZONEID } else { link.zone });
             if moved {
                 let _ = d.k.dls_devnet_setzid(link.linkid, link.zone);
             }
         };
-        if let Err(e) = self.k.dls_devnet_destroy(mh) {
-            if moved {
-                let _ = self.k.dls_devnet_setzid(link.linkid, link.zone);
+        if bound {
+            if let Err(e) = self.k.dls_devnet_destroy(mh) {
+                if moved {
+                    let _ = self.k.dls_devnet_setzid(link.linkid, link.zone);
+                }
+                link.restore();
+                return Err(e);
             }
-            link.restore();
-            return Err(e);
+            link.set_devnet_bound(false);
         }
         if let Err(e) = self.k.mac_disable(mh) {
             rebind(self);
+            link.set_devnet_bound(bound);
             link.restore();
             return Err(e);
         }
@@ -296,6 +307,7 @@ impl<K: Kernel> Driver<K> {
         }
         if let Err(e) = self.k.mac_unregister(mh) {
             rebind(self);
+            link.set_devnet_bound(bound);
             link.restore();
             return Err(e);
         }

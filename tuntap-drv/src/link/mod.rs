@@ -49,7 +49,7 @@ use tuntap_abi::{DatalinkId, LinkName, TUN_NO_ID, info_flags};
 use crate::ddi::{Errno, Kernel, LinkState, MacHandle, Probe, ZoneId};
 use crate::frame::{self, MacAddr};
 use crate::mblk::MsgQueue;
-use crate::queue::{self, Queue};
+use crate::queue::Queue;
 use crate::stats::LinkStats;
 use crate::sync::{KCondvar, KMutex};
 
@@ -136,8 +136,6 @@ struct Props {
     /// The state last reported to mac, and whether a thread is reporting.
     reported: LinkState,
     reporting: bool,
-    /// The backlog bound every queue attached later gets.
-    queue_limits: (u32, u32),
 }
 
 impl Props {
@@ -165,6 +163,9 @@ pub struct Link<K: Kernel> {
     /// The MAC of the point-to-point peer a tun link pretends to reach.
     pub peer_mac: MacAddr,
     mh: AtomicPtr<c_void>,
+    /// dls binds the link to its id (`dls_devnet_create` succeeded and
+    /// no `dls_devnet_destroy` since).
+    devnet: AtomicBool,
     mtu: AtomicU32,
     pub stats: LinkStats,
     state: KMutex<K, Props>,
@@ -236,6 +237,7 @@ impl<K: Kernel> Link<K> {
             creator_pid: spec.creator_pid,
             peer_mac: peer,
             mh: AtomicPtr::new(ptr::null_mut()),
+            devnet: AtomicBool::new(false),
             mtu: AtomicU32::new(spec.mtu),
             stats: LinkStats::default(),
             state: KMutex::new(Props {
@@ -249,7 +251,6 @@ impl<K: Kernel> Link<K> {
                 lifecycle: Lifecycle::Active,
                 reported: LinkState::Unknown,
                 reporting: false,
-                queue_limits: (queue::DEFAULT_MAX_PACKETS, queue::DEFAULT_MAX_BYTES),
             }),
             queues: KMutex::new(Arc::new(Vec::new())),
             mac_users: AtomicU32::new(0),
@@ -267,6 +268,14 @@ impl<K: Kernel> Link<K> {
 
     pub fn set_mac_handle(&self, mh: Option<MacHandle>) {
         self.mh.store(mh.map_or(ptr::null_mut(), |m| m.0.as_ptr()), Ordering::Release);
+    }
+
+    pub fn devnet_bound(&self) -> bool {
+        self.devnet.load(Ordering::Acquire)
+    }
+
+    pub fn set_devnet_bound(&self, bound: bool) {
+        self.devnet.store(bound, Ordering::Release);
     }
 
     pub fn mtu(&self) -> u32 {
@@ -348,8 +357,6 @@ impl<K: Kernel> Link<K> {
             if p.nqueues > 0 && (p.exclusive || exclusive || !multi) {
                 return Err(AttachError::Busy);
             }
-            let (max_packets, max_bytes) = p.queue_limits;
-            minor.set_limits(max_packets, max_bytes);
             let mut q = self.queues.lock();
             let mut next: Vec<Arc<Queue<K>>> = Vec::with_capacity(q.len() + 1);
             next.extend(q.iter().cloned());
@@ -452,9 +459,6 @@ impl<K: Kernel> Link<K> {
     pub fn set_carrier(&self, on: bool) {
         self.state.lock().carrier = on;
         self.sync_link_state();
-    }
-    pub fn set_queue_limits(&self, max_packets: u32, max_bytes: u32) {
-        self.state.lock().queue_limits = (max_packets, max_bytes);
     }
 
     /// Check and apply a new MTU and tell mac (no lock held for that).
