@@ -134,7 +134,7 @@ pub trait RawCondvar<M: RawMutex>: Send + Sync {
     fn broadcast(&self);
 }
 
-/// A link as dlmgmtd knows it ([`Kernel::dls_mgmt_lookup`]).
+/// A link as dlmgmtd knows it ([`Kernel::dls_mgmt_linkinfo`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DlmgmtLink {
     /// The link's name.

@@ -28,22 +28,56 @@
 //!
 //! **Objects.**
 //! * [`driver::Driver`]: the instance: link table, minor numbers, the
-//!   mac callback table.
+//!   mac callback table; its ioctl table (`driver/ioctls.rs`), commands
+//!   (`driver/commands.rs`) and STREAMS entry points (`driver/streams.rs`).
 //! * [`link::Link`]: one datalink: mac handle, properties, counters, the
-//!   set of attached queues.
+//!   queues and DLPI streams attached to it; its packet path
+//!   (`link/datapath.rs`) and mac callbacks (`link/callbacks.rs`).
 //! * [`minor::Minor`]: one open stream of `/dev/tun`, `/dev/tap` or the
-//!   control node: its attachment and its backlog of packets to read.
+//!   control node: its attachment, pending ioctl, DLPI state and the
+//!   control work queued for its taskq task.
+//! * [`queue::Queue`]: a stream's read side, the part a link holds: the
+//!   backlog of packets waiting for the reader.
+//!
+//! **The path of a packet and of an ioctl.**
+//!
+//! ```text
+//!  process: write(2)/read(2)/ioctl(2) on /dev/tun, /dev/tap, /dev/tuntap
+//!      |  stream head
+//!  drv/tun (kmod-tun): tun_open/tun_wput/tun_rsrv/tun_close, translation only
+//!      |  tuntap_str_open/_wput/_rsrv/_close (illumos/streams.rs, krtld-resolved)
+//!  Driver: StreamsEntry (driver/streams.rs)
+//!      |-- M_DATA ------------> Link::input (link/datapath.rs) --> mac_rx --> mac --> IP
+//!      |-- DL_UNITDATA_REQ ---> dlpi (old-API IP) ------------> Link::deliver_from_plumbing
+//!      |-- M_IOCTL, M_IOCDATA, DLPI control --> Minor::control --> taskq task
+//!      |                        --> ioctl table (driver/ioctls.rs) / dlpi --> qreply
+//!  IP --> mac --> mc_tx (link/callbacks.rs) --> Link::mc_tx --> Queue backlog
+//!      --> putnext --> stream head --> read(2)
+//! ```
 //!
 //! **Locks and their order.**  Take them only in this order:
-//! 1. `Driver::table` (links by id and name, old-API units).
-//! 2. `Link::state` (properties, attached queues, lifecycle).
-//! 3. `Minor::state` (attachment, pending ioctl).
-//! 4. `Minor::backlog` (packets waiting for the reader).
+//! 1. `Driver::table` (links by id and name, old-API units, minors).
+//! 2. `Link::state` (properties, lifecycle, link-state reporting).
+//! 3. `Link::queues`, then `Link::plumbing` (copy-on-write lists of
+//!    attached queues and DLPI streams).
+//! 4. `Minor::state` (attachment, pending ioctl, DLPI state).
+//! 5. `Queue::backlog` (packets waiting for the reader).
+//!
+//! Leaves, under which nothing else is taken: `Link::quiesce` and
+//! `Queue::quiesce` (only around their condition variables),
+//! `Link::replies` (resolver replies for the taskq), `Minor::control`
+//! (control messages for the taskq), the DLPI receive filter's groups.
 //!
 //! No lock is held across a mac or dls upcall (`mac_rx`,
 //! `mac_tx_update`, `mac_link_update`, `mac_register`, ...), across
 //! `putnext`/`qreply`, or across a call into mac that can call back into
 //! the driver.  Work is decided under a lock and done after dropping it.
+//!
+//! **Contexts.**  Put and service procedures and mac callbacks never
+//! block and never use the caller's process or credential: control work
+//! (anything that creates or destroys a link, or waits) runs on the
+//! driver's taskq with the ioctl's own credential, held; the table of
+//! entry points and what each may call is in `kernel/README.md`.
 //!
 //! **Invariants.**
 //! * A link is in the table from the end of its creation until the start
