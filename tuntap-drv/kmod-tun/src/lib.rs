@@ -52,7 +52,6 @@
 
 #![no_std]
 
-use core::cell::UnsafeCell;
 use core::ffi::{CStr, c_int, c_void};
 use core::panic::PanicInfo;
 use core::ptr;
@@ -65,7 +64,7 @@ use illumos_sys_hdrs::kernel::{
     mod_info, mod_install, mod_remove, nochpoll, panic,
 };
 use illumos_sys_hdrs::{
-    CB_REV, CE_WARN, D_MP, DDI_MAJOR_T_NONE, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO, DDI_INFO_DEVT2INSTANCE, DDI_PROBE_DONTCARE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO, MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t, mblk_t, minor_t, modinfo, modldrv, modlinkage, module_info, qinit, queue_t, streamtab,
+    CB_REV, CE_WARN, D_MP, DDI_MAJOR_T_NONE, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO, DDI_INFO_DEVT2INSTANCE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO, MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, dev_info_t, dev_ops, dev_t, mblk_t, minor_t, modinfo, modldrv, modlinkage, module_info, qinit, queue_t, streamtab,
 };
 
 // ----- the interface drv/tuntap exports (tuntap-drv/src/illumos/streams.rs) -----
@@ -92,23 +91,7 @@ const MINOR_NODES: [(&CStr, minor_t); 3] = tuntap_abi::limits::node::ALL;
 #[used]
 pub static _depends_on: [u8; 11] = *b"drv/tuntap\0";
 
-/// A static whose address the kernel gets and may write through; Rust
-/// code never forms references into it.
-#[repr(transparent)]
-struct KernelStatic<T>(UnsafeCell<T>);
-
-// SAFETY: only the address is passed to the kernel, whose module
-// framework serialises its own writes against all use.
-unsafe impl<T> Sync for KernelStatic<T> {}
-
-impl<T> KernelStatic<T> {
-    const fn new(value: T) -> Self {
-        Self(UnsafeCell::new(value))
-    }
-    const fn get(&self) -> *mut T {
-        self.0.get()
-    }
-}
+use illumos_sys_hdrs::nodev::KernelStatic;
 
 // ----- STREAMS tables -----
 
@@ -183,11 +166,11 @@ static TUN_DEV_OPS: KernelStatic<dev_ops> = KernelStatic::new(dev_ops {
     devo_rev: DEVO_REV,
     devo_refcnt: 0,
     devo_getinfo: Some(tun_getinfo),
-    devo_identify: Some(tun_identify),
-    devo_probe: Some(tun_probe),
+    devo_identify: Some(nodev::identify),
+    devo_probe: Some(nodev::probe),
     devo_attach: Some(tun_attach),
     devo_detach: Some(tun_detach),
-    devo_reset: Some(tun_reset),
+    devo_reset: Some(nodev::reset),
     devo_cb_ops: TUN_CB_OPS.get(),
     devo_bus_ops: ptr::null_mut(),
     devo_power: None,
@@ -305,18 +288,6 @@ unsafe extern "C" fn tun_getinfo(
     // SAFETY: result was checked non-NULL; it is the kernel's slot.
     unsafe { *result = answer };
     DDI_SUCCESS
-}
-
-unsafe extern "C" fn tun_identify(_dip: *mut dev_info_t) -> c_int {
-    DDI_SUCCESS
-}
-
-unsafe extern "C" fn tun_probe(_dip: *mut dev_info_t) -> c_int {
-    DDI_PROBE_DONTCARE
-}
-
-unsafe extern "C" fn tun_reset(_dip: *mut dev_info_t, _cmd: ddi_reset_cmd_t) -> c_int {
-    ENXIO
 }
 
 unsafe extern "C" fn tun_attach(dip: *mut dev_info_t, cmd: ddi_attach_cmd_t) -> c_int {

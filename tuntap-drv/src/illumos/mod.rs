@@ -42,7 +42,6 @@ pub mod streams;
 
 pub use kernel::Illumos;
 
-use core::cell::UnsafeCell;
 use core::ffi::{CStr, c_int, c_void};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -57,9 +56,9 @@ use illumos_sys_hdrs::kernel::{
 };
 use illumos_sys_hdrs::nodev;
 use illumos_sys_hdrs::{
-    CB_REV, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_PROBE_DONTCARE, DDI_SUCCESS, DEVO_REV,
+    CB_REV, D_MP, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_SUCCESS, DEVO_REV,
     ENOTTY, ENXIO, MODREV_1, TASKQ_DEFAULTPRI, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t,
-    ddi_info_cmd_t, ddi_reset_cmd_t, dev_info_t, dev_ops, dev_t, intptr_t, modinfo, modldrv,
+    dev_info_t, dev_ops, dev_t, intptr_t, modinfo, modldrv,
     modlinkage, uio,
 };
 
@@ -82,27 +81,7 @@ const TASKQ_NAME: &CStr = c"tuntap_defer";
 
 /// A static the kernel may write through a pointer we hand it.
 ///
-/// `dev_ops` and `cb_ops` must be mutable in place (`mac_init_ops` sets
-/// `cb_str`, and may set `devo_getinfo`), and `modlinkage`/`modldrv` hold
-/// raw pointers, which are not `Sync`.  Rust code only ever takes the raw
-/// pointer with [`KernelStatic::get`]; it never forms references into it.
-#[repr(transparent)]
-pub struct KernelStatic<T>(UnsafeCell<T>);
-
-// SAFETY: Rust code never reads or writes the contents after
-// initialisation, it only passes the address to the kernel, whose
-// module framework serialises the writes (_init/_fini) against all use.
-unsafe impl<T> Sync for KernelStatic<T> {}
-
-impl<T> KernelStatic<T> {
-    pub const fn new(value: T) -> Self {
-        Self(UnsafeCell::new(value))
-    }
-
-    pub const fn get(&self) -> *mut T {
-        self.0.get()
-    }
-}
+pub use illumos_sys_hdrs::nodev::KernelStatic;
 
 static TUNTAP_CB_OPS: KernelStatic<cb_ops> = KernelStatic::new(cb_ops {
     cb_open: Some(tuntap_open),
@@ -131,11 +110,11 @@ static TUNTAP_DEV_OPS: KernelStatic<dev_ops> = KernelStatic::new(dev_ops {
     devo_refcnt: 0,
     // NULL: dld_init_ops installs dld_getinfo (see the theory statement).
     devo_getinfo: None,
-    devo_identify: Some(tuntap_identify),
-    devo_probe: Some(tuntap_probe),
+    devo_identify: Some(nodev::identify),
+    devo_probe: Some(nodev::probe),
     devo_attach: Some(tuntap_attach),
     devo_detach: Some(tuntap_detach),
-    devo_reset: Some(tuntap_reset),
+    devo_reset: Some(nodev::reset),
     // KernelStatic is repr(transparent) over UnsafeCell<cb_ops>, so the
     // address of the static is the address of the cb_ops inside it.
     devo_cb_ops: (&raw const TUNTAP_CB_OPS).cast::<cb_ops>().cast_mut(),
@@ -226,21 +205,6 @@ pub unsafe extern "C" fn _fini() -> c_int {
 // ---------------------------------------------------------------------
 // Autoconfiguration: getinfo(9E), identify/probe, attach(9E), detach(9E).
 // ---------------------------------------------------------------------
-
-/// identify(9E) is obsolete; like nulldev it succeeds.
-unsafe extern "C" fn tuntap_identify(_dip: *mut dev_info_t) -> c_int {
-    DDI_SUCCESS
-}
-
-/// A pseudo device has nothing to probe.
-unsafe extern "C" fn tuntap_probe(_dip: *mut dev_info_t) -> c_int {
-    DDI_PROBE_DONTCARE
-}
-
-/// There is no hardware to reset (nodev behaviour).
-unsafe extern "C" fn tuntap_reset(_dip: *mut dev_info_t, _cmd: ddi_reset_cmd_t) -> c_int {
-    ENXIO
-}
 
 /// attach(9E): make the taskq and the driver, and publish the driver.
 ///
