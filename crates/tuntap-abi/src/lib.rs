@@ -241,56 +241,84 @@ pub struct TunIocModify {
 /// How many attaching pids [`TunIocInfo`] reports.
 pub const INFO_MAX_PIDS: usize = 8;
 
-/// Per-link counters, as `mc_getstat` reports them.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TunCounters {
-    /// Packets from the stack delivered to a queue (`mc_tx` side).
-    pub opackets: u64,
-    pub obytes: u64,
-    /// Packets written by applications and passed up (`mac_rx` side).
-    pub ipackets: u64,
-    pub rbytes: u64,
-    pub multircv: u64,
-    pub brdcstrcv: u64,
-    pub multixmt: u64,
-    pub brdcstxmt: u64,
-    /// Bad writes (wrong framing, too long, too short).
-    pub ierrors: u64,
-    /// Packets the stack sent that could not be delivered.
-    pub oerrors: u64,
-    /// Dropped for lack of a buffer on the receive (write) side.
-    pub norcvbuf: u64,
-    /// Dropped because no queue could take them.
-    pub noxmtbuf: u64,
-    /// Non-IP frames dropped on a tun link.
-    pub unknowns: u64,
-    /// ARP replies / neighbour advertisements the driver answered.
-    pub resolver_replies: u64,
+/// Declares the counter set once: the `#[repr(C)]` [`TunCounters`] the
+/// INFO ioctl carries, the [`Counter`] names the driver increments by, and
+/// the table [`TunCounters::named`] that `tunctl`, `libdltun` and the
+/// man-page check walk.  Adding a counter is one line here, its increment
+/// in the driver (`tuntap-drv/src/stats.rs`) and its line in `tun(4D)`.
+macro_rules! counters {
+    ($( $(#[$doc:meta])* $field:ident => $variant:ident, )*) => {
+        /// Per-link counters, as `mc_getstat` reports them.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct TunCounters {
+            $( $(#[$doc])* pub $field: u64, )*
+        }
+
+        /// One counter of [`TunCounters`].
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        pub enum Counter {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Counter {
+            /// Every counter, in declaration order.
+            pub const ALL: &[Counter] = &[$( Counter::$variant, )*];
+            /// How many counters there are.
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The counter's name (the [`TunCounters`] field).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( Counter::$variant => stringify!($field), )*
+                }
+            }
+        }
+
+        impl TunCounters {
+            /// Every counter with its name, in declaration order.
+            pub const fn named(&self) -> [(&'static str, u64); Counter::COUNT] {
+                [$( (stringify!($field), self.$field), )*]
+            }
+
+            /// Counters whose values `value` gives.
+            pub fn from_fn(mut value: impl FnMut(Counter) -> u64) -> Self {
+                Self { $( $field: value(Counter::$variant), )* }
+            }
+        }
+    };
 }
 
-impl TunCounters {
-    /// Every counter with its name, in declaration order: the one table
-    /// that `tunctl show -s`, `libdltun` and the man-page checks walk, so
-    /// a new counter is a field here and its increment in the driver.
-    pub const fn named(&self) -> [(&'static str, u64); 14] {
-        [
-            ("opackets", self.opackets),
-            ("obytes", self.obytes),
-            ("ipackets", self.ipackets),
-            ("rbytes", self.rbytes),
-            ("multircv", self.multircv),
-            ("brdcstrcv", self.brdcstrcv),
-            ("multixmt", self.multixmt),
-            ("brdcstxmt", self.brdcstxmt),
-            ("ierrors", self.ierrors),
-            ("oerrors", self.oerrors),
-            ("norcvbuf", self.norcvbuf),
-            ("noxmtbuf", self.noxmtbuf),
-            ("unknowns", self.unknowns),
-            ("resolver_replies", self.resolver_replies),
-        ]
-    }
+counters! {
+    /// Packets from the stack delivered to a queue (`mc_tx` side).
+    opackets => Opackets,
+    /// Their bytes.
+    obytes => Obytes,
+    /// Packets written by applications and passed up (`mac_rx` side).
+    ipackets => Ipackets,
+    /// Their bytes.
+    rbytes => Rbytes,
+    /// Multicast packets passed up.
+    multircv => Multircv,
+    /// Broadcast packets passed up.
+    brdcstrcv => Brdcstrcv,
+    /// Multicast packets delivered to a queue.
+    multixmt => Multixmt,
+    /// Broadcast packets delivered to a queue.
+    brdcstxmt => Brdcstxmt,
+    /// Bad writes (wrong framing, too long, too short).
+    ierrors => Ierrors,
+    /// Packets the stack sent that could not be delivered.
+    oerrors => Oerrors,
+    /// Dropped for lack of a buffer on the receive (write) side.
+    norcvbuf => Norcvbuf,
+    /// Dropped because no queue could take them.
+    noxmtbuf => Noxmtbuf,
+    /// Non-IP frames dropped on a tun link.
+    unknowns => Unknowns,
+    /// ARP replies / neighbour advertisements the driver answered.
+    resolver_replies => ResolverReplies,
 }
 
 /// Describe a link.  In: `version`, `linkid` (on a queue,
@@ -408,7 +436,7 @@ mod tests {
         // A field added to TunCounters without a row in named() fails here.
         let c = TunCounters::default();
         assert_eq!(c.named().len() * size_of::<u64>(), size_of::<TunCounters>());
-        let mut seen = [0u64; 14];
+        let mut seen = [0u64; Counter::COUNT];
         // Give each field a distinct value through the byte view, then see
         // every value come back once.
         let mut raw = [0u8; size_of::<TunCounters>()];
