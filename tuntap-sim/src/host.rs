@@ -39,6 +39,7 @@ use tuntap_drv::ddi::{
 
 use crate::sync::{SimCondvar, SimMutex, driver_locks_held};
 use crate::context::{self, Ctx};
+use crate::watchdog::WAIT_BOUND;
 use crate::{boot, dls, mac, mblk, streams};
 
 /// What rule a [`Violation`] broke.
@@ -101,6 +102,18 @@ pub enum ViolationKind {
     /// call in a put or service procedure or mac callback, or a
     /// user-context-only call outside open/close (see `context.rs`).
     Context,
+    /// A kmutex taken against the order of earlier acquisitions
+    /// ([`crate::lockorder`]).
+    LockOrder,
+    /// A `mutex_enter` or `cv_wait` that did not return within
+    /// [`crate::watchdog::WAIT_BOUND`].
+    Deadlock,
+    /// An application-side wait without a timeout (read, getmsg, poll)
+    /// that lasted [`crate::watchdog::WAIT_BOUND`].
+    WaitBound,
+    /// `I_FLUSH`'s dummy ioctl (`ic_cmd = -1`) was acknowledged: it must
+    /// be NAKed (strioctl in usr/src/uts/common/os/streamio.c).
+    FlushProtocol,
 }
 
 /// A broken rule, with where it was found.
@@ -259,13 +272,17 @@ impl Worker {
         true
     }
 
+    /// Stop the thread; joins it unless a job is still running after
+    /// [`WAIT_BOUND`] (a hung driver call: the thread is left behind).
     fn stop(&self) {
         lock(&self.q).stop = true;
         self.cv.notify_all();
         if let Some(h) = lock(&self.thread).take()
-            && std::thread::current().id() != h.thread().id() {
-                let _ = h.join();
-            }
+            && std::thread::current().id() != h.thread().id()
+            && self.drain(WAIT_BOUND)
+        {
+            let _ = h.join();
+        }
     }
 }
 
@@ -294,12 +311,14 @@ pub struct HostShared {
     start: Instant,
     pub(crate) svc: Arc<Worker>,
     pub(crate) taskq: Arc<Worker>,
-    allocb_failures: AtomicUsize,
+    pub(crate) allocb_failures: AtomicUsize,
     /// `mac_register` calls left to fail (see `fail_next_mac_register`).
     pub(crate) mac_register_failures: AtomicUsize,
-    defer_failures: AtomicUsize,
+    pub(crate) defer_failures: AtomicUsize,
     pub(crate) ioctl_timeout: Mutex<Duration>,
     finished: AtomicBool,
+    pub(crate) faults: crate::faults::Faults,
+    pub(crate) watchdog: Arc<crate::watchdog::Watchdog>,
 }
 
 // SAFETY: the raw pointers inside (message blocks, queues, mac
@@ -367,6 +386,11 @@ impl HostShared {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+
+    /// Violations recorded so far (for the watchdog's report).
+    pub(crate) fn violations_now(&self) -> Vec<Violation> {
+        lock(&self.violations).clone()
     }
 
     pub(crate) fn take_allocb_failure(&self) -> bool {
@@ -452,6 +476,8 @@ impl SimHost {
             defer_failures: AtomicUsize::new(0),
             ioctl_timeout: Mutex::new(Duration::from_secs(10)),
             finished: AtomicBool::new(false),
+            faults: Default::default(),
+            watchdog: Default::default(),
         });
         SimHost { shared }
     }
@@ -607,17 +633,15 @@ impl SimHost {
             sh.record(ViolationKind::WorkerStuck, "service/taskq work did not finish in 10 s".into());
         }
         mac::check_leaks(sh);
+        dls::check_leaks(sh);
         mblk::check_leaks(sh);
         dls::check_cred_leaks(sh);
         sh.svc.stop();
         sh.taskq.stop();
+        sh.watchdog.disarm();
         let v = self.violations();
         if panic_on_violation && !v.is_empty() {
-            let mut report = format!("tuntap-sim: {} violation(s) on host {}:\n", v.len(), sh.id);
-            for x in &v {
-                report.push_str(&format!("- {x}\n"));
-            }
-            panic!("{report}");
+            panic!("{}", crate::watchdog::report(sh.id, &v));
         }
         v
     }
@@ -627,6 +651,14 @@ impl Drop for SimHost {
     fn drop(&mut self) {
         if std::thread::panicking() {
             if !self.shared.finished.swap(true, Ordering::SeqCst) {
+                self.shared.watchdog.disarm();
+                // The test already failed: show the rules broken so far,
+                // which usually caused the failure (no finish: that would
+                // call into a driver that may be in a bad state).
+                let v = self.violations();
+                if !v.is_empty() {
+                    eprintln!("{}", crate::watchdog::report(self.shared.id, &v));
+                }
                 self.shared.svc.stop();
                 self.shared.taskq.stop();
             }

@@ -73,14 +73,19 @@
 pub mod boot;
 pub mod context;
 mod dls;
+pub mod faults;
 pub mod host;
+pub mod lockorder;
 pub mod mac;
 pub mod mblk;
 pub mod procs;
 pub mod streams;
 pub mod sync;
+pub mod watchdog;
 
 pub use dls::{CredSpec, DlError, DlFlags, LinkInfo, Privileges, SimCred};
+pub use faults::{Fault, Hook};
+pub use watchdog::{TEST_TIME_LIMIT, WAIT_BOUND};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
 pub use procs::{ProcessRecord, SimProcesses, SpawnError};
 pub use mac::{LinkRef, MacInfo, PropInfo, SimMacClient, SimSnoop, TxOpts};

@@ -157,6 +157,7 @@ impl SimHost {
                 hangup: false,
                 svc_queued: false,
                 svc_running: false,
+                svc_runs: 0,
                 ioc: None,
                 abandoned_iocs: Vec::new(),
             }),
@@ -382,7 +383,18 @@ impl SimStream {
             match remaining(deadline) {
                 Some(d) if d.is_zero() => return Err(ETIME),
                 Some(d) => h = self.s.cv.wait_timeout(h, d).unwrap_or_else(|e| e.into_inner()).0,
-                None => h = self.s.cv.wait(h).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    let (g, t) = self.s.cv.wait_timeout(h, WAIT_BOUND).unwrap_or_else(|e| e.into_inner());
+                    h = g;
+                    if t.timed_out() {
+                        drop(h);
+                        self.host.record(
+                            ViolationKind::WaitBound,
+                            format!("a read without a timeout got nothing in {WAIT_BOUND:?}"),
+                        );
+                        return Err(ETIME);
+                    }
+                }
             }
         }
     }
@@ -492,7 +504,18 @@ impl SimStream {
             match remaining(deadline) {
                 Some(d) if d.is_zero() => return 0,
                 Some(d) => h = self.s.cv.wait_timeout(h, d).unwrap_or_else(|e| e.into_inner()).0,
-                None => h = self.s.cv.wait(h).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    let (g, t) = self.s.cv.wait_timeout(h, WAIT_BOUND).unwrap_or_else(|e| e.into_inner());
+                    h = g;
+                    if t.timed_out() {
+                        drop(h);
+                        self.host.record(
+                            ViolationKind::WaitBound,
+                            format!("a poll without a timeout saw nothing in {WAIT_BOUND:?}"),
+                        );
+                        return 0;
+                    }
+                }
             }
         }
     }
@@ -507,20 +530,37 @@ impl SimStream {
         Ok(())
     }
 
-    /// `I_FLUSH`: flush the head's read side if `FLUSHR`, and send
-    /// `M_FLUSH` down to the driver.
+    /// `I_FLUSH` as `strioctl` does it (usr/src/uts/common/os/streamio.c,
+    /// case `I_FLUSH`): `ENXIO` after a hangup, `EINVAL` for bits other
+    /// than `FLUSHRW`; sends `M_FLUSH` down, then a dummy `I_STR` ioctl
+    /// (`ic_cmd = -1`, no data) and waits for its NAK, so that the
+    /// driver's answer to the `M_FLUSH` reaches the head first.  The head
+    /// does not flush itself: its read side is emptied only when the
+    /// driver turns `FLUSHR` back up.  Returns Ok whatever the dummy
+    /// ioctl's answer; an ACK of it is a violation.
     pub fn flush(&self, flags: u8) -> Result<(), Errno> {
         {
-            let mut h = head(&self.s);
+            let h = head(&self.s);
             if h.phase != Phase::Open {
                 return Err(EBADF);
             }
-            if flags & FLUSHR != 0 {
-                flush_head(&mut h);
+            if h.hangup {
+                return Err(ENXIO);
             }
+        }
+        if flags & !(FLUSHR | FLUSHW) != 0 {
+            return Err(EINVAL);
         }
         let mp = alloc_msg(&self.host, M_FLUSH, 0, &[flags]);
         self.call_wput(mp);
+        if self.ioctl_common(FLUSH_DUMMY_IOCTL, &[], 0, None).is_ok() {
+            self.host.record(
+                ViolationKind::FlushProtocol,
+                "I_FLUSH's dummy ioctl (ic_cmd = -1) was acknowledged: an unknown ioctl must be NAKed \
+                 (strioctl, usr/src/uts/common/os/streamio.c)"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
