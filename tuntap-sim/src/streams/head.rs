@@ -54,6 +54,9 @@ pub(crate) fn qreply(host: &Arc<HostShared>, q: *mut queue_t, mp: *mut mblk_t) {
     deliver_up(host, &s, mp, "qreply", loc);
 }
 
+/// How long the back-enable hook waits for the service procedure.
+const HOOK_WAIT: Duration = Duration::from_secs(2);
+
 #[track_caller]
 pub(crate) fn canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> bool {
     let loc = Location::caller();
@@ -77,8 +80,11 @@ pub(crate) fn canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> bool {
         let runs = h.svc_runs;
         drop(h);
         schedule_service(host, &s);
-        if !host.svc.is_current() {
-            let deadline = Instant::now() + WAIT_BOUND;
+        // Wait only where the service procedure can run meanwhile: not on
+        // the service thread, not with a driver lock held (it may need
+        // it), and not longer than HOOK_WAIT.
+        if !host.svc.is_current() && crate::sync::driver_locks_held() == 0 {
+            let deadline = Instant::now() + HOOK_WAIT;
             let mut h = head(&s);
             while h.svc_runs == runs && !h.qprocs_off {
                 let left = deadline.saturating_duration_since(Instant::now());

@@ -80,6 +80,10 @@ pub struct Bugs {
     pub double_reply: AtomicBool,
     pub reply_after_failed_copy: AtomicBool,
     pub copyin_size: AtomicUsize,
+    /// Free M_FLUSH instead of turning FLUSHR back up.
+    pub no_flush_turnaround: AtomicBool,
+    /// ACK unknown ioctls (I_FLUSH's dummy one included).
+    pub ack_unknown_ioctl: AtomicBool,
 }
 
 /// A loopback STREAMS driver: what is written comes back to be read.
@@ -189,7 +193,7 @@ impl StreamsEntry for Loop {
                 self.drain(rq);
             }
             M_FLUSH => unsafe {
-                if *(*mp).b_rptr & FLUSHR != 0 {
+                if *(*mp).b_rptr & FLUSHR != 0 && !self.bugs.no_flush_turnaround.load(Ordering::SeqCst) {
                     *(*mp).b_rptr &= !FLUSHW;
                     self.k.qreply(wq, mp);
                 } else {
@@ -304,7 +308,8 @@ impl Loop {
                     self.send_up(rq, M_HANGUP, &[]);
                 }
                 _ => {
-                    ioc_reply(mp, false, 0, 0, ENOTTY);
+                    let ack = self.bugs.ack_unknown_ioctl.load(Ordering::SeqCst);
+                    ioc_reply(mp, ack, 0, 0, if ack { 0 } else { ENOTTY });
                     self.k.qreply(wq, mp);
                 }
             }
