@@ -181,7 +181,7 @@ fn driver_frames(bt: &Backtrace) -> String {
     while let Some(l) = lines.next() {
         let t = l.trim();
         let is_fn = t.split_once(": ").is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()));
-        if is_fn && t.contains("tuntap_drv::") && !t.contains("tuntap_drv::sync::") {
+        if is_fn && t.contains("tuntap_drv::") && !t.contains("tuntap_drv::sync::") && !t.contains("tuntap_sim::") {
             out.push_str("    ");
             out.push_str(t);
             if let Some(at) = lines.peek().filter(|n| n.trim_start().starts_with("at ")) {

@@ -29,7 +29,7 @@ use crate::host::{HostShared, SimHost, Violation, lock};
 pub const WAIT_BOUND: Duration = Duration::from_secs(30);
 
 /// The time limit the test rigs give each test (one host per test).
-pub const TEST_TIME_LIMIT: Duration = Duration::from_secs(120);
+pub const TEST_TIME_LIMIT: Duration = Duration::from_secs(300);
 
 /// Exit status of a test process ended by the watchdog (as timeout(1)).
 pub const TIME_LIMIT_EXIT: i32 = 124;

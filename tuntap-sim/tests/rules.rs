@@ -54,7 +54,7 @@ fn run(host: &SimHost, task: unsafe extern "C" fn(*mut c_void), locks: &Locks) {
 
 #[test]
 fn same_order_twice_is_fine() {
-    let host = SimHost::new();
+    let host = new_host();
     let locks = Locks([SimMutex::new(), SimMutex::new(), SimMutex::new()]);
     run(&host, take_01, &locks);
     run(&host, take_01, &locks);
@@ -65,7 +65,7 @@ fn same_order_twice_is_fine() {
 
 #[test]
 fn inverted_order_is_a_violation_naming_the_rule() {
-    let host = SimHost::new();
+    let host = new_host();
     let locks = Locks([SimMutex::new(), SimMutex::new(), SimMutex::new()]);
     run(&host, take_01, &locks);
     run(&host, take_10, &locks);
@@ -81,7 +81,7 @@ fn inverted_order_is_a_violation_naming_the_rule() {
 
 #[test]
 fn an_inversion_through_a_third_lock_is_found() {
-    let host = SimHost::new();
+    let host = new_host();
     let locks = Locks([SimMutex::new(), SimMutex::new(), SimMutex::new()]);
     run(&host, take_01, &locks);
     run(&host, take_12, &locks);
@@ -93,7 +93,7 @@ fn an_inversion_through_a_third_lock_is_found() {
 
 #[test]
 fn a_dropped_mutex_is_forgotten() {
-    let host = SimHost::new();
+    let host = new_host();
     let locks = Locks([SimMutex::new(), SimMutex::new(), SimMutex::new()]);
     run(&host, take_01, &locks);
     drop(locks);
@@ -116,7 +116,7 @@ fn flow_controlled(host: &SimHost, d: &Loop) -> tuntap_sim::SimStream {
 
 #[test]
 fn i_flush_empties_the_head_only_when_the_driver_turns_flushr_around() {
-    let host = SimHost::new();
+    let host = new_host();
     let d = Loop::new(host.kernel());
     host.attach(d.clone());
     let s = flow_controlled(&host, &d);
@@ -135,7 +135,7 @@ fn i_flush_empties_the_head_only_when_the_driver_turns_flushr_around() {
 
 #[test]
 fn i_flush_dummy_ioctl_must_be_naked() {
-    let host = SimHost::new();
+    let host = new_host();
     let d = Loop::new(host.kernel());
     host.attach(d.clone());
     let s = host.open(5, &host.root_cred()).unwrap();
@@ -148,7 +148,7 @@ fn i_flush_dummy_ioctl_must_be_naked() {
 
 #[test]
 fn i_flush_after_hangup_is_enxio() {
-    let host = SimHost::new();
+    let host = new_host();
     let d = Loop::new(host.kernel());
     host.attach(d.clone());
     let s = host.open(5, &host.root_cred()).unwrap();
@@ -161,7 +161,7 @@ fn i_flush_after_hangup_is_enxio() {
 
 #[test]
 fn a_kernel_made_link_id_not_given_back_is_a_leak() {
-    let host = SimHost::new();
+    let host = new_host();
     let k = host.kernel();
     let name = LinkName::new("tun7").unwrap();
     let id = k.dls_mgmt_create(&name, 0).unwrap();
@@ -174,7 +174,7 @@ fn a_kernel_made_link_id_not_given_back_is_a_leak() {
 
 #[test]
 fn a_kernel_made_link_id_given_back_is_fine() {
-    let host = SimHost::new();
+    let host = new_host();
     let k = host.kernel();
     let id = k.dls_mgmt_create(&LinkName::new("tun7").unwrap(), 0).unwrap();
     k.dls_mgmt_destroy(id).unwrap();
@@ -183,7 +183,7 @@ fn a_kernel_made_link_id_given_back_is_fine() {
 
 #[test]
 fn injected_failures_fire_once_each_with_the_services_errno() {
-    let host = SimHost::new();
+    let host = new_host();
     let k = host.kernel();
     let name = LinkName::new("tun7").unwrap();
     host.inject(Fault::DlsMgmtCreate, 1);
@@ -216,7 +216,7 @@ const CHILD: &str = "TUNTAP_SIM_RULES_CHILD";
 #[test]
 fn child_breaks_a_rule_then_fails() {
     let Ok(how) = std::env::var(CHILD) else { return };
-    let host = SimHost::new();
+    let host = new_host();
     host.set_time_limit(Duration::from_secs(1));
     let d = Loop::new(host.kernel());
     host.attach(d.clone());

@@ -15,7 +15,7 @@ use tuntap_sim::{SimHost, ViolationKind};
 const T: Option<Duration> = Some(Duration::from_secs(5));
 
 fn setup() -> (SimHost, Arc<Loop>) {
-    let host = SimHost::new();
+    let host = new_host();
     let d = Loop::new(host.kernel());
     host.attach(d.clone());
     (host, d)

@@ -508,3 +508,11 @@ pub static NO_GETSTAT_CB: CbTable = CbTable(mac_callbacks_t {
     mc_getprop: None,
     mc_propinfo: None,
 });
+
+/// A host for one test, with the test time limit: a hung test ends its
+/// process with its violations instead of hanging the suite.
+pub fn new_host() -> tuntap_sim::SimHost {
+    let host = tuntap_sim::SimHost::new();
+    host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
+    host
+}
