@@ -259,7 +259,7 @@ fn zones_see_their_own_links() {
     assert!(host.dlmgmt_id2info(z, id).unwrap().flags.transient);
     k.dls_devnet_create(mh, id, z).unwrap();
     let other = host.create_zone("z2");
-    assert!(host.mac_client_open_in("tap0", other).is_err());
+    assert_eq!(host.mac_client_open_in("tap0", other).err(), Some(ENOENT), "not visible from z2");
     assert_eq!(host.dlmgmt_id2info(other, id), Err(DlError::NotFound));
     let c = host.mac_client_open_in("tap0", z).unwrap();
     drop(c);
