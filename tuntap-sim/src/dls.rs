@@ -20,7 +20,7 @@
 //! destroyed.  `dls_mgmt_create(name, zone)` is the kernel's upcall: a
 //! transient active id of class `MISC`, media `DL_ETHER`; the kernel
 //! must give every such id back with `dls_mgmt_destroy`, which the end
-//! of a test checks ([`check_leaks`]).
+//! of a test checks.
 //!
 //! Credentials are simulator objects whose address is the `cred_t *`
 //! the driver sees; the host keeps every credential alive and looks the
