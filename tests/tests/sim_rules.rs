@@ -124,8 +124,8 @@ enum KernelMade {
     AttachCreate,
 }
 
-fn make(rig: &Rig, how: KernelMade) -> (SimStream, Result<(), i32>) {
-    let s = rig.open_tun(&rig.root);
+fn make(rig: &Rig, cred: &SimCred, how: KernelMade) -> (SimStream, Result<(), i32>) {
+    let s = rig.open_tun(cred);
     let r = match how {
         KernelMade::NewPpa => s.ioctl_istr(abi::TUNNEWPPA, &0i32.to_ne_bytes()).map(|_| ()),
         KernelMade::AttachCreate => {
@@ -138,25 +138,38 @@ fn make(rig: &Rig, how: KernelMade) -> (SimStream, Result<(), i32>) {
 
 #[test]
 fn a_failed_kernel_made_creation_gives_its_link_id_back_at_every_step() {
+    const STEPS: [Fault; 3] = [Fault::DlsMgmtCreate, Fault::MacRegister, Fault::DlsDevnetCreate];
     for how in [KernelMade::NewPpa, KernelMade::AttachCreate] {
-        for step in [Fault::DlsMgmtCreate, Fault::MacRegister, Fault::DlsDevnetCreate] {
-            let rig = Rig::new();
-            rig.host.inject(step, 1);
-            let (s, r) = make(&rig, how);
-            assert_eq!(rig.host.injections_left(step), 0, "{how:?} reached {step:?}");
-            assert_eq!(r, Err(step.errno()), "{how:?} fails with {step:?}'s errno");
-            assert!(rig.driver.links().is_empty(), "{how:?} after {step:?}: no link left");
-            assert_eq!(
-                rig.host.dlmgmt_name2info(0, "tun0"),
-                Err(DlError::NotFound),
-                "{how:?} failed at {step:?}: a kernel-made link id must go back to dlmgmtd (dls_mgmt_destroy)"
-            );
-            s.close();
-            // The name is free again: the same creation now works.
-            let (s, r) = make(&rig, how);
-            assert_eq!(r, Ok(()), "{how:?} after a failed {step:?}");
-            s.close();
-            rig.finish();
+        // In a non-global zone the new link is also moved into the zone.
+        for in_zone in [false, true] {
+            let steps: Vec<Fault> = if in_zone {
+                STEPS.iter().copied().chain([Fault::DlsDevnetSetzid]).collect()
+            } else {
+                STEPS.to_vec()
+            };
+            for step in steps {
+                let rig = Rig::new();
+                let cred = if in_zone { zone_root(&rig, "z1") } else { rig.root.clone() };
+                rig.host.inject(step, 1);
+                let (s, r) = make(&rig, &cred, how);
+                let what = format!("{how:?} (zone {}) failing at {step:?}", cred.zone());
+                assert_eq!(rig.host.injections_left(step), 0, "{what}: the step was reached");
+                assert_eq!(r, Err(step.errno()), "{what}: the step's errno");
+                assert!(rig.driver.links().is_empty(), "{what}: no link left");
+                for zone in [0, cred.zone()] {
+                    assert_eq!(
+                        rig.host.dlmgmt_name2info(zone, "tun0"),
+                        Err(DlError::NotFound),
+                        "{what}: a kernel-made link id must go back to dlmgmtd (dls_mgmt_destroy)"
+                    );
+                }
+                s.close();
+                // The name is free again: the same creation now works.
+                let (s, r) = make(&rig, &cred, how);
+                assert_eq!(r, Ok(()), "{what}, then again");
+                s.close();
+                rig.finish();
+            }
         }
     }
 }

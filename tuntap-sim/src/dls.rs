@@ -620,6 +620,7 @@ pub(crate) fn dls_mgmt_linkid(host: &Arc<HostShared>, name: &LinkName) -> Result
 /// refused (`EBUSY`).
 pub(crate) fn dls_devnet_setzid(host: &Arc<HostShared>, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
     crate::context::check_may_block(host, "dls_devnet_setzid (mac perimeter and a dlmgmtd door upcall)");
+    host.injected(crate::faults::Fault::DlsDevnetSetzid)?;
     let mut dl = lock(&host.dl);
     if !dl.zones.contains_key(&zone) {
         return Err(EINVAL);

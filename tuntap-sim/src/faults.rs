@@ -35,6 +35,10 @@ pub enum Fault {
     /// (`dls_mgmt_get_linkinfo` from `dls_devnet_set`,
     /// usr/src/uts/common/io/dls/dls_mgmt.c) found no dlmgmtd.
     DlsDevnetCreate,
+    /// `dls_devnet_setzid` fails with `EBADF`: its `DLMGMT_CMD_SETZONEID`
+    /// upcall (`i_dls_devnet_setzid`, usr/src/uts/common/io/dls/dls_mgmt.c)
+    /// found no dlmgmtd.
+    DlsDevnetSetzid,
 }
 
 impl Fault {
@@ -42,7 +46,7 @@ impl Fault {
     pub fn errno(self) -> Errno {
         match self {
             Fault::Allocb | Fault::MacRegister | Fault::Defer => ENOMEM,
-            Fault::DlsMgmtCreate | Fault::DlsDevnetCreate => EBADF,
+            Fault::DlsMgmtCreate | Fault::DlsDevnetCreate | Fault::DlsDevnetSetzid => EBADF,
         }
     }
 }
@@ -67,6 +71,7 @@ pub enum Hook {
 pub(crate) struct Faults {
     dls_mgmt_create: AtomicUsize,
     dls_devnet_create: AtomicUsize,
+    dls_devnet_setzid: AtomicUsize,
     canput_full: AtomicUsize,
 }
 
@@ -82,6 +87,7 @@ impl Faults {
             Fault::Defer => &host.defer_failures,
             Fault::DlsMgmtCreate => &self.dls_mgmt_create,
             Fault::DlsDevnetCreate => &self.dls_devnet_create,
+            Fault::DlsDevnetSetzid => &self.dls_devnet_setzid,
         }
     }
 

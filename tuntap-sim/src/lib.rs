@@ -107,7 +107,8 @@
 //! * **Injection points** ([`SimHost::inject`], [`Fault`]): the next
 //!   calls of `dls_mgmt_create` (`EBADF`: no dlmgmtd door,
 //!   `i_dls_mgmt_upcall` in dls_mgmt.c), `dls_devnet_create` (`EBADF`
-//!   from its name lookup upcall in `dls_devnet_set`), `mac_register`
+//!   from its name lookup upcall in `dls_devnet_set`), `dls_devnet_setzid`
+//!   (`EBADF` from its `DLMGMT_CMD_SETZONEID` upcall), `mac_register`
 //!   (`ENOMEM`, usr/src/uts/common/io/mac/mac_provider.c), `allocb` and
 //!   NOSLEEP `defer` fail; [`SimHost::injections_left`] proves the driver
 //!   reached the step.

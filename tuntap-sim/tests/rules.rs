@@ -164,7 +164,7 @@ fn a_kernel_made_link_id_not_given_back_is_a_leak() {
     let host = new_host();
     let k = host.kernel();
     let name = LinkName::new("tun7").unwrap();
-    let id = k.dls_mgmt_create(&name, 0).unwrap();
+    let id = k.dls_mgmt_create(&name).unwrap();
     let v = host.finish_report();
     let leak: Vec<_> = v.iter().filter(|v| v.kind == ViolationKind::Leak).collect();
     assert_eq!(leak.len(), 1, "{v:?}");
@@ -176,7 +176,7 @@ fn a_kernel_made_link_id_not_given_back_is_a_leak() {
 fn a_kernel_made_link_id_given_back_is_fine() {
     let host = new_host();
     let k = host.kernel();
-    let id = k.dls_mgmt_create(&LinkName::new("tun7").unwrap(), 0).unwrap();
+    let id = k.dls_mgmt_create(&LinkName::new("tun7").unwrap()).unwrap();
     k.dls_mgmt_destroy(id).unwrap();
     host.finish();
 }
@@ -188,9 +188,9 @@ fn injected_failures_fire_once_each_with_the_services_errno() {
     let name = LinkName::new("tun7").unwrap();
     host.inject(Fault::DlsMgmtCreate, 1);
     assert_eq!(host.injections_left(Fault::DlsMgmtCreate), 1);
-    assert_eq!(k.dls_mgmt_create(&name, 0), Err(EBADF));
+    assert_eq!(k.dls_mgmt_create(&name), Err(EBADF));
     assert_eq!(host.injections_left(Fault::DlsMgmtCreate), 0);
-    let id = k.dls_mgmt_create(&name, 0).unwrap();
+    let id = k.dls_mgmt_create(&name).unwrap();
     let m = FakeMac::new(host.kernel());
     let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
     host.inject(Fault::DlsDevnetCreate, 1);

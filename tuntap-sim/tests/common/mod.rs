@@ -193,6 +193,18 @@ impl StreamsEntry for Loop {
                 self.drain(rq);
             }
             M_FLUSH => unsafe {
+                if *(*mp).b_rptr & FLUSHR != 0 {
+                    // flushq(RD(q), FLUSHDATA): what this driver holds
+                    // for the reader goes too.
+                    self.held.lock().unwrap().retain(|(q, m)| {
+                        if *q == rq as usize {
+                            K::freemsg(*m as *mut mblk_t);
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                }
                 if *(*mp).b_rptr & FLUSHR != 0 && !self.bugs.no_flush_turnaround.load(Ordering::SeqCst) {
                     *(*mp).b_rptr &= !FLUSHW;
                     self.k.qreply(wq, mp);
