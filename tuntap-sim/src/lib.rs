@@ -125,13 +125,16 @@ pub mod context;
 mod dls;
 pub mod faults;
 pub mod host;
+mod kernel;
 pub mod lockorder;
 pub mod mac;
 pub mod mblk;
 pub mod procs;
 pub mod streams;
 pub mod sync;
+mod violation;
 pub mod watchdog;
+mod worker;
 
 pub use dls::{CredSpec, DlError, DlFlags, LinkInfo, Privileges, SimCred};
 pub use faults::{Fault, Hook};

@@ -207,8 +207,11 @@ fn user_ctx(host: &Arc<HostShared>, pid: i32, cred: &crate::dls::SimCred) -> Ctx
 
 mod head;
 mod app;
+mod ioctl;
 
 #[allow(unused_imports)]
 pub use head::*;
 #[allow(unused_imports)]
 pub use app::*;
+#[allow(unused_imports)]
+pub use ioctl::*;
