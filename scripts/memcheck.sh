@@ -12,22 +12,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Test targets of tuntap-sim (its unit tests and tests/) and the
-# simulator tests of tuntap-tests.
-targets=(tuntap_sim mac mblk streams rules driver ioctl_bad_input old_api_ip races datapath sim_rules)
-[ $# -gt 0 ] && targets=("$@")
-
 command -v valgrind >/dev/null || { echo "memcheck: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 
+# Every test binary of tuntap-sim (unit tests and tests/) and of
+# tuntap-tests except the traffic_* ones (name<TAB>path).
 json=$(cargo test -p tuntap-sim -p tuntap-tests --no-run --message-format=json)
-for name in "${targets[@]}"; do
-    exe=$(printf '%s\n' "$json" |
-        sed -n "s/.*\"target\":{[^}]*\"name\":\"$name\".*\"executable\":\"\([^\"]*\)\".*/\1/p" | head -n 1)
-    if [ -z "$exe" ]; then
-        echo "memcheck: no test binary for target '$name'" >&2
-        exit 1
-    fi
+all=$(printf '%s\n' "$json" |
+    sed -n 's/.*"target":{[^}]*"name":"\([^"]*\)".*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1\t\2/p' |
+    grep -v '^traffic_' | sort -u)
+if [ $# -gt 0 ]; then
+    wanted=$(printf '%s\n' "$@")
+    all=$(printf '%s\n' "$all" | awk -F '\t' 'NR == FNR { w[$1] = 1; next } w[$1]' <(printf '%s\n' "$wanted") -)
+fi
+[ -n "$all" ] || { echo "memcheck: no test binary selected" >&2; exit 1; }
+while IFS=$'\t' read -r name exe; do
     echo "memcheck: $name"
     valgrind --quiet --error-exitcode=99 --leak-check=no "$exe" --test-threads=2 -q
-done
+done <<<"$all"
 echo "memcheck: no memory errors"
