@@ -16,7 +16,7 @@
 //! * the mac module ([`mac`]): `mac_register`'s checks, callbacks called
 //!   through the driver's `mac_callbacks_t`, clients that play IP on top
 //!   of a link ([`SimMacClient`]) and promiscuous observers ([`SimSnoop`]);
-//! * dls and dlmgmtd ([`dls`]): link ids, names, classes, zones, devnet
+//! * dls and dlmgmtd (`dls`): link ids, names, classes, zones, devnet
 //!   bindings, persistent configuration;
 //! * credentials with privileges and zones ([`SimCred`]);
 //! * message blocks: real `mblk_t`/`dblk_t` with reference counts,
