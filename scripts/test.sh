@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 need_pkgs=()
-for p in rustc-web cargo-web rust-web-src binutils libxml2-utils shellcheck mandoc openvpn iproute2 iputils-ping util-linux ksh gcc python3-yaml; do
+for p in rustc-web cargo-web rust-web-src binutils libxml2-utils shellcheck mandoc openvpn iproute2 iputils-ping util-linux ksh gcc python3-yaml valgrind; do
     dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "${TUNTAP_SKIP_INSTALL:-0}" != 1 ] && [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -25,6 +25,9 @@ fi
 step "host build and tests (stable Rust)"
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast
+
+step "memory checker: the driver and simulator tests under valgrind memcheck"
+scripts/memcheck.sh
 
 step "clippy on the kernel crates (unwrap/expect/panic/indexing denied)"
 cargo clippy -p tuntap-drv -p tuntap-abi -p illumos-sys-hdrs -- -D warnings

@@ -52,7 +52,7 @@ fn measure(server: &Netns, client: &Netns, sender: &Counters, len: u64) -> Resul
 }
 
 fn driver(mtu: u32, len: u64, rounds: u32) -> Result<Run, String> {
-    let rig = Rig::new();
+    let rig = Rig::without_time_limit();
     let r = {
         let p = VpnPair::new(&rig, Mode::Tun, mtu, "bench").map_err(|e| e.0)?;
         best(rounds, || measure(&p.b.ns, &p.a.ns, p.client.counters(), len))

@@ -23,7 +23,7 @@ pub struct DataPath {
 
 impl DataPath {
     pub fn new(tap: bool, mtu: u32, packet_info: bool) -> DataPath {
-        let rig = Rig::new();
+        let rig = Rig::without_time_limit();
         let id = rig.create("bench0", if tap { create_flags::TAP } else { create_flags::TUN });
         if mtu != 1500 {
             rig.host.set_prop_mtu("bench0", mtu).expect("MTU within the link's range");

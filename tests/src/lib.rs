@@ -32,7 +32,17 @@ impl Default for Rig {
 }
 
 impl Rig {
+    /// A host for one test, with the test time limit
+    /// ([`tuntap_sim::TEST_TIME_LIMIT`]): a hung driver ends the test
+    /// process with the rules broken so far instead of hanging the suite.
     pub fn new() -> Self {
+        let rig = Self::without_time_limit();
+        rig.host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
+        rig
+    }
+
+    /// A host with no time limit (benchmarks and demos that run long).
+    pub fn without_time_limit() -> Self {
         let host = SimHost::new();
         let driver = Arc::new(Driver::new(host.kernel()));
         host.attach(driver.clone());

@@ -25,6 +25,7 @@ fn shipped_conf() -> DriverConf {
 
 fn installed(conf: DriverConf) -> SimHost {
     let host = SimHost::new();
+    host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
     let k = host.kernel();
     host.install_driver(conf, move || Arc::new(Driver::new(k.clone())));
     host

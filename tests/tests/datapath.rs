@@ -14,6 +14,7 @@ fn check_one_block_per_packet(tap: bool, packet_info: bool) {
     for size in SIZES {
         let mtu = if size > 1500 { 9000 } else { 1500 };
         let dp = DataPath::new(tap, mtu, packet_info);
+        dp.rig.host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
         let pkt = dp.app_packet(size);
         assert_eq!(pkt.len(), size);
         let proto: u16 = if tap { 0x88b5 } else { 0x0800 };
@@ -61,6 +62,7 @@ fn packet_info_without_headroom_chains_one_header_block_and_copies_nothing() {
     // A tap frame from the stack with no room in front: the 4-byte header
     // becomes a block of its own, chained in front; the frame is not copied.
     let dp = DataPath::new(true, 1500, true);
+    dp.rig.host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
     let pkt = dp.app_packet(1500);
     let before = dp.rig.host.blocks_allocated();
     dp.client.tx_with(&[&pkt], tuntap_sim::TxOpts { headroom: 0, split: None });
@@ -75,6 +77,7 @@ fn a_frame_in_several_blocks_is_read_whole_without_a_pullup() {
     // IP may hand mc_tx a b_cont chain; as long as the Ethernet header is
     // in the first block the driver neither pulls up nor copies.
     let dp = DataPath::new(false, 1500, false);
+    dp.rig.host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
     let pkt = dp.app_packet(1500);
     let frame = dp.stack_frame(&pkt);
     let before = dp.rig.host.blocks_allocated();

@@ -208,7 +208,11 @@ fn killing_a_daemon_takes_its_link_down_and_cleanup_removes_only_what_it_left() 
     let mut left: Vec<String> = host1.driver().links().iter().map(|l| l.name.as_str().to_string()).collect();
     left.sort();
     assert_eq!(left, ["tun5", "vpn9"], "only the dead daemon's link went");
-    assert!(host1.host().dlmgmt_id2info(0, linkid_a).is_err(), "its link id went back to dlmgmtd");
+    assert_eq!(
+        host1.host().dlmgmt_id2info(0, linkid_a).err(),
+        Some(tuntap_sim::DlError::NotFound),
+        "its link id went back to dlmgmtd"
+    );
     let (_, out, _) = tunctl(&host1, "cleanup");
     assert_eq!(
         out,

@@ -18,7 +18,9 @@
 //! client holds the link).  A bound devnet holds a mac reference, so
 //! `mac_disable`/`mac_unregister` fail with `EBUSY` until it is
 //! destroyed.  `dls_mgmt_create(name, zone)` is the kernel's upcall: a
-//! transient active id of class `MISC`, media `DL_ETHER`.
+//! transient active id of class `MISC`, media `DL_ETHER`; the kernel
+//! must give every such id back with `dls_mgmt_destroy`, which the end
+//! of a test checks.
 //!
 //! Credentials are simulator objects whose address is the `cred_t *`
 //! the driver sees; the host keeps every credential alive and looks the
@@ -161,6 +163,9 @@ impl DlError {
 struct LinkEntry {
     info: LinkInfo,
     conf: BTreeMap<String, Vec<u8>>,
+    /// Made by the kernel's `dls_mgmt_create` upcall: the kernel must
+    /// give it back (`dls_mgmt_destroy`); checked at the end of a test.
+    kernel_made: bool,
 }
 
 pub(crate) struct DlState {
@@ -355,6 +360,7 @@ impl SimHost {
             LinkEntry {
                 info: LinkInfo { linkid: id, name: name.to_string(), class, media, zone, flags },
                 conf: BTreeMap::new(),
+                kernel_made: false,
             },
         );
         Ok(id)
@@ -503,6 +509,7 @@ impl SimHost {
 #[track_caller]
 pub(crate) fn dls_devnet_create(host: &Arc<HostShared>, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
     crate::context::check_may_block(host, "dls_devnet_create (mac perimeter and a dlmgmtd door upcall)");
+    host.injected(crate::faults::Fault::DlsDevnetCreate)?;
     let Some(m) = mac::lookup_handle(host, mh, "dls_devnet_create") else { return Err(EINVAL) };
     let mut dl = lock(&host.dl);
     if !dl.zones.contains_key(&zone) {
@@ -549,6 +556,7 @@ pub(crate) fn dls_devnet_destroy(host: &Arc<HostShared>, mh: MacHandle) -> Resul
 /// thread (`zone_kcred()` in `i_dls_mgmt_upcall`; see context.rs rule 3).
 pub(crate) fn dls_mgmt_create(host: &Arc<HostShared>, name: &LinkName) -> Result<DatalinkId, Errno> {
     crate::context::check_may_block(host, "dls_mgmt_create (a door upcall to dlmgmtd)");
+    host.injected(crate::faults::Fault::DlsMgmtCreate)?;
     let zone = crate::context::caller_zone();
     let mut dl = lock(&host.dl);
     if !dl.zones.contains_key(&zone) {
@@ -570,6 +578,7 @@ pub(crate) fn dls_mgmt_create(host: &Arc<HostShared>, name: &LinkName) -> Result
                 flags: DlFlags { active: true, persistent: false, transient: true },
             },
             conf: BTreeMap::new(),
+            kernel_made: true,
         },
     );
     Ok(id)
@@ -611,6 +620,7 @@ pub(crate) fn dls_mgmt_linkid(host: &Arc<HostShared>, name: &LinkName) -> Result
 /// refused (`EBUSY`).
 pub(crate) fn dls_devnet_setzid(host: &Arc<HostShared>, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
     crate::context::check_may_block(host, "dls_devnet_setzid (mac perimeter and a dlmgmtd door upcall)");
+    host.injected(crate::faults::Fault::DlsDevnetSetzid)?;
     let mut dl = lock(&host.dl);
     if !dl.zones.contains_key(&zone) {
         return Err(EINVAL);
@@ -631,6 +641,29 @@ pub(crate) fn dls_devnet_setzid(host: &Arc<HostShared>, linkid: DatalinkId, zone
         dl.moved.insert(linkid);
     }
     Ok(())
+}
+
+/// End of a test: every link id the kernel asked dlmgmtd for
+/// (`dls_mgmt_create`) must have been given back (`dls_mgmt_destroy`),
+/// as a failed creation or a destroyed link does on illumos.  A leaked id
+/// keeps its name taken in dlmgmtd until reboot.
+pub(crate) fn check_leaks(host: &Arc<HostShared>) {
+    let left: Vec<String> = lock(&host.dl)
+        .links
+        .values()
+        .filter(|e| e.kernel_made)
+        .map(|e| format!("{} `{}` (zone {})", e.info.linkid, e.info.name, e.info.zone))
+        .collect();
+    if !left.is_empty() {
+        host.record(
+            ViolationKind::Leak,
+            format!(
+                "dlmgmtd link id(s) made by the kernel (dls_mgmt_create) never given back with \
+                 dls_mgmt_destroy: {}",
+                left.join(", ")
+            ),
+        );
+    }
 }
 
 #[track_caller]

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The simulated host: violations, thread context, worker threads, and the
-//! [`Kernel`] implementation that dispatches to the other modules.
+//! The simulated host: its shared state, thread context and the public
+//! handles.  Violation kinds live in `violation.rs`, the worker threads in
+//! `worker.rs`, the `Kernel` implementation that dispatches to the other
+//! modules in `kernel.rs`.
 //!
 //! Theory statement.  A [`SimHost`] owns an `Arc<HostShared>`; the
 //! [`SimKernel`] handles the driver holds are clones of that `Arc`.  All
@@ -10,7 +12,7 @@
 //! Thread context: whenever the simulator calls into the driver (a
 //! STREAMS entry point, a mac callback, a service procedure, deferred
 //! work) it pushes `(host, pid)` on a per-thread stack for the duration
-//! of the call.  [`Kernel::current_pid`] reads it, and violations found
+//! of the call.  [`tuntap_drv::ddi::Kernel::current_pid`] reads it, and violations found
 //! by code that has no host at hand (a recursive `mutex_enter`) are
 //! recorded on it.  Message blocks never use it: they carry their host.
 //!
@@ -21,115 +23,24 @@
 //! messages the simulator itself holds, then reports leaks and
 //! violations.
 
-use std::ffi::c_void;
-use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use illumos_sys_hdrs::{ENOMEM, MAC_PRIVATE_MINOR, mac_register_t, mblk_t, queue_t};
 use tuntap_abi::{DatalinkId, LinkName};
 use tuntap_drv::ddi::{
-    Cred, DeferredTask, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm,
-    StreamsEntry, ZoneId,
+    DropReason, Errno, LinkState, Probe,
+    StreamsEntry,
 };
 
-use crate::sync::{SimCondvar, SimMutex, driver_locks_held};
-use crate::context::{self, Ctx};
+use crate::sync::driver_locks_held;
+use crate::context;
 use crate::{boot, dls, mac, mblk, streams};
 
-/// What rule a [`Violation`] broke.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ViolationKind {
-    /// A message block freed twice (or a freed block freed again).
-    DoubleFree,
-    /// A freed message block handed to the simulator (putnext, mac_rx, ...).
-    UseAfterFree,
-    /// `b_rptr`/`b_wptr` outside `[db_base, db_lim]` or `b_rptr > b_wptr`.
-    BadPointers,
-    /// `b_next` (or `b_prev`) set on a message passed as a single message.
-    BNextSet,
-    /// A message of the wrong type or shape for the interface.
-    BadMessage,
-    /// Memory (message blocks, registrations) not released by the end.
-    Leak,
-    /// The driver wrote into a data block it shared (`db_ref > 1`).
-    SharedBlockWritten,
-    /// An `M_IOCTL` got no `M_IOCACK`/`M_IOCNAK`.
-    IoctlNoReply,
-    /// A reply for an ioctl that is not pending (second reply, wrong id,
-    /// reply after the stream head failed the ioctl).
-    IoctlDoubleReply,
-    /// `M_IOCACK` data longer than the caller's buffer (I_STR `ic_len`).
-    IoctlReplyTooLong,
-    /// Any other breach of the ioctl protocol (`M_COPYIN` on an I_STR
-    /// ioctl, malformed `copyreq`, short reply, ...).
-    IoctlProtocol,
-    /// `M_COPYIN`/`M_COPYOUT` with a size of 0 or beyond the bound.
-    CopyBounds,
-    /// A mac/dls upcall, `putnext` or `qreply` with a driver lock held.
-    LockHeldInUpcall,
-    /// `mutex_enter` of a mutex the thread already holds.
-    RecursiveEnter,
-    /// `mutex_exit`/`cv_wait` of a mutex the thread does not hold.
-    MutexNotHeld,
-    /// A callback that must not block did (cv_wait in mc_tx).
-    BlockingInCallback,
-    /// `mac_register` rejected the registration (the driver filled it
-    /// wrongly).
-    MacRegister,
-    /// A mac handle that is not (or no longer) registered.
-    BadHandle,
-    /// A breach of a mac rule (foreign chain returned by mc_tx, upcall
-    /// after unregister, ...).
-    MacProtocol,
-    /// A STREAMS queue used in a state that forbids it (put after
-    /// qprocsoff/close, no qprocson in open, no qprocsoff in close, ...).
-    QueueState,
-    /// A pointer that is not a queue of an open stream of this host.
-    BadQueue,
-    /// A breach of a dls/dlmgmtd rule.
-    DlsProtocol,
-    /// A credential pointer that is not a live simulator credential.
-    BadCred,
-    /// Simulator worker threads did not go idle (deadlock in the driver?).
-    WorkerStuck,
-    /// A call not allowed in the context it was made from: a blocking
-    /// call in a put or service procedure or mac callback, or a
-    /// user-context-only call outside open/close (see `context.rs`).
-    Context,
-}
-
-/// A broken rule, with where it was found.
-#[derive(Clone)]
-pub struct Violation {
-    pub kind: ViolationKind,
-    pub message: String,
-    /// Source location of the simulator entry point that found it.
-    pub location: String,
-    pub thread: String,
-    /// A backtrace (captured for the first few violations of a host).
-    pub backtrace: Option<String>,
-}
-
-impl fmt::Debug for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{:?}] {} (at {}, thread {})", self.kind, self.message, self.location, self.thread)
-    }
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)?;
-        if let Some(bt) = &self.backtrace {
-            write!(f, "\n  backtrace:\n{bt}")?;
-        }
-        Ok(())
-    }
-}
+pub use crate::violation::{Violation, ViolationKind};
+pub(crate) use crate::worker::Worker;
 
 /// An owned copy of a [`Probe`] the driver fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,114 +72,6 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-// ----- worker threads -----
-
-type Job = Box<dyn FnOnce() + Send>;
-
-struct WorkerQ {
-    jobs: VecDeque<Job>,
-    /// Deferred work held back to run late (see `SimKernel::defer`).
-    held: VecDeque<Job>,
-    busy: bool,
-    stop: bool,
-}
-
-pub(crate) struct Worker {
-    q: Mutex<WorkerQ>,
-    cv: Condvar,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    thread_id: Mutex<Option<std::thread::ThreadId>>,
-}
-
-impl Worker {
-    fn start(name: String) -> Arc<Worker> {
-        let w = Arc::new(Worker {
-            q: Mutex::new(WorkerQ { jobs: VecDeque::new(), held: VecDeque::new(), busy: false, stop: false }),
-            cv: Condvar::new(),
-            thread: Mutex::new(None),
-            thread_id: Mutex::new(None),
-        });
-        let w2 = w.clone();
-        let h = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || w2.run())
-            .unwrap_or_else(|e| panic!("tuntap-sim: cannot start a worker thread: {e}"));
-        *lock(&w.thread_id) = Some(h.thread().id());
-        *lock(&w.thread) = Some(h);
-        w
-    }
-
-    fn run(&self) {
-        loop {
-            let job = {
-                let mut q = lock(&self.q);
-                loop {
-                    if let Some(j) = q.jobs.pop_front() {
-                        q.busy = true;
-                        break j;
-                    }
-                    if q.stop {
-                        return;
-                    }
-                    q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner());
-                }
-            };
-            // A panicking job (a bug in a test driver) must not kill the
-            // worker; the panic message is printed by the hook.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-            let mut q = lock(&self.q);
-            q.busy = false;
-            self.cv.notify_all();
-        }
-    }
-
-    pub(crate) fn push(&self, job: Job) {
-        let mut q = lock(&self.q);
-        q.jobs.push_back(job);
-        self.cv.notify_all();
-    }
-
-    /// Queue a job that runs only once released ([`Worker::release`]).
-    pub(crate) fn push_late(&self, job: Job) {
-        lock(&self.q).held.push_back(job);
-    }
-
-    /// Let every held job run, after the jobs already queued.
-    pub(crate) fn release(&self) {
-        let mut q = lock(&self.q);
-        let held = std::mem::take(&mut q.held);
-        q.jobs.extend(held);
-        self.cv.notify_all();
-    }
-
-    pub(crate) fn is_current(&self) -> bool {
-        *lock(&self.thread_id) == Some(std::thread::current().id())
-    }
-
-    /// Wait until no job is queued or running; false on timeout.
-    fn drain(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut q = lock(&self.q);
-        while q.busy || !q.jobs.is_empty() {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            q = self.cv.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        true
-    }
-
-    fn stop(&self) {
-        lock(&self.q).stop = true;
-        self.cv.notify_all();
-        if let Some(h) = lock(&self.thread).take()
-            && std::thread::current().id() != h.thread().id() {
-                let _ = h.join();
-            }
-    }
-}
-
 // ----- the host -----
 
 static NEXT_HOST: AtomicU64 = AtomicU64::new(1);
@@ -287,19 +90,21 @@ pub struct HostShared {
     pub(crate) mac: Mutex<mac::MacTable>,
     pub(crate) dl: Mutex<dls::DlState>,
     pub(crate) user_mem: Mutex<streams::UserMemState>,
-    probes: Mutex<Vec<ProbeRecord>>,
+    pub(crate) probes: Mutex<Vec<ProbeRecord>>,
     rng: Mutex<u64>,
-    clock_base_ns: u64,
-    clock_offset_ns: AtomicU64,
-    start: Instant,
+    pub(crate) clock_base_ns: u64,
+    pub(crate) clock_offset_ns: AtomicU64,
+    pub(crate) start: Instant,
     pub(crate) svc: Arc<Worker>,
     pub(crate) taskq: Arc<Worker>,
-    allocb_failures: AtomicUsize,
+    pub(crate) allocb_failures: AtomicUsize,
     /// `mac_register` calls left to fail (see `fail_next_mac_register`).
     pub(crate) mac_register_failures: AtomicUsize,
-    defer_failures: AtomicUsize,
+    pub(crate) defer_failures: AtomicUsize,
     pub(crate) ioctl_timeout: Mutex<Duration>,
     finished: AtomicBool,
+    pub(crate) faults: crate::faults::Faults,
+    pub(crate) watchdog: Arc<crate::watchdog::Watchdog>,
 }
 
 // SAFETY: the raw pointers inside (message blocks, queues, mac
@@ -369,6 +174,11 @@ impl HostShared {
         z ^ (z >> 31)
     }
 
+    /// Violations recorded so far (for the watchdog's report).
+    pub(crate) fn violations_now(&self) -> Vec<Violation> {
+        lock(&self.violations).clone()
+    }
+
     pub(crate) fn take_allocb_failure(&self) -> bool {
         self.allocb_failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -409,7 +219,7 @@ pub struct SimHost {
     pub(crate) shared: Arc<HostShared>,
 }
 
-/// The driver's handle on the host: implements [`Kernel`].  Cheap to
+/// The driver's handle on the host: implements [`tuntap_drv::ddi::Kernel`].  Cheap to
 /// clone.
 #[derive(Clone, Debug)]
 pub struct SimKernel(pub(crate) Arc<HostShared>);
@@ -452,11 +262,13 @@ impl SimHost {
             defer_failures: AtomicUsize::new(0),
             ioctl_timeout: Mutex::new(Duration::from_secs(10)),
             finished: AtomicBool::new(false),
+            faults: Default::default(),
+            watchdog: Default::default(),
         });
         SimHost { shared }
     }
 
-    /// The [`Kernel`] handle to give the driver.
+    /// The [`tuntap_drv::ddi::Kernel`] handle to give the driver.
     pub fn kernel(&self) -> SimKernel {
         SimKernel(self.shared.clone())
     }
@@ -607,17 +419,15 @@ impl SimHost {
             sh.record(ViolationKind::WorkerStuck, "service/taskq work did not finish in 10 s".into());
         }
         mac::check_leaks(sh);
+        dls::check_leaks(sh);
         mblk::check_leaks(sh);
         dls::check_cred_leaks(sh);
         sh.svc.stop();
         sh.taskq.stop();
+        sh.watchdog.disarm();
         let v = self.violations();
         if panic_on_violation && !v.is_empty() {
-            let mut report = format!("tuntap-sim: {} violation(s) on host {}:\n", v.len(), sh.id);
-            for x in &v {
-                report.push_str(&format!("- {x}\n"));
-            }
-            panic!("{report}");
+            panic!("{}", crate::watchdog::report(sh.id, &v));
         }
         v
     }
@@ -627,6 +437,14 @@ impl Drop for SimHost {
     fn drop(&mut self) {
         if std::thread::panicking() {
             if !self.shared.finished.swap(true, Ordering::SeqCst) {
+                self.shared.watchdog.disarm();
+                // The test already failed: show the rules broken so far,
+                // which usually caused the failure (no finish: that would
+                // call into a driver that may be in a bad state).
+                let v = self.violations();
+                if !v.is_empty() {
+                    eprintln!("{}", crate::watchdog::report(self.shared.id, &v));
+                }
                 self.shared.svc.stop();
                 self.shared.taskq.stop();
             }
@@ -636,262 +454,3 @@ impl Drop for SimHost {
     }
 }
 
-// ----- the Kernel implementation -----
-
-impl Kernel for SimKernel {
-    type Mutex = SimMutex;
-    type Condvar = SimCondvar;
-
-    fn allocb(&self, size: usize) -> *mut mblk_t {
-        if self.0.take_allocb_failure() {
-            return std::ptr::null_mut();
-        }
-        mblk::allocb(&self.0, size)
-    }
-
-    #[track_caller]
-    unsafe fn freemsg(mp: *mut mblk_t) {
-        // SAFETY: forwarded contract; the block header identifies the host.
-        unsafe { mblk::freemsg_any(mp, Location::caller()) }
-    }
-
-    unsafe fn msgpullup(&self, mp: *mut mblk_t) -> *mut mblk_t {
-        if self.0.take_allocb_failure() {
-            return std::ptr::null_mut();
-        }
-        mblk::msgpullup(&self.0, mp)
-    }
-
-    #[track_caller]
-    unsafe fn putnext(&self, q: *mut queue_t, mp: *mut mblk_t) {
-        streams::putnext(&self.0, q, mp, "putnext");
-    }
-
-    #[track_caller]
-    unsafe fn canputnext(&self, q: *mut queue_t) -> bool {
-        streams::canputnext(&self.0, q)
-    }
-
-    #[track_caller]
-    unsafe fn qreply(&self, q: *mut queue_t, mp: *mut mblk_t) {
-        streams::qreply(&self.0, q, mp);
-    }
-
-    #[track_caller]
-    unsafe fn qenable(&self, q: *mut queue_t) {
-        streams::qenable(&self.0, q);
-    }
-
-    #[track_caller]
-    unsafe fn qprocson(&self, q: *mut queue_t) {
-        streams::qprocson(&self.0, q);
-    }
-
-    #[track_caller]
-    unsafe fn qprocsoff(&self, q: *mut queue_t) {
-        streams::qprocsoff(&self.0, q);
-    }
-
-    #[track_caller]
-    fn mac_register(&self, fill: &mut dyn FnMut(&mut mac_register_t)) -> Result<MacHandle, Errno> {
-        self.0.check_no_driver_locks("mac_register");
-        mac::mac_register(&self.0, fill)
-    }
-
-    #[track_caller]
-    fn mac_disable(&self, mh: MacHandle) -> Result<(), Errno> {
-        self.0.check_no_driver_locks("mac_disable");
-        mac::mac_disable(&self.0, mh)
-    }
-
-    #[track_caller]
-    fn mac_unregister(&self, mh: MacHandle) -> Result<(), Errno> {
-        self.0.check_no_driver_locks("mac_unregister");
-        mac::mac_unregister(&self.0, mh)
-    }
-
-    #[track_caller]
-    unsafe fn mac_rx(&self, mh: MacHandle, chain: *mut mblk_t) {
-        self.0.check_no_driver_locks("mac_rx");
-        mac::mac_rx(&self.0, mh, chain);
-    }
-
-    #[track_caller]
-    fn mac_tx_update(&self, mh: MacHandle) {
-        self.0.check_no_driver_locks("mac_tx_update");
-        mac::mac_tx_update(&self.0, mh);
-    }
-
-    #[track_caller]
-    fn mac_link_update(&self, mh: MacHandle, state: LinkState) {
-        self.0.check_no_driver_locks("mac_link_update");
-        mac::mac_link_update(&self.0, mh, state);
-    }
-
-    #[track_caller]
-    fn mac_maxsdu_update(&self, mh: MacHandle, sdu: u32) -> Result<(), Errno> {
-        self.0.check_no_driver_locks("mac_maxsdu_update");
-        mac::mac_maxsdu_update(&self.0, mh, sdu)
-    }
-
-    #[track_caller]
-    fn mac_unicst_update(&self, mh: MacHandle, addr: &[u8; 6]) {
-        self.0.check_no_driver_locks("mac_unicst_update");
-        mac::mac_unicst_update(&self.0, mh, addr);
-    }
-
-    #[track_caller]
-    fn mac_prop_info_set_default_uint32(&self, ph: PropInfoHandle, value: u32) {
-        mac::prop_info_set(&self.0, ph, |p| p.default_u32 = Some(value));
-    }
-
-    #[track_caller]
-    fn mac_prop_info_set_range_uint32(&self, ph: PropInfoHandle, min: u32, max: u32) {
-        mac::prop_info_set(&self.0, ph, |p| p.ranges_u32.push((min, max)));
-    }
-
-    #[track_caller]
-    fn mac_prop_info_set_perm(&self, ph: PropInfoHandle, perm: PropPerm) {
-        mac::prop_info_set(&self.0, ph, |p| p.perm = Some(perm));
-    }
-
-    #[track_caller]
-    fn dls_devnet_create(&self, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
-        self.0.check_no_driver_locks("dls_devnet_create");
-        dls::dls_devnet_create(&self.0, mh, linkid, zone)
-    }
-
-    #[track_caller]
-    fn dls_devnet_destroy(&self, mh: MacHandle) -> Result<DatalinkId, Errno> {
-        self.0.check_no_driver_locks("dls_devnet_destroy");
-        dls::dls_devnet_destroy(&self.0, mh)
-    }
-
-    #[track_caller]
-    fn dls_mgmt_create(&self, name: &LinkName) -> Result<DatalinkId, Errno> {
-        self.0.check_no_driver_locks("dls_mgmt_create");
-        dls::dls_mgmt_create(&self.0, name)
-    }
-
-    #[track_caller]
-    fn dls_mgmt_linkinfo(&self, linkid: DatalinkId) -> Result<DlmgmtLink, Errno> {
-        self.0.check_no_driver_locks("dls_mgmt_get_linkinfo");
-        dls::dls_mgmt_linkinfo(&self.0, linkid)
-    }
-
-    #[track_caller]
-    fn dls_mgmt_linkid(&self, name: &LinkName) -> Result<DatalinkId, Errno> {
-        self.0.check_no_driver_locks("dls_mgmt_get_linkid");
-        dls::dls_mgmt_linkid(&self.0, name)
-    }
-
-    #[track_caller]
-    fn dls_devnet_setzid(&self, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
-        self.0.check_no_driver_locks("dls_devnet_setzid");
-        dls::dls_devnet_setzid(&self.0, linkid, zone)
-    }
-
-    #[track_caller]
-    fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno> {
-        dls::dls_mgmt_destroy(&self.0, linkid)
-    }
-
-    #[track_caller]
-    fn cred_hold(&self, cr: Cred) {
-        dls::cred_hold(&self.0, cr);
-    }
-
-    #[track_caller]
-    fn cred_release(&self, cr: Cred) {
-        dls::cred_release(&self.0, cr);
-    }
-
-    fn cred_zone(&self, cr: Cred) -> ZoneId {
-        dls::cred_read(&self.0, cr).map(|c| c.zone).unwrap_or(-1)
-    }
-
-    #[track_caller]
-    fn cred_uid(&self, cr: Cred) -> u32 {
-        dls::cred_read(&self.0, cr).map(|c| c.uid).unwrap_or(u32::MAX)
-    }
-
-    #[track_caller]
-    fn cred_gid(&self, cr: Cred) -> u32 {
-        dls::cred_read(&self.0, cr).map(|c| c.gid).unwrap_or(u32::MAX)
-    }
-
-    #[track_caller]
-    fn cred_in_group(&self, cr: Cred, gid: u32) -> bool {
-        dls::cred_read(&self.0, cr).map(|c| c.gid == gid || c.groups.contains(&gid)).unwrap_or(false)
-    }
-
-    #[track_caller]
-    fn secpolicy_dl_config(&self, cr: Cred) -> Result<(), Errno> {
-        match dls::cred_read(&self.0, cr) {
-            Some(c) if c.privs.dl_config => Ok(()),
-            _ => Err(illumos_sys_hdrs::EPERM),
-        }
-    }
-
-    #[track_caller]
-    fn current_pid(&self) -> i32 {
-        context::caller_pid(&self.0, "ddi_get_pid")
-    }
-
-    fn wall_clock_ns(&self) -> u64 {
-        self.0
-            .clock_base_ns
-            .wrapping_add(self.0.start.elapsed().as_nanos() as u64)
-            .wrapping_add(self.0.clock_offset_ns.load(Ordering::SeqCst))
-    }
-
-    fn random_bytes(&self, out: &mut [u8]) {
-        for chunk in out.chunks_mut(8) {
-            let r = self.0.next_random().to_le_bytes();
-            chunk.copy_from_slice(&r[..chunk.len()]);
-        }
-    }
-
-    fn probe(&self, probe: Probe<'_>) {
-        lock(&self.0.probes).push(probe.into());
-    }
-
-    unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
-        if self
-            .0
-            .defer_failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(ENOMEM);
-        }
-        let host = Arc::downgrade(&self.0);
-        let arg = arg as usize;
-        // Deferred work runs late: work dispatched from the data path
-        // (mc_tx, a service procedure, a mac callback) is held until
-        // someone waits for its effect (a mac client or observer
-        // receiving), the test settles, or the taskq is destroyed —
-        // never within the dispatching call, and as late as a loaded
-        // kernel could run it, so work that outlives its object shows.
-        // Control work dispatched from a put procedure runs as soon as
-        // the worker is free: its caller waits for the reply.
-        let late = matches!(context::current(), Ctx::MacTx | Ctx::MacCallback | Ctx::Service);
-        let job: Job = Box::new(move || {
-            if let Some(h) = host.upgrade() {
-                let _g = context::enter(&h, Ctx::Taskq);
-                // SAFETY: the driver keeps arg valid until the task ran.
-                unsafe { task(arg as *mut c_void) };
-            }
-        });
-        if late {
-            self.0.taskq.push_late(job);
-        } else {
-            self.0.taskq.push(job);
-        }
-        Ok(())
-    }
-
-    fn private_minor_base(&self) -> u32 {
-        MAC_PRIVATE_MINOR
-    }
-}

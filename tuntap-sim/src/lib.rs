@@ -16,7 +16,7 @@
 //! * the mac module ([`mac`]): `mac_register`'s checks, callbacks called
 //!   through the driver's `mac_callbacks_t`, clients that play IP on top
 //!   of a link ([`SimMacClient`]) and promiscuous observers ([`SimSnoop`]);
-//! * dls and dlmgmtd ([`dls`]): link ids, names, classes, zones, devnet
+//! * dls and dlmgmtd (`dls`): link ids, names, classes, zones, devnet
 //!   bindings, persistent configuration;
 //! * credentials with privileges and zones ([`SimCred`]);
 //! * message blocks: real `mblk_t`/`dblk_t` with reference counts,
@@ -67,20 +67,78 @@
 //! consume it with [`SimHost::expect_violation`].
 //!
 //! Set `TUNTAP_SIM_VERBOSE=1` to print violations as they happen.
+//!
+//! # Rules that close the simulator's gaps (issue 11)
+//!
+//! Each is checked where it is broken and recorded as a [`Violation`]
+//! of the kind named; the illumos-gate source it follows is given.
+//!
+//! * **Lock order** ([`lockorder`], [`ViolationKind::LockOrder`]).  Every
+//!   driver kmutex instance records which mutexes the thread held when
+//!   it was taken; taking one against an order already seen (directly or
+//!   through other locks) is reported once per pair with the driver
+//!   functions of the earlier order.  illumos itself never detects it:
+//!   `mutex_vector_enter` (usr/src/uts/common/os/mutex.c) sleeps on the
+//!   owner's turnstile, so an inversion is a production deadlock.  The
+//!   order checked against is the one tuntap-drv/src/lib.rs documents.
+//! * **Bounded waits** ([`watchdog::WAIT_BOUND`],
+//!   [`ViolationKind::Deadlock`], [`ViolationKind::WaitBound`]).  A
+//!   `mutex_enter` or `cv_wait` that does not return within the bound is a
+//!   deadlock or lost wake-up: recorded, then the thread panics with the
+//!   rule.  Reads, `getmsg` and `poll` without a timeout, worker joins and
+//!   the back-enable hook are bounded too.
+//! * **Test time limit** ([`SimHost::set_time_limit`]).  A host not
+//!   finished within its limit prints the test's name and its violations
+//!   and ends the process (status 124); the test rigs set
+//!   [`TEST_TIME_LIMIT`].  A host dropped while its test panics prints its
+//!   violations, so a failed assertion comes with the rule that caused it.
+//! * **`I_FLUSH` round trip** ([`SimStream::flush`],
+//!   [`ViolationKind::FlushProtocol`]).  As `strioctl` does for `I_FLUSH`
+//!   (usr/src/uts/common/os/streamio.c): `ENXIO` after hangup, `EINVAL`
+//!   for bits outside `FLUSHRW`, `M_FLUSH` down, then a dummy `I_STR`
+//!   ioctl with `ic_cmd = -1` that must be NAKed.  The head's read side is
+//!   flushed only by the driver's `M_FLUSH(FLUSHR)` coming back up, and
+//!   that flush back-enables a waiting driver queue as `flushq_common`
+//!   does (usr/src/uts/common/io/stream.c).
+//! * **Kernel-made link ids** ([`ViolationKind::Leak`]).  Every id the
+//!   kernel got from dlmgmtd with `dls_mgmt_create` must be given back
+//!   with `dls_mgmt_destroy` (usr/src/uts/common/io/dls/dls_mgmt.c) by the
+//!   end of the test, including after a creation that failed later.
+//! * **Injection points** ([`SimHost::inject`], [`Fault`]): the next
+//!   calls of `dls_mgmt_create` (`EBADF`: no dlmgmtd door,
+//!   `i_dls_mgmt_upcall` in dls_mgmt.c), `dls_devnet_create` (`EBADF`
+//!   from its name lookup upcall in `dls_devnet_set`), `dls_devnet_setzid`
+//!   (`EBADF` from its `DLMGMT_CMD_SETZONEID` upcall), `mac_register`
+//!   (`ENOMEM`, usr/src/uts/common/io/mac/mac_provider.c), `allocb` and
+//!   NOSLEEP `defer` fail; [`SimHost::injections_left`] proves the driver
+//!   reached the step.
+//! * **Narrow windows** ([`SimHost::hook`], [`Hook`]).
+//!   [`Hook::CanputnextFullThenBackenable`]: the next `canputnext` says
+//!   "full" (setting `QWANTW`, canputnext(9F)) while the reader empties
+//!   the head at once, so the back-enabled service procedure runs inside
+//!   the caller's window before `canputnext` returns.
 
 #![allow(clippy::missing_safety_doc)]
 
 pub mod boot;
 pub mod context;
 mod dls;
+pub mod faults;
 pub mod host;
+mod kernel;
+pub mod lockorder;
 pub mod mac;
 pub mod mblk;
 pub mod procs;
 pub mod streams;
 pub mod sync;
+mod violation;
+pub mod watchdog;
+mod worker;
 
 pub use dls::{CredSpec, DlError, DlFlags, LinkInfo, Privileges, SimCred};
+pub use faults::{Fault, Hook};
+pub use watchdog::{TEST_TIME_LIMIT, WAIT_BOUND};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
 pub use procs::{ProcessRecord, SimProcesses, SpawnError};
 pub use mac::{LinkRef, MacInfo, PropInfo, SimMacClient, SimSnoop, TxOpts};

@@ -2,9 +2,11 @@
 //! Driver locks (`kmutex_t`, `kcondvar_t`) that know who holds them.
 //!
 //! Theory statement.  [`SimMutex`] and [`SimCondvar`] are the simulator's
-//! [`RawMutex`]/[`RawCondvar`].  Each thread keeps a count of the driver
+//! [`RawMutex`]/[`RawCondvar`].  Each thread keeps the stack of driver
 //! locks it holds ([`driver_locks_held`]); the mac/dls upcalls, `putnext`
-//! and `qreply` check it and record a violation when it is non-zero.
+//! and `qreply` check it and record a violation when it is non-empty, and
+//! every `mutex_enter` is checked against the order of earlier ones
+//! ([`crate::lockorder`]).
 //! A kmutex is not recursive: entering a mutex the thread already holds
 //! is recorded as a violation (on the host whose driver code the thread
 //! is running, see [`crate::host`]'s thread context) and then allowed to
@@ -12,6 +14,12 @@
 //! thread does not hold, and `cv_wait` without holding the mutex, are
 //! violations too.  Sleeping on a condition variable inside `mc_tx` is a
 //! violation (mc_tx must never block).
+//!
+//! Every wait is bounded by [`crate::watchdog::WAIT_BOUND`]: a
+//! `mutex_enter` that cannot get the mutex, or a `cv_wait` nobody wakes,
+//! within it is a deadlock or a lost wake-up in the driver; it is recorded
+//! ([`ViolationKind::Deadlock`]) and the waiting thread panics with the
+//! rule, so the test fails instead of hanging.
 //!
 //! Locks: each `SimMutex` has one internal `std` mutex guarding its
 //! owner; a `SimCondvar` has one guarding its generation counter.  Lock
@@ -26,16 +34,19 @@ use std::thread::ThreadId;
 
 use tuntap_drv::ddi::{RawCondvar, RawMutex};
 
+use std::time::Instant;
+
 use crate::host::{ViolationKind, record_in_context};
+use crate::lockorder;
+use crate::watchdog::WAIT_BOUND;
 
 thread_local! {
-    static HELD: Cell<usize> = const { Cell::new(0) };
     static IN_MC_TX: Cell<bool> = const { Cell::new(false) };
 }
 
 /// How many driver locks ([`SimMutex`]) the calling thread holds now.
 pub fn driver_locks_held() -> usize {
-    HELD.with(|h| h.get())
+    lockorder::held_count()
 }
 
 /// Marks the calling thread as inside `mc_tx` while alive.
@@ -60,6 +71,8 @@ struct Owner {
 
 /// The simulator's `kmutex_t`.
 pub struct SimMutex {
+    /// Instance number for the lock-order checker.
+    id: u64,
     owner: Mutex<Owner>,
     freed: Condvar,
 }
@@ -80,26 +93,56 @@ impl SimMutex {
         let depth = o.depth;
         o.thread = None;
         o.depth = 0;
-        HELD.with(|h| h.set(h.get().saturating_sub(1)));
+        lockorder::pop_held(self.id);
         self.freed.notify_one();
         depth
     }
 
-    fn acquire(&self, depth: usize) {
+    /// Take the mutex, waiting at most [`WAIT_BOUND`]; false on timeout.
+    fn acquire(&self, depth: usize) -> bool {
         let me = std::thread::current().id();
+        let deadline = Instant::now() + WAIT_BOUND;
         let mut o = lock(&self.owner);
         while o.thread.is_some() {
-            o = self.freed.wait(o).unwrap_or_else(|e| e.into_inner());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            o = self.freed.wait_timeout(o, left).unwrap_or_else(|e| e.into_inner()).0;
         }
         o.thread = Some(me);
         o.depth = depth;
-        HELD.with(|h| h.set(h.get() + 1));
+        lockorder::push_held(self.id);
+        true
+    }
+
+    #[track_caller]
+    fn acquire_or_fail(&self, depth: usize, what: &str) {
+        if !self.acquire(depth) {
+            let msg = format!(
+                "{what} waited {WAIT_BOUND:?} for kmutex #{}: a deadlock in the driver (a lock-order \
+                 inversion or a lock never released)",
+                self.id
+            );
+            record_in_context(ViolationKind::Deadlock, msg.clone());
+            panic!("tuntap-sim: {msg}");
+        }
+    }
+}
+
+impl Drop for SimMutex {
+    fn drop(&mut self) {
+        lockorder::forget(self.id);
     }
 }
 
 impl RawMutex for SimMutex {
     fn new() -> Self {
-        SimMutex { owner: Mutex::new(Owner { thread: None, depth: 0 }), freed: Condvar::new() }
+        SimMutex {
+            id: lockorder::new_instance(),
+            owner: Mutex::new(Owner { thread: None, depth: 0 }),
+            freed: Condvar::new(),
+        }
     }
 
     #[track_caller]
@@ -119,7 +162,8 @@ impl RawMutex for SimMutex {
                 return;
             }
         }
-        self.acquire(1);
+        lockorder::before_enter(self.id);
+        self.acquire_or_fail(1, "mutex_enter");
     }
 
     #[track_caller]
@@ -140,7 +184,7 @@ impl RawMutex for SimMutex {
         }
         o.thread = None;
         o.depth = 0;
-        HELD.with(|h| h.set(h.get().saturating_sub(1)));
+        lockorder::pop_held(self.id);
         self.freed.notify_one();
     }
 }
@@ -178,12 +222,27 @@ impl RawCondvar<SimMutex> for SimCondvar {
         // Release the mutex while holding the generation lock: a
         // broadcast cannot slip in between release and sleep.
         let depth = m.release_all();
+        let deadline = Instant::now() + WAIT_BOUND;
         let mut g = g;
+        let mut woken = true;
         while *g == start {
-            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                woken = false;
+                break;
+            }
+            g = self.cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
         }
         drop(g);
-        m.acquire(depth);
+        m.acquire_or_fail(depth, "cv_wait (re-entering the mutex)");
+        if !woken {
+            let msg = format!(
+                "cv_wait slept {WAIT_BOUND:?} and nobody called cv_broadcast: a lost wake-up or a \
+                 deadlock in the driver"
+            );
+            record_in_context(ViolationKind::Deadlock, msg.clone());
+            panic!("tuntap-sim: {msg}");
+        }
     }
 
     fn broadcast(&self) {

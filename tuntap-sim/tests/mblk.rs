@@ -11,7 +11,7 @@ use tuntap_sim::{SimHost, SimKernel, ViolationKind};
 
 #[test]
 fn allocb_sets_up_blocks_as_the_kernel_does() {
-    let host = SimHost::new();
+    let host = new_host();
     let k = host.kernel();
     let mp = k.allocb(100);
     unsafe {
@@ -36,7 +36,7 @@ fn allocb_sets_up_blocks_as_the_kernel_does() {
 
 #[test]
 fn leak_is_reported() {
-    let host = SimHost::new();
+    let host = new_host();
     let _ = host.kernel().allocb(10);
     let v = host.finish_report();
     assert!(v.iter().any(|v| v.kind == ViolationKind::Leak), "{v:?}");
@@ -44,7 +44,7 @@ fn leak_is_reported() {
 
 #[test]
 fn double_free_is_reported() {
-    let host = SimHost::new();
+    let host = new_host();
     let mp = alloc_data(&host.kernel(), M_DATA, b"abc");
     unsafe {
         SimKernel::freemsg(mp);
@@ -56,7 +56,7 @@ fn double_free_is_reported() {
 
 #[test]
 fn mac_rx_of_a_freed_message() {
-    let host = SimHost::new();
+    let host = new_host();
     let k = host.kernel();
     let m = FakeMac::new(k.clone());
     let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
@@ -70,7 +70,7 @@ fn mac_rx_of_a_freed_message() {
 
 #[test]
 fn unregistered_mac_is_a_leak() {
-    let host = SimHost::new();
+    let host = new_host();
     let m = FakeMac::new(host.kernel());
     m.register(&FULL_CB.0, |_| {}).unwrap();
     let v = host.finish_report();
@@ -120,7 +120,7 @@ fn credentials_and_misc_services() {
 #[test]
 fn msg_queue_is_a_fifo_that_counts_and_frees() {
     use tuntap_drv::mblk::MsgQueue;
-    let host = SimHost::new();
+    let host = new_host();
     let k = host.kernel();
     let msg = |s: &[u8]| MsgBlk::<SimKernel>::alloc_with(&k, 0, s).unwrap();
     let mut q = MsgQueue::<SimKernel>::new();

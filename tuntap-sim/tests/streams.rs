@@ -15,7 +15,7 @@ use tuntap_sim::{SimHost, ViolationKind};
 const T: Option<Duration> = Some(Duration::from_secs(5));
 
 fn setup() -> (SimHost, Arc<Loop>) {
-    let host = SimHost::new();
+    let host = new_host();
     let d = Loop::new(host.kernel());
     host.attach(d.clone());
     (host, d)
@@ -199,15 +199,15 @@ fn copy_bounds_and_copyin_on_istr() {
     let s = host.open(5, &host.root_cred()).unwrap();
     host.user_memory().map(0x1000, &[0; 8]);
     d.bugs.copyin_size.store(0, Ordering::SeqCst);
-    assert!(s.ioctl_transparent(IOC_COPYIN, 0x1000).is_err());
+    assert_eq!(s.ioctl_transparent(IOC_COPYIN, 0x1000).err(), Some(EINVAL));
     host.expect_violation(ViolationKind::CopyBounds);
     d.bugs.copyin_size.store(1 << 20, Ordering::SeqCst);
-    assert!(s.ioctl_transparent(IOC_COPYIN, 0x1000).is_err());
+    assert_eq!(s.ioctl_transparent(IOC_COPYIN, 0x1000).err(), Some(EINVAL));
     host.expect_violation(ViolationKind::CopyBounds);
     // M_COPYIN answering an I_STR ioctl.
     d.bugs.copyin_size.store(8, Ordering::SeqCst);
     let arg = 0x1000usize.to_ne_bytes();
-    assert!(s.ioctl_istr(IOC_COPYIN, &arg).is_err());
+    assert_eq!(s.ioctl_istr(IOC_COPYIN, &arg).err(), Some(EINVAL));
     host.expect_violation(ViolationKind::IoctlProtocol);
     host.finish();
 }

@@ -54,6 +54,9 @@ pub(crate) fn qreply(host: &Arc<HostShared>, q: *mut queue_t, mp: *mut mblk_t) {
     deliver_up(host, &s, mp, "qreply", loc);
 }
 
+/// How long the back-enable hook waits for the service procedure.
+const HOOK_WAIT: Duration = Duration::from_secs(2);
+
 #[track_caller]
 pub(crate) fn canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> bool {
     let loc = Location::caller();
@@ -69,6 +72,28 @@ pub(crate) fn canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> bool {
     if h.phase == Phase::Closed || h.qprocs_off {
         drop(h);
         host.record_at(ViolationKind::QueueState, "canputnext on a queue after qprocsoff/close".into(), loc);
+        return false;
+    }
+    if host.hooked(Hook::CanputnextFullThenBackenable) {
+        // "Full" (QWANTW set), and the reader drains the head at once,
+        // which back-enables us; return once that service run is over.
+        let runs = h.svc_runs;
+        drop(h);
+        schedule_service(host, &s);
+        // Wait only where the service procedure can run meanwhile: not on
+        // the service thread, not with a driver lock held (it may need
+        // it), and not longer than HOOK_WAIT.
+        if !host.svc.is_current() && crate::sync::driver_locks_held() == 0 {
+            let deadline = Instant::now() + HOOK_WAIT;
+            let mut h = head(&s);
+            while h.svc_runs == runs && !h.qprocs_off {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                h = s.cv.wait_timeout(h, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        }
         return false;
     }
     if h.count >= h.hiwat {
@@ -176,6 +201,8 @@ pub(super) fn schedule_service(host: &Arc<HostShared>, s: &Arc<Stream>) {
             unsafe { (*s.rq()).q_flag &= !illumos_sys_hdrs::QENAB };
             if !h.svc_queued || h.qprocs_off || h.phase == Phase::Closed {
                 h.svc_queued = false;
+                h.svc_runs += 1;
+                s.cv.notify_all();
                 return;
             }
             h.svc_queued = false;
@@ -187,6 +214,7 @@ pub(super) fn schedule_service(host: &Arc<HostShared>, s: &Arc<Stream>) {
         call_driver(&host, Ctx::Service, |d| unsafe { d.rsrv(rq) });
         let mut h = head(&s);
         h.svc_running = false;
+        h.svc_runs += 1;
         s.cv.notify_all();
     }));
 }
@@ -205,6 +233,7 @@ pub(super) fn deliver_up(host: &Arc<HostShared>, s: &Arc<Stream>, mp: *mut mblk_
     }
     let ty = db_type(mp);
     let mut turn_around: Option<*mut mblk_t> = None;
+    let mut backenable = false;
     match ty {
         M_DATA | M_PROTO => {
             h.count += msg_len(mp);
@@ -294,6 +323,12 @@ pub(super) fn deliver_up(host: &Arc<HostShared>, s: &Arc<Stream>, mp: *mut mblk_
             let flags = unsafe { mblk::block_bytes(mp) }.first().copied().unwrap_or(0);
             if flags & FLUSHR != 0 {
                 flush_head(&mut h);
+                // flushq_common (usr/src/uts/common/io/stream.c) back-
+                // enables a writer waiting on the emptied queue.
+                if h.want_backenable {
+                    h.want_backenable = false;
+                    backenable = true;
+                }
             }
             if flags & FLUSHW != 0 && h.phase == Phase::Open {
                 // SAFETY: the block has at least one byte (flags read).
@@ -310,6 +345,9 @@ pub(super) fn deliver_up(host: &Arc<HostShared>, s: &Arc<Stream>, mp: *mut mblk_
     unsafe { (*s.head_rq()).q_count = h.count };
     s.cv.notify_all();
     drop(h);
+    if backenable {
+        schedule_service(host, s);
+    }
     if let Some(mp) = turn_around {
         let wq = s.wq();
         // SAFETY: the stream is open; the driver owns mp from here.

@@ -17,7 +17,10 @@
 //! `SO_MINPSZ`, `SO_MAXPSZ`, `SO_HIWAT`, `SO_LOWAT`; `M_ERROR` and
 //! `M_HANGUP` make reads and writes fail as illumos does (read/write error
 //! bytes, `NOERROR`, EOF on hangup, `ENXIO` for writes after hangup);
-//! `M_FLUSH` flushes the head and turns `FLUSHW` around; ioctl replies
+//! `M_FLUSH` from the driver flushes the head if `FLUSHR` (back-enabling
+//! a waiting driver queue, as `flushq` does) and turns `FLUSHW` around;
+//! the head never flushes its read side on its own `I_FLUSH` (see
+//! [`SimStream::flush`]).  Ioctl replies
 //! go to the one pending ioctl if the id matches, else they are a
 //! violation.  `canputnext(rq)` is false while the head holds at least
 //! its high-water mark of bytes and then marks the head as wanting a
@@ -57,11 +60,18 @@ use tuntap_drv::ddi::{Errno, StreamsEntry};
 use crate::dls::SimCred;
 use crate::context::{self, Ctx};
 use crate::host::{HostShared, SimHost, ViolationKind, lock};
+use crate::faults::Hook;
+use crate::watchdog::WAIT_BOUND;
 use crate::mblk::{self, alloc_msg, check_msg, db_type, free_here, msg_bytes, msg_len};
 
 /// `IOC_NATIVE` = `DATAMODEL_NATIVE` = `DATAMODEL_LP64` (sys/model.h,
 /// amd64 kernel): the `ioc_flag` of an ioctl from a 64-bit process.
 pub const IOC_NATIVE: u32 = 0x0020_0000;
+
+/// `ic_cmd` of the dummy ioctl `I_FLUSH` sends after `M_FLUSH` (strioctl,
+/// usr/src/uts/common/os/streamio.c): an unsupported command the driver
+/// must NAK.
+pub const FLUSH_DUMMY_IOCTL: i32 = -1;
 
 /// Largest `cq_size` the stream head accepts in `M_COPYIN`/`M_COPYOUT`
 /// before calling it a violation (no tuntap ioctl argument is near it).
@@ -113,6 +123,8 @@ struct Head {
     hangup: bool,
     svc_queued: bool,
     svc_running: bool,
+    /// Service procedure runs completed (for the back-enable hook).
+    svc_runs: u64,
     ioc: Option<PendingIoc>,
     abandoned_iocs: Vec<u32>,
 }
@@ -195,8 +207,11 @@ fn user_ctx(host: &Arc<HostShared>, pid: i32, cred: &crate::dls::SimCred) -> Ctx
 
 mod head;
 mod app;
+mod ioctl;
 
 #[allow(unused_imports)]
 pub use head::*;
 #[allow(unused_imports)]
 pub use app::*;
+#[allow(unused_imports)]
+pub use ioctl::*;

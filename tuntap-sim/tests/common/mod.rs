@@ -80,6 +80,10 @@ pub struct Bugs {
     pub double_reply: AtomicBool,
     pub reply_after_failed_copy: AtomicBool,
     pub copyin_size: AtomicUsize,
+    /// Free M_FLUSH instead of turning FLUSHR back up.
+    pub no_flush_turnaround: AtomicBool,
+    /// ACK unknown ioctls (I_FLUSH's dummy one included).
+    pub ack_unknown_ioctl: AtomicBool,
 }
 
 /// A loopback STREAMS driver: what is written comes back to be read.
@@ -190,6 +194,18 @@ impl StreamsEntry for Loop {
             }
             M_FLUSH => unsafe {
                 if *(*mp).b_rptr & FLUSHR != 0 {
+                    // flushq(RD(q), FLUSHDATA): what this driver holds
+                    // for the reader goes too.
+                    self.held.lock().unwrap().retain(|(q, m)| {
+                        if *q == rq as usize {
+                            K::freemsg(*m as *mut mblk_t);
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                }
+                if *(*mp).b_rptr & FLUSHR != 0 && !self.bugs.no_flush_turnaround.load(Ordering::SeqCst) {
                     *(*mp).b_rptr &= !FLUSHW;
                     self.k.qreply(wq, mp);
                 } else {
@@ -304,7 +320,8 @@ impl Loop {
                     self.send_up(rq, M_HANGUP, &[]);
                 }
                 _ => {
-                    ioc_reply(mp, false, 0, 0, ENOTTY);
+                    let ack = self.bugs.ack_unknown_ioctl.load(Ordering::SeqCst);
+                    ioc_reply(mp, ack, 0, 0, if ack { 0 } else { ENOTTY });
                     self.k.qreply(wq, mp);
                 }
             }
@@ -503,3 +520,11 @@ pub static NO_GETSTAT_CB: CbTable = CbTable(mac_callbacks_t {
     mc_getprop: None,
     mc_propinfo: None,
 });
+
+/// A host for one test, with the test time limit: a hung test ends its
+/// process with its violations instead of hanging the suite.
+pub fn new_host() -> tuntap_sim::SimHost {
+    let host = tuntap_sim::SimHost::new();
+    host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
+    host
+}

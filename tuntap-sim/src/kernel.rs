@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MPL-2.0
+//! [`SimKernel`]'s implementation of the driver's [`Kernel`] trait: each
+//! service checks the rules that apply where it is called and dispatches
+//! to the module that models it (`mblk`, `streams`, `mac`, `dls`, ...).
+
+use std::ffi::c_void;
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use illumos_sys_hdrs::{ENOMEM, MAC_PRIVATE_MINOR, mac_register_t, mblk_t, queue_t};
+use tuntap_abi::{DatalinkId, LinkName};
+use tuntap_drv::ddi::{
+    Cred, DeferredTask, DlmgmtLink, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, ZoneId,
+};
+
+use crate::sync::{SimCondvar, SimMutex};
+use crate::context::{self, Ctx};
+use crate::{dls, mac, mblk, streams};
+
+use crate::host::{SimKernel, lock};
+use crate::worker::Job;
+
+impl Kernel for SimKernel {
+    type Mutex = SimMutex;
+    type Condvar = SimCondvar;
+
+    fn allocb(&self, size: usize) -> *mut mblk_t {
+        if self.0.take_allocb_failure() {
+            return std::ptr::null_mut();
+        }
+        mblk::allocb(&self.0, size)
+    }
+
+    #[track_caller]
+    unsafe fn freemsg(mp: *mut mblk_t) {
+        // SAFETY: forwarded contract; the block header identifies the host.
+        unsafe { mblk::freemsg_any(mp, Location::caller()) }
+    }
+
+    unsafe fn msgpullup(&self, mp: *mut mblk_t) -> *mut mblk_t {
+        if self.0.take_allocb_failure() {
+            return std::ptr::null_mut();
+        }
+        mblk::msgpullup(&self.0, mp)
+    }
+
+    #[track_caller]
+    unsafe fn putnext(&self, q: *mut queue_t, mp: *mut mblk_t) {
+        streams::putnext(&self.0, q, mp, "putnext");
+    }
+
+    #[track_caller]
+    unsafe fn canputnext(&self, q: *mut queue_t) -> bool {
+        streams::canputnext(&self.0, q)
+    }
+
+    #[track_caller]
+    unsafe fn qreply(&self, q: *mut queue_t, mp: *mut mblk_t) {
+        streams::qreply(&self.0, q, mp);
+    }
+
+    #[track_caller]
+    unsafe fn qenable(&self, q: *mut queue_t) {
+        streams::qenable(&self.0, q);
+    }
+
+    #[track_caller]
+    unsafe fn qprocson(&self, q: *mut queue_t) {
+        streams::qprocson(&self.0, q);
+    }
+
+    #[track_caller]
+    unsafe fn qprocsoff(&self, q: *mut queue_t) {
+        streams::qprocsoff(&self.0, q);
+    }
+
+    #[track_caller]
+    fn mac_register(&self, fill: &mut dyn FnMut(&mut mac_register_t)) -> Result<MacHandle, Errno> {
+        self.0.check_no_driver_locks("mac_register");
+        mac::mac_register(&self.0, fill)
+    }
+
+    #[track_caller]
+    fn mac_disable(&self, mh: MacHandle) -> Result<(), Errno> {
+        self.0.check_no_driver_locks("mac_disable");
+        mac::mac_disable(&self.0, mh)
+    }
+
+    #[track_caller]
+    fn mac_unregister(&self, mh: MacHandle) -> Result<(), Errno> {
+        self.0.check_no_driver_locks("mac_unregister");
+        mac::mac_unregister(&self.0, mh)
+    }
+
+    #[track_caller]
+    unsafe fn mac_rx(&self, mh: MacHandle, chain: *mut mblk_t) {
+        self.0.check_no_driver_locks("mac_rx");
+        mac::mac_rx(&self.0, mh, chain);
+    }
+
+    #[track_caller]
+    fn mac_tx_update(&self, mh: MacHandle) {
+        self.0.check_no_driver_locks("mac_tx_update");
+        mac::mac_tx_update(&self.0, mh);
+    }
+
+    #[track_caller]
+    fn mac_link_update(&self, mh: MacHandle, state: LinkState) {
+        self.0.check_no_driver_locks("mac_link_update");
+        mac::mac_link_update(&self.0, mh, state);
+    }
+
+    #[track_caller]
+    fn mac_maxsdu_update(&self, mh: MacHandle, sdu: u32) -> Result<(), Errno> {
+        self.0.check_no_driver_locks("mac_maxsdu_update");
+        mac::mac_maxsdu_update(&self.0, mh, sdu)
+    }
+
+    #[track_caller]
+    fn mac_unicst_update(&self, mh: MacHandle, addr: &[u8; 6]) {
+        self.0.check_no_driver_locks("mac_unicst_update");
+        mac::mac_unicst_update(&self.0, mh, addr);
+    }
+
+    #[track_caller]
+    fn mac_prop_info_set_default_uint32(&self, ph: PropInfoHandle, value: u32) {
+        mac::prop_info_set(&self.0, ph, |p| p.default_u32 = Some(value));
+    }
+
+    #[track_caller]
+    fn mac_prop_info_set_range_uint32(&self, ph: PropInfoHandle, min: u32, max: u32) {
+        mac::prop_info_set(&self.0, ph, |p| p.ranges_u32.push((min, max)));
+    }
+
+    #[track_caller]
+    fn mac_prop_info_set_perm(&self, ph: PropInfoHandle, perm: PropPerm) {
+        mac::prop_info_set(&self.0, ph, |p| p.perm = Some(perm));
+    }
+
+    #[track_caller]
+    fn dls_devnet_create(&self, mh: MacHandle, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+        self.0.check_no_driver_locks("dls_devnet_create");
+        dls::dls_devnet_create(&self.0, mh, linkid, zone)
+    }
+
+    #[track_caller]
+    fn dls_devnet_destroy(&self, mh: MacHandle) -> Result<DatalinkId, Errno> {
+        self.0.check_no_driver_locks("dls_devnet_destroy");
+        dls::dls_devnet_destroy(&self.0, mh)
+    }
+
+    #[track_caller]
+    fn dls_mgmt_create(&self, name: &LinkName) -> Result<DatalinkId, Errno> {
+        self.0.check_no_driver_locks("dls_mgmt_create");
+        dls::dls_mgmt_create(&self.0, name)
+    }
+
+    #[track_caller]
+    fn dls_mgmt_linkinfo(&self, linkid: DatalinkId) -> Result<DlmgmtLink, Errno> {
+        self.0.check_no_driver_locks("dls_mgmt_get_linkinfo");
+        dls::dls_mgmt_linkinfo(&self.0, linkid)
+    }
+
+    #[track_caller]
+    fn dls_mgmt_linkid(&self, name: &LinkName) -> Result<DatalinkId, Errno> {
+        self.0.check_no_driver_locks("dls_mgmt_get_linkid");
+        dls::dls_mgmt_linkid(&self.0, name)
+    }
+
+    #[track_caller]
+    fn dls_devnet_setzid(&self, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
+        self.0.check_no_driver_locks("dls_devnet_setzid");
+        dls::dls_devnet_setzid(&self.0, linkid, zone)
+    }
+
+    #[track_caller]
+    fn dls_mgmt_destroy(&self, linkid: DatalinkId) -> Result<(), Errno> {
+        dls::dls_mgmt_destroy(&self.0, linkid)
+    }
+
+    #[track_caller]
+    fn cred_hold(&self, cr: Cred) {
+        dls::cred_hold(&self.0, cr);
+    }
+
+    #[track_caller]
+    fn cred_release(&self, cr: Cred) {
+        dls::cred_release(&self.0, cr);
+    }
+
+    fn cred_zone(&self, cr: Cred) -> ZoneId {
+        dls::cred_read(&self.0, cr).map(|c| c.zone).unwrap_or(-1)
+    }
+
+    #[track_caller]
+    fn cred_uid(&self, cr: Cred) -> u32 {
+        dls::cred_read(&self.0, cr).map(|c| c.uid).unwrap_or(u32::MAX)
+    }
+
+    #[track_caller]
+    fn cred_gid(&self, cr: Cred) -> u32 {
+        dls::cred_read(&self.0, cr).map(|c| c.gid).unwrap_or(u32::MAX)
+    }
+
+    #[track_caller]
+    fn cred_in_group(&self, cr: Cred, gid: u32) -> bool {
+        dls::cred_read(&self.0, cr).map(|c| c.gid == gid || c.groups.contains(&gid)).unwrap_or(false)
+    }
+
+    #[track_caller]
+    fn secpolicy_dl_config(&self, cr: Cred) -> Result<(), Errno> {
+        match dls::cred_read(&self.0, cr) {
+            Some(c) if c.privs.dl_config => Ok(()),
+            _ => Err(illumos_sys_hdrs::EPERM),
+        }
+    }
+
+    #[track_caller]
+    fn current_pid(&self) -> i32 {
+        context::caller_pid(&self.0, "ddi_get_pid")
+    }
+
+    fn wall_clock_ns(&self) -> u64 {
+        self.0
+            .clock_base_ns
+            .wrapping_add(self.0.start.elapsed().as_nanos() as u64)
+            .wrapping_add(self.0.clock_offset_ns.load(Ordering::SeqCst))
+    }
+
+    fn random_bytes(&self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            let r = self.0.next_random().to_le_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+    }
+
+    fn probe(&self, probe: Probe<'_>) {
+        lock(&self.0.probes).push(probe.into());
+    }
+
+    unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
+        if self
+            .0
+            .defer_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ENOMEM);
+        }
+        let host = Arc::downgrade(&self.0);
+        let arg = arg as usize;
+        // Deferred work runs late: work dispatched from the data path
+        // (mc_tx, a service procedure, a mac callback) is held until
+        // someone waits for its effect (a mac client or observer
+        // receiving), the test settles, or the taskq is destroyed —
+        // never within the dispatching call, and as late as a loaded
+        // kernel could run it, so work that outlives its object shows.
+        // Control work dispatched from a put procedure runs as soon as
+        // the worker is free: its caller waits for the reply.
+        let late = matches!(context::current(), Ctx::MacTx | Ctx::MacCallback | Ctx::Service);
+        let job: Job = Box::new(move || {
+            if let Some(h) = host.upgrade() {
+                let _g = context::enter(&h, Ctx::Taskq);
+                // SAFETY: the driver keeps arg valid until the task ran.
+                unsafe { task(arg as *mut c_void) };
+            }
+        });
+        if late {
+            self.0.taskq.push_late(job);
+        } else {
+            self.0.taskq.push(job);
+        }
+        Ok(())
+    }
+
+    fn private_minor_base(&self) -> u32 {
+        MAC_PRIVATE_MINOR
+    }
+}
