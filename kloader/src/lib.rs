@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! kloader: a userland krtld that loads the built kernel objects
+//! `out/kernel/amd64/tuntap` and `tun` and runs them against the
+//! simulator.
+//!
+//! # Theory statement
+//!
+//! **What it does.**  [`LoadedKernel::boot`] plays the illumos kernel for
+//! the two shipped relocatable objects: it links each one as krtld does
+//! ([`elf`]: low-2-GiB mapping, relocations, `_depends_on`, SDT probe
+//! sites) against a kernel symbol table made of the allowlisted C-ABI
+//! implementations in [`shims`] (backed by a `tuntap_sim::SimHost`), runs
+//! `_init`, attaches instance 0 of each driver through its `dev_ops`, and
+//! installs a STREAMS adapter ([`TunStreams`]) as the simulator's driver,
+//! so every `SimHost::open`/`write`/`ioctl` goes through `drv/tun`'s
+//! `streamtab` (real `queue_t` pairs from the simulator) into the
+//! cross-module calls to `drv/tuntap`, and mac drives the `mac_callbacks_t`
+//! the module registered.  Every entry point runs on a
+//! `DEFAULTSTKSZ` kernel stack with a guard page ([`kstack`]).
+//!
+//! **Lifecycle.**  [`LoadedKernel::unload`] detaches (refused by the
+//! driver while links or streams exist), then calls `_fini`;
+//! [`LoadedKernel::finish`] unloads, checks that no kmem buffer is left
+//! and that the loader saw no broken DDI rule, then runs the simulator's
+//! own finish (violations, leaked message blocks and mac handles), and
+//! panics with every finding.
+//!
+//! **One at a time.**  The shims reach the simulator through one
+//! process-wide slot, so a `LoadedKernel` holds a process-wide lock for
+//! its lifetime: tests that load run one after another.
+//!
+//! **Locks.**  `SERIAL` (held by a LoadedKernel), then the shims' tables.
+
+pub mod elf;
+pub mod image;
+pub mod kstack;
+pub mod shims;
+
+use std::ffi::c_int;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use illumos_sys_hdrs::{
+    DDI_ATTACH, DDI_DETACH, DDI_SUCCESS, EBUSY, M_IOCTL, cred_t, dev_info_t, dev_ops, dev_t,
+    iocblk, mblk_t, queue_t, streamtab,
+};
+use tuntap_drv::ddi::{Cred, Errno, Kernel, StreamsEntry};
+use tuntap_sim::SimHost;
+
+pub use elf::{Krtld, Module};
+use image::{Allowlist, KernelSymbols};
+use shims::{State, lock};
+
+/// The major number the loader gives `drv/tun` (any value works: the
+/// module only passes it back through makedevice).
+pub const TUN_MAJOR: u32 = 201;
+
+/// Where the modules and allowlists are.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub tuntap: PathBuf,
+    pub tun: PathBuf,
+    pub allowlist: PathBuf,
+    pub allowlist_tun: PathBuf,
+}
+
+impl Paths {
+    /// The repository's `out/kernel/amd64/{tuntap,tun}` (or the directory
+    /// in `KLOADER_MODULES`) and `kernel/allowlist*.txt`.
+    pub fn repo() -> Paths {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = std::env::var_os("KLOADER_MODULES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("out/kernel/amd64"));
+        Paths {
+            tuntap: dir.join("tuntap"),
+            tun: dir.join("tun"),
+            allowlist: root.join("kernel/allowlist.txt"),
+            allowlist_tun: root.join("kernel/allowlist-tun.txt"),
+        }
+    }
+
+    /// The repository paths if both modules exist.  When they do not:
+    /// `None` (the host `cargo test` runs before `cargo xtask kmod`), or,
+    /// with `KLOADER_REQUIRE=1` (scripts/test.sh's loader step), a panic.
+    pub fn built() -> Option<Paths> {
+        let p = Paths::repo();
+        if p.tuntap.exists() && p.tun.exists() {
+            return Some(p);
+        }
+        if std::env::var_os("KLOADER_REQUIRE").is_some_and(|v| v == "1") {
+            panic!(
+                "kloader: KLOADER_REQUIRE=1 but {} or {} is missing (run cargo xtask kmod)",
+                p.tuntap.display(),
+                p.tun.display()
+            );
+        }
+        eprintln!("kloader: {} not built; skipping (cargo xtask kmod builds it)", p.tuntap.display());
+        None
+    }
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Bytes of the two objects (tests patch copies of them).
+#[derive(Clone)]
+pub struct Objects {
+    pub tuntap: Vec<u8>,
+    pub tun: Vec<u8>,
+}
+
+impl Objects {
+    pub fn read(p: &Paths) -> Result<Objects, String> {
+        let r = |f: &Path| std::fs::read(f).map_err(|e| format!("cannot read {}: {e}", f.display()));
+        Ok(Objects { tuntap: r(&p.tuntap)?, tun: r(&p.tun)? })
+    }
+}
+
+/// Options of a boot.
+#[derive(Clone, Copy, Debug)]
+pub struct BootOptions {
+    pub krtld: Krtld,
+}
+
+impl Default for BootOptions {
+    fn default() -> Self {
+        BootOptions { krtld: Krtld::Current }
+    }
+}
+
+/// The two modules loaded, initialised and attached on a simulated host.
+pub struct LoadedKernel {
+    host: Option<SimHost>,
+    state: Arc<State>,
+    modules: Vec<Module>,
+    /// dev_info_t storage of each attached instance.
+    dips: Vec<(String, Box<[u64; 8]>)>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+/// Calls a module function `f` of type `T` at `addr` on the kernel stack.
+macro_rules! call {
+    ($entry:expr, $addr:expr, $t:ty, ($($a:expr),*)) => {{
+        // SAFETY: $addr is the address of a function of type $t in a
+        // loaded module (a symbol or a pointer the module stored).
+        let f: $t = unsafe { std::mem::transmute::<usize, $t>($addr) };
+        kstack::enter($entry, move || unsafe { f($($a),*) })
+    }};
+}
+
+impl LoadedKernel {
+    /// Loads (links) both objects without running anything.
+    pub fn link(paths: &Paths, objects: &Objects, opts: BootOptions) -> Result<LoadedKernel, String> {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let allow = Allowlist::read(&paths.allowlist)?;
+        let host = SimHost::new();
+        let state = Arc::new(State::new(host.kernel()));
+        shims::install(Some(state.clone()));
+        let mut k = LoadedKernel { host: Some(host), state, modules: Vec::new(), dips: Vec::new(), _serial: serial };
+        let syms = KernelSymbols { allow: &allow };
+        let tuntap = elf::load("tuntap", &objects.tuntap, &[], &syms, opts.krtld)?;
+        let tun = elf::load("tun", &objects.tun, &[&tuntap], &syms, opts.krtld)?;
+        k.modules.push(tuntap);
+        k.modules.push(tun);
+        Ok(k)
+    }
+
+    /// Links, runs `_init` of both, attaches both, and makes the
+    /// simulator's STREAMS head call drv/tun.
+    pub fn boot(paths: &Paths, objects: &Objects, opts: BootOptions) -> Result<LoadedKernel, String> {
+        let mut k = LoadedKernel::link(paths, objects, opts)?;
+        for m in ["tuntap", "tun"] {
+            let rc = k.init(m);
+            if rc != 0 {
+                return Err(format!("{m}: _init returned {rc}; loader errors: {:?}", k.errors()));
+            }
+            let rc = k.attach(m);
+            if rc != DDI_SUCCESS {
+                return Err(format!("{m}: attach(9E) through dev_ops returned {rc}; loader errors: {:?}", k.errors()));
+            }
+        }
+        let st = k.tun_streamtab().ok_or("tun: cb_ops->cb_str is NULL after _init")?;
+        k.host().attach(Arc::new(TunStreams { st }));
+        Ok(k)
+    }
+
+    /// Boots the repository's built objects.
+    pub fn boot_built(paths: &Paths) -> Result<LoadedKernel, String> {
+        LoadedKernel::boot(paths, &Objects::read(paths)?, BootOptions::default())
+    }
+
+    /// The simulated host (streams, mac clients, dlmgmtd).
+    pub fn host(&self) -> &SimHost {
+        match &self.host {
+            Some(h) => h,
+            None => unreachable!("host taken by finish"),
+        }
+    }
+
+    /// A loaded module by name.
+    pub fn module(&self, name: &str) -> Option<&Module> {
+        self.modules.iter().find(|m| m.name == name)
+    }
+
+    fn sym(&self, module: &str, name: &str) -> Result<usize, String> {
+        self.module(module)
+            .and_then(|m| m.symbol(name))
+            .ok_or_else(|| format!("{module}: no global symbol {name}"))
+    }
+
+    /// Runs `_init` of `module`; returns its status.
+    pub fn init(&mut self, module: &str) -> c_int {
+        let Ok(a) = self.sym(module, "_init") else { return -1 };
+        shims::ddi::LOADING.with(|l| *l.borrow_mut() = module.to_owned());
+        call!("_init", a, unsafe extern "C" fn() -> c_int, ())
+    }
+
+    /// Runs `_fini` of `module`; returns its status.
+    pub fn fini(&mut self, module: &str) -> c_int {
+        let Ok(a) = self.sym(module, "_fini") else { return -1 };
+        shims::ddi::LOADING.with(|l| *l.borrow_mut() = module.to_owned());
+        call!("_fini", a, unsafe extern "C" fn() -> c_int, ())
+    }
+
+    /// The dev_ops `mod_install` recorded for `module`.
+    pub fn dev_ops(&self, module: &str) -> Option<*mut dev_ops> {
+        let m = self.module(module)?;
+        lock(&self.state.installed)
+            .iter()
+            .find(|i| m.contains(i.dev_ops))
+            .map(|i| i.dev_ops as *mut dev_ops)
+    }
+
+    fn tun_streamtab(&self) -> Option<usize> {
+        let d = self.dev_ops("tun")?;
+        // SAFETY: dev_ops and cb_ops of the loaded tun module.
+        let st = unsafe { (*(*d).devo_cb_ops).cb_str };
+        (!st.is_null()).then_some(st as usize)
+    }
+
+    /// The dip of an attached instance.
+    pub fn dip(&self, module: &str) -> Option<*mut dev_info_t> {
+        lock(&self.state.dips).get(module).map(|d| *d as *mut dev_info_t)
+    }
+
+    /// attach(9E) of instance 0 through `devo_attach`.
+    pub fn attach(&mut self, module: &str) -> c_int {
+        let Some(ops) = self.dev_ops(module) else { return -1 };
+        let mut storage = Box::new([0u64; 8]);
+        let dip = storage.as_mut_ptr() as usize;
+        lock(&self.state.dips).insert(module.to_owned(), dip);
+        // SAFETY: the module's dev_ops.
+        let attach = unsafe { (*ops).devo_attach };
+        let Some(f) = attach else { return -1 };
+        let rc = call!("devo_attach", f as usize, unsafe extern "C" fn(*mut dev_info_t, c_int) -> c_int, (dip as *mut dev_info_t, DDI_ATTACH));
+        if rc == DDI_SUCCESS {
+            self.dips.push((module.to_owned(), storage));
+        } else {
+            lock(&self.state.dips).remove(module);
+        }
+        rc
+    }
+
+    /// detach(9E) of instance 0 through `devo_detach`.
+    pub fn detach(&mut self, module: &str) -> c_int {
+        let (Some(ops), Some(dip)) = (self.dev_ops(module), self.dip(module)) else { return -1 };
+        // SAFETY: the module's dev_ops.
+        let Some(f) = (unsafe { (*ops).devo_detach }) else { return -1 };
+        let rc = call!("devo_detach", f as usize, unsafe extern "C" fn(*mut dev_info_t, c_int) -> c_int, (dip, DDI_DETACH));
+        if rc == DDI_SUCCESS {
+            lock(&self.state.dips).remove(module);
+            lock(&self.state.minor_nodes).retain(|n| n.dip != dip as usize);
+            self.dips.retain(|(n, _)| n != module);
+        }
+        rc
+    }
+
+    /// getinfo(9E) through `devo_getinfo`.
+    pub fn getinfo(&self, module: &str, cmd: c_int, dev: dev_t) -> Result<usize, c_int> {
+        let ops = self.dev_ops(module).ok_or(-1)?;
+        // SAFETY: the module's dev_ops.
+        let f = unsafe { (*ops).devo_getinfo }.ok_or(-1)?;
+        let mut out: *mut libc::c_void = std::ptr::null_mut();
+        let outp = &raw mut out;
+        let rc = call!("devo_getinfo", f as usize, unsafe extern "C" fn(*mut dev_info_t, c_int, *mut libc::c_void, *mut *mut libc::c_void) -> c_int,
+            (std::ptr::null_mut(), cmd, dev as *mut libc::c_void, outp));
+        if rc == DDI_SUCCESS { Ok(out as usize) } else { Err(rc) }
+    }
+
+    /// modunload: detach the instance (refused by the driver while it is
+    /// busy), then `_fini`.  0 or an errno (EBUSY when detach refused).
+    pub fn unload(&mut self, module: &str) -> c_int {
+        if self.dip(module).is_some() && self.detach(module) != DDI_SUCCESS {
+            return EBUSY;
+        }
+        self.fini(module)
+    }
+
+    /// Minor nodes the modules made.
+    pub fn minor_nodes(&self) -> Vec<shims::MinorNode> {
+        lock(&self.state.minor_nodes).clone()
+    }
+
+    /// cmn_err output so far.
+    pub fn console(&self) -> Vec<String> {
+        lock(&self.state.console).clone()
+    }
+
+    /// DDI rules broken so far (loader-detected).
+    pub fn errors(&self) -> Vec<String> {
+        lock(&self.state.errors).clone()
+    }
+
+    /// Unloads both modules and checks everything; panics listing every
+    /// finding (unload refused, kmem leaks, loader errors, simulator
+    /// violations and leaks).
+    pub fn finish(mut self) {
+        let mut findings = Vec::new();
+        let host = self.host.take();
+        if let Some(h) = &host
+            && !h.settle(std::time::Duration::from_secs(10))
+        {
+            findings.push("service/taskq work did not settle in 10 s".to_owned());
+        }
+        for m in ["tun", "tuntap"] {
+            let rc = self.unload(m);
+            if rc != 0 {
+                findings.push(format!("unload of {m} refused: {rc} (links or streams left?)"));
+            }
+        }
+        if let Some(h) = &host {
+            h.detach();
+        }
+        let kmem = lock(&self.state.kmem).clone();
+        if !kmem.is_empty() {
+            let total: usize = kmem.values().sum();
+            findings.push(format!("{} kmem buffer(s), {total} bytes, still allocated after both modules were unloaded", kmem.len()));
+        }
+        findings.extend(self.errors());
+        if let Some(h) = host {
+            for v in h.finish_report() {
+                findings.push(format!("simulator: {v}"));
+            }
+        }
+        if !findings.is_empty() {
+            panic!("kloader: {} finding(s):\n- {}", findings.len(), findings.join("\n- "));
+        }
+    }
+}
+
+impl Drop for LoadedKernel {
+    fn drop(&mut self) {
+        if let Some(h) = self.host.take() {
+            h.detach();
+            drop(h);
+        }
+        self.modules.clear();
+        shims::install(None);
+    }
+}
+
+/// The simulator's STREAMS driver: `drv/tun`'s streamtab.
+///
+/// The simulator opens minors in `drv/tuntap`'s numbering
+/// (`mac_private_minor() + node`); drv/tun's nodes are `ctl` = 0, `tun` =
+/// 1, `tap` = 2 in its own, so the adapter converts both ways, as
+/// specfs/the clone convention would hand drv/tun its own dev_t.
+struct TunStreams {
+    st: usize,
+}
+
+impl TunStreams {
+    fn tab(&self) -> &streamtab {
+        // SAFETY: the loaded tun module's static streamtab.
+        unsafe { &*(self.st as *const streamtab) }
+    }
+}
+
+fn ioctl_cred(mp: *mut mblk_t) -> *const cred_t {
+    // SAFETY: a valid message from the simulator's stream head.
+    unsafe {
+        let b = &*mp;
+        let len = (b.b_wptr as usize).saturating_sub(b.b_rptr as usize);
+        if (*b.b_datap).db_type == M_IOCTL && len >= std::mem::size_of::<iocblk>() {
+            (*b.b_rptr.cast::<iocblk>()).ioc_cr
+        } else {
+            std::ptr::null()
+        }
+    }
+}
+
+impl StreamsEntry for TunStreams {
+    unsafe fn open(&self, rq: *mut queue_t, minor: &mut u32, flag: i32, sflag: i32, cr: Cred) -> Result<(), Errno> {
+        let base = shims::st().sim.private_minor_base();
+        let node = minor.checked_sub(base).ok_or(illumos_sys_hdrs::ENXIO)?;
+        let mut dev = shims::ddi::make_dev(TUN_MAJOR, node);
+        // SAFETY: the read init of the module's streamtab.
+        let Some(f) = (unsafe { (*self.tab().st_rdinit).qi_qopen }) else { return Err(illumos_sys_hdrs::ENXIO) };
+        let devp = &raw mut dev;
+        let crp = cr.0.cast_mut();
+        let rc = shims::ddi::with_cred(cr.0, || {
+            call!("tun qi_qopen", f as usize, unsafe extern "C" fn(*mut queue_t, *mut dev_t, c_int, c_int, *mut cred_t) -> c_int, (rq, devp, flag, sflag, crp))
+        });
+        if rc != 0 {
+            return Err(rc);
+        }
+        *minor = base + shims::ddi::dev_minor(dev);
+        Ok(())
+    }
+
+    unsafe fn close(&self, rq: *mut queue_t, flag: i32, cr: Cred) {
+        // SAFETY: as open.
+        let Some(f) = (unsafe { (*self.tab().st_rdinit).qi_qclose }) else { return };
+        let crp = cr.0.cast_mut();
+        shims::ddi::with_cred(cr.0, || {
+            call!("tun qi_qclose", f as usize, unsafe extern "C" fn(*mut queue_t, c_int, *mut cred_t) -> c_int, (rq, flag, crp))
+        });
+    }
+
+    unsafe fn wput(&self, wq: *mut queue_t, mp: *mut mblk_t) {
+        // SAFETY: the write init of the module's streamtab.
+        let Some(f) = (unsafe { (*self.tab().st_wrinit).qi_putp }) else {
+            // SAFETY: nobody else frees it.
+            unsafe { <tuntap_sim::SimKernel as Kernel>::freemsg(mp) };
+            return;
+        };
+        let cr = ioctl_cred(mp);
+        shims::ddi::with_cred(cr, || {
+            call!("tun qi_putp (write)", f as usize, unsafe extern "C" fn(*mut queue_t, *mut mblk_t) -> c_int, (wq, mp))
+        });
+    }
+
+    unsafe fn rsrv(&self, rq: *mut queue_t) {
+        // SAFETY: as open.
+        let Some(f) = (unsafe { (*self.tab().st_rdinit).qi_srvp }) else { return };
+        call!("tun qi_srvp (read)", f as usize, unsafe extern "C" fn(*mut queue_t) -> c_int, (rq));
+    }
+}
+
+// SAFETY: the streamtab is static module data, read-only after _init.
+unsafe impl Send for TunStreams {}
+// SAFETY: as above.
+unsafe impl Sync for TunStreams {}
