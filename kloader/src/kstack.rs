@@ -210,27 +210,47 @@ fn current_sp() -> usize {
     sp
 }
 
+// `kloader_switch_call(arg, f, sp)`: calls `f(arg)` with rsp = `sp`.  The
+// frame keeps the caller's stack in rbp and says so in its CFI, so an
+// unwinder (the simulator captures backtraces when it records a
+// violation) walks from the callee back to the caller's stack instead of
+// reading garbage; on the module side it stops at module code, which has
+// no unwind tables.
+std::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    ".globl kloader_switch_call",
+    ".type kloader_switch_call,@function",
+    "kloader_switch_call:",
+    ".cfi_startproc",
+    "push rbp",
+    ".cfi_def_cfa_offset 16",
+    ".cfi_offset rbp, -16",
+    "mov rbp, rsp",
+    ".cfi_def_cfa_register rbp",
+    "mov rsp, rdx",
+    "call rsi",
+    "mov rsp, rbp",
+    "pop rbp",
+    ".cfi_def_cfa rsp, 8",
+    "ret",
+    ".cfi_endproc",
+    ".size kloader_switch_call, .-kloader_switch_call",
+);
+
+unsafe extern "C" {
+    fn kloader_switch_call(arg: *mut u8, f: unsafe extern "C" fn(*mut u8), sp: usize);
+}
+
 /// Calls `f(arg)` with the stack pointer set to `sp` (16-byte aligned).
 ///
 /// # Safety
 /// `sp` is the top of free, mapped stack memory large enough for `f`.
 unsafe fn call_on_stack(sp: usize, f: unsafe extern "C" fn(*mut u8), arg: *mut u8) {
     debug_assert_eq!(sp % 16, 0);
-    // SAFETY: r12 is callee-saved, so it holds the old stack pointer across
-    // the call; `f` follows the C ABI and returns with rsp as it found it.
-    unsafe {
-        std::arch::asm!(
-            "mov r12, rsp",
-            "mov rsp, {sp}",
-            "call {f}",
-            "mov rsp, r12",
-            sp = in(reg) sp,
-            f = in(reg) f,
-            in("rdi") arg,
-            out("r12") _,
-            clobber_abi("C"),
-        );
-    }
+    // SAFETY: kloader_switch_call follows the C ABI; `f` returns with rsp
+    // as it found it and rbp preserved, so the old stack is restored.
+    unsafe { kloader_switch_call(arg, f, sp) }
 }
 
 unsafe extern "C" fn trampoline<F: FnOnce() -> R, R>(p: *mut u8) {

@@ -157,14 +157,26 @@ unsafe extern "C" fn msgpullup(mp: *mut mblk_t, len: isize) -> *mut mblk_t {
     })
 }
 
+/// Names the module entry point when the simulator is about to find a
+/// lock held across `what` (its violation names only the shim).
+fn note_locks(what: &str) {
+    let n = tuntap_sim::sync::driver_locks_held();
+    if n > 0 {
+        let entry = crate::kstack::current_entry().unwrap_or("?");
+        host(|| st().error(format!("{what} with {n} kmutex(es) held, in entry point {entry}")));
+    }
+}
+
 /// `void putnext(queue_t *q, mblk_t *mp)` (stream.h).
 unsafe extern "C" fn putnext(q: *mut queue_t, mp: *mut mblk_t) {
+    note_locks("putnext");
     // SAFETY: forwarded; the simulator checks q and mp.
     host(|| unsafe { st().sim.putnext(q, mp) })
 }
 
 /// `void qreply(queue_t *q, mblk_t *mp)` (stream.h).
 unsafe extern "C" fn qreply(q: *mut queue_t, mp: *mut mblk_t) {
+    note_locks("qreply");
     // SAFETY: forwarded; the simulator checks q and mp.
     host(|| unsafe { st().sim.qreply(q, mp) })
 }

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Simulator scenarios run on the loaded `tuntap` and `tun` objects: the
+//! STREAMS head calls drv/tun's streamtab, which calls drv/tuntap across
+//! modules; mac calls the registered mac_callbacks_t; every kernel call
+//! the objects make lands in the simulator with its rules and leak checks.
+
+mod common;
+
+use common::*;
+use illumos_sys_hdrs as sys;
+use tuntap_abi::{self as abi, create_flags, delete_flags, mode};
+use tuntap_drv::ddi::LinkState;
+
+#[test]
+fn link_create_delete_and_fini_refused_while_a_link_exists() {
+    let Some(mut rig) = Rig::boot() else { return };
+    let id = rig.create("vpn0", create_flags::TUN).expect("create");
+    let info = rig.info(id);
+    assert_eq!((info.mode, info.mtu, &info.name[..5]), (mode::TUN, 1500, &b"vpn0\0"[..]));
+    assert!(rig.k.host().mac_info("vpn0").is_ok(), "the link is a datalink");
+    // modunload: drv/tuntap refuses detach while the link exists, so
+    // _fini is never reached and the module stays.
+    assert_eq!(rig.k.unload("tuntap"), sys::EBUSY, "unload refused while a link exists");
+    assert!(rig.k.dip("tuntap").is_some(), "still attached");
+    rig.delete(id, 0).expect("delete");
+    assert!(rig.k.host().mac_info("vpn0").is_err(), "the datalink went with it");
+    // Now unload succeeds (tun first: it depends on tuntap), and a fresh
+    // _init/attach works again on the same mapping.
+    assert_eq!(rig.k.unload("tun"), 0);
+    assert_eq!(rig.k.unload("tuntap"), 0);
+    assert_eq!(rig.k.init("tuntap"), 0);
+    assert_eq!(rig.k.attach("tuntap"), sys::DDI_SUCCESS);
+    assert_eq!(rig.k.init("tun"), 0);
+    assert_eq!(rig.k.attach("tun"), sys::DDI_SUCCESS);
+    rig.finish();
+}
+
+#[test]
+fn tun_moves_ip_packets_both_ways() {
+    let Some(rig) = Rig::boot() else { return };
+    let id = rig.create("vpn0", create_flags::TUN).expect("create");
+    let ip = rig.k.host().mac_client_open("vpn0").expect("IP on the link");
+    assert_eq!(ip.link_state(), LinkState::Down, "no queue yet");
+    let q = rig.attach("vpn0", mode::TUN);
+    assert!(ip.wait_link_state(LinkState::Up, WAIT), "link up once a queue attaches");
+    let ours = ip.mac_addr();
+    // IP resolves the peer: the driver answers ARP (mc_tx, then mac_rx).
+    ip.tx(&[&arp_request(ours, [10, 9, 0, 1], [10, 9, 0, 2])]);
+    let reply = ip.recv(WAIT).expect("ARP reply from the loaded driver");
+    let peer: [u8; 6] = reply[6..12].try_into().unwrap();
+    // IP -> reader: the bare packet.
+    let pkt = udp4([10, 9, 0, 1], [10, 9, 0, 2], 1000, 53, b"hello");
+    ip.tx(&[&ether(peer, ours, 0x0800, &pkt)]);
+    assert_eq!(q.read_packet(Some(WAIT)).unwrap(), pkt);
+    // writer -> IP: framed from the peer; IPv6 typed by its version.
+    let back = udp4([10, 9, 0, 2], [10, 9, 0, 1], 53, 1000, b"world");
+    q.write(&back).unwrap();
+    assert_eq!(ip.recv(WAIT).expect("frame through mac_rx"), ether(ours, peer, 0x0800, &back));
+    let v6 = ipv6_packet(17, &[0, 1, 0, 2, 0, 8, 0, 0]);
+    q.write(&v6).unwrap();
+    assert_eq!(ip.recv(WAIT).unwrap(), ether(ours, peer, 0x86dd, &v6));
+    let info = rig.info(id);
+    assert_eq!((info.counters.opackets, info.counters.ipackets), (1, 2));
+    assert_eq!(rig.k.host().get_stat("vpn0", sys::MAC_STAT_IPACKETS), Ok(2), "mc_getstat");
+    ip.close();
+    q.close();
+    rig.finish();
+}
+
+#[test]
+fn tap_moves_ethernet_frames_unchanged() {
+    let Some(rig) = Rig::boot() else { return };
+    rig.create("tap0", create_flags::TAP).expect("create");
+    let ip = rig.k.host().mac_client_open("tap0").expect("IP on the link");
+    let q = rig.attach("tap0", mode::TAP);
+    let ours = ip.mac_addr();
+    let out = ether([0x02, 1, 2, 3, 4, 5], ours, 0x0800, &udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, b"out"));
+    ip.tx(&[&out]);
+    assert_eq!(q.read_packet(Some(WAIT)).unwrap(), out);
+    let inbound = ether(ours, [0x02, 1, 2, 3, 4, 5], 0x0800, &udp4([10, 0, 0, 2], [10, 0, 0, 1], 2, 1, b"in"));
+    q.write(&inbound).unwrap();
+    assert_eq!(ip.recv(WAIT).unwrap(), inbound);
+    ip.close();
+    q.close();
+    rig.finish();
+}
+
+#[test]
+fn delete_in_use_is_refused_and_force_gives_the_reader_an_error() {
+    let Some(rig) = Rig::boot() else { return };
+    let id = rig.create("vpn1", create_flags::TUN).expect("create");
+    let q = rig.attach("vpn1", mode::TUN);
+    assert_eq!(rig.delete(id, 0), Err(sys::EBUSY), "in use");
+    rig.delete(id, delete_flags::FORCE).expect("forced delete");
+    assert!(q.read_packet(Some(WAIT)).is_err(), "the reader gets an error, not a hang");
+    q.close();
+    rig.finish();
+}
+
+#[test]
+fn old_api_openvpn_sequence() {
+    use illumos_sys_hdrs::dlpi::*;
+    let Some(rig) = Rig::boot() else { return };
+    let words = |ws: &[u32]| -> Vec<u8> { ws.iter().flat_map(|w| w.to_ne_bytes()).collect() };
+    let word = |b: &[u8], i: usize| u32::from_ne_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
+    let request = |s: &tuntap_sim::SimStream, ctl: &[u8]| -> Vec<u8> {
+        s.putmsg_proto(ctl, &[]).unwrap();
+        s.getmsg(Some(WAIT)).unwrap().ctl.expect("a DLPI reply")
+    };
+    // OpenVPN: open /dev/tun, TUNNEWPPA(-1) -> unit tun<ppa>.
+    let vpn = rig.open_tun();
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval;
+    assert_eq!(ppa, 0);
+    assert_eq!(vpn.ioctl_istr(abi::TUNGETPPA, &[]).unwrap().rval, 0);
+    // A second /dev/tun stream plays IP: DL_INFO, DL_ATTACH(ppa), DL_BIND(IPv4).
+    let ip = rig.open_tun();
+    let info = request(&ip, &words(&[DL_INFO_REQ]));
+    assert_eq!((word(&info, 0), word(&info, 13)), (DL_INFO_ACK, DL_STYLE2));
+    let ack = request(&ip, &words(&[DL_ATTACH_REQ, ppa as u32]));
+    assert_eq!((word(&ack, 0), word(&ack, 1)), (DL_OK_ACK, DL_ATTACH_REQ));
+    let bind = request(&ip, &words(&[DL_BIND_REQ, 0x0800, 0, 0, 0]));
+    assert_eq!((word(&bind, 0), word(&bind, 1)), (DL_BIND_ACK, 0x0800));
+    // IP unit data -> the VPN daemon reads the bare packet.
+    let phys = request(&ip, &words(&[DL_PHYS_ADDR_REQ, DL_CURR_PHYS_ADDR]));
+    assert_eq!(word(&phys, 0), DL_PHYS_ADDR_ACK);
+    let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");
+    let mut req = words(&[DL_UNITDATA_REQ, 8, 20, 0, 0]);
+    req.extend_from_slice(&[0xff; 6]);
+    req.extend_from_slice(&0x0800u16.to_ne_bytes());
+    ip.putmsg_proto(&req, &out).unwrap();
+    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), out);
+    // The daemon writes -> IP gets DL_UNITDATA_IND with the packet.
+    let back = udp4([10, 8, 0, 2], [10, 8, 0, 1], 1194, 1194, b"from the peer");
+    vpn.write(&back).unwrap();
+    let m = ip.getmsg(Some(WAIT)).unwrap();
+    assert_eq!(word(&m.ctl.expect("DL_UNITDATA_IND"), 0), DL_UNITDATA_IND);
+    assert_eq!(m.data, back);
+    let ack = request(&ip, &words(&[DL_UNBIND_REQ]));
+    assert_eq!(word(&ack, 0), DL_OK_ACK);
+    ip.close();
+    vpn.close();
+    rig.finish();
+}
+
+#[test]
+fn concurrent_opens_writes_and_closes() {
+    let Some(rig) = Rig::boot() else { return };
+    rig.create("race0", create_flags::TUN).expect("create");
+    let ip = rig.k.host().mac_client_open("race0").expect("IP");
+    let q = rig.attach("race0", mode::TUN);
+    let pkt = udp4([10, 1, 0, 2], [10, 1, 0, 1], 7, 7, b"x");
+    std::thread::scope(|s| {
+        // Writers on the attached queue while other threads open and
+        // close control and tun streams (driver entry lock vs. data path).
+        s.spawn(|| {
+            for _ in 0..200 {
+                q.write(&pkt).unwrap();
+            }
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    let c = rig.open_ctl();
+                    let t = rig.open_tun();
+                    drop(t);
+                    drop(c);
+                }
+            });
+        }
+    });
+    let mut got = 0;
+    while ip.recv(std::time::Duration::from_millis(200)).is_some() {
+        got += 1;
+    }
+    assert_eq!(got, 200, "every write reached IP");
+    ip.close();
+    q.close();
+    rig.finish();
+}
