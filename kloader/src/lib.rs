@@ -35,6 +35,7 @@
 pub mod elf;
 pub mod image;
 pub mod kstack;
+pub mod patch;
 pub mod shims;
 
 use std::ffi::c_int;

@@ -178,3 +178,10 @@ fn concurrent_opens_writes_and_closes() {
     q.close();
     rig.finish();
 }
+
+#[test]
+fn unicast_address_set_through_mac_reaches_the_driver() {
+    let Some(rig) = Rig::boot() else { return };
+    unicast_scenario(&rig).unwrap();
+    rig.finish();
+}

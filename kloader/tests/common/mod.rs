@@ -5,7 +5,7 @@
 //! with nothing but the STREAMS interface (the loaded driver has no Rust
 //! handle to ask).
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use illumos_sys_hdrs as sys;
 use kloader::{LoadedKernel, Paths};
@@ -25,11 +25,17 @@ impl Rig {
     /// Boots the built objects, or None when they are not built.
     pub fn boot() -> Option<Rig> {
         let paths = Paths::built()?;
-        let mut k = LoadedKernel::boot_built(&paths).unwrap_or_else(|e| panic!("{e}"));
+        let objects = kloader::Objects::read(&paths).unwrap_or_else(|e| panic!("{e}"));
+        Some(Rig::boot_objects(&paths, &objects))
+    }
+
+    /// Boots given (possibly patched) objects.
+    pub fn boot_objects(paths: &Paths, objects: &kloader::Objects) -> Rig {
+        let mut k = LoadedKernel::boot(paths, objects, Default::default()).unwrap_or_else(|e| panic!("{e}"));
         // Pinned by tests/findings.rs; the scenarios test everything else.
         k.tolerate(kloader::ENTRY_LOCK_ACROSS_OPEN_PUTNEXT);
         let root = k.host().root_cred();
-        Some(Rig { k, root, links: Default::default() })
+        Rig { k, root, links: Default::default() }
     }
 
     pub fn node(&self, node: u32) -> u32 {
@@ -93,4 +99,21 @@ impl Rig {
         eprintln!("kloader deepest stack use per entry point: {:?}", kloader::kstack::deepest());
         self.k.finish();
     }
+}
+
+/// Setting a link's unicast address through mac (mc_unicst) reaches the
+/// driver: TUN_IOC_INFO reports the new address.
+pub fn unicast_scenario(rig: &Rig) -> Result<(), String> {
+    let id = rig.create("uc0", abi::create_flags::TAP).map_err(|e| format!("create: {e}"))?;
+    let new = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+    rig.k.host().set_unicast_addr("uc0", new).map_err(|e| format!("mc_unicst failed: {e}"))?;
+    let info = rig.info(id);
+    if info.mac != new {
+        return Err(format!(
+            "mc_unicst returned success but the driver still has {:02x?}: the function in the \
+             mc_unicst slot of mac_callbacks_t is not mc_unicst (wrong callback or signature)",
+            info.mac
+        ));
+    }
+    Ok(())
 }
