@@ -185,3 +185,24 @@ fn unicast_address_set_through_mac_reaches_the_driver() {
     unicast_scenario(&rig).unwrap();
     rig.finish();
 }
+
+#[test]
+fn every_entry_point_ran_on_the_kernel_stack_within_defaultstksz() {
+    let Some(rig) = Rig::boot() else { return };
+    rig.create("st0", create_flags::TUN).expect("create");
+    let ip = rig.k.host().mac_client_open("st0").expect("IP");
+    let q = rig.attach("st0", mode::TUN);
+    ip.tx(&[&arp_request(ip.mac_addr(), [10, 3, 0, 1], [10, 3, 0, 2])]);
+    assert!(ip.recv(WAIT).is_some());
+    assert!(rig.k.host().get_stat("st0", sys::MAC_STAT_OPACKETS).is_ok());
+    ip.close();
+    q.close();
+    rig.finish();
+    let d = kloader::kstack::deepest();
+    for e in ["_init", "devo_attach", "tun qi_qopen", "tun qi_putp (write)", "tun qi_qclose", "mc_tx", "mc_getstat", "mc_start", "devo_detach", "_fini"] {
+        let used = d.get(e).copied().unwrap_or(0);
+        assert!(used > 0, "entry point {e} never ran on a kernel stack ({d:?})");
+        assert!(used < kloader::kstack::DEFAULTSTKSZ, "{e} used {used} bytes");
+    }
+    eprintln!("deepest kernel stack use (bytes): {d:?}");
+}
