@@ -38,7 +38,8 @@
 //! to stderr and ends the process with exit status [`OVERFLOW_EXIT`]: the
 //! stack is gone, so nothing can continue, and the test binary fails with
 //! the entry point named.  Any other SIGSEGV while module code runs names
-//! the entry point too, then takes the default action.
+//! the entry point too, then goes to the handler that was installed
+//! before ours (Rust's stack-overflow reporter) or the default action.
 //!
 //! *Unwinding.*  A panic cannot cross a stack switch: the trampolines are
 //! `extern "C"`, so a panic in module-called code aborts the process after
@@ -184,9 +185,23 @@ extern "C" fn on_segv(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
             b"\n",
         ]);
     }
-    // SAFETY: restore the default action; returning re-executes the fault.
-    unsafe { libc::signal(libc::SIGSEGV, libc::SIG_DFL) };
+    // Not ours: hand the fault back to whoever handled SIGSEGV before us
+    // (Rust's own stack-overflow reporter), by reinstalling that action;
+    // returning re-executes the faulting instruction under it.
+    let old = OLD_ACTION.load(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: OLD_ACTION is NULL or the leaked sigaction saved at install.
+    unsafe {
+        if old.is_null() {
+            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+        } else {
+            libc::sigaction(libc::SIGSEGV, old, std::ptr::null_mut());
+        }
+    }
 }
+
+/// The SIGSEGV action in place before ours (leaked, set once).
+static OLD_ACTION: std::sync::atomic::AtomicPtr<libc::sigaction> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
 fn install_handler() {
     HANDLER.call_once(|| {
@@ -197,7 +212,10 @@ fn install_handler() {
             sa.sa_sigaction = on_segv as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
+            let old: &'static mut libc::sigaction = Box::leak(Box::new(std::mem::zeroed()));
+            if libc::sigaction(libc::SIGSEGV, &sa, &mut *old) == 0 {
+                OLD_ACTION.store(old, std::sync::atomic::Ordering::Release);
+            }
         }
     });
 }

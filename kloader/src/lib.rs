@@ -85,12 +85,21 @@ impl Paths {
     /// The repository paths if both modules exist.  When they do not:
     /// `None` (the host `cargo test` runs before `cargo xtask kmod`), or,
     /// with `KLOADER_REQUIRE=1` (scripts/test.sh's loader step), a panic.
+    ///
+    /// Objects older than the driver sources are stale (a host `cargo
+    /// test` in a worktree where `out/` is left from an earlier build):
+    /// they are skipped too, unless `KLOADER_REQUIRE=1`.
     pub fn built() -> Option<Paths> {
         let p = Paths::repo();
+        let require = std::env::var_os("KLOADER_REQUIRE").is_some_and(|v| v == "1");
         if p.tuntap.exists() && p.tun.exists() {
+            if !require && let Some(src) = p.stale_against() {
+                eprintln!("kloader: {} is older than {}; skipping (cargo xtask kmod rebuilds it)", p.tuntap.display(), src.display());
+                return None;
+            }
             return Some(p);
         }
-        if std::env::var_os("KLOADER_REQUIRE").is_some_and(|v| v == "1") {
+        if require {
             panic!(
                 "kloader: KLOADER_REQUIRE=1 but {} or {} is missing (run cargo xtask kmod)",
                 p.tuntap.display(),
@@ -98,6 +107,33 @@ impl Paths {
             );
         }
         eprintln!("kloader: {} not built; skipping (cargo xtask kmod builds it)", p.tuntap.display());
+        None
+    }
+}
+
+impl Paths {
+    /// A driver source file newer than either object, if any.
+    fn stale_against(&self) -> Option<PathBuf> {
+        let mtime = |f: &Path| std::fs::metadata(f).and_then(|m| m.modified()).ok();
+        let built = mtime(&self.tuntap)?.min(mtime(&self.tun)?);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut stack: Vec<PathBuf> = ["tuntap-drv", "crates/illumos-sys-hdrs/src", "crates/tuntap-abi/src"]
+            .iter()
+            .map(|d| root.join(d))
+            .collect();
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs" || x == "toml")
+                    && mtime(&path).is_some_and(|t| t > built)
+                {
+                    return Some(path);
+                }
+            }
+        }
         None
     }
 }
