@@ -272,14 +272,14 @@ impl LoadedKernel {
     /// Runs `_init` of `module`; returns its status.
     pub fn init(&mut self, module: &str) -> c_int {
         let Ok(a) = self.sym(module, "_init") else { return -1 };
-        shims::ddi::LOADING.with(|l| *l.borrow_mut() = module.to_owned());
+        shims::modctl::LOADING.with(|l| *l.borrow_mut() = module.to_owned());
         call!("_init", a, unsafe extern "C" fn() -> c_int, ())
     }
 
     /// Runs `_fini` of `module`; returns its status.
     pub fn fini(&mut self, module: &str) -> c_int {
         let Ok(a) = self.sym(module, "_fini") else { return -1 };
-        shims::ddi::LOADING.with(|l| *l.borrow_mut() = module.to_owned());
+        shims::modctl::LOADING.with(|l| *l.borrow_mut() = module.to_owned());
         call!("_fini", a, unsafe extern "C" fn() -> c_int, ())
     }
 

@@ -1,27 +1,22 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! DDI/DKI routines: memory, console, locks, time, credentials, the
-//! device tree, task queues, ID spaces and module linkage.
+//! DDI routines: time, randomness, credentials, the device tree, task
+//! queues and ID spaces (illumos-gate `usr/src/uts/common/sys/sunddi.h`,
+//! `ddi.h`, `time.h`, `random.h`, `cred.h`, `policy.h`, `id_space.h`).
 //!
-//! Theory statement.  Each function names the illumos-gate header of its
-//! prototype (the one `kernel/allowlist.txt` gives).  Locks, condition
-//! variables, credentials, time, randomness and deferred work forward to
-//! the simulator (`SimMutex`/`SimCondvar` keyed by the address of the
-//! module's `kmutex_t`/`kcondvar_t`, `SimKernel::cred_*`, `defer`), so the
-//! simulator's lock rules (no recursive enter, no lock held across an
-//! upcall, no sleep in `mc_tx`) hold for the loaded code.  kmem buffers
-//! are tracked with their size: `kmem_free` with another size, a double
-//! free, or a buffer alive after the modules are unloaded is an error
-//! (kmem_alloc(9F): the size passed to kmem_free must be the allocated
-//! one).  Module linkage checks the revision fields and the `mod_ops`
-//! identity the kernel would (modctl.c `mod_install` walks `ml_linkage`
-//! through each `modl*` structure's ops).
+//! Theory statement.  Credentials, time, randomness and deferred work
+//! forward to the simulator (`SimKernel::cred_*`, `wall_clock_ns`,
+//! `random_bytes`, `defer`).  The device tree is the loader's: one
+//! `dev_info_t` per driver (instance 0, as the `.conf` files declare),
+//! minor nodes recorded for the tests.  A task queue runs its tasks on the
+//! simulator's taskq thread, each on a kernel stack under the entry name
+//! `ddi_taskq task`; `ddi_taskq_wait`/`destroy` wait for them (reporting a
+//! task stuck for 10 s).  `ddi_get_cred` is the credential the entry
+//! adapter set for the calling thread (open/close argument, `ioc_cr`).
 //!
 //! Not implemented, because the simulator has no user address space
 //! behind a `SimKernel` or poll heads to wake: `ddi_copyin`,
 //! `ddi_copyout`, `uiomove`, `pollwakeup` (crate::image lists them).
-//! rwlocks are modelled as exclusive locks (readers serialise: a
-//! conservative model that can only add waiting, never remove it).
 //!
 //! Locks: the `State` tables only, never across a blocking call.
 
@@ -32,277 +27,49 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use illumos_sys_hdrs::{
-    CB_REV, DDI_FAILURE, DDI_SUCCESS, DEVO_REV, EBUSY, EINVAL, ENXIO, KM_NOSLEEP, MODREV_1,
-    cred_t, ddi_taskq_t, dev_info_t, dev_ops, dev_t, kcondvar_t, kmutex_t, krwlock_t, modinfo,
-    modldrv, modlinkage,
+    DDI_FAILURE, DDI_SUCCESS, ENXIO, cred_t, ddi_taskq_t, dev_info_t, dev_t,
 };
-use tuntap_drv::ddi::{Cred, Kernel, RawCondvar, RawMutex};
-use tuntap_sim::sync::{SimCondvar, SimMutex};
+use tuntap_drv::ddi::{Cred, Kernel};
 
-use super::{Installed, MinorNode, State, TaskQueue, cstr, format_c, lock, st};
+use super::{MinorNode, State, TaskQueue, cstr, lock, st};
 use crate::kstack::{enter, host};
-
-macro_rules! f {
-    ($name:ident) => {
-        (stringify!($name), $name as *const () as usize)
-    };
-}
 
 pub fn table() -> Vec<(&'static str, usize)> {
     vec![
-        f!(memcpy), f!(memmove), f!(memset), f!(memcmp), f!(bcmp), f!(strlen),
-        f!(kmem_alloc), f!(kmem_zalloc), f!(kmem_free),
-        f!(cmn_err), f!(panic),
-        f!(mutex_init), f!(mutex_enter), f!(mutex_exit), f!(mutex_destroy), f!(mutex_owned),
-        f!(rw_init), f!(rw_enter), f!(rw_exit), f!(rw_destroy),
-        f!(cv_init), f!(cv_wait), f!(cv_wait_sig), f!(cv_signal), f!(cv_broadcast), f!(cv_destroy),
-        f!(gethrtime), f!(ddi_get_lbolt), f!(ddi_get_time), f!(random_get_pseudo_bytes),
-        f!(crgetzoneid), f!(crgetuid), f!(crgetgid), f!(groupmember), f!(ddi_get_cred),
-        f!(ddi_get_pid), f!(secpolicy_dl_config),
-        f!(ddi_create_minor_node), f!(ddi_remove_minor_node), f!(ddi_get_instance),
-        f!(ddi_report_dev), f!(ddi_quiesce_not_needed), f!(ddi_quiesce_not_supported),
-        f!(ddi_prop_op), f!(nochpoll), f!(getmajor), f!(getminor), f!(makedevice), f!(nodev),
+        f!(gethrtime),
+        f!(ddi_get_lbolt),
+        f!(ddi_get_time),
+        f!(random_get_pseudo_bytes),
+        f!(crgetzoneid),
+        f!(crgetuid),
+        f!(crgetgid),
+        f!(groupmember),
+        f!(secpolicy_dl_config),
+        f!(ddi_get_cred),
+        f!(ddi_get_pid),
+        f!(ddi_create_minor_node),
+        f!(ddi_remove_minor_node),
+        f!(ddi_get_instance),
+        f!(ddi_report_dev),
+        f!(ddi_quiesce_not_needed),
+        f!(ddi_quiesce_not_supported),
+        f!(ddi_prop_op),
+        f!(nochpoll),
+        f!(getmajor),
+        f!(getminor),
+        f!(makedevice),
+        f!(nodev),
         f!(nulldev),
-        f!(ddi_taskq_create), f!(ddi_taskq_destroy), f!(ddi_taskq_dispatch), f!(ddi_taskq_wait),
-        f!(id_space_create), f!(id_space_destroy), f!(id_alloc), f!(id_alloc_nosleep), f!(id_free),
-        f!(mod_install), f!(mod_remove), f!(mod_info),
+        f!(ddi_taskq_create),
+        f!(ddi_taskq_destroy),
+        f!(ddi_taskq_wait),
+        f!(ddi_taskq_dispatch),
+        f!(id_space_create),
+        f!(id_space_destroy),
+        f!(id_alloc),
+        f!(id_alloc_nosleep),
+        f!(id_free),
     ]
-}
-
-// ----- sys/systm.h: memory and string routines (leaves: run in place) -----
-
-/// `void *memcpy(void *, const void *, size_t)` (sys/systm.h).
-unsafe extern "C" fn memcpy(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
-    // SAFETY: the module's contract with memcpy.
-    unsafe { libc::memcpy(d, s, n) }
-}
-/// `void *memmove(void *, const void *, size_t)` (sys/systm.h).
-unsafe extern "C" fn memmove(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
-    // SAFETY: as above.
-    unsafe { libc::memmove(d, s, n) }
-}
-/// `void *memset(void *, int, size_t)` (sys/systm.h).
-unsafe extern "C" fn memset(d: *mut c_void, c: c_int, n: usize) -> *mut c_void {
-    // SAFETY: as above.
-    unsafe { libc::memset(d, c, n) }
-}
-/// `int memcmp(const void *, const void *, size_t)` (sys/systm.h).
-unsafe extern "C" fn memcmp(a: *const c_void, b: *const c_void, n: usize) -> c_int {
-    // SAFETY: as above.
-    unsafe { libc::memcmp(a, b, n) }
-}
-/// `int bcmp(const void *, const void *, size_t)` (sys/systm.h).
-unsafe extern "C" fn bcmp(a: *const c_void, b: *const c_void, n: usize) -> c_int {
-    // SAFETY: as above.
-    unsafe { libc::memcmp(a, b, n) }
-}
-/// `size_t strlen(const char *)` (sys/systm.h).
-unsafe extern "C" fn strlen(s: *const c_char) -> usize {
-    // SAFETY: as above.
-    unsafe { libc::strlen(s) }
-}
-
-// ----- sys/kmem.h -----
-
-fn kmem(size: usize, flags: c_int, zero: bool) -> *mut c_void {
-    if size == 0 {
-        return std::ptr::null_mut(); // kmem_alloc(9F): size 0 returns NULL
-    }
-    if flags & !KM_NOSLEEP != 0 {
-        st().error(format!("kmem_alloc({size}, {flags:#x}): unknown flag bits"));
-    }
-    // SAFETY: plain allocation; malloc's 16-byte alignment covers kmem's 8.
-    let p = unsafe { if zero { libc::calloc(1, size) } else { libc::malloc(size) } };
-    if !zero && !p.is_null() {
-        // SAFETY: p has size bytes; poison uninitialised memory.
-        unsafe { std::ptr::write_bytes(p.cast::<u8>(), 0xbb, size) };
-    }
-    lock(&st().kmem).insert(p as usize, size);
-    p
-}
-
-/// kmem_zalloc/kmem_alloc for the loader's own kernel objects.
-pub(crate) fn kmem_raw(size: usize, zero: bool) -> *mut c_void {
-    kmem(size, 0, zero)
-}
-
-/// kmem_free for the loader's own kernel objects.
-pub(crate) fn kmem_free_raw(buf: *mut c_void, size: usize) {
-    // SAFETY: forwarded contract.
-    unsafe { kmem_free(buf, size) }
-}
-
-/// `void *kmem_alloc(size_t size, int kmflag)` (sys/kmem.h).
-unsafe extern "C" fn kmem_alloc(size: usize, flags: c_int) -> *mut c_void {
-    host(|| kmem(size, flags, false))
-}
-/// `void *kmem_zalloc(size_t size, int kmflag)` (sys/kmem.h).
-unsafe extern "C" fn kmem_zalloc(size: usize, flags: c_int) -> *mut c_void {
-    host(|| kmem(size, flags, true))
-}
-/// `void kmem_free(void *buf, size_t size)` (sys/kmem.h).
-unsafe extern "C" fn kmem_free(buf: *mut c_void, size: usize) {
-    host(|| {
-        let s = st();
-        let known = lock(&s.kmem).remove(&(buf as usize));
-        match known {
-            None => s.error(format!("kmem_free({buf:p}, {size}): not a live kmem_alloc buffer (double free?)")),
-            Some(real) if real != size => {
-                s.error(format!("kmem_free({buf:p}, {size}) of a {real}-byte buffer: wrong size"));
-                // SAFETY: from malloc/calloc above.
-                unsafe { libc::free(buf) }
-            }
-            // SAFETY: from malloc/calloc above.
-            Some(_) => unsafe { libc::free(buf) },
-        }
-    })
-}
-
-// ----- sys/cmn_err.h -----
-
-const CE_PANIC: c_int = 3;
-
-/// `void cmn_err(int level, char *fmt, ...)` (sys/cmn_err.h); see
-/// `format_c` for how the variadic arguments are read.
-unsafe extern "C" fn cmn_err(level: c_int, fmt: *const c_char, a: usize, b: usize, c: usize, d: usize) {
-    // SAFETY: fmt and its %s arguments come from the module's cmn_err call.
-    let msg = host(|| unsafe { format_c(fmt, &[a, b, c, d]) });
-    if level == CE_PANIC {
-        die(&msg);
-    }
-    host(|| {
-        if std::env::var_os("TUNTAP_SIM_VERBOSE").is_some() {
-            eprintln!("kloader: cmn_err({level}): {msg}");
-        }
-        lock(&st().console).push(msg)
-    });
-}
-
-fn die(msg: &str) -> ! {
-    let entry = crate::kstack::current_entry().unwrap_or("?");
-    eprintln!("kloader: the module called panic() in entry point {entry}: {msg}");
-    std::process::abort()
-}
-
-/// `void panic(const char *fmt, ...)` (sys/cmn_err.h): the system stops;
-/// here the process aborts with the message.
-unsafe extern "C" fn panic(fmt: *const c_char, a: usize, b: usize, c: usize, d: usize, e: usize) -> ! {
-    // SAFETY: as for cmn_err.
-    let msg = host(|| unsafe { format_c(fmt, &[a, b, c, d, e]) });
-    die(&msg)
-}
-
-// ----- sys/mutex.h, sys/rwlock.h, sys/condvar.h -----
-
-fn mutex_of(s: &State, m: usize) -> Arc<SimMutex> {
-    lock(&s.mutexes).entry(m).or_insert_with(|| Arc::new(SimMutex::new())).clone()
-}
-
-fn cv_of(s: &State, c: usize) -> Arc<SimCondvar> {
-    lock(&s.condvars).entry(c).or_insert_with(|| Arc::new(SimCondvar::new())).clone()
-}
-
-/// `void mutex_init(kmutex_t *, char *, kmutex_type_t, void *)` (sys/mutex.h).
-unsafe extern "C" fn mutex_init(m: *mut kmutex_t, _n: *mut c_char, _t: c_int, _a: *mut c_void) {
-    host(|| {
-        lock(&st().mutexes).insert(m as usize, Arc::new(SimMutex::new()));
-    })
-}
-/// `void mutex_enter(kmutex_t *)` (sys/mutex.h).
-unsafe extern "C" fn mutex_enter(m: *mut kmutex_t) {
-    host(|| {
-        let mx = mutex_of(&st(), m as usize);
-        mx.enter()
-    })
-}
-/// `void mutex_exit(kmutex_t *)` (sys/mutex.h).
-unsafe extern "C" fn mutex_exit(m: *mut kmutex_t) {
-    host(|| {
-        let s = st();
-        let mx = lock(&s.mutexes).get(&(m as usize)).cloned();
-        match mx {
-            Some(mx) => mx.exit(),
-            None => s.error(format!("mutex_exit({m:p}) of a mutex never entered")),
-        }
-    })
-}
-/// `void mutex_destroy(kmutex_t *)` (sys/mutex.h).
-unsafe extern "C" fn mutex_destroy(m: *mut kmutex_t) {
-    host(|| {
-        let s = st();
-        let mx = lock(&s.mutexes).remove(&(m as usize));
-        if let Some(mx) = mx
-            && mx.held()
-        {
-            s.error(format!("mutex_destroy({m:p}) of a held mutex"));
-        }
-    })
-}
-/// `int mutex_owned(const kmutex_t *)` (sys/mutex.h).
-unsafe extern "C" fn mutex_owned(m: *mut kmutex_t) -> c_int {
-    host(|| {
-        let mx = lock(&st().mutexes).get(&(m as usize)).cloned();
-        c_int::from(mx.is_some_and(|mx| mx.held()))
-    })
-}
-/// `void rw_init(krwlock_t *, char *, krw_type_t, void *)` (sys/rwlock.h).
-unsafe extern "C" fn rw_init(l: *mut krwlock_t, _n: *mut c_char, _t: c_int, _a: *mut c_void) {
-    host(|| {
-        lock(&st().mutexes).insert(l as usize, Arc::new(SimMutex::new()));
-    })
-}
-/// `void rw_enter(krwlock_t *, krw_t)` (sys/rwlock.h): exclusive model.
-unsafe extern "C" fn rw_enter(l: *mut krwlock_t, _how: c_int) {
-    // SAFETY: same lock word model as a kmutex.
-    unsafe { mutex_enter(l.cast()) }
-}
-/// `void rw_exit(krwlock_t *)` (sys/rwlock.h).
-unsafe extern "C" fn rw_exit(l: *mut krwlock_t) {
-    // SAFETY: as above.
-    unsafe { mutex_exit(l.cast()) }
-}
-/// `void rw_destroy(krwlock_t *)` (sys/rwlock.h).
-unsafe extern "C" fn rw_destroy(l: *mut krwlock_t) {
-    // SAFETY: as above.
-    unsafe { mutex_destroy(l.cast()) }
-}
-/// `void cv_init(kcondvar_t *, char *, kcv_type_t, void *)` (sys/condvar.h).
-unsafe extern "C" fn cv_init(c: *mut kcondvar_t, _n: *mut c_char, _t: c_int, _a: *mut c_void) {
-    host(|| {
-        lock(&st().condvars).insert(c as usize, Arc::new(SimCondvar::new()));
-    })
-}
-/// `void cv_wait(kcondvar_t *, kmutex_t *)` (sys/condvar.h).
-unsafe extern "C" fn cv_wait(c: *mut kcondvar_t, m: *mut kmutex_t) {
-    host(|| {
-        let s = st();
-        let (cv, mx) = (cv_of(&s, c as usize), mutex_of(&s, m as usize));
-        drop(s);
-        cv.wait(&mx)
-    })
-}
-/// `int cv_wait_sig(kcondvar_t *, kmutex_t *)` (sys/condvar.h): no
-/// signals are ever pending here, so it returns > 0 like a normal wakeup.
-unsafe extern "C" fn cv_wait_sig(c: *mut kcondvar_t, m: *mut kmutex_t) -> c_int {
-    // SAFETY: as cv_wait.
-    unsafe { cv_wait(c, m) };
-    1
-}
-/// `void cv_signal(kcondvar_t *)` (sys/condvar.h): wakes all waiters,
-/// which cv_wait(9F) callers must tolerate (they recheck their condition).
-unsafe extern "C" fn cv_signal(c: *mut kcondvar_t) {
-    // SAFETY: as cv_broadcast.
-    unsafe { cv_broadcast(c) }
-}
-/// `void cv_broadcast(kcondvar_t *)` (sys/condvar.h).
-unsafe extern "C" fn cv_broadcast(c: *mut kcondvar_t) {
-    host(|| cv_of(&st(), c as usize).broadcast())
-}
-/// `void cv_destroy(kcondvar_t *)` (sys/condvar.h).
-unsafe extern "C" fn cv_destroy(c: *mut kcondvar_t) {
-    host(|| {
-        lock(&st().condvars).remove(&(c as usize));
-    })
 }
 
 // ----- time, randomness, credentials -----
@@ -664,99 +431,3 @@ unsafe extern "C" fn id_free(isp: *mut c_void, id: c_int) {
     })
 }
 
-// ----- module linkage (sys/modctl.h) -----
-
-thread_local! {
-    /// The module whose _init/_fini runs on this thread.
-    pub(crate) static LOADING: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-/// Checks a MODREV_1 linkage with one modldrv; returns its dev_ops.
-fn check_linkage(s: &State, ml: *mut modlinkage) -> Result<usize, String> {
-    if ml.is_null() {
-        return Err("NULL modlinkage".into());
-    }
-    // SAFETY: the module passes its static modlinkage.
-    let ml = unsafe { &*ml };
-    if ml.ml_rev != MODREV_1 {
-        return Err(format!("ml_rev is {}, not MODREV_1", ml.ml_rev));
-    }
-    let drv = ml.ml_linkage[0].cast::<modldrv>();
-    if drv.is_null() {
-        return Err("ml_linkage[0] is NULL".into());
-    }
-    // SAFETY: a modldrv by the check on drv_modops below.
-    let drv = unsafe { &*drv };
-    let ops = crate::image::data_address("mod_driverops");
-    if drv.drv_modops as usize != ops {
-        return Err(format!(
-            "ml_linkage[0]->drv_modops is {:p}, not &mod_driverops ({ops:#x}): a wrong field offset in modldrv/modlinkage?",
-            drv.drv_modops
-        ));
-    }
-    let dops = drv.drv_dev_ops;
-    if dops.is_null() {
-        return Err("drv_dev_ops is NULL".into());
-    }
-    // SAFETY: a dev_ops structure of the module.
-    let d: &dev_ops = unsafe { &*dops };
-    if d.devo_rev != DEVO_REV {
-        return Err(format!("devo_rev is {}, not DEVO_REV ({DEVO_REV}): a wrong field offset in dev_ops?", d.devo_rev));
-    }
-    if !d.devo_cb_ops.is_null() {
-        // SAFETY: the module's cb_ops.
-        let cb = unsafe { &*d.devo_cb_ops };
-        if cb.cb_rev != CB_REV {
-            return Err(format!("cb_rev is {}, not CB_REV ({CB_REV}): a wrong field offset in cb_ops?", cb.cb_rev));
-        }
-    }
-    let _ = s;
-    Ok(dops as usize)
-}
-
-/// `int mod_install(struct modlinkage *)` (sys/modctl.h).
-unsafe extern "C" fn mod_install(ml: *mut modlinkage) -> c_int {
-    host(|| {
-        let s = st();
-        match check_linkage(&s, ml) {
-            Ok(dev_ops) => {
-                lock(&s.installed).push(Installed { modlinkage: ml as usize, dev_ops });
-                0
-            }
-            Err(e) => {
-                let m = LOADING.with(|l| l.borrow().clone());
-                s.error(format!("mod_install from {m}: {e}"));
-                EINVAL
-            }
-        }
-    })
-}
-/// `int mod_remove(struct modlinkage *)` (sys/modctl.h): EBUSY while the
-/// driver has an attached instance (the framework detaches first).
-unsafe extern "C" fn mod_remove(ml: *mut modlinkage) -> c_int {
-    host(|| {
-        let s = st();
-        let m = LOADING.with(|l| l.borrow().clone());
-        if lock(&s.dips).contains_key(&m) {
-            return EBUSY;
-        }
-        let mut inst = lock(&s.installed);
-        match inst.iter().position(|i| i.modlinkage == ml as usize) {
-            Some(p) => {
-                inst.remove(p);
-                0
-            }
-            None => {
-                drop(inst);
-                s.error(format!("mod_remove from {m} of a linkage never installed"));
-                EINVAL
-            }
-        }
-    })
-}
-/// `int mod_info(struct modlinkage *, struct modinfo *)` (sys/modctl.h):
-/// validates the linkage; the modinfo contents (krtld-private) are not
-/// filled.  Non-zero on success, as _info(9E) passes it on.
-unsafe extern "C" fn mod_info(ml: *mut modlinkage, _mi: *mut modinfo) -> c_int {
-    host(|| c_int::from(check_linkage(&st(), ml).is_ok()))
-}

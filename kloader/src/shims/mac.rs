@@ -36,12 +36,6 @@ use tuntap_drv::ddi::{Kernel, LinkState, MacHandle, PropInfoHandle, PropPerm};
 use super::{cstr, lock, st};
 use crate::kstack::{enter, host};
 
-macro_rules! f {
-    ($name:ident) => {
-        (stringify!($name), $name as *const () as usize)
-    };
-}
-
 pub fn table() -> Vec<(&'static str, usize)> {
     vec![
         f!(mac_alloc), f!(mac_free), f!(mac_register), f!(mac_unregister), f!(mac_disable),
@@ -69,7 +63,7 @@ unsafe extern "C" fn mac_alloc(version: u32) -> *mut mac_register_t {
         return ptr::null_mut();
     }
     host(|| {
-        let r = super::ddi::kmem_raw(std::mem::size_of::<mac_register_t>(), true).cast::<mac_register_t>();
+        let r = super::kmem::kmem_raw(std::mem::size_of::<mac_register_t>(), true).cast::<mac_register_t>();
         // SAFETY: a fresh zeroed buffer of the right size.
         unsafe { (*r).m_version = version };
         r
@@ -77,7 +71,7 @@ unsafe extern "C" fn mac_alloc(version: u32) -> *mut mac_register_t {
 }
 /// `void mac_free(mac_register_t *)` (mac_provider.h).
 unsafe extern "C" fn mac_free(r: *mut mac_register_t) {
-    host(|| super::ddi::kmem_free_raw(r.cast(), std::mem::size_of::<mac_register_t>()))
+    host(|| super::kmem::kmem_free_raw(r.cast(), std::mem::size_of::<mac_register_t>()))
 }
 
 /// The module's callbacks registered with driver argument `arg`.

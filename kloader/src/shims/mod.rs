@@ -33,8 +33,18 @@
 //! Locks: the `State` tables are std mutexes, never held while calling
 //! module code or blocking on a simulated lock.
 
+/// `(name, address)` of one C-ABI implementation, for the tables.
+macro_rules! f {
+    ($name:ident) => {
+        (stringify!($name), $name as *const () as usize)
+    };
+}
+
 pub mod ddi;
+pub mod kmem;
+pub mod locks;
 pub mod mac;
+pub mod modctl;
 pub mod streams;
 
 use std::collections::{BTreeMap, HashMap};
@@ -164,7 +174,10 @@ pub(crate) fn st() -> Arc<State> {
 pub fn table() -> Vec<(&'static str, usize)> {
     let mut t = Vec::new();
     t.extend(streams::table());
+    t.extend(kmem::table());
+    t.extend(locks::table());
     t.extend(ddi::table());
+    t.extend(modctl::table());
     t.extend(mac::table());
     t
 }

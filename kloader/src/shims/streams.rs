@@ -28,12 +28,6 @@ use tuntap_sim::SimKernel;
 use super::st;
 use crate::kstack::host;
 
-macro_rules! f {
-    ($name:ident) => {
-        (stringify!($name), $name as *const () as usize)
-    };
-}
-
 pub fn table() -> Vec<(&'static str, usize)> {
     vec![
         f!(allocb),
