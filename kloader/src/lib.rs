@@ -53,9 +53,20 @@ pub use elf::{Krtld, Module};
 use image::{Allowlist, KernelSymbols};
 use shims::{State, lock};
 
-/// The major number the loader gives `drv/tun` (any value works: the
-/// module only passes it back through makedevice).
+/// The major numbers the loader gives the drivers (any values work: the
+/// modules only pass them back through makedevice/getmajor).
+pub const TUNTAP_MAJOR: u32 = 200;
+/// See [`TUNTAP_MAJOR`].
 pub const TUN_MAJOR: u32 = 201;
+
+/// The driver a major number belongs to.
+pub(crate) fn driver_of_major(major: u32) -> Option<&'static str> {
+    match major {
+        TUNTAP_MAJOR => Some("tuntap"),
+        TUN_MAJOR => Some("tun"),
+        _ => None,
+    }
+}
 
 /// Where the modules and allowlists are.
 #[derive(Clone, Debug)]
@@ -325,6 +336,10 @@ impl LoadedKernel {
     /// detach(9E) of instance 0 through `devo_detach`.
     pub fn detach(&mut self, module: &str) -> c_int {
         let (Some(ops), Some(dip)) = (self.dev_ops(module), self.dip(module)) else { return -1 };
+        if lock(&self.state.devi_holds).contains_key(&(dip as usize)) {
+            // The framework does not detach a held devinfo node.
+            return illumos_sys_hdrs::DDI_FAILURE;
+        }
         // SAFETY: the module's dev_ops.
         let Some(f) = (unsafe { (*ops).devo_detach }) else { return -1 };
         let rc = call!("devo_detach", f as usize, unsafe extern "C" fn(*mut dev_info_t, c_int) -> c_int, (dip, DDI_DETACH));
@@ -401,6 +416,10 @@ impl LoadedKernel {
         if !kmem.is_empty() {
             let total: usize = kmem.values().sum();
             findings.push(format!("{} kmem buffer(s), {total} bytes, still allocated after both modules were unloaded", kmem.len()));
+        }
+        let holds: usize = lock(&self.state.cred_holds).values().sum();
+        if holds > 0 {
+            findings.push(format!("{holds} crhold(s) never released with crfree"));
         }
         let mut errors = self.errors();
         let mut violations = host.map(|h| h.finish_report()).unwrap_or_default();

@@ -30,3 +30,37 @@ fn getinfo_and_info_through_the_loaded_dev_ops() {
     assert!(!unsafe { (*(*ops).devo_cb_ops).cb_str }.is_null(), "cb_str set by mac_init_ops");
     k.finish();
 }
+
+/// A kernel function by name, as a module would reach it.
+fn kfn(name: &str) -> usize {
+    kloader::image::image().address(name).unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn interfaces_ahead_of_the_allowlist_behave() {
+    use illumos_sys_hdrs::{DDI_FAILURE, DDI_SUCCESS, dev_info_t};
+    let Some(paths) = Paths::built() else { return };
+    let mut k = LoadedKernel::boot_built(&paths).unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY (all transmutes): each stub jumps to the implementation with
+    // the illumos signature written next to it.
+    let hold: unsafe extern "C" fn(u32, i32, i32) -> *mut dev_info_t = unsafe { std::mem::transmute(kfn("ddi_hold_devi_by_instance")) };
+    let rele: unsafe extern "C" fn(*mut dev_info_t) = unsafe { std::mem::transmute(kfn("ddi_release_devi")) };
+    let dip = unsafe { hold(kloader::TUN_MAJOR, 0, 0) };
+    assert_eq!(dip, k.dip("tun").unwrap());
+    assert!(unsafe { hold(kloader::TUN_MAJOR, 1, 0) }.is_null(), "no instance 1");
+    assert_eq!(k.detach("tun"), DDI_FAILURE, "a held devinfo node is not detached");
+    unsafe { rele(dip) };
+    assert_eq!(k.detach("tun"), DDI_SUCCESS);
+    let hrest: unsafe extern "C" fn(*mut libc::timespec) = unsafe { std::mem::transmute(kfn("gethrestime")) };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { hrest(&mut ts) };
+    assert!(ts.tv_sec > 1_600_000_000 && (0..1_000_000_000).contains(&ts.tv_nsec), "{}.{}", ts.tv_sec, ts.tv_nsec);
+    // A crhold never released is a finding at unload.
+    let crhold: unsafe extern "C" fn(*mut libc::c_void) = unsafe { std::mem::transmute(kfn("crhold")) };
+    let cr = k.host().root_cred();
+    unsafe { crhold(cr.as_cred().0.cast_mut().cast()) };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| k.finish()));
+    let msg = r.expect_err("finish accepted a leaked crhold");
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("1 crhold(s) never released"), "{msg}");
+}

@@ -40,6 +40,9 @@ pub fn table() -> Vec<(&'static str, usize)> {
         f!(ddi_get_lbolt),
         f!(ddi_get_time),
         f!(random_get_pseudo_bytes),
+        f!(gethrestime),
+        f!(crhold),
+        f!(crfree),
         f!(crgetzoneid),
         f!(crgetuid),
         f!(crgetgid),
@@ -50,6 +53,8 @@ pub fn table() -> Vec<(&'static str, usize)> {
         f!(ddi_create_minor_node),
         f!(ddi_remove_minor_node),
         f!(ddi_get_instance),
+        f!(ddi_hold_devi_by_instance),
+        f!(ddi_release_devi),
         f!(ddi_report_dev),
         f!(ddi_quiesce_not_needed),
         f!(ddi_quiesce_not_supported),
@@ -96,6 +101,39 @@ unsafe extern "C" fn random_get_pseudo_bytes(p: *mut u8, len: usize) -> c_int {
     // SAFETY: the module passes a writable buffer of len bytes.
     host(|| st().sim.random_bytes(unsafe { std::slice::from_raw_parts_mut(p, len) }));
     0
+}
+/// `void gethrestime(timespec_t *)` (sys/time.h): the wall clock.
+unsafe extern "C" fn gethrestime(ts: *mut libc::timespec) {
+    let ns = host(|| st().sim.wall_clock_ns());
+    // SAFETY: the module passes a timespec_t (LP64: time_t, long).
+    unsafe {
+        (*ts).tv_sec = (ns / 1_000_000_000) as libc::time_t;
+        (*ts).tv_nsec = (ns % 1_000_000_000) as libc::c_long;
+    }
+}
+/// `void crhold(cred_t *)` (sys/cred.h): counted per credential; holds
+/// left at unload are reported.  (The hold does not extend the simulator
+/// credential's life: a module must not use a held credential after the
+/// stream it came from is gone, which the simulator reports as BadCred.)
+unsafe extern "C" fn crhold(cr: *mut cred_t) {
+    host(|| *lock(&st().cred_holds).entry(cr as usize).or_insert(0) += 1)
+}
+/// `void crfree(cred_t *)` (sys/cred.h): releases a crhold.
+unsafe extern "C" fn crfree(cr: *mut cred_t) {
+    host(|| {
+        let s = st();
+        let mut h = lock(&s.cred_holds);
+        match h.get_mut(&(cr as usize)) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                h.remove(&(cr as usize));
+            }
+            None => {
+                drop(h);
+                s.error(format!("crfree({cr:p}) without a crhold"));
+            }
+        }
+    })
 }
 /// `zoneid_t crgetzoneid(const cred_t *)` (sys/cred.h).
 unsafe extern "C" fn crgetzoneid(cr: *const cred_t) -> c_int {
@@ -206,6 +244,41 @@ unsafe extern "C" fn ddi_get_instance(dip: *mut dev_info_t) -> c_int {
         } else {
             s.error(format!("ddi_get_instance on unknown dip {dip:p}"));
             -1
+        }
+    })
+}
+/// `dev_info_t *ddi_hold_devi_by_instance(major_t, int instance, int
+/// flags)` (sys/sunddi.h): the attached instance of the driver with that
+/// major, held (detach is refused while held), or NULL.  The loader does
+/// not attach on demand: both drivers are attached at boot.
+unsafe extern "C" fn ddi_hold_devi_by_instance(major: u32, instance: c_int, _flags: c_int) -> *mut dev_info_t {
+    host(|| {
+        let s = st();
+        let Some(name) = crate::driver_of_major(major) else { return std::ptr::null_mut() };
+        let dip = lock(&s.dips).get(name).copied();
+        match (instance, dip) {
+            (0, Some(d)) => {
+                *lock(&s.devi_holds).entry(d).or_insert(0) += 1;
+                d as *mut dev_info_t
+            }
+            _ => std::ptr::null_mut(),
+        }
+    })
+}
+/// `void ddi_release_devi(dev_info_t *)` (sys/sunddi.h).
+unsafe extern "C" fn ddi_release_devi(dip: *mut dev_info_t) {
+    host(|| {
+        let s = st();
+        let mut h = lock(&s.devi_holds);
+        match h.get_mut(&(dip as usize)) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                h.remove(&(dip as usize));
+            }
+            None => {
+                drop(h);
+                s.error(format!("ddi_release_devi({dip:p}) without a hold"));
+            }
         }
     })
 }
