@@ -278,3 +278,26 @@ fn forced_delete_races_traffic_in_both_directions() {
     }
     rig.finish();
 }
+
+#[test]
+fn mtu_property_through_propinfo_setprop_getprop() {
+    use tuntap_abi::limits::{MTU_DEFAULT, MTU_MAX, MTU_MIN};
+    let Some(rig) = Rig::boot() else { return };
+    let id = rig.create("mtu0", create_flags::TUN).expect("create");
+    let info = rig.k.host().prop_info("mtu0", sys::MAC_PROP_MTU, "mtu").unwrap();
+    assert_eq!(info.default_u32, Some(MTU_DEFAULT), "mc_propinfo default");
+    assert_eq!(info.ranges_u32, vec![(MTU_MIN, MTU_MAX)], "mc_propinfo range");
+    assert!(rig.k.host().set_prop_mtu("mtu0", MTU_MIN - 1).is_err(), "mc_setprop bounds");
+    rig.k.host().set_prop_mtu("mtu0", 9000).unwrap();
+    assert_eq!(rig.info(id).mtu, 9000);
+    let got = rig.k.host().get_prop("mtu0", sys::MAC_PROP_MTU, "mtu", 4).unwrap();
+    assert_eq!(u32::from_ne_bytes(got[..4].try_into().unwrap()), 9000, "mc_getprop");
+    let q = rig.attach("mtu0", mode::TUN);
+    let ip = rig.k.host().mac_client_open("mtu0").unwrap();
+    let jumbo = udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, &[7u8; 8000]);
+    q.write(&jumbo).unwrap();
+    assert_eq!(ip.recv(WAIT).map(|f| f.len()), Some(14 + jumbo.len()));
+    ip.close();
+    q.close();
+    rig.finish();
+}
