@@ -157,27 +157,41 @@ unsafe extern "C" fn secpolicy_dl_config(cr: *const cred_t) -> c_int {
 }
 
 thread_local! {
-    static CURRENT_CRED: Cell<*const cred_t> = const { Cell::new(std::ptr::null()) };
+    /// The credential of the thread's caller and whether the running
+    /// entry point has user context (open/close) or not (put, srv).
+    static CURRENT_CRED: Cell<(*const cred_t, bool)> = const { Cell::new((std::ptr::null(), false)) };
 }
 
-/// Runs `f` with `cr` as the calling thread's credential (`CRED()`).
-pub fn with_cred<R>(cr: *const cred_t, f: impl FnOnce() -> R) -> R {
-    let old = CURRENT_CRED.with(|c| c.replace(cr));
+/// Runs `f` with `cr` as the caller's credential; `user` says whether the
+/// entry point has user context (open(9E)/close(9E)) or not (put(9E),
+/// srv(9E): then `cr` is the ioctl's `ioc_cr`, what a synchronous
+/// caller's thread would hold, and `ddi_get_cred` reports the misuse).
+pub fn with_cred<R>(cr: *const cred_t, user: bool, f: impl FnOnce() -> R) -> R {
+    let old = CURRENT_CRED.with(|c| c.replace((cr, user)));
     let r = f();
     CURRENT_CRED.with(|c| c.set(old));
     r
 }
 
-/// `cred_t *ddi_get_cred(void)` (sys/sunddi.h): the credential of the
-/// thread's caller, which the entry adapters set from the open/close
-/// argument or the ioctl's `ioc_cr`.
+/// `cred_t *ddi_get_cred(void)` (sys/sunddi.h).  ddi_get_cred(9F): "can
+/// be called from user context only"; put(9E) routines "do not have user
+/// context" and srv, taskq tasks and mac callbacks have none either, so a
+/// call from those is recorded (naming the entry point) and answered with
+/// the ioctl caller's credential, so the scenario can go on.
 unsafe extern "C" fn ddi_get_cred() -> *mut cred_t {
-    let cr = CURRENT_CRED.with(Cell::get);
-    if cr.is_null() {
-        host(|| st().error("ddi_get_cred() outside any user context (no credential)".into()));
+    let (cr, user) = CURRENT_CRED.with(Cell::get);
+    if !user {
+        let entry = crate::kstack::current_entry().unwrap_or("?");
+        host(|| {
+            st().error(format!(
+                "ddi_get_cred() in entry point {entry}, which has no user context \
+                 (ddi_get_cred(9F): user context only)"
+            ))
+        });
     }
     cr.cast_mut()
 }
+
 /// The calling thread's credential, for dls_mgmt_create.
 ///
 /// # Safety
