@@ -202,7 +202,9 @@ fn every_entry_point_ran_on_the_kernel_stack_within_defaultstksz() {
     for e in ["_init", "devo_attach", "tun qi_qopen", "tun qi_putp (write)", "tun qi_qclose", "mc_tx", "mc_getstat", "mc_start", "devo_detach", "_fini"] {
         let used = d.get(e).copied().unwrap_or(0);
         assert!(used > 0, "entry point {e} never ran on a kernel stack ({d:?})");
-        assert!(used < kloader::kstack::DEFAULTSTKSZ, "{e} used {used} bytes");
+        // The module's own frames; the illumos routines it calls (putnext,
+        // mac_rx, ... and what they call) need the rest of the stack.
+        assert!(used <= kloader::kstack::DEFAULTSTKSZ / 2, "{e} used {used} of {} bytes: less than half left for the kernel's frames", kloader::kstack::DEFAULTSTKSZ);
     }
     eprintln!("deepest kernel stack use (bytes): {d:?}");
 }
