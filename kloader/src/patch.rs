@@ -181,3 +181,19 @@ pub fn probe_call_to_tail_jump(data: &[u8]) -> Result<(Vec<u8>, String), String>
     }
     Err("no probe call site found".into())
 }
+
+/// Changes the type of the first relocation of type `from` in a loaded
+/// section to `to` (e.g. a GOT-relative load krtld cannot apply).
+pub fn retype_first_relocation(data: &[u8], from: u32, to: u32) -> Result<Vec<u8>, String> {
+    let v = view(data)?;
+    for r in &v.relas {
+        let loaded = v.sections.get(r.target).is_some_and(|s| s.1 & u64::from(elf::SHF_ALLOC) != 0);
+        let info = u64::from_le_bytes(data[r.at + 8..r.at + 16].try_into().map_err(|_| "short rela")?);
+        if loaded && (info & 0xffff_ffff) as u32 == from {
+            let mut out = data.to_vec();
+            write_u64(&mut out, r.at + 8, (info & !0xffff_ffff) | u64::from(to));
+            return Ok(out);
+        }
+    }
+    Err(format!("no relocation of type {from} in a loaded section"))
+}

@@ -91,3 +91,12 @@ fn a_callback_with_the_wrong_signature_breaks_the_unicast_scenario() {
     assert!(e.contains("mc_unicst"), "{e}");
     rig.finish();
 }
+
+#[test]
+fn a_relocation_krtld_cannot_apply_fails_the_load_naming_its_type() {
+    let Some((p, mut o)) = objects() else { return };
+    // A PLT32 call turned into a GOTPCREL load (what PIC code would emit).
+    o.tuntap = patch::retype_first_relocation(&o.tuntap, object::elf::R_X86_64_PLT32, object::elf::R_X86_64_GOTPCREL).unwrap();
+    let e = boot_err(&p, &o, BootOptions::default());
+    assert!(e.contains("relocation type 9") && e.contains("not one krtld applies"), "{e}");
+}
