@@ -32,6 +32,7 @@
 //!
 //! **Locks.**  `SERIAL` (held by a LoadedKernel), then the shims' tables.
 
+pub mod devtree;
 pub mod elf;
 pub mod image;
 pub mod kstack;
@@ -43,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use illumos_sys_hdrs::{
-    DDI_ATTACH, DDI_DETACH, DDI_SUCCESS, EBUSY, M_IOCTL, cred_t, dev_info_t, dev_ops, dev_t,
+    DDI_SUCCESS, EBUSY, M_IOCTL, cred_t, dev_info_t, dev_ops, dev_t,
     iocblk, mblk_t, queue_t, streamtab,
 };
 use tuntap_drv::ddi::{Cred, Errno, Kernel, StreamsEntry};
@@ -123,6 +124,13 @@ impl Paths {
 }
 
 impl Paths {
+    /// Does `<module>.conf` next to the objects' directory set
+    /// `ddi-forceattach=1`?  (`out/kernel/<module>.conf`.)
+    pub fn forceattach(&self, module: &str) -> bool {
+        let conf = self.tuntap.parent().and_then(Path::parent).map(|d| d.join(format!("{module}.conf")));
+        conf.and_then(|c| std::fs::read_to_string(c).ok()).is_some_and(|t| devtree::forceattach(&t))
+    }
+
     /// A driver source file newer than either object, if any.
     fn stale_against(&self) -> Option<PathBuf> {
         let mtime = |f: &Path| std::fs::metadata(f).and_then(|m| m.modified()).ok();
@@ -165,15 +173,27 @@ impl Objects {
     }
 }
 
+/// Which instances are attached when the boot returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Right after `add_drv tuntap; add_drv tun`: both attached.
+    Installed,
+    /// After a reboot: only drivers whose `.conf` says
+    /// `ddi-forceattach=1`; the others attach when their minor nodes are
+    /// opened or a `ddi_hold_devi_by_instance` asks for them.
+    Reboot,
+}
+
 /// Options of a boot.
 #[derive(Clone, Copy, Debug)]
 pub struct BootOptions {
     pub krtld: Krtld,
+    pub lifecycle: Lifecycle,
 }
 
 impl Default for BootOptions {
     fn default() -> Self {
-        BootOptions { krtld: Krtld::Current }
+        BootOptions { krtld: Krtld::Current, lifecycle: Lifecycle::Installed }
     }
 }
 
@@ -182,8 +202,6 @@ pub struct LoadedKernel {
     host: Option<SimHost>,
     state: Arc<State>,
     modules: Vec<Module>,
-    /// dev_info_t storage of each attached instance.
-    dips: Vec<(String, Box<[u64; 8]>)>,
     /// Known findings a test chose to tolerate (see [`Tolerated`]).
     tolerated: Vec<Tolerated>,
     _serial: MutexGuard<'static, ()>,
@@ -236,7 +254,7 @@ impl LoadedKernel {
         let host = SimHost::new();
         let state = Arc::new(State::new(host.kernel()));
         shims::install(Some(state.clone()));
-        let mut k = LoadedKernel { host: Some(host), state, modules: Vec::new(), dips: Vec::new(), tolerated: Vec::new(), _serial: serial };
+        let mut k = LoadedKernel { host: Some(host), state, modules: Vec::new(), tolerated: Vec::new(), _serial: serial };
         let syms = KernelSymbols { allow: &allow };
         let tuntap = elf::load("tuntap", &objects.tuntap, &[], &syms, opts.krtld)?;
         let tun = elf::load("tun", &objects.tun, &[&tuntap], &syms, opts.krtld)?;
@@ -253,6 +271,9 @@ impl LoadedKernel {
             let rc = k.init(m);
             if rc != 0 {
                 return Err(format!("{m}: _init returned {rc}; loader errors: {:?}", k.errors()));
+            }
+            if opts.lifecycle == Lifecycle::Reboot && !paths.forceattach(m) {
+                continue;
             }
             let rc = k.attach(m);
             if rc != DDI_SUCCESS {
@@ -304,11 +325,7 @@ impl LoadedKernel {
 
     /// The dev_ops `mod_install` recorded for `module`.
     pub fn dev_ops(&self, module: &str) -> Option<*mut dev_ops> {
-        let m = self.module(module)?;
-        lock(&self.state.installed)
-            .iter()
-            .find(|i| m.contains(i.dev_ops))
-            .map(|i| i.dev_ops as *mut dev_ops)
+        devtree::dev_ops(&self.state, module)
     }
 
     fn tun_streamtab(&self) -> Option<usize> {
@@ -320,43 +337,17 @@ impl LoadedKernel {
 
     /// The dip of an attached instance.
     pub fn dip(&self, module: &str) -> Option<*mut dev_info_t> {
-        lock(&self.state.dips).get(module).map(|d| *d as *mut dev_info_t)
+        devtree::dip(&self.state, module)
     }
 
     /// attach(9E) of instance 0 through `devo_attach`.
     pub fn attach(&mut self, module: &str) -> c_int {
-        let Some(ops) = self.dev_ops(module) else { return -1 };
-        let mut storage = Box::new([0u64; 8]);
-        let dip = storage.as_mut_ptr() as usize;
-        lock(&self.state.dips).insert(module.to_owned(), dip);
-        // SAFETY: the module's dev_ops.
-        let attach = unsafe { (*ops).devo_attach };
-        let Some(f) = attach else { return -1 };
-        let rc = call!("devo_attach", f as usize, unsafe extern "C" fn(*mut dev_info_t, c_int) -> c_int, (dip as *mut dev_info_t, DDI_ATTACH));
-        if rc == DDI_SUCCESS {
-            self.dips.push((module.to_owned(), storage));
-        } else {
-            lock(&self.state.dips).remove(module);
-        }
-        rc
+        devtree::attach(&self.state, module)
     }
 
-    /// detach(9E) of instance 0 through `devo_detach`.
+    /// detach(9E) of instance 0 through `devo_detach` (refused while held).
     pub fn detach(&mut self, module: &str) -> c_int {
-        let (Some(ops), Some(dip)) = (self.dev_ops(module), self.dip(module)) else { return -1 };
-        if lock(&self.state.devi_holds).contains_key(&(dip as usize)) {
-            // The framework does not detach a held devinfo node.
-            return illumos_sys_hdrs::DDI_FAILURE;
-        }
-        // SAFETY: the module's dev_ops.
-        let Some(f) = (unsafe { (*ops).devo_detach }) else { return -1 };
-        let rc = call!("devo_detach", f as usize, unsafe extern "C" fn(*mut dev_info_t, c_int) -> c_int, (dip, DDI_DETACH));
-        if rc == DDI_SUCCESS {
-            lock(&self.state.dips).remove(module);
-            lock(&self.state.minor_nodes).retain(|n| n.dip != dip as usize);
-            self.dips.retain(|(n, _)| n != module);
-        }
-        rc
+        devtree::detach(&self.state, module)
     }
 
     /// getinfo(9E) through `devo_getinfo`.
@@ -493,7 +484,12 @@ fn ioctl_cred(mp: *mut mblk_t) -> *const cred_t {
 
 impl StreamsEntry for TunStreams {
     unsafe fn open(&self, rq: *mut queue_t, minor: &mut u32, flag: i32, sflag: i32, cr: Cred) -> Result<(), Errno> {
-        let base = shims::st().sim.private_minor_base();
+        let state = shims::st();
+        // spec_open holds the devinfo node of the dev_t, attaching it.
+        if devtree::attach(&state, "tun") != DDI_SUCCESS {
+            return Err(illumos_sys_hdrs::ENXIO);
+        }
+        let base = state.sim.private_minor_base();
         let node = minor.checked_sub(base).ok_or(illumos_sys_hdrs::ENXIO)?;
         let mut dev = shims::ddi::make_dev(TUN_MAJOR, node);
         // SAFETY: the read init of the module's streamtab.

@@ -64,3 +64,21 @@ fn interfaces_ahead_of_the_allowlist_behave() {
     let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("1 crhold(s) never released"), "{msg}");
 }
+
+#[test]
+fn reboot_lifecycle_attaches_on_open_and_on_hold() {
+    use illumos_sys_hdrs::dev_info_t;
+    use kloader::{BootOptions, Lifecycle, Objects};
+    let Some(paths) = Paths::built() else { return };
+    let opts = BootOptions { lifecycle: Lifecycle::Reboot, ..Default::default() };
+    let k = LoadedKernel::boot(&paths, &Objects::read(&paths).unwrap(), opts).unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY: the stubs jump to implementations with these signatures.
+    let hold: unsafe extern "C" fn(u32, i32, i32) -> *mut dev_info_t = unsafe { std::mem::transmute(kfn("ddi_hold_devi_by_instance")) };
+    let rele: unsafe extern "C" fn(*mut dev_info_t) = unsafe { std::mem::transmute(kfn("ddi_release_devi")) };
+    assert!(unsafe { hold(kloader::TUNTAP_MAJOR, 0, 1) }.is_null(), "E_DDI_HOLD_DEVI_NOATTACH does not attach");
+    assert!(k.dip("tuntap").is_none());
+    let d = unsafe { hold(kloader::TUNTAP_MAJOR, 0, 0) };
+    assert_eq!(Some(d), k.dip("tuntap"), "the hold attached drv/tuntap");
+    unsafe { rele(d) };
+    k.finish();
+}

@@ -62,12 +62,12 @@ fn a_wrong_field_offset_in_modldrv_fails_mod_install_naming_the_field() {
 fn a_probe_compiled_as_a_tail_jump_fails_the_load_under_the_old_krtld() {
     let Some((p, mut o)) = objects() else { return };
     // The shipped objects have no tail-jump probe: they load under the old krtld.
-    let k = LoadedKernel::link(&p, &o, BootOptions { krtld: Krtld::Old }).unwrap_or_else(|e| panic!("{e}"));
+    let k = LoadedKernel::link(&p, &o, BootOptions { krtld: Krtld::Old, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
     assert!(!k.module("tuntap").unwrap().probes.is_empty(), "the driver has probe sites");
     drop(k);
     let (bytes, probe) = patch::probe_call_to_tail_jump(&o.tuntap).unwrap();
     o.tuntap = bytes;
-    let e = boot_err(&p, &o, BootOptions { krtld: Krtld::Old });
+    let e = boot_err(&p, &o, BootOptions { krtld: Krtld::Old, ..Default::default() });
     assert!(e.contains(&format!("probe __dtrace_probe_{probe}")) && e.contains("tail jump"), "{e}");
     // The current krtld patches NOP x4 + RET there instead, like
     // sdt_reloc_resolve, and the module loads.

@@ -261,22 +261,39 @@ unsafe extern "C" fn ddi_get_instance(dip: *mut dev_info_t) -> c_int {
         }
     })
 }
+/// `E_DDI_HOLD_DEVI_NOATTACH` (sys/sunddi.h): fail instead of attaching.
+const E_DDI_HOLD_DEVI_NOATTACH: c_int = 0x01;
+
 /// `dev_info_t *ddi_hold_devi_by_instance(major_t, int instance, int
-/// flags)` (sys/sunddi.h): the attached instance of the driver with that
-/// major, held (detach is refused while held), or NULL.  The loader does
-/// not attach on demand: both drivers are attached at boot.
-unsafe extern "C" fn ddi_hold_devi_by_instance(major: u32, instance: c_int, _flags: c_int) -> *mut dev_info_t {
+/// flags)` (sys/sunddi.h): "Attach and hold the specified instance of a
+/// driver."  An attached instance is held at once (devcfg.c's fast path);
+/// otherwise it is attached first unless E_DDI_HOLD_DEVI_NOATTACH.  The
+/// attaching slow path from another driver's attach(9E) is a deadlock
+/// hazard (docs/research/kernel-contexts.md, 1e) and is reported.
+unsafe extern "C" fn ddi_hold_devi_by_instance(major: u32, instance: c_int, flags: c_int) -> *mut dev_info_t {
     host(|| {
         let s = st();
         let Some(name) = crate::driver_of_major(major) else { return std::ptr::null_mut() };
-        let dip = lock(&s.dips).get(name).copied();
-        match (instance, dip) {
-            (0, Some(d)) => {
-                *lock(&s.devi_holds).entry(d).or_insert(0) += 1;
-                d as *mut dev_info_t
-            }
-            _ => std::ptr::null_mut(),
+        if instance != 0 {
+            return std::ptr::null_mut();
         }
+        if crate::devtree::dip(&s, name).is_none() {
+            if flags & E_DDI_HOLD_DEVI_NOATTACH != 0 {
+                return std::ptr::null_mut();
+            }
+            if let Some(entry @ "devo_attach") = crate::kstack::current_entry() {
+                s.error(format!(
+                    "ddi_hold_devi_by_instance of unattached {name} from {entry}: the attaching \
+                     path from attach(9E) can deadlock (devcfg.c hold_devi)"
+                ));
+            }
+            if crate::devtree::attach(&s, name) != DDI_SUCCESS {
+                return std::ptr::null_mut();
+            }
+        }
+        let Some(d) = crate::devtree::dip(&s, name) else { return std::ptr::null_mut() };
+        *lock(&s.devi_holds).entry(d as usize).or_insert(0) += 1;
+        d
     })
 }
 /// `void ddi_release_devi(dev_info_t *)` (sys/sunddi.h).

@@ -65,8 +65,10 @@ pub struct MinorNode {
 }
 
 /// What `mod_install` recorded for a module.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Installed {
+    /// The module that installed it.
+    pub name: String,
     pub modlinkage: usize,
     pub dev_ops: usize,
 }

@@ -82,9 +82,10 @@ fn check_linkage(s: &State, ml: *mut modlinkage) -> Result<usize, String> {
 unsafe extern "C" fn mod_install(ml: *mut modlinkage) -> c_int {
     host(|| {
         let s = st();
+        let name = LOADING.with(|l| l.borrow().clone());
         match check_linkage(&s, ml) {
             Ok(dev_ops) => {
-                lock(&s.installed).push(Installed { modlinkage: ml as usize, dev_ops });
+                lock(&s.installed).push(Installed { name, modlinkage: ml as usize, dev_ops });
                 0
             }
             Err(e) => {
