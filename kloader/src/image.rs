@@ -47,8 +47,6 @@ pub const UNLISTED: &[(&str, &str)] = &[
     ("ddi_hold_devi_by_instance", "announced for drv/tun (docs/research/kernel-contexts.md, 1e)"),
     ("ddi_release_devi", "as ddi_hold_devi_by_instance"),
     ("gethrestime", "announced driver change"),
-    ("crhold", "announced: holding ioc_cr past the reply (kernel-contexts.md, 4)"),
-    ("crfree", "as crhold"),
     ("mac_getinfo", "mac_init_ops installs it as devo_getinfo when the driver leaves that NULL, as dld_init_ops does"),
 ];
 

@@ -44,8 +44,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use illumos_sys_hdrs::{
-    DDI_SUCCESS, EBUSY, M_IOCTL, cred_t, dev_info_t, dev_ops, dev_t,
-    iocblk, mblk_t, queue_t, streamtab,
+    DDI_SUCCESS, EBUSY, cred_t, dev_info_t, dev_ops, dev_t,
+    mblk_t, queue_t, streamtab,
 };
 use tuntap_drv::ddi::{Cred, Errno, Kernel, StreamsEntry};
 use tuntap_sim::SimHost;
@@ -225,15 +225,6 @@ pub struct Tolerated {
 pub const ENTRY_LOCK_ACROSS_OPEN_PUTNEXT: Tolerated = Tolerated {
     loader_error: "putnext with 1 kmutex(es) held, in entry point tun qi_qopen",
     violation: Some((tuntap_sim::ViolationKind::LockHeldInUpcall, "putnext called while holding 1 driver lock(s)")),
-};
-
-/// `Illumos::dls_mgmt_create` (tuntap-drv/src/illumos/kernel.rs) takes the
-/// creator's zone from `ddi_get_cred()`, but the old API's TUNNEWPPA runs
-/// it from an entry point without user context (put procedure or taskq;
-/// docs/research/kernel-contexts.md, item 4).
-pub const DDI_GET_CRED_OUTSIDE_USER_CONTEXT: Tolerated = Tolerated {
-    loader_error: "ddi_get_cred() in entry point ",
-    violation: None,
 };
 
 /// Calls a module function `f` of type `T` at `addr` on the kernel stack.
@@ -416,9 +407,9 @@ impl LoadedKernel {
             let total: usize = kmem.values().sum();
             findings.push(format!("{} kmem buffer(s), {total} bytes, still allocated after both modules were unloaded", kmem.len()));
         }
-        let holds: usize = lock(&self.state.cred_holds).values().sum();
-        if holds > 0 {
-            findings.push(format!("{holds} crhold(s) never released with crfree"));
+        let devnet = lock(&self.state.devnet_holds).len();
+        if devnet > 0 {
+            findings.push(format!("{devnet} dls_devnet_hold_tmp hold(s) never released with dls_devnet_rele_tmp"));
         }
         let mut errors = self.errors();
         let mut violations = host.map(|h| h.finish_report()).unwrap_or_default();
@@ -469,19 +460,6 @@ impl TunStreams {
     }
 }
 
-fn ioctl_cred(mp: *mut mblk_t) -> *const cred_t {
-    // SAFETY: a valid message from the simulator's stream head.
-    unsafe {
-        let b = &*mp;
-        let len = (b.b_wptr as usize).saturating_sub(b.b_rptr as usize);
-        if (*b.b_datap).db_type == M_IOCTL && len >= std::mem::size_of::<iocblk>() {
-            (*b.b_rptr.cast::<iocblk>()).ioc_cr
-        } else {
-            std::ptr::null()
-        }
-    }
-}
-
 impl StreamsEntry for TunStreams {
     unsafe fn open(&self, rq: *mut queue_t, minor: &mut u32, flag: i32, sflag: i32, cr: Cred) -> Result<(), Errno> {
         let state = shims::st();
@@ -496,7 +474,7 @@ impl StreamsEntry for TunStreams {
         let Some(f) = (unsafe { (*self.tab().st_rdinit).qi_qopen }) else { return Err(illumos_sys_hdrs::ENXIO) };
         let devp = &raw mut dev;
         let crp = cr.0.cast_mut();
-        let rc = shims::ddi::with_cred(cr.0, true, || {
+        let rc = shims::ddi::with_cred(cr.0, || {
             call!("tun qi_qopen", f as usize, unsafe extern "C" fn(*mut queue_t, *mut dev_t, c_int, c_int, *mut cred_t) -> c_int, (rq, devp, flag, sflag, crp))
         });
         if rc != 0 {
@@ -510,7 +488,7 @@ impl StreamsEntry for TunStreams {
         // SAFETY: as open.
         let Some(f) = (unsafe { (*self.tab().st_rdinit).qi_qclose }) else { return };
         let crp = cr.0.cast_mut();
-        shims::ddi::with_cred(cr.0, true, || {
+        shims::ddi::with_cred(cr.0, || {
             call!("tun qi_qclose", f as usize, unsafe extern "C" fn(*mut queue_t, c_int, *mut cred_t) -> c_int, (rq, flag, crp))
         });
     }
@@ -522,10 +500,7 @@ impl StreamsEntry for TunStreams {
             unsafe { <tuntap_sim::SimKernel as Kernel>::freemsg(mp) };
             return;
         };
-        let cr = ioctl_cred(mp);
-        shims::ddi::with_cred(cr, false, || {
-            call!("tun qi_putp (write)", f as usize, unsafe extern "C" fn(*mut queue_t, *mut mblk_t) -> c_int, (wq, mp))
-        });
+        call!("tun qi_putp (write)", f as usize, unsafe extern "C" fn(*mut queue_t, *mut mblk_t) -> c_int, (wq, mp));
     }
 
     unsafe fn rsrv(&self, rq: *mut queue_t) {

@@ -303,3 +303,22 @@ fn mtu_property_through_propinfo_setprop_getprop() {
     q.close();
     rig.finish();
 }
+
+#[test]
+fn old_api_unit_made_in_a_zone_belongs_to_that_zone() {
+    use tuntap_sim::{CredSpec, Privileges};
+    let Some(rig) = Rig::boot() else { return };
+    let host = rig.k.host();
+    let zone = host.create_zone("z1");
+    let zroot = host.cred(CredSpec { uid: 0, gid: 0, groups: vec![], zone, privs: Privileges { dl_config: true, ..Default::default() } });
+    // OpenVPN in zone z1: TUNNEWPPA makes tun0 (dlmgmtd on a taskq files
+    // it in the global zone; the driver moves it with dls_devnet_setzid).
+    let vpn = host.open(rig.node(tuntap_drv::ddi::node_minor::TUN), &zroot).expect("open /dev/tun in z1");
+    assert_eq!(vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval, 0);
+    let link = host.dlmgmt_name2info(zone, "tun0").expect("tun0 is visible in z1");
+    assert_eq!(link.zone, zone);
+    assert_eq!(rig.info(link.linkid).zoneid, zone, "the driver records the zone too");
+    drop(vpn);
+    assert!(host.dlmgmt_name2info(zone, "tun0").is_err(), "the unit went with its stream");
+    rig.finish();
+}

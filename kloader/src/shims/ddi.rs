@@ -12,7 +12,8 @@
 //! simulator's taskq thread, each on a kernel stack under the entry name
 //! `ddi_taskq task`; `ddi_taskq_wait`/`destroy` wait for them (reporting a
 //! task stuck for 10 s).  `ddi_get_cred` is the credential the entry
-//! adapter set for the calling thread (open/close argument, `ioc_cr`).
+//! adapter set for the calling thread in open/close; elsewhere it is a
+//! finding (ddi_get_cred(9F): user context only).
 //!
 //! Not implemented, because the simulator has no user address space
 //! behind a `SimKernel` or poll heads to wake: `ddi_copyin`,
@@ -111,29 +112,15 @@ unsafe extern "C" fn gethrestime(ts: *mut libc::timespec) {
         (*ts).tv_nsec = (ns % 1_000_000_000) as libc::c_long;
     }
 }
-/// `void crhold(cred_t *)` (sys/cred.h): counted per credential; holds
-/// left at unload are reported.  (The hold does not extend the simulator
-/// credential's life: a module must not use a held credential after the
-/// stream it came from is gone, which the simulator reports as BadCred.)
+/// `void crhold(cred_t *)` (sys/cred.h): the simulator counts holds;
+/// one left at the end is a leak it reports.
 unsafe extern "C" fn crhold(cr: *mut cred_t) {
-    host(|| *lock(&st().cred_holds).entry(cr as usize).or_insert(0) += 1)
+    host(|| st().sim.cred_hold(Cred(cr)))
 }
-/// `void crfree(cred_t *)` (sys/cred.h): releases a crhold.
+/// `void crfree(cred_t *)` (sys/cred.h): a crfree without a crhold is a
+/// simulator violation.
 unsafe extern "C" fn crfree(cr: *mut cred_t) {
-    host(|| {
-        let s = st();
-        let mut h = lock(&s.cred_holds);
-        match h.get_mut(&(cr as usize)) {
-            Some(n) if *n > 1 => *n -= 1,
-            Some(_) => {
-                h.remove(&(cr as usize));
-            }
-            None => {
-                drop(h);
-                s.error(format!("crfree({cr:p}) without a crhold"));
-            }
-        }
-    })
+    host(|| st().sim.cred_release(Cred(cr)))
 }
 /// `zoneid_t crgetzoneid(const cred_t *)` (sys/cred.h).
 unsafe extern "C" fn crgetzoneid(cr: *const cred_t) -> c_int {
@@ -157,48 +144,39 @@ unsafe extern "C" fn secpolicy_dl_config(cr: *const cred_t) -> c_int {
 }
 
 thread_local! {
-    /// The credential of the thread's caller and whether the running
-    /// entry point has user context (open/close) or not (put, srv).
-    static CURRENT_CRED: Cell<(*const cred_t, bool)> = const { Cell::new((std::ptr::null(), false)) };
+    /// The credential of the process whose open/close runs on this thread.
+    static CURRENT_CRED: Cell<*const cred_t> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Runs `f` with `cr` as the caller's credential; `user` says whether the
-/// entry point has user context (open(9E)/close(9E)) or not (put(9E),
-/// srv(9E): then `cr` is the ioctl's `ioc_cr`, what a synchronous
-/// caller's thread would hold, and `ddi_get_cred` reports the misuse).
-pub fn with_cred<R>(cr: *const cred_t, user: bool, f: impl FnOnce() -> R) -> R {
-    let old = CURRENT_CRED.with(|c| c.replace((cr, user)));
+/// Runs `f` (an open or close) with `cr` as the calling process's
+/// credential, what `CRED()` is in that thread.
+pub fn with_cred<R>(cr: *const cred_t, f: impl FnOnce() -> R) -> R {
+    let old = CURRENT_CRED.with(|c| c.replace(cr));
     let r = f();
     CURRENT_CRED.with(|c| c.set(old));
     r
 }
 
 /// `cred_t *ddi_get_cred(void)` (sys/sunddi.h).  ddi_get_cred(9F): "can
-/// be called from user context only"; put(9E) routines "do not have user
-/// context" and srv, taskq tasks and mac callbacks have none either, so a
-/// call from those is recorded (naming the entry point) and answered with
-/// the ioctl caller's credential, so the scenario can go on.
+/// be called from user context only".  In open/close (the simulator's
+/// user context) it is the caller's credential; anywhere else (put, srv,
+/// taskq, mac callbacks) the call is recorded, naming the entry point,
+/// and answered with NULL; in module lifecycle code (no process) NULL.
 unsafe extern "C" fn ddi_get_cred() -> *mut cred_t {
-    let (cr, user) = CURRENT_CRED.with(Cell::get);
-    if !user {
-        let entry = crate::kstack::current_entry().unwrap_or("?");
-        host(|| {
-            st().error(format!(
-                "ddi_get_cred() in entry point {entry}, which has no user context \
-                 (ddi_get_cred(9F): user context only)"
-            ))
-        });
+    match tuntap_sim::context::current() {
+        tuntap_sim::context::Ctx::User { .. } => CURRENT_CRED.with(Cell::get).cast_mut(),
+        tuntap_sim::context::Ctx::Kernel => std::ptr::null_mut(),
+        ctx => {
+            let entry = crate::kstack::current_entry().unwrap_or("?");
+            host(|| {
+                st().error(format!(
+                    "ddi_get_cred() in entry point {entry}, {ctx:?} context, which has no user \
+                     context (ddi_get_cred(9F): user context only)"
+                ))
+            });
+            std::ptr::null_mut()
+        }
     }
-    cr.cast_mut()
-}
-
-/// The calling thread's credential, for dls_mgmt_create.
-///
-/// # Safety
-/// None beyond reading a thread-local; unsafe to match ddi_get_cred.
-pub(crate) unsafe fn current_cred() -> *const cred_t {
-    // SAFETY: no arguments.
-    unsafe { ddi_get_cred() }.cast_const()
 }
 
 /// `pid_t ddi_get_pid(void)` (sys/sunddi.h).

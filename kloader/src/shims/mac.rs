@@ -17,8 +17,11 @@
 //! procedures: dld itself is not modelled, so a DLPI open of a link minor
 //! through the provider's major is outside this loader) and fills
 //! `devo_getinfo` with dld's getinfo if the driver left it NULL.
-//! `dls_mgmt_create` files the link in the zone of the calling thread's
-//! credential, as dlmgmtd does with the upcall's credential.
+//! `dls_mgmt_create` files the link in the zone of the calling thread,
+//! as dlmgmtd does with the upcall's credential (the simulator decides it
+//! from the context it recorded: open/close, put, taskq, ...).  The
+//! temporary devnet holds of `dls_devnet_hold_tmp` are counted; one left
+//! at unload is a finding.
 //!
 //! Locks: the `State` tables only.
 
@@ -30,7 +33,7 @@ use illumos_sys_hdrs::{
     MAC_VERSION, boolean_t, dev_info_t, dev_ops, dev_t, mac_callbacks_t, mac_register_t, mblk_t,
     module_info, qinit, queue_t, streamtab,
 };
-use tuntap_abi::LinkName;
+use tuntap_abi::{LINK_NAME_LEN, LinkName};
 use tuntap_drv::ddi::{Kernel, LinkState, MacHandle, PropInfoHandle, PropPerm};
 
 use super::{cstr, lock, st};
@@ -44,7 +47,8 @@ pub fn table() -> Vec<(&'static str, usize)> {
         f!(mac_getinfo), f!(mac_prop_info_set_default_uint32), f!(mac_prop_info_set_range_uint32),
         f!(mac_prop_info_set_perm),
         f!(dls_devnet_create), f!(dls_devnet_destroy), f!(dls_mgmt_create), f!(dls_mgmt_destroy),
-        f!(dls_mgmt_get_linkid_in_zone), f!(dls_mgmt_get_linkinfo),
+        f!(dls_mgmt_get_linkid), f!(dls_mgmt_get_linkinfo), f!(dls_devnet_hold_tmp),
+        f!(dls_devnet_setzid), f!(dls_devnet_rele_tmp),
     ]
 }
 
@@ -355,17 +359,19 @@ unsafe extern "C" fn dls_devnet_destroy(mh: *mut c_void, idp: *mut u32, _wait: b
 }
 /// `int dls_mgmt_create(const char *, dev_t, datalink_class_t, uint32_t
 /// media, boolean_t persist, datalink_id_t *)` (dls.h).  dlmgmtd files
-/// the link in the caller's zone (`crgetzoneid(CRED())`).
-unsafe extern "C" fn dls_mgmt_create(name: *const c_char, _dev: dev_t, _class: c_int, _media: u32, _persist: boolean_t, idp: *mut u32) -> c_int {
-    // SAFETY: ddi_get_cred reads this thread's credential.
-    let cr = unsafe { super::ddi::current_cred() };
+/// the link in the zone of the calling thread (the simulator's context
+/// rule: the process's zone in open/close, the global zone elsewhere).
+unsafe extern "C" fn dls_mgmt_create(name: *const c_char, _dev: dev_t, class: c_int, media: u32, _persist: boolean_t, idp: *mut u32) -> c_int {
     host(|| {
         let s = st();
+        if class != illumos_sys_hdrs::DATALINK_CLASS_MISC || media != illumos_sys_hdrs::DL_ETHER {
+            s.error(format!("dls_mgmt_create(class {class}, media {media}): the simulated dlmgmtd makes MISC/Ether links only"));
+            return EINVAL;
+        }
         // SAFETY: NUL-terminated name.
         let n = unsafe { cstr(name) };
         let Ok(ln) = LinkName::new(&n) else { return EINVAL };
-        let zone = s.sim.cred_zone(tuntap_drv::ddi::Cred(cr));
-        match s.sim.dls_mgmt_create(&ln, zone) {
+        match s.sim.dls_mgmt_create(&ln) {
             Ok(id) => {
                 // SAFETY: the module's out-pointer.
                 unsafe { *idp = id };
@@ -379,18 +385,17 @@ unsafe extern "C" fn dls_mgmt_create(name: *const c_char, _dev: dev_t, _class: c
 unsafe extern "C" fn dls_mgmt_destroy(linkid: u32, _persist: boolean_t) -> c_int {
     host(|| st().sim.dls_mgmt_destroy(linkid).err().unwrap_or(0))
 }
-/// `int dls_mgmt_get_linkid_in_zone(const char *, datalink_id_t *, zoneid_t)` (dls.h).
-unsafe extern "C" fn dls_mgmt_get_linkid_in_zone(name: *const c_char, idp: *mut u32, zone: c_int) -> c_int {
+/// `int dls_mgmt_get_linkid(const char *, datalink_id_t *)` (dls.h): the
+/// id in the calling thread's zone.
+unsafe extern "C" fn dls_mgmt_get_linkid(name: *const c_char, idp: *mut u32) -> c_int {
     host(|| {
-        let s = st();
         // SAFETY: NUL-terminated name.
         let n = unsafe { cstr(name) };
         let Ok(ln) = LinkName::new(&n) else { return ENOENT };
-        match s.sim.dls_mgmt_lookup(&ln, zone) {
-            Ok(l) => {
-                lock(&s.linkinfo).insert(l.linkid, (l.class, l.media));
+        match st().sim.dls_mgmt_linkid(&ln) {
+            Ok(id) => {
                 // SAFETY: the module's out-pointer.
-                unsafe { *idp = l.linkid };
+                unsafe { *idp = id };
                 0
             }
             Err(e) => e,
@@ -398,27 +403,82 @@ unsafe extern "C" fn dls_mgmt_get_linkid_in_zone(name: *const c_char, idp: *mut 
     })
 }
 /// `int dls_mgmt_get_linkinfo(datalink_id_t, char *link, datalink_class_t
-/// *, uint32_t *media, uint32_t *flags)` (dls.h): for a link id looked up
-/// by dls_mgmt_get_linkid_in_zone; flags report DLMGMT_ACTIVE (0x1).
+/// *, uint32_t *media, uint32_t *flags)` (dls.h): `link` has
+/// MAXLINKNAMELEN bytes; flags report DLMGMT_ACTIVE (0x1, dls_mgmt.h).
 unsafe extern "C" fn dls_mgmt_get_linkinfo(linkid: u32, link: *mut c_char, class: *mut c_int, media: *mut u32, flags: *mut u32) -> c_int {
+    host(|| match st().sim.dls_mgmt_linkinfo(linkid) {
+        Ok(l) => {
+            // SAFETY: the module's out-pointers, each NULL or valid; link
+            // has MAXLINKNAMELEN (LINK_NAME_LEN) bytes.
+            unsafe {
+                if !link.is_null() {
+                    let b = l.name.to_bytes();
+                    ptr::copy_nonoverlapping(b.as_ptr(), link.cast::<u8>(), LINK_NAME_LEN);
+                }
+                if !class.is_null() {
+                    *class = l.class;
+                }
+                if !media.is_null() {
+                    *media = l.media;
+                }
+                if !flags.is_null() {
+                    *flags = 0x1;
+                }
+            }
+            0
+        }
+        Err(e) => e,
+    })
+}
+
+/// A `dls_dl_handle_t` from dls_devnet_hold_tmp: the held link id.
+struct DevnetHold {
+    linkid: u32,
+}
+
+/// `int dls_devnet_hold_tmp(datalink_id_t, dls_dl_handle_t *)` (dls.h):
+/// a temporary hold of an existing link; ENOENT if dlmgmtd has none.
+unsafe extern "C" fn dls_devnet_hold_tmp(linkid: u32, ddhp: *mut *mut c_void) -> c_int {
     host(|| {
         let s = st();
-        let Some((c, m)) = lock(&s.linkinfo).get(&linkid).copied() else { return ENOENT };
-        if !link.is_null() {
-            s.error("dls_mgmt_get_linkinfo: returning the link name is not modelled".into());
+        if let Err(e) = s.sim.dls_mgmt_linkinfo(linkid) {
+            return e;
         }
-        // SAFETY: the module's out-pointers, each NULL or valid.
-        unsafe {
-            if !class.is_null() {
-                *class = c;
-            }
-            if !media.is_null() {
-                *media = m;
-            }
-            if !flags.is_null() {
-                *flags = 0x1;
-            }
-        }
+        let h = Box::into_raw(Box::new(DevnetHold { linkid }));
+        lock(&s.devnet_holds).push(h as usize);
+        // SAFETY: the module's out-pointer.
+        unsafe { *ddhp = h.cast() };
         0
+    })
+}
+/// `int dls_devnet_setzid(dls_dl_handle_t, zoneid_t)` (dls.h).
+unsafe extern "C" fn dls_devnet_setzid(ddh: *mut c_void, zone: c_int) -> c_int {
+    host(|| {
+        let s = st();
+        if !lock(&s.devnet_holds).contains(&(ddh as usize)) {
+            s.error(format!("dls_devnet_setzid on {ddh:p}, not a held dls_dl_handle_t"));
+            return EINVAL;
+        }
+        // SAFETY: a live hold made by dls_devnet_hold_tmp.
+        let linkid = unsafe { (*ddh.cast::<DevnetHold>()).linkid };
+        s.sim.dls_devnet_setzid(linkid, zone).err().unwrap_or(0)
+    })
+}
+/// `void dls_devnet_rele_tmp(dls_dl_handle_t)` (dls.h).
+unsafe extern "C" fn dls_devnet_rele_tmp(ddh: *mut c_void) {
+    host(|| {
+        let s = st();
+        let mut holds = lock(&s.devnet_holds);
+        match holds.iter().position(|h| *h == ddh as usize) {
+            Some(i) => {
+                holds.remove(i);
+                // SAFETY: made by dls_devnet_hold_tmp, released once.
+                drop(unsafe { Box::from_raw(ddh.cast::<DevnetHold>()) });
+            }
+            None => {
+                drop(holds);
+                s.error(format!("dls_devnet_rele_tmp of {ddh:p}, not a held dls_dl_handle_t"));
+            }
+        }
     })
 }

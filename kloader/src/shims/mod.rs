@@ -102,12 +102,10 @@ pub struct State {
     pub dips: Mutex<BTreeMap<String, usize>>,
     /// Trampoline tables handed to mac (freed with the State).
     pub wrapped_tables: Mutex<Vec<usize>>,
-    /// crhold counts per credential.
-    pub cred_holds: Mutex<HashMap<usize, usize>>,
     /// ddi_hold_devi_by_instance counts per dip.
     pub devi_holds: Mutex<HashMap<usize, usize>>,
-    /// Class and media of link ids looked up by name.
-    pub linkinfo: Mutex<HashMap<u32, (i32, u32)>>,
+    /// Live dls_devnet_hold_tmp handles.
+    pub devnet_holds: Mutex<Vec<usize>>,
 }
 
 impl Drop for State {
@@ -141,8 +139,7 @@ impl State {
             errors: Mutex::new(Vec::new()),
             dips: Mutex::new(BTreeMap::new()),
             wrapped_tables: Mutex::new(Vec::new()),
-            linkinfo: Mutex::new(HashMap::new()),
-            cred_holds: Mutex::new(HashMap::new()),
+            devnet_holds: Mutex::new(Vec::new()),
             devi_holds: Mutex::new(HashMap::new()),
         }
     }

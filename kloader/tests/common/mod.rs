@@ -34,7 +34,6 @@ impl Rig {
         let mut k = LoadedKernel::boot(paths, objects, Default::default()).unwrap_or_else(|e| panic!("{e}"));
         // Pinned by tests/findings.rs; the scenarios test everything else.
         k.tolerate(kloader::ENTRY_LOCK_ACROSS_OPEN_PUTNEXT);
-        k.tolerate(kloader::DDI_GET_CRED_OUTSIDE_USER_CONTEXT);
         let root = k.host().root_cred();
         Rig { k, root, links: Default::default() }
     }
