@@ -62,7 +62,7 @@ pub const OVERFLOW_EXIT: i32 = 86;
 /// Size of the per-thread signal stack.
 const ALTSTACK: usize = 64 * 1024;
 /// Room left below a suspended frame before a stack is reused.
-const MARGIN: usize = 512;
+const MARGIN: usize = 64;
 
 struct Mapping {
     base: *mut u8,
@@ -220,16 +220,11 @@ fn install_handler() {
     });
 }
 
-#[inline(always)]
-fn current_sp() -> usize {
-    let sp: usize;
-    // SAFETY: reads the stack pointer only.
-    unsafe { std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-    sp
-}
 
-// `kloader_switch_call(arg, f, sp)`: calls `f(arg)` with rsp = `sp`.  The
-// frame keeps the caller's stack in rbp and says so in its CFI, so an
+// `kloader_switch_call(arg, f, sp, save)`: calls `f(arg)` with rsp =
+// `sp`, after storing the caller's stack pointer (below which the
+// caller's stack is free while `f` runs) at `save`.  The frame keeps the
+// caller's stack in rbp and says so in its CFI, so an
 // unwinder (the simulator captures backtraces when it records a
 // violation) walks from the callee back to the caller's stack instead of
 // reading garbage; on the module side it stops at module code, which has
@@ -246,6 +241,7 @@ std::arch::global_asm!(
     ".cfi_offset rbp, -16",
     "mov rbp, rsp",
     ".cfi_def_cfa_register rbp",
+    "mov qword ptr [rcx], rbp",
     "mov rsp, rdx",
     "call rsi",
     "mov rsp, rbp",
@@ -257,18 +253,20 @@ std::arch::global_asm!(
 );
 
 unsafe extern "C" {
-    fn kloader_switch_call(arg: *mut u8, f: unsafe extern "C" fn(*mut u8), sp: usize);
+    fn kloader_switch_call(arg: *mut u8, f: unsafe extern "C" fn(*mut u8), sp: usize, save: *mut usize);
 }
 
-/// Calls `f(arg)` with the stack pointer set to `sp` (16-byte aligned).
+/// Calls `f(arg)` with the stack pointer set to `sp` (16-byte aligned),
+/// storing at `save` the lowest in-use address of the stack it leaves.
 ///
 /// # Safety
-/// `sp` is the top of free, mapped stack memory large enough for `f`.
-unsafe fn call_on_stack(sp: usize, f: unsafe extern "C" fn(*mut u8), arg: *mut u8) {
+/// `sp` is the top of free, mapped stack memory large enough for `f`;
+/// `save` is valid for writes.
+unsafe fn call_on_stack(sp: usize, f: unsafe extern "C" fn(*mut u8), arg: *mut u8, save: *mut usize) {
     debug_assert_eq!(sp % 16, 0);
     // SAFETY: kloader_switch_call follows the C ABI; `f` returns with rsp
     // as it found it and rbp preserved, so the old stack is restored.
-    unsafe { kloader_switch_call(arg, f, sp) }
+    unsafe { kloader_switch_call(arg, f, sp, save) }
 }
 
 unsafe extern "C" fn trampoline<F: FnOnce() -> R, R>(p: *mut u8) {
@@ -279,10 +277,11 @@ unsafe extern "C" fn trampoline<F: FnOnce() -> R, R>(p: *mut u8) {
     }
 }
 
-fn run<F: FnOnce() -> R, R>(sp: usize, f: F) -> R {
+fn run<F: FnOnce() -> R, R>(sp: usize, save: *mut usize, f: F) -> R {
     let mut slot: (Option<F>, Option<R>) = (Some(f), None);
-    // SAFETY: sp is the free part of a stack this thread owns (callers).
-    unsafe { call_on_stack(sp, trampoline::<F, R>, (&raw mut slot).cast()) };
+    // SAFETY: sp is the free part of a stack this thread owns (callers);
+    // save is one of this thread's stack-pointer cells.
+    unsafe { call_on_stack(sp, trampoline::<F, R>, (&raw mut slot).cast(), save) };
     match slot.1 {
         Some(r) => r,
         None => unreachable!("kloader: the stack-switched call did not complete"),
@@ -304,12 +303,14 @@ pub fn enter<R>(entry: &'static str, f: impl FnOnce() -> R) -> R {
     let outermost = ksp == top;
     let saved_hsp = HSP.with(Cell::get);
     let saved_entry = ENTRY.with(Cell::get);
-    HSP.with(|c| c.set(align_down(current_sp() - MARGIN)));
     if outermost {
         ENTRY.with(|c| c.set(entry));
     }
     IN_KERNEL.with(|c| c.set(true));
-    let r = run(ksp, f);
+    // The switch stores the host stack pointer it leaves in HSP: a host()
+    // call from the module continues below it.
+    let sp = if outermost { top } else { align_down(ksp - MARGIN) };
+    let r = run(sp, HSP.with(Cell::as_ptr), f);
     IN_KERNEL.with(|c| c.set(false));
     HSP.with(|c| c.set(saved_hsp));
     ENTRY.with(|c| c.set(saved_entry));
@@ -325,9 +326,10 @@ pub fn host<R>(f: impl FnOnce() -> R) -> R {
         return f();
     }
     let saved_ksp = KSP.with(Cell::get);
-    KSP.with(|c| c.set(align_down(current_sp() - MARGIN)));
     IN_KERNEL.with(|c| c.set(false));
-    let r = run(HSP.with(Cell::get), f);
+    // The switch stores the kernel stack pointer it leaves in KSP: a
+    // nested enter() continues below the suspended module frames.
+    let r = run(align_down(HSP.with(Cell::get) - MARGIN), KSP.with(Cell::as_ptr), f);
     IN_KERNEL.with(|c| c.set(true));
     KSP.with(|c| c.set(saved_ksp));
     r

@@ -61,3 +61,22 @@ fn output_within(cmd: &mut Command, limit: std::time::Duration) -> std::process:
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn nested_switches_keep_both_stacks_intact() {
+    // module code -> a kernel function on the host stack -> module code
+    // again (putnext reaching another put procedure): every frame keeps
+    // its values across the switches.
+    let expect = deep(100).wrapping_add(deep(3)).wrapping_add(deep(2));
+    let got = kstack::enter("nest-outer", || {
+        let a = std::hint::black_box(deep(3));
+        let b = kstack::host(|| {
+            let c = std::hint::black_box(deep(100)); // 100 KiB: only the host stack has room
+            c.wrapping_add(kstack::enter("nest-inner", || deep(2)))
+        });
+        a.wrapping_add(b)
+    });
+    assert_eq!(got, expect);
+    assert!(kstack::deepest()["nest-outer"] < DEFAULTSTKSZ);
+    assert!(!kstack::deepest().contains_key("nest-inner"), "a nested entry is counted in the outermost one");
+}
