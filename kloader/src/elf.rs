@@ -134,11 +134,15 @@ enum Class {
 }
 
 /// Loads `data` (the bytes of module `name`) against the modules already
-/// loaded and the kernel's symbols.
+/// loaded and the kernel's symbols.  `from_deps` lists the symbols the
+/// module may take from the modules its `_depends_on` names (what
+/// `kernel/allowlist-tun.txt` allows `tun`); any other symbol found there
+/// fails the load, as the `kmod-check` gate would.
 pub fn load(
     name: &str,
     data: &[u8],
     loaded: &[&Module],
+    from_deps: &[&str],
     kernel: &dyn Kernel,
     krtld: Krtld,
 ) -> Result<Module, String> {
@@ -285,7 +289,14 @@ pub fn load(
         if sname.starts_with(SDT_PREFIX) {
             continue;
         }
-        if let Some(a) = deps.iter().find_map(|d| d.symbol(sname)) {
+        if let Some((d, a)) = deps.iter().find_map(|d| d.symbol(sname).map(|a| (d, a))) {
+            if !from_deps.contains(&sname.as_str()) {
+                missing.push(format!(
+                    "{sname} resolves to module {} but is not in the allowlist of symbols {name} may take from it",
+                    d.name
+                ));
+                continue;
+            }
             sym_addr[*idx] = Some(a);
             continue;
         }

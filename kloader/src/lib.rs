@@ -209,9 +209,10 @@ pub struct LoadedKernel {
 
 /// A known finding in the loaded objects that a scenario tolerates so it
 /// can test everything else: each loader error starting with
-/// `loader_error` cancels one simulator violation of `kind` whose message
-/// starts with `violation` (when the event produces one).  Every tolerance is pinned by a test that
-/// fails once the finding is fixed (tests/findings.rs).
+/// `loader_error` is dropped together with one simulator violation
+/// matching `violation` (kind and message prefix), when the event
+/// produces one.  Every tolerance is pinned by a test that fails once the
+/// finding is fixed (tests/findings.rs).
 #[derive(Clone, Debug)]
 pub struct Tolerated {
     pub loader_error: &'static str,
@@ -242,13 +243,15 @@ impl LoadedKernel {
     pub fn link(paths: &Paths, objects: &Objects, opts: BootOptions) -> Result<LoadedKernel, String> {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let allow = Allowlist::read(&paths.allowlist)?;
+        let allow_tun = Allowlist::read(&paths.allowlist_tun)?;
+        let from_tuntap: Vec<&str> = allow_tun.0.keys().map(String::as_str).collect();
         let host = SimHost::new();
         let state = Arc::new(State::new(host.kernel()));
         shims::install(Some(state.clone()));
         let mut k = LoadedKernel { host: Some(host), state, modules: Vec::new(), tolerated: Vec::new(), _serial: serial };
         let syms = KernelSymbols { allow: &allow };
-        let tuntap = elf::load("tuntap", &objects.tuntap, &[], &syms, opts.krtld)?;
-        let tun = elf::load("tun", &objects.tun, &[&tuntap], &syms, opts.krtld)?;
+        let tuntap = elf::load("tuntap", &objects.tuntap, &[], &[], &syms, opts.krtld)?;
+        let tun = elf::load("tun", &objects.tun, &[&tuntap], &from_tuntap, &syms, opts.krtld)?;
         k.modules.push(tuntap);
         k.modules.push(tun);
         Ok(k)

@@ -100,3 +100,13 @@ fn a_relocation_krtld_cannot_apply_fails_the_load_naming_its_type() {
     let e = boot_err(&p, &o, BootOptions::default());
     assert!(e.contains("relocation type 9") && e.contains("not one krtld applies"), "{e}");
 }
+
+#[test]
+fn tun_taking_a_symbol_from_tuntap_outside_allowlist_tun_fails_the_load() {
+    let Some((p, mut o)) = objects() else { return };
+    // tun imports drv/tuntap's _fini instead of tuntap_str_rsrv (same
+    // length): krtld would bind it, the allowlist forbids it.
+    o.tun = patch::rename_symbol(&o.tun, "tuntap_str_rsrv", "_fini").unwrap();
+    let e = boot_err(&p, &o, BootOptions::default());
+    assert!(e.starts_with("tun: ") && e.contains("_fini resolves to module tuntap but is not in the allowlist"), "{e}");
+}
