@@ -204,7 +204,34 @@ pub struct LoadedKernel {
     modules: Vec<Module>,
     /// Known findings a test chose to tolerate (see [`Tolerated`]).
     tolerated: Vec<Tolerated>,
+    /// Dropping it stops the watchdog.
+    _watchdog: std::sync::mpsc::Sender<()>,
     _serial: MutexGuard<'static, ()>,
+}
+
+/// How long one loaded kernel may live before the process is stopped: a
+/// deadlock in module code (a kmutex never released) would otherwise hang
+/// the test.  The scenarios take well under a second each.
+/// `KLOADER_WATCHDOG_SECS` overrides it (the watchdog's own test).
+pub const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn watchdog() -> std::sync::mpsc::Sender<()> {
+    let limit = std::env::var("KLOADER_WATCHDOG_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(WATCHDOG);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+            eprintln!(
+                "kloader: a loaded kernel is still running after {limit:?}: deadlock in module \
+                 code? stopping the test process"
+            );
+            std::process::abort();
+        }
+    });
+    tx
 }
 
 /// A known finding in the loaded objects that a scenario tolerates so it
@@ -248,7 +275,14 @@ impl LoadedKernel {
         let host = SimHost::new();
         let state = Arc::new(State::new(host.kernel()));
         shims::install(Some(state.clone()));
-        let mut k = LoadedKernel { host: Some(host), state, modules: Vec::new(), tolerated: Vec::new(), _serial: serial };
+        let mut k = LoadedKernel {
+            host: Some(host),
+            state,
+            modules: Vec::new(),
+            tolerated: Vec::new(),
+            _watchdog: watchdog(),
+            _serial: serial,
+        };
         let syms = KernelSymbols { allow: &allow };
         let tuntap = elf::load("tuntap", &objects.tuntap, &[], &[], &syms, opts.krtld)?;
         let tun = elf::load("tun", &objects.tun, &[&tuntap], &from_tuntap, &syms, opts.krtld)?;

@@ -80,3 +80,26 @@ fn nested_switches_keep_both_stacks_intact() {
     assert!(kstack::deepest()["nest-outer"] < DEFAULTSTKSZ);
     assert!(!kstack::deepest().contains_key("nest-inner"), "a nested entry is counted in the outermost one");
 }
+
+#[test]
+fn a_kernel_that_never_finishes_is_stopped_by_the_watchdog() {
+    if std::env::var_os("KLOADER_WATCHDOG_CHILD").is_some() {
+        let Some(paths) = kloader::Paths::built() else { std::process::exit(0) };
+        let k = kloader::LoadedKernel::boot_built(&paths).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(30)); // a "deadlock"
+        drop(k);
+        unreachable!("the watchdog did not fire");
+    }
+    if kloader::Paths::built().is_none() {
+        return;
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", "a_kernel_that_never_finishes_is_stopped_by_the_watchdog", "--nocapture"])
+        .env("KLOADER_WATCHDOG_CHILD", "1")
+        .env("KLOADER_WATCHDOG_SECS", "1");
+    let out = output_within(&mut child, std::time::Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("still running after 1s"), "{stderr}");
+}
