@@ -322,3 +322,41 @@ fn old_api_unit_made_in_a_zone_belongs_to_that_zone() {
     assert!(host.dlmgmt_name2info(zone, "tun0").is_err(), "the unit went with its stream");
     rig.finish();
 }
+
+#[test]
+fn creates_and_deletes_racing_on_one_name_leave_one_link_or_none() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let Some(rig) = Rig::boot() else { return };
+    let host = rig.k.host();
+    let id = host
+        .dlmgmt_create_id(&rig.root, "race1", sys::DATALINK_CLASS_MISC, sys::DL_ETHER, tuntap_sim::DlFlags::ACTIVE)
+        .unwrap();
+    let req = abi::TunIocCreate::new("race1", create_flags::TUN, id).unwrap();
+    let del = abi::TunIocDelete { version: abi::TUN_ABI_VERSION, flags: 0, linkid: id, _pad: 0 };
+    let (created, deleted) = (AtomicU64::new(0), AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                let ctl = rig.open_ctl();
+                for _ in 0..50 {
+                    match ctl.ioctl_istr(abi::TUN_IOC_CREATE, abi::as_bytes(&req)) {
+                        Ok(_) => drop(created.fetch_add(1, Ordering::SeqCst)),
+                        Err(e) => assert!(e == sys::EEXIST || e == sys::EBUSY, "create: {e}"),
+                    }
+                    match ctl.ioctl_istr(abi::TUN_IOC_DELETE, abi::as_bytes(&del)) {
+                        Ok(_) => drop(deleted.fetch_add(1, Ordering::SeqCst)),
+                        Err(e) => assert!(e == sys::ENOENT || e == sys::EBUSY, "delete: {e}"),
+                    }
+                }
+            });
+        }
+    });
+    let live = u64::from(host.mac_info("race1").is_ok());
+    let (c, d) = (created.load(Ordering::SeqCst), deleted.load(Ordering::SeqCst));
+    assert!(c > 0);
+    assert_eq!(c, d + live, "every create matched by a delete or the survivor");
+    if live == 1 {
+        rig.links.lock().unwrap().push(id);
+    }
+    rig.finish();
+}
