@@ -77,9 +77,8 @@ pub(crate) fn detach(s: &State, module: &str) -> c_int {
     rc
 }
 
-/// Does `conf` (a driver.conf) set `ddi-forceattach=1`?
+/// Does `conf` (a driver.conf) set `ddi-forceattach=1`?  (The
+/// simulator's driver.conf reader decides.)
 pub fn forceattach(conf: &str) -> bool {
-    conf.lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .any(|l| l.replace(' ', "").contains("ddi-forceattach=1"))
+    tuntap_sim::boot::DriverConf::parse(conf).force_attach
 }

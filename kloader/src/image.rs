@@ -44,8 +44,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 /// Implementations that may be missing from the allowlist, and why.
 /// They are not exported to a module until `kernel/allowlist.txt` lists them.
 pub const UNLISTED: &[(&str, &str)] = &[
-    ("ddi_hold_devi_by_instance", "announced for drv/tun (docs/research/kernel-contexts.md, 1e)"),
-    ("ddi_release_devi", "as ddi_hold_devi_by_instance"),
     ("gethrestime", "announced driver change"),
     ("mac_getinfo", "mac_init_ops installs it as devo_getinfo when the driver leaves that NULL, as dld_init_ops does"),
 ];

@@ -431,6 +431,9 @@ impl LoadedKernel {
             findings.push("service/taskq work did not settle in 10 s".to_owned());
         }
         for m in ["tun", "tuntap"] {
+            if self.dev_ops(m).is_none() {
+                continue; // already unloaded (its _fini succeeded)
+            }
             let rc = self.unload(m);
             if rc != 0 {
                 findings.push(format!("unload of {m} refused: {rc} (links or streams left?)"));
@@ -538,6 +541,13 @@ impl StreamsEntry for TunStreams {
             return;
         };
         call!("tun qi_putp (write)", f as usize, unsafe extern "C" fn(*mut queue_t, *mut mblk_t) -> c_int, (wq, mp));
+    }
+
+    /// The loaded driver decides detach in its own `devo_detach`, which
+    /// [`LoadedKernel::detach`] calls; the simulator's auto-detach model is
+    /// not used with loaded objects, so this answers "busy".
+    fn detach_check(&self) -> Result<(), Errno> {
+        Err(EBUSY)
     }
 
     unsafe fn rsrv(&self, rq: *mut queue_t) {

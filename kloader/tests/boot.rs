@@ -75,10 +75,12 @@ fn reboot_lifecycle_attaches_on_open_and_on_hold() {
     // SAFETY: the stubs jump to implementations with these signatures.
     let hold: unsafe extern "C" fn(u32, i32, i32) -> *mut dev_info_t = unsafe { std::mem::transmute(kfn("ddi_hold_devi_by_instance")) };
     let rele: unsafe extern "C" fn(*mut dev_info_t) = unsafe { std::mem::transmute(kfn("ddi_release_devi")) };
-    assert!(unsafe { hold(kloader::TUNTAP_MAJOR, 0, 1) }.is_null(), "E_DDI_HOLD_DEVI_NOATTACH does not attach");
-    assert!(k.dip("tuntap").is_none());
-    let d = unsafe { hold(kloader::TUNTAP_MAJOR, 0, 0) };
-    assert_eq!(Some(d), k.dip("tuntap"), "the hold attached drv/tuntap");
+    // tun.conf does not force drv/tun to attach at boot.
+    assert!(k.dip("tun").is_none());
+    assert!(unsafe { hold(kloader::TUN_MAJOR, 0, 1) }.is_null(), "E_DDI_HOLD_DEVI_NOATTACH does not attach");
+    assert!(k.dip("tun").is_none());
+    let d = unsafe { hold(kloader::TUN_MAJOR, 0, 0) };
+    assert_eq!(Some(d), k.dip("tun"), "the hold attached drv/tun");
     unsafe { rele(d) };
     k.finish();
 }

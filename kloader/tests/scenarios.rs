@@ -10,6 +10,7 @@ mod common;
 use common::*;
 use illumos_sys_hdrs as sys;
 use tuntap_abi::{self as abi, create_flags, delete_flags, mode};
+use kloader::LoadedKernel;
 use tuntap_drv::ddi::LinkState;
 
 #[test]
@@ -19,14 +20,17 @@ fn link_create_delete_and_fini_refused_while_a_link_exists() {
     let info = rig.info(id);
     assert_eq!((info.mode, info.mtu, &info.name[..5]), (mode::TUN, 1500, &b"vpn0\0"[..]));
     assert!(rig.k.host().mac_info("vpn0").is_ok(), "the link is a datalink");
-    // modunload: drv/tuntap refuses detach while the link exists, so
-    // _fini is never reached and the module stays.
+    // modunload of drv/tun (no stream open) releases its hold on
+    // drv/tuntap; drv/tuntap's own detach(9E) then refuses while the link
+    // exists, so its _fini is never reached and the module stays.
+    assert_eq!(rig.k.unload("tun"), 0, "drv/tun unloads when no stream is open");
     assert_eq!(rig.k.unload("tuntap"), sys::EBUSY, "unload refused while a link exists");
     assert!(rig.k.dip("tuntap").is_some(), "still attached");
+    // modload drv/tun again; its control node deletes the link.
+    assert_eq!(rig.k.init("tun"), 0);
     rig.delete(id, 0).expect("delete");
     assert!(rig.k.host().mac_info("vpn0").is_err(), "the datalink went with it");
-    // Now unload succeeds (tun first: it depends on tuntap), and a fresh
-    // _init/attach works again on the same mapping.
+    // Now both unload, and a fresh _init/attach works on the same mapping.
     assert_eq!(rig.k.unload("tun"), 0);
     assert_eq!(rig.k.unload("tuntap"), 0);
     assert_eq!(rig.k.init("tuntap"), 0);
@@ -359,4 +363,26 @@ fn creates_and_deletes_racing_on_one_name_leave_one_link_or_none() {
         rig.links.lock().unwrap().push(id);
     }
     rig.finish();
+}
+
+#[test]
+fn after_a_reboot_dev_tun_works_and_holds_drv_tuntap() {
+    use kloader::{BootOptions, Lifecycle, Objects, Paths};
+    let Some(paths) = Paths::built() else { return };
+    let opts = BootOptions { lifecycle: Lifecycle::Reboot, ..Default::default() };
+    let mut k = LoadedKernel::boot(&paths, &Objects::read(&paths).unwrap(), opts).unwrap_or_else(|e| panic!("{e}"));
+    k.tolerate(kloader::ENTRY_LOCK_ACROSS_OPEN_PUTNEXT);
+    // tuntap.conf forces drv/tuntap to attach at boot; drv/tun waits for an open.
+    assert!(k.dip("tuntap").is_some(), "ddi-forceattach=1 attached drv/tuntap at boot");
+    assert!(k.dip("tun").is_none());
+    let root = k.host().root_cred();
+    let s = k.host().open(sys::MAC_PRIVATE_MINOR + tuntap_drv::ddi::node_minor::TUN, &root).expect("/dev/tun after a reboot");
+    assert!(k.dip("tun").is_some(), "the open attached drv/tun");
+    drop(s);
+    // drv/tun holds drv/tuntap (ddi_hold_devi_by_instance): tuntap cannot
+    // detach before tun does.
+    assert_ne!(k.detach("tuntap"), sys::DDI_SUCCESS, "drv/tuntap is held by drv/tun");
+    assert_eq!(k.unload("tun"), 0);
+    assert_eq!(k.detach("tuntap"), sys::DDI_SUCCESS, "released by drv/tun's detach");
+    k.finish();
 }

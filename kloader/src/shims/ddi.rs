@@ -54,6 +54,7 @@ pub fn table() -> Vec<(&'static str, usize)> {
         f!(ddi_create_minor_node),
         f!(ddi_remove_minor_node),
         f!(ddi_get_instance),
+        f!(ddi_name_to_major),
         f!(ddi_hold_devi_by_instance),
         f!(ddi_release_devi),
         f!(ddi_report_dev),
@@ -239,6 +240,18 @@ unsafe extern "C" fn ddi_get_instance(dip: *mut dev_info_t) -> c_int {
         }
     })
 }
+/// `major_t ddi_name_to_major(const char *)` (sys/sunddi.h): the loader's
+/// majors for its two drivers, `DDI_MAJOR_T_NONE` ((major_t)-1) otherwise.
+unsafe extern "C" fn ddi_name_to_major(name: *const c_char) -> u32 {
+    // SAFETY: a NUL-terminated driver name.
+    let n = unsafe { cstr(name) };
+    match n.as_str() {
+        "tuntap" => crate::TUNTAP_MAJOR,
+        "tun" => crate::TUN_MAJOR,
+        _ => u32::MAX,
+    }
+}
+
 /// `E_DDI_HOLD_DEVI_NOATTACH` (sys/sunddi.h): fail instead of attaching.
 const E_DDI_HOLD_DEVI_NOATTACH: c_int = 0x01;
 
