@@ -12,7 +12,7 @@
 //! sites) against a kernel symbol table made of the allowlisted C-ABI
 //! implementations in [`shims`] (backed by a `tuntap_sim::SimHost`), runs
 //! `_init`, attaches instance 0 of each driver through its `dev_ops`, and
-//! installs a STREAMS adapter ([`TunStreams`]) as the simulator's driver,
+//! installs a STREAMS adapter (`adapter.rs`) as the simulator's driver,
 //! so every `SimHost::open`/`write`/`ioctl` goes through `drv/tun`'s
 //! `streamtab` (real `queue_t` pairs from the simulator) into the
 //! cross-module calls to `drv/tuntap`, and mac drives the `mac_callbacks_t`
