@@ -102,48 +102,43 @@ fn delete_in_use_is_refused_and_force_gives_the_reader_an_error() {
     rig.finish();
 }
 
+/// OpenVPN's `dev tun` on illumos, played as IP plays it (the
+/// simulator test `openvpn_tun_plumbing_as_ip_reacts_to_it`, on the
+/// loaded objects): the daemon's stream makes the unit (`TUNNEWPPA`); a
+/// second `/dev/tun` stream gets `ip` pushed, `DL_ATTACH`/`DL_BIND`, comes
+/// up point-to-point without ARP, and unit data flows both ways.
 #[test]
 fn old_api_openvpn_sequence() {
-    use illumos_sys_hdrs::dlpi::*;
+    use tuntap_tests::dlpi::*;
     let Some(rig) = Rig::boot() else { return };
-    let words = |ws: &[u32]| -> Vec<u8> { ws.iter().flat_map(|w| w.to_ne_bytes()).collect() };
-    let word = |b: &[u8], i: usize| u32::from_ne_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
-    let request = |s: &tuntap_sim::SimStream, ctl: &[u8]| -> Vec<u8> {
-        s.putmsg_proto(ctl, &[]).unwrap();
-        s.getmsg(Some(WAIT)).unwrap().ctl.expect("a DLPI reply")
-    };
-    // OpenVPN: open /dev/tun, TUNNEWPPA(-1) -> unit tun<ppa>.
     let vpn = rig.open_tun();
     let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval;
-    assert_eq!(ppa, 0);
-    assert_eq!(vpn.ioctl_istr(abi::TUNGETPPA, &[]).unwrap().rval, 0);
-    // A second /dev/tun stream plays IP: DL_INFO, DL_ATTACH(ppa), DL_BIND(IPv4).
-    let ip = rig.open_tun();
-    let info = request(&ip, &words(&[DL_INFO_REQ]));
-    assert_eq!((word(&info, 0), word(&info, 13)), (DL_INFO_ACK, DL_STYLE2));
-    let ack = request(&ip, &words(&[DL_ATTACH_REQ, ppa as u32]));
-    assert_eq!((word(&ack, 0), word(&ack, 1)), (DL_OK_ACK, DL_ATTACH_REQ));
-    let bind = request(&ip, &words(&[DL_BIND_REQ, 0x0800, 0, 0, 0]));
-    assert_eq!((word(&bind, 0), word(&bind, 1)), (DL_BIND_ACK, 0x0800));
-    // IP unit data -> the VPN daemon reads the bare packet.
-    let phys = request(&ip, &words(&[DL_PHYS_ADDR_REQ, DL_CURR_PHYS_ADDR]));
-    assert_eq!(word(&phys, 0), DL_PHYS_ADDR_ACK);
+    assert_eq!(vpn.ioctl_istr(abi::TUNGETPPA, &[]).unwrap().rval, ppa);
+    let if_fd = rig.open_tun();
+    let first = ip_push(&if_fd);
+    assert_eq!((first.mac_type, first.state), (sys::DL_ETHER, illumos_sys_hdrs::dlpi::DL_UNATTACHED));
+    let ill = ip_dl_phys(&if_fd, ppa as u32, SAP_IPV4);
+    if let Err(why) = ip_up(&if_fd, &ill, SAP_IPV4, false) {
+        panic!("IP cannot bring tun{ppa} up on the loaded driver: {why}");
+    }
+    assert_eq!((ill.resolver, ill.noarp, ill.pointopoint), (false, true, true), "{ill:?}");
+    // IP -> the daemon: the bare packet.
     let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");
-    let mut req = words(&[DL_UNITDATA_REQ, 8, 20, 0, 0]);
-    req.extend_from_slice(&[0xff; 6]);
-    req.extend_from_slice(&0x0800u16.to_ne_bytes());
-    ip.putmsg_proto(&req, &out).unwrap();
+    if_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&[0; 6], 0x0800)), &out).unwrap();
     assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), out);
-    // The daemon writes -> IP gets DL_UNITDATA_IND with the packet.
+    // The daemon -> IP: DL_UNITDATA_IND with the packet.
     let back = udp4([10, 8, 0, 2], [10, 8, 0, 1], 1194, 1194, b"from the peer");
     vpn.write(&back).unwrap();
-    let m = ip.getmsg(Some(WAIT)).unwrap();
-    assert_eq!(word(&m.ctl.expect("DL_UNITDATA_IND"), 0), DL_UNITDATA_IND);
-    assert_eq!(m.data, back);
-    let ack = request(&ip, &words(&[DL_UNBIND_REQ]));
-    assert_eq!(word(&ack, 0), DL_OK_ACK);
-    ip.close();
+    let ind = read_unitdata(&if_fd);
+    assert_eq!(ind.dst, 0x0800u16.to_ne_bytes());
+    assert_eq!(ind.data, back);
+    let link = rig.k.host().dlmgmt_name2info(0, &format!("tun{ppa}")).expect("the unit is a datalink");
+    let c = rig.info(link.linkid).counters;
+    assert_eq!((c.opackets, c.ipackets), (1, 1));
+    ip_down(&if_fd);
+    if_fd.close();
     vpn.close();
+    assert!(rig.k.host().dlmgmt_name2info(0, &format!("tun{ppa}")).is_err(), "the unit went with its streams");
     rig.finish();
 }
 
@@ -385,4 +380,47 @@ fn after_a_reboot_dev_tun_works_and_holds_drv_tuntap() {
     assert_eq!(k.unload("tun"), 0);
     assert_eq!(k.detach("tuntap"), sys::DDI_SUCCESS, "released by drv/tun's detach");
     k.finish();
+}
+
+/// OpenVPN's `dev tap`: IP's stream plus the ARP stream, as the simulator
+/// test `openvpn_tap_plumbing_with_its_arp_stream` plays it, on the
+/// loaded objects.
+#[test]
+fn old_api_openvpn_tap_sequence_with_its_arp_stream() {
+    use tuntap_tests::dlpi::*;
+    let Some(rig) = Rig::boot() else { return };
+    let vpn = rig.open_tap();
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let if_fd = rig.open_tap();
+    ip_push(&if_fd);
+    let ill = ip_dl_phys(&if_fd, ppa, SAP_IPV4);
+    assert_eq!((ill.resolver, ill.broadcast, ill.pointopoint, ill.phys_len), (true, true, false, 6), "{ill:?}");
+    let arp_fd = rig.open_tap();
+    arp_ll_up(&arp_fd, ppa);
+    ip_up(&if_fd, &ill, SAP_IPV4, true).unwrap();
+    let link = rig.k.host().dlmgmt_name2info(0, &format!("tap{ppa}")).expect("the unit is a datalink");
+    let own = rig.info(link.linkid).mac;
+    let peer = [0x02, 0, 0, 0, 0, 9];
+    // The peer's ARP request reaches the ARP stream; ARP's reply goes out.
+    let who_has = arp_request(peer, [10, 1, 0, 9], [10, 1, 0, 1]);
+    vpn.write(&who_has).unwrap();
+    let ind = read_unitdata(&arp_fd);
+    assert_eq!((ind.src[..6].to_vec(), ind.group, ind.data.clone()), (peer.to_vec(), true, who_has[14..].to_vec()));
+    let reply = vec![0u8; 28];
+    arp_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&peer, 0x0806)), &reply).unwrap();
+    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0806, &reply));
+    // Unicast to us reaches IP; IP's unit data goes out as a whole frame.
+    let pkt = udp4([10, 1, 0, 9], [10, 1, 0, 1], 5, 6, b"unicast");
+    vpn.write(&ether(own, peer, 0x0800, &pkt)).unwrap();
+    let ind = read_unitdata(&if_fd);
+    assert_eq!((ind.data, ind.group), (pkt, false));
+    let out = udp4([10, 1, 0, 1], [10, 1, 0, 9], 6, 5, b"eth");
+    if_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&peer, 0x0800)), &out).unwrap();
+    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0800, &out));
+    arp_ll_down(&arp_fd);
+    arp_fd.close();
+    ip_down(&if_fd);
+    if_fd.close();
+    vpn.close();
+    rig.finish();
 }
