@@ -70,6 +70,10 @@ impl StreamsEntry for TunStreams {
         Ok(())
     }
 
+    /// Nothing to do: drv/tun's qi_qopen already ran the whole open,
+    /// including what `tuntap_str_open` sends up after dropping its lock.
+    unsafe fn opened(&self, _rq: *mut queue_t) {}
+
     unsafe fn close(&self, rq: *mut queue_t, flag: i32, cr: Cred) {
         // SAFETY: as open.
         let Some(f) = (unsafe { (*self.tab().st_rdinit).qi_qclose }) else { return };

@@ -236,7 +236,7 @@ fn watchdog() -> std::sync::mpsc::Sender<()> {
 /// `loader_error` is dropped together with one simulator violation
 /// matching `violation` (kind and message prefix), when the event
 /// produces one.  Every tolerance is pinned by a test that fails once the
-/// finding is fixed (tests/findings.rs).
+/// finding is fixed (none is open now: see kernel/README.md).
 #[derive(Clone, Debug)]
 pub struct Tolerated {
     pub loader_error: &'static str,
@@ -244,13 +244,6 @@ pub struct Tolerated {
     pub violation: Option<(tuntap_sim::ViolationKind, &'static str)>,
 }
 
-/// drv/tuntap's `tuntap_str_open` holds its ENTRY_LOCK kmutex across
-/// `Driver::open`, whose M_SETOPTS goes up with putnext
-/// (tuntap-drv/src/illumos/streams.rs).
-pub const ENTRY_LOCK_ACROSS_OPEN_PUTNEXT: Tolerated = Tolerated {
-    loader_error: "putnext with 1 kmutex(es) held, in entry point tun qi_qopen",
-    violation: Some((tuntap_sim::ViolationKind::LockHeldInUpcall, "putnext called while holding 1 driver lock(s)")),
-};
 
 /// Calls a module function `f` of type `T` at `addr` on the kernel stack.
 macro_rules! call {

@@ -366,7 +366,6 @@ fn after_a_reboot_dev_tun_works_and_holds_drv_tuntap() {
     let Some(paths) = Paths::built() else { return };
     let opts = BootOptions { lifecycle: Lifecycle::Reboot, ..Default::default() };
     let mut k = LoadedKernel::boot(&paths, &Objects::read(&paths).unwrap(), opts).unwrap_or_else(|e| panic!("{e}"));
-    k.tolerate(kloader::ENTRY_LOCK_ACROSS_OPEN_PUTNEXT);
     // tuntap.conf forces drv/tuntap to attach at boot; drv/tun waits for an open.
     assert!(k.dip("tuntap").is_some(), "ddi-forceattach=1 attached drv/tuntap at boot");
     assert!(k.dip("tun").is_none());

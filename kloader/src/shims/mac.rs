@@ -247,9 +247,9 @@ unsafe extern "C" fn mac_prop_info_set_perm(ph: *mut c_void, perm: u8) {
     host(|| {
         let s = st();
         let p = match perm {
-            1 => PropPerm::Read,
-            2 => PropPerm::Write,
-            3 => PropPerm::ReadWrite,
+            illumos_sys_hdrs::MAC_PROP_PERM_READ => PropPerm::Read,
+            illumos_sys_hdrs::MAC_PROP_PERM_WRITE => PropPerm::Write,
+            illumos_sys_hdrs::MAC_PROP_PERM_RW => PropPerm::ReadWrite,
             other => {
                 s.error(format!("mac_prop_info_set_perm with mac_prop_perm_t {other}"));
                 return;

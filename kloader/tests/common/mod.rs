@@ -31,9 +31,7 @@ impl Rig {
 
     /// Boots given (possibly patched) objects.
     pub fn boot_objects(paths: &Paths, objects: &kloader::Objects) -> Rig {
-        let mut k = LoadedKernel::boot(paths, objects, Default::default()).unwrap_or_else(|e| panic!("{e}"));
-        // Pinned by tests/findings.rs; the scenarios test everything else.
-        k.tolerate(kloader::ENTRY_LOCK_ACROSS_OPEN_PUTNEXT);
+        let k = LoadedKernel::boot(paths, objects, Default::default()).unwrap_or_else(|e| panic!("{e}"));
         let root = k.host().root_cred();
         Rig { k, root, links: Default::default() }
     }
