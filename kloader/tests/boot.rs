@@ -84,3 +84,22 @@ fn reboot_lifecycle_attaches_on_open_and_on_hold() {
     unsafe { rele(d) };
     k.finish();
 }
+
+#[test]
+fn a_tolerated_finding_is_dropped_and_only_that_one() {
+    let Some(paths) = Paths::built() else { return };
+    let run = |tolerate: bool| {
+        let mut k = LoadedKernel::boot_built(&paths).unwrap_or_else(|e| panic!("{e}"));
+        // SAFETY: mutex_exit(kmutex_t *) on a lock word nobody entered:
+        // the loader records the broken rule.
+        let exit: unsafe extern "C" fn(*mut u64) = unsafe { std::mem::transmute(kfn("mutex_exit")) };
+        let mut word = 0u64;
+        unsafe { exit(&mut word) };
+        if tolerate {
+            k.tolerate(kloader::Tolerated { loader_error: "mutex_exit(", violation: None });
+        }
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| k.finish())).is_ok()
+    };
+    assert!(!run(false), "the broken rule is a finding");
+    assert!(run(true), "tolerated, it is dropped");
+}
