@@ -36,6 +36,11 @@ step "kernel module build (Debian rustc-web, -Zbuild-std) and gates"
 cargo xtask kmod
 cargo xtask kmod-check
 
+step "the built objects loaded and run against the simulator (kloader)"
+# KLOADER_REQUIRE=1: a missing out/kernel/amd64/{tuntap,tun} fails here
+# instead of skipping as in the host test run above.
+KLOADER_REQUIRE=1 timeout 600 cargo test -p kloader --no-fail-fast
+
 step "packages: proto area assembled and checked against the IPS manifests"
 cargo xtask package
 
