@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Fuzz every function of tuntap-drv/src/frame.rs.  The module is pure
+//! Fuzz every function of tuntap-drv/src/frame/.  The module is pure
 //! (core only), so it is compiled in directly rather than through the
 //! driver crate.  Besides "never panics", it checks the invariants the
 //! driver relies on.
@@ -8,10 +8,12 @@
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code)]
-#[path = "../../tuntap-drv/src/frame.rs"]
+#[path = "../../tuntap-drv/src/frame/mod.rs"]
 mod frame;
 
 use frame::*;
+use frame::flow::flow_hash;
+use frame::resolver::answer_resolver;
 
 fn mac_at(data: &[u8], off: usize) -> MacAddr {
     let mut m = [0u8; ETHER_ADDR_LEN];

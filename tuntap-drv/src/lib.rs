@@ -12,7 +12,7 @@
 //! only when the link's SAP is an Ethertype, so a tun link strips the
 //! Ethernet header on the way to the process, adds one on the way up, and
 //! answers ARP and IPv6 neighbour solicitations itself with a fixed
-//! per-link peer MAC ([`frame::answer_resolver`]).
+//! per-link peer MAC ([`frame::resolver::answer_resolver`]).
 //!
 //! **Shape.**  All logic is in this crate and written against
 //! [`ddi::Kernel`], a small trait of kernel services.  The illumos

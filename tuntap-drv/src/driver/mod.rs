@@ -42,7 +42,8 @@ use illumos_sys_hdrs::mac_callbacks_t;
 use tuntap_abi::{DatalinkId, LinkName};
 
 use crate::ddi::{Cred, Errno, GLOBAL_ZONEID, Kernel, Probe, ZoneId};
-use crate::link::{self, Link, LinkSpec, PrivProps};
+use crate::link::callbacks::{PrivProps, mac_callbacks};
+use crate::link::{self, Link, LinkSpec};
 use crate::mblk::MsgBlk;
 use crate::minor::Minor;
 use crate::queue::Queue;
@@ -50,9 +51,8 @@ use crate::sync::KMutex;
 
 mod commands;
 mod ioctls;
-mod streams;
+pub mod streams;
 
-pub use streams::{STREAM_HEAD_HIWAT, STREAM_HEAD_LOWAT};
 
 struct Table<K: Kernel> {
     by_id: BTreeMap<DatalinkId, Arc<Link<K>>>,
@@ -90,7 +90,7 @@ impl<K: Kernel> Driver<K> {
                 minors: BTreeSet::new(),
             }),
             opens: AtomicUsize::new(0),
-            callbacks: Box::new(link::mac_callbacks::<K>()),
+            callbacks: Box::new(mac_callbacks::<K>()),
             priv_props: PrivProps::new(),
         }
     }

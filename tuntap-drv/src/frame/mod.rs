@@ -30,12 +30,12 @@
 //!   links whose SAP is an Ethertype), but there is no Ethernet behind it:
 //!   the driver itself plays the point-to-point peer, answering ARP
 //!   requests and IPv6 Neighbour Solicitations with a fixed per-link peer
-//!   MAC ([`answer_resolver`]), and strips the Ethernet header from IP
+//!   MAC ([`resolver::answer_resolver`]), and strips the Ethernet header from IP
 //!   frames going to a tun reader ([`tun_payload_offset`]).
 //! * The resolver answers only untagged frames: IP does not VLAN-tag on a
 //!   tun link, and a tagged Neighbour Advertisement would not fit in
 //!   [`RESOLVER_REPLY_MAX`].
-//! * [`flow_hash`] is a deterministic, unkeyed hash used only to steer
+//! * [`flow::flow_hash`] is a deterministic, unkeyed hash used only to steer
 //!   packets of one flow to one queue; it is not a security boundary.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -61,7 +61,7 @@ pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Tag protocol identifier of an IEEE 802.1Q VLAN tag.
 pub const ETHERTYPE_VLAN: u16 = 0x8100;
 
-/// Room for the largest frame [`answer_resolver`] builds: an ARP reply is
+/// Room for the largest frame [`resolver::answer_resolver`] builds: an ARP reply is
 /// 14 + 28 = 42 bytes; a Neighbour Advertisement with a Target Link-Layer
 /// Address option is 14 + 40 + 32 = 86 bytes.
 pub const RESOLVER_REPLY_MAX: usize = 86;
@@ -69,7 +69,7 @@ pub const RESOLVER_REPLY_MAX: usize = 86;
 /// Length of an ARP reply frame for Ethernet/IPv4 (no padding: mac pads
 /// short frames on real wires, and this one never leaves the host).
 pub const ARP_REPLY_LEN: usize = ETHER_HDR_LEN + ARP_LEN;
-/// Length of the Neighbour Advertisement frame [`answer_resolver`] builds.
+/// Length of the Neighbour Advertisement frame [`resolver::answer_resolver`] builds.
 pub const NA_REPLY_LEN: usize = ETHER_HDR_LEN + IPV6_HDR_LEN + NA_LEN;
 
 /// Minimum IPv4 header.
@@ -125,7 +125,7 @@ const IPPROTO_ICMPV6: u8 = 58;
 const IPPROTO_DSTOPTS: u8 = 60;
 const IPPROTO_SCTP: u8 = 132;
 
-/// Most IPv6 extension headers [`flow_hash`] walks before giving up on
+/// Most IPv6 extension headers [`flow::flow_hash`] walks before giving up on
 /// finding ports.
 const IPV6_MAX_EXT_HEADERS: usize = 8;
 
@@ -382,11 +382,9 @@ pub fn tun_payload_offset(frame: &[u8]) -> Option<usize> {
     }
 }
 
-mod flow;
-mod resolver;
+pub mod flow;
+pub mod resolver;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests;
 
-pub use flow::flow_hash;
-pub use resolver::answer_resolver;

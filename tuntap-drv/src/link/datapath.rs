@@ -284,7 +284,7 @@ impl<K: Kernel> Link<K> {
             if hdr.ethertype == frame::ETHERTYPE_ARP || whole <= frame::RESOLVER_REPLY_MAX + 64 {
                 if msg.pullup(&self.k, whole) {
                     let mut reply = [0u8; frame::RESOLVER_REPLY_MAX];
-                    if let Some(n) = frame::answer_resolver(msg.first_block(), &self.peer_mac, &mut reply) {
+                    if let Some(n) = frame::resolver::answer_resolver(msg.first_block(), &self.peer_mac, &mut reply) {
                         self.queue_reply(reply.get(..n).unwrap_or(&[]));
                         return None;
                     }
@@ -460,7 +460,7 @@ fn pick_queue<'a, K: Kernel>(queues: &'a [Arc<Queue<K>>], mode: Mode, msg: &MsgB
                     None => (0, bytes),
                 },
             };
-            let h = frame::flow_hash(ethertype, ip) as usize;
+            let h = frame::flow::flow_hash(ethertype, ip) as usize;
             queues.get(h % n)
         }
     }

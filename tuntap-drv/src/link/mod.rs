@@ -53,10 +53,8 @@ use crate::queue::Queue;
 use crate::stats::LinkStats;
 use crate::sync::{KCondvar, KMutex};
 
-mod callbacks;
+pub mod callbacks;
 mod datapath;
-
-pub use callbacks::{PrivProps, mac_callbacks};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
