@@ -30,8 +30,9 @@ pub enum ErrorKind {
     /// The link exists but is not a tun/tap link (`class`: dladm's name
     /// of its class, e.g. `vnic`, or `misc` for another driver's link).
     NotTunTap { class: String },
-    /// The MTU is outside [`crate::MTU_MIN`]..=[`crate::MTU_MAX`].
-    InvalidMtu(u32),
+    /// The MTU is outside [`crate::MTU_MIN`]..=[`crate::MTU_MAX`]
+    /// (`tuntap_abi::check_mtu`; its Display is the message).
+    InvalidMtu(tuntap_abi::BadMtu),
     /// The MAC address text is malformed or not a unicast address.
     InvalidMac { text: String, reason: &'static str },
     /// A MAC address was given for a tun (layer 3) link.
@@ -159,9 +160,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Exists { what } => write!(f, "already exists (a {what})"),
             ErrorKind::NotFound => write!(f, "no such link"),
             ErrorKind::NotTunTap { class } => write!(f, "not a tun/tap link (it is a {class} link)"),
-            ErrorKind::InvalidMtu(mtu) => {
-                write!(f, "invalid MTU {mtu}: must be {} to {}", crate::MTU_MIN, crate::MTU_MAX)
-            }
+            ErrorKind::InvalidMtu(bad) => write!(f, "{bad}"),
             ErrorKind::InvalidMac { text, reason } => write!(f, "invalid MAC address '{text}': {reason}"),
             ErrorKind::MacOnTun => write!(f, "a MAC address applies to tap links only (this is a tun link)"),
             ErrorKind::Permission => write!(f, "permission denied: needs the sys_dl_config privilege"),

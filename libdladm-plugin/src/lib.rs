@@ -21,6 +21,7 @@
 
 mod cleanup;
 mod error;
+mod ids;
 mod manager;
 pub mod owners;
 pub mod platform;

@@ -93,8 +93,8 @@ fn validate_name(name: &str) -> Result<(), Error> {
 
 fn validate_mtu(name: &str, mtu: Option<u32>) -> Result<(), Error> {
     match mtu {
-        Some(m) if !(MTU_MIN..=MTU_MAX).contains(&m) => Err(Error::new(name, ErrorKind::InvalidMtu(m))),
-        _ => Ok(()),
+        Some(m) => tuntap_abi::check_mtu(m).map(|_| ()).map_err(|e| Error::new(name, ErrorKind::InvalidMtu(e))),
+        None => Ok(()),
     }
 }
 
@@ -117,7 +117,6 @@ impl KernelLink {
             Origin::Admin
         };
         let shown = (info.nqueues as usize).min(abi::INFO_MAX_PIDS);
-        let c = &info.counters;
         KernelLink {
             mode: Mode::from_abi(info.mode).unwrap_or(Mode::Tun),
             mtu: info.mtu,
@@ -134,16 +133,7 @@ impl KernelLink {
             pids: info.pids.iter().take(shown).copied().filter(|p| *p > 0).collect(),
             creator_pid: info.creator_pid,
             created_ns: info.created_ns,
-            counters: Counters {
-                ipackets: c.ipackets,
-                rbytes: c.rbytes,
-                opackets: c.opackets,
-                obytes: c.obytes,
-                ierrors: c.ierrors,
-                oerrors: c.oerrors,
-                norcvbuf: c.norcvbuf,
-                noxmtbuf: c.noxmtbuf,
-            },
+            counters: info.counters,
         }
     }
 }

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 
-use crate::platform::Pid;
+use crate::ids::Pid;
 
 /// Where the registry lives on illumos: `/etc/svc/volatile` is tmpfs
 /// (emptied by a reboot) and belongs to SMF's world.

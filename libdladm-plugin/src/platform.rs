@@ -12,17 +12,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::owners::{DirStore, OWNER_DIR, OwnerStore};
-
-/// `datalink_id_t`.
-pub type DatalinkId = u32;
-/// `zoneid_t`.
-pub type ZoneId = i32;
-/// `pid_t`.
-pub type Pid = i32;
-
-/// The global zone's id.
-pub const GLOBAL_ZONEID: ZoneId = 0;
+pub use crate::ids::{DatalinkId, GLOBAL_ZONEID, Pid, ZoneId};
+// The registry's interface only: which store (a directory, memory) is the
+// backend's choice, so this trait names none of them.
+use crate::owners::OwnerStore;
 
 /// An errno value, numbered as on illumos (the simulator uses illumos
 /// numbers too).
@@ -233,13 +226,11 @@ pub trait Platform {
 
     // ----- the owner registry -----
 
-    /// Where the owner registry lives ([`crate::owners`]): by default
-    /// the directory [`crate::owners::OWNER_DIR`] (tmpfs on illumos).
-    /// The simulator keeps it in memory; tests may use any directory
+    /// Where the owner registry lives ([`crate::owners`]): illumos uses
+    /// the directory `owners::OWNER_DIR` (tmpfs), the simulator keeps it
+    /// in memory; tests may use any directory
     /// ([`crate::TunAdm::with_owner_store`]).
-    fn owner_store(&self) -> Arc<dyn OwnerStore> {
-        Arc::new(DirStore::new(OWNER_DIR))
-    }
+    fn owner_store(&self) -> Arc<dyn OwnerStore>;
 
     // ----- IP -----
 
@@ -299,6 +290,9 @@ impl Platform for Unavailable {
         match *self {}
     }
     fn service_pids(&self, _: &str) -> Result<Vec<Pid>, String> {
+        match *self {}
+    }
+    fn owner_store(&self) -> Arc<dyn OwnerStore> {
         match *self {}
     }
     fn ip_interfaces(&self, _: &str) -> Result<Vec<String>, String> {

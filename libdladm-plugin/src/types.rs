@@ -10,12 +10,11 @@ use crate::error::Error;
 use crate::owners::Fmri;
 use crate::platform::{DatalinkId, Pid, ZoneId};
 
-/// Smallest MTU the driver accepts.
-pub const MTU_MIN: u32 = 576;
-/// Largest MTU the driver accepts.
-pub const MTU_MAX: u32 = 65_535;
-/// The MTU a link gets when none is given.
-pub const MTU_DEFAULT: u32 = 1500;
+// The MTU bounds, the default and the one check live in the ABI crate
+// (`tuntap_abi::limits`), shared with the driver; re-exported for callers.
+pub use tuntap_abi::limits::{BadMtu, MTU_DEFAULT, MTU_MAX, MTU_MIN};
+// The counter set and its names: one table (`TunCounters::named`).
+pub use tuntap_abi::TunCounters;
 
 /// Layer 3 (tun: IP packets) or layer 2 (tap: Ethernet frames).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -179,19 +178,6 @@ impl Origin {
     }
 }
 
-/// Per-link counters (the driver's `mc_getstat` values).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub ipackets: u64,
-    pub rbytes: u64,
-    pub opackets: u64,
-    pub obytes: u64,
-    pub ierrors: u64,
-    pub oerrors: u64,
-    pub norcvbuf: u64,
-    pub noxmtbuf: u64,
-}
-
 /// What the driver knows about a running link.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelLink {
@@ -215,7 +201,8 @@ pub struct KernelLink {
     pub creator_pid: Pid,
     /// Creation time, nanoseconds since the epoch.
     pub created_ns: u64,
-    pub counters: Counters,
+    /// Every counter the driver keeps ([`TunCounters::named`] lists them).
+    pub counters: TunCounters,
 }
 
 /// The persistent configuration of a link (our fields in dlmgmtd).

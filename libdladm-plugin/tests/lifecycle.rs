@@ -133,7 +133,7 @@ fn invalid_mtu_and_mac_are_refused_with_the_value() {
     let adm = adm(&sys);
     for mtu in [0, 575, 65_536] {
         let e = adm.create(&CreateRequest { mtu: Some(mtu), ..tap("vpn0") }).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::InvalidMtu(mtu));
+        assert_eq!(e.kind, ErrorKind::InvalidMtu(libdladm_plugin::BadMtu(mtu)));
         assert_eq!(e.to_string(), format!("link vpn0: invalid MTU {mtu}: must be 576 to 65535"));
     }
     let multicast: MacAddr = "1:0:5e:0:0:1".parse().unwrap();
@@ -241,7 +241,7 @@ fn modify_changes_the_link_and_its_configuration() {
     assert_eq!(l.config.unwrap().mtu, Some(1400));
     // Bad input changes nothing.
     let e = adm.modify("vpn0", &ModifyRequest { mtu: Some(100), ..Default::default() }).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::InvalidMtu(100));
+    assert_eq!(e.kind, ErrorKind::InvalidMtu(libdladm_plugin::BadMtu(100)));
     let e = adm.modify("vpn9", &ModifyRequest { mtu: Some(1400), ..Default::default() }).unwrap_err();
     assert_eq!(e.to_string(), "link vpn9: no such link");
     adm.create(&CreateRequest::new("tun0", Mode::Tun)).unwrap();

@@ -96,7 +96,9 @@ enum Verb {
     #[command(after_help = "Example:\n  tunctl delete vpn0")]
     Delete(DeleteArgs),
     /// Show links: dlmgmtd's view joined with the driver's.
-    #[command(after_help = "Examples:\n  tunctl show\n  tunctl show -p -o link,state,pids vpn0\n  tunctl show --json")]
+    #[command(
+        after_help = "Examples:\n  tunctl show\n  tunctl show -p -o link,state,pids vpn0\n  tunctl show -s vpn0\n  tunctl show --json"
+    )]
     Show(ShowArgs),
     /// Change a link's MTU, MAC address, owner or group.
     #[command(after_help = "Example:\n  tunctl modify --mtu 1400 vpn0")]
@@ -126,6 +128,12 @@ and left no link behind are pruned.",
     Unregister(UnregisterArgs),
 }
 
+/// The `--mtu` help, from the ABI's bounds (one home for them).
+fn mtu_help() -> String {
+    use libdladm_plugin::{MTU_DEFAULT, MTU_MAX, MTU_MIN};
+    format!("MTU ({MTU_MIN} to {MTU_MAX}; default {MTU_DEFAULT})")
+}
+
 fn parse_mtu(s: &str) -> Result<u32, String> {
     s.parse::<u32>().map_err(|_| format!("'{s}' is not a number"))
 }
@@ -142,8 +150,7 @@ struct CreateArgs {
     /// Do not keep the link across reboots.
     #[arg(short = 't', long)]
     temporary: bool,
-    /// MTU (576 to 65535; default 1500).
-    #[arg(long, value_parser = parse_mtu)]
+    #[arg(long, value_parser = parse_mtu, help = mtu_help())]
     mtu: Option<u32>,
     /// MAC address (tap only), e.g. 2:8:20:1:2:3.
     #[arg(long, value_parser = parse_mac)]
@@ -171,9 +178,14 @@ struct DeleteArgs {
 
 #[derive(Args, Debug)]
 struct ShowArgs {
-    /// Parsable output: fields separated by ':' (needs -o).
-    #[arg(short = 'p', long, requires = "output")]
+    /// Parsable output: fields separated by ':' (needs -o, or -s).
+    /// `--parseable` is accepted too, as dladm accepts both spellings.
+    #[arg(short = 'p', long, alias = "parseable")]
     parsable: bool,
+    /// Statistics: every counter of each running link (as
+    /// `dladm show-link -s`).
+    #[arg(short = 's', long = "statistics", conflicts_with_all = ["output", "json"])]
+    stats: bool,
     /// Fields to show, comma separated (see below), or "all".
     #[arg(short = 'o', long = "output", value_name = "field,...")]
     output: Option<String>,
@@ -317,6 +329,9 @@ pub fn run<P: Platform>(
     {
         return fail(err, &msg, exit::USAGE);
     }
+    if let Verb::Show(ShowArgs { parsable: true, output: None, stats: false, .. }) = &cli.verb {
+        return fail(err, "show: -p (--parsable) needs -o field,... or -s", exit::USAGE);
+    }
     let platform = match connect() {
         Ok(p) => p,
         Err(msg) => return fail(err, &msg, exit::FAILED),
@@ -393,7 +408,9 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
                 Some(n) => vec![adm.show(n)?],
                 None => adm.list()?,
             };
-            if a.json {
+            if a.stats {
+                let _ = out.write_all(output::stats(&links, a.parsable).as_bytes());
+            } else if a.json {
                 let _ = writeln!(out, "{}", output::json(&links));
             } else {
                 let fields = match &a.output {

@@ -3,7 +3,7 @@
 //! conventions: fields joined by `:`, a `:` or `\` inside a value
 //! escaped with `\` when more than one field is shown), and JSON.
 
-use libdladm_plugin::TunLink;
+use libdladm_plugin::{TunCounters, TunLink};
 use serde_json::json;
 
 /// Every field `-o` accepts, in `all` order.
@@ -70,6 +70,10 @@ pub fn value(l: &TunLink, field: &str) -> String {
 /// A table with upper-case headers, columns padded to the widest value.
 pub fn table(links: &[TunLink], fields: &[&str]) -> String {
     let rows: Vec<Vec<String>> = links.iter().map(|l| fields.iter().map(|f| value(l, f)).collect()).collect();
+    grid(fields, &rows)
+}
+
+fn grid(fields: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = fields
         .iter()
         .enumerate()
@@ -89,7 +93,7 @@ pub fn table(links: &[TunLink], fields: &[&str]) -> String {
     };
     let mut out = line(fields.iter().map(|f| f.to_ascii_uppercase()).collect());
     for r in rows {
-        out.push_str(&line(r));
+        out.push_str(&line(r.clone()));
     }
     out
 }
@@ -112,6 +116,35 @@ pub fn parsable(links: &[TunLink], fields: &[&str]) -> String {
     out
 }
 
+/// Every counter the driver keeps, by name: the ABI's one table
+/// (`TunCounters::named`), so a new counter shows up without a change here.
+fn counters_json(c: &TunCounters) -> serde_json::Value {
+    serde_json::Value::Object(c.named().iter().map(|(name, v)| ((*name).to_string(), json!(v))).collect())
+}
+
+/// The columns of `show -s`: the link, then every counter
+/// (`TunCounters::named`), like `dladm show-link -s`.
+pub fn stats_fields() -> Vec<&'static str> {
+    std::iter::once("link").chain(TunCounters::default().named().iter().map(|(n, _)| *n)).collect()
+}
+
+/// `show -s`: one row per running link (a link that is only configured
+/// has no counters), as a table or, with `-p`, as parsable lines.
+pub fn stats(links: &[TunLink], parsable: bool) -> String {
+    let fields = stats_fields();
+    let rows: Vec<Vec<String>> = links
+        .iter()
+        .filter_map(|l| {
+            let k = l.kernel.as_ref()?;
+            Some(std::iter::once(l.name.clone()).chain(k.counters.named().iter().map(|(_, v)| v.to_string())).collect())
+        })
+        .collect();
+    if parsable {
+        return rows.iter().map(|r| format!("{}\n", r.iter().map(|v| escape(v)).collect::<Vec<_>>().join(":"))).collect();
+    }
+    grid(&fields, &rows)
+}
+
 /// Every link with every field and the counters, as a JSON array.
 pub fn json(links: &[TunLink]) -> String {
     let items: Vec<serde_json::Value> = links
@@ -132,16 +165,7 @@ pub fn json(links: &[TunLink]) -> String {
                     "pids": k.pids,
                     "creator_pid": k.creator_pid,
                     "created_ns": k.created_ns,
-                    "counters": {
-                        "ipackets": k.counters.ipackets,
-                        "rbytes": k.counters.rbytes,
-                        "opackets": k.counters.opackets,
-                        "obytes": k.counters.obytes,
-                        "ierrors": k.counters.ierrors,
-                        "oerrors": k.counters.oerrors,
-                        "norcvbuf": k.counters.norcvbuf,
-                        "noxmtbuf": k.counters.noxmtbuf,
-                    },
+                    "counters": counters_json(&k.counters),
                 })
             });
             let config = l.config.as_ref().map(|c| {

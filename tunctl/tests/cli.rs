@@ -388,3 +388,38 @@ fn a_damaged_registry_is_read_around_with_a_warning() {
     );
     sys.finish();
 }
+
+#[test]
+fn every_abi_counter_reaches_show_s_and_json() {
+    // The counter set is the ABI's table (TunCounters::named): tunctl
+    // prints exactly what it lists, resolver_replies included.
+    let names: Vec<&str> = tuntap_abi::TunCounters::default().named().iter().map(|(n, _)| *n).collect();
+    assert!(names.contains(&"resolver_replies"));
+    let sys = SimSystem::new();
+    tunctl(&sys, "create -T tun vpn0");
+    tunctl(&sys, "create -T tap vpn1");
+    let d = sys.spawn("openvpn", None);
+    sys.daemon_attach(d, "vpn0", false, 0).unwrap();
+    let r = tunctl(&sys, "show -s");
+    assert_eq!((r.code, r.err.as_str()), (exit::OK, ""));
+    let rows: Vec<Vec<&str>> = r.out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let header: Vec<String> = std::iter::once("LINK").chain(names.iter().copied()).map(str::to_ascii_uppercase).collect();
+    assert_eq!(rows[0], header, "show -s columns are the link and every named counter");
+    assert_eq!(rows.len(), 3, "{}", r.out);
+    assert_eq!(rows[1][0], "vpn0");
+    assert!(rows[1][1..].iter().all(|v| v.parse::<u64>().is_ok()), "{:?}", rows[1]);
+    let r = tunctl(&sys, "show --parseable -s vpn0");
+    assert_eq!(r.code, exit::OK, "{}", r.err);
+    assert_eq!(r.out.trim_end().split(':').count(), names.len() + 1, "{}", r.out);
+    assert!(r.out.starts_with("vpn0:"), "{}", r.out);
+    let v: serde_json::Value = serde_json::from_str(&tunctl(&sys, "show --json vpn0").out).unwrap();
+    let counters = v[0]["kernel"]["counters"].as_object().expect("counters object");
+    let mut shown: Vec<&str> = counters.keys().map(String::as_str).collect();
+    let mut want = names.clone();
+    shown.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(shown, want, "JSON counters are exactly TunCounters::named()");
+    let r = tunctl(&sys, "show -p vpn0");
+    assert_eq!((r.code, r.err.as_str()), (exit::USAGE, "tunctl: show: -p (--parsable) needs -o field,... or -s\n"));
+    sys.finish();
+}
