@@ -1,8 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: MPL-2.0
 #
-# SMF method for svc:/network/openvpn:NAME (installed as
-# /lib/svc/method/openvpn).
+# SMF method for svc:/network/tuntap/openvpn:NAME (installed as
+# /lib/svc/method/tuntap-openvpn).  The service runs the distribution's
+# OpenVPN: OpenIndiana's network/openvpn (/usr/sbin/openvpn, configurations
+# in /etc/openvpn) or OmniOS's ooce/network/openvpn
+# (/opt/ooce/openvpn/sbin/openvpn, configurations in /etc/opt/ooce/openvpn).
 #
 #   openvpn start          check the configuration, start OpenVPN as a
 #                          daemon tagged openvpn-NAME with its own pid and
@@ -15,58 +18,56 @@
 #   openvpn refresh        SIGHUP: OpenVPN re-reads its configuration
 #
 # Properties (svcprop on the instance): config/config_file (default
-# /etc/openvpn/NAME.conf), paths/openvpn (default /usr/sbin/openvpn),
-# paths/pid_dir (default /var/run/openvpn), paths/log_dir (default
-# /var/log/openvpn).
+# /etc/openvpn/NAME.conf, or /etc/opt/ooce/openvpn/NAME.conf when only that
+# exists), paths/openvpn (default: the first of /usr/sbin/openvpn and
+# /opt/ooce/openvpn/sbin/openvpn that exists), paths/pid_dir (default
+# /var/run/openvpn), paths/log_dir (default empty: OpenVPN logs to the
+# instance's SMF log, `svcs -L FMRI`, which logadm's smf_logs entry
+# rotates with copy-and-truncate).
 #
-# Plain POSIX sh: on illumos /bin/sh is ksh93.  SMF_INCLUDE_SH only exists
-# so the tests can source a stand-in for smf_include.sh on Linux; SMF starts
-# methods with a clean environment, so in service it is always unset.
-
-# shellcheck source=/dev/null
-. "${SMF_INCLUDE_SH:-/lib/svc/share/smf_include.sh}"
+# The shared part (smf_include.sh, fail, the SMF_FMRI and instance checks,
+# property, register_pid) is /lib/svc/share/tuntap_include.sh;
+# TUNTAP_INCLUDE_SH only exists so the tests can use the repository's copy.
+METHOD_NAME=openvpn
+SERVICE_HINT=network/tuntap/openvpn
+# shellcheck source-path=SCRIPTDIR source=../share/tuntap_include.sh
+. "${TUNTAP_INCLUDE_SH:-/lib/svc/share/tuntap_include.sh}"
 
 method=${1:-}
 contract=${2:-}
 
-fail() {
-	# fail EXIT-CODE MESSAGE...: report on stderr (the SMF log) and exit.
-	code=$1
+# first_existing DEFAULT PATH...: the first PATH that exists, else DEFAULT.
+first_existing() {
+	choice=$1
 	shift
-	echo "openvpn method: $*" >&2
-	exit "$code"
+	for candidate in "$@"; do
+		if [ -e "$candidate" ]; then
+			choice=$candidate
+			break
+		fi
+	done
+	printf '%s\n' "$choice"
 }
 
-if [ -z "${SMF_FMRI:-}" ]; then
-	fail "$SMF_EXIT_ERR_NOSMF" "SMF_FMRI is not set: run this method from SMF (svcadm enable network/openvpn:NAME)"
-fi
-
-instance=${SMF_FMRI##*:}
-case $instance in
-"" | *[!A-Za-z0-9_.-]* | .*)
-	fail "$SMF_EXIT_ERR_CONFIG" "instance name '$instance' of $SMF_FMRI is not usable as a file name (letters, digits, '_', '.', '-'; no leading '.')"
-	;;
-esac
-
-# property NAME DEFAULT: the instance's value of NAME, or DEFAULT when the
-# property is absent or empty.
-property() {
-	value=$(svcprop -p "$1" "$SMF_FMRI" 2>/dev/null) || value=""
-	# svcprop prints an empty astring as "".
-	[ "$value" = '""' ] && value=""
-	if [ -n "$value" ]; then
-		printf '%s\n' "$value"
-	else
-		printf '%s\n' "$2"
-	fi
-}
-
-config_file=$(property config/config_file "/etc/openvpn/$instance.conf")
-openvpn=$(property paths/openvpn /usr/sbin/openvpn)
+# OpenIndiana's layout first, then OmniOS's (omnios-extra build/openvpn:
+# PREFIX /opt/ooce/openvpn, configurations in /etc/opt/ooce/openvpn).
+config_file=$(property config/config_file "$(first_existing "/etc/openvpn/$instance.conf" \
+	"/etc/openvpn/$instance.conf" "/etc/opt/ooce/openvpn/$instance.conf")")
+openvpn=$(property paths/openvpn "$(first_existing /usr/sbin/openvpn \
+	/usr/sbin/openvpn /opt/ooce/openvpn/sbin/openvpn)")
 pid_dir=$(property paths/pid_dir /var/run/openvpn)
-log_dir=$(property paths/log_dir /var/log/openvpn)
+log_dir=$(property paths/log_dir "")
 pid_file=$pid_dir/$instance.pid
-log_file=$log_dir/$instance.log
+if [ -n "$log_dir" ]; then
+	log_file=$log_dir/$instance.log
+else
+	# The SMF log of this instance; rotated by logadm's smf_logs entry
+	# (illumos usr/src/cmd/logadm/logadm.conf: -c, copy and truncate, so
+	# OpenVPN's open file stays valid).
+	log_file=$(svcs -L "$SMF_FMRI" 2>/dev/null) || log_file=""
+	[ -n "$log_file" ] || fail "$SMF_EXIT_ERR_FATAL" "$SMF_FMRI: 'svcs -L' names no log file (set paths/log_dir)"
+	log_dir=$(dirname "$log_file")
+fi
 
 # The daemon's pid when the pid file names a live OpenVPN process; empty
 # otherwise (no file, a dead or zombie process, or a reused pid).
@@ -160,9 +161,7 @@ start() {
 	# its process contract vanishes with it, so after a crash this record
 	# is what ties the links it made to this instance.  The VPN is up
 	# either way, so a failure is only a warning.
-	if ! tunctl register --for "$SMF_FMRI" --pid "$daemon_pid"; then
-		echo "openvpn method: $SMF_FMRI: warning: 'tunctl register --for $SMF_FMRI --pid $daemon_pid' failed; if OpenVPN crashes, 'tunctl cleanup --for $SMF_FMRI' may miss its link" >&2
-	fi
+	register_pid "$daemon_pid"
 	exit "$SMF_EXIT_OK"
 }
 

@@ -16,46 +16,15 @@
 # tunneld's exit codes (see its README): 0 stopped, 1 internal error,
 # 2 usage, 3 configuration, 4 TLS files, 5 link, 6 socket.
 #
-# Plain POSIX sh: on illumos /bin/sh is ksh93.  SMF_INCLUDE_SH only exists
-# so the tests can source a stand-in for smf_include.sh on Linux; SMF starts
-# methods with a clean environment, so in service it is always unset.
-
-# shellcheck source=/dev/null
-. "${SMF_INCLUDE_SH:-/lib/svc/share/smf_include.sh}"
+# The shared part (smf_include.sh, fail, the SMF_FMRI and instance checks,
+# property, register_pid) is /lib/svc/share/tuntap_include.sh;
+# TUNTAP_INCLUDE_SH only exists so the tests can use the repository's copy.
+METHOD_NAME=tunneld
+SERVICE_HINT=network/tunneld
+# shellcheck source-path=SCRIPTDIR source=../share/tuntap_include.sh
+. "${TUNTAP_INCLUDE_SH:-/lib/svc/share/tuntap_include.sh}"
 
 method=${1:-}
-
-fail() {
-	# fail EXIT-CODE MESSAGE...: report on stderr (the SMF log) and exit.
-	code=$1
-	shift
-	echo "tunneld method: $*" >&2
-	exit "$code"
-}
-
-if [ -z "${SMF_FMRI:-}" ]; then
-	fail "$SMF_EXIT_ERR_NOSMF" "SMF_FMRI is not set: run this method from SMF (svcadm enable network/tunneld:NAME)"
-fi
-
-instance=${SMF_FMRI##*:}
-case $instance in
-"" | *[!A-Za-z0-9_.-]* | .*)
-	fail "$SMF_EXIT_ERR_CONFIG" "instance name '$instance' of $SMF_FMRI is not usable as a file name (letters, digits, '_', '.', '-'; no leading '.')"
-	;;
-esac
-
-# property NAME DEFAULT: the instance's value of NAME, or DEFAULT when the
-# property is absent or empty.
-property() {
-	value=$(svcprop -p "$1" "$SMF_FMRI" 2>/dev/null) || value=""
-	# svcprop prints an empty astring as "".
-	[ "$value" = '""' ] && value=""
-	if [ -n "$value" ]; then
-		printf '%s\n' "$value"
-	else
-		printf '%s\n' "$2"
-	fi
-}
 
 config_file=$(property config/config_file "/etc/tunneld/$instance.toml")
 tunneld=$(property paths/tunneld /usr/lib/tunneld)
@@ -81,8 +50,7 @@ start() {
 	# Record this process for 'tunctl cleanup --for' (exec keeps its pid
 	# and start time): after a crash this is what ties the links tunneld
 	# made to this instance.  Only a warning when it fails.
-	tunctl register --for "$SMF_FMRI" --pid "$$" ||
-		echo "tunneld method: $SMF_FMRI: warning: 'tunctl register' failed; after a crash 'tunctl cleanup --for $SMF_FMRI' may miss this instance's links" >&2
+	register_pid "$$"
 	exec "$tunneld" run --config "$config_file"
 }
 

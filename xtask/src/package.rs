@@ -39,7 +39,14 @@ use std::process::Command;
 use crate::paths;
 
 /// Packages from the distribution that ours may depend on.
-pub const EXTERNAL_PACKAGES: &[&str] = &["network/openvpn", "system/kernel", "SUNWcs"];
+/// OpenIndiana's OpenVPN is `network/openvpn` (oi-userland
+/// components/network/openvpn/Makefile, COMPONENT_FMRI), OmniOS's is
+/// `ooce/network/openvpn` (omnios-extra build/openvpn/build.sh, PKG).
+pub const EXTERNAL_PACKAGES: &[&str] = &["network/openvpn", "ooce/network/openvpn", "system/kernel", "SUNWcs"];
+
+/// The package that holds the kernel modules: global zone only, so every
+/// dependency on it is conditional on `variant.opensolaris.zone=global`.
+pub const DRIVER_PACKAGE: &str = "driver/network/dltun";
 
 const DEPEND_TYPES: &[&str] = &[
     "require",
@@ -130,7 +137,7 @@ impl Manifest {
             .and_then(|a| a.attr("value"))
     }
 
-    /// The package name from `pkg.fmri` (`driver/network/tuntap`).
+    /// The package name from `pkg.fmri` (`driver/network/dltun`).
     pub fn package_name(&self) -> Option<String> {
         self.set_value("pkg.fmri").and_then(fmri_package_name)
     }
@@ -294,7 +301,17 @@ pub fn check(manifests: &[Manifest], proto: &Path) -> Result<Vec<String>, String
                 findings.push(format!("{file}: missing `set name={key} value=...`"));
             }
         }
-        if !manifest.actions.iter().any(|a| a.kind == "license") {
+        // A renamed package (pkg(5), pkg.renamed) carries only set and
+        // depend actions: it points at its successor and delivers nothing.
+        let renamed = manifest.set_value("pkg.renamed") == Some("true");
+        if renamed {
+            for a in manifest.actions.iter().filter(|a| a.kind != "set" && a.kind != "depend") {
+                findings.push(format!("{}: a renamed package may hold only set and depend actions", manifest.location(a)));
+            }
+            if !manifest.actions.iter().any(|a| a.kind == "depend" && a.attr("type") == Some("require")) {
+                findings.push(format!("{file}: a renamed package must require its successor"));
+            }
+        } else if !manifest.actions.iter().any(|a| a.kind == "license") {
             findings.push(format!("{file}: no license action"));
         }
         let own_files: BTreeSet<&str> = manifest
@@ -328,6 +345,13 @@ pub fn check(manifests: &[Manifest], proto: &Path) -> Result<Vec<String>, String
                             }
                             Some(_) => {}
                         }
+                    }
+                    if action.kind == "file"
+                        && path.starts_with("kernel/")
+                        && !path.ends_with(".conf")
+                        && action.attr("reboot-needed") != Some("true")
+                    {
+                        findings.push(format!("{at}: {path}: a kernel module needs reboot-needed=true"));
                     }
                     if action.kind == "file" {
                         let source = action.payload.as_deref().unwrap_or(path);
@@ -378,13 +402,33 @@ pub fn check(manifests: &[Manifest], proto: &Path) -> Result<Vec<String>, String
                     if !kind.is_some_and(|k| DEPEND_TYPES.contains(&k)) {
                         findings.push(format!("{at}: depend type={} is not one of {DEPEND_TYPES:?}", kind.unwrap_or("(none)")));
                     }
-                    match action.attr("fmri").and_then(fmri_package_name) {
-                        None => findings.push(format!("{at}: depend without a valid fmri=")),
-                        Some(name) => {
-                            if !package_names.contains_key(&name) && !EXTERNAL_PACKAGES.contains(&name.as_str()) {
-                                findings.push(format!(
-                                    "{at}: depends on {name}, which no manifest here defines and which is not a known distribution package"
-                                ));
+                    let fmris = action.attr_all("fmri");
+                    if fmris.is_empty() {
+                        findings.push(format!("{at}: depend without a valid fmri="));
+                    }
+                    for fmri in fmris {
+                        match fmri_package_name(fmri) {
+                            None => findings.push(format!("{at}: depend with an invalid fmri={fmri}")),
+                            Some(name) => {
+                                if !package_names.contains_key(&name) && !EXTERNAL_PACKAGES.contains(&name.as_str()) {
+                                    findings.push(format!(
+                                        "{at}: depends on {name}, which no manifest here defines and which is not a known distribution package"
+                                    ));
+                                }
+                                let global_only = manifest
+                                    .actions
+                                    .iter()
+                                    .find(|a| a.kind == "set" && a.attr("name") == Some("variant.opensolaris.zone"))
+                                    .is_some_and(|a| a.attr_all("value") == ["global"]);
+                                if name == DRIVER_PACKAGE
+                                    && kind == Some("require")
+                                    && !global_only
+                                    && action.attr("variant.opensolaris.zone") != Some("global")
+                                {
+                                    findings.push(format!(
+                                        "{at}: requires {name} (global zone only) without variant.opensolaris.zone=global: the package would not install in a non-global zone"
+                                    ));
+                                }
                             }
                         }
                     }
@@ -530,12 +574,13 @@ pub fn layout(inputs: &Inputs) -> Result<Vec<(PathBuf, String)>, String> {
         (inputs.libdltun.clone(), "usr/lib/amd64/libdltun.so.1".to_owned()),
         (inputs.tunctl.clone(), "usr/sbin/tunctl".to_owned()),
         (inputs.tunneld.clone(), "usr/lib/tunneld".to_owned()),
-        (repo.join("smf/openvpn/openvpn.xml"), "lib/svc/manifest/network/openvpn.xml".to_owned()),
-        (repo.join("smf/openvpn/openvpn-method.sh"), "lib/svc/method/openvpn".to_owned()),
+        (repo.join("smf/openvpn/openvpn.xml"), "lib/svc/manifest/network/tuntap-openvpn.xml".to_owned()),
+        (repo.join("smf/openvpn/openvpn-method.sh"), "lib/svc/method/tuntap-openvpn".to_owned()),
+        (repo.join("smf/share/tuntap_include.sh"), "lib/svc/share/tuntap_include.sh".to_owned()),
         (repo.join("smf/tuntap/tuntap.xml"), "lib/svc/manifest/network/tuntap.xml".to_owned()),
         (repo.join("smf/tuntap/tuntap-method.sh"), "lib/svc/method/tuntap".to_owned()),
-        (repo.join("smf/openvpn/rbac/auth_attr"), "etc/security/auth_attr.d/network-openvpn".to_owned()),
-        (repo.join("smf/openvpn/rbac/prof_attr"), "etc/security/prof_attr.d/network-openvpn".to_owned()),
+        (repo.join("smf/openvpn/rbac/auth_attr"), "etc/security/auth_attr.d/network-tuntap-openvpn".to_owned()),
+        (repo.join("smf/openvpn/rbac/prof_attr"), "etc/security/prof_attr.d/network-tuntap-openvpn".to_owned()),
         (repo.join("smf/tunneld/tunneld.xml"), "lib/svc/manifest/network/tunneld.xml".to_owned()),
         (repo.join("smf/tunneld/tunneld-method.sh"), "lib/svc/method/tunneld".to_owned()),
         (repo.join("smf/tunneld/rbac/auth_attr"), "etc/security/auth_attr.d/network-tunneld".to_owned()),

@@ -125,8 +125,8 @@ fn manifests_match_the_assembled_proto_area() {
     let manifests = real_manifests();
     let names: Vec<String> = manifests.iter().filter_map(Manifest::package_name).collect();
     for expected in [
-        "driver/network/tuntap",
-        "system/header/header-tun",
+        "driver/network/dltun",
+        "system/header/header-dltun",
         "system/library/libdltun",
         "network/tunctl",
         "network/openvpn/tuntap-service",
@@ -136,7 +136,7 @@ fn manifests_match_the_assembled_proto_area() {
     }
     let driver = manifests
         .iter()
-        .find(|m| m.package_name().as_deref() == Some("driver/network/tuntap"))
+        .find(|m| m.package_name().as_deref() == Some("driver/network/dltun"))
         .expect("driver package");
     assert_eq!(driver.set_value("variant.opensolaris.zone"), Some("global"));
     let drivers: Vec<&str> = driver.actions.iter().filter(|a| a.kind == "driver").filter_map(|a| a.attr("name")).collect();
@@ -190,9 +190,11 @@ fn tunneld_package_delivers_the_daemon_its_service_and_rbac() {
     // The method runs `tunctl register`; the service depends on
     // svc:/network/tuntap:default, which network/tunctl delivers.
     assert!(depends.iter().any(|d| d == "network/tunctl"), "{depends:?}");
-    assert!(depends.iter().any(|d| d == "driver/network/tuntap"), "{depends:?}");
+    assert!(depends.iter().any(|d| d == "driver/network/dltun"), "{depends:?}");
     let method = fs::read_to_string(repo().join("smf/tunneld/tunneld-method.sh")).expect("read method");
-    assert!(method.contains("tunctl register") && method.contains("/usr/lib/tunneld"), "the method uses tunctl and /usr/lib/tunneld");
+    let shared = fs::read_to_string(repo().join("smf/share/tuntap_include.sh")).expect("read helper");
+    assert!(method.contains("register_pid") && shared.contains("tunctl register"), "the method registers through the shared helper");
+    assert!(method.contains("/usr/lib/tunneld"), "the method runs /usr/lib/tunneld");
 }
 
 #[test]
@@ -362,14 +364,16 @@ fn an_invalid_smf_manifest_is_rejected() {
 fn openvpn_manifest_has_least_privilege_rbac_and_template() {
     let body = fs::read_to_string(smf_dir().join("openvpn/openvpn.xml")).expect("read");
     for needle in [
-        "privileges=\"basic,!file_link_any,net_privaddr,net_rawaccess,sys_ip_config,sys_dl_config\"",
-        "privileges=\"basic,!file_link_any,net_privaddr,net_rawaccess,sys_ip_config,sys_dl_config,proc_owner\"",
-        "value=\"solaris.smf.manage.openvpn\"",
-        "value=\"solaris.smf.value.openvpn\"",
+        // proc_setid: OpenVPN's own `user`/`group` options (issue 15).
+        "privileges=\"basic,!file_link_any,net_privaddr,net_rawaccess,sys_ip_config,sys_dl_config,proc_setid\"",
+        "privileges=\"basic,!file_link_any,net_privaddr,net_rawaccess,sys_ip_config,sys_dl_config,proc_setid,proc_owner\"",
+        "value=\"solaris.smf.manage.tuntap.openvpn\"",
+        "value=\"solaris.smf.value.tuntap.openvpn\"",
+        "<service name=\"network/tuntap/openvpn\"",
         "<service_fmri value=\"svc:/network/tuntap:default\"/>",
         "<service_fmri value=\"svc:/milestone/network\"/>",
         "<service_fmri value=\"svc:/system/filesystem/local\"/>",
-        "exec=\"/lib/svc/method/openvpn stop %{restarter/contract}\"",
+        "exec=\"/lib/svc/method/tuntap-openvpn stop %{restarter/contract}\"",
         "name=\"refresh\"",
         "<pg_pattern name=\"config\"",
         "<manpage title=\"openvpn\" section=\"8\"",
@@ -379,7 +383,7 @@ fn openvpn_manifest_has_least_privilege_rbac_and_template() {
     assert!(!body.contains("privileges=\"all\""), "no full root privileges");
     let auths = fs::read_to_string(smf_dir().join("openvpn/rbac/auth_attr")).expect("read");
     let profile = fs::read_to_string(smf_dir().join("openvpn/rbac/prof_attr")).expect("read");
-    for auth in ["solaris.smf.manage.openvpn", "solaris.smf.value.openvpn"] {
+    for auth in ["solaris.smf.manage.tuntap.openvpn", "solaris.smf.value.tuntap.openvpn"] {
         assert!(auths.lines().any(|l| l.starts_with(&format!("{auth}:"))), "auth_attr defines {auth}");
         assert!(profile.contains(auth), "the profile grants {auth}");
     }
@@ -410,7 +414,8 @@ fn shellcheck(script: &Path) -> Output {
         "ksh" | "ksh93" => "ksh",
         other => panic!("{}: shellcheck has no dialect for {other}", script.display()),
     };
-    run_tool("shellcheck", "shellcheck", &["-s", dialect, "-S", "style"], script)
+    // -x: follow the shared method helper the scripts source.
+    run_tool("shellcheck", "shellcheck", &["-x", "-s", dialect, "-S", "style"], script)
 }
 
 #[test]

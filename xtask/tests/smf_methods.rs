@@ -25,7 +25,7 @@ const SMF_EXIT_ERR_FATAL: i32 = 95;
 const SMF_EXIT_ERR_CONFIG: i32 = 96;
 const SMF_EXIT_ERR_NOSMF: i32 = 99;
 
-const SERVICE: &str = "svc:/network/openvpn";
+const SERVICE: &str = "svc:/network/tuntap/openvpn";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -197,6 +197,8 @@ impl Sandbox {
                 format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", standin_dir().join("bin").display()),
             )
             .env("SMF_INCLUDE_SH", standin_dir().join("smf_include.sh"))
+            .env("TUNTAP_INCLUDE_SH", repo_root().join("smf/share/tuntap_include.sh"))
+            .env("SVCS_LOG_DIR", self.dir.join("svc-log"))
             .env("SVCPROP_DB", self.svcprop_db())
             .env("TUNCTL_LOG", self.tunctl_log())
             .env("SMF_STANDIN_CONTRACT", contract.to_string())
@@ -621,10 +623,10 @@ fn stop_fails_when_cleanup_fails() {
 fn bad_instance_name_missing_fmri_and_unknown_verb_are_refused() {
     let mut sandbox = Sandbox::new();
     let method = openvpn_method();
-    let out = sandbox.run(&method, Some("svc:/network/openvpn:..hidden"), "start", &[]);
+    let out = sandbox.run(&method, Some("svc:/network/tuntap/openvpn:..hidden"), "start", &[]);
     assert_status(&out, SMF_EXIT_ERR_CONFIG, "instance name with a leading dot");
     assert!(text(&out.stderr).contains("not usable as a file name"), "{}", text(&out.stderr));
-    let out = sandbox.run(&method, Some("svc:/network/openvpn:a b"), "start", &[]);
+    let out = sandbox.run(&method, Some("svc:/network/tuntap/openvpn:a b"), "start", &[]);
     assert_status(&out, SMF_EXIT_ERR_CONFIG, "instance name with a space");
 
     let out = sandbox.run(&method, None, "start", &[]);
@@ -663,4 +665,66 @@ fn tuntap_boot_service_fails_when_tunctl_up_fails_and_rejects_unknown_verbs() {
     let out = sandbox.run(&method, fmri, "refresh", &[]);
     assert_status(&out, SMF_EXIT_ERR_FATAL, "unknown verb");
     assert!(text(&out.stderr).contains("usage"), "{}", text(&out.stderr));
+}
+
+/// The effective uid and gid of a live process (`/proc/PID/status`).
+fn process_ids(pid: i32) -> (u32, u32) {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u32 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("pid {pid}: no {name} in /proc/{pid}/status:\n{status}"))
+    };
+    (field("Uid:"), field("Gid:"))
+}
+
+/// The uid and gid of a user and group from /etc/passwd and /etc/group.
+fn id_of(db: &str, name: &str) -> u32 {
+    fs::read_to_string(db)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&name)).then(|| f.get(2).and_then(|v| v.parse().ok())).flatten()
+        })
+        .unwrap_or_else(|| panic!("no {name} in {db}"))
+}
+
+#[test]
+fn openvpn_drops_to_user_nobody_and_logs_to_the_smf_log_by_default() {
+    // Issue 15: OpenVPN's `user`/`group` options work under the method
+    // (the manifest grants proc_setid; packaging.rs checks that), and with
+    // no paths/log_dir its log is the instance's SMF log (svcs -L), which
+    // logadm's smf_logs entry rotates.
+    let mut sandbox = Sandbox::new();
+    let office = sandbox.instance("office", 41196);
+    let group = if id_of_opt("/etc/group", "nogroup").is_some() { "nogroup" } else { "nobody" };
+    let mut config = fs::read_to_string(&office.config).expect("read config");
+    config.push_str(&format!("user nobody\ngroup {group}\npersist-tun\n"));
+    fs::write(&office.config, config).expect("write config");
+    sandbox.set_property(&office.fmri, "paths/log_dir", "");
+    let method = openvpn_method();
+    let out = sandbox.run(&method, Some(&office.fmri), "start", &[]);
+    assert_status(&out, SMF_EXIT_OK, "start of a `user nobody` instance");
+    let contract = sandbox.last_contract();
+    let pid = office.pid();
+    let smf_log = sandbox.dir.join("svc-log").join("network-tuntap-openvpn:office.log");
+    wait_until("OpenVPN to drop its privileges", || {
+        fs::read_to_string(&smf_log).unwrap_or_default().contains("nobody")
+            && process_ids(pid) == (id_of("/etc/passwd", "nobody"), id_of("/etc/group", group))
+    });
+    assert!(!office.log_file.exists(), "no log of its own when paths/log_dir is empty");
+    let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&contract]);
+    assert_status(&out, SMF_EXIT_OK, "stop of a daemon that runs as nobody");
+    wait_until("the daemon to go", || !process_alive(pid));
+}
+
+fn id_of_opt(db: &str, name: &str) -> Option<u32> {
+    fs::read_to_string(db).ok()?.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&name)).then(|| f.get(2).and_then(|v| v.parse().ok())).flatten()
+    })
 }
