@@ -12,6 +12,7 @@ pub mod findings;
 pub mod gates;
 pub mod illumos_check;
 pub mod kmod;
+pub mod ips;
 pub mod package;
 pub mod paths;
 pub mod probes;
