@@ -33,6 +33,19 @@
 //!
 //! A non-dry run then prunes the registry: entries whose process is gone
 //! and to which no remaining link can be traced are dropped.
+//!
+//! Clocks.  "Started at or before the link's creation" compares a
+//! process's `pr_start` (a full `timestruc_t`, nanoseconds: `prgetpsinfo`
+//! in illumos usr/src/uts/common/fs/proc/prsubr.c) with the driver's
+//! creation stamp, which a driver stamping with `ddi_get_time(9F)` gives
+//! in whole seconds.  Comparing those directly makes a daemon that
+//! creates its link in the second it started look younger than the link
+//! ([`started_by`] says why).  Every such comparison therefore goes
+//! through [`started_by`], which compares whole seconds on both sides:
+//! right for a seconds stamp and for a `gethrestime` one.  The price is
+//! that a pid reused within the second of the link's creation is taken
+//! for the creator: that keeps a link (or ties it to a service) it should
+//! not, never deletes one still in use.
 
 use std::collections::BTreeMap;
 
@@ -42,13 +55,23 @@ use crate::owners::{self, Fmri, OwnerEntry, OwnerError};
 use crate::platform::{Errno, Pid, Platform, ProcessInfo};
 use crate::types::*;
 
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+/// Was a process that started at `started_ns` (`pr_start`) already
+/// running when the driver stamped a link `created_ns`?  Like with like:
+/// both in whole seconds, the precision of the coarser clock (see the
+/// module text).
+pub(crate) fn started_by(started_ns: u64, created_ns: u64) -> bool {
+    started_ns / NS_PER_SEC <= created_ns / NS_PER_SEC
+}
+
 impl<P: Platform> TunAdm<P> {
     /// Is the creator of a link created at `created_ns` still running?
     fn creator_alive(&self, pid: i32, created_ns: u64) -> Option<ProcessInfo> {
         if pid <= 0 {
             return None;
         }
-        self.platform().process(pid).filter(|p| p.started_ns <= created_ns)
+        self.platform().process(pid).filter(|p| started_by(p.started_ns, created_ns))
     }
 
     /// Find stale links and remove them (or, with `dry_run`, only say
@@ -151,7 +174,7 @@ impl<P: Platform> TunAdm<P> {
         registry: &BTreeMap<Fmri, Vec<OwnerEntry>>,
     ) -> bool {
         let creator_now = self.platform().process(k.creator_pid);
-        let live_creator = creator_now.as_ref().filter(|p| p.started_ns <= k.created_ns);
+        let live_creator = creator_now.as_ref().filter(|p| started_by(p.started_ns, k.created_ns));
         if live_creator.is_some() && service_pids.contains(&k.creator_pid) {
             return true;
         }
@@ -160,7 +183,7 @@ impl<P: Platform> TunAdm<P> {
             .flat_map(|(f, entries)| {
                 entries
                     .iter()
-                    .filter(|e| e.pid == k.creator_pid && e.started_ns <= k.created_ns)
+                    .filter(|e| e.pid == k.creator_pid && started_by(e.started_ns, k.created_ns))
                     .map(move |e| (e.started_ns, f))
             })
             .max();
@@ -274,7 +297,7 @@ impl<P: Platform> TunAdm<P> {
     /// link it may have made is still there?
     fn entry_needed(&self, e: &OwnerEntry, links: &[KernelLink]) -> bool {
         let alive = self.platform().process(e.pid).is_some_and(|p| p.started_ns == e.started_ns);
-        alive || links.iter().any(|k| k.creator_pid == e.pid && k.created_ns >= e.started_ns)
+        alive || links.iter().any(|k| k.creator_pid == e.pid && started_by(e.started_ns, k.created_ns))
     }
 
     fn remove_stale(&self, name: &str, linkid: u32, steps: &[CleanupStep]) -> Result<(), Error> {
