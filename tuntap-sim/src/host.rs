@@ -224,6 +224,19 @@ pub struct SimHost {
 #[derive(Clone, Debug)]
 pub struct SimKernel(pub(crate) Arc<HostShared>);
 
+impl SimKernel {
+    /// The fine wall clock, nanoseconds since the epoch: what
+    /// `gethrestime(9F)` returns and what `/proc` reports as a process's
+    /// `pr_start` (a full `timestruc_t`, `prgetpsinfo` in illumos
+    /// usr/src/uts/common/fs/proc/prsubr.c).
+    pub fn hrestime_ns(&self) -> u64 {
+        self.0
+            .clock_base_ns
+            .wrapping_add(self.0.start.elapsed().as_nanos() as u64)
+            .wrapping_add(self.0.clock_offset_ns.load(Ordering::SeqCst))
+    }
+}
+
 impl Default for SimHost {
     fn default() -> Self {
         Self::new()

@@ -221,11 +221,13 @@ impl Kernel for SimKernel {
         context::caller_pid(&self.0, "ddi_get_pid")
     }
 
+    /// As coarse as the illumos implementation (`tuntap-drv`
+    /// src/illumos/kernel.rs): `ddi_get_time(9F)` counts whole seconds,
+    /// so the driver sees wall-clock time truncated to the second.  A
+    /// finer clock here hid that (issue 15).
     fn wall_clock_ns(&self) -> u64 {
-        self.0
-            .clock_base_ns
-            .wrapping_add(self.0.start.elapsed().as_nanos() as u64)
-            .wrapping_add(self.0.clock_offset_ns.load(Ordering::SeqCst))
+        let ns = self.hrestime_ns();
+        ns - ns % 1_000_000_000
     }
 
     fn random_bytes(&self, out: &mut [u8]) {

@@ -19,7 +19,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tuntap_drv::ddi::Kernel;
 
 use crate::host::{SimHost, SimKernel};
 
@@ -79,8 +78,10 @@ impl SimProcesses {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Start and exit times are `pr_start`-fine (nanoseconds), unlike the
+    /// driver's `ddi_get_time` clock.
     fn now(&self) -> u64 {
-        self.kernel.wall_clock_ns()
+        self.kernel.hrestime_ns()
     }
 
     /// Start a process with a fresh pid.
@@ -185,7 +186,7 @@ mod tests {
         assert_ne!(a, b);
         assert!(procs.live(a).is_some());
         assert_eq!(procs.service_pids("svc:/network/openvpn:office"), vec![a]);
-        let t0 = host.kernel().wall_clock_ns();
+        let t0 = host.kernel().hrestime_ns();
         host.advance_clock(Duration::from_secs(1));
         assert!(procs.exit(a));
         assert!(!procs.exit(a), "already dead");
