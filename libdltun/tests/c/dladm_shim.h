@@ -130,35 +130,57 @@ typedef struct dladm_arg_list {
 	char			*al_buf;
 } dladm_arg_list_t;
 
+/*
+ * dladm_parse_link_props as libdladm parses (linkprop.c hands the string
+ * to dladm_parse_args in libdladm.c): '=' ends a name, ',' ends a value
+ * (or a name without values); a name or value that is empty when '=' or
+ * ',' ends it makes the whole list invalid ("owner=," and ",," fail; a
+ * lone trailing "owner=" or "mtu=1," does not).  Written for the tests,
+ * with the same outcomes, so the patch meets libdladm's rule here.
+ */
 static dladm_status_t
 dladm_parse_link_props(char *str, dladm_arg_list_t **listp, boolean_t novalues)
 {
 	dladm_arg_list_t *list;
 	dladm_arg_info_t *cur = NULL;
-	char *tok, *eq, *save = NULL;
+	char *p, *start;
 
-	(void) novalues;
 	*listp = NULL;
-	if (str == NULL || *str == '\0')
+	if (str == NULL)
+		return (DLADM_STATUS_BADARG);
+	if (*str == '\0')
 		return (DLADM_STATUS_OK);
 	if ((list = calloc(1, sizeof (*list))) == NULL ||
 	    (list->al_buf = strdup(str)) == NULL)
 		return (DLADM_STATUS_BADARG);
-	for (tok = strtok_r(list->al_buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if ((eq = strchr(tok, '=')) != NULL) {
-			if (list->al_count == DLADM_MAX_ARG_CNT || eq == tok)
-				goto bad;
-			*eq = '\0';
-			cur = &list->al_info[list->al_count++];
-			cur->ai_name = tok;
-			if (eq[1] != '\0')
-				cur->ai_val[cur->ai_count++] = eq + 1;
-		} else {
-			if (cur == NULL || cur->ai_count == DLADM_MAX_ARG_VALS)
-				goto bad;
-			cur->ai_val[cur->ai_count++] = tok;
+	start = list->al_buf;
+	for (p = list->al_buf; ; p++) {
+		char c = *p;
+		int sep = (c == '=' || c == ',');
+
+		if (!sep && c != '\0')
+			continue;
+		if (sep && p == start)
+			goto bad;	/* empty segment before '=' or ',' */
+		*p = '\0';
+		if (p != start || sep) {
+			if (cur != NULL && c != '=') {
+				if (novalues || cur->ai_count == DLADM_MAX_ARG_VALS)
+					goto bad;
+				cur->ai_val[cur->ai_count++] = start;
+			} else {
+				if (list->al_count == DLADM_MAX_ARG_CNT)
+					goto bad;
+				cur = &list->al_info[list->al_count++];
+				cur->ai_name = start;
+				cur->ai_count = 0;
+				if (c != '=')
+					cur = NULL;
+			}
 		}
+		if (c == '\0')
+			break;
+		start = p + 1;
 	}
 	*listp = list;
 	return (DLADM_STATUS_OK);

@@ -65,6 +65,10 @@ main(void)
 	dladm("show-tun -P -p -o link,mtu");
 	dladm("modify-tun -p mtu=9000,owner= tap7");
 	dladm("show-tun -p -o link,mtu,owner tap7");
+	/* Resets anywhere in the list and in several -p (issue 15). */
+	dladm("modify-tun -p owner=0,group=0 tap7");
+	dladm("modify-tun -p owner=,mtu=9000 -p group= tap7");
+	dladm("show-tun -p -o link,mtu,owner,group tap7");
 	dladm("modify-tun -t -p mtu=1280 tap7");
 	dladm("show-tun -p -o link,mtu tap7");
 	dladm("show-tun -P -p -o link,mtu tap7");
