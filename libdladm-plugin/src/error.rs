@@ -53,6 +53,8 @@ pub enum ErrorKind {
     Dladm { op: &'static str, error: DlError },
     /// IP interface handling failed.
     Ip { message: String },
+    /// dlmgmtd is not running (its door is missing).
+    Unavailable,
 }
 
 /// Stable status codes: the values never change meaning (the C ABI
@@ -76,6 +78,9 @@ pub enum Status {
     Kernel = 13,
     Dladm = 14,
     Ip = 15,
+    /// The driver or dlmgmtd cannot be reached: the C ABI's
+    /// `DLTUN_STATUS_UNAVAIL`, outside the 0..=15 run of [`Status::ALL`].
+    Unavailable = 102,
 }
 
 impl Status {
@@ -118,11 +123,15 @@ impl Status {
             Status::Kernel => "the tuntap driver refused the request",
             Status::Dladm => "dlmgmtd refused the request",
             Status::Ip => "IP interface operation failed",
+            Status::Unavailable => "the tuntap driver or dlmgmtd is not available",
         }
     }
 
     /// The status with this code, if any.
     pub fn from_code(code: u32) -> Option<Status> {
+        if code == Status::Unavailable as u32 {
+            return Some(Status::Unavailable);
+        }
         Status::ALL.get(code as usize).copied()
     }
 }
@@ -149,6 +158,7 @@ impl Error {
             ErrorKind::Kernel { .. } => Status::Kernel,
             ErrorKind::Dladm { .. } => Status::Dladm,
             ErrorKind::Ip { .. } => Status::Ip,
+            ErrorKind::Unavailable => Status::Unavailable,
         }
     }
 }
@@ -173,6 +183,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Kernel { op, errno } => write!(f, "the tuntap driver refused to {op}: {errno}"),
             ErrorKind::Dladm { op, error } => write!(f, "dlmgmtd refused to {op}: {error}"),
             ErrorKind::Ip { message } => write!(f, "{message}"),
+            ErrorKind::Unavailable => write!(
+                f,
+                "dlmgmtd is not running ({} is missing): svcadm enable svc:/network/datalink-management:default",
+                crate::platform::DLMGMT_DOOR
+            ),
         }
     }
 }

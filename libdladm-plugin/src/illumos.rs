@@ -53,7 +53,10 @@ const PRFNSZ: usize = 16;
 /// The illumos system, acting with the caller's credentials.
 pub struct Illumos {
     handle: dl::dladm_handle_t,
-    control: File,
+    /// The control node opened read-only (always) and read-write (on the
+    /// first command that changes something: [`control_needs_write`]).
+    control_ro: File,
+    control_rw: std::sync::OnceLock<Result<File, Errno>>,
 }
 
 impl Drop for Illumos {
@@ -66,7 +69,8 @@ impl Drop for Illumos {
 fn status_error(status: dl::dladm_status_t) -> DlError {
     match status {
         dl::dladm_status_t::DLADM_STATUS_EXIST => DlError::Exists,
-        dl::dladm_status_t::DLADM_STATUS_NOTFOUND => DlError::NotFound,
+        // libdladm reports a missing dlmgmtd door as "not found" too.
+        dl::dladm_status_t::DLADM_STATUS_NOTFOUND => not_found_or_unavailable(std::path::Path::new(DLMGMT_DOOR)),
         dl::dladm_status_t::DLADM_STATUS_DENIED => DlError::Denied,
         dl::dladm_status_t::DLADM_STATUS_TEMPONLY => DlError::TempOnly,
         dl::dladm_status_t::DLADM_STATUS_BADARG => DlError::BadArg,
@@ -129,9 +133,8 @@ fn run(cmd: &mut Command) -> Result<String, String> {
 impl Illumos {
     /// Open libdladm and the driver's control node.
     pub fn open() -> Result<Illumos, String> {
-        let control = OpenOptions::new()
+        let control_ro = OpenOptions::new()
             .read(true)
-            .write(true)
             .open(CONTROL_NODE)
             .map_err(|e| format!("cannot open {CONTROL_NODE} (is the tuntap driver installed?): {e}"))?;
         let mut handle: dl::dladm_handle_t = std::ptr::null_mut();
@@ -140,7 +143,7 @@ impl Illumos {
         if !status.is_ok() {
             return Err(format!("cannot open libdladm: {}", status_error(status)));
         }
-        Ok(Illumos { handle, control })
+        Ok(Illumos { handle, control_ro, control_rw: std::sync::OnceLock::new() })
     }
 
     fn with_conf(
@@ -345,6 +348,18 @@ impl Platform for Illumos {
     }
 
     fn control_ioctl(&self, cmd: i32, input: &[u8]) -> Result<Vec<u8>, Errno> {
+        let fd = if control_needs_write(cmd) {
+            let rw = self.control_rw.get_or_init(|| {
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(CONTROL_NODE)
+                    .map_err(|e| Errno(e.raw_os_error().unwrap_or(0)))
+            });
+            rw.as_ref().map_err(|e| *e)?.as_raw_fd()
+        } else {
+            self.control_ro.as_raw_fd()
+        };
         let mut buf = input.to_vec();
         let mut sio = StrIoctl {
             ic_cmd: cmd,
@@ -354,7 +369,7 @@ impl Platform for Illumos {
         };
         // SAFETY: sio points at buf, which holds ic_len bytes and outlives
         // the call; the driver replies with at most the request's size.
-        let r = unsafe { ioctl(self.control.as_raw_fd(), I_STR, &mut sio as *mut StrIoctl) };
+        let r = unsafe { ioctl(fd, I_STR, &mut sio as *mut StrIoctl) };
         if r < 0 {
             let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
             return Err(Errno(errno));
@@ -377,14 +392,9 @@ impl Platform for Illumos {
     }
 
     fn service_pids(&self, fmri: &str) -> Result<Vec<Pid>, String> {
-        // `svcs -H -p FMRI`: the instance line, then one indented line
-        // per process: "<stime> <pid> <command>".
-        let out = run(Command::new("/usr/bin/svcs").args(["-H", "-p", fmri]))?;
-        Ok(out
-            .lines()
-            .filter(|l| l.starts_with(char::is_whitespace))
-            .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .collect())
+        // In the C locale (crate::svcs): the start-time column must not
+        // shift the pid.
+        run(&mut crate::svcs::command(fmri)).map(|out| crate::svcs::member_pids(&out))
     }
 
     fn owner_store(&self) -> Arc<dyn OwnerStore> {

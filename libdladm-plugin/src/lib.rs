@@ -31,6 +31,7 @@ mod types;
 pub mod illumos;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod svcs;
 
 pub use error::{Error, ErrorKind, Status};
 pub use manager::{CONF_GROUP, CONF_MAC, CONF_MODE, CONF_MTU, CONF_OWNER, TunAdm};

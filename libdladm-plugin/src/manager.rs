@@ -83,6 +83,7 @@ fn dl_kind(op: &'static str, e: DlError) -> ErrorKind {
         DlError::Denied => ErrorKind::Permission,
         DlError::TempOnly => ErrorKind::TemporaryOnly,
         DlError::NotFound => ErrorKind::NotFound,
+        DlError::Unavailable => ErrorKind::Unavailable,
         error => ErrorKind::Dladm { op, error },
     }
 }

@@ -95,6 +95,12 @@ pub enum DlError {
     BadArg,
     /// `DLADM_STATUS_LINKBUSY` (the kernel still holds the link).
     Busy,
+    /// dlmgmtd cannot be reached.  libdladm opens its door lazily and
+    /// maps the open's `ENOENT` to `DLADM_STATUS_NOTFOUND`
+    /// (`dladm_door_fd`, `dladm_errno2status` in libdladm.c), so a backend
+    /// turns "not found" into this when the door is absent
+    /// ([`not_found_or_unavailable`]).
+    Unavailable,
     /// Anything else, with libdladm's own message.
     Other(String),
 }
@@ -108,9 +114,28 @@ impl fmt::Display for DlError {
             DlError::TempOnly => write!(f, "change cannot be persistent"),
             DlError::BadArg => write!(f, "invalid argument"),
             DlError::Busy => write!(f, "link busy"),
+            DlError::Unavailable => write!(f, "dlmgmtd is not running"),
             DlError::Other(msg) => write!(f, "{msg}"),
         }
     }
+}
+
+/// Does control-node command `cmd` change anything?  Only those are sent
+/// on a read-write open; `TUN_IOC_INFO` and `TUN_IOC_LIST` go on a
+/// read-only one, so `show` works for users who may not write the node
+/// (the driver checks `sys_dl_config` per command, not per open).
+pub fn control_needs_write(cmd: i32) -> bool {
+    !matches!(cmd, tuntap_abi::TUN_IOC_INFO | tuntap_abi::TUN_IOC_LIST)
+}
+
+/// dlmgmtd's door (`DLMGMT_DOOR`, illumos usr/src/uts/common/sys/dls_mgmt.h).
+pub const DLMGMT_DOOR: &str = "/etc/svc/volatile/dladm/dlmgmt_door";
+
+/// What a libdladm "not found" means: [`DlError::NotFound`] while the
+/// door `door` exists, [`DlError::Unavailable`] when it does not (dlmgmtd
+/// is not running, and the "not found" was the door's).
+pub fn not_found_or_unavailable(door: &std::path::Path) -> DlError {
+    if door.exists() { DlError::NotFound } else { DlError::Unavailable }
 }
 
 /// Flags of a dlmgmtd link entry (`DLMGMT_ACTIVE`, `DLMGMT_PERSIST`,

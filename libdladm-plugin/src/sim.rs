@@ -76,6 +76,8 @@ struct Inner {
     ip: Mutex<BTreeMap<String, Vec<SimMacClient>>>,
     /// The owner registry (tmpfs on illumos).
     owners: Arc<MemStore>,
+    /// dlmgmtd is stopped: its door is gone ([`SimSystem::stop_dlmgmtd`]).
+    dlmgmtd_down: std::sync::atomic::AtomicBool,
 }
 
 /// A simulated host running the tuntap driver.  Cheap to clone.
@@ -114,6 +116,7 @@ impl SimSystem {
                 streams: Mutex::new(Vec::new()),
                 ip: Mutex::new(BTreeMap::new()),
                 owners: Arc::new(MemStore::new()),
+                dlmgmtd_down: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -157,9 +160,13 @@ impl SimSystem {
     }
 
     fn open_as(&self, pid: i32, node: u32, cred: &SimCred) -> Result<SimStream, i32> {
+        self.open_flags(pid, node, cred, sys::FREAD | sys::FWRITE)
+    }
+
+    fn open_flags(&self, pid: i32, node: u32, cred: &SimCred, flag: i32) -> Result<SimStream, i32> {
         self.inner.host.open_with(OpenArgs {
             minor: sys::MAC_PRIVATE_MINOR + node,
-            flag: sys::FREAD | sys::FWRITE,
+            flag,
             sflag: sys::CLONEOPEN,
             cred: cred.clone(),
             pid,
@@ -269,6 +276,18 @@ impl SimSystem {
         }
     }
 
+    /// Stop dlmgmtd: its door goes away, and every libdladm call of a
+    /// platform fails as an illumos backend reports it
+    /// ([`crate::platform::not_found_or_unavailable`]).
+    pub fn stop_dlmgmtd(&self) {
+        self.inner.dlmgmtd_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Start dlmgmtd again.
+    pub fn start_dlmgmtd(&self) {
+        self.inner.dlmgmtd_down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Reboot: every process dies, the kernel state goes (links, IP,
     /// streams), the owner registry (tmpfs) empties, dlmgmtd keeps only
     /// persistent entries (inactive) with their configuration, and a
@@ -300,6 +319,11 @@ impl SimSystem {
 }
 
 impl SimPlatform {
+    /// Every libdladm call goes through dlmgmtd's door.
+    fn door(&self) -> Result<(), DlError> {
+        if self.sys.inner.dlmgmtd_down.load(std::sync::atomic::Ordering::SeqCst) { Err(DlError::Unavailable) } else { Ok(()) }
+    }
+
     /// The system this caller lives on.
     pub fn system(&self) -> &SimSystem {
         &self.sys
@@ -321,6 +345,7 @@ impl Platform for SimPlatform {
     }
 
     fn dl_create_id(&self, name: &str, flags: DlFlags) -> Result<DatalinkId, DlError> {
+        self.door()?;
         self.sys
             .host()
             .dlmgmt_create_id(&self.cred, name, sys::DATALINK_CLASS_MISC, sys::DL_ETHER, sim_flags(flags))
@@ -328,10 +353,12 @@ impl Platform for SimPlatform {
     }
 
     fn dl_destroy_id(&self, linkid: DatalinkId, flags: DlFlags) -> Result<(), DlError> {
+        self.door()?;
         self.sys.host().dlmgmt_destroy_id(&self.cred, linkid, sim_flags(flags)).map_err(dl_error)
     }
 
     fn dl_up_id(&self, linkid: DatalinkId) -> Result<(), DlError> {
+        self.door()?;
         if !self.cred.spec().privs.dl_config {
             return Err(DlError::Denied);
         }
@@ -339,18 +366,22 @@ impl Platform for SimPlatform {
     }
 
     fn dl_name2info(&self, name: &str) -> Result<DlEntry, DlError> {
+        self.door()?;
         self.sys.host().dlmgmt_name2info(self.zone(), name).map(entry).map_err(dl_error)
     }
 
     fn dl_id2info(&self, linkid: DatalinkId) -> Result<DlEntry, DlError> {
+        self.door()?;
         self.sys.host().dlmgmt_id2info(self.zone(), linkid).map(entry).map_err(dl_error)
     }
 
     fn dl_walk(&self, class_mask: u32) -> Result<Vec<DlEntry>, DlError> {
+        self.door()?;
         Ok(self.sys.host().dlmgmt_walk(self.zone(), class_mask as i32).into_iter().map(entry).collect())
     }
 
     fn conf_create(&self, linkid: DatalinkId, _name: &str, fields: &[(&str, String)]) -> Result<(), DlError> {
+        self.door()?;
         for (key, value) in fields {
             self.sys.host().dlmgmt_set_conf(&self.cred, linkid, key, value.as_bytes()).map_err(dl_error)?;
         }
@@ -358,6 +389,7 @@ impl Platform for SimPlatform {
     }
 
     fn conf_update(&self, linkid: DatalinkId, fields: &[(&str, Option<String>)]) -> Result<(), DlError> {
+        self.door()?;
         for (key, value) in fields {
             match value {
                 Some(v) => self.sys.host().dlmgmt_set_conf(&self.cred, linkid, key, v.as_bytes()),
@@ -369,6 +401,7 @@ impl Platform for SimPlatform {
     }
 
     fn conf_get(&self, linkid: DatalinkId, key: &str) -> Result<Option<String>, DlError> {
+        self.door()?;
         match self.sys.host().dlmgmt_get_conf(self.zone(), linkid, key) {
             Ok(v) => Ok(Some(String::from_utf8_lossy(&v).into_owned())),
             Err(tuntap_sim::DlError::NotFound) => Ok(None),
@@ -377,11 +410,14 @@ impl Platform for SimPlatform {
     }
 
     fn conf_remove(&self, linkid: DatalinkId) -> Result<(), DlError> {
+        self.door()?;
         self.sys.host().dlmgmt_remove_conf(&self.cred, linkid).map_err(dl_error)
     }
 
     fn control_ioctl(&self, cmd: i32, input: &[u8]) -> Result<Vec<u8>, Errno> {
-        let ctl = self.sys.open_as(self.pid, node_minor::CTL, &self.cred).map_err(Errno)?;
+        // As the illumos backend: read-only for INFO and LIST.
+        let flag = if control_needs_write(cmd) { sys::FREAD | sys::FWRITE } else { sys::FREAD };
+        let ctl = self.sys.open_flags(self.pid, node_minor::CTL, &self.cred, flag).map_err(Errno)?;
         let r = ctl.ioctl_istr(cmd, input);
         ctl.close();
         r.map(|reply| reply.data).map_err(Errno)

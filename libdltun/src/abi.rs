@@ -37,7 +37,7 @@ pub const DLTUN_STATUS_BADARG: dltun_status_t = 100;
 /// A panic inside the library, caught at the boundary.
 pub const DLTUN_STATUS_INTERNAL: dltun_status_t = 101;
 /// The driver or dlmgmtd cannot be reached (or no backend is built in).
-pub const DLTUN_STATUS_UNAVAIL: dltun_status_t = 102;
+pub const DLTUN_STATUS_UNAVAIL: dltun_status_t = lib(Status::Unavailable);
 
 /// Every status of the C interface with its C name, in code order.
 pub const STATUS_NAMES: [(dltun_status_t, &str); 19] = [

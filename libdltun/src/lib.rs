@@ -376,7 +376,7 @@ fn messages() -> &'static Vec<(dltun_status_t, CString)> {
             Status::ALL.iter().map(|s| (*s as u32 as dltun_status_t, text(s.description()))).collect();
         v.push((DLTUN_STATUS_BADARG, text("invalid argument (null pointer, unknown flag or mode, unreadable string)")));
         v.push((DLTUN_STATUS_INTERNAL, text("internal error in libdltun")));
-        v.push((DLTUN_STATUS_UNAVAIL, text("the tuntap driver or dlmgmtd is not available")));
+        v.push((DLTUN_STATUS_UNAVAIL, text(Status::Unavailable.description())));
         v
     })
 }

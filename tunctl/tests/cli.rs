@@ -423,3 +423,15 @@ fn every_abi_counter_reaches_show_s_and_json() {
     assert_eq!((r.code, r.err.as_str()), (exit::USAGE, "tunctl: show: -p (--parsable) needs -o field,... or -s\n"));
     sys.finish();
 }
+
+#[test]
+fn a_stopped_dlmgmtd_is_reported_as_such_not_as_a_missing_link() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create -T tun vpn0");
+    sys.stop_dlmgmtd();
+    let r = tunctl(&sys, "show vpn0");
+    assert_eq!(r.code, exit::FAILED, "{}", r.err);
+    assert!(r.err.starts_with("tunctl: link vpn0: dlmgmtd is not running"), "{}", r.err);
+    sys.start_dlmgmtd();
+    sys.finish();
+}
