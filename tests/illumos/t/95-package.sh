@@ -12,6 +12,14 @@
 # shellcheck disable=SC2154 # OUT, ERR, RC come from lib.sh's run
 t_main() {
 	require_proto
+	# libdltun.so.1's functions carry the LIBDLTUN_1.0 version of
+	# libdltun/mapfile-vers (elfdump -v lists the version definitions,
+	# pvs -ds each version with its symbols).
+	LIB=$PROTO/usr/lib/amd64/libdltun.so.1
+	run elfdump -v "$LIB"
+	expect_contains "$OUT" "LIBDLTUN_1.0" "elfdump -v $LIB"
+	run pvs -ds "$LIB"
+	expect_contains "$OUT" "dltun_open" "pvs -ds $LIB (dltun_open in a version)"
 	REPO=$T_WORK/repo
 	publish_all "$REPO"
 	PACKAGES=$(project_packages)
