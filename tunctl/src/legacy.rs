@@ -2,15 +2,16 @@
 //! The old `tunctl` command line, so existing scripts keep working:
 //!
 //! ```text
-//! tunctl [-b] [-u owner] [-g group] [-t tunN|tapN] [-f clone-dev]
-//! tunctl -d tunN|tapN [-f clone-dev]
+//! tunctl [-b] [-n|-p] [-u owner] [-g group] [-t name] [-f clone-dev]
+//! tunctl -d name [-f clone-dev]
 //! ```
 //!
 //! `-t` creates a temporary link that stays until deleted (what the old
 //! tool's "persistent" meant: it did not survive a reboot either); with
 //! no `-t`, the lowest free `tapN` (or `tunN` when the clone device is
-//! `/dev/tun`) is made.  The mode comes from the name's prefix (`tun` or
-//! `tap`), else from the clone device, else tap (the old default).
+//! `/dev/tun`) is made.  The mode is `-n` (tun) or `-p` (tap), as the
+//! Linux tool has them, else the name's prefix (`tun` or `tap`), else the
+//! clone device, else tap (the old default).
 //! `-f` is accepted for compatibility: links are made through the
 //! control node whatever device it names.  `-b` prints only the name.
 //! The messages are the old tool's: `Set 'tap0' persistent and owned by
@@ -22,7 +23,7 @@ use libdladm_plugin::{CreateRequest, DeleteOptions, ErrorKind, Mode, Platform, T
 
 use crate::{exit, exit_code, resolve_id};
 
-pub const USAGE: &str = "usage: tunctl [-b] [-u owner] [-g group] [-t tunN|tapN] [-f clone-dev]\n       tunctl -d tunN|tapN [-f clone-dev]\n       tunctl --help  (the new verbs: create, delete, show, modify, up, cleanup)";
+pub const USAGE: &str = "usage: tunctl [-b] [-n|-p] [-u owner] [-g group] [-t name] [-f clone-dev]\n       tunctl -d name [-f clone-dev]\n       tunctl --help  (the new verbs: create, delete, show, modify, up, cleanup)";
 
 /// A parsed old-style command.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct Legacy {
     pub owner: Option<String>,
     pub group: Option<String>,
     pub clone_dev: Option<String>,
+    /// `-n` (tun) or `-p` (tap).
+    pub mode: Option<Mode>,
 }
 
 /// `None` when `args` are not old-style (they start with a verb or a
@@ -42,11 +45,11 @@ pub fn parse(args: &[String]) -> Option<Result<Legacy, String>> {
     let is_old = first.starts_with('-')
         && !first.starts_with("--")
         && first.len() > 1
-        && first[1..].chars().all(|c| "bdtufg".contains(c));
+        && first[1..].chars().all(|c| "bdtufgnp".contains(c));
     if !is_old {
         return None;
     }
-    let mut l = Legacy { brief: false, delete: None, name: None, owner: None, group: None, clone_dev: None };
+    let mut l = Legacy { brief: false, delete: None, name: None, owner: None, group: None, clone_dev: None, mode: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty() && !f.starts_with('-')) else {
@@ -56,6 +59,14 @@ pub fn parse(args: &[String]) -> Option<Result<Legacy, String>> {
         while let Some(c) = chars.next() {
             if c == 'b' {
                 l.brief = true;
+                continue;
+            }
+            if c == 'n' || c == 'p' {
+                let mode = if c == 'n' { Mode::Tun } else { Mode::Tap };
+                if l.mode.is_some_and(|m| m != mode) {
+                    return Some(Err("-n (tun) and -p (tap) exclude each other".into()));
+                }
+                l.mode = Some(mode);
                 continue;
             }
             if !"dtugf".contains(c) {
@@ -84,7 +95,10 @@ pub fn parse(args: &[String]) -> Option<Result<Legacy, String>> {
     Some(Ok(l))
 }
 
-fn mode_for(name: Option<&str>, clone_dev: Option<&str>) -> Mode {
+fn mode_for(given: Option<Mode>, name: Option<&str>, clone_dev: Option<&str>) -> Mode {
+    if let Some(m) = given {
+        return m;
+    }
     match name {
         Some(n) if n.starts_with("tun") => Mode::Tun,
         Some(n) if n.starts_with("tap") => Mode::Tap,
@@ -118,7 +132,7 @@ pub fn execute<P: Platform>(adm: &TunAdm<P>, cmd: &Legacy, out: &mut dyn Write, 
         Ok(g) => g,
         Err(m) => return fail(err, m, exit::USAGE),
     };
-    let mode = mode_for(cmd.name.as_deref(), cmd.clone_dev.as_deref());
+    let mode = mode_for(cmd.mode, cmd.name.as_deref(), cmd.clone_dev.as_deref());
     let request = |name: String| CreateRequest { persistent: false, owner, group, ..CreateRequest::new(&name, mode) };
     let created = match &cmd.name {
         Some(name) => adm.create(&request(name.clone())),

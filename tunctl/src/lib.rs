@@ -19,6 +19,7 @@ use libdladm_plugin::{
     ModifyRequest, OwnerError, Pid, Platform, Status, TunAdm, TunLink, UpOutcome,
 };
 
+pub mod ids;
 pub mod legacy;
 mod output;
 
@@ -58,8 +59,10 @@ Exit status:
   6  the link is busy (queues attached, IP plumbed)
   7  up or cleanup failed for some links
 
-Old tunctl options still work: tunctl [-b] [-u owner] [-g group]
-[-t tunN|tapN] [-f clone-dev], and tunctl -d tunN|tapN.";
+Old tunctl options still work: tunctl [-b] [-n|-p] [-u owner] [-g group]
+[-t name] [-f clone-dev], and tunctl -d name.
+
+Owners and groups are names (through the name service) or numbers.";
 
 /// The exit code for a library error.
 pub fn exit_code(e: &Error) -> i32 {
@@ -280,21 +283,10 @@ fn warn(err: &mut dyn Write, warnings: &[String]) {
     }
 }
 
-/// Resolve a user given as a name or a number.
+/// Resolve a user (`db` ends in "passwd") or a group given as a name or
+/// a number, through the name service ([`ids`]).
 pub fn resolve_id(text: &str, db: &str) -> Result<u32, String> {
-    if let Ok(n) = text.parse::<u32>() {
-        return if n == u32::MAX { Err(format!("{text} is not a valid id")) } else { Ok(n) };
-    }
-    let file = std::fs::read_to_string(db).unwrap_or_default();
-    file.lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let id = f.nth(1)?.parse::<u32>().ok()?;
-            (name == text).then_some(id)
-        })
-        .next()
-        .ok_or_else(|| format!("no such {} '{text}'", if db.ends_with("group") { "group" } else { "user" }))
+    if db.ends_with("group") { ids::group_id(text) } else { ids::user_id(text) }
 }
 
 /// Run tunctl with `args` (without the program name).  `connect` opens

@@ -38,8 +38,10 @@ fn state(l: &TunLink) -> &'static str {
     }
 }
 
-fn id_text(id: Option<u32>) -> String {
-    id.map_or("--".into(), |v| v.to_string())
+/// A user or group as `dladm` shows one: its name, or the number when the
+/// name service does not know it, or `--`.
+fn id_text(id: Option<u32>, name: fn(u32) -> Option<String>) -> String {
+    id.map_or("--".into(), |v| name(v).unwrap_or_else(|| v.to_string()))
 }
 
 /// The text of one field of one link.
@@ -54,8 +56,8 @@ pub fn value(l: &TunLink, field: &str) -> String {
         "state" => state(l).into(),
         "mtu" => k.map(|k| k.mtu).or(c.and_then(|c| c.mtu)).map_or("--".into(), |m| m.to_string()),
         "macaddress" => k.map(|k| k.mac).or(c.and_then(|c| c.mac)).map_or("--".into(), |m| m.to_string()),
-        "owner" => id_text(k.map_or(c.and_then(|c| c.owner), |k| k.owner)),
-        "group" => id_text(k.map_or(c.and_then(|c| c.group), |k| k.group)),
+        "owner" => id_text(k.map_or(c.and_then(|c| c.owner), |k| k.owner), crate::ids::user_name),
+        "group" => id_text(k.map_or(c.and_then(|c| c.group), |k| k.group), crate::ids::group_name),
         "queues" => k.map_or("--".into(), |k| k.queues.to_string()),
         "pids" => match k {
             Some(k) if !k.pids.is_empty() => k.pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),

@@ -220,9 +220,19 @@ fn cleanup_dry_run_then_for_real() {
 #[test]
 fn old_tunctl_options_keep_working() {
     let sys = SimSystem::new();
-    let r = tunctl(&sys, "-t tap3 -u 1000");
-    assert_eq!((r.code, r.out.as_str()), (exit::OK, "Set 'tap3' persistent and owned by uid 1000\n"));
-    assert_eq!(tunctl(&sys, "show -p -o mode,owner,persist tap3").out, "tap:1000:no\n");
+    let r = tunctl(&sys, "-t tap3 -u root");
+    assert_eq!((r.code, r.out.as_str()), (exit::OK, "Set 'tap3' persistent and owned by uid 0\n"));
+    // Owners show as names, through the name service.
+    assert_eq!(tunctl(&sys, "show -p -o mode,owner,persist tap3").out, "tap:root:no\n");
+    // -n and -p, the Linux tool's tun and tap options.
+    assert_eq!(tunctl(&sys, "-b -n -t vpn7").out, "vpn7\n");
+    assert_eq!(tunctl(&sys, "show -p -o mode vpn7").out, "tun\n");
+    assert_eq!(tunctl(&sys, "-b -p -t vpn8").out, "vpn8\n");
+    assert_eq!(tunctl(&sys, "show -p -o mode vpn8").out, "tap\n");
+    let r = tunctl(&sys, "-n -p -t vpn9");
+    assert_eq!((r.code, r.err.lines().next()), (exit::USAGE, Some("tunctl: -n (tun) and -p (tap) exclude each other")));
+    assert_eq!(tunctl(&sys, "-b -n").out, "tun0\n", "the lowest free unit of the mode");
+    assert_eq!(tunctl(&sys, "-d tun0").code, exit::OK);
     let r = tunctl(&sys, "-b -t tun2 -f /dev/tun");
     assert_eq!(r.out, "tun2\n");
     assert_eq!(tunctl(&sys, "show -p -o mode tun2").out, "tun\n");
