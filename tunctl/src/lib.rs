@@ -189,6 +189,10 @@ struct ShowArgs {
     /// `dladm show-link -s`).
     #[arg(short = 's', long = "statistics", conflicts_with_all = ["output", "json"])]
     stats: bool,
+    /// The persistent configuration (what `up` makes at boot) instead of
+    /// the running links, as `dladm show-link -P`.
+    #[arg(short = 'P', long = "persistent", conflicts_with = "stats")]
+    persistent: bool,
     /// Fields to show, comma separated (see below), or "all".
     #[arg(short = 'o', long = "output", value_name = "field,...")]
     output: Option<String>,
@@ -312,6 +316,11 @@ pub fn run<P: Platform>(
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let text = e.render().to_string();
+            // One error style: usage errors start "tunctl: " like the rest.
+            let text = match text.strip_prefix("error: ") {
+                Some(rest) if e.use_stderr() => format!("tunctl: {rest}"),
+                _ => text,
+            };
             let _ = if e.use_stderr() { err.write_all(text.as_bytes()) } else { out.write_all(text.as_bytes()) };
             return code;
         }
@@ -396,10 +405,20 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
             Ok(exit::OK)
         }
         Verb::Show(a) => {
-            let links: Vec<TunLink> = match &a.name {
+            let mut links: Vec<TunLink> = match &a.name {
                 Some(n) => vec![adm.show(n)?],
                 None => adm.list()?,
             };
+            if a.persistent {
+                // Only what is configured, as configured.
+                links.retain(|l| l.config.is_some());
+                for l in &mut links {
+                    l.kernel = None;
+                }
+                if let (Some(n), true) = (&a.name, links.is_empty()) {
+                    return Ok(fail(err, &format!("link {n}: temporary: it has no persistent configuration"), exit::NOT_FOUND));
+                }
+            }
             if a.stats {
                 let _ = out.write_all(output::stats(&links, a.parsable).as_bytes());
             } else if a.json {
@@ -407,6 +426,7 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
             } else {
                 let fields = match &a.output {
                     Some(f) => output::parse_fields(f).unwrap_or_default(),
+                    None if a.persistent => output::PERSISTENT_FIELDS.to_vec(),
                     None => output::DEFAULT_FIELDS.to_vec(),
                 };
                 let text = if a.parsable { output::parsable(&links, &fields) } else { output::table(&links, &fields) };

@@ -13,6 +13,9 @@ pub const FIELDS: &[&str] =
 /// The table's columns when no `-o` is given.
 pub const DEFAULT_FIELDS: &[&str] = &["link", "mode", "state", "mtu", "macaddress", "owner", "queues", "persist", "zone"];
 
+/// The table's columns with `-P` (the persistent configuration).
+pub const PERSISTENT_FIELDS: &[&str] = &["link", "mode", "mtu", "macaddress", "owner", "group"];
+
 /// Check a `-o` list; `all` means every field.
 pub fn parse_fields(list: &str) -> Result<Vec<&'static str>, String> {
     if list.eq_ignore_ascii_case("all") {

@@ -445,3 +445,59 @@ fn a_stopped_dlmgmtd_is_reported_as_such_not_as_a_missing_link() {
     sys.start_dlmgmtd();
     sys.finish();
 }
+
+#[test]
+fn usage_errors_have_the_same_style_as_every_other_error() {
+    let sys = SimSystem::new();
+    for args in ["create", "frobnicate", "show --bogus", "create --mtu abc vpn0", "modify --owner x --no-owner vpn0"] {
+        let r = tunctl(&sys, args);
+        assert_eq!(r.code, exit::USAGE, "{args}: {}", r.err);
+        assert!(r.err.starts_with("tunctl: "), "{args}: {:?}", r.err);
+        assert!(!r.err.contains("error: "), "{args}: {:?}", r.err);
+    }
+    let r = tunctl(&sys, "--help");
+    assert_eq!((r.code, r.err.as_str()), (exit::OK, ""));
+    assert!(r.out.contains("Exit status:"), "{}", r.out);
+    sys.finish();
+}
+
+#[test]
+fn show_p_upper_shows_the_persistent_configuration() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create -T tun --mtu 1400 vpn0");
+    tunctl(&sys, "create -T tun --temporary tun0");
+    assert_eq!(tunctl(&sys, "modify -t --mtu 1280 vpn0").code, exit::OK);
+    assert_eq!(tunctl(&sys, "show -p -o link,mtu vpn0").out, "vpn0:1280\n", "running");
+    assert_eq!(tunctl(&sys, "show -P -p -o link,mtu").out, "vpn0:1400\n", "configured; the temporary tun0 is not");
+    let r = tunctl(&sys, "show -P");
+    let header: Vec<&str> = r.out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["LINK", "MODE", "MTU", "MACADDRESS", "OWNER", "GROUP"]);
+    let r = tunctl(&sys, "show -P tun0");
+    assert_eq!((r.code, r.err.as_str()), (exit::NOT_FOUND, "tunctl: link tun0: temporary: it has no persistent configuration\n"));
+    sys.finish();
+}
+
+/// The numbers `.It N` under EXIT STATUS in tunctl(8).
+fn page_exit_codes(page: &str) -> Vec<i32> {
+    page.lines()
+        .skip_while(|l| *l != ".Sh EXIT STATUS")
+        .skip(1)
+        .take_while(|l| !l.starts_with(".Sh "))
+        .filter_map(|l| l.strip_prefix(".It ")?.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn exit_codes_are_the_documented_ones() {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../man/tunctl.8")).unwrap();
+    let code = [exit::OK, exit::FAILED, exit::USAGE, exit::NOT_FOUND, exit::EXISTS, exit::DENIED, exit::BUSY, exit::PARTIAL];
+    assert_eq!(page_exit_codes(&page), code.to_vec(), "tunctl(8) EXIT STATUS vs tunctl::exit");
+    let sys = SimSystem::new();
+    let help = tunctl(&sys, "--help").out;
+    for c in code {
+        assert!(help.lines().any(|l| l.trim_start().starts_with(&format!("{c}  "))), "--help lists exit status {c}");
+    }
+    let stale = page.replace(".It 7\n", ".It 8\n");
+    assert_ne!(page_exit_codes(&stale), code.to_vec(), "the check bites");
+    sys.finish();
+}
