@@ -25,6 +25,7 @@ mod ids;
 mod manager;
 pub mod owners;
 pub mod platform;
+pub mod props;
 mod types;
 
 #[cfg(target_os = "illumos")]

@@ -164,6 +164,10 @@ struct CreateArgs {
     /// Group (name or gid) whose members may attach without privilege.
     #[arg(long)]
     group: Option<String>,
+    /// Properties as dladm create-tun takes them: mtu, mac-address, owner,
+    /// group (repeatable).
+    #[arg(short = 'p', long = "prop", value_name = "prop=value,...")]
+    props: Vec<String>,
     /// Link name: letters, digits, '_' or '.', ending in a digit.
     name: String,
 }
@@ -224,7 +228,19 @@ struct ModifyArgs {
     /// Change only the running link, not the configuration.
     #[arg(short = 't', long)]
     temporary: bool,
+    /// Properties as dladm modify-tun takes them; owner= and group= (no
+    /// value) remove the owner or group (repeatable).
+    #[arg(short = 'p', long = "prop", value_name = "prop=value,...")]
+    props: Vec<String>,
     name: String,
+}
+
+/// A value given both as an option and as a `-p` property is an error.
+fn one_of<T>(option: Option<T>, prop: Option<T>, name: &str) -> Result<Option<T>, String> {
+    match (option, prop) {
+        (Some(_), Some(_)) => Err(format!("property '{name}' is given twice")),
+        (o, p) => Ok(o.or(p)),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -369,12 +385,24 @@ fn id_arg(text: &str, db: &str) -> IdArg {
 fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, Error> {
     match verb {
         Verb::Create(a) => {
-            let owner = match a.owner.as_deref().map(|o| id_arg(o, "/etc/passwd")) {
+            let merged = libdladm_plugin::props::parse_props(&a.props, false).and_then(|p| {
+                Ok((
+                    one_of(a.mtu, p.mtu, "mtu")?,
+                    one_of(a.mac, p.mac, "mac-address")?,
+                    one_of(a.owner.clone(), p.owner.flatten(), "owner")?,
+                    one_of(a.group.clone(), p.group.flatten(), "group")?,
+                ))
+            });
+            let (mtu, mac, owner_text, group_text) = match merged {
+                Ok(m) => m,
+                Err(m) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
+            };
+            let owner = match owner_text.as_deref().map(|o| id_arg(o, "/etc/passwd")) {
                 Some(IdArg::Bad(m)) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
                 Some(IdArg::Id(n)) => Some(n),
                 None => None,
             };
-            let group = match a.group.as_deref().map(|g| id_arg(g, "/etc/group")) {
+            let group = match group_text.as_deref().map(|g| id_arg(g, "/etc/group")) {
                 Some(IdArg::Bad(m)) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
                 Some(IdArg::Id(n)) => Some(n),
                 None => None,
@@ -383,8 +411,8 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
                 name: a.name,
                 mode: a.mode,
                 persistent: !a.temporary,
-                mtu: a.mtu,
-                mac: a.mac,
+                mtu,
+                mac,
                 owner,
                 group,
             })?;
@@ -435,23 +463,38 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
             Ok(exit::OK)
         }
         Verb::Modify(a) => {
-            let owner = match (a.owner.as_deref().map(|o| id_arg(o, "/etc/passwd")), a.no_owner) {
-                (Some(IdArg::Bad(m)), _) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
-                (Some(IdArg::Id(n)), _) => Some(Some(n)),
-                (None, true) => Some(None),
-                (None, false) => None,
+            // --owner X / --no-owner and -p owner=X / owner= say the same.
+            let owner_opt = a.owner.clone().map(Some).or(a.no_owner.then_some(None));
+            let group_opt = a.group.clone().map(Some).or(a.no_group.then_some(None));
+            let merged = libdladm_plugin::props::parse_props(&a.props, true).and_then(|p| {
+                Ok((
+                    one_of(a.mtu, p.mtu, "mtu")?,
+                    one_of(a.mac, p.mac, "mac-address")?,
+                    one_of(owner_opt, p.owner, "owner")?,
+                    one_of(group_opt, p.group, "group")?,
+                ))
+            });
+            let (mtu, mac, owner_text, group_text) = match merged {
+                Ok(m) => m,
+                Err(m) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
             };
-            let group = match (a.group.as_deref().map(|g| id_arg(g, "/etc/group")), a.no_group) {
-                (Some(IdArg::Bad(m)), _) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
-                (Some(IdArg::Id(n)), _) => Some(Some(n)),
-                (None, true) => Some(None),
-                (None, false) => None,
+            let owner = match owner_text.map(|o| o.map(|o| id_arg(&o, "/etc/passwd"))) {
+                Some(Some(IdArg::Bad(m))) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
+                Some(Some(IdArg::Id(n))) => Some(Some(n)),
+                Some(None) => Some(None),
+                None => None,
             };
-            let req = ModifyRequest { mtu: a.mtu, mac: a.mac, owner, group, temporary: a.temporary };
+            let group = match group_text.map(|g| g.map(|g| id_arg(&g, "/etc/group"))) {
+                Some(Some(IdArg::Bad(m))) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
+                Some(Some(IdArg::Id(n))) => Some(Some(n)),
+                Some(None) => Some(None),
+                None => None,
+            };
+            let req = ModifyRequest { mtu, mac, owner, group, temporary: a.temporary };
             if req == (ModifyRequest { temporary: a.temporary, ..Default::default() }) {
                 return Ok(fail(
                     err,
-                    &format!("link {}: nothing to change (give --mtu, --mac, --owner or --group)", a.name),
+                    &format!("link {}: nothing to change (give --mtu, --mac, --owner, --group or -p)", a.name),
                     exit::USAGE,
                 ));
             }

@@ -107,7 +107,7 @@ fn bad_input_names_the_link_and_the_reason() {
         ("create --mac 1:0:0:0:0:1 vpn1", exit::USAGE, "tunctl: link vpn1: invalid MAC address '1:0:0:0:0:1': it is a multicast/broadcast address (first octet is odd)\n"),
         ("create --owner nosuchuser_x vpn1", exit::USAGE, "tunctl: link vpn1: no such user 'nosuchuser_x'\n"),
         ("delete vpn9", exit::NOT_FOUND, "tunctl: link vpn9: no such link\n"),
-        ("modify vpn0", exit::USAGE, "tunctl: link vpn0: nothing to change (give --mtu, --mac, --owner or --group)\n"),
+        ("modify vpn0", exit::USAGE, "tunctl: link vpn0: nothing to change (give --mtu, --mac, --owner, --group or -p)\n"),
         ("modify --mtu 70000 vpn0", exit::USAGE, "tunctl: link vpn0: invalid MTU 70000: must be 576 to 65535\n"),
         ("show -p -o link,speed", exit::USAGE, "tunctl: unknown field 'speed' (fields: link,linkid,mode,zone,state,mtu,macaddress,owner,group,queues,pids,persist,origin)\n"),
         ("cleanup --for openvpn", exit::USAGE, ""),
