@@ -347,6 +347,22 @@ impl Platform for Illumos {
         check(unsafe { dl::dladm_remove_conf(self.handle, linkid) })
     }
 
+    fn set_linkprop(&self, linkid: DatalinkId, name: &str, value: &str, temporary: bool) -> Result<(), DlError> {
+        let n = cstring(name)?;
+        let v = cstring(value)?;
+        let mut vals = [v.as_ptr().cast_mut()];
+        let flags = if temporary { dl::DLADM_OPT_ACTIVE } else { dl::DLADM_OPT_ACTIVE | dl::DLADM_OPT_PERSIST };
+        // SAFETY: n and v are NUL-terminated and outlive the call; vals
+        // holds one value pointer, as val_cnt says; libdladm does not
+        // write through it.
+        check(unsafe { dl::dladm_set_linkprop(self.handle, linkid, n.as_ptr(), vals.as_mut_ptr(), 1, flags) })
+    }
+
+    fn init_linkprop(&self, linkid: DatalinkId) -> Result<(), DlError> {
+        // SAFETY: plain values.
+        check(unsafe { dl::dladm_init_linkprop(self.handle, linkid, dl::boolean_t::B_FALSE) })
+    }
+
     fn control_ioctl(&self, cmd: i32, input: &[u8]) -> Result<Vec<u8>, Errno> {
         let fd = if control_needs_write(cmd) {
             let rw = self.control_rw.get_or_init(|| {

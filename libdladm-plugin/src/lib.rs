@@ -22,6 +22,7 @@
 mod cleanup;
 mod error;
 mod ids;
+pub mod linkprop;
 mod manager;
 pub mod owners;
 pub mod platform;

@@ -13,11 +13,14 @@
 //!   made itself (old API, attach-with-create) get their id back from
 //!   the kernel; only the kernel link is deleted for them.
 //! * **Persistence** lives in dlmgmtd's persistent configuration, in
-//!   fields of our own (`tun_mode`, `tun_mtu`, `tun_mac`, `tun_owner`,
-//!   `tun_group`), so configured links show in `dladm show-link -P`.
-//!   A persistent link of class `misc` with a `tun_mode` field is ours.
+//!   fields of our own (`tun_mode`, `tun_mac`, `tun_owner`, `tun_group`)
+//!   and the standard `mtu` link property ([`crate::linkprop`]), so
+//!   configured links show in `dladm show-link -P` and
+//!   `dladm show-linkprop -P`.  A persistent link of class `misc` with a
+//!   `tun_mode` field is ours.
 //! * **Up** re-creates every configured link that the driver does not
-//!   have; one already running is left as it is, so `up` is idempotent.
+//!   have and re-applies its persistent link properties; one already
+//!   running is left as it is, so `up` is idempotent.
 //! * **Zones.**  The caller acts in its own zone.  A link the kernel says
 //!   belongs to another zone is refused by name (from the global zone,
 //!   which sees it); other zones' links are invisible to a non-global
@@ -45,8 +48,9 @@ use crate::types::*;
 /// Persistent configuration field: `tun` or `tap`.  Its presence marks a
 /// configured link as ours.
 pub const CONF_MODE: &str = "tun_mode";
-/// Persistent configuration field: the MTU (decimal).
-pub const CONF_MTU: &str = "tun_mtu";
+/// Persistent configuration field: the MTU (decimal) -- the `mtu` link
+/// property itself, where `dladm set-linkprop -p mtu=` persists it.
+pub const CONF_MTU: &str = "mtu";
 /// Persistent configuration field: the MAC address (tap).
 pub const CONF_MAC: &str = "tun_mac";
 /// Persistent configuration field: the owner uid (decimal).
@@ -78,7 +82,7 @@ fn kernel_errno_kind(op: &'static str, errno: Errno) -> ErrorKind {
     }
 }
 
-fn dl_kind(op: &'static str, e: DlError) -> ErrorKind {
+pub(crate) fn dl_kind(op: &'static str, e: DlError) -> ErrorKind {
     match e {
         DlError::Denied => ErrorKind::Permission,
         DlError::TempOnly => ErrorKind::TemporaryOnly,
@@ -460,8 +464,9 @@ impl<P: Platform> TunAdm<P> {
                 _pad: [0; 2],
             };
             if let Some(mtu) = req.mtu {
-                m.what |= modify_what::MTU;
-                m.mtu = mtu;
+                // The mtu link property, as dladm set-linkprop sets it; a
+                // link without configuration can only change for now.
+                self.set_mtu_property(name, r.entry.linkid, mtu, req.temporary || r.config.is_none())?;
             }
             if let Some(mac) = req.mac {
                 m.what |= modify_what::MAC;
@@ -483,7 +488,8 @@ impl<P: Platform> TunAdm<P> {
         }
         if r.config.is_some() && !req.temporary {
             let mut fields: Vec<(&str, Option<String>)> = Vec::new();
-            if let Some(mtu) = req.mtu {
+            // A running link's mtu was persisted with the property.
+            if let (Some(mtu), None) = (req.mtu, r.kernel) {
                 fields.push((CONF_MTU, Some(mtu.to_string())));
             }
             if let Some(mac) = req.mac {
@@ -561,6 +567,9 @@ impl<P: Platform> TunAdm<P> {
             }
             return Err(err);
         }
+        // maxbw, priority and the rest an administrator persisted; the
+        // link stays up if that fails, and the report says why.
+        self.reapply_properties(name, e.linkid)?;
         Ok(UpOutcome::Created)
     }
 }

@@ -235,6 +235,17 @@ pub trait Platform {
     /// `dladm_remove_conf`.
     fn conf_remove(&self, linkid: DatalinkId) -> Result<(), DlError>;
 
+    // ----- link properties (libdladm linkprop) -----
+
+    /// `dladm_set_linkprop(linkid, name, [value], 1, flags)` with
+    /// `DLADM_OPT_ACTIVE`, plus `DLADM_OPT_PERSIST` unless `temporary`
+    /// (libdladm then stores the value as the configuration field
+    /// `name`, where `dladm set-linkprop` keeps it too).
+    fn set_linkprop(&self, linkid: DatalinkId, name: &str, value: &str, temporary: bool) -> Result<(), DlError>;
+    /// `dladm_init_linkprop(linkid, B_FALSE)`: apply every persistent link
+    /// property (`mtu`, `maxbw`, `priority`, ...) to the running link.
+    fn init_linkprop(&self, linkid: DatalinkId) -> Result<(), DlError>;
+
     // ----- the driver -----
 
     /// One `I_STR` ioctl on the control node: `cmd` with `input`; the
@@ -306,6 +317,12 @@ impl Platform for Unavailable {
         match *self {}
     }
     fn conf_remove(&self, _: DatalinkId) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn set_linkprop(&self, _: DatalinkId, _: &str, _: &str, _: bool) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn init_linkprop(&self, _: DatalinkId) -> Result<(), DlError> {
         match *self {}
     }
     fn control_ioctl(&self, _: i32, _: &[u8]) -> Result<Vec<u8>, Errno> {

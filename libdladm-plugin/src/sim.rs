@@ -78,7 +78,14 @@ struct Inner {
     owners: Arc<MemStore>,
     /// dlmgmtd is stopped: its door is gone ([`SimSystem::stop_dlmgmtd`]).
     dlmgmtd_down: std::sync::atomic::AtomicBool,
+    /// Link properties mac applies itself (bandwidth, priority), by link
+    /// id: the running values ([`SimSystem::linkprop`]).
+    mac_props: Mutex<BTreeMap<(u32, String), String>>,
 }
+
+/// The properties the simulated libdladm knows: `mtu` goes to the driver
+/// (`mc_setprop`), the others are mac's own resources.
+const SIM_LINKPROPS: [&str; 3] = ["mtu", "maxbw", "priority"];
 
 /// A simulated host running the tuntap driver.  Cheap to clone.
 #[derive(Clone)]
@@ -117,6 +124,7 @@ impl SimSystem {
                 ip: Mutex::new(BTreeMap::new()),
                 owners: Arc::new(MemStore::new()),
                 dlmgmtd_down: std::sync::atomic::AtomicBool::new(false),
+                mac_props: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -276,6 +284,13 @@ impl SimSystem {
         }
     }
 
+    /// The running value of a mac-handled link property (`maxbw`,
+    /// `priority`) of `link`, as `dladm show-linkprop` would show it.
+    pub fn linkprop(&self, link: &str, name: &str) -> Option<String> {
+        let id = self.inner.host.dlmgmt_name2info(GLOBAL_ZONEID, link).ok()?.linkid;
+        lock(&self.inner.mac_props).get(&(id, name.to_string())).cloned()
+    }
+
     /// Stop dlmgmtd: its door goes away, and every libdladm call of a
     /// platform fails as an illumos backend reports it
     /// ([`crate::platform::not_found_or_unavailable`]).
@@ -299,6 +314,7 @@ impl SimSystem {
         self.inner.host.reboot();
         self.inner.procs.exit_all();
         self.inner.owners.clear();
+        lock(&self.inner.mac_props).clear();
         let driver = Arc::new(Driver::new(self.inner.host.kernel()));
         self.inner.host.attach(driver.clone());
         *lock(&self.inner.driver) = driver;
@@ -319,6 +335,34 @@ impl SimSystem {
 }
 
 impl SimPlatform {
+    /// Set a link property on the running link, as libdladm does: `mtu`
+    /// through mac to the driver's `mc_setprop`, the others in mac.
+    fn apply_linkprop(&self, linkid: DatalinkId, name: &str, value: &str) -> Result<(), DlError> {
+        let bad = || DlError::Other(format!("invalid value '{value}' for {name}"));
+        match name {
+            "mtu" => {
+                let mtu: u32 = value.parse().map_err(|_| bad())?;
+                self.sys.host().set_prop_mtu(linkid, mtu).map_err(|e| match e {
+                    illumos_sys_hdrs::ENOENT => DlError::NotFound,
+                    _ => bad(),
+                })
+            }
+            "maxbw" | "priority" => {
+                let ok = if name == "maxbw" {
+                    value.trim_end_matches(['K', 'M', 'G', 'k', 'm', 'g']).parse::<u64>().is_ok()
+                } else {
+                    matches!(value, "low" | "medium" | "high")
+                };
+                if !ok {
+                    return Err(bad());
+                }
+                lock(&self.sys.inner.mac_props).insert((linkid, name.to_string()), value.to_string());
+                Ok(())
+            }
+            _ => Err(DlError::Other(format!("invalid link property '{name}'"))),
+        }
+    }
+
     /// Every libdladm call goes through dlmgmtd's door.
     fn door(&self) -> Result<(), DlError> {
         if self.sys.inner.dlmgmtd_down.load(std::sync::atomic::Ordering::SeqCst) { Err(DlError::Unavailable) } else { Ok(()) }
@@ -412,6 +456,30 @@ impl Platform for SimPlatform {
     fn conf_remove(&self, linkid: DatalinkId) -> Result<(), DlError> {
         self.door()?;
         self.sys.host().dlmgmt_remove_conf(&self.cred, linkid).map_err(dl_error)
+    }
+
+    fn set_linkprop(&self, linkid: DatalinkId, name: &str, value: &str, temporary: bool) -> Result<(), DlError> {
+        self.door()?;
+        if !self.cred.spec().privs.dl_config {
+            return Err(DlError::Denied);
+        }
+        self.apply_linkprop(linkid, name, value)?;
+        if !temporary {
+            self.sys.host().dlmgmt_set_conf(&self.cred, linkid, name, value.as_bytes()).map_err(dl_error)?;
+        }
+        Ok(())
+    }
+
+    fn init_linkprop(&self, linkid: DatalinkId) -> Result<(), DlError> {
+        self.door()?;
+        for name in SIM_LINKPROPS {
+            match self.sys.host().dlmgmt_get_conf(self.zone(), linkid, name) {
+                Ok(v) => self.apply_linkprop(linkid, name, &String::from_utf8_lossy(&v))?,
+                Err(tuntap_sim::DlError::NotFound) => {}
+                Err(e) => return Err(dl_error(e)),
+            }
+        }
+        Ok(())
     }
 
     fn control_ioctl(&self, cmd: i32, input: &[u8]) -> Result<Vec<u8>, Errno> {
