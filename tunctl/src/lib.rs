@@ -110,7 +110,7 @@ enum Verb {
     #[command(after_help = "Example:\n  tunctl up          # every configured link\n  tunctl up vpn0")]
     Up(UpArgs),
     /// Remove links left by crashed daemons (never a link in use).
-    #[command(after_help = "Examples:\n  tunctl cleanup --dry-run\n  tunctl cleanup --for svc:/network/openvpn:office\n  tunctl cleanup --for 4711")]
+    #[command(after_help = "Examples:\n  tunctl cleanup --dry-run\n  tunctl cleanup --for svc:/network/tuntap/openvpn:office\n  tunctl cleanup --for 4711")]
     Cleanup(CleanupArgs),
     /// Record that a daemon runs under an SMF service, so that
     /// `cleanup --for FMRI` finds its links even after it crashed.
@@ -123,11 +123,11 @@ with their processes, so after a crash the registry is what lets\n\
 'tunctl cleanup --for FMRI' find the links the daemon left.  The start time\n\
 makes sure a reused pid never matches.  Entries of processes that are gone\n\
 and left no link behind are pruned.",
-        after_help = "Example:\n  tunctl register --for \"$SMF_FMRI\" --pid \"$(cat /var/run/openvpn/office.pid)\"\n  tunctl register --for svc:/network/openvpn:office --pid 4711"
+        after_help = "Example:\n  tunctl register --for \"$SMF_FMRI\" --pid \"$(cat /var/run/openvpn/office.pid)\"\n  tunctl register --for svc:/network/tuntap/openvpn:office --pid 4711"
     )]
     Register(RegisterArgs),
     /// Forget a registered daemon (every one of the service without --pid).
-    #[command(after_help = "Examples:\n  tunctl unregister --for svc:/network/openvpn:office --pid 4711\n  tunctl unregister --for svc:/network/openvpn:office")]
+    #[command(after_help = "Examples:\n  tunctl unregister --for svc:/network/tuntap/openvpn:office --pid 4711\n  tunctl unregister --for svc:/network/tuntap/openvpn:office")]
     Unregister(UnregisterArgs),
 }
 
@@ -270,7 +270,7 @@ fn parse_pid(s: &str) -> Result<Pid, String> {
 
 #[derive(Args, Debug)]
 struct RegisterArgs {
-    /// The SMF service instance, e.g. svc:/network/openvpn:office.
+    /// The SMF service instance, e.g. svc:/network/tuntap/openvpn:office.
     #[arg(long = "for", value_name = "FMRI", value_parser = parse_fmri)]
     fmri: Fmri,
     /// The daemon's pid (a live process).
