@@ -211,6 +211,13 @@ impl SimSystem {
         s.ioctl_istr(abi::TUN_IOC_SET_PERSIST, &u32::from(on).to_ne_bytes()).map(|_| ())
     }
 
+    /// Process `pid` writes `data` (one packet) on its latest stream.
+    pub fn daemon_write(&self, pid: i32, data: &[u8]) -> Result<usize, i32> {
+        let streams = lock(&self.inner.streams);
+        let (_, s) = streams.iter().rev().find(|(p, _)| *p == pid).ok_or(sys::EBADF)?;
+        s.write(data)
+    }
+
     /// Process `pid` closes every stream it holds.
     pub fn close_streams(&self, pid: i32) {
         let mine: Vec<SimStream> = {

@@ -193,6 +193,13 @@ struct ShowArgs {
     /// `dladm show-link -s`).
     #[arg(short = 's', long = "statistics", conflicts_with_all = ["output", "json"])]
     stats: bool,
+    /// With -s: report again every INTERVAL seconds, the counts since
+    /// the last report (as `dladm show-link -s -i`), until interrupted.
+    #[arg(short = 'i', long, value_name = "seconds", requires = "stats", value_parser = clap::value_parser!(u32).range(1..))]
+    interval: Option<u32>,
+    /// With -i: stop after this many reports.
+    #[arg(long, value_name = "n", requires = "interval", value_parser = clap::value_parser!(u32).range(1..))]
+    count: Option<u32>,
     /// The persistent configuration (what `up` makes at boot) instead of
     /// the running links, as `dladm show-link -P`.
     #[arg(short = 'P', long = "persistent", conflicts_with = "stats")]
@@ -448,7 +455,17 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
                 }
             }
             if a.stats {
-                let _ = out.write_all(output::stats(&links, a.parsable).as_bytes());
+                let mut since = std::collections::BTreeMap::new();
+                for round in 1.. {
+                    let _ = out.write_all(output::stats(&links, &since, a.parsable).as_bytes());
+                    let (Some(seconds), false) = (a.interval, a.count.is_some_and(|c| round >= c)) else { break };
+                    since = links.iter().filter_map(|l| Some((l.name.clone(), l.kernel.as_ref()?.counters))).collect();
+                    std::thread::sleep(std::time::Duration::from_secs(u64::from(seconds)));
+                    links = match &a.name {
+                        Some(n) => vec![adm.show(n)?],
+                        None => adm.list()?,
+                    };
+                }
             } else if a.json {
                 let _ = writeln!(out, "{}", output::json(&links));
             } else {

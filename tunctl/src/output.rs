@@ -3,6 +3,8 @@
 //! conventions: fields joined by `:`, a `:` or `\` inside a value
 //! escaped with `\` when more than one field is shown), and JSON.
 
+use std::collections::BTreeMap;
+
 use libdladm_plugin::{TunCounters, TunLink};
 use serde_json::json;
 
@@ -134,14 +136,18 @@ pub fn stats_fields() -> Vec<&'static str> {
 }
 
 /// `show -s`: one row per running link (a link that is only configured
-/// has no counters), as a table or, with `-p`, as parsable lines.
-pub fn stats(links: &[TunLink], parsable: bool) -> String {
+/// has no counters), as a table or, with `-p`, as parsable lines.  With
+/// the counters of an earlier report in `since` (by link), the counts
+/// since then.
+pub fn stats(links: &[TunLink], since: &BTreeMap<String, TunCounters>, parsable: bool) -> String {
     let fields = stats_fields();
     let rows: Vec<Vec<String>> = links
         .iter()
         .filter_map(|l| {
-            let k = l.kernel.as_ref()?;
-            Some(std::iter::once(l.name.clone()).chain(k.counters.named().iter().map(|(_, v)| v.to_string())).collect())
+            let now = l.kernel.as_ref()?.counters;
+            let before = since.get(&l.name).copied().unwrap_or_default();
+            let values = now.named().into_iter().zip(before.named()).map(|((_, n), (_, b))| n.wrapping_sub(b).to_string());
+            Some(std::iter::once(l.name.clone()).chain(values).collect())
         })
         .collect();
     if parsable {

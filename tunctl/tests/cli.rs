@@ -501,3 +501,25 @@ fn exit_codes_are_the_documented_ones() {
     assert_ne!(page_exit_codes(&stale), code.to_vec(), "the check bites");
     sys.finish();
 }
+
+#[test]
+fn show_s_i_reports_the_counts_since_the_last_report() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create -T tun vpn0");
+    let d = sys.spawn("openvpn", None);
+    sys.daemon_attach(d, "vpn0", false, 0).unwrap();
+    // One bad write (too short for IP) before the first report.
+    let _ = sys.daemon_write(d, &[0x45]);
+    let ierrors = tuntap_abi::TunCounters::default().named().iter().position(|(n, _)| *n == "ierrors").unwrap() + 1;
+    let r = tunctl(&sys, "show -s -p -i 1 --count 2 vpn0");
+    assert_eq!(r.code, exit::OK, "{}", r.err);
+    let lines: Vec<Vec<&str>> = r.out.lines().map(|l| l.split(':').collect()).collect();
+    assert_eq!(lines.len(), 2, "two reports: {}", r.out);
+    assert_eq!(lines[0][ierrors], "1", "the first report is the totals: {}", r.out);
+    assert!(lines[1][1..].iter().all(|v| *v == "0"), "nothing happened in the interval: {}", r.out);
+    let r = tunctl(&sys, "show -i 1 vpn0");
+    assert_eq!(r.code, exit::USAGE, "-i needs -s");
+    let r = tunctl(&sys, "show -s -i 0 vpn0");
+    assert_eq!(r.code, exit::USAGE, "an interval is at least a second");
+    sys.finish();
+}
