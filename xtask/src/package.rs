@@ -575,7 +575,7 @@ pub fn layout(inputs: &Inputs) -> Result<Vec<(PathBuf, String)>, String> {
         (inputs.tunctl.clone(), "usr/sbin/tunctl".to_owned()),
         (inputs.tunneld.clone(), "usr/lib/tunneld".to_owned()),
         (repo.join("smf/openvpn/openvpn.xml"), "lib/svc/manifest/network/tuntap-openvpn.xml".to_owned()),
-        (repo.join("smf/openvpn/openvpn-method.sh"), "lib/svc/method/tuntap-openvpn".to_owned()),
+        (repo.join("smf/openvpn/tuntap-openvpn-method.sh"), "lib/svc/method/tuntap-openvpn".to_owned()),
         (repo.join("smf/share/tuntap_include.sh"), "lib/svc/share/tuntap_include.sh".to_owned()),
         (repo.join("smf/tuntap/tuntap.xml"), "lib/svc/manifest/network/tuntap.xml".to_owned()),
         (repo.join("smf/tuntap/tuntap-method.sh"), "lib/svc/method/tuntap".to_owned()),

@@ -177,7 +177,7 @@ fn every_manifest_yields_its_package_name() {
 
 #[test]
 fn p5m_paths_and_drivers() {
-    let driver = fs::read_to_string(repo_root().join("manifests/driver-network-tuntap.p5m")).expect("driver manifest");
+    let driver = fs::read_to_string(repo_root().join("manifests/driver-network-dltun.p5m")).expect("driver manifest");
     let files = ok("p5m_paths file", &driver);
     assert!(files.lines().any(|l| l == "kernel/drv/amd64/tuntap"), "{files}");
     let drivers = ok("p5m_driver_names", &driver);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! The SMF method scripts (smf/openvpn/openvpn-method.sh,
+//! The SMF method scripts (smf/openvpn/tuntap-openvpn-method.sh,
 //! smf/tuntap/tuntap-method.sh) run under a stand-in for the SMF method
 //! environment (xtask/tests/smf-env: smf_include.sh with illumos' exit codes
 //! and smf_kill_contract, a `svcprop` that reads properties from a file the
@@ -36,7 +36,7 @@ fn standin_dir() -> PathBuf {
 }
 
 fn openvpn_method() -> PathBuf {
-    repo_root().join("smf/openvpn/openvpn-method.sh")
+    repo_root().join("smf/openvpn/tuntap-openvpn-method.sh")
 }
 
 fn tuntap_method() -> PathBuf {

@@ -36,7 +36,7 @@ fn method(name: &str) -> Vec<String> {
 
 #[test]
 fn methods_share_code_through_the_helper_not_copies() {
-    let openvpn = method("smf/openvpn/openvpn-method.sh");
+    let openvpn = method("smf/openvpn/tuntap-openvpn-method.sh");
     let tunneld = method("smf/tunneld/tunneld-method.sh");
     let copies = shared_runs(&openvpn, &tunneld, 4);
     assert!(copies.is_empty(), "lines copied between the methods instead of living in smf/share/tuntap_include.sh:\n{}", copies.join("\n---\n"));

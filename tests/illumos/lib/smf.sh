@@ -44,7 +44,7 @@ manifest_service() {
 }
 
 # manifest_method XML: the path of its start method (the first word of
-# the start exec, e.g. /lib/svc/method/openvpn).
+# the start exec, e.g. /lib/svc/method/tuntap-openvpn).
 manifest_method() {
 	smf_exec start <"$1" | awk '{ print $1 }'
 }
@@ -138,6 +138,11 @@ use_project_service() {
 	method=$(manifest_method "$SERVICE_XML")
 	if [ -e "$method" ] && ! cmp -s "$method" "$(method_source "$SERVICE_XML")"; then
 		skip "$method on this host is not the project's method $(method_source "$SERVICE_XML") (a distribution's service of the same name?)"
+	fi
+	# The methods source the shell they share, which network/tunctl
+	# delivers (smf/share/tuntap_include.sh).
+	if grep -q /lib/svc/share/tuntap_include.sh "$(method_source "$SERVICE_XML")"; then
+		install_file "$TUNTAP_ROOT/smf/share/tuntap_include.sh" /lib/svc/share/tuntap_include.sh 0444
 	fi
 	install_file "$(method_source "$SERVICE_XML")" "$method" 0555
 	import_service "$SERVICE_XML"
