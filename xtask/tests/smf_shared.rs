@@ -57,3 +57,51 @@ fn the_copy_check_bites() {
     copied.extend(helper.iter().take(8).cloned());
     assert!(!shared_runs(&helper, &copied, 4).is_empty(), "a pasted copy of the helper must be found");
 }
+
+/// The `<dependency>` element of `xml` on `fmri`, as one line.
+fn dependency_on(xml: &str, fmri: &str) -> Option<String> {
+    let flat = xml.replace('\n', " ");
+    flat.split("<dependency").skip(1).map(|d| d.split("</dependency>").next().unwrap_or("").to_string()).find(|d| d.contains(fmri))
+}
+
+fn service_problems(name: &str, xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    match dependency_on(xml, "svc:/network/tuntap:default") {
+        None => out.push(format!("{name}: no dependency on svc:/network/tuntap:default")),
+        Some(d) if !d.contains("restart_on=\"none\"") => {
+            out.push(format!("{name}: restarting network/tuntap must not bounce the instances (restart_on=\"none\"): {d}"))
+        }
+        Some(_) => {}
+    }
+    let child = xml.contains("name=\"duration\" type=\"astring\" value=\"child\"");
+    if child && xml.contains("name=\"ignore_error\"") {
+        out.push(format!("{name}: ignore_error has no effect on a child (wait-model) service"));
+    }
+    if xml.contains("create-tun") {
+        out.push(format!("{name}: tunctl has no create-tun (tunctl create -T tun)"));
+    }
+    out
+}
+
+#[test]
+fn vpn_services_survive_a_tuntap_restart_and_carry_no_dead_settings() {
+    let mut problems = Vec::new();
+    for (name, path) in [("openvpn", "smf/openvpn/openvpn.xml"), ("tunneld", "smf/tunneld/tunneld.xml")] {
+        let xml = fs::read_to_string(repo().join(path)).expect("read manifest");
+        problems.extend(service_problems(name, &xml));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let openvpn = fs::read_to_string(repo().join("smf/openvpn/openvpn.xml")).unwrap();
+    assert!(openvpn.contains("/opt/ooce/openvpn/sbin/openvpn"), "the OmniOS path of OpenVPN");
+    assert!(!openvpn.contains("/opt/ooce/sbin/openvpn"), "the old, wrong OmniOS path");
+}
+
+#[test]
+fn the_service_checks_bite() {
+    let xml = fs::read_to_string(repo().join("smf/tunneld/tunneld.xml")).unwrap();
+    let restarting = xml.replacen("restart_on=\"none\" type=\"service\">\n      <service_fmri value=\"svc:/network/tuntap:default\"", "restart_on=\"restart\" type=\"service\">\n      <service_fmri value=\"svc:/network/tuntap:default\"", 1);
+    assert_ne!(restarting, xml, "the twin changed the dependency");
+    assert!(service_problems("tunneld", &restarting).iter().any(|p| p.contains("restart_on")));
+    let ignoring = xml.replace("<propval name=\"duration\" type=\"astring\" value=\"child\"/>", "<propval name=\"duration\" type=\"astring\" value=\"child\"/><propval name=\"ignore_error\" type=\"astring\" value=\"core,signal\"/>");
+    assert!(service_problems("tunneld", &ignoring).iter().any(|p| p.contains("ignore_error")));
+}
