@@ -277,6 +277,21 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     /// `arg` stays valid for `task` until the task has run.
     unsafe fn defer(&self, task: DeferredTask, arg: *mut core::ffi::c_void) -> Result<(), Errno>;
 
+    /// Run control work (`task(arg)`: ioctls and DLPI requests, which may
+    /// block for seconds in a dlmgmtd door upcall or the mac perimeter)
+    /// on a taskq of its own with several threads, as dld runs its
+    /// control work on the multi-threaded `dld_disp_taskq`
+    /// (`dld_str_init` in usr/src/uts/common/io/dld/dld_str.c): one
+    /// stream's slow request never holds up another's, nor the resolver
+    /// replies of [`Kernel::defer`].  Dispatched with `DDI_NOSLEEP`.
+    ///
+    /// # Safety
+    /// As for [`Kernel::defer`].
+    unsafe fn dispatch_control(&self, task: DeferredTask, arg: *mut core::ffi::c_void) -> Result<(), Errno> {
+        // SAFETY: the caller's contract is defer's.
+        unsafe { self.defer(task, arg) }
+    }
+
     /// `mac_private_minor()`: the first minor number the driver may use
     /// for its own nodes; lower minors belong to mac/dld link nodes.
     fn private_minor_base(&self) -> u32;

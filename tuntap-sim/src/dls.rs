@@ -542,7 +542,17 @@ pub(crate) fn dls_devnet_destroy(host: &Arc<HostShared>, mh: MacHandle) -> Resul
     let Some(m) = mac::lookup_handle(host, mh, "dls_devnet_destroy") else { return Err(EINVAL) };
     let mut dl = lock(&host.dl);
     let mut st = lock(&m.st);
-    let Some((linkid, _)) = st.devnet else { return Err(ENOENT) };
+    let Some((linkid, _)) = st.devnet else {
+        drop(st);
+        drop(dl);
+        // dls_devnet_destroy of a mac with no binding goes on into
+        // dls_link_rele_by_name and dls_devnet_set with no link id, and
+        // newer dls_devnet_unset returns ENOENT with the devnet lock held
+        // (usr/src/uts/common/io/dls/dls_mgmt.c): a driver unbinds only
+        // what it bound.
+        host.record(ViolationKind::DlsProtocol, "dls_devnet_destroy of a mac that has no dls binding".into());
+        return Err(ENOENT);
+    };
     if !st.clients.is_empty() || dl.moved.contains(&linkid) {
         return Err(EBUSY);
     }
@@ -621,6 +631,13 @@ pub(crate) fn dls_mgmt_linkid(host: &Arc<HostShared>, name: &LinkName) -> Result
 pub(crate) fn dls_devnet_setzid(host: &Arc<HostShared>, linkid: DatalinkId, zone: ZoneId) -> Result<(), Errno> {
     crate::context::check_may_block(host, "dls_devnet_setzid (mac perimeter and a dlmgmtd door upcall)");
     host.injected(crate::faults::Fault::DlsDevnetSetzid)?;
+    // dlmgmtd moves links between zones only for the global zone
+    // (`dlmgmt_setzoneid` in usr/src/cmd/dlmgmtd/dlmgmt_door.c answers
+    // EACCES otherwise), and the door call carries the calling thread's
+    // zone (`i_dls_mgmt_upcall`).
+    if crate::context::caller_zone() != tuntap_drv::ddi::GLOBAL_ZONEID {
+        return Err(illumos_sys_hdrs::EACCES);
+    }
     let mut dl = lock(&host.dl);
     if !dl.zones.contains_key(&zone) {
         return Err(EINVAL);
@@ -669,6 +686,9 @@ pub(crate) fn check_leaks(host: &Arc<HostShared>) {
 #[track_caller]
 pub(crate) fn dls_mgmt_destroy(host: &Arc<HostShared>, linkid: DatalinkId) -> Result<(), Errno> {
     crate::context::check_may_block(host, "dls_mgmt_destroy (a door upcall to dlmgmtd)");
+    // dlmgmtd destroys only links the caller's zone may see
+    // (`dlmgmt_upcall_destroy` looks the id up in the door caller's zone).
+    let zone = crate::context::caller_zone();
     let mut dl = lock(&host.dl);
     if dl.devnet.contains_key(&linkid) {
         drop(dl);
@@ -677,6 +697,9 @@ pub(crate) fn dls_mgmt_destroy(host: &Arc<HostShared>, linkid: DatalinkId) -> Re
             format!("dls_mgmt_destroy of link id {linkid} while its devnet is still bound (dls_devnet_destroy first)"),
         );
         return Err(EBUSY);
+    }
+    if dl.links.get(&linkid).is_some_and(|e| !visible(&e.info, zone)) {
+        return Err(ENOENT);
     }
     match dl.links.remove(&linkid) {
         Some(_) => Ok(()),

@@ -97,6 +97,8 @@ pub struct HostShared {
     pub(crate) start: Instant,
     pub(crate) svc: Arc<Worker>,
     pub(crate) taskq: Arc<Worker>,
+    /// The driver's control taskq (`Kernel::dispatch_control`).
+    pub(crate) control: Arc<Worker>,
     pub(crate) allocb_failures: AtomicUsize,
     /// `mac_register` calls left to fail (see `fail_next_mac_register`).
     pub(crate) mac_register_failures: AtomicUsize,
@@ -270,6 +272,7 @@ impl SimHost {
             start: Instant::now(),
             svc: Worker::start(format!("sim{id}-strsvc")),
             taskq: Worker::start(format!("sim{id}-taskq")),
+            control: Worker::start(format!("sim{id}-control")),
             allocb_failures: AtomicUsize::new(0),
             mac_register_failures: AtomicUsize::new(0),
             defer_failures: AtomicUsize::new(0),
@@ -299,6 +302,7 @@ impl SimHost {
     /// usr/src/uts/common/os/taskq.c).
     pub fn detach(&self) {
         self.shared.taskq.release();
+        self.shared.control.drain(Duration::from_secs(10));
         self.shared.taskq.drain(Duration::from_secs(10));
         lock(&self.shared.driver).take();
     }
@@ -307,6 +311,7 @@ impl SimHost {
     /// `SimKernel::defer`).  Waits for it to finish (bounded).
     pub fn run_deferred(&self) {
         self.shared.taskq.release();
+        self.shared.control.drain(Duration::from_secs(10));
         self.shared.taskq.drain(Duration::from_secs(10));
     }
 
@@ -388,15 +393,23 @@ impl SimHost {
         loop {
             self.shared.taskq.release();
             let a = self.shared.svc.drain(deadline.saturating_duration_since(Instant::now()));
+            let c = self.shared.control.drain(deadline.saturating_duration_since(Instant::now()));
             let b = self.shared.taskq.drain(deadline.saturating_duration_since(Instant::now()));
-            if !(a && b) {
+            if !(a && b && c) {
                 return false;
             }
-            // A job on one worker may have queued work on the other.
+            // A job on one worker may have queued work on another.
             let idle = {
                 let s = lock(&self.shared.svc.q);
                 let t = lock(&self.shared.taskq.q);
-                s.jobs.is_empty() && !s.busy && t.jobs.is_empty() && t.held.is_empty() && !t.busy
+                let c = lock(&self.shared.control.q);
+                s.jobs.is_empty()
+                    && !s.busy
+                    && t.jobs.is_empty()
+                    && t.held.is_empty()
+                    && !t.busy
+                    && c.jobs.is_empty()
+                    && !c.busy
             };
             if idle {
                 return true;
@@ -436,6 +449,7 @@ impl SimHost {
         mblk::check_leaks(sh);
         dls::check_cred_leaks(sh);
         sh.svc.stop();
+        sh.control.stop();
         sh.taskq.stop();
         sh.watchdog.disarm();
         let v = self.violations();
@@ -459,6 +473,7 @@ impl Drop for SimHost {
                     eprintln!("{}", crate::watchdog::report(self.shared.id, &v));
                 }
                 self.shared.svc.stop();
+                self.shared.control.stop();
                 self.shared.taskq.stop();
             }
             return;

@@ -276,6 +276,31 @@ impl Kernel for SimKernel {
         Ok(())
     }
 
+    /// Control work runs on a worker of its own, as on the kernel's
+    /// multi-threaded control taskq: never behind the resolver replies
+    /// that [`Kernel::defer`] holds back, and never within the put
+    /// procedure that dispatched it.
+    unsafe fn dispatch_control(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
+        if self
+            .0
+            .defer_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ENOMEM);
+        }
+        let host = Arc::downgrade(&self.0);
+        let arg = arg as usize;
+        self.0.control.push(Box::new(move || {
+            if let Some(h) = host.upgrade() {
+                let _g = context::enter(&h, Ctx::Taskq);
+                // SAFETY: the driver keeps arg valid until the task ran.
+                unsafe { task(arg as *mut c_void) };
+            }
+        }));
+        Ok(())
+    }
+
     fn private_minor_base(&self) -> u32 {
         MAC_PRIVATE_MINOR
     }

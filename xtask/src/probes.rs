@@ -16,8 +16,11 @@
 
 use object::Object;
 use object::ObjectSection;
-use object::RelocationTarget;
 use object::ObjectSymbol;
+use object::RelocationFlags;
+use object::RelocationTarget;
+use object::elf;
+use object::read::elf::SectionHeader;
 
 use crate::findings::{Elf, Finding, Gate, finding};
 
@@ -40,7 +43,13 @@ fn describe(opcode: u8, before: Option<u8>) -> String {
 /// `call rel32`.  `data` is the whole object file.
 pub fn check_probe_sites(file: &Elf<'_>, data: &[u8]) -> Vec<Finding> {
     let mut found = Vec::new();
+    let endian = file.endian();
     for section in file.sections() {
+        // krtld relocates only allocated sections (`do_relocations` in
+        // kobj_reloc.c skips the rest), so only they hold probe sites.
+        if section.elf_section_header().sh_flags(endian) & u64::from(elf::SHF_ALLOC) == 0 {
+            continue;
+        }
         let Some((sec_off, sec_size)) = section.file_range() else { continue };
         let name = section.name().unwrap_or("?");
         for (offset, relocation) in section.relocations() {
@@ -48,6 +57,23 @@ pub fn check_probe_sites(file: &Elf<'_>, data: &[u8]) -> Vec<Finding> {
             let Ok(symbol) = file.symbol_by_index(index) else { continue };
             let Ok(symbol_name) = symbol.name() else { continue };
             if !symbol_name.starts_with(PROBE_PREFIX) {
+                continue;
+            }
+            // krtld NOPs the site whatever the relocation type, so only a
+            // call's own rel32 (PC32/PLT32) is a probe site; anything else
+            // (a function pointer to a probe) would be stomped.
+            let rel32 = matches!(
+                relocation.flags(),
+                RelocationFlags::Elf { r_type } if r_type == elf::R_X86_64_PC32 || r_type == elf::R_X86_64_PLT32
+            );
+            if !rel32 {
+                found.push(finding(
+                    Gate::ProbeSites,
+                    format!(
+                        "{symbol_name} in {name}+{offset:#x} is referenced by a relocation other \
+                         than a call's PC32/PLT32: krtld would write NOPs over it"
+                    ),
+                ));
                 continue;
             }
             let at = |back: u64| {

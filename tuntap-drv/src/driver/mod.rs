@@ -272,14 +272,21 @@ impl<K: Kernel> Driver<K> {
                 return Err(e);
             }
         }
-        let rebind = |d: &Self| {
+        // Undo the unbinding after a later step failed; says whether the
+        // link is bound again (a failed rebind leaves it unbound, and a
+        // later delete must not unbind it twice: dls_devnet_destroy of an
+        // unbound mac corrupts dls's state, dls_devnet_unset in dls_mgmt.c).
+        let rebind = |d: &Self| -> bool {
             if !bound {
-                return;
+                return false;
             }
-            let _ = d.k.dls_devnet_create(mh, link.linkid, if moved { GLOBAL_ZONEID } else { link.zone });
+            if d.k.dls_devnet_create(mh, link.linkid, if moved { GLOBAL_ZONEID } else { link.zone }).is_err() {
+                return false;
+            }
             if moved {
                 let _ = d.k.dls_devnet_setzid(link.linkid, link.zone);
             }
+            true
         };
         if bound {
             if let Err(e) = self.k.dls_devnet_destroy(mh) {
@@ -292,8 +299,7 @@ impl<K: Kernel> Driver<K> {
             link.set_devnet_bound(false);
         }
         if let Err(e) = self.k.mac_disable(mh) {
-            rebind(self);
-            link.set_devnet_bound(bound);
+            link.set_devnet_bound(rebind(self));
             link.restore();
             return Err(e);
         }
@@ -306,8 +312,7 @@ impl<K: Kernel> Driver<K> {
             link.flush_replies();
         }
         if let Err(e) = self.k.mac_unregister(mh) {
-            rebind(self);
-            link.set_devnet_bound(bound);
+            link.set_devnet_bound(rebind(self));
             link.restore();
             return Err(e);
         }

@@ -73,10 +73,45 @@ impl<K: Kernel> Driver<K> {
         let arg = Arc::into_raw(minor.clone()).cast_mut().cast::<core::ffi::c_void>();
         // SAFETY: arg is a reference the task takes over; it stays valid
         // until the task has run (it owns it).
-        if unsafe { self.k.defer(control_task::<K>, arg) }.is_err() {
+        if unsafe { self.k.dispatch_control(control_task::<K>, arg) }.is_err() {
             // SAFETY: not dispatched: take the task's reference back.
             let minor = unsafe { Arc::from_raw(arg.cast_const().cast::<Minor<K>>()) };
             self.fail_control(wq, &minor, sys::ENOMEM);
+        }
+    }
+
+    /// Leave the stream's link and DLPI attachment (which may delete a
+    /// transient link) on the control taskq, and wait for it: close runs
+    /// on the closing process's thread, whose dlmgmtd door upcalls carry
+    /// its zone (`i_dls_mgmt_upcall`), and dlmgmtd moves a link back out of
+    /// a zone only for the global zone (`dlmgmt_setzoneid` in
+    /// usr/src/cmd/dlmgmtd/dlmgmt_door.c); a signal would also cut such an
+    /// upcall short (EINTR), where a taskq thread takes none.  The wait
+    /// is `cv_wait`, not interruptible.  If the task cannot be dispatched
+    /// the work is done here, as before.
+    fn teardown_on_taskq(&self, minor: &Arc<Minor<K>>) {
+        minor.control.lock().running = true;
+        let arg = Arc::into_raw(minor.clone()).cast_mut().cast::<core::ffi::c_void>();
+        // SAFETY: arg is a reference the task takes over.
+        if unsafe { self.k.dispatch_control(teardown_task::<K>, arg) }.is_err() {
+            // SAFETY: not dispatched: take the task's reference back.
+            drop(unsafe { Arc::from_raw(arg.cast_const().cast::<Minor<K>>()) });
+            self.teardown(minor);
+            minor.control.lock().running = false;
+            return;
+        }
+        let c = minor.control.lock();
+        drop(minor.control.wait_until(c, &minor.control_idle, |c| !c.running));
+    }
+
+    /// Leave the link and the DLPI attachment (close's last work).
+    fn teardown(&self, minor: &Arc<Minor<K>>) {
+        if let Some(link) = minor.link() {
+            self.detach_minor(minor, &link);
+        }
+        let plumbed = minor.state.lock().dlpi.as_mut().and_then(|d| d.link.take());
+        if let Some(link) = plumbed {
+            self.release_plumbing(minor, &link);
         }
     }
 
@@ -132,6 +167,9 @@ impl<K: Kernel> Driver<K> {
     /// `DL_SYSERR` for a DLPI request.
     fn refuse_control(&self, wq: *mut queue_t, msg: MsgBlk<K>, error: Errno) {
         match msg.db_type() {
+            // A failed M_IOCDATA: the stream head already failed the
+            // ioctl; nothing may answer it (mcopyin(9F)).
+            sys::M_IOCDATA if ioctl::iocdata(&msg).is_none_or(|d| d.failed) => drop(msg),
             sys::M_IOCTL | sys::M_IOCDATA if ioctl::big_enough(&msg) => ioctl::nak(&self.k, wq, msg, error),
             sys::M_PROTO | sys::M_PCPROTO => {
                 if let Some(prim) = msg.read_head::<u32>() {
@@ -222,6 +260,21 @@ unsafe extern "C" fn control_task<K: Kernel>(arg: *mut core::ffi::c_void) {
     driver.run_control(&minor);
 }
 
+/// The taskq side of [`Driver::teardown_on_taskq`].
+///
+/// # Safety
+/// As for [`control_task`]; close waits for this task.
+unsafe extern "C" fn teardown_task<K: Kernel>(arg: *mut core::ffi::c_void) {
+    // SAFETY: teardown_on_taskq passed a reference it gave up.
+    let minor = unsafe { Arc::from_raw(arg.cast_const().cast::<Minor<K>>()) };
+    // SAFETY: as in control_task: close is waiting for this task.
+    let driver = unsafe { &*minor.driver().cast::<Driver<K>>() };
+    driver.teardown(&minor);
+    let mut c = minor.control.lock();
+    c.running = false;
+    minor.control_idle.broadcast();
+}
+
 impl<K: Kernel> StreamsEntry for Driver<K> {
     unsafe fn open(&self, rq: *mut queue_t, minor: &mut u32, _flag: i32, _sflag: i32, cr: Cred) -> Result<(), Errno> {
         let base = self.k.private_minor_base();
@@ -286,13 +339,7 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
         // procedure in progress (`qprocsoff` -> `removeq` -> `strlock` in
         // usr/src/uts/common/os/strsubr.c); after it none runs again.
         unsafe { self.k.qprocsoff(rq) };
-        if let Some(link) = minor.link() {
-            self.detach_minor(&minor, &link);
-        }
-        let plumbed = minor.state.lock().dlpi.as_mut().and_then(|d| d.link.take());
-        if let Some(link) = plumbed {
-            self.release_plumbing(&minor, &link);
-        }
+        self.teardown_on_taskq(&minor);
         minor.queue.flush();
         // SAFETY: open stored this Box; both q_ptrs are cleared so nothing
         // finds it again.

@@ -58,7 +58,11 @@ use crate::ddi::{
 #[derive(Clone, Copy, Debug)]
 pub struct Illumos {
     dip: NonNull<dev_info_t>,
+    /// One thread: resolver replies, short and ordered ([`Kernel::defer`]).
     taskq: NonNull<ddi_taskq_t>,
+    /// Several threads: control work, which may block
+    /// ([`Kernel::dispatch_control`]).
+    control: NonNull<ddi_taskq_t>,
 }
 
 // SAFETY: both pointers name kernel objects that any thread may use
@@ -70,10 +74,21 @@ unsafe impl Sync for Illumos {}
 
 impl Illumos {
     /// # Safety
-    /// `dip` is the attached instance and `taskq` a live taskq; both stay
-    /// valid until every `Illumos` made from them is gone.
-    pub unsafe fn new(dip: NonNull<dev_info_t>, taskq: NonNull<ddi_taskq_t>) -> Self {
-        Self { dip, taskq }
+    /// `dip` is the attached instance and `taskq`, `control` live taskqs;
+    /// all stay valid until every `Illumos` made from them is gone.
+    pub unsafe fn new(dip: NonNull<dev_info_t>, taskq: NonNull<ddi_taskq_t>, control: NonNull<ddi_taskq_t>) -> Self {
+        Self { dip, taskq, control }
+    }
+
+    /// `ddi_taskq_dispatch(tq, task, arg, DDI_NOSLEEP)`.
+    ///
+    /// # Safety
+    /// `tq` is one of this instance's live taskqs; `arg` stays valid for
+    /// `task` until it has run.
+    unsafe fn dispatch(tq: NonNull<ddi_taskq_t>, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
+        // SAFETY: the caller's contract; DDI_NOSLEEP never blocks.
+        let status = unsafe { k::ddi_taskq_dispatch(tq.as_ptr(), task, arg, sys::DDI_NOSLEEP as sys::uint_t) };
+        if status == sys::DDI_SUCCESS { Ok(()) } else { Err(sys::ENOMEM) }
     }
 }
 
@@ -488,20 +503,13 @@ impl Kernel for Illumos {
 
     unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
         // SAFETY: the taskq is live (type invariant); the caller keeps arg
-        // valid until the task runs; DDI_NOSLEEP never blocks.
-        let status = unsafe {
-            k::ddi_taskq_dispatch(
-                self.taskq.as_ptr(),
-                task,
-                arg,
-                sys::DDI_NOSLEEP as sys::uint_t,
-            )
-        };
-        if status == sys::DDI_SUCCESS {
-            Ok(())
-        } else {
-            Err(sys::ENOMEM)
-        }
+        // valid until the task runs.
+        unsafe { Self::dispatch(self.taskq, task, arg) }
+    }
+
+    unsafe fn dispatch_control(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
+        // SAFETY: as for defer.
+        unsafe { Self::dispatch(self.control, task, arg) }
     }
 
     fn private_minor_base(&self) -> u32 {

@@ -76,8 +76,13 @@ pub const DRIVER_NAME: &CStr = c"tuntap";
 #[used]
 pub static _depends_on: [u8; 37] = *b"misc/mac misc/dls drv/dld drv/random\0";
 
-/// Name of the driver's taskq for deferred work.
+/// Name of the driver's taskq for deferred data-path work.
 const TASKQ_NAME: &CStr = c"tuntap_defer";
+/// Name of the driver's taskq for control work (ioctls, DLPI).
+const CONTROL_TASKQ_NAME: &CStr = c"tuntap_control";
+/// Threads of the control taskq: one slow request (a dlmgmtd upcall that
+/// retries for seconds) holds up only itself.
+const CONTROL_THREADS: c_int = 4;
 
 /// A static the kernel may write through a pointer we hand it.
 ///
@@ -145,8 +150,9 @@ static MODLINKAGE: KernelStatic<modlinkage> = KernelStatic::new(modlinkage {
 /// The attached instance 0, or NULL.
 static ATTACHED_DIP: AtomicPtr<dev_info_t> = AtomicPtr::new(ptr::null_mut());
 
-/// The taskq made at attach, or NULL.
+/// The taskqs made at attach, or NULL.
 static ATTACHED_TASKQ: AtomicPtr<illumos_sys_hdrs::ddi_taskq_t> = AtomicPtr::new(ptr::null_mut());
+static ATTACHED_CONTROL_TASKQ: AtomicPtr<illumos_sys_hdrs::ddi_taskq_t> = AtomicPtr::new(ptr::null_mut());
 
 // ---------------------------------------------------------------------
 // Loadable module entry points: _init(9E), _info(9E), _fini(9E).
@@ -237,19 +243,32 @@ pub unsafe extern "C" fn tuntap_attach(dip: *mut dev_info_t, cmd: ddi_attach_cmd
         log::warn(format_args!("cannot create taskq"));
         return DDI_FAILURE;
     };
-    // SAFETY: dip stays attached and the taskq alive until detach, which
-    // frees the driver (and every Illumos copy in it) first.
-    let kernel = unsafe { Illumos::new(dip_ref, taskq) };
+    // Several threads: control work may block (see Kernel::dispatch_control).
+    // SAFETY: as above.
+    let control = unsafe { ddi_taskq_create(dip, CONTROL_TASKQ_NAME.as_ptr(), CONTROL_THREADS, TASKQ_DEFAULTPRI, 0) };
+    let Some(control) = NonNull::new(control) else {
+        log::warn(format_args!("cannot create the control taskq"));
+        // SAFETY: no task was dispatched on it.
+        unsafe { ddi_taskq_destroy(taskq.as_ptr()) };
+        return DDI_FAILURE;
+    };
+    // SAFETY: dip stays attached and the taskqs alive until detach, which
+    // destroys them before it frees the driver (and every Illumos copy).
+    let kernel = unsafe { Illumos::new(dip_ref, taskq, control) };
     let driver = Box::into_raw(Box::new(Driver::new(kernel)));
     // SAFETY: driver is a fresh Box pointer; nothing is published yet.
     if unsafe { !streams::publish(driver) } {
         // SAFETY: not published, so still exclusively ours.
         drop(unsafe { Box::from_raw(driver) });
-        // SAFETY: no task was dispatched on it.
-        unsafe { ddi_taskq_destroy(taskq.as_ptr()) };
+        // SAFETY: no task was dispatched on them.
+        unsafe {
+            ddi_taskq_destroy(taskq.as_ptr());
+            ddi_taskq_destroy(control.as_ptr());
+        }
         return DDI_FAILURE;
     }
     ATTACHED_TASKQ.store(taskq.as_ptr(), Ordering::Release);
+    ATTACHED_CONTROL_TASKQ.store(control.as_ptr(), Ordering::Release);
     ATTACHED_DIP.store(dip, Ordering::Release);
     // SAFETY: dip is attached.
     unsafe { ddi_report_dev(dip) };
@@ -277,10 +296,12 @@ pub unsafe extern "C" fn tuntap_detach(dip: *mut dev_info_t, cmd: ddi_detach_cmd
     // usr/src/uts/common/os/taskq.c), and such a task may still use the
     // driver; only then is the driver freed.  (Every task owns what it
     // uses, and can_detach() held, so none dispatches more.)
-    let taskq = ATTACHED_TASKQ.swap(ptr::null_mut(), Ordering::AcqRel);
-    if !taskq.is_null() {
-        // SAFETY: made in attach; waits for any task still queued.
-        unsafe { ddi_taskq_destroy(taskq) };
+    for taskq in [&ATTACHED_CONTROL_TASKQ, &ATTACHED_TASKQ] {
+        let taskq = taskq.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !taskq.is_null() {
+            // SAFETY: made in attach; runs and waits for any task still queued.
+            unsafe { ddi_taskq_destroy(taskq) };
+        }
     }
     // SAFETY: retire() unpublished the driver under the entry lock after
     // can_detach() held, so no entry point can reach it any more, and its
