@@ -22,6 +22,7 @@ use std::fmt;
 
 pub mod config;
 pub mod counters;
+pub mod data;
 mod daemon;
 pub mod device;
 pub mod frame;
