@@ -26,11 +26,17 @@ pub mod data;
 mod daemon;
 pub mod device;
 pub mod frame;
+pub mod hello;
+pub mod identity;
+mod connect;
+mod session;
+mod status;
 pub mod tls;
 
 pub use config::{Config, ConfigError, Endpoint, Role};
 pub use counters::Counters;
-pub use daemon::{Daemon, query_status, run};
+pub use daemon::{Daemon, run};
+pub use status::query_status;
 pub use device::{Device, DeviceError, Mode};
 
 /// What kind of failure stopped the daemon; each is one exit code.

@@ -149,7 +149,7 @@ fn the_program_exits_with_the_documented_codes() {
     std::fs::write(&bad, pki.server_toml("server", "tnl0", "tun", 1500).replace("mtu = 1500", "mtu = 10")).unwrap();
     let (code, _, err) = run_bin(&["check", "--config", bad.to_str().unwrap()]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("[link] mtu = 10 is outside 68..=65535"), "{err}");
+    assert!(err.contains("[link] mtu: invalid MTU 10: must be 576 to 65535"), "{err}");
 
     std::fs::write(&bad, pki.server_toml("server", "tnl0", "tun", 1500).replace("server.crt", "gone.crt")).unwrap();
     let (code, _, err) = run_bin(&["check", "--config", bad.to_str().unwrap()]);

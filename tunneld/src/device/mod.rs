@@ -110,6 +110,9 @@ pub trait Device: Send + Sync + 'static {
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError>;
     /// Detach from the link and wake a blocked reader.  Idempotent.
     fn close(&self);
+    /// Report the peer's liveness as the link's carrier (up while a
+    /// session is up).  Backends without a carrier control ignore it.
+    fn set_carrier(&self, _up: bool) {}
 }
 
 /// What the device's reader thread hands to the daemon.

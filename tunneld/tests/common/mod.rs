@@ -3,6 +3,9 @@
 //! files, packets.
 #![allow(dead_code)]
 
+mod instance;
+pub use instance::*;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
