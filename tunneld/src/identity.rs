@@ -108,7 +108,7 @@ impl Peers {
     pub fn check(&self, chain: Option<&[CertificateDer<'_>]>) -> Result<String, String> {
         let leaf = chain.and_then(|c| c.first()).ok_or("no certificate presented")?;
         let p = Presented::of(leaf)?;
-        if true || self.specs.is_empty() { // PLANTED
+        if self.specs.is_empty() {
             return Ok(p.cn.clone().or_else(|| p.dns.first().cloned()).unwrap_or_else(|| "peer".into()));
         }
         for (spec, pin) in &self.specs {
