@@ -233,7 +233,7 @@ fn the_program_serves_reports_and_stops_cleanly_on_sigterm() {
         assert_eq!(out.status.code(), Some(0), "{err}");
         assert!(err.contains("SIGTERM: shutting down") && err.contains("detached; counters: tx_packets="), "{err}");
         if is_server {
-            assert!(err.contains("link tnls0: peer 127.0.0.1:") && err.contains("connects=1"), "SIGUSR1 line: {err}");
+            assert!(err.contains("link tnls0: peer client (127.0.0.1:") && err.contains("connects=1"), "SIGUSR1 line: {err}");
         }
     }
     assert!(!ssock.exists() && !csock.exists(), "status sockets removed");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod instance;
+#[allow(unused_imports)]
 pub use instance::*;
 
 use std::path::{Path, PathBuf};
