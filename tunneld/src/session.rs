@@ -228,10 +228,10 @@ pub(crate) async fn run(
                     msg = from_device.try_recv().ok().map(Some);
                 }
             }
-            if data_socket.is_none() {
-                if let Err(e) = wr.flush().await {
-                    return End::Peer(format!("sending failed: {e}"));
-                }
+            if data_socket.is_none()
+                && let Err(e) = wr.flush().await
+            {
+                return End::Peer(format!("sending failed: {e}"));
             }
             next_keepalive = Instant::now() + keepalive;
         }
