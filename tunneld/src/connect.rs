@@ -55,7 +55,7 @@ pub(crate) async fn accept_loop(a: Accept) {
         let (tcp, addr) = match a.listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                log::warn!("accept failed: {e}");
+                tracing::warn!("accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -88,7 +88,7 @@ pub(crate) async fn accept_loop(a: Accept) {
 
 fn refused(counters: &Counters, why: String) {
     counters.add(&counters.connect_failures, 1);
-    log::warn!("{why}");
+    tracing::warn!("{why}");
     counters.set_last_error(why);
 }
 
@@ -147,7 +147,7 @@ impl Connector {
                         Some(d) => (d * 2).min(self.config.reconnect_max),
                     };
                     let line = format!("cannot connect to {}: {why}", self.address);
-                    log::warn!("{line}; retrying in {:.1}s", next.as_secs_f64());
+                    tracing::warn!("{line}; retrying in {:.1}s", next.as_secs_f64());
                     counters.set_last_error(line);
                     self.delay = Some(next);
                 }

@@ -2,7 +2,6 @@
 //! Per-tunnel counters and state, shared by the daemon's tasks and read
 //! by the status socket, SIGUSR1 and tests.
 
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -139,34 +138,28 @@ impl Counters {
         .collect()
     }
 
-    /// `key=value` lines: the state, then every counter.  This is what
-    /// the status socket returns and `tunneld status` prints.
-    pub fn report(&self, link: &str, mode: &str, role: &str) -> String {
+    /// The status as JSON: what the status socket serves.
+    pub fn json(&self, link: &str, mode: &str, role: &str) -> serde_json::Value {
         let state = self.state().clone();
-        let mut out = String::new();
-        let _ = writeln!(out, "link={link}");
-        let _ = writeln!(out, "mode={mode}");
-        let _ = writeln!(out, "role={role}");
-        match &state.connected_peer {
-            Some(peer) => {
-                let _ = writeln!(out, "state=connected");
-                let _ = writeln!(out, "peer={peer}");
-                if let Some((transport, cipher)) = &state.session {
-                    let _ = writeln!(out, "transport={transport}");
-                    let _ = writeln!(out, "cipher={cipher}");
-                }
-            }
-            None => {
-                let _ = writeln!(out, "state=waiting");
-            }
-        }
-        if let Some(e) = &state.last_error {
-            let _ = writeln!(out, "last_error={}", e.replace('\n', " "));
-        }
+        let mut counters = serde_json::Map::new();
         for (name, value) in self.values() {
-            let _ = writeln!(out, "{name}={value}");
+            counters.insert(name.to_string(), value.into());
         }
-        out
+        let (transport, cipher) = match &state.session {
+            Some((t, c)) => (Some(t.clone()), Some(c.clone())),
+            None => (None, None),
+        };
+        serde_json::json!({
+            "link": link,
+            "mode": mode,
+            "role": role,
+            "state": if state.connected_peer.is_some() { "connected" } else { "waiting" },
+            "peer": state.connected_peer,
+            "transport": transport,
+            "cipher": cipher,
+            "last_error": state.last_error,
+            "counters": counters,
+        })
     }
 
     /// One log line with every counter.

@@ -118,7 +118,7 @@ impl Daemon {
             ));
         }
         if device.mtu() != config.mtu as usize {
-            log::warn!(
+            tracing::warn!(
                 "link {link}: its MTU is {} but the configuration says {}; packets are checked against the link's",
                 device.mtu(),
                 config.mtu
@@ -141,9 +141,9 @@ impl Daemon {
         let mut io = DeviceIo::start(device.clone(), config.queue_packets, counters.clone())
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the device threads: {e}")))?;
         device.set_carrier(false);
-        log::info!("link {link} ({}, mtu {}) attached; role {}", device.mode(), device.mtu(), config.role);
+        tracing::info!("link {link} ({}, mtu {}) attached; role {}", device.mode(), device.mtu(), config.role);
         if config.peers.is_empty() {
-            log::warn!("no [[peer]] configured: any certificate signed by the CA is accepted as the peer");
+            tracing::warn!("no [[peer]] configured: any certificate signed by the CA is accepted as the peer");
         }
         let peers = Arc::new(Peers::new(&config.peers));
 
@@ -153,8 +153,8 @@ impl Daemon {
                 let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
                 let udp_port = udp.as_ref().and_then(|u| u.local_addr().ok()).map(|a| a.port());
                 match udp_port {
-                    Some(p) => log::info!("listening on {addr} (TCP, control) and UDP port {p} (data)"),
-                    None => log::info!("listening on {addr} (TCP: control and data)"),
+                    Some(p) => tracing::info!("listening on {addr} (TCP, control) and UDP port {p} (data)"),
+                    None => tracing::info!("listening on {addr} (TCP: control and data)"),
                 }
                 let accept = Accept {
                     listener,
@@ -193,7 +193,7 @@ impl Daemon {
             let _ = std::fs::remove_file(&path);
         }
         counters.set_connected(None);
-        log::info!("link {device_name} detached; counters: {}", counters.summary());
+        tracing::info!("link {device_name} detached; counters: {}", counters.summary());
         outcome
     }
 }
@@ -271,7 +271,7 @@ async fn run_loop(
         counters.add(&counters.connects, 1);
         counters.set_connected(Some(peer.clone()));
         counters.set_session(conn.negotiated.transport.to_string(), conn.negotiated.cipher.to_string());
-        log::info!("peer {peer}: session up ({}, {})", conn.negotiated.transport, conn.negotiated.cipher);
+        tracing::info!("peer {peer}: session up ({}, {})", conn.negotiated.transport, conn.negotiated.cipher);
         device.set_carrier(true);
         let started = Instant::now();
         let newer = match source {
@@ -300,22 +300,22 @@ async fn run_loop(
         }
         match end {
             End::Shutdown => {
-                log::info!("peer {peer}: session closed for shutdown");
+                tracing::info!("peer {peer}: session closed for shutdown");
                 return Ok(());
             }
             End::Replaced(newer) => {
                 let why = format!("peer {peer}: session replaced by a new one from {}", newer.peer);
-                log::info!("{why}");
+                tracing::info!("{why}");
                 counters.set_last_error(why);
                 next = Some(*newer);
             }
             End::DeviceFailed(e) => {
-                log::error!("{e}; stopping");
+                tracing::error!("{e}; stopping");
                 return Err(Error::new(ErrorKind::Device, e));
             }
             End::Peer(why) => {
                 let why = format!("peer {peer}: session ended: {why}");
-                log::warn!("{why}");
+                tracing::warn!("{why}");
                 counters.set_last_error(why);
             }
         }

@@ -20,6 +20,7 @@
 
 use std::fmt;
 
+pub mod check;
 pub mod config;
 pub mod counters;
 pub mod data;
@@ -30,13 +31,13 @@ pub mod hello;
 pub mod identity;
 mod connect;
 mod session;
-mod status;
+pub mod status;
 pub mod tls;
 
 pub use config::{Config, ConfigError, Endpoint, Role};
 pub use counters::Counters;
 pub use daemon::{Daemon, run};
-pub use status::query_status;
+pub use status::{query_status, query_status_json, text_from_json};
 pub use device::{Device, DeviceError, Mode};
 
 /// What kind of failure stopped the daemon; each is one exit code.

@@ -97,7 +97,7 @@ impl BadInput<'_> {
         if self.logged < BAD_LOG_LIMIT {
             self.logged += 1;
             let more = if self.logged == BAD_LOG_LIMIT { " (further ones are only counted)" } else { "" };
-            log::warn!("peer {}: {what}; dropped{more}", self.peer);
+            tracing::warn!("peer {}: {what}; dropped{more}", self.peer);
         }
     }
 }
@@ -203,7 +203,7 @@ pub(crate) async fn run(
                     Some(sock) => {
                         if sealer.seal(TYPE_DATA, &packet, &mut out) {
                             counters.add(&counters.rekeys, 1);
-                            log::debug!("peer {peer}: sending under key epoch {}", sealer.epoch());
+                            tracing::debug!("peer {peer}: sending under key epoch {}", sealer.epoch());
                         }
                         if !send_datagram(sock, is_client, &udp_peer, &out, counters, true).await {
                             continue;
@@ -284,7 +284,7 @@ pub(crate) async fn run(
                 Err(e) => {
                     // A connected client socket reports ICMP errors
                     // (port unreachable) here; the watchdog decides.
-                    log::debug!("peer {peer}: UDP receive: {e}");
+                    tracing::debug!("peer {peer}: UDP receive: {e}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -295,12 +295,12 @@ pub(crate) async fn run(
                     last_heard.store(since(base), Ordering::Relaxed);
                     if opened.rekeyed {
                         counters.add(&counters.rekeys, 1);
-                        log::debug!("peer {peer}: receiving under key epoch {}", opener.epoch());
+                        tracing::debug!("peer {peer}: receiving under key epoch {}", opener.epoch());
                     }
                     if !is_client {
                         let mut known = udp_peer.lock().unwrap_or_else(|e| e.into_inner());
                         if *known != Some(from) {
-                            log::info!("peer {peer}: data channel from {from}");
+                            tracing::info!("peer {peer}: data channel from {from}");
                             *known = Some(from);
                         }
                     }
@@ -400,7 +400,7 @@ async fn send_datagram(
         Ok(_) => true,
         Err(e) => {
             counters.add(&counters.send_errors, 1);
-            log::debug!("UDP send of {} bytes failed: {e}", datagram.len());
+            tracing::debug!("UDP send of {} bytes failed: {e}", datagram.len());
             false
         }
     }

@@ -40,7 +40,7 @@ pub(crate) async fn serve_status(listener: UnixListener, counters: Arc<Counters>
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let text = counters.report(&link, &mode, &role);
+        let text = counters.json(&link, &mode, &role).to_string() + "\n";
         tokio::spawn(async move {
             let _ = tokio::time::timeout(Duration::from_secs(2), s.write_all(text.as_bytes())).await;
             let _ = s.shutdown().await;
@@ -48,8 +48,40 @@ pub(crate) async fn serve_status(listener: UnixListener, counters: Arc<Counters>
     }
 }
 
-/// Ask the daemon behind `socket` for its status text.
+/// The daemon's status as `key=value` lines (what `tunneld status`
+/// prints): the JSON from [`query_status_json`], flattened.
 pub async fn query_status(socket: &std::path::Path) -> Result<String, Error> {
+    let json = query_status_json(socket).await?;
+    text_from_json(&json)
+        .ok_or_else(|| Error::new(ErrorKind::Network, format!("tunneld at {} answered something that is not its status", socket.display())))
+}
+
+/// `key=value` lines from the status JSON: the state fields that are
+/// set, then every counter, in the daemon's order.
+pub fn text_from_json(json: &str) -> Option<String> {
+    use std::fmt::Write as _;
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let o = v.as_object()?;
+    let mut out = String::new();
+    for key in ["link", "mode", "role", "state", "peer", "transport", "cipher", "last_error"] {
+        match o.get(key) {
+            Some(serde_json::Value::String(s)) => {
+                let _ = writeln!(out, "{key}={}", s.replace('\n', " "));
+            }
+            Some(serde_json::Value::Null) | None => {}
+            Some(other) => {
+                let _ = writeln!(out, "{key}={other}");
+            }
+        }
+    }
+    for (name, value) in o.get("counters")?.as_object()? {
+        let _ = writeln!(out, "{name}={value}");
+    }
+    Some(out)
+}
+
+/// Ask the daemon behind `socket` for its status (one JSON object).
+pub async fn query_status_json(socket: &std::path::Path) -> Result<String, Error> {
     use tokio::io::AsyncReadExt;
     let mut s = tokio::net::UnixStream::connect(socket).await.map_err(|e| {
         Error::new(ErrorKind::Network, format!("cannot reach tunneld at {}: {e} (is it running?)", socket.display()))

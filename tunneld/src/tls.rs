@@ -28,7 +28,7 @@ pub struct TlsMaterial {
     pub crls: Vec<CertificateRevocationListDer<'static>>,
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -48,6 +48,18 @@ impl TlsMaterial {
     /// names the file and what is wrong with it.
     pub fn load(config: &Config) -> Result<TlsMaterial, String> {
         let certs = read_certs("certificate", &config.cert)?;
+        // A passphrase-protected key (PKCS#8 "ENCRYPTED PRIVATE KEY" or
+        // the legacy "Proc-Type: 4,ENCRYPTED" header): say so rather
+        // than "no key found".
+        if let Ok(text) = std::fs::read(&config.key) {
+            let text = String::from_utf8_lossy(&text);
+            if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED") {
+                return Err(format!(
+                    "private key {} is passphrase-protected; tunneld runs unattended and cannot ask for it: store it decrypted, mode 0600 (e.g. openssl pkey -in KEY -out PLAIN)",
+                    config.key.display()
+                ));
+            }
+        }
         let key = PrivateKeyDer::from_pem_file(&config.key)
             .map_err(|e| format!("private key {}: {e}", config.key.display()))?;
         let mut roots = RootCertStore::empty();

@@ -136,14 +136,14 @@ fn the_program_exits_with_the_documented_codes() {
     assert!(err.contains("--config FILE is required"), "{err}");
     let (code, _, err) = run_bin(&["--config", "x", "frobnicate"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("unknown argument \"frobnicate\""), "{err}");
+    assert!(err.contains("frobnicate"), "{err}");
     let (code, out, _) = run_bin(&["--help"]);
     assert_eq!(code, 0);
-    assert!(out.contains("tunneld status --config FILE"));
+    assert!(out.contains("tunneld status [--json] --config FILE") && out.contains("Exit codes"), "{out}");
 
     let (code, _, err) = run_bin(&["check", "--config", "/nonexistent/vpn0.toml"]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("error: configuration /nonexistent/vpn0.toml: cannot read"), "{err}");
+    assert!(err.contains("ERROR") && err.contains("configuration /nonexistent/vpn0.toml: cannot read"), "{err}");
 
     let bad = pki.path("bad.toml");
     std::fs::write(&bad, pki.server_toml("server", "tnl0", "tun", 1500).replace("mtu = 1500", "mtu = 10")).unwrap();

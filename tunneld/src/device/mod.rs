@@ -159,7 +159,7 @@ impl DeviceIo {
                             counters.add(&counters.device_read_errors, 1);
                             if reported < 10 {
                                 reported += 1;
-                                log::warn!("link {}: read failed: {e}", device.name());
+                                tracing::warn!("link {}: read failed: {e}", device.name());
                             }
                             // Do not spin on a persistent error.
                             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -183,7 +183,7 @@ impl DeviceIo {
                             counters.add(&counters.device_write_errors, 1);
                             if reported < 10 {
                                 reported += 1;
-                                log::warn!("link {}: write of a {}-byte packet failed: {e}", device.name(), packet.len());
+                                tracing::warn!("link {}: write of a {}-byte packet failed: {e}", device.name(), packet.len());
                             }
                         }
                     }

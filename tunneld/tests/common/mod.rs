@@ -49,6 +49,17 @@ fn make_leaf_serial(dir: &Path, base: &str, cn: &str, issuer: &Issuer<'_, KeyPai
     write(dir, &format!("{base}.key"), &key.serialize_pem());
 }
 
+fn make_expired(dir: &Path, issuer: &Issuer<'_, KeyPair>) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "expired");
+    params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    let cert = params.signed_by(&key, issuer).unwrap();
+    write(dir, "expired.crt", &cert.pem());
+    write(dir, "expired.key", &key.serialize_pem());
+}
+
 impl Pki {
     pub fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
@@ -57,6 +68,7 @@ impl Pki {
         make_leaf_serial(dir.path(), "client", "client", &ca, 2);
         make_leaf_serial(dir.path(), "client2", "client2", &ca, 3);
         make_leaf_serial(dir.path(), "revoked", "revoked", &ca, 4);
+        make_expired(dir.path(), &ca);
         let crl = rcgen::CertificateRevocationListParams {
             this_update: rcgen::date_time_ymd(2020, 1, 1),
             next_update: rcgen::date_time_ymd(2099, 1, 1),
