@@ -16,6 +16,8 @@
 //! # ciphers = ["aes-256-gcm", "chacha20-poly1305"]  # in order of preference
 //!
 //! # crl = "/etc/tunneld/ca.crl"  # revoked certificates (PEM CRLs)
+//! # advertise_udp_port = 7443     # server behind a port forward: the
+//! #                                # UDP port clients must send to
 //!
 //! [[peer]]                         # who may be the peer (any of cn, dns,
 //! name = "site-b"                  # pin; all given must match); without
@@ -121,6 +123,9 @@ pub struct Config {
     pub peers: Vec<PeerSpec>,
     /// Certificate revocation lists (PEM), checked during the handshake.
     pub crl: Option<PathBuf>,
+    /// Server: the UDP port clients are told to send to, when a NAT or
+    /// port forward maps it to ours (default: our data socket's port).
+    pub advertise_udp_port: Option<u16>,
 }
 
 /// A configuration that could not be used: the file and the reason.
@@ -159,6 +164,7 @@ struct RawConfig {
     rekey: Option<RawRekey>,
     peer: Option<Vec<PeerSpec>>,
     crl: Option<PathBuf>,
+    advertise_udp_port: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -223,6 +229,9 @@ impl Config {
                 if raw.reconnect.is_some() {
                     return Err(fail("[reconnect] is for role = \"client\"".into()));
                 }
+                if raw.advertise_udp_port == Some(0) {
+                    return Err(fail("advertise_udp_port = 0 names no port".into()));
+                }
                 let listen = raw.listen.ok_or_else(|| fail("role = \"server\" needs `listen` (address:port)".into()))?;
                 let addr: SocketAddr = listen
                     .parse()
@@ -230,6 +239,9 @@ impl Config {
                 Endpoint::Listen(addr)
             }
             Role::Client => {
+                if raw.advertise_udp_port.is_some() {
+                    return Err(fail("`advertise_udp_port` is for role = \"server\"".into()));
+                }
                 if raw.listen.is_some() {
                     return Err(fail("`listen` is for role = \"server\"; a client uses `connect`".into()));
                 }
@@ -345,6 +357,7 @@ impl Config {
             rekey,
             peers,
             crl: raw.crl.map(resolve),
+            advertise_udp_port: raw.advertise_udp_port,
         })
     }
 }

@@ -151,7 +151,7 @@ impl Daemon {
             (TlsSide::Server(acceptor), Some(listener)) => {
                 let (tx, rx) = mpsc::channel(1);
                 let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-                let udp_port = udp.as_ref().and_then(|u| u.local_addr().ok()).map(|a| a.port());
+                let udp_port = udp.as_ref().and_then(|u| u.local_addr().ok()).map(|a| config.advertise_udp_port.unwrap_or(a.port()));
                 match udp_port {
                     Some(p) => tracing::info!("listening on {addr} (TCP, control) and UDP port {p} (data)"),
                     None => tracing::info!("listening on {addr} (TCP: control and data)"),

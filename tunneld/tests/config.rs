@@ -139,6 +139,13 @@ fn malformed_files_are_refused_with_the_reason() {
     refused(SERVER, "listen =", "server_name = \"a\"\nlisten =", &["`server_name` is for role = \"client\""]);
     refused(SERVER, "[link]", "[reconnect]\nmin_ms = 1\n[link]", &["[reconnect] is for role = \"client\""]);
     refused(SERVER, "[status]", "[status]\nsock = \"x\"", &["unknown field `sock`"]);
+    refused(SERVER, "[link]", "advertise_udp_port = 0\n[link]", &["advertise_udp_port = 0 names no port"]);
+    refused(SERVER, "[link]", "advertise_udp_port = 70000\n[link]", &["advertise_udp_port"]);
+    refused(CLIENT, "[link]", "advertise_udp_port = 7443\n[link]", &["`advertise_udp_port` is for role = \"server\""]);
+    refused(SERVER, "[link]", "[[peer]]\nname = \"x\"\n[link]", &["[[peer]] \"x\" names no identity"]);
+    refused(SERVER, "[link]", "[[peer]]\nname = \"x\"\npin = \"md5:00\"\n[link]", &["must start with \"sha256:\""]);
+    refused(SERVER, "[link]", "[[peer]]\nname = \"x\"\ncn = \"a\"\n[[peer]]\nname = \"x\"\ncn = \"b\"\n[link]", &["name = \"x\" is given twice"]);
+    refused(SERVER, "[link]", "crl = \"\"\n[link]", &["`crl` is empty"]);
     refused(SERVER, "role", "this is not toml\nrole", &["line 2"]);
 }
 
