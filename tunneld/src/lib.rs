@@ -20,6 +20,7 @@
 
 use std::fmt;
 
+pub mod batch;
 pub mod check;
 pub mod config;
 pub mod counters;

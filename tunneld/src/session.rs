@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_rustls::TlsStream;
 
+use crate::batch;
 use crate::counters::Counters;
 use crate::data::{self, Opener, Reject, Sealer, TYPE_DATA, TYPE_KEEPALIVE};
 use crate::device::{FromDevice, Mode};
@@ -159,6 +160,7 @@ pub(crate) async fn run(
     let to_peer = async {
         let mut sealer = Sealer::new(negotiated.cipher, negotiated.tx_seed, negotiated.peer_index, rekey);
         let mut out = Vec::with_capacity(DATAGRAM_BUFFER);
+        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(batch::BATCH);
         // A UDP client's first keepalive goes out at once: it tells the
         // server our UDP address.
         let mut next_keepalive = if is_client && data_socket.is_some() { Instant::now() } else { Instant::now() + keepalive };
@@ -167,7 +169,7 @@ pub(crate) async fn run(
                 m = from_device.recv() => Some(m),
                 _ = tokio::time::sleep_until(next_keepalive) => None,
             };
-            let mut batch = 0usize;
+            let mut burst = 0usize;
             let mut msg = match msg {
                 Some(m) => Some(m),
                 None => {
@@ -193,6 +195,7 @@ pub(crate) async fn run(
                     continue;
                 }
             };
+            let mut sealed = 0usize;
             while let Some(m) = msg.take() {
                 let packet = match m {
                     None => return End::DeviceFailed("the device reader stopped".into()),
@@ -200,14 +203,16 @@ pub(crate) async fn run(
                     Some(Ok(p)) => p,
                 };
                 match &data_socket {
-                    Some(sock) => {
-                        if sealer.seal(TYPE_DATA, &packet, &mut out) {
+                    Some(_) => {
+                        if batch.len() <= sealed {
+                            batch.push(Vec::with_capacity(DATAGRAM_BUFFER));
+                        }
+                        let Some(out) = batch.get_mut(sealed) else { continue };
+                        if sealer.seal(TYPE_DATA, &packet, out) {
                             counters.add(&counters.rekeys, 1);
                             tracing::debug!("peer {peer}: sending under key epoch {}", sealer.epoch());
                         }
-                        if !send_datagram(sock, is_client, &udp_peer, &out, counters, true).await {
-                            continue;
-                        }
+                        sealed += 1;
                     }
                     None => {
                         let head = frame::header(packet.len());
@@ -223,9 +228,24 @@ pub(crate) async fn run(
                 }
                 counters.add(&counters.tx_packets, 1);
                 counters.add(&counters.tx_bytes, packet.len() as u64);
-                batch += 1;
-                if batch < WRITE_BATCH {
+                burst += 1;
+                if burst < WRITE_BATCH && sealed < batch::BATCH {
                     msg = from_device.try_recv().ok().map(Some);
+                }
+            }
+            if let (Some(sock), true) = (&data_socket, sealed > 0) {
+                let datagrams = batch.get(..sealed).unwrap_or_default();
+                let to = if is_client { None } else { *udp_peer.lock().unwrap_or_else(|e| e.into_inner()) };
+                if !is_client && to.is_none() {
+                    // The client's address is not known until its first
+                    // datagram arrives (it sends one at once).
+                    counters.add(&counters.tx_dropped_no_peer, sealed as u64);
+                } else {
+                    let (failed, error) = batch::send_all(sock, datagrams, to).await;
+                    if let Some(e) = error {
+                        counters.add(&counters.send_errors, failed as u64);
+                        tracing::debug!("peer {peer}: {failed} datagrams not sent: {e}");
+                    }
                 }
             }
             if data_socket.is_none()
@@ -277,10 +297,10 @@ pub(crate) async fn run(
     let from_udp = async {
         let Some(sock) = &data_socket else { return std::future::pending::<End>().await };
         let mut opener = Opener::new(negotiated.cipher, negotiated.rx_seed, negotiated.index);
-        let mut buf = vec![0u8; DATAGRAM_BUFFER];
+        let mut datagrams = batch::RecvBatch::new(DATAGRAM_BUFFER);
         loop {
-            let (n, from) = match sock.recv_from(&mut buf).await {
-                Ok(x) => x,
+            let n = match datagrams.recv(sock).await {
+                Ok(n) => n,
                 Err(e) => {
                     // A connected client socket reports ICMP errors
                     // (port unreachable) here; the watchdog decides.
@@ -289,38 +309,41 @@ pub(crate) async fn run(
                     continue;
                 }
             };
-            let Some(datagram) = buf.get_mut(..n) else { continue };
-            match opener.open(datagram) {
-                Ok(opened) => {
-                    last_heard.store(since(base), Ordering::Relaxed);
-                    if opened.rekeyed {
-                        counters.add(&counters.rekeys, 1);
-                        tracing::debug!("peer {peer}: receiving under key epoch {}", opener.epoch());
-                    }
-                    if !is_client {
-                        let mut known = udp_peer.lock().unwrap_or_else(|e| e.into_inner());
-                        if *known != Some(from) {
-                            tracing::info!("peer {peer}: data channel from {from}");
-                            *known = Some(from);
+            for i in 0..n {
+                let Some((datagram, from)) = datagrams.get(i) else { continue };
+                let from = from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                match opener.open(datagram) {
+                    Ok(opened) => {
+                        last_heard.store(since(base), Ordering::Relaxed);
+                        if opened.rekeyed {
+                            counters.add(&counters.rekeys, 1);
+                            tracing::debug!("peer {peer}: receiving under key epoch {}", opener.epoch());
+                        }
+                        if !is_client {
+                            let mut known = udp_peer.lock().unwrap_or_else(|e| e.into_inner());
+                            if *known != Some(from) {
+                                tracing::info!("peer {peer}: data channel from {from}");
+                                *known = Some(from);
+                            }
+                        }
+                        if opened.kind == TYPE_KEEPALIVE {
+                            counters.add(&counters.keepalives_received, 1);
+                            continue;
+                        }
+                        let packet = datagram.get(opened.payload).unwrap_or_default();
+                        if let Err(end) = deliver(&sink, &bad, packet).await {
+                            return end;
                         }
                     }
-                    if opened.kind == TYPE_KEEPALIVE {
-                        counters.add(&counters.keepalives_received, 1);
-                        continue;
+                    Err(reject) => {
+                        let counter = match reject {
+                            Reject::Replayed(_) => &counters.rx_replayed,
+                            Reject::Forged => &counters.rx_forged,
+                            Reject::Malformed | Reject::OtherSession | Reject::UnknownEpoch => &counters.rx_bad_datagram,
+                        };
+                        counters.add(counter, 1);
+                        bad.lock().unwrap_or_else(|e| e.into_inner()).note(&format!("{reject} from {from}"));
                     }
-                    let packet = datagram.get(opened.payload).unwrap_or_default();
-                    if let Err(end) = deliver(&sink, &bad, packet).await {
-                        return end;
-                    }
-                }
-                Err(reject) => {
-                    let counter = match reject {
-                        Reject::Replayed(_) => &counters.rx_replayed,
-                        Reject::Forged => &counters.rx_forged,
-                        Reject::Malformed | Reject::OtherSession | Reject::UnknownEpoch => &counters.rx_bad_datagram,
-                    };
-                    counters.add(counter, 1);
-                    bad.lock().unwrap_or_else(|e| e.into_inner()).note(&format!("{reject} from {from}"));
                 }
             }
         }
