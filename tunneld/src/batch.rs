@@ -1,15 +1,11 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Batched datagram I/O for the data channel: on Linux `recvmmsg(2)`
-//! and `sendmmsg(2)` move up to [`BATCH`] datagrams per system call;
-//! elsewhere one datagram per call through tokio.
-//!
-//! Both sit on tokio's readiness: a call that would block clears the
-//! socket's readiness (`UdpSocket::try_io`) and the caller awaits it.
+//! Batched datagram receiving for the data channel's thread
+//! ([`crate::fastpath`]): on Linux `recvmmsg(2)` takes up to [`BATCH`]
+//! datagrams per system call; elsewhere `recvfrom(2)` takes one.
 
 use std::io;
 use std::net::SocketAddr;
 
-use tokio::net::UdpSocket;
 
 /// Most datagrams moved by one call.
 pub const BATCH: usize = 32;
@@ -33,23 +29,7 @@ impl RecvBatch {
         }
     }
 
-    /// Wait for datagrams and take as many as are queued (at most
-    /// [`BATCH`]); their number.
-    pub async fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
-        loop {
-            sock.readable().await?;
-            match sock.try_io(tokio::io::Interest::READABLE, || self.recv_now(sock)) {
-                Ok(n) => {
-                    self.count = n;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Datagram `i` of the last [`RecvBatch::recv`]: its bytes (mutable,
+    /// Datagram `i` of the last [`RecvBatch::recv_fd`]: its bytes (mutable,
     /// for decryption in place) and sender.
     pub fn get(&mut self, i: usize) -> Option<(&mut [u8], Option<SocketAddr>)> {
         if i >= self.count {
@@ -60,9 +40,10 @@ impl RecvBatch {
         Some((self.bufs.get_mut(i)?.get_mut(..len)?, from))
     }
 
+    /// Take the datagrams queued on `fd` now (non-blocking): their
+    /// number, or WouldBlock.
     #[cfg(target_os = "linux")]
-    fn recv_now(&mut self, sock: &UdpSocket) -> io::Result<usize> {
-        use std::os::fd::AsRawFd;
+    pub fn recv_fd(&mut self, fd: std::os::fd::RawFd) -> io::Result<usize> {
         // SAFETY: all-zero is a valid sockaddr_storage and iovec.
         let mut names: [libc::sockaddr_storage; BATCH] = unsafe { std::mem::zeroed() };
         let mut iovs: Vec<libc::iovec> = self
@@ -86,7 +67,7 @@ impl RecvBatch {
         // buffers and whose names point into `names`, all alive for the call.
         let n = unsafe {
             libc::recvmmsg(
-                sock.as_raw_fd(),
+                fd,
                 msgs.as_mut_ptr(),
                 BATCH as libc::c_uint,
                 libc::MSG_DONTWAIT,
@@ -108,6 +89,7 @@ impl RecvBatch {
                 *f = from_storage(name);
             }
         }
+        self.count = n;
         Ok(n)
     }
 
@@ -124,7 +106,6 @@ impl RecvBatch {
     }
 }
 
-#[cfg(target_os = "linux")]
 fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match i32::from(s.ss_family) {
         libc::AF_INET => {
@@ -145,82 +126,4 @@ fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
         }
         _ => None,
     }
-}
-
-/// Send `datagrams` (to `to`, or on a connected socket when None),
-/// waiting while the socket is full.  A datagram the kernel refuses is
-/// skipped; the number refused and the last error are returned.
-pub async fn send_all(
-    sock: &UdpSocket,
-    datagrams: &[Vec<u8>],
-    to: Option<SocketAddr>,
-) -> (usize, Option<io::Error>) {
-    let (mut next, mut failed, mut last) = (0, 0, None);
-    while next < datagrams.len() {
-        if let Err(e) = sock.writable().await {
-            return (failed + datagrams.len() - next, Some(e));
-        }
-        let rest = datagrams.get(next..).unwrap_or_default();
-        match sock.try_io(tokio::io::Interest::WRITABLE, || send_now(sock, rest, to)) {
-            Ok(n) => next += n.max(1),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => {
-                next += 1;
-                failed += 1;
-                last = Some(e);
-            }
-        }
-    }
-    (failed, last)
-}
-
-#[cfg(target_os = "linux")]
-fn send_now(sock: &UdpSocket, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let n = datagrams.len().min(BATCH);
-    let name = to.map(socket2::SockAddr::from);
-    let mut iovs: Vec<libc::iovec> = datagrams
-        .iter()
-        .take(n)
-        .map(|d| libc::iovec {
-            iov_base: d.as_ptr() as *mut libc::c_void,
-            iov_len: d.len(),
-        })
-        .collect();
-    // SAFETY: all-zero is a valid mmsghdr.
-    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-    for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
-        m.msg_hdr.msg_iov = iov;
-        m.msg_hdr.msg_iovlen = 1;
-        if let Some(a) = &name {
-            m.msg_hdr.msg_name = a.as_ptr() as *mut libc::c_void;
-            m.msg_hdr.msg_namelen = a.len();
-        }
-    }
-    // SAFETY: the first n headers point at our datagrams (read only by
-    // the kernel) and at `name`, alive for the call.
-    let r = unsafe {
-        libc::sendmmsg(
-            sock.as_raw_fd(),
-            msgs.as_mut_ptr(),
-            n as libc::c_uint,
-            libc::MSG_DONTWAIT,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(r as usize)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn send_now(sock: &UdpSocket, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> io::Result<usize> {
-    let Some(d) = datagrams.first() else {
-        return Ok(0);
-    };
-    match to {
-        Some(a) => sock.try_send_to(d, a)?,
-        None => sock.try_send(d)?,
-    };
-    Ok(1)
 }

@@ -179,7 +179,7 @@ impl Daemon {
             }
         };
 
-        let outcome = run_loop(&mut io, &mut source, stop_rx, &counters, &config, &*device, limit, udp.as_ref()).await;
+        let outcome = run_loop(&mut io, &mut source, stop_rx, &counters, &config, &device, limit, udp.as_ref()).await;
 
         if let Source::Server { task, .. } = &source {
             task.abort();
@@ -241,9 +241,9 @@ async fn run_loop(
     io: &mut DeviceIo,
     source: &mut Source,
     mut stop: watch::Receiver<bool>,
-    counters: &Counters,
+    counters: &Arc<Counters>,
     config: &Config,
-    device: &dyn Device,
+    device: &Arc<dyn Device>,
     limit: usize,
     server_udp: Option<&Arc<UdpSocket>>,
 ) -> Result<(), Error> {
@@ -288,6 +288,9 @@ async fn run_loop(
             dead_peer: config.dead_peer,
             rekey: config.rekey,
             server_udp,
+            fast_tx: &io.fast_tx,
+            device,
+            shared: counters,
         };
         let end = session::run(conn, link, newer, &mut stop).await;
         counters.set_connected(None);

@@ -27,6 +27,7 @@ pub mod counters;
 pub mod data;
 mod daemon;
 pub mod device;
+mod fastpath;
 pub mod frame;
 pub mod hello;
 pub mod identity;

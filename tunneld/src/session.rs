@@ -17,22 +17,21 @@
 //! keepalive) resets the watchdog; after `dead_peer` of silence the
 //! session ends as dead (the client then reconnects with backoff).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_rustls::TlsStream;
 
-use crate::batch;
 use crate::counters::Counters;
-use crate::data::{self, Opener, Reject, Sealer, TYPE_DATA, TYPE_KEEPALIVE};
-use crate::device::{FromDevice, Mode};
+use crate::data::{self, Opener, Sealer, TYPE_DATA, TYPE_KEEPALIVE};
+use crate::device::{Device, FromDevice, Mode};
+use crate::fastpath::{self, RxPath, TxPath, TxSlot};
 use crate::frame::{self, FRAME_ALIVE, Frame, StreamError};
 use crate::hello::{Negotiated, Transport};
 
@@ -77,6 +76,11 @@ pub(crate) struct Link<'a> {
     pub rekey: data::RekeyPolicy,
     /// Server: the shared data socket.
     pub server_udp: Option<&'a Arc<UdpSocket>>,
+    /// The device reader thread's slot for the UDP sending path.
+    pub fast_tx: &'a TxSlot,
+    pub device: &'a Arc<dyn Device>,
+    /// `counters`, shareable with the data-path threads.
+    pub shared: &'a Arc<Counters>,
 }
 
 /// The link's side of packets from the peer.
@@ -137,123 +141,147 @@ pub(crate) async fn run(
     stop: &mut watch::Receiver<bool>,
 ) -> End {
     let Conn { stream, peer, negotiated, udp } = conn;
-    let Link { from_device, to_device, counters, mode, limit, keepalive, dead_peer, rekey, server_udp } = link;
+    let Link { from_device, to_device, counters, mode, limit, keepalive, dead_peer, rekey, server_udp, fast_tx, device, shared } =
+        link;
     let sink = Sink { to_device, counters, mode, limit };
     let (rd, wr) = tokio::io::split(stream);
     let mut rd = BufReader::with_capacity(SOCKET_BUFFER, rd);
     let mut wr = BufWriter::with_capacity(SOCKET_BUFFER, wr);
-    let base = Instant::now();
-    // Milliseconds after `base` when the peer was last heard from.
-    let last_heard = AtomicU64::new(0);
+    let base_std = std::time::Instant::now();
+    let base = Instant::from_std(base_std);
+    // Milliseconds after `base` when the peer was last heard from, and
+    // when we last sent a datagram.
+    let last_heard = Arc::new(AtomicU64::new(0));
+    let last_tx = Arc::new(AtomicU64::new(0));
     let bad = Mutex::new(BadInput { peer: &peer, logged: 0 });
-    let transport = negotiated.transport;
 
-    // The data socket and, on a server, the client's address as learned.
-    let data_socket = match (transport, &udp, server_udp) {
+    // UDP: the data path runs on threads (crate::fastpath); the session
+    // installs it here and takes it down when it ends.
+    let is_client = udp.is_some();
+    let data_socket = match (negotiated.transport, &udp, server_udp) {
         (Transport::Udp, Some(s), _) => Some(s.clone()),
         (Transport::Udp, None, Some(s)) => Some(s.clone()),
         _ => None,
     };
-    let is_client = udp.is_some();
-    let udp_peer: Mutex<Option<SocketAddr>> = Mutex::new(None);
+    let mut receiver = None;
+    if let Some(sock) = &data_socket {
+        let udp_peer = Arc::new(Mutex::new(None));
+        *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(TxPath {
+            sealer: Sealer::new(negotiated.cipher, negotiated.tx_seed, negotiated.peer_index, rekey),
+            sock: sock.clone(),
+            connected: is_client,
+            peer: udp_peer.clone(),
+            counters: shared.clone(),
+            last_tx: last_tx.clone(),
+            base: base_std,
+            label: peer.clone(),
+            out: Vec::with_capacity(DATAGRAM_BUFFER),
+            pending: Vec::new(),
+        });
+        let rx_stop = Arc::new(AtomicBool::new(false));
+        let (done_tx, done_rx) = oneshot::channel();
+        let rx = RxPath {
+            sock: sock.clone(),
+            opener: Opener::new(negotiated.cipher, negotiated.rx_seed, negotiated.index),
+            device: device.clone(),
+            counters: shared.clone(),
+            stop: rx_stop.clone(),
+            last_heard: last_heard.clone(),
+            base: base_std,
+            peer: udp_peer,
+            learn_peer: !is_client,
+            slot: fast_tx.clone(),
+            mode,
+            limit,
+            label: peer.clone(),
+        };
+        match fastpath::spawn_rx(rx, done_tx) {
+            Ok(thread) => receiver = Some((thread, done_rx, rx_stop)),
+            Err(e) => {
+                *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                return End::DeviceFailed(format!("cannot start the UDP receiving thread: {e}"));
+            }
+        }
+    }
+    let udp_mode = receiver.is_some();
+    let via_slot = |kind: u8, payload: &[u8]| {
+        if let Some(tx) = fast_tx.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            tx.send(kind, payload);
+        }
+    };
 
     let to_peer = async {
-        let mut sealer = Sealer::new(negotiated.cipher, negotiated.tx_seed, negotiated.peer_index, rekey);
-        let mut out = Vec::with_capacity(DATAGRAM_BUFFER);
-        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(batch::BATCH);
         // A UDP client's first keepalive goes out at once: it tells the
         // server our UDP address.
-        let mut next_keepalive = if is_client && data_socket.is_some() { Instant::now() } else { Instant::now() + keepalive };
+        let mut next_keepalive = if is_client && udp_mode { Instant::now() } else { Instant::now() + keepalive };
         loop {
             let msg = tokio::select! {
                 m = from_device.recv() => Some(m),
                 _ = tokio::time::sleep_until(next_keepalive) => None,
             };
-            let mut burst = 0usize;
             let mut msg = match msg {
                 Some(m) => Some(m),
+                None if udp_mode => {
+                    // Only after keepalive of silence: the reader thread
+                    // sends packets without passing by here.
+                    let idle = since(base).saturating_sub(last_tx.load(Ordering::Relaxed));
+                    if idle >= keepalive.as_millis() as u64 || next_keepalive <= base + keepalive {
+                        via_slot(TYPE_KEEPALIVE, &[]);
+                    }
+                    next_keepalive = base + Duration::from_millis(last_tx.load(Ordering::Relaxed)) + keepalive;
+                    if next_keepalive <= Instant::now() {
+                        next_keepalive = Instant::now() + keepalive;
+                    }
+                    continue;
+                }
                 None => {
                     counters.add(&counters.keepalives_sent, 1);
-                    let sent = match &data_socket {
-                        Some(sock) => {
-                            if sealer.seal(TYPE_KEEPALIVE, &[], &mut out) {
-                                counters.add(&counters.rekeys, 1);
-                            }
-                            send_datagram(sock, is_client, &udp_peer, &out, counters, false).await;
-                            Ok(())
-                        }
-                        None => async {
-                            wr.write_all(&frame::control(FRAME_ALIVE, &[])).await?;
-                            wr.flush().await
-                        }
-                        .await,
-                    };
-                    if let Err(e) = sent {
+                    if let Err(e) = async {
+                        wr.write_all(&frame::control(FRAME_ALIVE, &[])).await?;
+                        wr.flush().await
+                    }
+                    .await
+                    {
                         return End::Peer(format!("sending failed: {e}"));
                     }
                     next_keepalive = Instant::now() + keepalive;
                     continue;
                 }
             };
-            let mut sealed = 0usize;
+            let mut burst = 0usize;
             while let Some(m) = msg.take() {
                 let packet = match m {
                     None => return End::DeviceFailed("the device reader stopped".into()),
                     Some(Err(e)) => return End::DeviceFailed(e),
                     Some(Ok(p)) => p,
                 };
-                match &data_socket {
-                    Some(_) => {
-                        if batch.len() <= sealed {
-                            batch.push(Vec::with_capacity(DATAGRAM_BUFFER));
-                        }
-                        let Some(out) = batch.get_mut(sealed) else { continue };
-                        if sealer.seal(TYPE_DATA, &packet, out) {
-                            counters.add(&counters.rekeys, 1);
-                            tracing::debug!("peer {peer}: sending under key epoch {}", sealer.epoch());
-                        }
-                        sealed += 1;
+                if udp_mode {
+                    // Read before the fast path was installed.
+                    via_slot(TYPE_DATA, &packet);
+                } else {
+                    let head = frame::header(packet.len());
+                    if let Err(e) = async {
+                        wr.write_all(&head).await?;
+                        wr.write_all(&packet).await
                     }
-                    None => {
-                        let head = frame::header(packet.len());
-                        if let Err(e) = async {
-                            wr.write_all(&head).await?;
-                            wr.write_all(&packet).await
-                        }
-                        .await
-                        {
-                            return End::Peer(format!("sending failed: {e}"));
-                        }
+                    .await
+                    {
+                        return End::Peer(format!("sending failed: {e}"));
                     }
+                    counters.add(&counters.tx_packets, 1);
+                    counters.add(&counters.tx_bytes, packet.len() as u64);
                 }
-                counters.add(&counters.tx_packets, 1);
-                counters.add(&counters.tx_bytes, packet.len() as u64);
                 burst += 1;
-                if burst < WRITE_BATCH && sealed < batch::BATCH {
+                if burst < WRITE_BATCH {
                     msg = from_device.try_recv().ok().map(Some);
                 }
             }
-            if let (Some(sock), true) = (&data_socket, sealed > 0) {
-                let datagrams = batch.get(..sealed).unwrap_or_default();
-                let to = if is_client { None } else { *udp_peer.lock().unwrap_or_else(|e| e.into_inner()) };
-                if !is_client && to.is_none() {
-                    // The client's address is not known until its first
-                    // datagram arrives (it sends one at once).
-                    counters.add(&counters.tx_dropped_no_peer, sealed as u64);
-                } else {
-                    let (failed, error) = batch::send_all(sock, datagrams, to).await;
-                    if let Some(e) = error {
-                        counters.add(&counters.send_errors, failed as u64);
-                        tracing::debug!("peer {peer}: {failed} datagrams not sent: {e}");
-                    }
+            if !udp_mode {
+                if let Err(e) = wr.flush().await {
+                    return End::Peer(format!("sending failed: {e}"));
                 }
+                next_keepalive = Instant::now() + keepalive;
             }
-            if data_socket.is_none()
-                && let Err(e) = wr.flush().await
-            {
-                return End::Peer(format!("sending failed: {e}"));
-            }
-            next_keepalive = Instant::now() + keepalive;
         }
     };
 
@@ -294,58 +322,18 @@ pub(crate) async fn run(
         }
     };
 
+    // The UDP receiving thread only reports a link that went away.
+    let (thread, done, rx_stop) = match receiver {
+        Some((t, d, s)) => (Some(t), Some(d), Some(s)),
+        None => (None, None, None),
+    };
     let from_udp = async {
-        let Some(sock) = &data_socket else { return std::future::pending::<End>().await };
-        let mut opener = Opener::new(negotiated.cipher, negotiated.rx_seed, negotiated.index);
-        let mut datagrams = batch::RecvBatch::new(DATAGRAM_BUFFER);
-        loop {
-            let n = match datagrams.recv(sock).await {
-                Ok(n) => n,
-                Err(e) => {
-                    // A connected client socket reports ICMP errors
-                    // (port unreachable) here; the watchdog decides.
-                    tracing::debug!("peer {peer}: UDP receive: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            for i in 0..n {
-                let Some((datagram, from)) = datagrams.get(i) else { continue };
-                let from = from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-                match opener.open(datagram) {
-                    Ok(opened) => {
-                        last_heard.store(since(base), Ordering::Relaxed);
-                        if opened.rekeyed {
-                            counters.add(&counters.rekeys, 1);
-                            tracing::debug!("peer {peer}: receiving under key epoch {}", opener.epoch());
-                        }
-                        if !is_client {
-                            let mut known = udp_peer.lock().unwrap_or_else(|e| e.into_inner());
-                            if *known != Some(from) {
-                                tracing::info!("peer {peer}: data channel from {from}");
-                                *known = Some(from);
-                            }
-                        }
-                        if opened.kind == TYPE_KEEPALIVE {
-                            counters.add(&counters.keepalives_received, 1);
-                            continue;
-                        }
-                        let packet = datagram.get(opened.payload).unwrap_or_default();
-                        if let Err(end) = deliver(&sink, &bad, packet).await {
-                            return end;
-                        }
-                    }
-                    Err(reject) => {
-                        let counter = match reject {
-                            Reject::Replayed(_) => &counters.rx_replayed,
-                            Reject::Forged => &counters.rx_forged,
-                            Reject::Malformed | Reject::OtherSession | Reject::UnknownEpoch => &counters.rx_bad_datagram,
-                        };
-                        counters.add(counter, 1);
-                        bad.lock().unwrap_or_else(|e| e.into_inner()).note(&format!("{reject} from {from}"));
-                    }
-                }
-            }
+        match done {
+            Some(d) => match d.await {
+                Ok(why) => End::DeviceFailed(why),
+                Err(_) => std::future::pending().await,
+            },
+            None => std::future::pending().await,
         }
     };
 
@@ -382,51 +370,20 @@ pub(crate) async fn run(
         c = replaced => End::Replaced(Box::new(c)),
         _ = wait_stop(stop) => End::Shutdown,
     };
-    if matches!(end, End::Shutdown | End::Replaced(_) | End::DeviceFailed(_) | End::Peer(_)) {
-        // close_notify, then FIN, so the peer sees a clean end (a dead
-        // peer's socket just times out).
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            let _ = wr.flush().await;
-            let _ = wr.shutdown().await;
-        })
-        .await;
+    // Take the UDP path down before anything else uses the socket.
+    *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    if let (Some(thread), Some(flag)) = (thread, rx_stop) {
+        flag.store(true, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
+    // close_notify, then FIN, so the peer sees a clean end (a dead
+    // peer's socket just times out).
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
+    })
+    .await;
     end
-}
-
-/// Send one sealed datagram; false when it could not be sent (counted).
-async fn send_datagram(
-    sock: &UdpSocket,
-    connected: bool,
-    udp_peer: &Mutex<Option<SocketAddr>>,
-    datagram: &[u8],
-    counters: &Counters,
-    is_packet: bool,
-) -> bool {
-    let result = if connected {
-        sock.send(datagram).await
-    } else {
-        let to = *udp_peer.lock().unwrap_or_else(|e| e.into_inner());
-        match to {
-            Some(addr) => sock.send_to(datagram, addr).await,
-            None => {
-                // The client's address is not known until its first
-                // datagram arrives (it sends one at once).
-                if is_packet {
-                    counters.add(&counters.tx_dropped_no_peer, 1);
-                }
-                return false;
-            }
-        }
-    };
-    match result {
-        Ok(_) => true,
-        Err(e) => {
-            counters.add(&counters.send_errors, 1);
-            tracing::debug!("UDP send of {} bytes failed: {e}", datagram.len());
-            false
-        }
-    }
 }
 
 pub(crate) async fn wait_stop(stop: &mut watch::Receiver<bool>) {

@@ -126,6 +126,9 @@ pub(crate) struct DeviceIo {
     pub from_device: mpsc::Receiver<FromDevice>,
     /// Packets to write to the link.
     pub to_device: mpsc::Sender<Vec<u8>>,
+    /// While a UDP session is up: where the reader thread seals and
+    /// sends each packet itself ([`crate::fastpath`]).
+    pub fast_tx: crate::fastpath::TxSlot,
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
 }
@@ -136,17 +139,23 @@ impl DeviceIo {
         let (in_tx, in_rx) = mpsc::channel::<FromDevice>(depth);
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(depth);
         let name = device.name().to_string();
+        let fast_tx = crate::fastpath::TxSlot::default();
         let reader = {
             let device = device.clone();
             let counters = counters.clone();
+            let fast = fast_tx.clone();
             std::thread::Builder::new().name(format!("tunneld-{name}-rd")).spawn(move || {
                 let mut buf = vec![0u8; device.mode().max_packet(device.mtu()).max(65_535 + 18)];
                 let mut reported = 0u32;
                 loop {
                     match device.read_packet(&mut buf) {
                         Ok(n) => {
-                            let packet = buf.get(..n).map(<[u8]>::to_vec).unwrap_or_default();
-                            if in_tx.blocking_send(Ok(packet)).is_err() {
+                            let packet = buf.get(..n).unwrap_or_default();
+                            if let Some(tx) = fast.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                                tx.send(crate::data::TYPE_DATA, packet);
+                                continue;
+                            }
+                            if in_tx.blocking_send(Ok(packet.to_vec())).is_err() {
                                 return;
                             }
                         }
@@ -190,11 +199,12 @@ impl DeviceIo {
                 }
             })?
         };
-        Ok(DeviceIo { device, from_device: in_rx, to_device: out_tx, reader: Some(reader), writer: Some(writer) })
+        Ok(DeviceIo { device, from_device: in_rx, to_device: out_tx, fast_tx, reader: Some(reader), writer: Some(writer) })
     }
 
     /// Close the device (detaching the link) and join both threads.
     pub fn stop(mut self) {
+        *self.fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.device.close();
         self.from_device.close();
         // Unblock a reader waiting for room in the channel.
