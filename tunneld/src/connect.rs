@@ -4,11 +4,11 @@
 //! the peer-identity check and the hello exchange ([`crate::hello`])
 //! under one timeout.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsStream;
 
@@ -117,10 +117,10 @@ impl Connector {
         let udp = match negotiated.transport {
             Transport::Udp => {
                 let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|e| format!("{e}"))?;
-                let sock = UdpSocket::bind(local).await.map_err(|e| format!("UDP socket: {e}"))?;
+                let sock = UdpSocket::bind(local).map_err(|e| format!("UDP socket: {e}"))?;
                 size_buffers(&sock);
                 let data = SocketAddr::new(server.ip(), negotiated.udp_port);
-                sock.connect(data).await.map_err(|e| format!("UDP connect to {data}: {e}"))?;
+                sock.connect(data).map_err(|e| format!("UDP connect to {data}: {e}"))?;
                 Some(Arc::new(sock))
             }
             Transport::Tcp => None,

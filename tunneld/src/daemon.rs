@@ -31,12 +31,12 @@
 //! threads before returning, and removes the status socket.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::net::{TcpListener, UdpSocket, UnixListener};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, Endpoint};
@@ -202,11 +202,10 @@ impl Daemon {
 /// the same port number as TCP (an operator opens one port for both).
 async fn bind_data_socket(listener: &TcpListener, configured: SocketAddr) -> Result<UdpSocket, Error> {
     let tcp = listener.local_addr().map_err(|e| Error::new(ErrorKind::Network, format!("listening socket: {e}")))?;
-    let sock = match UdpSocket::bind(tcp).await {
+    let sock = match UdpSocket::bind(tcp) {
         Ok(s) => s,
         // Port 0 asked for any port: TCP's number may be taken for UDP.
         Err(_) if configured.port() == 0 => UdpSocket::bind(configured)
-            .await
             .map_err(|e| Error::new(ErrorKind::Network, format!("cannot bind UDP {configured}: {e}")))?,
         Err(e) => return Err(Error::new(ErrorKind::Network, format!("cannot bind UDP {tcp}: {e}"))),
     };

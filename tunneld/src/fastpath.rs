@@ -13,14 +13,12 @@
 //! [`POLL_MS`]) and reports a link that went away through `done`.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
-
-use tokio::net::UdpSocket;
 
 use crate::batch::RecvBatch;
 use crate::counters::Counters;
