@@ -93,15 +93,32 @@ impl RecvBatch {
         Ok(n)
     }
 
+    /// Take one datagram queued on `fd` now (non-blocking).
     #[cfg(not(target_os = "linux"))]
-    fn recv_now(&mut self, sock: &UdpSocket) -> io::Result<usize> {
-        let buf = self
-            .bufs
-            .get_mut(0)
-            .ok_or_else(|| io::Error::other("no buffer"))?;
-        let (n, from) = sock.try_recv_from(buf)?;
-        self.lens[0] = n;
-        self.from[0] = Some(from);
+    pub fn recv_fd(&mut self, fd: std::os::fd::RawFd) -> io::Result<usize> {
+        // SAFETY: all-zero is a valid sockaddr_storage.
+        let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let buf = self.bufs.get_mut(0).ok_or_else(|| io::Error::other("no buffer"))?;
+        // SAFETY: buf and name are valid for their lengths for the call.
+        let n = unsafe {
+            libc::recvfrom(
+                fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                (&mut name as *mut libc::sockaddr_storage).cast(),
+                &mut len,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if let (Some(l), Some(f)) = (self.lens.get_mut(0), self.from.get_mut(0)) {
+            *l = n as usize;
+            *f = from_storage(&name);
+        }
+        self.count = 1;
         Ok(1)
     }
 }
