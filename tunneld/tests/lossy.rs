@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
-//! TCP through two daemons over a lossy path: Linux tun links in two
-//! network namespaces, the UDP data channel through a relay on loopback
-//! that drops 5% of the datagrams each way at random and duplicates 1%
-//! (the server advertises the relay's port, as behind a port forward).
+//! TCP through two daemons over a lossy path, and a path that is cut and
+//! restored: Linux tun links in two network namespaces, the UDP data
+//! channel through a relay on loopback that drops a share of the
+//! datagrams each way at random and duplicates some (the server
+//! advertises the relay's port, as behind a port forward).
 //!
 //! Why a relay and not `tc netem`: this machine's kernel is built
 //! without sch_netem (`tc qdisc add ... netem` answers "Specified qdisc
@@ -84,7 +85,7 @@ impl Coin {
 
 /// Forward datagrams between the client (whoever sends to `front`) and
 /// `server`, dropping `loss` per mille and duplicating `dup` per mille.
-fn relay(front: UdpSocket, server: SocketAddr, loss: u64, dup: u64, stop: Arc<AtomicBool>, counts: Arc<RelayCounts>) -> Vec<std::thread::JoinHandle<()>> {
+fn relay(front: UdpSocket, server: SocketAddr, loss: Arc<AtomicU64>, dup: u64, stop: Arc<AtomicBool>, counts: Arc<RelayCounts>) -> Vec<std::thread::JoinHandle<()>> {
     let back = UdpSocket::bind("127.0.0.1:0").unwrap();
     back.connect(server).unwrap();
     for s in [&front, &back] {
@@ -92,8 +93,9 @@ fn relay(front: UdpSocket, server: SocketAddr, loss: u64, dup: u64, stop: Arc<At
     }
     let client: Arc<std::sync::Mutex<Option<SocketAddr>>> = Arc::default();
     let (front2, back2, client2, stop2, counts2) = (front.try_clone().unwrap(), back.try_clone().unwrap(), client.clone(), stop.clone(), counts.clone());
-    let decide = move |coin: &mut Coin, counts: &RelayCounts| -> u32 {
+    let decide = Arc::new(move |coin: &mut Coin, counts: &RelayCounts| -> u32 {
         let r = coin.per_mille();
+        let loss = loss.load(Ordering::Relaxed);
         if r < loss {
             counts.dropped.fetch_add(1, Ordering::Relaxed);
             0
@@ -104,7 +106,8 @@ fn relay(front: UdpSocket, server: SocketAddr, loss: u64, dup: u64, stop: Arc<At
             counts.forwarded.fetch_add(1, Ordering::Relaxed);
             1
         }
-    };
+    });
+    let decide2 = decide.clone();
     let up = std::thread::spawn(move || {
         let mut coin = Coin(0x9e37_79b9_7f4a_7c15);
         let mut buf = vec![0u8; 65_536];
@@ -122,7 +125,7 @@ fn relay(front: UdpSocket, server: SocketAddr, loss: u64, dup: u64, stop: Arc<At
         while !stop2.load(Ordering::Relaxed) {
             let Ok(n) = back2.recv(&mut buf) else { continue };
             let Some(to) = *client2.lock().unwrap() else { continue };
-            for _ in 0..decide(&mut coin, &counts2) {
+            for _ in 0..decide2(&mut coin, &counts2) {
                 let _ = front2.send_to(&buf[..n], to);
             }
         }
@@ -153,7 +156,7 @@ fn tcp_crosses_a_path_with_5_percent_loss_at_a_useful_rate() {
     let server_toml = pki.server_toml("server", "tnl0", "tun", MTU).replace("[link]", &format!("advertise_udp_port = {front_port}\n\n[link]"));
     let server = rt.block_on(Daemon::start(config(&server_toml))).unwrap();
     let (stop, counts) = (Arc::new(AtomicBool::new(false)), Arc::new(RelayCounts::default()));
-    let relays = relay(front, server.data_addr().unwrap(), 50, 10, stop.clone(), counts.clone());
+    let relays = relay(front, server.data_addr().unwrap(), Arc::new(AtomicU64::new(50)), 10, stop.clone(), counts.clone());
     let addr = server.local_addr().unwrap().to_string();
     let client = rt.block_on(Daemon::start(config(&pki.client_toml("client", &addr, "tnl0", "tun", MTU)))).unwrap();
     let (sc, cc) = (server.counters(), client.counters());
@@ -220,6 +223,71 @@ fn tcp_crosses_a_path_with_5_percent_loss_at_a_useful_rate() {
     assert_eq!(Counters::get(&sc.rx_forged) + Counters::get(&cc.rx_forged), 0);
     assert_eq!(Counters::get(&sc.connects), 1, "one session throughout: {}", sc.summary());
 
+    let _ = stop_c.send(());
+    let _ = stop_s.send(());
+    rt.block_on(async {
+        tokio::time::timeout(WAIT, tc).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(WAIT, ts).await.unwrap().unwrap().unwrap();
+    });
+}
+
+#[test]
+fn a_cut_path_is_noticed_and_the_tunnel_recovers_once_restored() {
+    const MTU: u32 = 1400;
+    let liveness = "\n[liveness]\nkeepalive_ms = 100\ndead_peer_ms = 500\n";
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let pki = Pki::new();
+    let (na, nb) = (Netns::new("cuta"), Netns::new("cutb"));
+    let dev_a = LinuxTun::open_in_netns(&na.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace a");
+    let dev_b = LinuxTun::open_in_netns(&nb.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace b");
+    for (ns, addr) in [(&na, "10.68.0.1/24"), (&nb, "10.68.0.2/24")] {
+        ns.ip(&["addr", "add", addr, "dev", "tnl0"]);
+        ns.ip(&["link", "set", "tnl0", "up"]);
+    }
+    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let front_port = front.local_addr().unwrap().port();
+    let server_toml = pki.server_toml("server", "tnl0", "tun", MTU).replace("[link]", &format!("advertise_udp_port = {front_port}\n\n[link]")) + liveness;
+    let server = rt.block_on(Daemon::start(config(&server_toml))).unwrap();
+    let (stop, counts, loss) = (Arc::new(AtomicBool::new(false)), Arc::new(RelayCounts::default()), Arc::new(AtomicU64::new(0)));
+    let relays = relay(front, server.data_addr().unwrap(), loss.clone(), 0, stop.clone(), counts.clone());
+    let addr = server.local_addr().unwrap().to_string();
+    let client = rt.block_on(Daemon::start(config(&(pki.client_toml("client", &addr, "tnl0", "tun", MTU) + liveness)))).unwrap();
+    let (sc, cc) = (server.counters(), client.counters());
+    let (stop_s, rx_s) = oneshot::channel::<()>();
+    let (stop_c, rx_c) = oneshot::channel::<()>();
+    let ts = rt.spawn(server.run(Arc::new(dev_b), async {
+        let _ = rx_s.await;
+    }));
+    let tc = rt.spawn(client.run(Arc::new(dev_a), async {
+        let _ = rx_c.await;
+    }));
+    let ping = |count: &str| {
+        Command::new("ip").args(["netns", "exec", &na.0, "ping", "-c", count, "-i", "0.2", "-W", "1", "10.68.0.2"]).output().unwrap()
+    };
+    assert!(wait_until(WAIT, || sc.connected_peer().is_some() && cc.connected_peer().is_some()));
+    assert!(ping("2").status.success(), "ping through the intact path");
+
+    // Cut the path (every datagram lost; TCP to the server still works,
+    // as when only UDP is blocked or a NAT mapping died).
+    loss.store(1000, Ordering::Relaxed);
+    assert!(wait_until(WAIT, || Counters::get(&cc.dead_peer_timeouts) >= 1), "client notices: {}", cc.summary());
+    assert!(wait_until(WAIT, || Counters::get(&sc.dead_peer_timeouts) >= 1), "server notices: {}", sc.summary());
+    assert!(!ping("1").status.success(), "nothing crosses a cut path");
+    let why = cc.last_error().unwrap_or_default();
+    assert!(why.contains("presumed dead"), "{why}");
+
+    // Restore it: the client's next session (it keeps retrying with
+    // backoff) carries packets again.
+    loss.store(0, Ordering::Relaxed);
+    let reconnected = wait_until(Duration::from_secs(15), || ping("1").status.success());
+    assert!(reconnected, "ping works again after the path came back: client {} | server {}", cc.summary(), sc.summary());
+    assert!(Counters::get(&cc.connects) >= 2, "a new session: {}", cc.summary());
+    println!("cut and restored: client {}", cc.summary());
+
+    stop.store(true, Ordering::Relaxed);
+    for r in relays {
+        r.join().unwrap();
+    }
     let _ = stop_c.send(());
     let _ = stop_s.send(());
     rt.block_on(async {
