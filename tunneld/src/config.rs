@@ -29,6 +29,8 @@
 //! name = "vpn0"                    # the tun/tap link
 //! mode = "tun"                     # "tun" or "tap"
 //! mtu = 1500
+//! # address = "10.9.0.2/24"      # applied at start (ip / ipadm)
+//! # routes = ["10.10.0.0/16"]     # through the link (need address)
 //!
 //! [liveness]                       # optional
 //! keepalive_ms = 10000             # send a keepalive after this much silence
@@ -60,6 +62,7 @@ use crate::data::{Cipher, RekeyPolicy};
 use crate::device::Mode;
 use crate::hello::Transport;
 use crate::identity::PeerSpec;
+use crate::netconf::Cidr;
 
 /// Default keepalive interval and dead-peer timeout (milliseconds).
 pub const KEEPALIVE_MS: u64 = 10_000;
@@ -126,6 +129,10 @@ pub struct Config {
     /// Server: the UDP port clients are told to send to, when a NAT or
     /// port forward maps it to ours (default: our data socket's port).
     pub advertise_udp_port: Option<u16>,
+    /// The link's address, applied by the program at start.
+    pub address: Option<Cidr>,
+    /// Routes through the link (they need `address`).
+    pub routes: Vec<Cidr>,
 }
 
 /// A configuration that could not be used: the file and the reason.
@@ -187,6 +194,8 @@ struct RawLink {
     name: String,
     mode: Mode,
     mtu: Option<u32>,
+    address: Option<String>,
+    routes: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +270,17 @@ impl Config {
         // The driver's bounds (tuntap_abi::limits), not a copy.
         let mtu = tuntap_abi::check_mtu(raw.link.mtu.unwrap_or(tuntap_abi::MTU_DEFAULT))
             .map_err(|e| fail(format!("[link] mtu: {e}")))?;
+        let address = match &raw.link.address {
+            Some(a) => Some(Cidr::parse(a).map_err(|e| fail(format!("[link] address: {e}")))?),
+            None => None,
+        };
+        let mut routes = Vec::new();
+        for r in raw.link.routes.iter().flatten() {
+            routes.push(Cidr::parse(r).map_err(|e| fail(format!("[link] routes: {e}")))?);
+        }
+        if !routes.is_empty() && address.is_none() {
+            return Err(fail("[link] routes need [link] address (the routes point at it)".into()));
+        }
         let ciphers = raw.ciphers.unwrap_or_else(|| vec![Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305]);
         if ciphers.is_empty() {
             return Err(fail("ciphers = [] names no cipher (use \"aes-256-gcm\" and/or \"chacha20-poly1305\")".into()));
@@ -358,6 +378,8 @@ impl Config {
             peers,
             crl: raw.crl.map(resolve),
             advertise_udp_port: raw.advertise_udp_port,
+            address,
+            routes,
         })
     }
 }

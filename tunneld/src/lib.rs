@@ -31,6 +31,7 @@ mod fastpath;
 pub mod frame;
 pub mod hello;
 pub mod identity;
+pub mod netconf;
 mod connect;
 mod session;
 pub mod status;

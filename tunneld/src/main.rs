@@ -77,6 +77,18 @@ async fn serve(config: Config) -> Result<(), Error> {
             return Err(e);
         }
     };
+    // The link's address and routes, if configured: on failure the
+    // device is closed (on Linux the interface goes) and we exit 5.
+    let undo = match configure_link(&config) {
+        Ok(undo) => undo,
+        Err(e) => {
+            device.close();
+            if let Some(p) = &config.status_socket {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+    };
     let signal_error = |e: std::io::Error| Error::new(ErrorKind::Internal, format!("cannot install signal handlers: {e}"));
     let mut term = signal(SignalKind::terminate()).map_err(signal_error)?;
     let mut int = signal(SignalKind::interrupt()).map_err(signal_error)?;
@@ -95,7 +107,22 @@ async fn serve(config: Config) -> Result<(), Error> {
             _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         }
     };
-    daemon.run(device, shutdown).await
+    let outcome = daemon.run(device, shutdown).await;
+    if let Err(e) = tunneld::netconf::run(&undo) {
+        tracing::warn!("link {}: removing its address and routes: {e}", config.link);
+    }
+    outcome
+}
+
+/// Apply `[link] address` and `routes`; the commands that undo them.
+fn configure_link(config: &Config) -> Result<Vec<Vec<String>>, Error> {
+    use tunneld::netconf::{System, plan, run};
+    let Some(address) = config.address else { return Ok(Vec::new()) };
+    let system = if cfg!(target_os = "illumos") { System::Illumos } else { System::Linux };
+    let (up, down) = plan(system, &config.link, address, &config.routes);
+    run(&up).map_err(|e| Error::new(ErrorKind::Device, format!("link {}: cannot configure its address or routes: {e}", config.link)))?;
+    tracing::info!("link {}: address {address}{}", config.link, if config.routes.is_empty() { String::new() } else { format!(", routes {}", config.routes.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" ")) });
+    Ok(down)
 }
 
 fn real_main(cli: Cli) -> Result<(), Error> {

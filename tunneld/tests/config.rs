@@ -146,6 +146,9 @@ fn malformed_files_are_refused_with_the_reason() {
     refused(SERVER, "[link]", "[[peer]]\nname = \"x\"\npin = \"md5:00\"\n[link]", &["must start with \"sha256:\""]);
     refused(SERVER, "[link]", "[[peer]]\nname = \"x\"\ncn = \"a\"\n[[peer]]\nname = \"x\"\ncn = \"b\"\n[link]", &["name = \"x\" is given twice"]);
     refused(SERVER, "[link]", "crl = \"\"\n[link]", &["`crl` is empty"]);
+    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\naddress = \"10.0.0.1\"", &["[link] address: \"10.0.0.1\" is not ADDRESS/PREFIX-LENGTH"]);
+    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\nroutes = [\"10.1.0.0/16\"]", &["[link] routes need [link] address"]);
+    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\naddress = \"10.0.0.1/24\"\nroutes = [\"10.1.0.0/40\"]", &["[link] routes: \"10.1.0.0/40\": prefix length must be 0 to 32"]);
     refused(SERVER, "role", "this is not toml\nrole", &["line 2"]);
 }
 

@@ -192,7 +192,10 @@ fn the_program_serves_reports_and_stops_cleanly_on_sigterm() {
     let server_toml = pki.path("server.toml");
     std::fs::write(
         &server_toml,
-        format!("{}\n[status]\nsocket = {ssock:?}\n", pki.server_toml("server", "tnls0", "tun", 1500).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))),
+        format!(
+            "{}address = \"10.66.9.1/24\"\nroutes = [\"10.66.99.0/24\"]\n\n[status]\nsocket = {ssock:?}\n",
+            pki.server_toml("server", "tnls0", "tun", 1500).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+        ),
     )
     .unwrap();
     let client_toml = pki.path("client.toml");
@@ -217,6 +220,12 @@ fn the_program_serves_reports_and_stops_cleanly_on_sigterm() {
         assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
     }
     assert!(ns.has_link("tnls0") && ns.has_link("tnlc0"));
+    // [link] address and routes were applied with ip(8).
+    let show = |args: &[&str]| String::from_utf8_lossy(&ns.exec(&[&["ip"], args].concat()).stdout).to_string();
+    let addrs = show(&["addr", "show", "dev", "tnls0"]);
+    assert!(addrs.contains("inet 10.66.9.1/24") && addrs.contains("UP"), "{addrs}");
+    let routes = show(&["route", "show", "dev", "tnls0"]);
+    assert!(routes.contains("10.66.99.0/24"), "{routes}");
 
     // SIGUSR1 logs the counters; SIGTERM stops with 0 and removes the
     // link and the status socket.
