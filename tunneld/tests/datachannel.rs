@@ -247,3 +247,35 @@ async fn the_tcp_fallback_carries_packets_inside_tls() {
     client.stop().await.unwrap();
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_hello_is_refused_with_the_reason_and_the_server_keeps_serving() {
+    use tokio::io::AsyncWriteExt;
+    let pki = Pki::new();
+    let server = Instance::start(&pki.server_toml("server", "srv0", "tun", 1500), "srv0", Mode::Tun, 1500).await;
+    let cfg = config(&pki.client_toml("client", &server.port_string(), "raw0", "tun", 1500));
+    let material = tunneld::tls::TlsMaterial::load(&cfg).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(material.client_config().unwrap()));
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    for (body, reason) in [
+        (vec![2u8, 1, 0, 0, 0, 1, 1, 1], "peer speaks protocol version 2, this tunneld speaks 1"),
+        (vec![1u8, 1, 0, 0, 0, 1, 1, 9], "no common cipher"),
+        (vec![1u8, 7, 0, 0, 0, 1, 1, 1], "unknown transport 7"),
+        (vec![1u8], "client hello of 1 bytes is too short"),
+    ] {
+        let before = server.count(|c| &c.connect_failures);
+        let tcp = tokio::net::TcpStream::connect(server.addr.unwrap()).await.unwrap();
+        let mut tls = connector.connect(name.clone(), tcp).await.expect("handshake");
+        tls.write_all(&tunneld::frame::control(tunneld::frame::FRAME_HELLO, &body)).await.unwrap();
+        tls.flush().await.unwrap();
+        assert!(wait_for(|| server.count(|c| &c.connect_failures) == before + 1).await, "{reason}");
+        let why = server.counters.last_error().unwrap();
+        assert!(why.contains("refused connection from 127.0.0.1:") && why.contains(reason), "{why}");
+    }
+    assert_eq!(server.count(|c| &c.connects), 0);
+    // A well-behaved client still gets in.
+    let client = Instance::start(&pki.client_toml("client", &server.port_string(), "cli0", "tun", 1500), "cli0", Mode::Tun, 1500).await;
+    assert!(wait_for(|| server.count(|c| &c.connects) == 1).await);
+    client.stop().await.unwrap();
+    server.stop().await.unwrap();
+}
