@@ -94,7 +94,9 @@ impl fmt::Display for DeviceError {
 }
 
 /// One attached tun/tap link.  All methods are blocking and may be
-/// called from different threads at once (one reader, one writer).
+/// called from different threads at once: one reader, and writers (the
+/// writer thread for packets that came over TLS, a UDP session's
+/// receiving thread, [`crate::fastpath`]); each write is one packet.
 pub trait Device: Send + Sync + 'static {
     /// The link's name.
     fn name(&self) -> &str;
