@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Batched datagram receiving for the data channel's thread
-//! ([`crate::fastpath`]): on Linux `recvmmsg(2)` takes up to [`BATCH`]
-//! datagrams per system call; elsewhere `recvfrom(2)` takes one.
+//! Batched datagram I/O for the data channel's threads
+//! ([`crate::fastpath`]): on Linux `recvmmsg(2)` and `sendmmsg(2)` move
+//! up to [`BATCH`] datagrams per system call; elsewhere `recvfrom(2)`
+//! and `sendto(2)` move one.
 
 use std::io;
 use std::net::SocketAddr;
@@ -143,4 +144,50 @@ fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
         }
         _ => None,
     }
+}
+
+/// Send up to [`BATCH`] datagrams on `fd` now (non-blocking), to `to` or
+/// on a connected socket: how many the kernel took, or the error of the
+/// first.
+#[cfg(target_os = "linux")]
+pub fn send_fd(fd: std::os::fd::RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> io::Result<usize> {
+    let n = datagrams.len().min(BATCH);
+    let name = to.map(socket2::SockAddr::from);
+    let mut iovs: Vec<libc::iovec> =
+        datagrams.iter().take(n).map(|d| libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() }).collect();
+    // SAFETY: all-zero is a valid mmsghdr (null pointers, zero lengths).
+    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
+        m.msg_hdr.msg_iov = iov;
+        m.msg_hdr.msg_iovlen = 1;
+        if let Some(a) = &name {
+            m.msg_hdr.msg_name = a.as_ptr() as *mut libc::c_void;
+            m.msg_hdr.msg_namelen = a.len();
+        }
+    }
+    // SAFETY: the first n headers point at our datagrams (only read by
+    // the kernel) and at `name`, all alive for the call.
+    let r = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as usize)
+}
+
+/// Send the first of `datagrams` on `fd` now (non-blocking).
+#[cfg(not(target_os = "linux"))]
+pub fn send_fd(fd: std::os::fd::RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> io::Result<usize> {
+    let Some(d) = datagrams.first() else { return Ok(0) };
+    let name = to.map(socket2::SockAddr::from);
+    let (ptr, len) = match &name {
+        Some(a) => (a.as_ptr().cast::<libc::sockaddr>(), a.len()),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: d is valid for its length; ptr/len describe `name` (or are
+    // null/0 on a connected socket), alive for the call.
+    let r = unsafe { libc::sendto(fd, d.as_ptr().cast(), d.len(), libc::MSG_DONTWAIT, ptr, len) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(1)
 }

@@ -49,6 +49,8 @@ pub(crate) struct TxPath {
     pub out: Vec<u8>,
     /// Packets read before the client's address was known.
     pub pending: Vec<Vec<u8>>,
+    /// Sealed datagrams of a burst.
+    pub outs: Vec<Vec<u8>>,
 }
 
 /// Where the device reader thread finds the current UDP session.
@@ -94,6 +96,40 @@ impl TxPath {
 }
 
 impl TxPath {
+    /// Seal and send a burst of packets read together: one `sendmmsg(2)`
+    /// on Linux for all of them.
+    pub fn send_burst<'p>(&mut self, packets: impl Iterator<Item = &'p [u8]>) {
+        let c = self.counters.clone();
+        let to = if self.connected { None } else { *self.peer.lock().unwrap_or_else(|e| e.into_inner()) };
+        if !self.connected && to.is_none() {
+            for p in packets {
+                self.send(TYPE_DATA, p);
+            }
+            return;
+        }
+        let (mut n, mut bytes) = (0usize, 0u64);
+        for p in packets {
+            if self.outs.len() <= n {
+                self.outs.push(Vec::with_capacity(p.len() + data::OVERHEAD));
+            }
+            let Some(out) = self.outs.get_mut(n) else { break };
+            if self.sealer.seal(TYPE_DATA, p, out) {
+                c.add(&c.rekeys, 1);
+                tracing::debug!("peer {}: sending under key epoch {}", self.label, self.sealer.epoch());
+            }
+            n += 1;
+            bytes += p.len() as u64;
+        }
+        let datagrams = self.outs.get(..n).unwrap_or_default();
+        let failed = send_many(self.sock.as_raw_fd(), datagrams, to);
+        if failed > 0 {
+            c.add(&c.send_errors, failed as u64);
+        }
+        self.last_tx.store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+        c.add(&c.tx_packets, (n - failed) as u64);
+        c.add(&c.tx_bytes, bytes);
+    }
+
     /// Send the packets held for a client whose address just became known.
     pub fn flush_pending(&mut self) {
         for p in std::mem::take(&mut self.pending) {
@@ -128,6 +164,29 @@ fn send_blocking(fd: RawFd, buf: &[u8], to: Option<SocketAddr>) -> io::Result<()
             _ => return Err(e),
         }
     }
+}
+
+/// Send `datagrams`, waiting in poll(2) while the socket is full; how
+/// many the kernel refused.
+fn send_many(fd: RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> usize {
+    let (mut next, mut failed) = (0, 0);
+    while next < datagrams.len() {
+        match crate::batch::send_fd(fd, datagrams.get(next..).unwrap_or_default(), to) {
+            Ok(n) => next += n.max(1),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                // SAFETY: one pollfd, valid for the call.
+                unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
+            }
+            Err(e) => {
+                tracing::debug!("UDP send failed: {e}");
+                next += 1;
+                failed += 1;
+            }
+        }
+    }
+    failed
 }
 
 /// What the receiving thread needs.

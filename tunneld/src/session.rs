@@ -178,6 +178,7 @@ pub(crate) async fn run(
             label: peer.clone(),
             out: Vec::with_capacity(DATAGRAM_BUFFER),
             pending: Vec::new(),
+            outs: Vec::new(),
         });
         let rx_stop = Arc::new(AtomicBool::new(false));
         let (done_tx, done_rx) = oneshot::channel();

@@ -171,6 +171,26 @@ impl Device for LinuxTun {
             }
         }
     }
+    fn try_read_packet(&self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(DeviceError::Closed);
+        }
+        let guard = self.fd.read().unwrap_or_else(|e| e.into_inner());
+        let Some(fd) = guard.as_ref().map(AsRawFd::as_raw_fd) else {
+            return Err(DeviceError::Closed);
+        };
+        // SAFETY: buf is valid for buf.len() bytes; the read lock keeps
+        // fd open for the call.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+            _ => Err(DeviceError::Io(e)),
+        }
+    }
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError> {
         loop {
             if self.closed.load(Ordering::SeqCst) {

@@ -115,6 +115,12 @@ pub trait Device: Send + Sync + 'static {
     /// Report the peer's liveness as the link's carrier (up while a
     /// session is up).  Backends without a carrier control ignore it.
     fn set_carrier(&self, _up: bool) {}
+    /// A packet if one is queued now, without waiting (None: nothing
+    /// queued, or the backend cannot tell).  Lets the reader take a
+    /// burst and send it with one system call.
+    fn try_read_packet(&self, _buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        Ok(None)
+    }
 }
 
 /// What the device's reader thread hands to the daemon.
@@ -147,14 +153,30 @@ impl DeviceIo {
             let counters = counters.clone();
             let fast = fast_tx.clone();
             std::thread::Builder::new().name(format!("tunneld-{name}-rd")).spawn(move || {
-                let mut buf = vec![0u8; device.mode().max_packet(device.mtu()).max(65_535 + 18)];
+                let size = device.mode().max_packet(device.mtu()).max(65_535 + 18);
+                let mut buf = vec![0u8; size];
+                // A burst: the packet just read and those queued behind it.
+                let mut burst: Vec<Vec<u8>> = Vec::new();
+                let mut lens: Vec<usize> = Vec::new();
                 let mut reported = 0u32;
                 loop {
                     match device.read_packet(&mut buf) {
                         Ok(n) => {
                             let packet = buf.get(..n).unwrap_or_default();
                             if let Some(tx) = fast.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                                tx.send(crate::data::TYPE_DATA, packet);
+                                lens.clear();
+                                while lens.len() + 1 < crate::batch::BATCH {
+                                    if burst.len() <= lens.len() {
+                                        burst.push(vec![0u8; size]);
+                                    }
+                                    let Some(b) = burst.get_mut(lens.len()) else { break };
+                                    match device.try_read_packet(b) {
+                                        Ok(Some(m)) => lens.push(m),
+                                        _ => break,
+                                    }
+                                }
+                                let more = burst.iter().zip(&lens).map(|(b, &m)| b.get(..m).unwrap_or_default());
+                                tx.send_burst(std::iter::once(packet).chain(more));
                                 continue;
                             }
                             if in_tx.blocking_send(Ok(packet.to_vec())).is_err() {
