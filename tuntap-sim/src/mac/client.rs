@@ -30,6 +30,8 @@ pub(crate) struct ClientInner {
     pub(super) pushbacks: AtomicU64,
     /// Messages in those chains, summed (each resend counts again).
     pub(super) returned: AtomicU64,
+    /// Set for a client the driver opened (`mac_client_open`).
+    pub(super) kern: Option<super::kclient::KernSide>,
 }
 
 // SAFETY: the raw messages inside are owned by the client and only
@@ -38,7 +40,12 @@ unsafe impl Send for ClientInner {}
 // SAFETY: as above.
 unsafe impl Sync for ClientInner {}
 
-pub(super) fn open_client(host: &Arc<HostShared>, m: &Arc<MacImpl>, snoop: bool) -> Result<Arc<ClientInner>, Errno> {
+pub(super) fn open_client_with(
+    host: &Arc<HostShared>,
+    m: &Arc<MacImpl>,
+    snoop: bool,
+    kern: Option<super::kclient::KernSide>,
+) -> Result<Arc<ClientInner>, Errno> {
     let _p = lock(&m.open_lock);
     let (first, first_promisc) = {
         let st = lock(&m.st);
@@ -86,6 +93,7 @@ pub(super) fn open_client(host: &Arc<HostShared>, m: &Arc<MacImpl>, snoop: bool)
         sent: AtomicU64::new(0),
         pushbacks: AtomicU64::new(0),
         returned: AtomicU64::new(0),
+        kern,
     });
     let mut st = lock(&m.st);
     st.clients.push(c.clone());
@@ -301,7 +309,9 @@ pub(crate) fn close_all_clients(host: &Arc<HostShared>) {
         t.by_handle.values().chain(t.retired.iter()).cloned().collect()
     };
     for m in macs {
-        let clients = lock(&m.st).clients.clone();
+        // The driver's own clients are the driver's to close (streams
+        // closed first); one left is reported by check_kclient_leaks.
+        let clients: Vec<_> = lock(&m.st).clients.iter().filter(|c| c.kern.is_none()).cloned().collect();
         for c in clients {
             close_client(host, &c);
         }
@@ -310,6 +320,7 @@ pub(crate) fn close_all_clients(host: &Arc<HostShared>) {
 
 /// Report macs still registered at the end of a test.
 pub(crate) fn check_leaks(host: &Arc<HostShared>) {
+    super::kclient::check_kclient_leaks(host);
     let names: Vec<String> = lock(&host.mac).by_handle.values().map(|m| m.name.clone()).collect();
     if !names.is_empty() {
         host.record(ViolationKind::Leak, format!("mac(s) still registered at the end: {names:?}"));
