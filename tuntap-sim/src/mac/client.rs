@@ -30,6 +30,11 @@ pub(crate) struct ClientInner {
     pub(super) pushbacks: AtomicU64,
     /// Messages in those chains, summed (each resend counts again).
     pub(super) returned: AtomicU64,
+    /// `maxbw` soft ring sets (kclient.rs rule 6).
+    pub(super) tx_shaper: Arc<super::kclient::Shaper>,
+    pub(super) rx_shaper: Arc<super::kclient::Shaper>,
+    /// Frames the shapers dropped (queue over `MAC_SRS_HIWAT`).
+    pub(super) shaped_drops: AtomicU64,
     /// Set for a client the driver opened (`mac_client_open`).
     pub(super) kern: Option<super::kclient::KernSide>,
 }
@@ -93,6 +98,9 @@ pub(super) fn open_client_with(
         sent: AtomicU64::new(0),
         pushbacks: AtomicU64::new(0),
         returned: AtomicU64::new(0),
+        tx_shaper: Default::default(),
+        rx_shaper: Default::default(),
+        shaped_drops: AtomicU64::new(0),
         kern,
     });
     let mut st = lock(&m.st);
@@ -108,6 +116,9 @@ pub(super) fn close_client(host: &Arc<HostShared>, c: &Arc<ClientInner>) {
         return;
     }
     let m = &c.mac;
+    // Shaper threads call back into this client: stop them first.
+    c.tx_shaper.stop();
+    c.rx_shaper.stop();
     let _p = lock(&m.open_lock);
     let _tx = lock(&c.tx_lock);
     let (last, last_promisc) = {
@@ -356,8 +367,37 @@ impl SimMacClient {
     /// [`SimMacClient::tx`] with headroom and `b_cont` splitting.
     pub fn tx_with(&self, frames: &[&[u8]], opts: TxOpts) {
         let host = &self.host;
-        let snoops: Vec<Arc<ClientInner>> =
-            lock(&self.c.mac.st).clients.iter().filter(|c| c.snoop).cloned().collect();
+        let (snoops, maxbw): (Vec<Arc<ClientInner>>, Option<u64>) = {
+            let st = lock(&self.c.mac.st);
+            (st.clients.iter().filter(|c| c.snoop).cloned().collect(), st.maxbw)
+        };
+        if let Some(bps) = maxbw {
+            // IP on the datalink is dls's primary client: maxbw paces it
+            // (kclient.rs rule 6); each frame joins the backlog when its
+            // time comes.
+            for f in frames {
+                let mp = build_frame(host, f, opts);
+                for s in &snoops {
+                    s.snoop_push(host, mp, true);
+                }
+                let hw = Arc::downgrade(host);
+                let cw = Arc::downgrade(&self.c);
+                let r = self.c.tx_shaper.enqueue(mp, bps, || {
+                    Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
+                        (Some(h), Some(c)) if !c.closed.load(Ordering::SeqCst) => {
+                            lock(&c.backlog).msgs.push_back(mp);
+                            c.send_backlog(&h, false);
+                        }
+                        _ => free_here(mp),
+                    })
+                });
+                if let Err(mp) = r {
+                    self.c.shaped_drops.fetch_add(1, Ordering::Relaxed);
+                    free_here(mp);
+                }
+            }
+            return;
+        }
         {
             let mut b = lock(&self.c.backlog);
             if self.c.closed.load(Ordering::SeqCst) {
@@ -374,6 +414,12 @@ impl SimMacClient {
             }
         }
         self.c.send_backlog(host, false);
+    }
+
+    /// Frames the client's `maxbw` soft ring sets dropped (over
+    /// `MAC_SRS_HIWAT`).
+    pub fn shaped_drops(&self) -> u64 {
+        self.c.shaped_drops.load(Ordering::Relaxed)
     }
 
     /// Frames waiting for `mac_tx_update` (flow-controlled by the driver).

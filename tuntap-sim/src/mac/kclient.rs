@@ -61,8 +61,6 @@ pub(crate) struct KernSide {
     pub(super) unicast: Mutex<Option<usize>>,
     rx: Mutex<RxCb>,
     rx_cv: Condvar,
-    pub(super) tx_shaper: Arc<Shaper>,
-    pub(super) rx_shaper: Arc<Shaper>,
     /// Frames mac dropped for this client (over the queue limit, or
     /// handed back by `mc_tx` under `MAC_DROP_ON_NO_DESC`).
     pub(super) tx_dropped: AtomicU64,
@@ -85,8 +83,6 @@ impl KernSide {
             unicast: Mutex::new(None),
             rx: Mutex::new(RxCb::default()),
             rx_cv: Condvar::new(),
-            tx_shaper: Arc::new(Shaper::default()),
-            rx_shaper: Arc::new(Shaper::default()),
             tx_dropped: AtomicU64::new(0),
             rx_dropped: AtomicU64::new(0),
             tx_sent: AtomicU64::new(0),
@@ -111,11 +107,11 @@ struct ShaperState {
     thread: Option<JoinHandle<()>>,
 }
 
-type Sink = Box<dyn Fn(*mut mblk_t) + Send + 'static>;
+pub(super) type Sink = Box<dyn Fn(*mut mblk_t) + Send + 'static>;
 
 impl Shaper {
     /// Queue `mp` to leave at `bps`; `Err(mp)` when the queue is full.
-    fn enqueue(self: &Arc<Self>, mp: *mut mblk_t, bps: u64, sink: impl FnOnce() -> Sink) -> Result<(), *mut mblk_t> {
+    pub(super) fn enqueue(self: &Arc<Self>, mp: *mut mblk_t, bps: u64, sink: impl FnOnce() -> Sink) -> Result<(), *mut mblk_t> {
         let len = mblk::msg_bytes(mp).len() as u64;
         let mut st = lock(&self.st);
         if st.stop || st.q.len() >= MAC_SRS_HIWAT {
@@ -161,7 +157,7 @@ impl Shaper {
     }
 
     /// Stop the thread and free what is still queued.
-    fn stop(&self) {
+    pub(super) fn stop(&self) {
         let t = {
             let mut st = lock(&self.st);
             st.stop = true;
@@ -248,8 +244,6 @@ pub(crate) fn mac_client_close(host: &Arc<HostShared>, mch: MacClientHandle) {
             ),
         );
     }
-    k.tx_shaper.stop();
-    k.rx_shaper.stop();
     lock(&host.mac).kclients.remove(&(mch.0.as_ptr() as usize));
     close_client(host, &c);
 }
@@ -392,7 +386,7 @@ pub(crate) fn mac_tx(host: &Arc<HostShared>, mch: MacClientHandle, chain: *mut m
             Some(bps) => {
                 let hw = Arc::downgrade(host);
                 let cw = Arc::downgrade(&c);
-                let r = k.tx_shaper.enqueue(mp, bps, || {
+                let r = c.tx_shaper.enqueue(mp, bps, || {
                     Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
                         (Some(h), Some(c)) => send_one(&h, &c, mp),
                         _ => free_here(mp),
@@ -462,7 +456,7 @@ pub(super) fn rx_to_kclient(host: &Arc<HostShared>, c: &Arc<ClientInner>, bytes:
         Some(bps) => {
             let hw = Arc::downgrade(host);
             let cw = Arc::downgrade(c);
-            let r = k.rx_shaper.enqueue(mp, bps, || {
+            let r = c.rx_shaper.enqueue(mp, bps, || {
                 Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
                     (Some(h), Some(c)) => deliver_rx(&h, &c, mp),
                     _ => free_here(mp),
@@ -473,6 +467,27 @@ pub(super) fn rx_to_kclient(host: &Arc<HostShared>, c: &Arc<ClientInner>, bytes:
                 free_here(mp);
             }
         }
+    }
+}
+
+/// `mac_rx` to a test client (IP on the datalink) under `maxbw`.
+pub(super) fn rx_shaped(host: &Arc<HostShared>, c: &Arc<ClientInner>, bytes: Vec<u8>, bps: u64) {
+    let mp = alloc_msg(host, M_DATA, 0, &bytes);
+    if mp.is_null() {
+        return;
+    }
+    let cw = Arc::downgrade(c);
+    let r = c.rx_shaper.enqueue(mp, bps, || {
+        Box::new(move |mp| {
+            if let Some(c) = cw.upgrade() {
+                c.rx_push(msg_bytes(mp));
+            }
+            free_here(mp);
+        })
+    });
+    if let Err(mp) = r {
+        c.shaped_drops.fetch_add(1, Ordering::Relaxed);
+        free_here(mp);
     }
 }
 

@@ -273,6 +273,8 @@ pub(crate) fn mac_rx(host: &Arc<HostShared>, mh: MacHandle, chain: *mut mblk_t) 
                 c.snoop_push(host, mp, false);
             } else if c.kern.is_some() {
                 kclient::rx_to_kclient(host, c, &bytes, &addr, maxbw);
+            } else if let Some(bps) = maxbw {
+                kclient::rx_shaped(host, c, bytes.clone(), bps);
             } else {
                 c.rx_push(bytes.clone());
             }
