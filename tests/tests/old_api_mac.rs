@@ -11,112 +11,14 @@
 //! wake-up does not lower the long-run rate); every test is bounded by
 //! the rig's time limit.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::dlpi::*;
 use tuntap_abi as abi;
-use tuntap_sim::SimStream;
 use tuntap_tests::dlpi::*;
+use tuntap_tests::oldapi::*;
 use tuntap_tests::*;
-
-/// `maxbw=10M` (dladm's `M` is 10^6 bits/s).
-const MAXBW: u64 = 10_000_000;
-/// IP packet size of the bulk transfers.
-const PKT: usize = 1400;
-/// Packets per bulk transfer: below `MAC_SRS_HIWAT` (1000), so a burst
-/// is paced, not dropped; ~0.9 s at 10 Mbit/s.
-const BULK: usize = 800;
-const TOLERANCE: f64 = 0.15;
-
-/// A unit plumbed the way OpenVPN does it on illumos.
-struct Plumbed {
-    vpn: SimStream,
-    ip: SimStream,
-    arp: Option<SimStream>,
-    ill: IpIll,
-    name: String,
-    link: std::sync::Arc<tuntap_drv::link::Link<tuntap_sim::SimKernel>>,
-}
-
-/// `TUNNEWPPA` on the daemon's stream; `I_PUSH ip`, `IF_UNITSEL`
-/// (`ip_dl_phys`: attach, bind), for tap the ARP stream, then up.
-fn openvpn_plumb(rig: &Rig, tap: bool) -> Plumbed {
-    let vpn = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
-    let ip = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
-    ip_push(&ip);
-    let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
-    let arp = tap.then(|| {
-        let arp = rig.open_tap(&rig.root);
-        arp_ll_up(&arp, ppa);
-        arp
-    });
-    ip_up(&ip, &ill, SAP_IPV4, tap).unwrap();
-    let name = format!("{}{ppa}", if tap { "tap" } else { "tun" });
-    let link = rig.driver.links().into_iter().find(|l| l.name.as_str() == name).unwrap();
-    Plumbed { vpn, ip, arp, ill, name, link }
-}
-
-impl Plumbed {
-    fn peer(&self) -> [u8; 6] {
-        [0x02, 0, 0, 0, 0, 9]
-    }
-
-    /// IP sends one packet (DL_UNITDATA_REQ to the peer).
-    fn ip_send(&self, pkt: &[u8]) {
-        let dest = self.ill.unitdata_dest(&self.peer(), 0x0800);
-        self.ip.putmsg_proto(&unitdata_req(&dest), pkt).unwrap();
-    }
-
-    /// What the daemon reads for an IP packet `pkt` IP sent.
-    fn as_read(&self, pkt: &[u8]) -> Vec<u8> {
-        if self.arp.is_some() { ether(self.peer(), self.link.mac(), 0x0800, pkt) } else { pkt.to_vec() }
-    }
-
-    /// The daemon writes one IP packet toward IP.
-    fn vpn_send(&self, pkt: &[u8]) {
-        let w = if self.arp.is_some() { ether(self.link.mac(), self.peer(), 0x0800, pkt) } else { pkt.to_vec() };
-        self.vpn.write(&w).unwrap();
-    }
-
-    /// Bytes of the Ethernet frame mac carries for an IP packet.
-    fn frame_len(pkt: usize) -> usize {
-        pkt + 14
-    }
-
-    fn unplumb(self) {
-        ip_down(&self.ip);
-        if let Some(arp) = &self.arp {
-            arp_ll_down(arp);
-            arp.close();
-        }
-        self.ip.close();
-        self.vpn.close();
-    }
-}
-
-fn packet(i: usize, len: usize) -> Vec<u8> {
-    let mut body = vec![(i % 251) as u8; len - 28];
-    body[..8].copy_from_slice(&(i as u64).to_be_bytes());
-    udp4([10, 8, 0, 1], [10, 8, 0, 2], 5001, 5001, &body)
-}
-
-/// Bits per second from a transfer's first to last arrival.
-fn rate(first: Instant, last: Instant, frames: usize, frame_len: usize) -> f64 {
-    // The first frame leaves at once; the other n-1 are paced.
-    ((frames - 1) * frame_len * 8) as f64 / (last - first).as_secs_f64()
-}
-
-fn assert_near(what: &str, got: f64) {
-    let lo = MAXBW as f64 * (1.0 - TOLERANCE);
-    let hi = MAXBW as f64 * (1.0 + TOLERANCE);
-    assert!(
-        (lo..=hi).contains(&got),
-        "{what}: {:.2} Mbit/s under maxbw=10M, outside ±15% (maxbw must pace the link's primary mac client)",
-        got / 1e6
-    );
-}
 
 // ----- the old API -----
 
@@ -191,62 +93,6 @@ fn tap_old_api_traffic_goes_through_mac() {
     old_api_goes_through_mac(true);
 }
 
-/// A bulk transfer each way under `maxbw=10M` runs at 10 Mbit/s ± 15%;
-/// without it, the same transfer is far faster (the limit does the pacing).
-fn old_api_maxbw(tap: bool) {
-    let rig = Rig::new();
-    let p = openvpn_plumb(&rig, tap);
-    let pkts: Vec<Vec<u8>> = (0..BULK).map(|i| packet(i, PKT)).collect();
-    // Unlimited first: the reference.
-    let t0 = Instant::now();
-    for pkt in &pkts {
-        p.ip_send(pkt);
-    }
-    for pkt in &pkts {
-        assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(pkt));
-    }
-    let free = t0.elapsed();
-    rig.host.set_maxbw(p.name.as_str(), Some(MAXBW)).unwrap();
-    // IP → daemon.
-    for pkt in &pkts {
-        p.ip_send(pkt);
-    }
-    let mut first = None;
-    for (i, pkt) in pkts.iter().enumerate() {
-        assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(pkt), "paced packet {i}");
-        first.get_or_insert_with(Instant::now);
-    }
-    let tx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
-    // daemon → IP.
-    for pkt in &pkts {
-        p.vpn_send(pkt);
-    }
-    let mut first = None;
-    for (i, pkt) in pkts.iter().enumerate() {
-        assert_eq!(read_unitdata(&p.ip).data, *pkt, "paced packet {i} toward IP");
-        first.get_or_insert_with(Instant::now);
-    }
-    let rx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
-    let c = &rig.host.kernel_clients(p.name.as_str()).unwrap()[0];
-    assert_eq!((c.tx_dropped, c.rx_dropped), (0, 0), "a burst under the queue limit is paced, not dropped");
-    assert_near(&format!("{} transmit (IP to the daemon)", p.name), tx_rate);
-    assert_near(&format!("{} receive (daemon to IP)", p.name), rx_rate);
-    assert!(free < Duration::from_millis(600), "unlimited transfer took {free:?}: the reference is not fast");
-    rig.host.set_maxbw(p.name.as_str(), None).unwrap();
-    p.unplumb();
-    rig.finish();
-}
-
-#[test]
-fn tun_old_api_maxbw_paces_both_directions() {
-    old_api_maxbw(false);
-}
-
-#[test]
-fn tap_old_api_maxbw_paces_both_directions() {
-    old_api_maxbw(true);
-}
-
 /// A second unit's IP cannot take a link someone else holds as primary:
 /// two streams on one unit share the client; the client goes only with
 /// the last of them (ARP unbinding first leaves IP's traffic flowing).
@@ -270,78 +116,3 @@ fn tap_streams_share_one_client_until_the_last_unbinds() {
     rig.finish();
 }
 
-// ----- the new API, to the same standard -----
-
-/// A link plumbed through the datalink: a queue (the daemon) and a mac
-/// client playing IP (dls's primary client).
-fn new_api(tap: bool) {
-    let rig = Rig::new();
-    let name = if tap { "tap7" } else { "tun7" };
-    let l = rig.link_in_use(name, tap);
-    let snoop = rig.host.snoop(name).unwrap();
-    let before = rig.info(l.id).counters;
-    let frame = |i: usize, len: usize, out: bool| {
-        let pkt = packet(i, len);
-        if out { ether(l.peer_mac, l.ip_mac, 0x0800, &pkt) } else { ether(l.ip_mac, l.peer_mac, 0x0800, &pkt) }
-    };
-    let read_form = |f: &[u8]| if tap { f.to_vec() } else { f[14..].to_vec() };
-    let write_form = |f: &[u8]| if tap { f.to_vec() } else { f[14..].to_vec() };
-    let (n_out, n_in) = (20, 15);
-    for i in 0..n_out {
-        let f = frame(i, 200, true);
-        l.ip.tx(&[&f]);
-        assert_eq!(l.queue.read_packet(Some(WAIT)).unwrap(), read_form(&f));
-    }
-    for i in 0..n_in {
-        let f = frame(100 + i, 300, false);
-        l.queue.write(&write_form(&f)).unwrap();
-        let got = l.ip.recv(WAIT).expect("IP receives");
-        assert_eq!(got[14..], f[14..]);
-    }
-    let mut seen = (0, 0);
-    while let Some((tx, _)) = snoop.recv(Duration::from_millis(200)) {
-        if tx { seen.0 += 1 } else { seen.1 += 1 }
-    }
-    assert_eq!(seen, (n_out, n_in), "snoop -d {name}: (transmitted, received)");
-    let after = rig.info(l.id).counters;
-    assert_eq!((after.opackets - before.opackets, after.ipackets - before.ipackets), (n_out as u64, n_in as u64));
-    snoop.close();
-    // maxbw=10M paces IP on the datalink both ways.
-    rig.host.set_maxbw(name, Some(MAXBW)).unwrap();
-    let frames: Vec<Vec<u8>> = (0..BULK).map(|i| frame(i, PKT, true)).collect();
-    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
-    l.ip.tx(&refs);
-    let mut first = None;
-    for f in &frames {
-        assert_eq!(l.queue.read_packet(Some(WAIT)).unwrap(), read_form(f));
-        first.get_or_insert_with(Instant::now);
-    }
-    let tx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
-    let frames: Vec<Vec<u8>> = (0..BULK).map(|i| frame(i, PKT, false)).collect();
-    for f in &frames {
-        l.queue.write(&write_form(f)).unwrap();
-    }
-    let mut first = None;
-    for f in &frames {
-        let got = l.ip.recv(WAIT).expect("paced frame toward IP");
-        assert_eq!(got[14..], f[14..]);
-        first.get_or_insert_with(Instant::now);
-    }
-    let rx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
-    assert_eq!(l.ip.shaped_drops(), 0);
-    assert_near(&format!("{name} transmit"), tx_rate);
-    assert_near(&format!("{name} receive"), rx_rate);
-    rig.host.set_maxbw(name, None).unwrap();
-    drop(l);
-    rig.finish();
-}
-
-#[test]
-fn tun_new_api_same_standard() {
-    new_api(false);
-}
-
-#[test]
-fn tap_new_api_same_standard() {
-    new_api(true);
-}

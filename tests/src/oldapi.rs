@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Units plumbed the way OpenVPN does it on illumos, and rate
+//! measurement for `maxbw` (issue 13 tests: `old_api_mac.rs`,
+//! `traffic_maxbw.rs`).
+
+use std::time::Instant;
+
+use tuntap_abi as abi;
+use tuntap_sim::SimStream;
+
+use crate::dlpi::*;
+use crate::*;
+
+/// `maxbw=10M` (dladm's `M` is 10^6 bits/s).
+pub const MAXBW: u64 = 10_000_000;
+/// IP packet size of the bulk transfers.
+pub const PKT: usize = 1400;
+/// Packets per bulk transfer: below `MAC_SRS_HIWAT` (1000), so a burst
+/// is paced, not dropped; ~0.9 s at 10 Mbit/s.
+pub const BULK: usize = 800;
+pub const TOLERANCE: f64 = 0.15;
+
+/// A unit plumbed the way OpenVPN does it on illumos.
+pub struct Plumbed {
+    pub vpn: SimStream,
+    pub ip: SimStream,
+    pub arp: Option<SimStream>,
+    pub ill: IpIll,
+    pub name: String,
+    pub link: std::sync::Arc<tuntap_drv::link::Link<tuntap_sim::SimKernel>>,
+}
+
+/// `TUNNEWPPA` on the daemon's stream; `I_PUSH ip`, `IF_UNITSEL`
+/// (`ip_dl_phys`: attach, bind), for tap the ARP stream, then up.
+pub fn openvpn_plumb(rig: &Rig, tap: bool) -> Plumbed {
+    let vpn = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let ip = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
+    ip_push(&ip);
+    let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
+    let arp = tap.then(|| {
+        let arp = rig.open_tap(&rig.root);
+        arp_ll_up(&arp, ppa);
+        arp
+    });
+    ip_up(&ip, &ill, SAP_IPV4, tap).unwrap();
+    let name = format!("{}{ppa}", if tap { "tap" } else { "tun" });
+    let link = rig.driver.links().into_iter().find(|l| l.name.as_str() == name).unwrap();
+    Plumbed { vpn, ip, arp, ill, name, link }
+}
+
+impl Plumbed {
+    pub fn peer(&self) -> [u8; 6] {
+        [0x02, 0, 0, 0, 0, 9]
+    }
+
+    /// IP sends one packet (DL_UNITDATA_REQ to the peer).
+    pub fn ip_send(&self, pkt: &[u8]) {
+        let dest = self.ill.unitdata_dest(&self.peer(), 0x0800);
+        self.ip.putmsg_proto(&unitdata_req(&dest), pkt).unwrap();
+    }
+
+    /// What the daemon reads for an IP packet `pkt` IP sent.
+    pub fn as_read(&self, pkt: &[u8]) -> Vec<u8> {
+        if self.arp.is_some() { ether(self.peer(), self.link.mac(), 0x0800, pkt) } else { pkt.to_vec() }
+    }
+
+    /// The daemon writes one IP packet toward IP.
+    pub fn vpn_send(&self, pkt: &[u8]) {
+        let w = if self.arp.is_some() { ether(self.link.mac(), self.peer(), 0x0800, pkt) } else { pkt.to_vec() };
+        self.vpn.write(&w).unwrap();
+    }
+
+    /// Bytes of the Ethernet frame mac carries for an IP packet.
+    pub fn frame_len(pkt: usize) -> usize {
+        pkt + 14
+    }
+
+    pub fn unplumb(self) {
+        ip_down(&self.ip);
+        if let Some(arp) = &self.arp {
+            arp_ll_down(arp);
+            arp.close();
+        }
+        self.ip.close();
+        self.vpn.close();
+    }
+}
+
+pub fn packet(i: usize, len: usize) -> Vec<u8> {
+    let mut body = vec![(i % 251) as u8; len - 28];
+    body[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    udp4([10, 8, 0, 1], [10, 8, 0, 2], 5001, 5001, &body)
+}
+
+/// Bits per second from a transfer's first to last arrival.
+pub fn rate(first: Instant, last: Instant, frames: usize, frame_len: usize) -> f64 {
+    // The first frame leaves at once; the other n-1 are paced.
+    ((frames - 1) * frame_len * 8) as f64 / (last - first).as_secs_f64()
+}
+
+pub fn assert_near(what: &str, got: f64) {
+    let lo = MAXBW as f64 * (1.0 - TOLERANCE);
+    let hi = MAXBW as f64 * (1.0 + TOLERANCE);
+    assert!(
+        (lo..=hi).contains(&got),
+        "{what}: {:.2} Mbit/s under maxbw=10M, outside ±15% (maxbw must pace the link's primary mac client)",
+        got / 1e6
+    );
+}
+

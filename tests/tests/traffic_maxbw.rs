@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Issue 13: `maxbw=10M` on a link paces IP's traffic through mac at
+//! 10 Mbit/s ± 15% both ways, for old-API units plumbed as OpenVPN does
+//! and for IP plumbed on the datalink (new API + a mac client).  Wall-time
+//! measurements over about one second per direction (the simulator's
+//! soft ring set keeps a departure schedule, so a late wake-up does not
+//! lower the long-run rate); a `traffic_` test, so the memory checker
+//! (scripts/memcheck.sh), under which time is not real, skips it.
+
+use std::time::{Duration, Instant};
+
+use tuntap_tests::dlpi::*;
+use tuntap_tests::oldapi::*;
+use tuntap_tests::*;
+
+/// A bulk transfer each way under `maxbw=10M` runs at 10 Mbit/s ± 15%;
+/// without it, the same transfer is far faster (the limit does the pacing).
+fn old_api_maxbw(tap: bool) {
+    let rig = Rig::new();
+    let p = openvpn_plumb(&rig, tap);
+    let pkts: Vec<Vec<u8>> = (0..BULK).map(|i| packet(i, PKT)).collect();
+    // Unlimited first: the reference.
+    let t0 = Instant::now();
+    for pkt in &pkts {
+        p.ip_send(pkt);
+    }
+    for pkt in &pkts {
+        assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(pkt));
+    }
+    let free = t0.elapsed();
+    rig.host.set_maxbw(p.name.as_str(), Some(MAXBW)).unwrap();
+    // IP → daemon.
+    for pkt in &pkts {
+        p.ip_send(pkt);
+    }
+    let mut first = None;
+    for (i, pkt) in pkts.iter().enumerate() {
+        assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(pkt), "paced packet {i}");
+        first.get_or_insert_with(Instant::now);
+    }
+    let tx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
+    // daemon → IP.
+    for pkt in &pkts {
+        p.vpn_send(pkt);
+    }
+    let mut first = None;
+    for (i, pkt) in pkts.iter().enumerate() {
+        assert_eq!(read_unitdata(&p.ip).data, *pkt, "paced packet {i} toward IP");
+        first.get_or_insert_with(Instant::now);
+    }
+    let rx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
+    let c = &rig.host.kernel_clients(p.name.as_str()).unwrap()[0];
+    assert_eq!((c.tx_dropped, c.rx_dropped), (0, 0), "a burst under the queue limit is paced, not dropped");
+    assert_near(&format!("{} transmit (IP to the daemon)", p.name), tx_rate);
+    assert_near(&format!("{} receive (daemon to IP)", p.name), rx_rate);
+    assert!(free < Duration::from_millis(600), "unlimited transfer took {free:?}: the reference is not fast");
+    rig.host.set_maxbw(p.name.as_str(), None).unwrap();
+    p.unplumb();
+    rig.finish();
+}
+
+#[test]
+fn tun_old_api_maxbw_paces_both_directions() {
+    old_api_maxbw(false);
+}
+
+#[test]
+fn tap_old_api_maxbw_paces_both_directions() {
+    old_api_maxbw(true);
+}
+
+// ----- the new API, to the same standard -----
+
+/// A link plumbed through the datalink: a queue (the daemon) and a mac
+/// client playing IP (dls's primary client).
+fn new_api(tap: bool) {
+    let rig = Rig::new();
+    let name = if tap { "tap7" } else { "tun7" };
+    let l = rig.link_in_use(name, tap);
+    let snoop = rig.host.snoop(name).unwrap();
+    let before = rig.info(l.id).counters;
+    let frame = |i: usize, len: usize, out: bool| {
+        let pkt = packet(i, len);
+        if out { ether(l.peer_mac, l.ip_mac, 0x0800, &pkt) } else { ether(l.ip_mac, l.peer_mac, 0x0800, &pkt) }
+    };
+    let read_form = |f: &[u8]| if tap { f.to_vec() } else { f[14..].to_vec() };
+    let write_form = |f: &[u8]| if tap { f.to_vec() } else { f[14..].to_vec() };
+    let (n_out, n_in) = (20, 15);
+    for i in 0..n_out {
+        let f = frame(i, 200, true);
+        l.ip.tx(&[&f]);
+        assert_eq!(l.queue.read_packet(Some(WAIT)).unwrap(), read_form(&f));
+    }
+    for i in 0..n_in {
+        let f = frame(100 + i, 300, false);
+        l.queue.write(&write_form(&f)).unwrap();
+        let got = l.ip.recv(WAIT).expect("IP receives");
+        assert_eq!(got[14..], f[14..]);
+    }
+    let mut seen = (0, 0);
+    while let Some((tx, _)) = snoop.recv(Duration::from_millis(200)) {
+        if tx { seen.0 += 1 } else { seen.1 += 1 }
+    }
+    assert_eq!(seen, (n_out, n_in), "snoop -d {name}: (transmitted, received)");
+    let after = rig.info(l.id).counters;
+    assert_eq!((after.opackets - before.opackets, after.ipackets - before.ipackets), (n_out as u64, n_in as u64));
+    snoop.close();
+    // maxbw=10M paces IP on the datalink both ways.
+    rig.host.set_maxbw(name, Some(MAXBW)).unwrap();
+    let frames: Vec<Vec<u8>> = (0..BULK).map(|i| frame(i, PKT, true)).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    l.ip.tx(&refs);
+    let mut first = None;
+    for f in &frames {
+        assert_eq!(l.queue.read_packet(Some(WAIT)).unwrap(), read_form(f));
+        first.get_or_insert_with(Instant::now);
+    }
+    let tx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
+    let frames: Vec<Vec<u8>> = (0..BULK).map(|i| frame(i, PKT, false)).collect();
+    for f in &frames {
+        l.queue.write(&write_form(f)).unwrap();
+    }
+    let mut first = None;
+    for f in &frames {
+        let got = l.ip.recv(WAIT).expect("paced frame toward IP");
+        assert_eq!(got[14..], f[14..]);
+        first.get_or_insert_with(Instant::now);
+    }
+    let rx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
+    assert_eq!(l.ip.shaped_drops(), 0);
+    assert_near(&format!("{name} transmit"), tx_rate);
+    assert_near(&format!("{name} receive"), rx_rate);
+    rig.host.set_maxbw(name, None).unwrap();
+    drop(l);
+    rig.finish();
+}
+
+#[test]
+fn tun_new_api_same_standard() {
+    new_api(false);
+}
+
+#[test]
+fn tap_new_api_same_standard() {
+    new_api(true);
+}
