@@ -29,14 +29,20 @@
 //! addresses (MAC, then SAP in host order) and the all-ones broadcast
 //! address (see [`prim::Personality`]).
 //!
-//! **Data.**  `DL_UNITDATA_REQ` from IP goes to one attached packet queue,
-//! as `mc_tx` traffic does (tap: an Ethernet header is built from the
-//! destination DLSAP; tun: the bare IP packet).  A packet a process
-//! writes goes, as `DL_UNITDATA_IND`, to every DLPI stream whose receive
-//! filter takes it (`filter.rs`: bound SAP, own/broadcast/joined-group
-//! destination, promiscuous levels; never a frame with the unit's own
-//! source address), and to mac only when no DLPI stream is bound to its
-//! Ethertype.  There is no fast path (`DL_IOC_HDR_INFO` is refused, so IP
+//! **Data.**  A bound stream holds a share of its link's own primary mac
+//! client (`mac_client.rs`, where the decision and its citations are):
+//! `DL_UNITDATA_REQ` from IP becomes an Ethernet frame (tap: the
+//! destination DLSAP's address; tun: the link's peer address) sent with
+//! `mac_tx`, so maxbw, snoop and the link's counters see it; what a
+//! process writes goes up through `mac_rx` to the client's rx callback,
+//! which passes it, as `DL_UNITDATA_IND`, to every bound stream whose
+//! receive filter takes it (`filter.rs`: bound SAP, own/broadcast/
+//! joined-group destination, promiscuous levels; never a frame with the
+//! unit's own source address).  A stream without a client (its link has
+//! no devnet) keeps the direct path: unit data to one attached packet
+//! queue, written frames straight to the streams whose filter takes them
+//! and to mac only when no such stream is bound to the Ethertype.  There
+//! is no fast path (`DL_IOC_HDR_INFO` is refused, so IP
 //! uses unit data) and no flow control toward IP (a full reader queue
 //! drops and counts).
 //!
