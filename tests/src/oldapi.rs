@@ -109,3 +109,18 @@ pub fn assert_near(what: &str, got: f64) {
     );
 }
 
+
+/// The TCP port of the flow tests (iperf's default).
+pub const FLOW_PORT: u16 = 5001;
+
+/// An IPv4 TCP segment (20-byte header, no options) of `len` IP bytes to
+/// `dport`; the payload carries `i`.
+pub fn tcp_packet(i: usize, len: usize, dport: u16) -> Vec<u8> {
+    let mut t = vec![0u8; len - 20];
+    t[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[12] = 5 << 4; // data offset: 5 words
+    t[13] = 0x18; // PSH, ACK
+    t[20..28].copy_from_slice(&(i as u64).to_be_bytes());
+    ipv4_packet([10, 8, 0, 1], [10, 8, 0, 2], 6, &t)
+}

@@ -371,7 +371,8 @@ impl SimMacClient {
             let st = lock(&self.c.mac.st);
             (st.clients.iter().filter(|c| c.snoop).cloned().collect(), st.maxbw)
         };
-        if let Some(bps) = maxbw {
+        let flowed = !lock(&self.c.mac.st).flows.is_empty();
+        if flowed || maxbw.is_some() {
             // IP on the datalink is dls's primary client: maxbw paces it
             // (kclient.rs rule 6); each frame joins the backlog when its
             // time comes.
@@ -380,9 +381,22 @@ impl SimMacClient {
                 for s in &snoops {
                     s.snoop_push(host, mp, true);
                 }
+                // A link flow classifies dls's client's traffic first
+                // (flows.rs); its maxbw, else the link's, paces it.
+                let flow = super::flows::flow_of(&self.c.mac, f);
+                let flow_bw = flow.as_ref().and_then(|fl| fl.count(f.len()));
+                let (shaper, bps) = match (flow_bw, &flow, maxbw) {
+                    (Some(b), Some(fl), _) => (fl.shaper.clone(), b),
+                    (_, _, Some(b)) => (self.c.tx_shaper.clone(), b),
+                    _ => {
+                        lock(&self.c.backlog).msgs.push_back(mp);
+                        self.c.send_backlog(host, false);
+                        continue;
+                    }
+                };
                 let hw = Arc::downgrade(host);
                 let cw = Arc::downgrade(&self.c);
-                let r = self.c.tx_shaper.enqueue(mp, bps, || {
+                let r = shaper.enqueue(mp, bps, || {
                     Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
                         (Some(h), Some(c)) if !c.closed.load(Ordering::SeqCst) => {
                             lock(&c.backlog).msgs.push_back(mp);

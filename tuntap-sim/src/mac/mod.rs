@@ -81,6 +81,9 @@ pub(crate) struct MacState {
     pub opens: usize,
     /// The `maxbw` link property in bits/s (kclient.rs rule 6).
     pub maxbw: Option<u64>,
+    /// Link flows (`flowadm add-flow -l`), attached to dls's client of
+    /// the link (flows.rs).
+    pub flows: Vec<Arc<flows::SimFlow>>,
 }
 
 /// One registered mac provider instance.
@@ -219,6 +222,7 @@ fn call_tx<R>(host: &Arc<HostShared>, f: impl FnOnce() -> R) -> R {
 mod provider;
 mod client;
 mod kclient;
+mod flows;
 
 #[allow(unused_imports)]
 pub use provider::*;
@@ -226,3 +230,5 @@ pub use provider::*;
 pub use client::*;
 #[allow(unused_imports)]
 pub use kclient::*;
+#[allow(unused_imports)]
+pub use flows::*;

@@ -158,6 +158,7 @@ pub(crate) fn mac_register(
             lso: None,
             opens: 0,
             maxbw: None,
+            flows: Vec::new(),
         }),
         open_lock: Mutex::new(()),
     });
@@ -224,6 +225,7 @@ pub(crate) fn mac_unregister(host: &Arc<HostShared>, mh: MacHandle) -> Result<()
         st.disabled = true;
         st.unregistered = true;
     }
+    super::flows::stop_flows(&m);
     let mut t = lock(&host.mac);
     t.by_handle.remove(&(mh.0.as_ptr() as usize));
     t.retired.push(m);
