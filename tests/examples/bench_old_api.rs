@@ -37,7 +37,7 @@ fn run(tap: bool, n: usize, size: usize) {
     let pkt = udp4([10, 8, 0, 1], [10, 8, 0, 2], 5001, 5001, &vec![7u8; size - 28]);
     let ctl = unitdata_req(&ill.unitdata_dest(&peer, 0x0800));
     let written = if tap { ether(own, peer, 0x0800, &pkt) } else { pkt.clone() };
-    let mut out = |k: usize| {
+    let out = |k: usize| {
         for _ in 0..k {
             ip.putmsg_proto(&ctl, &pkt).unwrap();
             vpn.read_packet(Some(WAIT)).unwrap();
@@ -47,7 +47,7 @@ fn run(tap: bool, n: usize, size: usize) {
     let t = Instant::now();
     out(n);
     let tx = n as f64 / t.elapsed().as_secs_f64();
-    let mut inb = |k: usize| {
+    let inb = |k: usize| {
         for _ in 0..k {
             vpn.write(&written).unwrap();
             read_unitdata(&ip);
