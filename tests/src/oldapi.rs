@@ -93,15 +93,18 @@ pub fn packet(i: usize, len: usize) -> Vec<u8> {
     udp4([10, 8, 0, 1], [10, 8, 0, 2], 5001, 5001, &body)
 }
 
-/// Bits per second from a transfer's first to last arrival.
-pub fn rate(first: Instant, last: Instant, frames: usize, frame_len: usize) -> f64 {
-    // The first frame leaves at once; the other n-1 are paced.
-    ((frames - 1) * frame_len * 8) as f64 / (last - first).as_secs_f64()
+/// Bits per second of a paced transfer: from `start` (just before the
+/// first frame was sent, which leaves at once) to the last arrival; the
+/// other n-1 frames are paced.  A late first arrival cannot shorten the
+/// window, and a late last one only lengthens it by its own delay.
+pub fn rate(start: Instant, last: Instant, frames: usize, frame_len: usize) -> f64 {
+    ((frames - 1) * frame_len * 8) as f64 / (last - start).as_secs_f64()
 }
 
 pub fn assert_near(what: &str, got: f64) {
     let lo = MAXBW as f64 * (1.0 - TOLERANCE);
     let hi = MAXBW as f64 * (1.0 + TOLERANCE);
+    eprintln!("{what}: {:.2} Mbit/s", got / 1e6);
     assert!(
         (lo..=hi).contains(&got),
         "{what}: {:.2} Mbit/s under maxbw=10M, outside ±15% (maxbw must pace the link's primary mac client)",

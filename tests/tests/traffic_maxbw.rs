@@ -30,25 +30,23 @@ fn old_api_maxbw(tap: bool) {
     let free = t0.elapsed();
     rig.host.set_maxbw(p.name.as_str(), Some(MAXBW)).unwrap();
     // IP → daemon.
+    let start = Instant::now();
     for pkt in &pkts {
         p.ip_send(pkt);
     }
-    let mut first = None;
     for (i, pkt) in pkts.iter().enumerate() {
         assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(pkt), "paced packet {i}");
-        first.get_or_insert_with(Instant::now);
     }
-    let tx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
+    let tx_rate = rate(start, Instant::now(), BULK, Plumbed::frame_len(PKT));
     // daemon → IP.
+    let start = Instant::now();
     for pkt in &pkts {
         p.vpn_send(pkt);
     }
-    let mut first = None;
     for (i, pkt) in pkts.iter().enumerate() {
         assert_eq!(read_unitdata(&p.ip).data, *pkt, "paced packet {i} toward IP");
-        first.get_or_insert_with(Instant::now);
     }
-    let rx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
+    let rx_rate = rate(start, Instant::now(), BULK, Plumbed::frame_len(PKT));
     let c = &rig.host.kernel_clients(p.name.as_str()).unwrap()[0];
     assert_eq!((c.tx_dropped, c.rx_dropped), (0, 0), "a burst under the queue limit is paced, not dropped");
     assert_near(&format!("{} transmit (IP to the daemon)", p.name), tx_rate);
@@ -109,24 +107,22 @@ fn new_api(tap: bool) {
     rig.host.set_maxbw(name, Some(MAXBW)).unwrap();
     let frames: Vec<Vec<u8>> = (0..BULK).map(|i| frame(i, PKT, true)).collect();
     let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    let start = Instant::now();
     l.ip.tx(&refs);
-    let mut first = None;
     for f in &frames {
         assert_eq!(l.queue.read_packet(Some(WAIT)).unwrap(), read_form(f));
-        first.get_or_insert_with(Instant::now);
     }
-    let tx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
+    let tx_rate = rate(start, Instant::now(), BULK, Plumbed::frame_len(PKT));
     let frames: Vec<Vec<u8>> = (0..BULK).map(|i| frame(i, PKT, false)).collect();
+    let start = Instant::now();
     for f in &frames {
         l.queue.write(&write_form(f)).unwrap();
     }
-    let mut first = None;
     for f in &frames {
         let got = l.ip.recv(WAIT).expect("paced frame toward IP");
         assert_eq!(got[14..], f[14..]);
-        first.get_or_insert_with(Instant::now);
     }
-    let rx_rate = rate(first.unwrap(), Instant::now(), BULK, Plumbed::frame_len(PKT));
+    let rx_rate = rate(start, Instant::now(), BULK, Plumbed::frame_len(PKT));
     assert_eq!(l.ip.shaped_drops(), 0);
     assert_near(&format!("{name} transmit"), tx_rate);
     assert_near(&format!("{name} receive"), rx_rate);
@@ -152,14 +148,13 @@ fn tap_new_api_same_standard() {
 fn new_api_rate(l: &LinkInUse, tap: bool, pkts: &[Vec<u8>]) -> f64 {
     let frames: Vec<Vec<u8>> = pkts.iter().map(|p| ether(l.peer_mac, l.ip_mac, 0x0800, p)).collect();
     let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    let start = Instant::now();
     l.ip.tx(&refs);
-    let mut first = None;
     for f in &frames {
         let want = if tap { f.clone() } else { f[14..].to_vec() };
         assert_eq!(l.queue.read_packet(Some(WAIT)).unwrap(), want);
-        first.get_or_insert_with(Instant::now);
     }
-    rate(first.unwrap(), Instant::now(), frames.len(), Plumbed::frame_len(PKT))
+    rate(start, Instant::now(), frames.len(), Plumbed::frame_len(PKT))
 }
 
 /// IP on the datalink: a flow on TCP port 5001 with maxbw=10M paces that
