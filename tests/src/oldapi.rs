@@ -15,8 +15,9 @@ use crate::*;
 pub const MAXBW: u64 = 10_000_000;
 /// IP packet size of the bulk transfers.
 pub const PKT: usize = 1400;
-/// Packets per bulk transfer: below `MAC_SRS_HIWAT` (1000), so a burst
-/// is paced, not dropped; ~0.9 s at 10 Mbit/s.
+/// Packets per bulk transfer: below `MAC_SRS_HIWAT` (1000), so a
+/// transmit burst is paced, not dropped; ~0.9 s at 10 Mbit/s.  (Receive
+/// keeps far less: see `RX_WINDOW`.)
 pub const BULK: usize = 800;
 pub const TOLERANCE: f64 = 0.15;
 
@@ -99,6 +100,38 @@ pub fn packet(i: usize, len: usize) -> Vec<u8> {
 /// window, and a late last one only lengthens it by its own delay.
 pub fn rate(start: Instant, last: Instant, frames: usize, frame_len: usize) -> f64 {
     ((frames - 1) * frame_len * 8) as f64 / (last - start).as_secs_f64()
+}
+
+/// Frames a receiving test keeps in flight toward IP, as TCP's window
+/// would: 10 × 1414 bytes stays under the receive drop threshold at
+/// `MAXBW` (`tuntap_sim::rx_drop_threshold`: 25,000 bytes), so the
+/// bandwidth-controlled receive SRS paces them instead of dropping.
+pub const RX_WINDOW: usize = 10;
+
+/// Send `n` frames keeping at most `RX_WINDOW` of them unreceived;
+/// bits per second from the first send to the last arrival.
+pub fn windowed_rate(n: usize, frame_len: usize, mut send: impl FnMut(usize), mut recv: impl FnMut(usize)) -> f64 {
+    assert!(RX_WINDOW * frame_len < tuntap_sim::rx_drop_threshold(MAXBW) as usize, "the window must fit the receive SRS");
+    let start = Instant::now();
+    let (mut sent, mut got) = (0, 0);
+    while got < n {
+        while sent < n && sent - got < RX_WINDOW {
+            send(sent);
+            sent += 1;
+        }
+        recv(got);
+        got += 1;
+    }
+    rate(start, Instant::now(), n, frame_len)
+}
+
+/// Most frames of a burst sent in `took` that a receive SRS under
+/// `MAXBW` can pass: what it holds (`rx_drop_threshold`) plus what left
+/// at the rate meanwhile, plus the one that left at once.
+pub fn rx_burst_bound(took: std::time::Duration, frame_len: usize) -> u64 {
+    let held = tuntap_sim::rx_drop_threshold(MAXBW) / frame_len as u64;
+    let left = (took.as_secs_f64() * MAXBW as f64 / 8.0 / frame_len as f64).ceil() as u64;
+    held + left + 1
 }
 
 pub fn assert_near(what: &str, got: f64) {

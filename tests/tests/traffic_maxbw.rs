@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Issue 13: `maxbw=10M` on a link paces IP's traffic through mac at
-//! 10 Mbit/s ± 15% both ways, for old-API units plumbed as OpenVPN does
+//! 10 Mbit/s ± 15% both ways (toward IP with a TCP-like window: a burst
+//! beyond the receive SRS's threshold is dropped, as on illumos), for old-API units plumbed as OpenVPN does
 //! and for IP plumbed on the datalink (new API + a mac client).  Wall-time
 //! measurements over about one second per direction (the simulator's
 //! soft ring set keeps a departure schedule, so a late wake-up does not
@@ -38,19 +39,36 @@ fn old_api_maxbw(tap: bool) {
         assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(pkt), "paced packet {i}");
     }
     let tx_rate = rate(start, Instant::now(), BULK, Plumbed::frame_len(PKT));
-    // daemon → IP.
-    let start = Instant::now();
+    // daemon → IP, a window of packets in flight as TCP keeps.
+    let rx_rate = windowed_rate(
+        BULK,
+        Plumbed::frame_len(PKT),
+        |i| p.vpn_send(&pkts[i]),
+        |i| assert_eq!(read_unitdata(&p.ip).data, pkts[i], "paced packet {i} toward IP"),
+    );
+    let c = &rig.host.kernel_clients(p.name.as_str()).unwrap()[0];
+    assert_eq!((c.tx_dropped, c.rx_dropped), (0, 0), "traffic under the queue limits is paced, not dropped");
+    assert_near(&format!("{} transmit (IP to the daemon)", p.name), tx_rate);
+    assert_near(&format!("{} receive (daemon to IP)", p.name), rx_rate);
+    // A burst toward IP: the receive SRS holds two ticks' worth of bytes
+    // and drops the rest (mac_sched.c mac_rx_srs_process); nothing pushes
+    // back on the writer.
+    let delivered0 = c.rx_delivered;
+    let t = Instant::now();
     for pkt in &pkts {
         p.vpn_send(pkt);
     }
-    for (i, pkt) in pkts.iter().enumerate() {
-        assert_eq!(read_unitdata(&p.ip).data, *pkt, "paced packet {i} toward IP");
+    let took = t.elapsed();
+    let c = wait_rx_settled(|| rig.host.kernel_clients(p.name.as_str()).unwrap()[0].clone(), BULK as u64, delivered0);
+    let passed = c.rx_delivered - delivered0;
+    assert!(
+        passed <= rx_burst_bound(took, Plumbed::frame_len(PKT)),
+        "{passed} of a {BULK}-packet burst passed a 10M receive SRS in {took:?}: it holds only twice the bytes of a tick (mac_bw_drop_threshold)"
+    );
+    assert_eq!(c.rx_dropped, BULK as u64 - passed, "every packet of the burst is passed or dropped and counted");
+    for _ in 0..passed {
+        read_unitdata(&p.ip);
     }
-    let rx_rate = rate(start, Instant::now(), BULK, Plumbed::frame_len(PKT));
-    let c = &rig.host.kernel_clients(p.name.as_str()).unwrap()[0];
-    assert_eq!((c.tx_dropped, c.rx_dropped), (0, 0), "a burst under the queue limit is paced, not dropped");
-    assert_near(&format!("{} transmit (IP to the daemon)", p.name), tx_rate);
-    assert_near(&format!("{} receive (daemon to IP)", p.name), rx_rate);
     assert!(free < Duration::from_millis(600), "unlimited transfer took {free:?}: the reference is not fast");
     rig.host.set_maxbw(p.name.as_str(), None).unwrap();
     p.unplumb();
@@ -65,6 +83,20 @@ fn tun_old_api_maxbw_paces_both_directions() {
 #[test]
 fn tap_old_api_maxbw_paces_both_directions() {
     old_api_maxbw(true);
+}
+
+/// Poll the client's counters until every one of `sent` frames since
+/// `delivered0` is delivered or dropped (the shaper's thread finishes the
+/// last ones at the rate).
+fn wait_rx_settled(info: impl Fn() -> tuntap_sim::KernClientInfo, sent: u64, delivered0: u64) -> tuntap_sim::KernClientInfo {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let c = info();
+        if c.rx_delivered - delivered0 + c.rx_dropped >= sent || Instant::now() > deadline {
+            return c;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 // ----- the new API, to the same standard -----
@@ -114,18 +146,32 @@ fn new_api(tap: bool) {
     }
     let tx_rate = rate(start, Instant::now(), BULK, Plumbed::frame_len(PKT));
     let frames: Vec<Vec<u8>> = (0..BULK).map(|i| frame(i, PKT, false)).collect();
-    let start = Instant::now();
-    for f in &frames {
-        l.queue.write(&write_form(f)).unwrap();
-    }
-    for f in &frames {
-        let got = l.ip.recv(WAIT).expect("paced frame toward IP");
-        assert_eq!(got[14..], f[14..]);
-    }
-    let rx_rate = rate(start, Instant::now(), BULK, Plumbed::frame_len(PKT));
+    let rx_rate = windowed_rate(
+        BULK,
+        Plumbed::frame_len(PKT),
+        |i| {
+            l.queue.write(&write_form(&frames[i])).unwrap();
+        },
+        |i| assert_eq!(l.ip.recv(WAIT).expect("paced frame toward IP")[14..], frames[i][14..]),
+    );
     assert_eq!(l.ip.shaped_drops(), 0);
     assert_near(&format!("{name} transmit"), tx_rate);
     assert_near(&format!("{name} receive"), rx_rate);
+    // A burst toward IP: dropped beyond the receive SRS's threshold.
+    let t = Instant::now();
+    for f in &frames {
+        l.queue.write(&write_form(f)).unwrap();
+    }
+    let took = t.elapsed();
+    let mut passed = 0u64;
+    while l.ip.recv(Duration::from_millis(300)).is_some() {
+        passed += 1;
+    }
+    assert!(
+        passed <= rx_burst_bound(took, Plumbed::frame_len(PKT)),
+        "{passed} of a {BULK}-frame burst passed a 10M receive SRS in {took:?}: it holds only twice the bytes of a tick (mac_bw_drop_threshold)"
+    );
+    assert_eq!(l.ip.shaped_drops(), BULK as u64 - passed, "every frame of the burst is passed or dropped and counted");
     rig.host.set_maxbw(name, None).unwrap();
     drop(l);
     rig.finish();

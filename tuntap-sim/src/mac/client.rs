@@ -33,7 +33,8 @@ pub(crate) struct ClientInner {
     /// `maxbw` soft ring sets (kclient.rs rule 6).
     pub(super) tx_shaper: Arc<super::kclient::Shaper>,
     pub(super) rx_shaper: Arc<super::kclient::Shaper>,
-    /// Frames the shapers dropped (queue over `MAC_SRS_HIWAT`).
+    /// Frames the shapers dropped (transmit queue over `MAC_SRS_HIWAT`,
+    /// receive queue over `rx_drop_threshold`).
     pub(super) shaped_drops: AtomicU64,
     /// Set for a client the driver opened (`mac_client_open`).
     pub(super) kern: Option<super::kclient::KernSide>,
@@ -396,7 +397,7 @@ impl SimMacClient {
                 };
                 let hw = Arc::downgrade(host);
                 let cw = Arc::downgrade(&self.c);
-                let r = shaper.enqueue(mp, bps, || {
+                let r = shaper.enqueue(mp, bps, super::kclient::Limit::TX, || {
                     Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
                         (Some(h), Some(c)) if !c.closed.load(Ordering::SeqCst) => {
                             lock(&c.backlog).msgs.push_back(mp);
@@ -430,8 +431,8 @@ impl SimMacClient {
         self.c.send_backlog(host, false);
     }
 
-    /// Frames the client's `maxbw` soft ring sets dropped (over
-    /// `MAC_SRS_HIWAT`).
+    /// Frames the client's `maxbw` soft ring sets dropped (transmit over
+    /// `MAC_SRS_HIWAT`, receive over `rx_drop_threshold`).
     pub fn shaped_drops(&self) -> u64 {
         self.c.shaped_drops.load(Ordering::Relaxed)
     }

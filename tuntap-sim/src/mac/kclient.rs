@@ -35,8 +35,14 @@
 //!    (mac_bw.c; mac_sched.c `mac_tx_bw_mode`, `SRS_TX_BW`): frames over
 //!    the rate wait in the soft ring set and leave at the rate; beyond
 //!    `mac_tx_srs_hiwat` (1000, mac_sched.c) queued frames a
-//!    `MAC_DROP_ON_NO_DESC` sender loses them.  The simulator uses the
-//!    same limit for receive.  The rate is kept as a departure schedule in
+//!    `MAC_DROP_ON_NO_DESC` sender loses them.  Receive has no sender
+//!    to push back on: a bandwidth-controlled receive SRS queues at most
+//!    twice the bytes one clock tick allows and frees the rest
+//!    (`mac_bw_drop_threshold = mac_bw_limit << 1`, "twice the queuing
+//!    capability", with `mac_bw_limit = FLOW_BYTES_PER_TICK(maxbw)` in
+//!    mac_datapath.c / `mac_bw_ctl_set_state`; the drop in mac_sched.c
+//!    `mac_rx_srs_process`): at 10 Mbit/s and `hz` = 100 that is 25,000
+//!    bytes.  The rate is kept as a departure schedule in
 //!    wall time (each frame's bytes at `maxbw` bits/s), so a late wake-up
 //!    does not lower the long-run rate.
 //!
@@ -54,6 +60,34 @@ use tuntap_drv::ddi::{MacClientHandle, MacRxFn, MacUnicastHandle};
 /// `mac_tx_srs_hiwat` (mac_sched.c): frames a bandwidth-limited soft ring
 /// set queues before a `MAC_DROP_ON_NO_DESC` sender loses them.
 pub const MAC_SRS_HIWAT: usize = 1000;
+
+/// The kernel's clock rate, `hz` (100 unless `hires_tick` is set;
+/// usr/src/uts/common/conf/param.c).
+pub const HZ: u64 = 100;
+
+/// Bytes a bandwidth-controlled receive SRS holds before it drops:
+/// twice `FLOW_BYTES_PER_TICK(maxbw)` (`mac_bw_drop_threshold`, see
+/// rule 6 above).
+pub fn rx_drop_threshold(bps: u64) -> u64 {
+    (bps / 8 / HZ) << 1
+}
+
+/// How much a shaper queues before it refuses.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Limit {
+    /// Transmit: frames (`mac_tx_srs_hiwat`).
+    Frames(usize),
+    /// Receive: bytes (`mac_bw_drop_threshold`).
+    Bytes(u64),
+}
+
+impl Limit {
+    pub(super) const TX: Limit = Limit::Frames(MAC_SRS_HIWAT);
+
+    pub(super) fn rx(bps: u64) -> Limit {
+        Limit::Bytes(rx_drop_threshold(bps))
+    }
+}
 
 /// The driver side of a client opened with `mac_client_open`.
 pub(crate) struct KernSide {
@@ -102,6 +136,8 @@ pub(crate) struct Shaper {
 #[derive(Default)]
 struct ShaperState {
     q: VecDeque<(MsgPtrs, Instant)>,
+    /// Bytes in `q`.
+    bytes: u64,
     next_free: Option<Instant>,
     stop: bool,
     thread: Option<JoinHandle<()>>,
@@ -111,12 +147,17 @@ pub(super) type Sink = Box<dyn Fn(*mut mblk_t) + Send + 'static>;
 
 impl Shaper {
     /// Queue `mp` to leave at `bps`; `Err(mp)` when the queue is full.
-    pub(super) fn enqueue(self: &Arc<Self>, mp: *mut mblk_t, bps: u64, sink: impl FnOnce() -> Sink) -> Result<(), *mut mblk_t> {
+    pub(super) fn enqueue(self: &Arc<Self>, mp: *mut mblk_t, bps: u64, limit: Limit, sink: impl FnOnce() -> Sink) -> Result<(), *mut mblk_t> {
         let len = mblk::msg_bytes(mp).len() as u64;
         let mut st = lock(&self.st);
-        if st.stop || st.q.len() >= MAC_SRS_HIWAT {
+        let full = match limit {
+            Limit::Frames(n) => st.q.len() >= n,
+            Limit::Bytes(b) => st.bytes + len > b,
+        };
+        if st.stop || full {
             return Err(mp);
         }
+        st.bytes += len;
         let now = Instant::now();
         let at = st.next_free.map_or(now, |t| t.max(now));
         let cost = Duration::from_nanos(len.saturating_mul(8).saturating_mul(1_000_000_000) / bps.max(1));
@@ -142,6 +183,7 @@ impl Shaper {
             match st.q.front().map(|(_, at)| *at) {
                 Some(at) if at <= now => {
                     let Some((mp, _)) = st.q.pop_front() else { continue };
+                    st.bytes = st.bytes.saturating_sub(mblk::msg_bytes(mp.0).len() as u64);
                     drop(st);
                     sink(mp.0);
                     st = lock(&self.st);
@@ -167,7 +209,11 @@ impl Shaper {
         if let Some(t) = t {
             let _ = t.join();
         }
-        let left: Vec<MsgPtrs> = lock(&self.st).q.drain(..).map(|(m, _)| m).collect();
+        let left: Vec<MsgPtrs> = {
+            let mut st = lock(&self.st);
+            st.bytes = 0;
+            st.q.drain(..).map(|(m, _)| m).collect()
+        };
         for m in left {
             free_here(m.0);
         }
@@ -386,7 +432,7 @@ pub(crate) fn mac_tx(host: &Arc<HostShared>, mch: MacClientHandle, chain: *mut m
             Some(bps) => {
                 let hw = Arc::downgrade(host);
                 let cw = Arc::downgrade(&c);
-                let r = c.tx_shaper.enqueue(mp, bps, || {
+                let r = c.tx_shaper.enqueue(mp, bps, Limit::TX, || {
                     Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
                         (Some(h), Some(c)) => send_one(&h, &c, mp),
                         _ => free_here(mp),
@@ -456,7 +502,7 @@ pub(super) fn rx_to_kclient(host: &Arc<HostShared>, c: &Arc<ClientInner>, bytes:
         Some(bps) => {
             let hw = Arc::downgrade(host);
             let cw = Arc::downgrade(c);
-            let r = c.rx_shaper.enqueue(mp, bps, || {
+            let r = c.rx_shaper.enqueue(mp, bps, Limit::rx(bps), || {
                 Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
                     (Some(h), Some(c)) => deliver_rx(&h, &c, mp),
                     _ => free_here(mp),
@@ -477,7 +523,7 @@ pub(super) fn rx_shaped(host: &Arc<HostShared>, c: &Arc<ClientInner>, bytes: Vec
         return;
     }
     let cw = Arc::downgrade(c);
-    let r = c.rx_shaper.enqueue(mp, bps, || {
+    let r = c.rx_shaper.enqueue(mp, bps, Limit::rx(bps), || {
         Box::new(move |mp| {
             if let Some(c) = cw.upgrade() {
                 c.rx_push(msg_bytes(mp));
