@@ -72,6 +72,7 @@ use crate::minor::{DlpiState, Minor, Node};
 
 pub mod filter;
 pub mod mac_client;
+pub mod mac_path;
 pub mod prim;
 mod rx;
 
@@ -265,7 +266,7 @@ impl<K: Kernel> Driver<K> {
         // bind (DL_SYSERR/EBUSY, dld_proto.c proto_bind_req).  A link
         // without a devnet keeps the legacy path.
         if let Some(l) = &link {
-            match l.dlpi_mac.open(k, l, &minor.queue) {
+            match mac_client::open(k, l, &minor.queue) {
                 Ok(()) => {}
                 Err(e) if e == sys::EBUSY => {
                     {

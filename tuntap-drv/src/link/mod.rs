@@ -47,7 +47,7 @@ use illumos_sys_hdrs::{mac_callbacks_t, uint_t};
 use tuntap_abi::{DatalinkId, LinkName, TUN_NO_ID, info_flags};
 
 use crate::ddi::{Errno, Kernel, LinkState, MacHandle, Probe, ZoneId};
-use crate::dlpi::mac_client::MacPath;
+use crate::dlpi::mac_path::MacPath;
 use crate::frame::{self, MacAddr};
 use crate::mblk::MsgQueue;
 use crate::queue::Queue;
