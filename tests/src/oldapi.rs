@@ -17,7 +17,7 @@ pub const MAXBW: u64 = 10_000_000;
 pub const PKT: usize = 1400;
 /// Packets per bulk transfer: below `MAC_SRS_HIWAT` (1000), so a
 /// transmit burst is paced, not dropped; ~0.9 s at 10 Mbit/s.  (Receive
-/// keeps far less: see `RX_WINDOW`.)
+/// keeps far less: see `RX_OVERSEND`.)
 pub const BULK: usize = 800;
 pub const TOLERANCE: f64 = 0.15;
 
@@ -102,27 +102,48 @@ pub fn rate(start: Instant, last: Instant, frames: usize, frame_len: usize) -> f
     ((frames - 1) * frame_len * 8) as f64 / (last - start).as_secs_f64()
 }
 
-/// Frames a receiving test keeps in flight toward IP, as TCP's window
-/// would: 10 × 1414 bytes stays under the receive drop threshold at
-/// `MAXBW` (`tuntap_sim::rx_drop_threshold`: 25,000 bytes), so the
-/// bandwidth-controlled receive SRS paces them instead of dropping.
-pub const RX_WINDOW: usize = 10;
+/// How much faster than `MAXBW` a receive measurement sends: the
+/// receive SRS then always has frames waiting (it holds
+/// `tuntap_sim::rx_drop_threshold` bytes, 25,000 at 10M, and drops the
+/// excess, as on illumos), so what reaches IP leaves at the limit even
+/// when the sending thread wakes up late.
+pub const RX_OVERSEND: f64 = 1.25;
 
-/// Send `n` frames keeping at most `RX_WINDOW` of them unreceived;
-/// bits per second from the first send to the last arrival.
-pub fn windowed_rate(n: usize, frame_len: usize, mut send: impl FnMut(usize), mut recv: impl FnMut(usize)) -> f64 {
-    assert!(RX_WINDOW * frame_len < tuntap_sim::rx_drop_threshold(MAXBW) as usize, "the window must fit the receive SRS");
+/// Send `n` frames (`send(i)`) on a thread of their own at
+/// `RX_OVERSEND` × `MAXBW`, catching up after late wake-ups, while
+/// `recv` takes what arrives (`None` when nothing comes within its
+/// timeout) and reports the index of the frame it got.  Frames arrive in
+/// order, some missing (dropped by the SRS).  Returns how many arrived
+/// and their rate from the first send to the last arrival.
+pub fn oversent_rate(
+    n: usize,
+    frame_len: usize,
+    send: impl Fn(usize) + Sync,
+    mut recv: impl FnMut() -> Option<usize>,
+) -> (u64, f64) {
+    let gap = std::time::Duration::from_secs_f64(frame_len as f64 * 8.0 / (MAXBW as f64 * RX_OVERSEND));
     let start = Instant::now();
-    let (mut sent, mut got) = (0, 0);
-    while got < n {
-        while sent < n && sent - got < RX_WINDOW {
-            send(sent);
-            sent += 1;
+    let mut got = 0u64;
+    let mut last = start;
+    let mut prev: Option<usize> = None;
+    std::thread::scope(|t| {
+        t.spawn(|| {
+            for i in 0..n {
+                let due = start + gap * i as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                send(i);
+            }
+        });
+        while let Some(i) = recv() {
+            assert!(prev.is_none_or(|p| i > p), "frame {i} after frame {prev:?}: out of order");
+            prev = Some(i);
+            got += 1;
+            last = Instant::now();
         }
-        recv(got);
-        got += 1;
-    }
-    rate(start, Instant::now(), n, frame_len)
+    });
+    (got, rate(start, last, got as usize, frame_len))
 }
 
 /// Most frames of a burst sent in `took` that a receive SRS under
