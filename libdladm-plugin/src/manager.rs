@@ -92,6 +92,34 @@ pub(crate) fn dl_kind(op: &'static str, e: DlError) -> ErrorKind {
     }
 }
 
+/// The checks of a create request that need no system, in the order
+/// [`TunAdm::create`] makes them: the name, the MTU, no MAC address on a
+/// tun link, the MAC address.  Also what `tunctl -R` checks before it
+/// leaves the command to an alternate root's boot (the owner and group
+/// are resolved there).
+pub fn check_create_request(req: &CreateRequest) -> Result<(), Error> {
+    let name = req.name.as_str();
+    validate_name(name)?;
+    validate_mtu(name, req.mtu)?;
+    if req.mac.is_some() && req.mode == Mode::Tun {
+        return Err(Error::new(name, ErrorKind::MacOnTun));
+    }
+    validate_mac(name, req.mac)
+}
+
+/// The checks of a modify request that need no system (the name, the
+/// MTU, the MAC address), as [`TunAdm::modify`] makes them first.
+pub fn check_modify_request(name: &str, req: &ModifyRequest) -> Result<(), Error> {
+    validate_name(name)?;
+    validate_mtu(name, req.mtu)?;
+    validate_mac(name, req.mac)
+}
+
+/// The link-name check every verb makes first.
+pub fn check_link_name(name: &str) -> Result<(), Error> {
+    validate_name(name)
+}
+
 fn validate_name(name: &str) -> Result<(), Error> {
     LinkName::new(name).map(|_| ()).map_err(|e| Error::new(name, ErrorKind::BadName(e)))
 }
@@ -321,12 +349,7 @@ impl<P: Platform> TunAdm<P> {
     /// Create a link.  On any failure nothing is left behind.
     pub fn create(&self, req: &CreateRequest) -> Result<TunLink, Error> {
         let name = req.name.as_str();
-        validate_name(name)?;
-        validate_mtu(name, req.mtu)?;
-        if req.mac.is_some() && req.mode == Mode::Tun {
-            return Err(Error::new(name, ErrorKind::MacOnTun));
-        }
-        validate_mac(name, req.mac)?;
+        check_create_request(req)?;
         match self.platform.dl_name2info(name) {
             Ok(e) => {
                 let what = match self.resolve_entry(e.clone()) {
@@ -439,9 +462,7 @@ impl<P: Platform> TunAdm<P> {
     /// Change a link's MTU, MAC, owner or group: the running link, and
     /// (unless `req.temporary`) its persistent configuration.
     pub fn modify(&self, name: &str, req: &ModifyRequest) -> Result<TunLink, Error> {
-        validate_name(name)?;
-        validate_mtu(name, req.mtu)?;
-        validate_mac(name, req.mac)?;
+        check_modify_request(name, req)?;
         let r = self.resolve_own(name)?;
         let link = self.to_link(Resolved { entry: r.entry.clone(), kernel: r.kernel, config: r.config });
         if req.mac.is_some() && link.mode == Mode::Tun {
