@@ -18,7 +18,8 @@
 //!   (`-B`), which drops every version script but ours and runs the real
 //!   `ld.bfd`.  Ours makes everything but the listed functions local, as
 //!   rustc's did.  `tests/mapfile.rs` checks the built object: each
-//!   public function is `@@LIBDLTUN_1.0`, nothing else is exported.
+//!   public function carries its block's version, nothing else is
+//!   exported.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

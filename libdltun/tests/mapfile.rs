@@ -29,7 +29,8 @@ fn blocks(mapfile: &str) -> Result<Vec<(String, BTreeSet<String>, bool)>, String
             section = "";
         } else if line == "global:" || line == "local:" {
             section = line;
-        } else if line == "};" {
+        } else if line.starts_with('}') {
+            // `};`, or `} PARENT;` for a version that inherits one.
             section = "";
         } else if let Some(sym) = line.strip_suffix(';') {
             let block = out.last_mut().ok_or(format!("`{line}` outside a SYMBOL_VERSION block"))?;
@@ -103,7 +104,9 @@ fn the_mapfile_versions_exactly_the_public_functions() {
 /// mapfile's first version and the simulator's hooks.
 fn versioning_problems(dynsym: &str, mapfile: &str) -> Vec<String> {
     let Ok(blocks) = blocks(mapfile) else { return vec!["the mapfile does not parse".into()] };
-    let Some((version, public, _)) = blocks.first() else { return vec!["no SYMBOL_VERSION block".into()] };
+    // Each public function's version: the block that lists it.
+    let version_of = |sym: &str| blocks.iter().find(|b| b.1.contains(sym)).map(|b| b.0.as_str());
+    let public: BTreeSet<String> = blocks.iter().flat_map(|b| b.1.iter().cloned()).collect();
     let sim: BTreeSet<String> = read("src/sim.rs")
         .lines()
         .filter(|l| l.contains("extern \"C\" fn dltun_sim_"))
@@ -123,8 +126,8 @@ fn versioning_problems(dynsym: &str, mapfile: &str) -> Vec<String> {
         }
         let (sym, ver) = name.split_once("@@").unwrap_or((name, ""));
         seen.insert(sym.to_string());
-        let want = if public.contains(sym) {
-            version.as_str()
+        let want = if let Some(v) = version_of(sym) {
+            v
         } else if sim.contains(sym) {
             "LIBDLTUN_SIM"
         } else {
