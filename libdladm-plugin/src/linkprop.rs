@@ -8,6 +8,20 @@
 //! [`crate::CONF_MTU`].  `up` re-applies every persistent property
 //! (`dladm_init_linkprop`: `mtu`, and `maxbw`, `priority` and the like an
 //! administrator set with `dladm set-linkprop`) to each link it creates.
+//!
+//! The MAC address is not a link property on illumos, and is not made
+//! one here: libdladm's `prop_table` (usr/src/lib/libdladm/common/
+//! linkprop.c) has no entry for it (only `secondary-macs`, for VNICs) and
+//! mac no `MAC_PROP_*` id.  A running link's primary address changes
+//! through `mac_unicast_primary_set` (mac_client.c; dld calls it for
+//! `DL_SET_PHYS_ADDR_REQ`, i.e. `ifconfig ... ether`), which calls the
+//! driver's `mc_unicst`, and the driver's own changes (`tunctl modify
+//! --mac`, `TUN_IOC_MODIFY`) reach mac through `mac_unicst_update`
+//! (mac_provider.c).  The running value thus lives once, in the driver,
+//! with mac following it both ways, so nothing can show two MAC
+//! addresses for one running link (`tests/linkprop.rs`); the persistent
+//! value is the `tun_mac` field, which `up` hands to `TUN_IOC_CREATE`
+//! (mac_register needs it as `m_src_addr`).
 
 use crate::error::Error;
 use crate::manager::{TunAdm, dl_kind};
