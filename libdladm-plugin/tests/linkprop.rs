@@ -104,3 +104,57 @@ fn the_running_mac_address_lives_once_in_the_driver_and_mac_follows() {
     assert_eq!(sys.host().mac_info("vpn0").unwrap().addr, c.0);
     sys.finish();
 }
+
+fn props(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+}
+
+/// `create -p` takes any link property, as `dladm create-vnic -p` does:
+/// set with `dladm_set_linkprop` once the link and its configuration
+/// exist, persisted with the link, re-applied by `up` at boot.
+#[test]
+fn create_sets_any_link_property_persistently() {
+    let sys = SimSystem::new();
+    let adm = TunAdm::new(sys.admin());
+    let req = CreateRequest { link_props: props(&[("maxbw", "10M"), ("priority", "low")]), ..CreateRequest::new("vpn0", Mode::Tap) };
+    adm.create(&req).unwrap();
+    assert_eq!(sys.linkprop("vpn0", "maxbw").as_deref(), Some("10M"));
+    assert_eq!(sys.linkprop("vpn0", "priority").as_deref(), Some("low"));
+    sys.reboot();
+    assert_eq!(adm.up(None).unwrap().failures(), 0);
+    assert_eq!(sys.linkprop("vpn0", "maxbw").as_deref(), Some("10M"), "persisted with the link, back after a reboot");
+    // A temporary link's properties are set, not persisted.
+    let req = CreateRequest { persistent: false, link_props: props(&[("maxbw", "5M")]), ..CreateRequest::new("tmp0", Mode::Tun) };
+    adm.create(&req).unwrap();
+    assert_eq!(sys.linkprop("tmp0", "maxbw").as_deref(), Some("5M"));
+    // modify -p sets them on a running link.
+    adm.modify("vpn0", &ModifyRequest { link_props: props(&[("priority", "high")]), ..Default::default() }).unwrap();
+    assert_eq!(sys.linkprop("vpn0", "priority").as_deref(), Some("high"));
+    sys.finish();
+}
+
+/// A property libdladm refuses undoes the create: no kernel link, id or
+/// configuration is left, and the message names the property.
+#[test]
+fn a_refused_link_property_undoes_the_create() {
+    let sys = SimSystem::new();
+    let adm = TunAdm::new(sys.admin());
+    for (list, words) in [
+        (&[("maxbw", "10M"), ("speed", "10")][..], "speed=10: invalid link property 'speed'"),
+        (&[("priority", "urgent")][..], "priority=urgent: invalid value 'urgent' for priority"),
+    ] {
+        let req = CreateRequest { mtu: Some(1400), link_props: props(list), ..CreateRequest::new("vpn0", Mode::Tap) };
+        let e = adm.create(&req).unwrap_err();
+        assert_eq!(e.status(), Status::Dladm);
+        assert!(e.to_string().starts_with("link vpn0: dlmgmtd refused to set a link property: "), "{e}");
+        assert!(e.to_string().ends_with(words), "{e}");
+        assert!(sys.driver().links().is_empty(), "no kernel link");
+        assert!(sys.host().dlmgmt_walk(0, illumos_sys_hdrs::DATALINK_CLASS_ALL).is_empty(), "no id, no configuration");
+    }
+    // A configured-only link has no running properties to set.
+    adm.create(&CreateRequest::new("cfg0", Mode::Tun)).unwrap();
+    adm.delete("cfg0", DeleteOptions { temporary: true, force: false }).unwrap();
+    let e = adm.modify("cfg0", &ModifyRequest { link_props: props(&[("maxbw", "1M")]), ..Default::default() }).unwrap_err();
+    assert_eq!(e.status(), Status::NotActive);
+    sys.finish();
+}

@@ -92,10 +92,12 @@ pub fn defer(root: &Path, words: &[String]) -> Result<PathBuf, String> {
 
 /// `-p` items `name=value` (in the order of `libdladm_plugin::props`'s
 /// table) for the values given; `Some(None)` is a reset, `name=`.
-pub fn prop_list(items: &[(&str, Option<Option<String>>)]) -> Option<String> {
+/// Other link properties follow, in the order given.
+pub fn prop_list(items: &[(&str, Option<Option<String>>)], others: &[(String, String)]) -> Option<String> {
     let given: Vec<String> = items
         .iter()
         .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name}={}", v.as_deref().unwrap_or(""))))
+        .chain(others.iter().map(|(n, v)| format!("{n}={v}")))
         .collect();
     (!given.is_empty()).then(|| given.join(","))
 }
@@ -140,7 +142,7 @@ pub(crate) fn deferral(verb: &Verb) -> Option<Deferral> {
                         ("mac-address", v.mac.map(|m| Some(m.to_string()))),
                         ("owner", v.owner.map(Some)),
                         ("group", v.group.map(Some)),
-                    ]),
+                    ], &v.link_props),
                 ))
             });
             (root, &a.name, command)
@@ -161,7 +163,7 @@ pub(crate) fn deferral(verb: &Verb) -> Option<Deferral> {
                         ("mac-address", v.mac.map(|m| Some(m.to_string()))),
                         ("owner", v.owner),
                         ("group", v.group),
-                    ]),
+                    ], &v.link_props),
                 ))
             });
             (root, &a.name, command)
@@ -211,8 +213,10 @@ mod tests {
 
     #[test]
     fn props_in_table_order_with_resets() {
-        let l = prop_list(&[("mtu", Some(Some("1400".into()))), ("mac-address", None), ("owner", Some(None))]);
+        let l = prop_list(&[("mtu", Some(Some("1400".into()))), ("mac-address", None), ("owner", Some(None))], &[]);
         assert_eq!(l.as_deref(), Some("mtu=1400,owner="));
-        assert_eq!(prop_list(&[("mtu", None)]), None);
+        assert_eq!(prop_list(&[("mtu", None)], &[]), None);
+        let l = prop_list(&[("mtu", Some(Some("1400".into())))], &[("maxbw".into(), "10M".into())]);
+        assert_eq!(l.as_deref(), Some("mtu=1400,maxbw=10M"));
     }
 }

@@ -222,6 +222,8 @@ pub(crate) struct CreateValues {
     pub(crate) mac: Option<MacAddr>,
     pub(crate) owner: Option<String>,
     pub(crate) group: Option<String>,
+    /// Any other link property (`maxbw=10M`), as dladm create-vnic -p.
+    pub(crate) link_props: Vec<(String, String)>,
 }
 
 pub(crate) fn create_values(a: &CreateArgs) -> Result<CreateValues, String> {
@@ -231,6 +233,7 @@ pub(crate) fn create_values(a: &CreateArgs) -> Result<CreateValues, String> {
         mac: one_of(a.mac, p.mac, "mac-address")?,
         owner: one_of(a.owner.clone(), p.owner.flatten(), "owner")?,
         group: one_of(a.group.clone(), p.group.flatten(), "group")?,
+        link_props: p.link_props,
     })
 }
 
@@ -241,6 +244,7 @@ pub(crate) struct ModifyValues {
     pub(crate) mac: Option<MacAddr>,
     pub(crate) owner: Option<Option<String>>,
     pub(crate) group: Option<Option<String>>,
+    pub(crate) link_props: Vec<(String, String)>,
 }
 
 pub(crate) fn modify_values(a: &ModifyArgs) -> Result<ModifyValues, String> {
@@ -253,8 +257,9 @@ pub(crate) fn modify_values(a: &ModifyArgs) -> Result<ModifyValues, String> {
         mac: one_of(a.mac, p.mac, "mac-address")?,
         owner: one_of(owner_opt, p.owner, "owner")?,
         group: one_of(group_opt, p.group, "group")?,
+        link_props: p.link_props,
     };
-    if v.mtu.is_none() && v.mac.is_none() && v.owner.is_none() && v.group.is_none() {
+    if v.mtu.is_none() && v.mac.is_none() && v.owner.is_none() && v.group.is_none() && v.link_props.is_empty() {
         return Err("nothing to change (give --mtu, --mac, --owner, --group or -p)".into());
     }
     Ok(v)

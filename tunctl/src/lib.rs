@@ -170,7 +170,7 @@ fn id_arg(text: &str, db: &str) -> IdArg {
 fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, Error> {
     match verb {
         Verb::Create(a) => {
-            let CreateValues { mtu, mac, owner: owner_text, group: group_text } = match create_values(&a) {
+            let CreateValues { mtu, mac, owner: owner_text, group: group_text, link_props } = match create_values(&a) {
                 Ok(m) => m,
                 Err(m) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
             };
@@ -192,6 +192,7 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
                 mac,
                 owner,
                 group,
+                link_props,
             })?;
             let _ = writeln!(
                 out,
@@ -250,7 +251,7 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
             Ok(exit::OK)
         }
         Verb::Modify(a) => {
-            let ModifyValues { mtu, mac, owner: owner_text, group: group_text } = match modify_values(&a) {
+            let ModifyValues { mtu, mac, owner: owner_text, group: group_text, link_props } = match modify_values(&a) {
                 Ok(m) => m,
                 Err(m) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
             };
@@ -266,7 +267,7 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
                 Some(None) => Some(None),
                 None => None,
             };
-            let req = ModifyRequest { mtu, mac, owner, group, temporary: a.temporary };
+            let req = ModifyRequest { mtu, mac, owner, group, link_props, temporary: a.temporary };
             adm.modify(&a.name, &req)?;
             let _ = writeln!(out, "modified link {}", a.name);
             Ok(exit::OK)

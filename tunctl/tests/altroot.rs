@@ -75,7 +75,7 @@ fn create_modify_delete_are_left_to_the_roots_boot() {
     let root = alt_root("boot", true);
     let r = root.to_str().unwrap();
     let runs = [
-        tunctl(&sys, &["create", "-R", r, "-T", "tap", "--mtu", "1400", "-p", "owner=openvpn,group=Ann Lee", "vpn0"]),
+        tunctl(&sys, &["create", "-R", r, "-T", "tap", "-p", "maxbw=10M", "--mtu", "1400", "-p", "owner=openvpn,group=Ann Lee", "vpn0"]),
         tunctl(&sys, &["modify", &format!("--root-dir={r}"), "-p", "owner=", "--mtu", "9000", "vpn0"]),
         tunctl(&sys, &["delete", "-tR", r, "-f", "tun3"]),
     ];
@@ -87,13 +87,13 @@ fn create_modify_delete_are_left_to_the_roots_boot() {
     assert_eq!(
         written,
         [
-            "/usr/sbin/tunctl create -T tap -p 'mtu=1400,owner=openvpn,group=Ann Lee' vpn0 # added by tunctl(8)",
+            "/usr/sbin/tunctl create -T tap -p 'mtu=1400,owner=openvpn,group=Ann Lee,maxbw=10M' vpn0 # added by tunctl(8)",
             "/usr/sbin/tunctl modify -p mtu=9000,owner= vpn0 # added by tunctl(8)",
             "/usr/sbin/tunctl delete -t -f tun3 # added by tunctl(8)",
         ]
     );
     assert!(!root.join(UPGRADE).exists(), "a root with datalink.conf uses upgrade_datalink");
-    assert_eq!(sh_words(&written[0]), ["create", "-T", "tap", "-p", "mtu=1400,owner=openvpn,group=Ann Lee", "vpn0"]);
+    assert_eq!(sh_words(&written[0]), ["create", "-T", "tap", "-p", "mtu=1400,owner=openvpn,group=Ann Lee,maxbw=10M", "vpn0"]);
     assert_eq!(tunctl(&sys, &["show", "-P"]).out.lines().count(), 1, "nothing was configured here (a header only)");
     sys.finish();
 }
@@ -114,7 +114,7 @@ fn the_line_runs_as_written_at_boot() {
     let root = alt_root("runs", true);
     let r = root.to_str().unwrap();
     let sys = SimSystem::new();
-    assert_eq!(tunctl(&sys, &["create", "-R", r, "--mac", "2:8:20:a:b:c", "-p", "mtu=1400,owner=1001", "vpn0"]).code, exit::OK);
+    assert_eq!(tunctl(&sys, &["create", "-R", r, "--mac", "2:8:20:a:b:c", "-p", "mtu=1400,owner=1001,priority=low", "vpn0"]).code, exit::OK);
     assert_eq!(tunctl(&sys, &["modify", "-R", r, "--no-owner", "--group", "1002", "vpn0"]).code, exit::OK);
     // The alternate root boots: its script's lines run in order.
     let booted = SimSystem::new();
@@ -126,6 +126,7 @@ fn the_line_runs_as_written_at_boot() {
     }
     let shown = tunctl(&booted, &["show", "-p", "-o", "link,mode,mtu,macaddress,owner,group,persist", "vpn0"]);
     assert_eq!(shown.out, "vpn0:tap:1400:2\\:8\\:20\\:a\\:b\\:c:--:1002:yes\n");
+    assert_eq!(booted.linkprop("vpn0", "priority").as_deref(), Some("low"), "any link property goes through -R too");
     booted.finish();
     sys.finish();
 }
@@ -139,7 +140,7 @@ fn bad_input_is_refused_before_anything_is_written() {
         (&["create", "-R", r, "vpn"], exit::USAGE, "tunctl: link vpn: "),
         (&["create", "-R", r, "--mtu", "70000", "vpn0"], exit::USAGE, "tunctl: link vpn0: "),
         (&["create", "-R", r, "-T", "tun", "--mac", "2:8:20:1:2:3", "tun0"], exit::USAGE, "tunctl: link tun0: "),
-        (&["create", "-R", r, "-p", "speed=10", "vpn0"], exit::USAGE, "tunctl: link vpn0: unknown tun property 'speed'"),
+        (&["create", "-R", r, "-p", "maxbw=", "vpn0"], exit::USAGE, "tunctl: link vpn0: property 'maxbw' needs a value"),
         (&["modify", "-R", r, "vpn0"], exit::USAGE, "tunctl: link vpn0: nothing to change"),
         (&["delete", "-R", r, "0vpn"], exit::USAGE, "tunctl: link 0vpn: "),
         (&["show", "-R", r], exit::USAGE, "tunctl: unexpected argument '-R'"),

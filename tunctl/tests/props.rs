@@ -25,8 +25,21 @@ fn create_and_modify_take_dladm_style_properties() {
     let (code, _, e) = run(&a, "modify -p owner=,mtu=9000 -p group= tap7");
     assert_eq!((code, e.as_str()), (exit::OK, ""));
     assert_eq!(run(&a, "show -p -o mtu,owner,group tap7").1, "9000:--:--\n");
+    // Any other link property, as dladm create-vnic -p; libdladm judges it.
+    let (code, _, e) = run(&a, "create -T tun -p maxbw=10M,mtu=1400 -p priority=low tun8");
+    assert_eq!((code, e.as_str()), (exit::OK, ""));
+    assert_eq!((sys.linkprop("tun8", "maxbw").as_deref(), sys.linkprop("tun8", "priority").as_deref()), (Some("10M"), Some("low")));
+    let (code, _, e) = run(&a, "modify -p priority=high tun8");
+    assert_eq!((code, e.as_str(), sys.linkprop("tun8", "priority").as_deref()), (exit::OK, "", Some("high")));
+    let (code, out, e) = run(&a, "create -T tap -p speed=10 tap8");
+    assert_eq!(
+        (code, out.as_str(), e.as_str()),
+        (exit::FAILED, "", "tunctl: link tap8: dlmgmtd refused to set a link property: speed=10: invalid link property 'speed'\n")
+    );
+    assert_eq!(run(&a, "show tap8").0, exit::NOT_FOUND, "a refused property undoes the create");
     for (args, msg) in [
-        ("create -T tap -p speed=10 tap8", "tunctl: link tap8: unknown tun property 'speed' (use mtu, mac-address, owner or group)\n"),
+        ("create -T tap -p maxbw= tap8", "tunctl: link tap8: property 'maxbw' needs a value\n"),
+        ("modify -p maxbw= tap7", "tunctl: link tap7: property 'maxbw' needs a value (dladm reset-linkprop resets a link property)\n"),
         ("create -T tap -p owner= tap8", "tunctl: link tap8: property 'owner' needs a value\n"),
         ("create -T tap --mtu 1400 -p mtu=1500 tap8", "tunctl: link tap8: property 'mtu' is given twice\n"),
         ("modify --no-owner -p owner=root tap7", "tunctl: link tap7: property 'owner' is given twice\n"),
