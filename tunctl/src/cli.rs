@@ -114,7 +114,9 @@ pub(crate) struct CreateArgs {
     #[arg(long)]
     pub(crate) group: Option<String>,
     /// Properties as dladm create-tun takes them: mtu, mac-address, owner,
-    /// group (repeatable).
+    /// group, or any other link property (maxbw, priority, ...), which is
+    /// set with dladm_set_linkprop as dladm create-vnic -p does
+    /// (repeatable).
     #[arg(short = 'p', long = "prop", value_name = "prop=value,...")]
     pub(crate) props: Vec<String>,
     #[command(flatten)]
@@ -198,8 +200,9 @@ pub(crate) struct ModifyArgs {
     /// Change only the running link, not the configuration.
     #[arg(short = 't', long)]
     pub(crate) temporary: bool,
-    /// Properties as dladm modify-tun takes them; owner= and group= (no
-    /// value) remove the owner or group (repeatable).
+    /// Properties as dladm modify-tun takes them, or any other link
+    /// property; owner= and group= (no value) remove the owner or group
+    /// (repeatable).
     #[arg(short = 'p', long = "prop", value_name = "prop=value,...")]
     pub(crate) props: Vec<String>,
     #[command(flatten)]

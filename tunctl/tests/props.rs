@@ -2,7 +2,8 @@
 //! `-p prop=value,...` in tunctl and in the dladm patch come from one
 //! table (`libdladm_plugin::props::TUN_PROPS`): tunctl takes them as
 //! dladm create-tun/modify-tun do, and the patch's C parser names exactly
-//! the table's properties, with resets for the same ones.
+//! the table's properties, with resets for the same ones; both hand every
+//! other name to `dladm_set_linkprop`, as `dladm create-vnic -p` does.
 
 use libdladm_plugin::props::TUN_PROPS;
 use libdladm_plugin::sim::{SimPlatform, SimSystem};
@@ -73,6 +74,10 @@ fn the_patch_parses_exactly_the_table() {
         let taken = patch.contains(&format!("strncmp(in, \"{}=\", len)", p.name));
         assert_eq!(taken, p.resettable, "reset of {} in the patch", p.name);
     }
-    let unknown = "use mtu, mac-address, \"\n+\t\t\t    \"owner or group";
-    assert!(patch.contains(unknown), "the patch's unknown-property message lists the table");
+    // Every other name is a link property for dladm_set_linkprop, in the
+    // patch as in tunctl (libdladm_plugin::props): set once the link
+    // exists, the link undone if one is refused.
+    assert!(patch.contains("tp->tp_linkprop[i] = B_TRUE;"), "the patch keeps other properties as link properties");
+    assert!(patch.contains("status = dladm_set_linkprop(handle, linkid, ai->ai_name,"), "and sets them with dladm_set_linkprop");
+    assert!(patch.contains("(void) dltun_delete(th, link, DLTUN_OPT_FORCE);"), "a refused one undoes the create");
 }
