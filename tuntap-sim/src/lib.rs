@@ -126,6 +126,7 @@ mod dls;
 pub mod faults;
 pub mod host;
 mod kernel;
+pub mod ldi;
 pub mod lockorder;
 pub mod mac;
 pub mod mblk;
@@ -141,7 +142,7 @@ pub use faults::{Fault, Hook};
 pub use watchdog::{TEST_TIME_LIMIT, WAIT_BOUND};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
 pub use procs::{ProcessRecord, SimProcesses, SpawnError};
-pub use mac::{FlowSpec, KernClientInfo, LinkRef, MAC_SRS_HIWAT, MacInfo, PropInfo, SimMacClient, SimSnoop, TxOpts};
+pub use mac::{DldInfo, FlowSpec, KernClientInfo, LinkRef, MAC_SRS_HIWAT, MacInfo, PropInfo, SimMacClient, SimSnoop, TxOpts};
 pub use streams::{GetMsg, IoctlReply, OpenArgs, SimStream, UserMemory};
 
 /// An illumos errno value.

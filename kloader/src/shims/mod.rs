@@ -45,6 +45,7 @@ pub mod kmem;
 pub mod locks;
 pub mod mac;
 pub mod mac_client;
+pub mod ldi;
 pub mod modctl;
 pub mod streams;
 
@@ -186,6 +187,7 @@ pub fn table() -> Vec<(&'static str, usize)> {
     t.extend(modctl::table());
     t.extend(mac::table());
     t.extend(mac_client::table());
+    t.extend(ldi::table());
     t
 }
 
@@ -195,6 +197,9 @@ pub const DATA: &[(&str, usize)] = &[
     // struct mod_ops (sys/modctl.h); its contents are krtld-private, the
     // module only stores its address in modldrv.drv_modops.
     ("mod_driverops", 64),
+    // `cred_t *kcred` (sys/cred.h): the module only passes it on to the
+    // LDI shims, which ignore it, and compares ioctl credentials with it.
+    ("kcred", 8),
 ];
 
 /// Reads a C string the module passed.
