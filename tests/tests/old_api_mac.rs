@@ -119,3 +119,32 @@ fn tap_streams_share_one_client_until_the_last_unbinds() {
     rig.finish();
 }
 
+
+/// OpenVPN killed without unplumbing, then IP's streams closed (the
+/// close path, not DL_UNBIND/DL_DETACH): each relay closes its lower dld
+/// stream, dls's client goes with the last, and nothing is left (relay.rs
+/// teardown; the simulator reports an LDI stream left open as a leak).
+fn close_without_unplumb(tap: bool) {
+    let rig = Rig::new();
+    let p = openvpn_plumb(&rig, tap);
+    let name = p.name.clone();
+    assert!(rig.host.dld_info(name.as_str()).unwrap().dls_client);
+    p.vpn.close();
+    if let Some(arp) = &p.arp {
+        arp.close();
+    }
+    p.ip.close();
+    assert!(rig.driver.links().is_empty(), "{name} went away with its last user");
+    assert!(rig.host.dld_info(name.as_str()).is_err(), "no mac left for {name}");
+    rig.finish();
+}
+
+#[test]
+fn tun_streams_closed_without_unplumbing_leave_no_dld_stream() {
+    close_without_unplumb(false);
+}
+
+#[test]
+fn tap_streams_closed_without_unplumbing_leave_no_dld_stream() {
+    close_without_unplumb(true);
+}

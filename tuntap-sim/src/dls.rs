@@ -557,7 +557,8 @@ pub(crate) fn dls_devnet_destroy(host: &Arc<HostShared>, mh: MacHandle) -> Resul
         host.record(ViolationKind::DlsProtocol, "dls_devnet_destroy of a mac that has no dls binding".into());
         return Err(ENOENT);
     };
-    if !st.clients.is_empty() || dl.moved.contains(&linkid) {
+    // An open dld stream (mac/dld.rs rule 1) holds the devnet too.
+    if !st.clients.is_empty() || !st.dld.is_empty() || dl.moved.contains(&linkid) {
         return Err(EBUSY);
     }
     st.devnet = None;

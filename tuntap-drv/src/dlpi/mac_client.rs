@@ -34,15 +34,18 @@
 //! packets go up through `mac_rx` and mac's classification to our rx
 //! callback, and the link's counters see both directions.
 //!
-//! **Known gap: `flowadm` flows.**  `mac_link_flow_add`
+//! **Now the fallback.**  Since issue 13's relay (`relay.rs`), a stream
+//! uses this client only when its relay onto a dld stream cannot be set
+//! up (no `/dev/net` node for the link, or a kernel without our module):
+//! the gap below is why the relay exists.
+//!
+//! **Known gap of this path: `flowadm` flows.**  `mac_link_flow_add`
 //! (`usr/src/uts/common/io/mac/mac_flow.c`) holds the link with
 //! `dls_devnet_hold_link` and adds the flow to the *dls* client
 //! (`dlp->dl_mch`), whose subflow table `mac_tx` consults
 //! (`mci_subflow_tab`) only for that client's own traffic.  Flows on
-//! `tunN` therefore do not act on this client's packets.  Closing the gap
-//! needs either mac to attach link flows to the primary client whoever
-//! opened it (an illumos-gate change to `mac_link_flow_add`), or the
-//! stream to transmit through dls's client, i.e. option (b).
+//! `tunN` therefore do not act on this client's packets; the relay
+//! transmits through dls's client instead.
 //!
 //! # Theory statement
 //!

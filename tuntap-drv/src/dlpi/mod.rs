@@ -29,22 +29,27 @@
 //! addresses (MAC, then SAP in host order) and the all-ones broadcast
 //! address (see [`prim::Personality`]).
 //!
-//! **Data.**  A bound stream holds a share of its link's own primary mac
-//! client (`mac_client.rs`, where the decision and its citations are):
-//! `DL_UNITDATA_REQ` from IP becomes an Ethernet frame (tap: the
-//! destination DLSAP's address; tun: the link's peer address) sent with
-//! `mac_tx`, so maxbw, snoop and the link's counters see it; what a
-//! process writes goes up through `mac_rx` to the client's rx callback,
-//! which passes it, as `DL_UNITDATA_IND`, to every bound stream whose
-//! receive filter takes it (`filter.rs`: bound SAP, own/broadcast/
-//! joined-group destination, promiscuous levels; never a frame with the
-//! unit's own source address).  A stream without a client (its link has
-//! no devnet) keeps the direct path: unit data to one attached packet
-//! queue, written frames straight to the streams whose filter takes them
-//! and to mac only when no such stream is bound to the Ethertype.  There
-//! is no fast path (`DL_IOC_HDR_INFO` is refused, so IP
-//! uses unit data) and no flow control toward IP (a full reader queue
-//! drops and counts).
+//! **Data.**  An attached stream relays onto a dld stream of its own on
+//! the unit's link (`relay.rs`, where the decision and its citations
+//! are): `DL_ATTACH_REQ` opens `/dev/net/<link>` in the kernel,
+//! `DL_BIND_REQ` binds it too, and `DL_UNITDATA_REQ` from IP becomes an
+//! Ethernet frame (tap: the destination DLSAP's address; tun: the link's
+//! peer address) that dld transmits through dls's client of the link, so
+//! link flows, maxbw, snoop and the link's counters see it exactly as
+//! for IP plumbed with `ipadm`; what a process writes goes up through
+//! `mac_rx`, dls's client and dld to our module, which passes it, as
+//! `DL_UNITDATA_IND`, to the stream if its receive filter takes it
+//! (`filter.rs`: bound SAP, own/broadcast/joined-group destination,
+//! promiscuous levels; never a frame with the unit's own source address).
+//! A stream whose relay cannot be set up (no `/dev/net` node for the
+//! link, a kernel without our module) falls back to a share of the
+//! link's own primary mac client (`mac_client.rs`: maxbw, snoop and
+//! counters, but not flows), and one whose link has no devnet to the
+//! direct path: unit data to one attached packet queue, written frames
+//! straight to the streams whose filter takes them and to mac only when
+//! no such stream is bound to the Ethertype.  There is no fast path
+//! (`DL_IOC_HDR_INFO` is refused, so IP uses unit data) and no flow
+//! control toward IP (a full queue drops and counts).
 //!
 //! **Locks.**  A minor's `state` lock is never held while a link lock is
 //! taken (link locks come first, see link.rs): transitions check and mark
