@@ -122,8 +122,11 @@ fn old_api_openvpn_sequence() {
         panic!("IP cannot bring tun{ppa} up on the loaded driver: {why}");
     }
     assert_eq!((ill.resolver, ill.noarp, ill.pointopoint), (false, true, true), "{ill:?}");
-    // IP's stream is the link's primary mac client (dlpi/mac_client.rs),
-    // through the loader's mac client shims.
+    // The loaded module opens /dev/net/tunN through the loader's LDI shims
+    // (dlpi/relay.rs), but the loader installs no STREAMS module table, so
+    // pushing the relay module fails and IP's stream takes the fallback:
+    // the link's primary mac client (dlpi/mac_client.rs), through the
+    // loader's mac client shims.
     let name = format!("tun{ppa}");
     let clients = rig.k.host().kernel_clients(name.as_str()).expect("the unit's mac");
     assert!(clients.len() == 1 && clients[0].primary && clients[0].rx_set, "{clients:?}");
