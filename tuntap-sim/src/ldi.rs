@@ -137,6 +137,14 @@ pub(crate) fn kcred(host: &Arc<HostShared>) -> Cred {
     cr
 }
 
+impl crate::SimHost {
+    /// `kcred`: the credential `ldi_ioctl` puts in `ioc_cr` (what a loaded
+    /// kernel object's `kcred` data symbol must hold).
+    pub fn kcred(&self) -> Cred {
+        kcred(&self.shared)
+    }
+}
+
 pub(crate) fn is_kcred(host: &Arc<HostShared>, cr: Cred) -> bool {
     lock(&host.ldi).kcred.as_ref().is_some_and(|k| k.as_cred().0 == cr.0)
 }

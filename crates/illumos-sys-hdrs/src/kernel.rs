@@ -285,6 +285,9 @@ unsafe extern "C" {
     /// `extern struct mod_ops mod_driverops;` (sys/modctl.h).  Only its
     /// address is ever used.
     pub static mut mod_driverops: mod_ops;
+    /// `extern struct mod_ops mod_strmodops;` (sys/modctl.h): the ops of a
+    /// STREAMS module's linkage (`modlstrmod`); only its address is used.
+    pub static mut mod_strmodops: mod_ops;
 }
 
 // ===== usr/src/uts/common/sys/mac_provider.h =====

@@ -10,11 +10,11 @@
 //! is a token the module only hands back.  `ldi_ioctl` passes `cmd` and
 //! `arg` to the simulator as they are (the module always sets
 //! `FKIOCTL`: the argument is in kernel memory, which here is the
-//! loader's).  The loader installs no STREAMS module table for the
-//! loaded object, so `I_PUSH` of the relay module fails and the module
-//! keeps its older data path (relay.rs step 1): what these shims prove
-//! is that the open, ioctl and close calls link and are made in contexts
-//! that may block, with every handle closed.
+//! loader's).  `I_PUSH` of the relay module reaches drv/tun's own
+//! `tunrly` streamtab (its `modlstrmod`) through the adapter, and the
+//! `kcred` data symbol holds the simulator's kernel credential, so the
+//! loaded object runs the whole relay (open, raw mode, push, start, bind,
+//! traffic, close) against the simulator's rules.
 //!
 //! Locks: none.
 

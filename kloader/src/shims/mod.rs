@@ -197,8 +197,13 @@ pub const DATA: &[(&str, usize)] = &[
     // struct mod_ops (sys/modctl.h); its contents are krtld-private, the
     // module only stores its address in modldrv.drv_modops.
     ("mod_driverops", 64),
-    // `cred_t *kcred` (sys/cred.h): the module only passes it on to the
-    // LDI shims, which ignore it, and compares ioctl credentials with it.
+    // struct mod_ops mod_strmodops: the address drv/tun's relay module
+    // linkage (modlstrmod) stores; boot finds the module's streamtab
+    // through it (LoadedKernel::tun_module_streamtab).
+    ("mod_strmodops", 64),
+    // `cred_t *kcred` (sys/cred.h): boot stores the simulator's kernel
+    // credential in it; the module passes it to the LDI shims and
+    // compares ioctl credentials with it.
     ("kcred", 8),
 ];
 

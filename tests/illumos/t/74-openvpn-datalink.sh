@@ -10,7 +10,7 @@
 # packets out and the daemon's in, the link's obytes move with the load,
 # and a flowadm flow on the link (mac_flow.c mac_link_flow_add attaches it
 # to dls's client) counts the load on its port in flowstat and paces it at
-# the flow's own maxbw.  Needs the relay module registered in drv/tun's
+# the flow's own maxbw.  The relay module tunrly is linked in drv/tun's
 # modlinkage; a kernel that falls back to the stream's own mac client
 # (mac_client.rs) fails the flow checks, naming the relay.
 

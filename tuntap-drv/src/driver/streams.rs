@@ -397,12 +397,17 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
 
     unsafe fn mod_open(&self, rq: *mut queue_t, sflag: i32, cr: Cred) -> Result<(), Errno> {
         // SAFETY: the caller's contract is mod_open's.
-        unsafe { crate::dlpi::relay::mod_open(&self.k, rq, sflag, cr) }
+        unsafe { crate::dlpi::relay::mod_open(&self.k, rq, sflag, cr) }?;
+        // An open module instance keeps the driver, as a stream does.
+        self.stream_opened();
+        Ok(())
     }
 
     unsafe fn mod_close(&self, rq: *mut queue_t) {
         // SAFETY: as above.
-        unsafe { crate::dlpi::relay::mod_close(&self.k, rq) }
+        unsafe { crate::dlpi::relay::mod_close(&self.k, rq) };
+        // Last: the driver may go once the count drops.
+        self.stream_closed();
     }
 
     unsafe fn mod_wput(&self, wq: *mut queue_t, mp: *mut mblk_t) {
