@@ -78,7 +78,7 @@ fn old_api_goes_through_mac(tap: bool) {
     let id = p.link.linkid;
     let link = p.link.clone();
     p.unplumb();
-    assert!(!link.dlpi_mac.is_open(), "the link's DLPI client is closed after unplumb");
+    assert!(!tuntap_drv::dlpi::mac_client::MacPath::of(&link).is_open(), "the link's DLPI client is closed after unplumb");
     assert_eq!(rig.host.dld_info(name.as_str()).map(|d| d.streams).unwrap_or(0), 0, "no dld stream left");
     drop(link);
     assert!(rig.driver.links().is_empty(), "{name} (id {id}) went away with its last user");

@@ -54,7 +54,7 @@
 //! unit), as dls keeps one client per link for all its streams
 //! (`i_dls_link_create` in `usr/src/uts/common/io/dls/dls_link.c`) and
 //! demultiplexes by SAP (`i_dls_link_rx`).  It lives in the link
-//! ([`Link::dlpi_mac`]); a stream that holds a share of it is marked in
+//! (`MacPath::of`, in [`Link::dlpi_ext`]); a stream that holds a share of it is marked in
 //! its receive filter (`via_mac`), which also tells the link's write path
 //! to leave that stream's frames to mac.
 //!
@@ -148,6 +148,18 @@ unsafe impl<K: Kernel> Sync for MacPath<K> {}
 impl<K: Kernel> MacPath<K> {
     pub fn new() -> Self {
         Self { slot: KMutex::new(Slot { phase: Phase::Closed, h: None, users: 0, tx_busy: 0 }), cv: KCondvar::new() }
+    }
+
+    /// The link's instance, made on first use (kept in the link's opaque
+    /// `dlpi_ext` slot, which only this function fills).
+    pub fn of(link: &Link<K>) -> Arc<Self> {
+        let mut ext = link.dlpi_ext.lock();
+        if let Some(p) = ext.as_ref().and_then(|e| e.clone().downcast::<Self>().ok()) {
+            return p;
+        }
+        let p = Arc::new(Self::new());
+        *ext = Some(p.clone());
+        p
     }
 
     /// Is the client open (some stream holds a share)?

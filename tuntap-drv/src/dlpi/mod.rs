@@ -306,7 +306,7 @@ impl<K: Kernel> Driver<K> {
         // bind (DL_SYSERR/EBUSY, dld_proto.c proto_bind_req).  A link
         // without a devnet keeps the legacy path.
         if let (Some(l), None) = (&link, &relay) {
-            match l.dlpi_mac.open(k, l, &minor.queue) {
+            match mac_client::MacPath::of(l).open(k, l, &minor.queue) {
                 Ok(()) => {}
                 Err(e) if e == sys::EBUSY => {
                     unbound();
@@ -351,7 +351,7 @@ impl<K: Kernel> Driver<K> {
                 }
                 None => {
                     if let Some(link) = self.dlpi_link(minor) {
-                        link.dlpi_mac.close(k, &minor.queue);
+                        mac_client::MacPath::of(&link).close(k, &minor.queue);
                     }
                 }
             }
@@ -454,7 +454,7 @@ impl<K: Kernel> Driver<K> {
                     k.probe(Probe::Drop(link.linkid, DropReason::NoBuffer));
                     return;
                 }
-                match link.dlpi_mac.tx(k, data) {
+                match mac_client::MacPath::of(&link).tx(k, data) {
                     Ok(()) => return,
                     // Unbound meanwhile: back to the bare packet.
                     Err(mut back) => {
@@ -465,7 +465,7 @@ impl<K: Kernel> Driver<K> {
                     }
                 }
             }
-            Mode::Tap if minor.queue.dlpi_rx().via_mac() => match link.dlpi_mac.tx(k, data) {
+            Mode::Tap if minor.queue.dlpi_rx().via_mac() => match mac_client::MacPath::of(&link).tx(k, data) {
                 Ok(()) => return,
                 Err(back) => back,
             },

@@ -344,7 +344,7 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
         };
         match (relay, dlpi_link) {
             (Some(r), _) => r.close(),
-            (None, Some(link)) => link.dlpi_mac.close(&self.k, &minor.queue),
+            (None, Some(link)) => crate::dlpi::mac_client::MacPath::of(&link).close(&self.k, &minor.queue),
             (None, None) => {}
         }
         minor.queue.quiesce();
