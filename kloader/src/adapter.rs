@@ -37,12 +37,19 @@ macro_rules! call {
 /// specfs/the clone convention would hand drv/tun its own dev_t.
 pub(crate) struct TunStreams {
     pub(crate) st: usize,
+    /// The relay module's streamtab (drv/tun's modlstrmod), if linked.
+    pub(crate) rly: Option<usize>,
 }
 
 impl TunStreams {
     fn tab(&self) -> &streamtab {
         // SAFETY: the loaded tun module's static streamtab.
         unsafe { &*(self.st as *const streamtab) }
+    }
+
+    fn rly(&self) -> Option<&streamtab> {
+        // SAFETY: the loaded tun module's static module streamtab.
+        self.rly.map(|p| unsafe { &*(p as *const streamtab) })
     }
 }
 
@@ -98,6 +105,49 @@ impl StreamsEntry for TunStreams {
     /// not used with loaded objects, so this answers "busy".
     fn detach_check(&self) -> Result<(), Errno> {
         Err(EBUSY)
+    }
+
+    /// The relay module's `qi_qopen` (the simulator pushes it for the
+    /// module's own `ldi_ioctl(I_PUSH)`); `ENXIO` if drv/tun links none.
+    unsafe fn mod_open(&self, rq: *mut queue_t, sflag: i32, cr: Cred) -> Result<(), Errno> {
+        // SAFETY: the read init of the module's streamtab.
+        let Some(f) = self.rly().and_then(|t| unsafe { (*t.st_rdinit).qi_qopen }) else {
+            return Err(illumos_sys_hdrs::ENXIO);
+        };
+        let mut dev: dev_t = shims::ddi::make_dev(TUN_MAJOR, 0);
+        let devp = &raw mut dev;
+        let crp = cr.0.cast_mut();
+        let rc = call!("tunrly qi_qopen", f as usize, unsafe extern "C" fn(*mut queue_t, *mut dev_t, c_int, c_int, *mut cred_t) -> c_int, (rq, devp, 0, sflag, crp));
+        if rc != 0 { Err(rc) } else { Ok(()) }
+    }
+
+    unsafe fn mod_close(&self, rq: *mut queue_t) {
+        // SAFETY: as mod_open.
+        let Some(f) = self.rly().and_then(|t| unsafe { (*t.st_rdinit).qi_qclose }) else { return };
+        let crp = std::ptr::null_mut::<cred_t>();
+        call!("tunrly qi_qclose", f as usize, unsafe extern "C" fn(*mut queue_t, c_int, *mut cred_t) -> c_int, (rq, 0, crp));
+    }
+
+    unsafe fn mod_wput(&self, wq: *mut queue_t, mp: *mut mblk_t) {
+        // SAFETY: the write init of the module's streamtab.
+        match self.rly().and_then(|t| unsafe { (*t.st_wrinit).qi_putp }) {
+            Some(f) => {
+                call!("tunrly qi_putp (write)", f as usize, unsafe extern "C" fn(*mut queue_t, *mut mblk_t) -> c_int, (wq, mp));
+            }
+            // SAFETY: nobody else frees it.
+            None => unsafe { <tuntap_sim::SimKernel as Kernel>::freemsg(mp) },
+        }
+    }
+
+    unsafe fn mod_rput(&self, rq: *mut queue_t, mp: *mut mblk_t) {
+        // SAFETY: the read init of the module's streamtab.
+        match self.rly().and_then(|t| unsafe { (*t.st_rdinit).qi_putp }) {
+            Some(f) => {
+                call!("tunrly qi_putp (read)", f as usize, unsafe extern "C" fn(*mut queue_t, *mut mblk_t) -> c_int, (rq, mp));
+            }
+            // SAFETY: nobody else frees it.
+            None => unsafe { <tuntap_sim::SimKernel as Kernel>::freemsg(mp) },
+        }
     }
 
     unsafe fn rsrv(&self, rq: *mut queue_t) {

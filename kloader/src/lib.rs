@@ -299,7 +299,15 @@ impl LoadedKernel {
             }
         }
         let st = k.tun_streamtab().ok_or("tun: cb_ops->cb_str is NULL after _init")?;
-        k.host().attach(Arc::new(adapter::TunStreams { st }));
+        let rly = k.tun_module_streamtab()?;
+        // `kcred` (sys/cred.h) is the credential the LDI calls put in
+        // `ioc_cr`: the loaded module compares ioctl credentials with it.
+        let kcred_at = image::data_address("kcred");
+        if kcred_at != 0 {
+            // SAFETY: the loader's zero-filled 8-byte data symbol `kcred`.
+            unsafe { *(kcred_at as *mut usize) = k.host().kcred().0 as usize };
+        }
+        k.host().attach(Arc::new(adapter::TunStreams { st, rly }));
         Ok(k)
     }
 
@@ -344,6 +352,34 @@ impl LoadedKernel {
     /// The dev_ops `mod_install` recorded for `module`.
     pub fn dev_ops(&self, module: &str) -> Option<*mut dev_ops> {
         devtree::dev_ops(&self.state, module)
+    }
+
+    /// The relay module's streamtab from drv/tun's second linkage (a
+    /// `modlstrmod` with `&mod_strmodops` and an `fmodsw` named
+    /// [`tuntap_drv::dlpi::relay::MODULE_NAME`]); `None` if it links none.
+    fn tun_module_streamtab(&self) -> Result<Option<usize>, String> {
+        let Some(ml) = lock(&self.state.installed).iter().find(|i| i.name == "tun").map(|i| i.modlinkage) else {
+            return Ok(None);
+        };
+        let ops = image::data_address("mod_strmodops");
+        // SAFETY: the modlinkage drv/tun passed to mod_install.
+        let ml = unsafe { &*(ml as *const illumos_sys_hdrs::modlinkage) };
+        for l in ml.ml_linkage.iter().skip(1).take_while(|l| !l.is_null()) {
+            // SAFETY: a linkage structure of the module; every kind starts
+            // with its mod_ops pointer (sys/modctl.h).
+            let sm = unsafe { &*l.cast::<illumos_sys_hdrs::modlstrmod>() };
+            if sm.strmod_modops as usize != ops || sm.strmod_fmodsw.is_null() {
+                return Err("tun: a second linkage that is not a modlstrmod with &mod_strmodops".into());
+            }
+            // SAFETY: the module's static fmodsw.
+            let fm = unsafe { &*sm.strmod_fmodsw };
+            let name: Vec<u8> = fm.f_name.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+            if name != tuntap_drv::dlpi::relay::MODULE_NAME.as_bytes() || fm.f_str.is_null() {
+                return Err(format!("tun: STREAMS module {:?} is not the relay module", String::from_utf8_lossy(&name)));
+            }
+            return Ok(Some(fm.f_str as usize));
+        }
+        Ok(None)
     }
 
     fn tun_streamtab(&self) -> Option<usize> {

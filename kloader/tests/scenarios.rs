@@ -122,11 +122,15 @@ fn old_api_openvpn_sequence() {
         panic!("IP cannot bring tun{ppa} up on the loaded driver: {why}");
     }
     assert_eq!((ill.resolver, ill.noarp, ill.pointopoint), (false, true, true), "{ill:?}");
-    // IP's stream is the link's primary mac client (dlpi/mac_client.rs),
-    // through the loader's mac client shims.
+    // The loaded module relays IP's stream onto a dld stream of the link
+    // (dlpi/relay.rs): /dev/net/tunN opened through the loader's LDI shims,
+    // drv/tun's own STREAMS module tunrly (its modlstrmod) pushed and
+    // started with the kernel's credential; dls's client is the link's
+    // primary client and the driver opens none of its own.
     let name = format!("tun{ppa}");
-    let clients = rig.k.host().kernel_clients(name.as_str()).expect("the unit's mac");
-    assert!(clients.len() == 1 && clients[0].primary && clients[0].rx_set, "{clients:?}");
+    let dld = rig.k.host().dld_info(name.as_str()).expect("the unit's mac");
+    assert_eq!((dld.streams, dld.bound, dld.dls_client), (1, 1, true), "{dld:?}");
+    assert!(rig.k.host().kernel_clients(name.as_str()).unwrap().is_empty(), "no private mac client");
     let snoop = rig.k.host().snoop(name.as_str()).expect("snoop -d");
     // IP -> the daemon: the bare packet.
     let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");

@@ -27,12 +27,14 @@ use tuntap_tests::*;
 fn old_api_goes_through_mac(tap: bool) {
     let rig = Rig::new();
     let p = openvpn_plumb(&rig, tap);
-    // IP's stream (and ARP's) share one primary client named after the link.
-    let clients = rig.host.kernel_clients(p.name.as_str()).unwrap();
-    assert_eq!(clients.len(), 1, "one mac client for the unit's DLPI streams: {clients:?}");
-    assert!(clients[0].primary && clients[0].rx_set, "{clients:?}");
-    assert_eq!(clients[0].name, p.name);
-    assert_eq!(rig.host.mac_opens(p.name.as_str()).unwrap(), 1);
+    // IP's stream (and ARP's) each relay onto a dld stream of the link,
+    // bound, so dls's client is the link's primary client (relay.rs);
+    // the driver opens no client of its own.
+    let dld = rig.host.dld_info(p.name.as_str()).unwrap();
+    let n = if tap { 2 } else { 1 };
+    assert_eq!((dld.streams, dld.bound, dld.dls_client), (n, n, true), "{dld:?}");
+    assert!(rig.host.kernel_clients(p.name.as_str()).unwrap().is_empty(), "no private client");
+    assert_eq!(rig.host.mac_opens(p.name.as_str()).unwrap(), 0);
     let snoop = rig.host.snoop(p.name.as_str()).unwrap();
     let before = rig.info(p.link.linkid).counters;
     let (n_out, n_in) = (20, 15);
@@ -76,7 +78,8 @@ fn old_api_goes_through_mac(tap: bool) {
     let id = p.link.linkid;
     let link = p.link.clone();
     p.unplumb();
-    assert!(!link.dlpi_mac.is_open(), "the link's DLPI client is closed after unplumb");
+    assert!(!tuntap_drv::dlpi::mac_client::MacPath::of(&link).is_open(), "the link's DLPI client is closed after unplumb");
+    assert_eq!(rig.host.dld_info(name.as_str()).map(|d| d.streams).unwrap_or(0), 0, "no dld stream left");
     drop(link);
     assert!(rig.driver.links().is_empty(), "{name} (id {id}) went away with its last user");
     assert!(rig.host.kernel_clients(name.as_str()).is_err(), "no mac left for {name}");
@@ -93,26 +96,55 @@ fn tap_old_api_traffic_goes_through_mac() {
     old_api_goes_through_mac(true);
 }
 
-/// A second unit's IP cannot take a link someone else holds as primary:
-/// two streams on one unit share the client; the client goes only with
-/// the last of them (ARP unbinding first leaves IP's traffic flowing).
+/// Two streams on one unit share dls's client through their dld streams;
+/// the client goes only with the last bound one (ARP unbinding first
+/// leaves IP's traffic flowing), as dls counts active streams.
 #[test]
 fn tap_streams_share_one_client_until_the_last_unbinds() {
     let rig = Rig::new();
     let p = openvpn_plumb(&rig, true);
     let arp = p.arp.as_ref().unwrap();
     arp_ll_down(arp);
-    let clients = rig.host.kernel_clients(p.name.as_str()).unwrap();
-    assert_eq!(clients.len(), 1, "IP still holds the client: {clients:?}");
+    let dld = rig.host.dld_info(p.name.as_str()).unwrap();
+    assert_eq!((dld.bound, dld.dls_client), (1, true), "IP still holds dls's client: {dld:?}");
     let pkt = packet(1, 100);
     p.vpn_send(&pkt);
     assert_eq!(read_unitdata(&p.ip).data, pkt);
     expect_ok(&request(&p.ip, &words(&[DL_UNBIND_REQ])), DL_UNBIND_REQ);
-    assert!(rig.host.kernel_clients(p.name.as_str()).unwrap().is_empty(), "the last unbind closes the client");
-    assert_eq!(rig.host.mac_opens(p.name.as_str()).unwrap(), 0, "and releases mac_open");
+    let dld = rig.host.dld_info(p.name.as_str()).unwrap();
+    assert_eq!((dld.bound, dld.dls_client), (0, false), "the last unbind closes dls's client: {dld:?}");
     for s in [p.arp.as_ref().unwrap(), &p.ip, &p.vpn] {
         s.close();
     }
     rig.finish();
 }
 
+
+/// OpenVPN killed without unplumbing, then IP's streams closed (the
+/// close path, not DL_UNBIND/DL_DETACH): each relay closes its lower dld
+/// stream, dls's client goes with the last, and nothing is left (relay.rs
+/// teardown; the simulator reports an LDI stream left open as a leak).
+fn close_without_unplumb(tap: bool) {
+    let rig = Rig::new();
+    let p = openvpn_plumb(&rig, tap);
+    let name = p.name.clone();
+    assert!(rig.host.dld_info(name.as_str()).unwrap().dls_client);
+    p.vpn.close();
+    if let Some(arp) = &p.arp {
+        arp.close();
+    }
+    p.ip.close();
+    assert!(rig.driver.links().is_empty(), "{name} went away with its last user");
+    assert!(rig.host.dld_info(name.as_str()).is_err(), "no mac left for {name}");
+    rig.finish();
+}
+
+#[test]
+fn tun_streams_closed_without_unplumbing_leave_no_dld_stream() {
+    close_without_unplumb(false);
+}
+
+#[test]
+fn tap_streams_closed_without_unplumbing_leave_no_dld_stream() {
+    close_without_unplumb(true);
+}

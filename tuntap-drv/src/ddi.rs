@@ -83,6 +83,17 @@ unsafe impl Sync for MacUnicastHandle {}
 /// is owned by the callee; the callback must not block.
 pub type MacRxFn = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut mblk_t, i32);
 
+/// A layered open of a device (`ldi_handle_t`, sys/sunldi.h): the
+/// old-API DLPI stream's lower dld stream (dlpi/relay.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LdiHandle(pub NonNull<c_void>);
+
+// SAFETY: an opaque kernel handle; LDI allows any thread that may block
+// to use it.
+unsafe impl Send for LdiHandle {}
+// SAFETY: as above.
+unsafe impl Sync for LdiHandle {}
+
 /// `mac_prop_info_handle_t`: valid only inside `mc_propinfo`.
 #[derive(Clone, Copy, Debug)]
 pub struct PropInfoHandle(pub *mut c_void);
@@ -276,6 +287,37 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     /// `chain` is an owned `b_next` chain of valid messages.
     unsafe fn mac_tx(&self, mch: MacClientHandle, chain: *mut mblk_t, flag: u16) -> *mut mblk_t;
 
+    // ----- LDI (sys/sunldi.h, usr/src/uts/common/os/driver_lyr.c): the
+    // old-API DLPI stream's lower dld stream, see dlpi/relay.rs -----
+
+    /// `ldi_ident_from_dip(tun's dip)`, `ldi_open_by_name(path,
+    /// FREAD|FWRITE, kcred, &lh, li)`, `ldi_ident_release(li)`: open a
+    /// device by path in the kernel (the path is resolved from the
+    /// global zone's root, `ldi_vp_from_name`).  `path` has no NUL; the
+    /// implementation terminates it.  Blocks (path lookup, the device's
+    /// open): taskq, open or close only; never a put or service procedure
+    /// or a mac callback (every LDI entry asserts `!servicing_interrupt()`).
+    fn ldi_open_by_name(&self, path: &[u8]) -> Result<LdiHandle, Errno>;
+    /// `ldi_ioctl(lh, cmd, arg, FKIOCTL, kcred, &rval)`: for a stream,
+    /// `strioctl` with `K_TO_K` copies.  Used with `DLIOCRAW` (arg 0),
+    /// `I_PUSH` (arg: a NUL-terminated module name in kernel memory).
+    /// Returns `rval`.  Blocks (the ioctl waits for its ack).
+    ///
+    /// # Safety
+    /// `arg` is what `cmd` expects, valid for the duration of the call.
+    unsafe fn ldi_ioctl(&self, lh: LdiHandle, cmd: i32, arg: isize) -> Result<i32, Errno>;
+    /// `ldi_ioctl(lh, I_STR, &strioctl{cmd, INFTIM, len, data}, FKIOCTL,
+    /// kcred, &rval)`: an `M_IOCTL` whose `b_cont` holds `data`; what the
+    /// acknowledgement carries back is copied into `data`.  Blocks.
+    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno>;
+    /// `ldi_close(lh, FREAD|FWRITE, kcred)`: pops and closes every module
+    /// pushed on the stream, then closes the device.  Blocks.
+    fn ldi_close(&self, lh: LdiHandle);
+    /// Is `cr` the kernel's own credential (`cr == kcred`, sys/cred.h)?
+    /// What an ioctl that only the kernel may send checks (dld's
+    /// `ioc_fast` refuses `DLIOCHDRINFO` unless `ioc_cr == kcred`).
+    fn is_kcred(&self, cr: Cred) -> bool;
+
     // ----- dls and dlmgmtd (dls.h, dls_mgmt.h) -----
 
     /// `dls_devnet_create(mh, linkid, zoneid)` (illumos-gate
@@ -402,6 +444,34 @@ pub trait StreamsEntry {
     /// # Safety
     /// `rq` is the read queue of a stream this driver opened.
     unsafe fn rsrv(&self, rq: *mut queue_t);
+
+    // ----- the driver's STREAMS module `tunrly` (dlpi/relay.rs): its
+    // `fmodsw` entry's `streamtab`, pushed by the driver itself on its
+    // lower dld streams.  A driver without the module refuses the push. -----
+
+    /// Module `qi_qopen` (`sflag == MODOPEN`): must `qprocson`.
+    ///
+    /// # Safety
+    /// `rq` is the read queue of a fresh module queue pair.
+    unsafe fn mod_open(&self, _rq: *mut queue_t, _sflag: i32, _cr: Cred) -> Result<(), Errno> {
+        Err(illumos_sys_hdrs::ENXIO)
+    }
+    /// Module `qi_qclose`: must `qprocsoff`; the queues are not touched
+    /// after it returns.
+    ///
+    /// # Safety
+    /// `rq` is the read queue of a pair `mod_open` succeeded on.
+    unsafe fn mod_close(&self, _rq: *mut queue_t) {}
+    /// Module write-side `qi_putp` (from the stream head, downstream).
+    ///
+    /// # Safety
+    /// `wq` is the module's write queue; `mp` is owned.
+    unsafe fn mod_wput(&self, _wq: *mut queue_t, _mp: *mut mblk_t) {}
+    /// Module read-side `qi_putp` (from the driver below, upstream).
+    ///
+    /// # Safety
+    /// `rq` is the module's read queue; `mp` is owned.
+    unsafe fn mod_rput(&self, _rq: *mut queue_t, _mp: *mut mblk_t) {}
 }
 
 #[cfg(test)]

@@ -48,10 +48,13 @@
 //!      |  tuntap_str_open/_wput/_rsrv/_close (illumos/streams.rs, krtld-resolved)
 //!  Driver: StreamsEntry (driver/streams.rs)
 //!      |-- M_DATA ------------> Link::input (link/datapath.rs) --> mac_rx --> mac --> IP
-//!      |-- DL_UNITDATA_REQ ---> dlpi (old-API IP) --> mac_tx on the link's own
-//!      |                        mac client (dlpi/mac_client.rs) --> mac --> mc_tx
-//!      |   (written packets: Link::input --> mac_rx --> that client's rx
-//!      |    callback --> DL_UNITDATA_IND to the bound streams)
+//!      |-- DL_UNITDATA_REQ ---> dlpi (old-API IP) --> raw frame putnext into
+//!      |                        the stream's lower dld stream (dlpi/relay.rs)
+//!      |                        --> dld --> mac_tx on dls's client --> mc_tx
+//!      |   (written packets: Link::input --> mac_rx --> dls's client --> dld
+//!      |    --> our module tunrly --> DL_UNITDATA_IND to that stream;
+//!      |    fallback without a relay: the link's own mac client,
+//!      |    dlpi/mac_client.rs)
 //!      |-- M_IOCTL, M_IOCDATA, DLPI control --> Minor::control --> taskq task
 //!      |                        --> ioctl table (driver/ioctls.rs) / dlpi --> qreply
 //!  IP --> mac --> mc_tx (link/callbacks.rs) --> Link::mc_tx --> Queue backlog

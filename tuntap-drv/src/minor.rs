@@ -74,6 +74,8 @@ pub struct DlpiState<K: Kernel> {
     pub state: u32,
     /// The link attached by `DL_ATTACH_REQ`.
     pub link: Option<Arc<Link<K>>>,
+    /// The lower dld stream its traffic goes through (dlpi/relay.rs).
+    pub relay: Option<Arc<crate::dlpi::relay::Relay<K>>>,
 }
 
 /// Control messages waiting for this stream's control task.

@@ -241,11 +241,8 @@ fn visible(info: &LinkInfo, zone: ZoneId) -> bool {
 impl SimHost {
     /// A credential.  The zone must exist ([`SimHost::create_zone`]).
     pub fn cred(&self, spec: CredSpec) -> SimCred {
-        let mut dl = lock(&self.shared.dl);
-        assert!(dl.zones.contains_key(&spec.zone), "tuntap-sim: cred in unknown zone {}", spec.zone);
-        let inner = Arc::new(CredInner { magic: CRED_MAGIC, spec });
-        dl.creds.insert(Arc::as_ptr(&inner) as usize, inner.clone());
-        SimCred(inner)
+        assert!(lock(&self.shared.dl).zones.contains_key(&spec.zone), "tuntap-sim: cred in unknown zone {}", spec.zone);
+        new_cred(&self.shared, spec)
     }
 
     /// uid 0 in the global zone with every privilege.
@@ -275,6 +272,13 @@ impl SimHost {
     pub fn zone_id(&self, name: &str) -> Option<ZoneId> {
         lock(&self.shared.dl).zones.iter().find(|(_, n)| n.as_str() == name).map(|(id, _)| *id)
     }
+}
+
+/// A new live credential of the host.
+pub(crate) fn new_cred(host: &Arc<HostShared>, spec: CredSpec) -> SimCred {
+    let inner = Arc::new(CredInner { magic: CRED_MAGIC, spec });
+    lock(&host.dl).creds.insert(Arc::as_ptr(&inner) as usize, inner.clone());
+    SimCred(inner)
 }
 
 /// Look up a credential the driver passes back; records a violation and
@@ -553,7 +557,8 @@ pub(crate) fn dls_devnet_destroy(host: &Arc<HostShared>, mh: MacHandle) -> Resul
         host.record(ViolationKind::DlsProtocol, "dls_devnet_destroy of a mac that has no dls binding".into());
         return Err(ENOENT);
     };
-    if !st.clients.is_empty() || dl.moved.contains(&linkid) {
+    // An open dld stream (mac/dld.rs rule 1) holds the devnet too.
+    if !st.clients.is_empty() || !st.dld.is_empty() || dl.moved.contains(&linkid) {
         return Err(EBUSY);
     }
     st.devnet = None;

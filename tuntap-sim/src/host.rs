@@ -99,6 +99,11 @@ pub struct HostShared {
     pub(crate) taskq: Arc<Worker>,
     /// The driver's control taskq (`Kernel::dispatch_control`).
     pub(crate) control: Arc<Worker>,
+    /// dld's own taskq (`dld_taskq`): the control messages of dld streams
+    /// the driver opened through LDI (mac/dld.rs).
+    pub(crate) dld: Arc<Worker>,
+    /// Streams the driver opened through LDI (ldi.rs).
+    pub(crate) ldi: Mutex<crate::ldi::LdiTable>,
     pub(crate) allocb_failures: AtomicUsize,
     /// `mac_register` calls left to fail (see `fail_next_mac_register`).
     pub(crate) mac_register_failures: AtomicUsize,
@@ -273,6 +278,8 @@ impl SimHost {
             svc: Worker::start(format!("sim{id}-strsvc")),
             taskq: Worker::start(format!("sim{id}-taskq")),
             control: Worker::start(format!("sim{id}-control")),
+            dld: Worker::start(format!("sim{id}-dld")),
+            ldi: Mutex::new(Default::default()),
             allocb_failures: AtomicUsize::new(0),
             mac_register_failures: AtomicUsize::new(0),
             defer_failures: AtomicUsize::new(0),
@@ -395,7 +402,8 @@ impl SimHost {
             let a = self.shared.svc.drain(deadline.saturating_duration_since(Instant::now()));
             let c = self.shared.control.drain(deadline.saturating_duration_since(Instant::now()));
             let b = self.shared.taskq.drain(deadline.saturating_duration_since(Instant::now()));
-            if !(a && b && c) {
+            let d = self.shared.dld.drain(deadline.saturating_duration_since(Instant::now()));
+            if !(a && b && c && d) {
                 return false;
             }
             // A job on one worker may have queued work on another.
@@ -403,7 +411,10 @@ impl SimHost {
                 let s = lock(&self.shared.svc.q);
                 let t = lock(&self.shared.taskq.q);
                 let c = lock(&self.shared.control.q);
-                s.jobs.is_empty()
+                let d = lock(&self.shared.dld.q);
+                d.jobs.is_empty()
+                    && !d.busy
+                    && s.jobs.is_empty()
                     && !s.busy
                     && t.jobs.is_empty()
                     && t.held.is_empty()
@@ -440,6 +451,7 @@ impl SimHost {
             sh.record(ViolationKind::WorkerStuck, "service/taskq work did not finish in 10 s".into());
         }
         streams::close_all(sh);
+        crate::ldi::check_leaks(sh);
         mac::close_all_clients(sh);
         if !self.settle(Duration::from_secs(10)) {
             sh.record(ViolationKind::WorkerStuck, "service/taskq work did not finish in 10 s".into());
@@ -451,6 +463,7 @@ impl SimHost {
         sh.svc.stop();
         sh.control.stop();
         sh.taskq.stop();
+        sh.dld.stop();
         sh.watchdog.disarm();
         let v = self.violations();
         if panic_on_violation && !v.is_empty() {
@@ -475,6 +488,7 @@ impl Drop for SimHost {
                 self.shared.svc.stop();
                 self.shared.control.stop();
                 self.shared.taskq.stop();
+                self.shared.dld.stop();
             }
             return;
         }

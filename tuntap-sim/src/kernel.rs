@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use illumos_sys_hdrs::{ENOMEM, MAC_PRIVATE_MINOR, mac_register_t, mblk_t, queue_t};
 use tuntap_abi::{DatalinkId, LinkName};
-use tuntap_drv::ddi::{
+use tuntap_drv::ddi::{LdiHandle, 
     Cred, DeferredTask, DlmgmtLink, Errno, Kernel, LinkState, MacClientHandle, MacHandle, MacRxFn, MacUnicastHandle,
     Probe, PropInfoHandle, PropPerm, ZoneId,
 };
@@ -162,6 +162,31 @@ impl Kernel for SimKernel {
     fn mac_rx_clear(&self, mch: MacClientHandle) {
         self.0.check_no_driver_locks("mac_rx_clear");
         mac::mac_rx_clear(&self.0, mch);
+    }
+
+    fn ldi_open_by_name(&self, path: &[u8]) -> Result<LdiHandle, Errno> {
+        self.0.check_no_driver_locks("ldi_open_by_name");
+        crate::ldi::ldi_open_by_name(&self.0, path)
+    }
+
+    unsafe fn ldi_ioctl(&self, lh: LdiHandle, cmd: i32, arg: isize) -> Result<i32, Errno> {
+        self.0.check_no_driver_locks("ldi_ioctl");
+        // SAFETY: the caller's contract is ldi_ioctl's.
+        unsafe { crate::ldi::ldi_ioctl(&self.0, lh, cmd, arg) }
+    }
+
+    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
+        self.0.check_no_driver_locks("ldi_ioctl");
+        crate::ldi::ldi_ioctl_istr(&self.0, lh, cmd, data)
+    }
+
+    fn ldi_close(&self, lh: LdiHandle) {
+        self.0.check_no_driver_locks("ldi_close");
+        crate::ldi::ldi_close(&self.0, lh);
+    }
+
+    fn is_kcred(&self, cr: Cred) -> bool {
+        crate::ldi::is_kcred(&self.0, cr)
     }
 
     #[track_caller]

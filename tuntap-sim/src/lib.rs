@@ -118,6 +118,27 @@
 //!   the head at once, so the back-enabled service procedure runs inside
 //!   the caller's window before `canputnext` returns.
 
+//!
+//! # Rules of the old-API relay (issue 13)
+//!
+//! * **LDI** ([`ldi`], [`ViolationKind::LdiProtocol`], and
+//!   [`ViolationKind::Context`] for rule 1): `ldi_open_by_name`,
+//!   `ldi_ioctl` and `ldi_close` only where blocking is allowed
+//!   (usr/src/uts/common/os/driver_lyr.c); `/dev/net/<link>` resolved
+//!   from the global zone; `I_PUSH` of a registered module only, whose
+//!   open must `qprocson` and close `qprocsoff` (streamio.c `strioctl`);
+//!   ioctls go down through the module with `ioc_cr == kcred`; nothing is
+//!   put into a module queue after its `qprocsoff`; every handle is
+//!   closed by the end of the test ([`ViolationKind::Leak`]).
+//! * **dld and dls** (`mac/dld.rs`): `/dev/net` streams are style 1 and
+//!   attached; their control messages are answered asynchronously from
+//!   dld's taskq (dld_str.c `dld_wput_nondata_task`); the first active
+//!   stream makes dls's client the link's primary client (`EBUSY` against
+//!   a foreign primary, dls.c `dls_mac_active_set`) and the last one
+//!   removes it; raw frames are transmitted through dls's client, so link
+//!   flows (`mac_flow.c`: flows live on dls's client), `maxbw` and snoop
+//!   apply; received frames go to the streams `dls_accept` takes.
+
 #![allow(clippy::missing_safety_doc)]
 
 pub mod boot;
@@ -126,6 +147,7 @@ mod dls;
 pub mod faults;
 pub mod host;
 mod kernel;
+pub mod ldi;
 pub mod lockorder;
 pub mod mac;
 pub mod mblk;
@@ -141,7 +163,7 @@ pub use faults::{Fault, Hook};
 pub use watchdog::{TEST_TIME_LIMIT, WAIT_BOUND};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
 pub use procs::{ProcessRecord, SimProcesses, SpawnError};
-pub use mac::{FlowSpec, KernClientInfo, LinkRef, MAC_SRS_HIWAT, MacInfo, rx_drop_threshold, PropInfo, SimMacClient, SimSnoop, TxOpts};
+pub use mac::{DldInfo, FlowSpec, KernClientInfo, LinkRef, MAC_SRS_HIWAT, MacInfo, rx_drop_threshold, PropInfo, SimMacClient, SimSnoop, TxOpts};
 pub use streams::{GetMsg, IoctlReply, OpenArgs, SimStream, UserMemory};
 
 /// An illumos errno value.

@@ -75,6 +75,12 @@ pub enum ViolationKind {
     /// `I_FLUSH`'s dummy ioctl (`ic_cmd = -1`) was acknowledged: it must
     /// be NAKed (strioctl in usr/src/uts/common/os/streamio.c).
     FlushProtocol,
+    /// A layered (LDI) stream or the driver's own STREAMS module used
+    /// against the rules of `usr/src/uts/common/os/driver_lyr.c` and
+    /// `streamio.c` (a handle not open, an open left at the end, a
+    /// module that skipped `qprocson`/`qprocsoff`, a message put into a
+    /// module queue after its `qprocsoff`), see `ldi.rs`.
+    LdiProtocol,
 }
 
 /// A broken rule, with where it was found.

@@ -35,6 +35,9 @@ pub use crate::{t_scalar_t, t_uscalar_t, DL_ETHER};
 
 /// `DLIOC` (dlpi.h: `('D' << 8)`): the group of the DLPI ioctls.
 pub const DLIOC: c_int = (b'D' as c_int) << 8;
+/// `DLIOCRAW` (dlpi.h: `(DLIOC|1)`, "M_DATA raw mode"): dld passes whole
+/// frames both ways (dld_str.c `ioc_raw`, `dld_str_rx_raw`).
+pub const DLIOCRAW: c_int = DLIOC | 1;
 /// `DLIOCHDRINFO` (dlpi.h: `(DLIOC|10)`): the IP fast-path ioctl.
 pub const DLIOCHDRINFO: c_int = DLIOC | 10;
 /// `DL_IOC_HDR_INFO` (dlpi.h: `#define DL_IOC_HDR_INFO DLIOCHDRINFO`).

@@ -285,6 +285,9 @@ unsafe extern "C" {
     /// `extern struct mod_ops mod_driverops;` (sys/modctl.h).  Only its
     /// address is ever used.
     pub static mut mod_driverops: mod_ops;
+    /// `extern struct mod_ops mod_strmodops;` (sys/modctl.h): the ops of a
+    /// STREAMS module's linkage (`modlstrmod`); only its address is used.
+    pub static mut mod_strmodops: mod_ops;
 }
 
 // ===== usr/src/uts/common/sys/mac_provider.h =====
@@ -338,6 +341,35 @@ unsafe extern "C" {
         flag: u16,
         ret: *mut *mut mblk_t,
     ) -> mac_tx_cookie_t;
+}
+
+// ===== usr/src/uts/common/sys/sunldi.h, sys/cred.h =====
+/// `ldi_ident_t` (sys/sunldi.h): an opaque pointer.
+pub type ldi_ident_t = *mut c_void;
+/// `ldi_handle_t` (sys/sunldi.h): an opaque pointer.
+pub type ldi_handle_t = *mut c_void;
+
+unsafe extern "C" {
+    /// `int ldi_ident_from_dip(dev_info_t *, ldi_ident_t *)`.
+    pub fn ldi_ident_from_dip(dip: *mut dev_info_t, lip: *mut ldi_ident_t) -> c_int;
+    /// `void ldi_ident_release(ldi_ident_t)`.
+    pub fn ldi_ident_release(li: ldi_ident_t);
+    /// `int ldi_open_by_name(char *, int, cred_t *, ldi_handle_t *,
+    /// ldi_ident_t)`.
+    pub fn ldi_open_by_name(
+        path: *mut c_char,
+        flag: c_int,
+        cr: *mut cred_t,
+        lhp: *mut ldi_handle_t,
+        li: ldi_ident_t,
+    ) -> c_int;
+    /// `int ldi_ioctl(ldi_handle_t, int, intptr_t, int, cred_t *, int *)`.
+    pub fn ldi_ioctl(lh: ldi_handle_t, cmd: c_int, arg: intptr_t, mode: c_int, cr: *mut cred_t, rvalp: *mut c_int)
+        -> c_int;
+    /// `int ldi_close(ldi_handle_t, int, cred_t *)`.
+    pub fn ldi_close(lh: ldi_handle_t, flag: c_int, cr: *mut cred_t) -> c_int;
+    /// `extern struct cred *kcred` (sys/cred.h): the kernel's credential.
+    pub static kcred: *mut cred_t;
 }
 
 // ===== usr/src/uts/common/sys/dls.h =====

@@ -911,6 +911,25 @@ pub struct modldrv {
     pub drv_dev_ops: *mut dev_ops,
 }
 
+
+/// `struct fmodsw` / `fmodsw_t` (sys/conf.h): a STREAMS module's switch
+/// entry: its name, its `streamtab` and its `D_*` flags.
+#[repr(C)]
+pub struct fmodsw {
+    pub f_name: [c_char; FMNAMESZ + 1],
+    pub f_str: *mut streamtab,
+    pub f_flag: c_int,
+}
+
+/// `struct modlstrmod` (sys/modctl.h): the linkage of a STREAMS module,
+/// with `strmod_modops = &mod_strmodops`.
+#[repr(C)]
+pub struct modlstrmod {
+    pub strmod_modops: *mut mod_ops,
+    pub strmod_linkinfo: *const c_char,
+    pub strmod_fmodsw: *mut fmodsw,
+}
+
 /// `struct modlinkage`, `_LP64` layout with seven linkage slots
 /// (sys/modctl.h).  The list is NULL-terminated.
 #[repr(C)]

@@ -267,6 +267,16 @@ fn modctl_layouts() {
     assert_eq!(offset_of!(modlinkage, ml_rev), 0);
     assert_eq!(offset_of!(modlinkage, ml_linkage), 8);
     assert_eq!(size_of::<modlinkage>(), 64);
+    // sys/conf.h fmodsw: char f_name[FMNAMESZ + 1] (9), then a pointer
+    // aligned to 8, then an int; sys/modctl.h modlstrmod: three pointers.
+    assert_eq!(offset_of!(fmodsw, f_name), 0);
+    assert_eq!(offset_of!(fmodsw, f_str), 16);
+    assert_eq!(offset_of!(fmodsw, f_flag), 24);
+    assert_eq!(size_of::<fmodsw>(), 32);
+    assert_eq!(offset_of!(modlstrmod, strmod_modops), 0);
+    assert_eq!(offset_of!(modlstrmod, strmod_linkinfo), 8);
+    assert_eq!(offset_of!(modlstrmod, strmod_fmodsw), 16);
+    assert_eq!(size_of::<modlstrmod>(), 24);
 }
 
 // usr/src/uts/common/sys/mac_provider.h

@@ -45,6 +45,7 @@ pub mod kmem;
 pub mod locks;
 pub mod mac;
 pub mod mac_client;
+pub mod ldi;
 pub mod modctl;
 pub mod streams;
 
@@ -186,6 +187,7 @@ pub fn table() -> Vec<(&'static str, usize)> {
     t.extend(modctl::table());
     t.extend(mac::table());
     t.extend(mac_client::table());
+    t.extend(ldi::table());
     t
 }
 
@@ -195,6 +197,14 @@ pub const DATA: &[(&str, usize)] = &[
     // struct mod_ops (sys/modctl.h); its contents are krtld-private, the
     // module only stores its address in modldrv.drv_modops.
     ("mod_driverops", 64),
+    // struct mod_ops mod_strmodops: the address drv/tun's relay module
+    // linkage (modlstrmod) stores; boot finds the module's streamtab
+    // through it (LoadedKernel::tun_module_streamtab).
+    ("mod_strmodops", 64),
+    // `cred_t *kcred` (sys/cred.h): boot stores the simulator's kernel
+    // credential in it; the module passes it to the LDI shims and
+    // compares ioctl credentials with it.
+    ("kcred", 8),
 ];
 
 /// Reads a C string the module passed.

@@ -43,6 +43,14 @@
 //! docs/research/kernel-contexts.md section 1e).  If the provider cannot
 //! be attached, opens fail with `ENXIO`.
 //!
+//! *The relay module.*  The same `modlinkage` links a STREAMS module,
+//! `tunrly` (a `modlstrmod` after the `modldrv`, as softmac_dev.c links
+//! its module next to its driver): the old-API DLPI stream pushes it on
+//! the lower dld stream it opens through LDI (tuntap-drv/src/dlpi/
+//! relay.rs).  Its procedures forward to the `tuntap_mod_*` functions
+//! `drv/tuntap` exports, like the driver's; an open instance counts as an
+//! open stream there, so `drv/tuntap`'s driver stays while one exists.
+//!
 //! *Locks.*  None here.  `OPEN_STREAMS` counts streams between a
 //! successful open and its close, so detach is refused while any is open.
 //!
@@ -61,10 +69,10 @@ use illumos_sys_hdrs::nodev;
 use illumos_sys_hdrs::kernel::{
     cmn_err, ddi_create_minor_node, ddi_get_instance, ddi_hold_devi_by_instance, ddi_name_to_major,
     ddi_prop_op, ddi_quiesce_not_needed, ddi_release_devi, ddi_remove_minor_node, ddi_report_dev, freemsg, getmajor, getminor, makedevice, mod_driverops,
-    mod_info, mod_install, mod_remove, nochpoll, panic,
+    mod_info, mod_install, mod_remove, mod_strmodops, nochpoll, panic,
 };
 use illumos_sys_hdrs::{
-    CB_REV, CE_WARN, D_MP, DDI_MAJOR_T_NONE, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO, DDI_INFO_DEVT2INSTANCE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO, MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, dev_info_t, dev_ops, dev_t, mblk_t, minor_t, modinfo, modldrv, modlinkage, module_info, qinit, queue_t, streamtab,
+    CB_REV, CE_WARN, D_MP, DDI_MAJOR_T_NONE, DDI_ATTACH, DDI_DETACH, DDI_FAILURE, DDI_INFO_DEVT2DEVINFO, DDI_INFO_DEVT2INSTANCE, DDI_PSEUDO, DDI_SUCCESS, DEVO_REV, EINVAL, ENXIO, MODOPEN, MODREV_1, S_IFCHR, STRUIOT_NONE, cb_ops, cred_t, ddi_attach_cmd_t, ddi_detach_cmd_t, ddi_info_cmd_t, dev_info_t, dev_ops, dev_t, mblk_t, minor_t, modinfo, fmodsw, modldrv, modlinkage, modlstrmod, module_info, qinit, queue_t, streamtab,
 };
 
 // ----- the interface drv/tuntap exports (tuntap-drv/src/illumos/streams.rs) -----
@@ -80,6 +88,10 @@ unsafe extern "C" {
     fn tuntap_str_close(rq: *mut queue_t, flag: c_int, cr: *mut cred_t) -> c_int;
     fn tuntap_str_wput(wq: *mut queue_t, mp: *mut mblk_t) -> c_int;
     fn tuntap_str_rsrv(rq: *mut queue_t) -> c_int;
+    fn tuntap_mod_open(rq: *mut queue_t, sflag: c_int, cr: *mut cred_t) -> c_int;
+    fn tuntap_mod_close(rq: *mut queue_t) -> c_int;
+    fn tuntap_mod_wput(wq: *mut queue_t, mp: *mut mblk_t) -> c_int;
+    fn tuntap_mod_rput(rq: *mut queue_t, mp: *mut mblk_t) -> c_int;
 }
 
 /// The minor nodes of instance 0: (name, minor), from the one table in
@@ -183,11 +195,72 @@ static MODLDRV: KernelStatic<modldrv> = KernelStatic::new(modldrv {
     drv_dev_ops: TUN_DEV_OPS.get(),
 });
 
+// ----- the relay module `tunrly` (tuntap-drv/src/dlpi/relay.rs) -----
+//
+// A STREAMS module registered next to the driver, as softmac registers
+// its module in the same modlinkage as its driver (softmac_dev.c): the
+// old-API DLPI stream pushes it on its lower dld stream (`I_PUSH` through
+// `ldi_ioctl`).  Its procedures forward to drv/tuntap like the driver's.
+
+static RLY_MINFO: KernelStatic<module_info> = KernelStatic::new(module_info {
+    mi_idnum: 0x7476,
+    mi_idname: c"tunrly".as_ptr().cast_mut(),
+    mi_minpsz: 0,
+    mi_maxpsz: -1,
+    mi_hiwat: 65_536,
+    mi_lowat: 8_192,
+});
+
+static RLY_RINIT: KernelStatic<qinit> = KernelStatic::new(qinit {
+    qi_putp: Some(rly_rput),
+    qi_srvp: None,
+    qi_qopen: Some(rly_open),
+    qi_qclose: Some(rly_close),
+    qi_qadmin: None,
+    qi_minfo: RLY_MINFO.get(),
+    qi_mstat: ptr::null_mut(),
+    qi_rwp: None,
+    qi_infop: None,
+    qi_struiot: STRUIOT_NONE,
+});
+
+static RLY_WINIT: KernelStatic<qinit> = KernelStatic::new(qinit {
+    qi_putp: Some(rly_wput),
+    qi_srvp: None,
+    qi_qopen: None,
+    qi_qclose: None,
+    qi_qadmin: None,
+    qi_minfo: RLY_MINFO.get(),
+    qi_mstat: ptr::null_mut(),
+    qi_rwp: None,
+    qi_infop: None,
+    qi_struiot: STRUIOT_NONE,
+});
+
+static RLY_STREAMTAB: KernelStatic<streamtab> = KernelStatic::new(streamtab {
+    st_rdinit: RLY_RINIT.get(),
+    st_wrinit: RLY_WINIT.get(),
+    st_muxrinit: ptr::null_mut(),
+    st_muxwinit: ptr::null_mut(),
+});
+
+static RLY_FMODSW: KernelStatic<fmodsw> = KernelStatic::new(fmodsw {
+    f_name: [b't' as _, b'u' as _, b'n' as _, b'r' as _, b'l' as _, b'y' as _, 0, 0, 0],
+    f_str: RLY_STREAMTAB.get(),
+    f_flag: D_MP,
+});
+
+static MODLSTRMOD: KernelStatic<modlstrmod> = KernelStatic::new(modlstrmod {
+    strmod_modops: &raw mut mod_strmodops,
+    strmod_linkinfo: c"tun/tap old-API relay module".as_ptr(),
+    strmod_fmodsw: RLY_FMODSW.get(),
+});
+
 static MODLINKAGE: KernelStatic<modlinkage> = KernelStatic::new(modlinkage {
     ml_rev: MODREV_1,
     ml_linkage: [
         MODLDRV.get().cast::<c_void>(),
-        ptr::null_mut(),
+        MODLSTRMOD.get().cast::<c_void>(),
         ptr::null_mut(),
         ptr::null_mut(),
         ptr::null_mut(),
@@ -408,6 +481,28 @@ unsafe extern "C" fn tun_rput(_rq: *mut queue_t, mp: *mut mblk_t) -> c_int {
     // SAFETY: put procedures own the message they get.
     unsafe { freemsg(mp) };
     0
+}
+
+// ----- the relay module's procedures: forwarding only -----
+
+unsafe extern "C" fn rly_open(rq: *mut queue_t, _devp: *mut dev_t, _flag: c_int, sflag: c_int, cr: *mut cred_t) -> c_int {
+    // SAFETY: the module's fresh queue pair and the opener's credential.
+    unsafe { tuntap_mod_open(rq, sflag, cr) }
+}
+
+unsafe extern "C" fn rly_close(rq: *mut queue_t, _flag: c_int, _cr: *mut cred_t) -> c_int {
+    // SAFETY: an instance rly_open opened.
+    unsafe { tuntap_mod_close(rq) }
+}
+
+unsafe extern "C" fn rly_wput(wq: *mut queue_t, mp: *mut mblk_t) -> c_int {
+    // SAFETY: put procedures own the message they get.
+    unsafe { tuntap_mod_wput(wq, mp) }
+}
+
+unsafe extern "C" fn rly_rput(rq: *mut queue_t, mp: *mut mblk_t) -> c_int {
+    // SAFETY: as above.
+    unsafe { tuntap_mod_rput(rq, mp) }
 }
 
 // ----- cb_ops slots: nulldev/nodev behaviour -----

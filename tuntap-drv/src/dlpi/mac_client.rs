@@ -34,15 +34,18 @@
 //! packets go up through `mac_rx` and mac's classification to our rx
 //! callback, and the link's counters see both directions.
 //!
-//! **Known gap: `flowadm` flows.**  `mac_link_flow_add`
+//! **Now the fallback.**  Since issue 13's relay (`relay.rs`), a stream
+//! uses this client only when its relay onto a dld stream cannot be set
+//! up (no `/dev/net` node for the link, or a kernel without our module):
+//! the gap below is why the relay exists.
+//!
+//! **Known gap of this path: `flowadm` flows.**  `mac_link_flow_add`
 //! (`usr/src/uts/common/io/mac/mac_flow.c`) holds the link with
 //! `dls_devnet_hold_link` and adds the flow to the *dls* client
 //! (`dlp->dl_mch`), whose subflow table `mac_tx` consults
 //! (`mci_subflow_tab`) only for that client's own traffic.  Flows on
-//! `tunN` therefore do not act on this client's packets.  Closing the gap
-//! needs either mac to attach link flows to the primary client whoever
-//! opened it (an illumos-gate change to `mac_link_flow_add`), or the
-//! stream to transmit through dls's client, i.e. option (b).
+//! `tunN` therefore do not act on this client's packets; the relay
+//! transmits through dls's client instead.
 //!
 //! # Theory statement
 //!
@@ -51,18 +54,17 @@
 //! unit), as dls keeps one client per link for all its streams
 //! (`i_dls_link_create` in `usr/src/uts/common/io/dls/dls_link.c`) and
 //! demultiplexes by SAP (`i_dls_link_rx`).  It lives in the link
-//! ([`Link::dlpi_mac`]); a stream that holds a share of it is marked in
+//! (`MacPath::of`, in [`Link::dlpi_ext`]); a stream that holds a share of it is marked in
 //! its receive filter (`via_mac`), which also tells the link's write path
 //! to leave that stream's frames to mac.
 //!
 //! `DL_BIND_REQ` (on the stream's control task, which may block) calls
-//! [`open`] (the state is [`MacPath`](super::mac_path::MacPath) in
-//! `mac_path.rs`); the first share runs `mac_open_by_linkid`,
+//! [`MacPath::open`]; the first share runs `mac_open_by_linkid`,
 //! `mac_client_open` (named after the link), the primary
 //! `mac_unicast_add` and `mac_rx_set`.  A failure unwinds what was done;
 //! `EEXIST` (another primary: someone plumbed `/dev/net/tunN`) becomes
 //! `EBUSY`, as dls maps it, and the bind is refused with `DL_SYSERR`.
-//! `DL_UNBIND_REQ` and close call `MacPath::close`; the last share
+//! `DL_UNBIND_REQ` and close call [`MacPath::close`]; the last share
 //! stops new transmits, waits for those in flight, then `mac_rx_clear`
 //! (after which the callback never runs), `mac_unicast_remove`,
 //! `mac_client_close`, `mac_close`, in the order `mac_client_close`
@@ -70,7 +72,7 @@
 //! (`Opening`/`Closing`) waited on with a condition variable, so no lock
 //! is held across the blocking mac calls.
 //!
-//! `DL_UNITDATA_REQ` stays in the put procedure: `MacPath::tx` sends a
+//! `DL_UNITDATA_REQ` stays in the put procedure: [`MacPath::tx`] sends a
 //! whole Ethernet frame with `mac_tx(.., MAC_DROP_ON_NO_DESC)` (no flow
 //! control toward IP, as before: mac drops and counts).  The rx callback
 //! runs in whatever thread called `mac_rx` (our own write path) or a mac
@@ -90,12 +92,12 @@ use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::mblk_t;
 
 use super::prim::{self, Personality};
-use super::mac_path::Handles;
-use crate::ddi::{DropReason, Errno, Kernel, Probe};
+use crate::ddi::{DropReason, Errno, Kernel, MacClientHandle, MacHandle, MacUnicastHandle, Probe};
 use crate::frame::{self, AddrClass, MacAddr};
 use crate::link::{Link, Mode};
 use crate::mblk::{MsgBlk, MsgChain};
 use crate::queue::Queue;
+use crate::sync::{KCondvar, KMutex};
 
 /// The flags dls passes for its active client (dls.c `dls_mac_active_set`).
 const PRIMARY_FLAGS: u16 =
@@ -107,52 +109,200 @@ struct RxCtx<K: Kernel> {
     link: Arc<Link<K>>,
 }
 
-/// Take a share of `link`'s client for the stream of `queue` (see the
-/// theory statement).  Blocks: control task only.
-pub fn open<K: Kernel>(k: &K, link: &Arc<Link<K>>, queue: &Queue<K>) -> Result<(), Errno> {
-    link.dlpi_mac.open(queue, || open_client(k, link))
+struct Handles<K: Kernel> {
+    mh: MacHandle,
+    mch: MacClientHandle,
+    muh: MacUnicastHandle,
+    rx: *mut RxCtx<K>,
 }
 
-fn open_client<K: Kernel>(k: &K, link: &Arc<Link<K>>) -> Result<Handles, Errno> {
-    let mh = k.mac_open_by_linkid(link.linkid)?;
-    let name = link.name.to_bytes();
-    let name = name.split(|b| *b == 0).next().unwrap_or(&[]);
-    let mch = match k.mac_client_open(mh, name, 0) {
-        Ok(c) => c,
-        Err(e) => {
-            k.mac_close(mh);
-            return Err(e);
-        }
-    };
-    let muh = match k.mac_unicast_add_primary(mch, PRIMARY_FLAGS) {
-        Ok(u) => u,
-        Err((e, _diag)) => {
-            k.mac_client_close(mch, 0);
-            k.mac_close(mh);
-            // dls.c dls_mac_active_set: every error but ENXIO is EBUSY.
-            return Err(if e == sys::ENXIO { e } else { sys::EBUSY });
-        }
-    };
-    let rx = Box::into_raw(Box::new(RxCtx { k: k.clone(), link: link.clone() }));
-    // SAFETY: rx stays valid until the last close frees it after
-    // mac_rx_clear.
-    unsafe { k.mac_rx_set(mch, rx_callback::<K>, rx.cast::<c_void>()) };
-    Ok(Handles { mh, mch, muh, rx: rx.cast::<c_void>(), free_rx: free_rx::<K> })
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Closed,
+    Opening,
+    Open,
+    Closing,
 }
 
-/// Free an `RxCtx` made by `open_client`.
-///
-/// # Safety
-/// `p` came from `Box::into_raw` in `open_client` and is no longer used.
-unsafe fn free_rx<K: Kernel>(p: *mut c_void) {
-    // SAFETY: as the caller promises.
-    drop(unsafe { Box::from_raw(p.cast::<RxCtx<K>>()) });
+struct Slot<K: Kernel> {
+    phase: Phase,
+    h: Option<Handles<K>>,
+    /// Streams holding a share.
+    users: u32,
+    /// Transmits between reading `h` and returning from `mac_tx`.
+    tx_busy: u32,
+}
+
+/// A link's mac client for its old-API DLPI streams.
+pub struct MacPath<K: Kernel> {
+    slot: KMutex<K, Slot<K>>,
+    cv: KCondvar<K>,
+}
+
+// SAFETY: the raw RxCtx pointer is owned by the slot and only freed by
+// the last close, after mac_rx_clear; everything else is Send + Sync.
+unsafe impl<K: Kernel> Send for MacPath<K> {}
+// SAFETY: as above.
+unsafe impl<K: Kernel> Sync for MacPath<K> {}
+
+impl<K: Kernel> MacPath<K> {
+    pub fn new() -> Self {
+        Self { slot: KMutex::new(Slot { phase: Phase::Closed, h: None, users: 0, tx_busy: 0 }), cv: KCondvar::new() }
+    }
+
+    /// The link's instance, made on first use (kept in the link's opaque
+    /// `dlpi_ext` slot, which only this function fills).
+    pub fn of(link: &Link<K>) -> Arc<Self> {
+        let mut ext = link.dlpi_ext.lock();
+        if let Some(p) = ext.as_ref().and_then(|e| e.clone().downcast::<Self>().ok()) {
+            return p;
+        }
+        let p = Arc::new(Self::new());
+        *ext = Some(p.clone());
+        p
+    }
+
+    /// Is the client open (some stream holds a share)?
+    pub fn is_open(&self) -> bool {
+        self.slot.lock().phase == Phase::Open
+    }
+
+    /// Take a share for the stream of `queue` (see the theory statement).
+    /// Blocks: control task only.
+    pub fn open(&self, k: &K, link: &Arc<Link<K>>, queue: &Queue<K>) -> Result<(), Errno> {
+        if queue.dlpi_rx().via_mac() {
+            return Ok(());
+        }
+        {
+            let s = self.slot.lock();
+            let mut s = self.slot.wait_until(s, &self.cv, |s| matches!(s.phase, Phase::Closed | Phase::Open));
+            if s.phase == Phase::Open {
+                s.users += 1;
+                queue.dlpi_rx().set_via_mac(true);
+                return Ok(());
+            }
+            s.phase = Phase::Opening;
+        }
+        let r = Self::open_client(k, link);
+        let mut s = self.slot.lock();
+        let out = match r {
+            Ok(h) => {
+                s.h = Some(h);
+                s.phase = Phase::Open;
+                s.users = 1;
+                queue.dlpi_rx().set_via_mac(true);
+                Ok(())
+            }
+            Err(e) => {
+                s.phase = Phase::Closed;
+                Err(e)
+            }
+        };
+        drop(s);
+        self.cv.broadcast();
+        out
+    }
+
+    fn open_client(k: &K, link: &Arc<Link<K>>) -> Result<Handles<K>, Errno> {
+        let mh = k.mac_open_by_linkid(link.linkid)?;
+        let name = link.name.to_bytes();
+        let name = name.split(|b| *b == 0).next().unwrap_or(&[]);
+        let mch = match k.mac_client_open(mh, name, 0) {
+            Ok(c) => c,
+            Err(e) => {
+                k.mac_close(mh);
+                return Err(e);
+            }
+        };
+        let muh = match k.mac_unicast_add_primary(mch, PRIMARY_FLAGS) {
+            Ok(u) => u,
+            Err((e, _diag)) => {
+                k.mac_client_close(mch, 0);
+                k.mac_close(mh);
+                // dls.c dls_mac_active_set: every error but ENXIO is EBUSY.
+                return Err(if e == sys::ENXIO { e } else { sys::EBUSY });
+            }
+        };
+        let rx = Box::into_raw(Box::new(RxCtx { k: k.clone(), link: link.clone() }));
+        // SAFETY: rx stays valid until the last close frees it after
+        // mac_rx_clear.
+        unsafe { k.mac_rx_set(mch, rx_callback::<K>, rx.cast::<c_void>()) };
+        Ok(Handles { mh, mch, muh, rx })
+    }
+
+    /// Give back the share of the stream of `queue` (unbind, close); the
+    /// last one tears the client down.  Blocks: control task or close.
+    pub fn close(&self, k: &K, queue: &Queue<K>) {
+        if !queue.dlpi_rx().take_via_mac() {
+            return;
+        }
+        let h = {
+            let s = self.slot.lock();
+            let mut s = self.slot.wait_until(s, &self.cv, |s| matches!(s.phase, Phase::Closed | Phase::Open));
+            if s.phase != Phase::Open {
+                return;
+            }
+            s.users = s.users.saturating_sub(1);
+            if s.users > 0 {
+                return;
+            }
+            s.phase = Phase::Closing;
+            let h = s.h.take();
+            drop(self.slot.wait_until(s, &self.cv, |s| s.tx_busy == 0));
+            h
+        };
+        if let Some(h) = h {
+            k.mac_rx_clear(h.mch);
+            // The handle is the one mac gave this client: removal cannot
+            // fail for a reason we could act on (mac_client.c).
+            let _ = k.mac_unicast_remove(h.mch, h.muh);
+            k.mac_client_close(h.mch, 0);
+            k.mac_close(h.mh);
+            // SAFETY: made by Box::into_raw in open; mac_rx_clear has
+            // returned, so the callback no longer uses it.
+            drop(unsafe { Box::from_raw(h.rx) });
+        }
+        self.slot.lock().phase = Phase::Closed;
+        self.cv.broadcast();
+    }
+
+    /// Send one Ethernet frame from IP through mac.  `Err(msg)` when the
+    /// client is not open.  Never blocks (put procedure).
+    pub fn tx(&self, k: &K, msg: MsgBlk<K>) -> Result<(), MsgBlk<K>> {
+        let mch = {
+            let mut s = self.slot.lock();
+            let Some(h) = s.h.as_ref() else { return Err(msg) };
+            let mch = h.mch;
+            s.tx_busy += 1;
+            mch
+        };
+        // SAFETY: the client stays open while tx_busy > 0 (close waits);
+        // the message is handed over.
+        let rest = unsafe { k.mac_tx(mch, msg.into_raw(), sys::MAC_DROP_ON_NO_DESC) };
+        // With MAC_DROP_ON_NO_DESC nothing comes back; free it if it does.
+        // SAFETY: an owned chain mac handed back.
+        drop(unsafe { MsgChain::<K>::from_raw(rest) });
+        let mut s = self.slot.lock();
+        s.tx_busy -= 1;
+        let idle = s.tx_busy == 0;
+        drop(s);
+        if idle {
+            self.cv.broadcast();
+        }
+        Ok(())
+    }
+}
+
+impl<K: Kernel> Default for MacPath<K> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// `mac_rx_t` of a link's DLPI client.
 ///
 /// # Safety
-/// `arg` is the `RxCtx<K>` registered by [`open`]; `chain` an
+/// `arg` is the `RxCtx<K>` registered by [`MacPath::open`]; `chain` an
 /// owned `b_next` chain.
 unsafe extern "C" fn rx_callback<K: Kernel>(arg: *mut c_void, _mrh: *mut c_void, chain: *mut mblk_t, _loopback: i32) {
     // SAFETY: valid until mac_rx_clear returns, which waits for us.

@@ -29,22 +29,27 @@
 //! addresses (MAC, then SAP in host order) and the all-ones broadcast
 //! address (see [`prim::Personality`]).
 //!
-//! **Data.**  A bound stream holds a share of its link's own primary mac
-//! client (`mac_client.rs`, where the decision and its citations are):
-//! `DL_UNITDATA_REQ` from IP becomes an Ethernet frame (tap: the
-//! destination DLSAP's address; tun: the link's peer address) sent with
-//! `mac_tx`, so maxbw, snoop and the link's counters see it; what a
-//! process writes goes up through `mac_rx` to the client's rx callback,
-//! which passes it, as `DL_UNITDATA_IND`, to every bound stream whose
-//! receive filter takes it (`filter.rs`: bound SAP, own/broadcast/
-//! joined-group destination, promiscuous levels; never a frame with the
-//! unit's own source address).  A stream without a client (its link has
-//! no devnet) keeps the direct path: unit data to one attached packet
-//! queue, written frames straight to the streams whose filter takes them
-//! and to mac only when no such stream is bound to the Ethertype.  There
-//! is no fast path (`DL_IOC_HDR_INFO` is refused, so IP
-//! uses unit data) and no flow control toward IP (a full reader queue
-//! drops and counts).
+//! **Data.**  An attached stream relays onto a dld stream of its own on
+//! the unit's link (`relay.rs`, where the decision and its citations
+//! are): `DL_ATTACH_REQ` opens `/dev/net/<link>` in the kernel,
+//! `DL_BIND_REQ` binds it too, and `DL_UNITDATA_REQ` from IP becomes an
+//! Ethernet frame (tap: the destination DLSAP's address; tun: the link's
+//! peer address) that dld transmits through dls's client of the link, so
+//! link flows, maxbw, snoop and the link's counters see it exactly as
+//! for IP plumbed with `ipadm`; what a process writes goes up through
+//! `mac_rx`, dls's client and dld to our module, which passes it, as
+//! `DL_UNITDATA_IND`, to the stream if its receive filter takes it
+//! (`filter.rs`: bound SAP, own/broadcast/joined-group destination,
+//! promiscuous levels; never a frame with the unit's own source address).
+//! A stream whose relay cannot be set up (no `/dev/net` node for the
+//! link, a kernel without our module) falls back to a share of the
+//! link's own primary mac client (`mac_client.rs`: maxbw, snoop and
+//! counters, but not flows), and one whose link has no devnet to the
+//! direct path: unit data to one attached packet queue, written frames
+//! straight to the streams whose filter takes them and to mac only when
+//! no such stream is bound to the Ethertype.  There is no fast path
+//! (`DL_IOC_HDR_INFO` is refused, so IP uses unit data) and no flow
+//! control toward IP (a full queue drops and counts).
 //!
 //! **Locks.**  A minor's `state` lock is never held while a link lock is
 //! taken (link locks come first, see link.rs): transitions check and mark
@@ -69,11 +74,12 @@ use crate::frame;
 use crate::link::{Link, Mode};
 use crate::mblk::MsgBlk;
 use crate::minor::{DlpiState, Minor, Node};
+use relay::Relay;
 
 pub mod filter;
 pub mod mac_client;
-pub mod mac_path;
 pub mod prim;
+pub mod relay;
 mod rx;
 
 use prim::{MIN_ETHERTYPE, Personality, SAP_LENGTH, error_ack, ok_ack, proto_msg, read_req, send_reply, uderror_ind};
@@ -97,7 +103,7 @@ impl<K: Kernel> Driver<K> {
                 return error_ack(k, wq, prim, DL_OUTSTATE, 0);
             }
             if st.dlpi.is_none() {
-                st.dlpi = Some(DlpiState { state: DL_UNATTACHED, link: None });
+                st.dlpi = Some(DlpiState { state: DL_UNATTACHED, link: None, relay: None });
             }
         }
         match prim {
@@ -131,6 +137,11 @@ impl<K: Kernel> Driver<K> {
 
     fn dlpi_link(&self, minor: &Minor<K>) -> Option<Arc<Link<K>>> {
         minor.state.lock().dlpi.as_ref().and_then(|d| d.link.clone())
+    }
+
+    /// The stream's lower dld stream, if it has one (relay.rs).
+    pub(crate) fn dlpi_relay(&self, minor: &Minor<K>) -> Option<Arc<Relay<K>>> {
+        minor.state.lock().dlpi.as_ref().and_then(|d| d.relay.clone())
     }
 
     /// `DL_INFO_REQ` → `DL_INFO_ACK` (dlpi.h `dl_info_ack_t`), in the
@@ -193,12 +204,22 @@ impl<K: Kernel> Driver<K> {
             .and_then(|name| self.lookup_name(minor.zone, &name))
             .filter(|l| l.mode == want);
         let attached = found.and_then(|l| l.attach_plumbing(&minor.queue).ok().map(|()| l));
+        // The lower dld stream (relay.rs); without one the stream keeps
+        // the older path (mac_client.rs).  On the control task: blocks.
+        let relay = attached.as_ref().and_then(|l| Relay::open(k, l, &minor.queue, Self::personality(minor)).ok());
         let mut st = minor.state.lock();
-        let Some(d) = st.dlpi.as_mut() else { return };
+        let Some(d) = st.dlpi.as_mut() else {
+            drop(st);
+            if let Some(r) = relay {
+                r.close();
+            }
+            return;
+        };
         match attached {
             Some(link) => {
                 d.state = DL_UNBOUND;
                 d.link = Some(link);
+                d.relay = relay;
                 drop(st);
                 ok_ack(k, wq, DL_ATTACH_REQ);
             }
@@ -212,13 +233,13 @@ impl<K: Kernel> Driver<K> {
 
     fn dl_detach(&self, wq: *mut queue_t, minor: &Arc<Minor<K>>) {
         let k = self.kernel();
-        let link = {
+        let (link, relay) = {
             let mut st = minor.state.lock();
             match st.dlpi.as_mut() {
                 Some(d) if d.state == DL_UNBOUND => {
                     d.state = DL_UNATTACHED;
                     minor.queue.dlpi_rx().reset();
-                    d.link.take()
+                    (d.link.take(), d.relay.take())
                 }
                 _ => {
                     drop(st);
@@ -226,6 +247,9 @@ impl<K: Kernel> Driver<K> {
                 }
             }
         };
+        if let Some(r) = relay {
+            r.close();
+        }
         if let Some(link) = link {
             self.release_plumbing(minor, &link);
         }
@@ -247,13 +271,13 @@ impl<K: Kernel> Driver<K> {
         if !(MIN_ETHERTYPE..=u32::from(u16::MAX)).contains(&sap) {
             return error_ack(k, wq, DL_BIND_REQ, DL_BADSAP, 0);
         }
-        let link = {
+        let (link, relay) = {
             let mut st = minor.state.lock();
             match st.dlpi.as_mut() {
                 Some(d) if d.state == DL_UNBOUND => {
                     d.state = DL_IDLE;
                     minor.queue.dlpi_rx().set_bound_sap(Some(sap as u16));
-                    d.link.clone()
+                    (d.link.clone(), d.relay.clone())
                 }
                 _ => {
                     drop(st);
@@ -261,21 +285,31 @@ impl<K: Kernel> Driver<K> {
                 }
             }
         };
+        let unbound = || {
+            let mut st = minor.state.lock();
+            if let Some(d) = st.dlpi.as_mut() {
+                d.state = DL_UNBOUND;
+            }
+            minor.queue.dlpi_rx().set_bound_sap(None);
+        };
+        // Through the lower dld stream (relay.rs): dld binds it, and
+        // refuses what it refuses (dld_proto.c proto_bind_req).
+        if let Some(r) = &relay {
+            if let Err((dl_errno, unix)) = r.bind(sap) {
+                unbound();
+                return error_ack(k, wq, DL_BIND_REQ, dl_errno, unix);
+            }
+            minor.queue.dlpi_rx().set_via_mac(true);
+        }
         // Become the link's primary mac client (mac_client.rs), as dls
         // does for an active stream; someone else's primary refuses the
         // bind (DL_SYSERR/EBUSY, dld_proto.c proto_bind_req).  A link
         // without a devnet keeps the legacy path.
-        if let Some(l) = &link {
-            match mac_client::open(k, l, &minor.queue) {
+        if let (Some(l), None) = (&link, &relay) {
+            match mac_client::MacPath::of(l).open(k, l, &minor.queue) {
                 Ok(()) => {}
                 Err(e) if e == sys::EBUSY => {
-                    {
-                        let mut st = minor.state.lock();
-                        if let Some(d) = st.dlpi.as_mut() {
-                            d.state = DL_UNBOUND;
-                        }
-                        minor.queue.dlpi_rx().set_bound_sap(None);
-                    }
+                    unbound();
                     return error_ack(k, wq, DL_BIND_REQ, DL_SYSERR, e as u32);
                 }
                 Err(_) => {}
@@ -310,8 +344,16 @@ impl<K: Kernel> Driver<K> {
         };
         if ok {
             // On the control task: the teardown may block.
-            if let Some(link) = self.dlpi_link(minor) {
-                link.dlpi_mac.close(k, &minor.queue);
+            match self.dlpi_relay(minor) {
+                Some(r) => {
+                    r.unbind();
+                    minor.queue.dlpi_rx().set_via_mac(false);
+                }
+                None => {
+                    if let Some(link) = self.dlpi_link(minor) {
+                        mac_client::MacPath::of(&link).close(k, &minor.queue);
+                    }
+                }
             }
         }
         if ok { ok_ack(k, wq, DL_UNBIND_REQ) } else { error_ack(k, wq, DL_UNBIND_REQ, DL_OUTSTATE, 0) }
@@ -351,9 +393,9 @@ impl<K: Kernel> Driver<K> {
         let Some(req) = read_req::<dl_unitdata_req_t>(msg.first_block()) else {
             return error_ack(k, wq, DL_UNITDATA_REQ, DL_BADPRIM, 0);
         };
-        let (link, sap) = match (&minor.state.lock().dlpi, minor.queue.dlpi_bound_sap()) {
-            (Some(d), Some(sap)) if d.state == DL_IDLE => (d.link.clone(), sap),
-            _ => (None, 0),
+        let (link, relay, sap) = match (&minor.state.lock().dlpi, minor.queue.dlpi_bound_sap()) {
+            (Some(d), Some(sap)) if d.state == DL_IDLE => (d.link.clone(), d.relay.clone(), sap),
+            _ => (None, None, 0),
         };
         let Some(link) = link else {
             k.probe(Probe::Drop(0, DropReason::NoQueue));
@@ -394,6 +436,16 @@ impl<K: Kernel> Driver<K> {
         // Through the stream's mac client when it has one: a whole
         // Ethernet frame (tun: to the link's peer address, as IP plumbed
         // on the datalink would send after resolution).
+        // Through the lower dld stream (relay.rs): a whole Ethernet frame.
+        if let Some(r) = relay {
+            let mut data = data;
+            if link.mode == Mode::Tun && !data.prepend(k, &frame::ether_header(&link.peer_mac, &link.mac(), sap)) {
+                link.stats.tx_dropped();
+                k.probe(Probe::Drop(link.linkid, DropReason::NoBuffer));
+                return;
+            }
+            return r.tx(data);
+        }
         let data = match link.mode {
             Mode::Tun if minor.queue.dlpi_rx().via_mac() => {
                 let mut data = data;
@@ -402,7 +454,7 @@ impl<K: Kernel> Driver<K> {
                     k.probe(Probe::Drop(link.linkid, DropReason::NoBuffer));
                     return;
                 }
-                match link.dlpi_mac.tx(k, data) {
+                match mac_client::MacPath::of(&link).tx(k, data) {
                     Ok(()) => return,
                     // Unbound meanwhile: back to the bare packet.
                     Err(mut back) => {
@@ -413,7 +465,7 @@ impl<K: Kernel> Driver<K> {
                     }
                 }
             }
-            Mode::Tap if minor.queue.dlpi_rx().via_mac() => match link.dlpi_mac.tx(k, data) {
+            Mode::Tap if minor.queue.dlpi_rx().via_mac() => match mac_client::MacPath::of(&link).tx(k, data) {
                 Ok(()) => return,
                 Err(back) => back,
             },

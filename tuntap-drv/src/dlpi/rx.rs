@@ -50,6 +50,12 @@ impl<K: Kernel> Driver<K> {
         };
         let rx = minor.queue.dlpi_rx();
         let r = if prim == DL_ENABMULTI_REQ { rx.join(&group) } else { rx.leave(&group) };
+        if r.is_ok()
+            && let Some(relay) = self.dlpi_relay(minor)
+        {
+            // dls filters by the lower stream's groups (relay.rs step 2).
+            relay.forward_filter(prim, Some(&group), 0);
+        }
         match r {
             Ok(()) => ok_ack(k, wq, prim),
             Err(GroupError::NotMulticast) => error_ack(k, wq, prim, DL_BADADDR, 0),
@@ -71,13 +77,21 @@ impl<K: Kernel> Driver<K> {
             return error_ack(k, wq, prim, DL_NOTSUPPORTED, 0);
         };
         let rx = minor.queue.dlpi_rx();
-        if prim == DL_PROMISCON_REQ {
+        let ok = if prim == DL_PROMISCON_REQ {
             rx.promisc_on(level);
-            ok_ack(k, wq, prim)
-        } else if rx.promisc_off(level) {
-            ok_ack(k, wq, prim)
+            true
         } else {
-            error_ack(k, wq, prim, DL_NOTENAB, 0)
+            rx.promisc_off(level)
+        };
+        // dls filters by the lower stream's SAP and multicast levels
+        // (relay.rs step 2); frames for other stations at DL_PROMISC_PHYS
+        // come from the link's write path, as for a stream through mac.
+        if ok
+            && level != Promisc::Phys
+            && let Some(relay) = self.dlpi_relay(minor)
+        {
+            relay.forward_filter(prim, None, hdr.dl_level);
         }
+        if ok { ok_ack(k, wq, prim) } else { error_ack(k, wq, prim, DL_NOTENAB, 0) }
     }
 }

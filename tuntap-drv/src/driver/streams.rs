@@ -345,9 +345,16 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
         }
         // An old-API IP stream's mac client goes first: after this its rx
         // callback never runs again (dlpi/mac_client.rs).
-        let dlpi_link = minor.state.lock().dlpi.as_ref().and_then(|d| d.link.clone());
-        if let Some(link) = dlpi_link {
-            link.dlpi_mac.close(&self.k, &minor.queue);
+        // Its lower dld stream likewise (dlpi/relay.rs): after close no
+        // frame from dld reaches this stream.
+        let (dlpi_link, relay) = match minor.state.lock().dlpi.as_mut() {
+            Some(d) => (d.link.clone(), d.relay.take()),
+            None => (None, None),
+        };
+        match (relay, dlpi_link) {
+            (Some(r), _) => r.close(),
+            (None, Some(link)) => crate::dlpi::mac_client::MacPath::of(&link).close(&self.k, &minor.queue),
+            (None, None) => {}
         }
         minor.queue.quiesce();
         // SAFETY: rq is ours; qprocsoff waits out every put and service
@@ -395,6 +402,31 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
 
     fn detach_check(&self) -> Result<(), Errno> {
         self.can_detach()
+    }
+
+    unsafe fn mod_open(&self, rq: *mut queue_t, sflag: i32, cr: Cred) -> Result<(), Errno> {
+        // SAFETY: the caller's contract is mod_open's.
+        unsafe { crate::dlpi::relay::mod_open(&self.k, rq, sflag, cr) }?;
+        // An open module instance keeps the driver, as a stream does.
+        self.stream_opened();
+        Ok(())
+    }
+
+    unsafe fn mod_close(&self, rq: *mut queue_t) {
+        // SAFETY: as above.
+        unsafe { crate::dlpi::relay::mod_close(&self.k, rq) };
+        // Last: the driver may go once the count drops.
+        self.stream_closed();
+    }
+
+    unsafe fn mod_wput(&self, wq: *mut queue_t, mp: *mut mblk_t) {
+        // SAFETY: as above.
+        unsafe { crate::dlpi::relay::mod_wput(&self.k, wq, mp) }
+    }
+
+    unsafe fn mod_rput(&self, rq: *mut queue_t, mp: *mut mblk_t) {
+        // SAFETY: as above.
+        unsafe { crate::dlpi::relay::mod_rput(&self.k, rq, mp) }
     }
 
     unsafe fn rsrv(&self, rq: *mut queue_t) {

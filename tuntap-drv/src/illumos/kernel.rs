@@ -50,7 +50,7 @@ use illumos_sys_hdrs::{
 use tuntap_abi::{DatalinkId, LinkName};
 
 use crate::ddi::{
-    Cred, DeferredTask, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacClientHandle, MacHandle, MacRxFn,
+    Cred, DeferredTask, LdiHandle, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacClientHandle, MacHandle, MacRxFn,
     MacUnicastHandle, Probe, PropInfoHandle, PropPerm, RawCondvar, RawMutex, ZoneId,
 };
 
@@ -452,6 +452,53 @@ impl Kernel for Illumos {
         // ignore.
         let _cookie = unsafe { k::mac_tx(mch.0.as_ptr(), chain, 0, flag, &mut ret) };
         ret
+    }
+
+    fn ldi_open_by_name(&self, path: &[u8]) -> Result<LdiHandle, Errno> {
+        let mut p = alloc::vec::Vec::with_capacity(path.len() + 1);
+        p.extend_from_slice(path);
+        p.push(0);
+        let mut li: k::ldi_ident_t = ptr::null_mut();
+        // SAFETY: dip is our attached instance; li is a valid out-pointer.
+        errno(unsafe { k::ldi_ident_from_dip(self.dip.as_ptr(), &mut li) })?;
+        let mut lh: k::ldi_handle_t = ptr::null_mut();
+        // SAFETY: p is NUL-terminated and outlives the call; kcred is the
+        // kernel's credential; lh is a valid out-pointer; li was made above.
+        let r = unsafe { k::ldi_open_by_name(p.as_mut_ptr().cast(), sys::FREAD | sys::FWRITE, k::kcred, &mut lh, li) };
+        // SAFETY: the ident made above, no longer needed after the open.
+        unsafe { k::ldi_ident_release(li) };
+        errno(r)?;
+        NonNull::new(lh).map(LdiHandle).ok_or(sys::ENXIO)
+    }
+
+    unsafe fn ldi_ioctl(&self, lh: LdiHandle, cmd: i32, arg: isize) -> Result<i32, Errno> {
+        let mut rval: i32 = 0;
+        // SAFETY: lh is open; the caller passes the argument cmd expects in
+        // kernel memory (FKIOCTL: strioctl copies K_TO_K).
+        errno(unsafe { k::ldi_ioctl(lh.0.as_ptr(), cmd, arg, sys::FKIOCTL, k::kcred, &mut rval) })?;
+        Ok(rval)
+    }
+
+    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
+        let mut sio = sys::strioctl {
+            ic_cmd: cmd,
+            ic_timout: sys::INFTIM,
+            ic_len: i32::try_from(data.len()).map_err(|_| sys::EINVAL)?,
+            ic_dp: data.as_mut_ptr().cast(),
+        };
+        // SAFETY: sio and data live across the call (kernel memory).
+        unsafe { self.ldi_ioctl(lh, sys::I_STR, (&raw mut sio) as isize) }
+    }
+
+    fn ldi_close(&self, lh: LdiHandle) {
+        // SAFETY: lh is open and not used again; the close cannot fail in
+        // a way we could act on.
+        let _ = unsafe { k::ldi_close(lh.0.as_ptr(), sys::FREAD | sys::FWRITE, k::kcred) };
+    }
+
+    fn is_kcred(&self, cr: Cred) -> bool {
+        // SAFETY: kcred is set at boot and never changes.
+        core::ptr::eq(cr.0, unsafe { k::kcred }.cast_const())
     }
 
     fn dls_mgmt_linkid(&self, name: &LinkName) -> Result<DatalinkId, Errno> {

@@ -194,3 +194,71 @@ pub unsafe extern "C" fn tuntap_str_rsrv(rq: *mut queue_t) -> c_int {
     }
     0
 }
+
+// ----- the relay module `tunrly` (dlpi/relay.rs), registered by drv/tun
+// in its modlinkage as a STREAMS module; an open instance counts as an
+// open stream, so the driver stays while one exists. -----
+
+/// Module `qi_qopen` (`sflag` must be `MODOPEN`).  Returns an errno.
+///
+/// # Safety
+/// Called by `drv/tun`'s module open with its arguments.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_mod_open(rq: *mut queue_t, sflag: c_int, cr: *mut cred_t) -> c_int {
+    if rq.is_null() {
+        return ENXIO;
+    }
+    let _entry = EntryGuard::enter();
+    // SAFETY: published pointers stay valid while ENTRY_LOCK is held.
+    let Some(driver) = (unsafe { DRIVER.load(Ordering::Acquire).as_ref() }) else {
+        return ENXIO;
+    };
+    // SAFETY: rq is the read queue of the module pair being opened.
+    match unsafe { driver.mod_open(rq, sflag, Cred(cr.cast_const())) } {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+/// Module `qi_qclose`.
+///
+/// # Safety
+/// `rq` is the read queue of a module instance `tuntap_mod_open` opened.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_mod_close(rq: *mut queue_t) -> c_int {
+    if let Some(driver) = open_stream_driver() {
+        // SAFETY: as documented.
+        unsafe { driver.mod_close(rq) };
+    }
+    0
+}
+
+/// Module write-side `qi_putp`: takes ownership of `mp`.
+///
+/// # Safety
+/// `wq` is the module's write queue; `mp` a valid message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_mod_wput(wq: *mut queue_t, mp: *mut mblk_t) -> c_int {
+    match open_stream_driver() {
+        // SAFETY: wq is the module's; the driver now owns mp.
+        Some(driver) => unsafe { driver.mod_wput(wq, mp) },
+        // SAFETY: nobody else will free it.
+        None => unsafe { freemsg(mp) },
+    }
+    0
+}
+
+/// Module read-side `qi_putp`: takes ownership of `mp`.
+///
+/// # Safety
+/// `rq` is the module's read queue; `mp` a valid message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tuntap_mod_rput(rq: *mut queue_t, mp: *mut mblk_t) -> c_int {
+    match open_stream_driver() {
+        // SAFETY: rq is the module's; the driver now owns mp.
+        Some(driver) => unsafe { driver.mod_rput(rq, mp) },
+        // SAFETY: nobody else will free it.
+        None => unsafe { freemsg(mp) },
+    }
+    0
+}

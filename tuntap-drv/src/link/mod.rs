@@ -47,7 +47,6 @@ use illumos_sys_hdrs::{mac_callbacks_t, uint_t};
 use tuntap_abi::{DatalinkId, LinkName, TUN_NO_ID, info_flags};
 
 use crate::ddi::{Errno, Kernel, LinkState, MacHandle, Probe, ZoneId};
-use crate::dlpi::mac_path::MacPath;
 use crate::frame::{self, MacAddr};
 use crate::mblk::MsgQueue;
 use crate::queue::Queue;
@@ -172,8 +171,10 @@ pub struct Link<K: Kernel> {
     /// Old-API IP plumbing: `/dev/tun` streams with `ip` pushed that
     /// attached to this link over DLPI (copy-on-write, like `queues`).
     plumbing: KMutex<K, Arc<Vec<Arc<Queue<K>>>>>,
-    /// The mac client old-API DLPI streams share (`dlpi/mac_client.rs`).
-    pub dlpi_mac: MacPath<K>,
+    /// What the old-API DLPI layer keeps per link (its fallback mac
+    /// client, `dlpi/mac_client.rs` `MacPath::of`), opaque here: the link
+    /// sits below that layer and does not name its types.  A leaf lock.
+    pub dlpi_ext: KMutex<K, Option<Arc<dyn core::any::Any + Send + Sync>>>,
     /// Threads between [`Link::with_mac`]'s check and its upcall's return.
     mac_users: AtomicU32,
     condemned: AtomicBool,
@@ -255,7 +256,7 @@ impl<K: Kernel> Link<K> {
             }),
             queues: KMutex::new(Arc::new(Vec::new())),
             mac_users: AtomicU32::new(0),
-            dlpi_mac: MacPath::new(),
+            dlpi_ext: KMutex::new(None),
             plumbing: KMutex::new(Arc::new(Vec::new())),
             condemned: AtomicBool::new(false),
             quiesce: KMutex::new(()),

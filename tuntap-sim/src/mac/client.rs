@@ -38,6 +38,9 @@ pub(crate) struct ClientInner {
     pub(super) shaped_drops: AtomicU64,
     /// Set for a client the driver opened (`mac_client_open`).
     pub(super) kern: Option<super::kclient::KernSide>,
+    /// Set for dls's client of the link (dld.rs): `mac_rx` hands its
+    /// frames to the link's dld streams.
+    pub(super) dls: AtomicBool,
 }
 
 // SAFETY: the raw messages inside are owned by the client and only
@@ -103,6 +106,7 @@ pub(super) fn open_client_with(
         rx_shaper: Default::default(),
         shaped_drops: AtomicU64::new(0),
         kern,
+        dls: AtomicBool::new(false),
     });
     let mut st = lock(&m.st);
     st.clients.push(c.clone());
@@ -339,6 +343,54 @@ pub(crate) fn check_leaks(host: &Arc<HostShared>) {
     }
 }
 
+/// `mac_tx` on dls's client of a link (IP on the datalink, or a dld
+/// stream's raw frame, dld.rs rule 5): the promiscuous taps get a copy,
+/// a link flow classifies the frame first (flows.rs) and its `maxbw`,
+/// else the link's, paces it (kclient.rs rule 6); then the client's
+/// backlog toward `mc_tx`.  `bytes` are the frame's.  Never blocks.
+pub(super) fn dls_send(host: &Arc<HostShared>, c: &Arc<ClientInner>, mp: *mut mblk_t, bytes: &[u8]) {
+    let (snoops, maxbw): (Vec<Arc<ClientInner>>, Option<u64>) = {
+        let st = lock(&c.mac.st);
+        (st.clients.iter().filter(|c| c.snoop).cloned().collect(), st.maxbw)
+    };
+    for s in &snoops {
+        s.snoop_push(host, mp, true);
+    }
+    let flow = super::flows::flow_of(&c.mac, bytes);
+    let flow_bw = flow.as_ref().and_then(|fl| fl.count(bytes.len()));
+    let (shaper, bps) = match (flow_bw, &flow, maxbw) {
+        (Some(b), Some(fl), _) => (fl.shaper.clone(), b),
+        (_, _, Some(b)) => (c.tx_shaper.clone(), b),
+        _ => {
+            {
+                let mut b = lock(&c.backlog);
+                if c.closed.load(Ordering::SeqCst) {
+                    drop(b);
+                    return free_here(mp);
+                }
+                b.msgs.push_back(mp);
+            }
+            c.send_backlog(host, false);
+            return;
+        }
+    };
+    let hw = Arc::downgrade(host);
+    let cw = Arc::downgrade(c);
+    let r = shaper.enqueue(mp, bps, super::kclient::Limit::TX, || {
+        Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
+            (Some(h), Some(c)) if !c.closed.load(Ordering::SeqCst) => {
+                lock(&c.backlog).msgs.push_back(mp);
+                c.send_backlog(&h, false);
+            }
+            _ => free_here(mp),
+        })
+    });
+    if let Err(mp) = r {
+        c.shaped_drops.fetch_add(1, Ordering::Relaxed);
+        free_here(mp);
+    }
+}
+
 /// A mac client playing IP on a link.  Dropping it closes it.
 /// How long a receiver waits before letting held deferred work run again.
 const RELEASE_SLICE: Duration = Duration::from_millis(20);
@@ -374,42 +426,10 @@ impl SimMacClient {
         };
         let flowed = !lock(&self.c.mac.st).flows.is_empty();
         if flowed || maxbw.is_some() {
-            // IP on the datalink is dls's primary client: maxbw paces it
-            // (kclient.rs rule 6); each frame joins the backlog when its
-            // time comes.
+            // IP on the datalink is dls's primary client (dld.rs).
             for f in frames {
                 let mp = build_frame(host, f, opts);
-                for s in &snoops {
-                    s.snoop_push(host, mp, true);
-                }
-                // A link flow classifies dls's client's traffic first
-                // (flows.rs); its maxbw, else the link's, paces it.
-                let flow = super::flows::flow_of(&self.c.mac, f);
-                let flow_bw = flow.as_ref().and_then(|fl| fl.count(f.len()));
-                let (shaper, bps) = match (flow_bw, &flow, maxbw) {
-                    (Some(b), Some(fl), _) => (fl.shaper.clone(), b),
-                    (_, _, Some(b)) => (self.c.tx_shaper.clone(), b),
-                    _ => {
-                        lock(&self.c.backlog).msgs.push_back(mp);
-                        self.c.send_backlog(host, false);
-                        continue;
-                    }
-                };
-                let hw = Arc::downgrade(host);
-                let cw = Arc::downgrade(&self.c);
-                let r = shaper.enqueue(mp, bps, super::kclient::Limit::TX, || {
-                    Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
-                        (Some(h), Some(c)) if !c.closed.load(Ordering::SeqCst) => {
-                            lock(&c.backlog).msgs.push_back(mp);
-                            c.send_backlog(&h, false);
-                        }
-                        _ => free_here(mp),
-                    })
-                });
-                if let Err(mp) = r {
-                    self.c.shaped_drops.fetch_add(1, Ordering::Relaxed);
-                    free_here(mp);
-                }
+                dls_send(host, &self.c, mp, f);
             }
             return;
         }

@@ -307,10 +307,13 @@ pub(crate) fn mac_unicast_add_primary(
         return Err((EINVAL, 0));
     }
     let _p = lock(&c.mac.open_lock);
-    let taken = lock(&c.mac.st)
-        .clients
-        .iter()
-        .any(|o| o.id != c.id && o.kern.as_ref().is_some_and(|ok| lock(&ok.unicast).is_some()));
+    let taken = {
+        let st = lock(&c.mac.st);
+        // dls's client of the link is primary while a dld stream is
+        // bound (dld.rs rule 4).
+        st.dls_client.is_some()
+            || st.clients.iter().any(|o| o.id != c.id && o.kern.as_ref().is_some_and(|ok| lock(&ok.unicast).is_some()))
+    };
     if taken {
         return Err((EEXIST, MAC_DIAG_MACADDR_INUSE));
     }

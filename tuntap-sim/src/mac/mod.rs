@@ -84,6 +84,13 @@ pub(crate) struct MacState {
     /// Link flows (`flowadm add-flow -l`), attached to dls's client of
     /// the link (flows.rs).
     pub flows: Vec<Arc<flows::SimFlow>>,
+    /// dld streams open on the link (`/dev/net/<link>` through LDI,
+    /// dld.rs).
+    pub dld: Vec<Arc<dld::DldStream>>,
+    /// dls's client of the link, open while a dld stream is bound
+    /// (dld.rs rule 4), and how many are.
+    pub dls_client: Option<Arc<ClientInner>>,
+    pub dls_active: usize,
 }
 
 /// One registered mac provider instance.
@@ -95,6 +102,8 @@ pub(crate) struct MacImpl {
     pub priv_props: Vec<String>,
     pub st: Mutex<MacState>,
     open_lock: Mutex<()>,
+    /// Raw frames dld freed (dld.rs rule 5).
+    pub dld_tx_dropped: AtomicU64,
 }
 
 // SAFETY: the callback table and m_driver are the driver's, valid until
@@ -221,8 +230,14 @@ fn call_tx<R>(host: &Arc<HostShared>, f: impl FnOnce() -> R) -> R {
 
 mod provider;
 mod client;
+
+/// A link's mac, as `provider::resolve` finds it for `zone`.
+pub(crate) fn provider_resolve(host: &Arc<HostShared>, link: &LinkRef, zone: ZoneId) -> Result<Arc<MacImpl>, Errno> {
+    provider::resolve(host, link, zone)
+}
 mod kclient;
 mod flows;
+pub(crate) mod dld;
 
 #[allow(unused_imports)]
 pub use provider::*;
@@ -232,3 +247,4 @@ pub use client::*;
 pub use kclient::*;
 #[allow(unused_imports)]
 pub use flows::*;
+pub use dld::DldInfo;

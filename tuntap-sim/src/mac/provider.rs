@@ -159,8 +159,12 @@ pub(crate) fn mac_register(
             opens: 0,
             maxbw: None,
             flows: Vec::new(),
+            dld: Vec::new(),
+            dls_client: None,
+            dls_active: 0,
         }),
         open_lock: Mutex::new(()),
+        dld_tx_dropped: AtomicU64::new(0),
     });
     drop(reg); // mac_free
     // mac asks for capabilities while registering.
@@ -273,6 +277,8 @@ pub(crate) fn mac_rx(host: &Arc<HostShared>, mh: MacHandle, chain: *mut mblk_t) 
         for c in &clients {
             if c.snoop {
                 c.snoop_push(host, mp, false);
+            } else if c.dls.load(Ordering::SeqCst) {
+                dld::dls_rx(host, &m, c, &bytes, maxbw);
             } else if c.kern.is_some() {
                 kclient::rx_to_kclient(host, c, &bytes, &addr, maxbw);
             } else if let Some(bps) = maxbw {

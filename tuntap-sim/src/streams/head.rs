@@ -11,6 +11,9 @@ use super::*;
 #[track_caller]
 pub(crate) fn putnext(host: &Arc<HostShared>, q: *mut queue_t, mp: *mut mblk_t, what: &str) {
     let loc = Location::caller();
+    if crate::ldi::route_put(host, q, mp, false, what).is_some() {
+        return;
+    }
     host.check_no_driver_locks(what);
     let Some((s, is_rq)) = lookup(host, q) else {
         host.record_at(ViolationKind::BadQueue, format!("{what}: {q:p} is not a queue of a stream"), loc);
@@ -34,6 +37,9 @@ pub(crate) fn putnext(host: &Arc<HostShared>, q: *mut queue_t, mp: *mut mblk_t, 
 #[track_caller]
 pub(crate) fn qreply(host: &Arc<HostShared>, q: *mut queue_t, mp: *mut mblk_t) {
     let loc = Location::caller();
+    if crate::ldi::route_put(host, q, mp, true, "qreply").is_some() {
+        return;
+    }
     host.check_no_driver_locks("qreply");
     let Some((s, is_rq)) = lookup(host, q) else {
         host.record_at(ViolationKind::BadQueue, format!("qreply: {q:p} is not a queue of a stream"), loc);
@@ -60,6 +66,9 @@ const HOOK_WAIT: Duration = Duration::from_secs(2);
 #[track_caller]
 pub(crate) fn canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> bool {
     let loc = Location::caller();
+    if let Some(r) = crate::ldi::route_canputnext(host, q) {
+        return r;
+    }
     let Some((s, is_rq)) = lookup(host, q) else {
         host.record_at(ViolationKind::BadQueue, format!("canputnext: {q:p} is not a queue of a stream"), loc);
         return false;
@@ -107,6 +116,9 @@ pub(crate) fn canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> bool {
 #[track_caller]
 pub(crate) fn qenable(host: &Arc<HostShared>, q: *mut queue_t) {
     let loc = Location::caller();
+    if crate::ldi::route_qop(host, q, "qenable").is_some() {
+        return;
+    }
     let Some((s, is_rq)) = lookup(host, q) else {
         host.record_at(ViolationKind::BadQueue, format!("qenable: {q:p} is not a queue of a stream"), loc);
         return;
@@ -129,6 +141,9 @@ pub(crate) fn qenable(host: &Arc<HostShared>, q: *mut queue_t) {
 #[track_caller]
 pub(crate) fn qprocson(host: &Arc<HostShared>, q: *mut queue_t) {
     let loc = Location::caller();
+    if crate::ldi::route_qop(host, q, "qprocson").is_some() {
+        return;
+    }
     match lookup(host, q) {
         Some((s, true)) => {
             let mut h = head(&s);
@@ -147,6 +162,9 @@ pub(crate) fn qprocson(host: &Arc<HostShared>, q: *mut queue_t) {
 #[track_caller]
 pub(crate) fn qprocsoff(host: &Arc<HostShared>, q: *mut queue_t) {
     let loc = Location::caller();
+    if crate::ldi::route_qop(host, q, "qprocsoff").is_some() {
+        return;
+    }
     let s = match lookup(host, q) {
         Some((s, true)) => s,
         Some((_, false)) => {

@@ -79,7 +79,7 @@ pub const MAX_COPY: usize = 64 * 1024;
 
 /// Size of `union ioctypes` (iocblk, copyreq, copyresp): the first block
 /// of every `M_IOCTL`/`M_IOCDATA` the stream head builds.
-const IOCTYPES_SIZE: usize = {
+pub(crate) const IOCTYPES_SIZE: usize = {
     let a = size_of::<iocblk>();
     let b = size_of::<copyreq>();
     let c = size_of::<copyresp>();

@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The old-API DLPI stream's data path: a relay onto a real dld stream of
+//! its unit's link, so that dls's client of the link carries OpenVPN's IP
+//! traffic exactly as it carries IP plumbed with `ipadm` (issue 13).
+//!
+//! # Decision (research: /work/research/flows.md, candidate (1a);
+//! docs/research/relay-facts.md for the facts re-read in illumos-gate)
+//!
+//! Link flows live on dls's client of the link: `mac_link_flow_add`
+//! (`usr/src/uts/common/io/mac/mac_flow.c`) holds the link with
+//! `dls_devnet_hold_link` and adds the flow to `dlp->dl_mch`, and
+//! `mac_tx` (`mac_client.c`) classifies a client's packets against that
+//! client's own subflow table only.  No notification exists that would
+//! let a private client mirror them.  So the traffic must go through
+//! dls's client, and the only supported way to be carried by it is to be
+//! a dld stream.  As softmac's fast path does (`softmac_lower_setup` in
+//! `usr/src/uts/common/io/softmac/softmac_main.c`; `softmac_fp.c`), the
+//! old-API stream opens, on its control task, a dld stream of its own in
+//! the kernel and relays:
+//!
+//! 1. `DL_ATTACH_REQ`: `ldi_open_by_name("/dev/net/<link>")` (sdev's
+//!    `devnet_create_rvp` -> `dls_devnet_open`: style 1, attached),
+//!    `DLIOCRAW` (dld_str.c `ioc_raw`: whole frames both ways), `I_PUSH`
+//!    of our own module [`MODULE_NAME`] (registered in drv/tun's
+//!    `modlinkage`, as softmac registers its module next to its driver),
+//!    and `I_STR` [`TUNRLY_IOC_START`], which the module acknowledges
+//!    with its read queue only for `ioc_cr == kcred` (dld's `ioc_fast`
+//!    check for `DLIOCHDRINFO` is the model).  A relay that cannot be set
+//!    up (no `/dev/net` node for the link, e.g. a link given to a zone, or
+//!    a kernel without the module) leaves the stream on the older path
+//!    (`mac_client.rs`: its own primary client; flows do not reach it).
+//! 2. `DL_BIND_REQ`/`DL_UNBIND_REQ` go down as well and their acks are
+//!    awaited (dld answers from `dld_wput_nondata_task` on its taskq); a
+//!    bind dld refuses (`DL_SYSERR`/`EBUSY`: the link's primary is held
+//!    by someone else) is refused to IP.  tap's `DL_ENABMULTI_REQ`/
+//!    `DL_DISABMULTI_REQ` and `DL_PROMISCON_REQ`/`OFF` at the SAP and
+//!    multicast levels are forwarded after our own filter accepted them,
+//!    because dls filters by them (`dls_accept`).  Everything else
+//!    (`DL_INFO_REQ` above all) is answered in the old personality by
+//!    `mod.rs`: dld would say style 1 and, for tun, give IP a broadcast
+//!    address that makes it an ARP resolver (compat-dlpi.md §4.2).
+//! 3. `DL_UNITDATA_REQ` becomes an Ethernet frame (tap: to the DLSAP's
+//!    address; tun: to the link's peer address) `putnext` into the lower
+//!    stream: dld's `str_mdata_raw_put` -> `mac_tx` on dls's client, so
+//!    flows, `maxbw`, protection, snoop and the counters apply.  No flow
+//!    control toward IP, as before: when dld's queue is full
+//!    (`canputnext` false) the frame is dropped and counted.
+//! 4. What dld sends up raw (`dld_str_rx_raw`: the whole frame, already
+//!    demultiplexed by SAP and filtered by `dls_accept`) reaches our
+//!    module's read put procedure and goes to IP as `DL_UNITDATA_IND` in
+//!    the stream's personality, through our own receive filter too
+//!    (never a frame with the unit's own source address).
+//!
+//! # Theory statement
+//!
+//! **Contexts.**  Every LDI call (`ldi_open_by_name`, `ldi_ioctl`,
+//! `ldi_close`) and every wait for a lower ack runs on the stream's
+//! control task or in its close, never in a put procedure or the module's
+//! procedures (all LDI entries assert `!servicing_interrupt()`;
+//! driver_lyr.c).  The transmit runs in IP's put procedure; the module's
+//! read put procedure runs in dld's taskq (acks) or in whatever thread
+//! runs dls's receive (our own write path calling `mac_rx`, a mac
+//! worker).  Neither blocks.
+//!
+//! **Locks.**  `Relay::st` and a module's `ModState::relay` are leaves:
+//! never held across `putnext`, `qreply` or an LDI call.
+//!
+//! **Teardown.**  `close` (from `DL_DETACH_REQ` or the upper stream's
+//! close, before its `qprocsoff`): the relay turns `Closing` (new
+//! transmits and receives drop), waits until none is in flight, unbinds
+//! the lower if it is bound (IP's module close already sent its own
+//! `DL_UNBIND_REQ` in the usual order), then `ldi_close`, which closes
+//! our module (`qprocsoff`: no read put procedure runs after it) and
+//! dld (`dld_close`: the last active stream removes dls's unicast
+//! address).  No frame reaches the upper stream after `close` returns.
+//!
+//! **Invariants.**  The module is inert unless started by the kernel: a
+//! module a user pushes passes everything through.  Every lower request
+//! has exactly one ack awaited; a message from dld that answers nothing
+//! pending is freed.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::ffi::c_void;
+use core::mem::size_of;
+use core::ptr;
+
+use illumos_sys_hdrs as sys;
+use illumos_sys_hdrs::dlpi::*;
+use illumos_sys_hdrs::queue_t;
+
+use super::prim::{self, Personality};
+use crate::ddi::{Cred, DropReason, Errno, Kernel, LdiHandle, Probe};
+use crate::frame::{self, AddrClass, MacAddr};
+use crate::ioctl;
+use crate::link::Link;
+use crate::mblk::MsgBlk;
+use crate::queue::Queue;
+use crate::sync::{KCondvar, KMutex};
+
+/// The name of the driver's STREAMS module (`fmodsw`, `FMNAMESZ` 8).
+pub const MODULE_NAME: &str = "tunrly";
+/// [`MODULE_NAME`] NUL-terminated, for `I_PUSH`.
+const MODULE_NAME_C: &[u8] = b"tunrly\0";
+
+/// The private `I_STR` command that starts the module: acknowledged, for
+/// the kernel's credential only, with the module's read queue in 8 bytes.
+pub const TUNRLY_IOC_START: i32 = sys::streams_ioctl(b'R', 0x7501);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ready,
+    Closing,
+}
+
+struct RelaySt<K: Kernel> {
+    phase: Phase,
+    /// Transmits and receives between checking `phase` and returning.
+    inflight: u32,
+    /// A lower request is waiting for its ack.
+    waiting: bool,
+    reply: Option<MsgBlk<K>>,
+    /// The lower stream is bound.
+    bound: bool,
+}
+
+/// One old-API DLPI stream's lower dld stream.
+pub struct Relay<K: Kernel> {
+    k: K,
+    lh: LdiHandle,
+    /// The module's write queue: `putnext` on it enters dld.
+    mod_wq: *mut queue_t,
+    upper: Arc<Queue<K>>,
+    link: Arc<Link<K>>,
+    who: Personality,
+    st: KMutex<K, RelaySt<K>>,
+    cv: KCondvar<K>,
+}
+
+// SAFETY: mod_wq stays valid until ldi_close (done by `close`, after
+// which it is not used); everything else is Send + Sync.
+unsafe impl<K: Kernel> Send for Relay<K> {}
+// SAFETY: as above.
+unsafe impl<K: Kernel> Sync for Relay<K> {}
+
+/// The module's per-instance state, in `q_ptr` of its queue pair.
+struct ModState<K: Kernel> {
+    relay: KMutex<K, Option<Arc<Relay<K>>>>,
+}
+
+/// The other queue of a pair (illumos allocates the read queue first).
+fn other_queue(q: *mut queue_t) -> *mut queue_t {
+    // SAFETY: q is one queue of an allocated pair.
+    unsafe {
+        if (*q).q_flag & sys::QREADR != 0 { q.add(1) } else { q.sub(1) }
+    }
+}
+
+/// # Safety
+/// `q` is a queue of an open module instance of ours.
+unsafe fn mod_state<'a, K: Kernel>(q: *mut queue_t) -> Option<&'a ModState<K>> {
+    // SAFETY: mod_open stored a Box<ModState<K>>; mod_close frees it
+    // after qprocsoff.
+    unsafe { ((*q).q_ptr as *const ModState<K>).as_ref() }
+}
+
+impl<K: Kernel> Relay<K> {
+    /// Step 1 of the decision: the lower stream with our module started.
+    /// Blocks: control task only.
+    pub fn open(k: &K, link: &Arc<Link<K>>, upper: &Arc<Queue<K>>, who: Personality) -> Result<Arc<Self>, Errno> {
+        let name = link.name.to_bytes();
+        let name = name.split(|b| *b == 0).next().unwrap_or(&[]);
+        let mut path = alloc::vec::Vec::with_capacity(9 + name.len());
+        path.extend_from_slice(b"/dev/net/");
+        path.extend_from_slice(name);
+        let lh = k.ldi_open_by_name(&path)?;
+        match Self::start(k, lh) {
+            Ok(mod_rq) => {
+                let relay = Arc::new(Relay {
+                    k: k.clone(),
+                    lh,
+                    mod_wq: other_queue(mod_rq),
+                    upper: upper.clone(),
+                    link: link.clone(),
+                    who,
+                    st: KMutex::new(RelaySt { phase: Phase::Ready, inflight: 0, waiting: false, reply: None, bound: false }),
+                    cv: KCondvar::new(),
+                });
+                // SAFETY: the module instance is open until ldi_close.
+                match unsafe { mod_state::<K>(mod_rq) } {
+                    Some(ms) => *ms.relay.lock() = Some(relay.clone()),
+                    None => {
+                        k.ldi_close(lh);
+                        return Err(sys::EPROTO);
+                    }
+                }
+                Ok(relay)
+            }
+            Err(e) => {
+                k.ldi_close(lh);
+                Err(e)
+            }
+        }
+    }
+
+    /// `DLIOCRAW`, `I_PUSH` and the start ioctl; the module's read queue.
+    fn start(k: &K, lh: LdiHandle) -> Result<*mut queue_t, Errno> {
+        // SAFETY: DLIOCRAW takes no argument; I_PUSH a NUL-terminated
+        // name in kernel memory, valid during the call.
+        unsafe {
+            k.ldi_ioctl(lh, DLIOCRAW, 0)?;
+            k.ldi_ioctl(lh, sys::I_PUSH, MODULE_NAME_C.as_ptr() as isize)?;
+        }
+        let mut out = [0u8; 8];
+        k.ldi_ioctl_istr(lh, TUNRLY_IOC_START, &mut out)?;
+        let rq = usize::from_ne_bytes(out) as *mut queue_t;
+        if rq.is_null() { Err(sys::EPROTO) } else { Ok(rq) }
+    }
+
+    /// Send one control request down and wait for its ack (dld answers
+    /// every primitive, from its taskq).  Blocks: control task or close.
+    fn request(&self, msg: MsgBlk<K>) -> Option<MsgBlk<K>> {
+        {
+            let s = self.st.lock();
+            let mut s = self.st.wait_until(s, &self.cv, |s| !s.waiting);
+            s.waiting = true;
+            s.reply = None;
+        }
+        // SAFETY: mod_wq is open until ldi_close; the message is handed on.
+        unsafe { self.k.putnext(self.mod_wq, msg.into_raw()) };
+        let s = self.st.lock();
+        let mut s = self.st.wait_until(s, &self.cv, |s| s.reply.is_some());
+        s.waiting = false;
+        let r = s.reply.take();
+        drop(s);
+        self.cv.broadcast();
+        r
+    }
+
+    /// Forward a DLPI request; `Ok` for `DL_OK_ACK`/`want`, else the
+    /// `DL_ERROR_ACK`'s (`dl_errno`, `dl_unix_errno`).
+    fn forward(&self, head: &[u32], tail: &[u8], want: u32) -> Result<MsgBlk<K>, (u32, u32)> {
+        let mut b = alloc::vec::Vec::with_capacity(head.len() * 4 + tail.len());
+        for w in head {
+            b.extend_from_slice(&w.to_ne_bytes());
+        }
+        b.extend_from_slice(tail);
+        let Some(mut msg) = MsgBlk::alloc_with(&self.k, 0, &b) else { return Err((DL_SYSERR, sys::ENOMEM as u32)) };
+        msg.set_db_type(sys::M_PROTO);
+        let Some(ack) = self.request(msg) else { return Err((DL_SYSERR, sys::EPROTO as u32)) };
+        match ack.read_head::<u32>() {
+            Some(p) if p == want || p == DL_OK_ACK => Ok(ack),
+            Some(DL_ERROR_ACK) => match ack.read_head::<dl_error_ack_t>() {
+                Some(e) => Err((e.dl_errno, e.dl_unix_errno)),
+                None => Err((DL_SYSERR, sys::EPROTO as u32)),
+            },
+            _ => Err((DL_SYSERR, sys::EPROTO as u32)),
+        }
+    }
+
+    /// Bind the lower stream to `sap` (connectionless).  Control task.
+    pub fn bind(&self, sap: u32) -> Result<(), (u32, u32)> {
+        // dl_bind_req_t: prim, sap, max_conind, service_mode (u16) and
+        // conn_mgmt (u16), xidtest_flg.
+        let mode_mgmt = u32::from_ne_bytes({
+            let m = (DL_CLDLS as u16).to_ne_bytes();
+            [m[0], m[1], 0, 0]
+        });
+        self.forward(&[DL_BIND_REQ, sap, 0, mode_mgmt, 0], &[], DL_BIND_ACK)?;
+        self.st.lock().bound = true;
+        Ok(())
+    }
+
+    /// Unbind the lower stream (errors ignored: IP always gets its
+    /// `DL_OK_ACK`).  Control task or close.
+    pub fn unbind(&self) {
+        let was = core::mem::replace(&mut self.st.lock().bound, false);
+        if was {
+            let _ = self.forward(&[DL_UNBIND_REQ], &[], DL_OK_ACK);
+        }
+    }
+
+    /// Forward tap's `DL_ENABMULTI_REQ`/`DL_DISABMULTI_REQ` (`group`) or
+    /// `DL_PROMISCON_REQ`/`OFF` (`level`), after our own filter took it.
+    pub fn forward_filter(&self, prim_: u32, group: Option<&MacAddr>, level: u32) {
+        let r = match group {
+            Some(g) => self.forward(&[prim_, 6, 12], g, DL_OK_ACK),
+            None => self.forward(&[prim_, level], &[], DL_OK_ACK),
+        };
+        if r.is_err() {
+            self.k.probe(Probe::Drop(self.link.linkid, DropReason::BadWrite));
+        }
+    }
+
+    /// Step 3: IP's frame into dld.  Never blocks (put procedure).
+    pub fn tx(&self, frame: MsgBlk<K>) {
+        {
+            let mut s = self.st.lock();
+            if s.phase != Phase::Ready {
+                drop(s);
+                self.link.stats.dropped(DropReason::Closing);
+                return;
+            }
+            s.inflight += 1;
+        }
+        // SAFETY: mod_wq is open while inflight > 0 (close waits).
+        if unsafe { self.k.canputnext(self.mod_wq) } {
+            // SAFETY: as above; the frame is handed on.
+            unsafe { self.k.putnext(self.mod_wq, frame.into_raw()) };
+        } else {
+            drop(frame);
+            self.link.stats.tx_dropped();
+            self.k.probe(Probe::Drop(self.link.linkid, DropReason::NoBuffer));
+        }
+        self.leave();
+    }
+
+    fn leave(&self) {
+        let mut s = self.st.lock();
+        s.inflight -= 1;
+        let idle = s.inflight == 0;
+        drop(s);
+        if idle {
+            self.cv.broadcast();
+        }
+    }
+
+    /// Step 4: a raw frame from dld to IP.
+    fn rx(&self, mut msg: MsgBlk<K>) {
+        {
+            let mut s = self.st.lock();
+            if s.phase != Phase::Ready {
+                return;
+            }
+            s.inflight += 1;
+        }
+        if let Err(reason) = self.up(&mut msg).and_then(|()| self.send_up(msg)) {
+            self.link.stats.dropped(reason);
+            self.k.probe(Probe::Drop(self.link.linkid, reason));
+        }
+        self.leave();
+    }
+
+    fn up(&self, msg: &mut MsgBlk<K>) -> Result<(), DropReason> {
+        let want = msg.len().min(frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN);
+        if !msg.pullup(&self.k, want) {
+            return Err(DropReason::BadWrite);
+        }
+        Ok(())
+    }
+
+    fn send_up(&self, mut msg: MsgBlk<K>) -> Result<(), DropReason> {
+        let Some(h) = frame::parse_ether(msg.first_block()) else { return Err(DropReason::BadWrite) };
+        if h.header_len != frame::ETHER_HDR_LEN {
+            // Old-API IP takes untagged frames only.
+            return Ok(());
+        }
+        let rx = self.upper.dlpi_rx();
+        let own = self.link.mac();
+        let takes = match self.who {
+            Personality::Tap => rx.takes_tap_frame(&own, &h.dst, &h.src, h.ethertype),
+            Personality::Tun => rx.takes_tun_packet(h.ethertype),
+        };
+        if !takes {
+            return Ok(());
+        }
+        let (dsap, ssap, class) = match self.who {
+            Personality::Tap => {
+                (self.who.dlsap(&h.dst, h.ethertype), self.who.dlsap(&h.src, h.ethertype), frame::classify(&h.dst))
+            }
+            Personality::Tun => {
+                let none = [0; frame::ETHER_ADDR_LEN];
+                (self.who.dlsap(&none, h.ethertype), self.who.dlsap(&none, h.ethertype), AddrClass::Unicast)
+            }
+        };
+        if !msg.trim_front(frame::ETHER_HDR_LEN) {
+            return Err(DropReason::BadWrite);
+        }
+        prim::send_unitdata_ind(&self.k, &self.upper, msg, &dsap, &ssap, class != AddrClass::Unicast)
+    }
+
+    /// Teardown (see the theory statement).  Blocks: control task or close.
+    pub fn close(&self) {
+        {
+            let mut s = self.st.lock();
+            s.phase = Phase::Closing;
+            drop(s);
+            let s = self.st.lock();
+            drop(self.st.wait_until(s, &self.cv, |s| s.inflight == 0));
+        }
+        self.unbind();
+        self.k.ldi_close(self.lh);
+    }
+}
+
+// ----- the module's procedures (its streamtab, registered by drv/tun) -----
+
+/// Module open: `MODOPEN` only; inert until started.
+///
+/// # Safety
+/// `rq` is the read queue of a fresh module pair.
+pub unsafe fn mod_open<K: Kernel>(k: &K, rq: *mut queue_t, sflag: i32, _cr: Cred) -> Result<(), Errno> {
+    if sflag != sys::MODOPEN {
+        return Err(sys::ENXIO);
+    }
+    let st = Box::into_raw(Box::new(ModState::<K> { relay: KMutex::new(None) })).cast::<c_void>();
+    // SAFETY: a fresh pair, ours from now on.
+    unsafe {
+        (*rq).q_ptr = st;
+        (*other_queue(rq)).q_ptr = st;
+        k.qprocson(rq);
+    }
+    Ok(())
+}
+
+/// Module close: `qprocsoff`, forget the relay, free the state.
+///
+/// # Safety
+/// `rq` is the read queue of a pair [`mod_open`] succeeded on.
+pub unsafe fn mod_close<K: Kernel>(k: &K, rq: *mut queue_t) {
+    // SAFETY: our pair; after qprocsoff no procedure of ours runs on it.
+    unsafe {
+        k.qprocsoff(rq);
+        let p = (*rq).q_ptr as *mut ModState<K>;
+        (*rq).q_ptr = ptr::null_mut();
+        (*other_queue(rq)).q_ptr = ptr::null_mut();
+        if !p.is_null() {
+            drop(Box::from_raw(p));
+        }
+    }
+}
+
+/// Module write put: the start ioctl, else pass-through.
+///
+/// # Safety
+/// `wq` is the module's write queue; `mp` is owned.
+pub unsafe fn mod_wput<K: Kernel>(k: &K, wq: *mut queue_t, mp: *mut sys::mblk_t) {
+    // SAFETY: STREAMS hands us mp.
+    let Some(msg) = (unsafe { MsgBlk::<K>::from_raw(mp) }) else { return };
+    if msg.db_type() == sys::M_IOCTL {
+        if let Some(h) = ioctl::header(&msg).filter(|h| h.cmd == TUNRLY_IOC_START) {
+            if !k.is_kcred(h.cred) || h.count < size_of::<u64>() {
+                return ioctl::nak(k, wq, msg, sys::EPERM);
+            }
+            let rq = other_queue(wq) as usize;
+            return ioctl::ack(k, wq, msg, 0, Some(&rq.to_ne_bytes()));
+        }
+    }
+    // SAFETY: wq is ours; the message is handed on.
+    unsafe { k.putnext(wq, msg.into_raw()) };
+}
+
+/// Module read put: to the relay once started, else pass-through.
+///
+/// # Safety
+/// `rq` is the module's read queue; `mp` is owned.
+pub unsafe fn mod_rput<K: Kernel>(k: &K, rq: *mut queue_t, mp: *mut sys::mblk_t) {
+    // SAFETY: STREAMS hands us mp.
+    let Some(msg) = (unsafe { MsgBlk::<K>::from_raw(mp) }) else { return };
+    // SAFETY: rq is ours and open.
+    let relay = unsafe { mod_state::<K>(rq) }.and_then(|ms| ms.relay.lock().clone());
+    let Some(relay) = relay else {
+        // SAFETY: as above; handed on.
+        return unsafe { k.putnext(rq, msg.into_raw()) };
+    };
+    match msg.db_type() {
+        sys::M_DATA => relay.rx(msg),
+        sys::M_PROTO | sys::M_PCPROTO => {
+            let mut s = relay.st.lock();
+            if s.waiting && s.reply.is_none() {
+                s.reply = Some(msg);
+                drop(s);
+                relay.cv.broadcast();
+            }
+            // Otherwise unasked (DL_NOTIFY_IND, a stray ack): freed.
+        }
+        // Ioctl acks and the rest: to the lower stream head.
+        // SAFETY: as above; handed on.
+        _ => unsafe { k.putnext(rq, msg.into_raw()) },
+    }
+}
