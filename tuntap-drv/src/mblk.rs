@@ -310,6 +310,27 @@ impl<K: Kernel> MsgBlk<K> {
         true
     }
 
+    /// Undo a [`MsgBlk::prepend`] of `n` bytes: drop the block it added
+    /// in front, or move the read pointer back over the bytes it wrote
+    /// into the headroom.
+    pub fn unprepend(&mut self, n: usize) {
+        let m = self.mp.as_ptr();
+        // SAFETY: we own the message; b_cont is null or our chain.
+        let own_block = unsafe { block_len(m) == n && !(*m).b_cont.is_null() };
+        if own_block {
+            // SAFETY: unlinking the front block leaves the rest ours; the
+            // front block alone is freed.
+            unsafe {
+                let rest = (*m).b_cont;
+                (*m).b_cont = ptr::null_mut();
+                K::freemsg(m);
+                self.mp = NonNull::new_unchecked(rest);
+            }
+        } else {
+            let _ = self.trim_front(n);
+        }
+    }
+
     /// Put `hdr` in front of the message: in place when the first block
     /// has the headroom and is not shared, else in a new block.
     pub fn prepend(&mut self, k: &K, hdr: &[u8]) -> bool {

@@ -11,7 +11,10 @@
 //! gets the packet back and returns it to mac.
 //!
 //! **Draining.**  Exactly one thread at a time moves packets from the
-//! backlog to the stream head (`draining`).  Others that add packets or
+//! backlog to the stream head (`draining`); [`Queue::deliver`] queues a
+//! packet and claims the drain under one lock, and a packet that finds
+//! the backlog empty goes straight to the stream head (two backlog locks
+//! per packet in all).  Others that add packets or
 //! run the service procedure while it drains set `again`, and the drainer
 //! looks once more before it stops, so no wake-up is lost.  When
 //! `canputnext` refuses, STREAMS marks the stream head to back-enable our
@@ -206,16 +209,16 @@ impl<K: Kernel> Queue<K> {
     // ----- the backlog -----
 
     /// Offer a packet (already framed for the reader, without packet
-    /// info) to the backlog.
-    pub fn enqueue(&self, mut msg: MsgBlk<K>) -> Enqueue<K> {
-        let len = msg.len();
-        {
-            let b = self.backlog.lock();
-            if b.packets.len() >= b.max_packets || b.packets.bytes().saturating_add(len) > b.max_bytes {
-                return Enqueue::Full(msg);
-            }
-        }
-        if self.packet_info.load(Ordering::Relaxed) {
+    /// info) to the backlog and, unless another thread is draining it,
+    /// drain it to the stream head.  The caller is a user of `rq`.
+    ///
+    /// One backlog lock finds room, queues the packet and claims the
+    /// drain; when the backlog was empty the packet skips it and goes
+    /// straight to `putnext`; one more lock sees the backlog empty and
+    /// ends the drain.  So a packet costs two backlog locks.
+    pub fn deliver(&self, mut msg: MsgBlk<K>) -> Enqueue<K> {
+        let info = self.packet_info.load(Ordering::Relaxed);
+        if info {
             let proto = match self.tap {
                 true => frame::parse_ether(msg.first_block()).map_or(0, |h| h.ethertype),
                 false => msg.first_block().first().and_then(|b| frame::ethertype_for_ip(*b)).unwrap_or(0),
@@ -225,7 +228,33 @@ impl<K: Kernel> Queue<K> {
                 return Enqueue::Gone(msg);
             }
         }
-        self.backlog.lock().packets.push_back(msg);
+        let len = msg.len();
+        let direct = {
+            let mut b = self.backlog.lock();
+            if b.packets.len() >= b.max_packets || b.packets.bytes().saturating_add(len) > b.max_bytes {
+                drop(b);
+                if info {
+                    // Hand it back as it came: without the header.
+                    msg.unprepend(core::mem::size_of::<PacketInfo>());
+                }
+                return Enqueue::Full(msg);
+            }
+            if b.draining {
+                // The drainer pops until the backlog is empty: it will
+                // take this one too.
+                b.packets.push_back(msg);
+                return Enqueue::Queued;
+            }
+            b.draining = true;
+            b.again = false;
+            if b.packets.is_empty() {
+                Some(msg)
+            } else {
+                b.packets.push_back(msg);
+                None
+            }
+        };
+        self.drain_claimed(direct);
         Enqueue::Queued
     }
 
@@ -253,14 +282,24 @@ impl<K: Kernel> Queue<K> {
             b.draining = true;
             b.again = false;
         }
+        self.drain_claimed(None);
+    }
+
+    /// Drain as the one drainer (`draining` is ours): `first`, if given,
+    /// goes before anything in the backlog (the backlog was empty when it
+    /// was claimed).  Ends with `draining` cleared.
+    fn drain_claimed(&self, mut first: Option<MsgBlk<K>>) {
         loop {
-            let next = {
-                let mut b = self.backlog.lock();
-                match b.packets.pop_front() {
-                    Some(m) => m,
-                    None => {
-                        b.draining = false;
-                        return;
+            let next = match first.take() {
+                Some(m) => m,
+                None => {
+                    let mut b = self.backlog.lock();
+                    match b.packets.pop_front() {
+                        Some(m) => m,
+                        None => {
+                            b.draining = false;
+                            return;
+                        }
                     }
                 }
             };

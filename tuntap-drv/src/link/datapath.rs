@@ -119,6 +119,10 @@ impl<K: Kernel> Link<K> {
     /// mac's alone).  `tap`: the frame's (destination, source) on a tap
     /// unit, `None` on a tun unit (no link addresses).
     fn plumbing_for(&self, sap: u16, tap: Option<(MacAddr, MacAddr)>) -> Option<Plumbed<K>> {
+        // No old-API IP on the link: skip the list and its lock.
+        if self.plumbed.load(core::sync::atomic::Ordering::Acquire) == 0 {
+            return None;
+        }
         let list = self.plumbing.lock().clone();
         if list.is_empty() {
             return None;
@@ -219,10 +223,9 @@ impl<K: Kernel> Link<K> {
             return Offered::Dropped;
         }
         let len = msg.len();
-        let r = match minor.enqueue(msg) {
+        let r = match minor.deliver(msg) {
             Enqueue::Queued => {
                 self.stats.transmitted(len, class);
-                minor.drain();
                 Offered::Queued
             }
             Enqueue::Full(msg) => Offered::Full(msg, minor.clone()),

@@ -40,7 +40,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ffi::{c_char, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::{mac_callbacks_t, uint_t};
@@ -165,6 +165,10 @@ pub struct Link<K: Kernel> {
     /// no `dls_devnet_destroy` since).
     devnet: AtomicBool,
     mtu: AtomicU32,
+    /// Lock-free copies for the data path: `Props::mac` (written under
+    /// `state`) and the length of `plumbing` (written under it).
+    mac_bits: AtomicU64,
+    plumbed: AtomicU32,
     pub stats: LinkStats,
     state: KMutex<K, Props>,
     queues: KMutex<K, Arc<Vec<Arc<Queue<K>>>>>,
@@ -237,6 +241,8 @@ impl<K: Kernel> Link<K> {
             mh: AtomicPtr::new(ptr::null_mut()),
             devnet: AtomicBool::new(false),
             mtu: AtomicU32::new(spec.mtu),
+            mac_bits: AtomicU64::new(frame::mac_to_bits(&own)),
+            plumbed: AtomicU32::new(0),
             stats: LinkStats::default(),
             state: KMutex::new(Props {
                 mac: own,
@@ -281,7 +287,7 @@ impl<K: Kernel> Link<K> {
     }
 
     pub fn mac(&self) -> MacAddr {
-        self.state.lock().mac
+        frame::mac_from_bits(self.mac_bits.load(Ordering::Acquire))
     }
 
     pub fn is_transient(&self) -> bool {
@@ -423,6 +429,7 @@ impl<K: Kernel> Link<K> {
         let mut next: Vec<Arc<Queue<K>>> = Vec::with_capacity(list.len() + 1);
         next.extend(list.iter().cloned());
         next.push(minor.clone());
+        self.plumbed.store(next.len() as u32, Ordering::Release);
         *list = Arc::new(next);
         Ok(())
     }
@@ -434,6 +441,7 @@ impl<K: Kernel> Link<K> {
         let next: Vec<Arc<Queue<K>>> =
             list.iter().filter(|m| !ptr::eq(Arc::as_ptr(m), minor)).cloned().collect();
         let found = next.len() != before;
+        self.plumbed.store(next.len() as u32, Ordering::Release);
         *list = Arc::new(next);
         found
     }
@@ -482,7 +490,10 @@ impl<K: Kernel> Link<K> {
         if !frame::is_valid_unicast(&mac) {
             return Err(sys::EINVAL);
         }
-        self.state.lock().mac = mac;
+        let mut p = self.state.lock();
+        p.mac = mac;
+        self.mac_bits.store(frame::mac_to_bits(&mac), Ordering::Release);
+        drop(p);
         if tell_mac {
             self.with_mac(|mh| self.k.mac_unicst_update(mh, &mac));
         }
@@ -602,3 +613,4 @@ impl<K: Kernel> Link<K> {
         self.sync_link_state();
     }
 }
+
