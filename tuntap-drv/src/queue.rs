@@ -32,15 +32,17 @@
 //! it is never held across `putnext`, `qreply` or any mac upcall.
 //! `quiesce` is a leaf too, held only around its condition variable.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use illumos_sys_hdrs::queue_t;
 use tuntap_abi::PacketInfo;
+use tuntap_abi::batch::{self, BatchError, TunRecord, batch_flags};
 
 use crate::ddi::Kernel;
 use crate::dlpi::filter::RxFilter;
 use crate::frame;
-use crate::mblk::{MsgBlk, MsgQueue};
+use crate::ddi::{DropReason, Probe};
+use crate::mblk::{MsgBlk, MsgBuilder, MsgQueue};
 use crate::sync::{KCondvar, KMutex};
 
 /// Default backlog bound, in packets.
@@ -57,6 +59,8 @@ struct Backlog<K: Kernel> {
     packets: MsgQueue<K>,
     max_packets: usize,
     max_bytes: usize,
+    /// Batched reads: the most bytes one message to the reader holds.
+    read_max: usize,
     draining: bool,
     again: bool,
 }
@@ -87,6 +91,11 @@ pub struct Queue<K: Kernel> {
     /// For an old-API DLPI stream: its bound SAP, promiscuous levels
     /// and multicast groups (what the link may pass up to it).
     dlpi_rx: RxFilter<K>,
+    /// `batch_flags` in force (batched reads and writes).
+    batch: AtomicU32,
+    /// Batched writes refused whole, and the last one's fault and record.
+    refused: AtomicU32,
+    last_refusal: AtomicU64,
     tx_blocked: AtomicBool,
     /// The link this queue was attached to was deleted (see `Minor::settle`).
     evicted: AtomicBool,
@@ -115,11 +124,15 @@ impl<K: Kernel> Queue<K> {
                 packets: MsgQueue::new(),
                 max_packets: DEFAULT_MAX_PACKETS as usize,
                 max_bytes: DEFAULT_MAX_BYTES as usize,
+                read_max: batch::READ_MAX_DEFAULT as usize,
                 draining: false,
                 again: false,
             }),
             packet_info: AtomicBool::new(false),
             dlpi_rx: RxFilter::new(),
+            batch: AtomicU32::new(0),
+            refused: AtomicU32::new(0),
+            last_refusal: AtomicU64::new(0),
             tx_blocked: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             users: AtomicU32::new(0),
@@ -174,6 +187,38 @@ impl<K: Kernel> Queue<K> {
         (b.max_packets as u32, b.max_bytes as u32)
     }
 
+    /// Set batching (`batch_flags`) and the batched-read size.
+    pub fn set_batch(&self, flags: u32, read_max: u32) {
+        self.backlog.lock().read_max = read_max as usize;
+        self.batch.store(flags, Ordering::Release);
+    }
+
+    /// The `batch_flags` in force and the batched-read size.
+    pub fn batch(&self) -> (u32, u32) {
+        let read_max = self.backlog.lock().read_max as u32;
+        (self.batch.load(Ordering::Acquire), read_max)
+    }
+
+    pub fn batch_reads(&self) -> bool {
+        self.batch.load(Ordering::Relaxed) & batch_flags::READ != 0
+    }
+
+    pub fn batch_writes(&self) -> bool {
+        self.batch.load(Ordering::Relaxed) & batch_flags::WRITE != 0
+    }
+
+    /// A batched write was refused whole: count it and remember why.
+    pub fn note_refused(&self, e: BatchError, record: u32) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        self.last_refusal.store(u64::from(e.code()) << 32 | u64::from(record), Ordering::Relaxed);
+    }
+
+    /// Batched writes refused, the last one's fault code and record.
+    pub fn refusals(&self) -> (u32, u32, u32) {
+        let last = self.last_refusal.load(Ordering::Relaxed);
+        (self.refused.load(Ordering::Relaxed), (last >> 32) as u32, last as u32)
+    }
+
     /// Backlog length in packets and bytes.
     pub fn backlog_len(&self) -> (usize, usize) {
         let b = self.backlog.lock();
@@ -216,7 +261,10 @@ impl<K: Kernel> Queue<K> {
     /// drain; when the backlog was empty the packet skips it and goes
     /// straight to `putnext`; one more lock sees the backlog empty and
     /// ends the drain.  So a packet costs two backlog locks.
-    pub fn deliver(&self, mut msg: MsgBlk<K>) -> Enqueue<K> {
+    /// With `hold`, a queue whose reader takes batches only queues the
+    /// packet: the caller (`mc_tx`, with a whole chain to deliver) calls
+    /// [`Queue::drain`] once at the end, so the chain goes up as batches.
+    pub fn deliver(&self, mut msg: MsgBlk<K>, hold: bool) -> Enqueue<K> {
         let info = self.packet_info.load(Ordering::Relaxed);
         if info {
             let proto = match self.tap {
@@ -239,9 +287,9 @@ impl<K: Kernel> Queue<K> {
                 }
                 return Enqueue::Full(msg);
             }
-            if b.draining {
+            if b.draining || (hold && self.batch_reads()) {
                 // The drainer pops until the backlog is empty: it will
-                // take this one too.
+                // take this one too (or the holder drains later).
                 b.packets.push_back(msg);
                 return Enqueue::Queued;
             }
@@ -288,7 +336,14 @@ impl<K: Kernel> Queue<K> {
     /// Drain as the one drainer (`draining` is ours): `first`, if given,
     /// goes before anything in the backlog (the backlog was empty when it
     /// was claimed).  Ends with `draining` cleared.
-    fn drain_claimed(&self, mut first: Option<MsgBlk<K>>) {
+    fn drain_claimed(&self, first: Option<MsgBlk<K>>) {
+        if self.batch.load(Ordering::Acquire) & batch_flags::READ != 0 {
+            return self.drain_batches(first);
+        }
+        self.drain_single(first)
+    }
+
+    fn drain_single(&self, mut first: Option<MsgBlk<K>>) {
         loop {
             let next = match first.take() {
                 Some(m) => m,
@@ -319,6 +374,75 @@ impl<K: Kernel> Queue<K> {
             }
             b.draining = false;
             return;
+        }
+    }
+
+    /// [`Queue::drain_claimed`] for a reader of batches: each message to
+    /// the stream head links as many backlog packets as fit in
+    /// `read_max` bytes, each behind a [`TunRecord`] put in its headroom
+    /// (see `tuntap_abi::batch`).  Packets are linked, never copied.
+    fn drain_batches(&self, mut first: Option<MsgBlk<K>>) {
+        const HDR: usize = batch::RECORD_HDR_LEN;
+        loop {
+            // SAFETY: the caller keeps rq open (user or service procedure).
+            if !unsafe { self.k.canputnext(self.rq) } {
+                let mut b = self.backlog.lock();
+                if let Some(m) = first.take() {
+                    b.packets.push_front(m);
+                }
+                if b.again {
+                    b.again = false;
+                    continue;
+                }
+                b.draining = false;
+                return;
+            }
+            let mut taken = MsgQueue::<K>::new();
+            {
+                let mut b = self.backlog.lock();
+                let mut room = b.read_max;
+                if let Some(m) = first.take() {
+                    room = room.saturating_sub(HDR + m.len() + batch::RECORD_ALIGN);
+                    taken.push_back(m);
+                }
+                while let Some(len) = b.packets.front_len() {
+                    let need = HDR + len + batch::RECORD_ALIGN;
+                    if need > room && !taken.is_empty() {
+                        break;
+                    }
+                    room = room.saturating_sub(need);
+                    if let Some(m) = b.packets.pop_front() {
+                        taken.push_back(m);
+                    }
+                }
+                if taken.is_empty() {
+                    b.draining = false;
+                    return;
+                }
+            }
+            let mut out = MsgBuilder::<K>::new();
+            let mut pad = 0usize;
+            for mut m in taken.take_all() {
+                let len = m.len();
+                let rec = TunRecord { len: len as u32, flags: 0, _pad: 0 };
+                let mut prefix = [0u8; HDR + batch::RECORD_ALIGN];
+                let hdr_at = pad;
+                if let Some(h) = prefix.get_mut(hdr_at..hdr_at + HDR) {
+                    h.copy_from_slice(tuntap_abi::as_bytes(&rec));
+                }
+                if !m.prepend(&self.k, prefix.get(..hdr_at + HDR).unwrap_or(&[])) {
+                    // No memory for a header block: this packet is lost.
+                    drop(m);
+                    self.k.probe(Probe::Drop(0, DropReason::NoBuffer));
+                    continue;
+                }
+                out.push(m);
+                pad = batch::record_pad(len);
+            }
+            if let Some(msg) = out.finish() {
+                // SAFETY: as above; the message is owned and passed on.
+                unsafe { self.k.putnext(self.rq, msg.into_raw()) };
+            }
         }
     }
 

@@ -64,6 +64,21 @@ impl LinkStats {
         }
     }
 
+    /// `n` packets of `bytes` in all were passed up in one chain;
+    /// `classes` counts them by [`AddrClass`] (unicast, multicast,
+    /// broadcast).
+    pub fn received_many(&self, n: usize, bytes: usize, classes: [u32; 3]) {
+        let [_, multi, broad] = classes;
+        self.ipackets.fetch_add(n as u64, Relaxed);
+        self.rbytes.fetch_add(bytes as u64, Relaxed);
+        if multi > 0 {
+            self.multircv.fetch_add(u64::from(multi), Relaxed);
+        }
+        if broad > 0 {
+            self.brdcstrcv.fetch_add(u64::from(broad), Relaxed);
+        }
+    }
+
     pub fn resolver_reply(&self) {
         self.add(Counter::ResolverReplies, 1);
     }

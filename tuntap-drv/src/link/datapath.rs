@@ -48,13 +48,39 @@ impl<K: Kernel> Link<K> {
         r
     }
 
-    fn route_written(&self, mut msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
+    fn route_written(&self, msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
+        let Some((msg, class)) = self.prepare_written(msg, packet_info)? else {
+            // Consumed by old-API IP.
+            return Ok(());
+        };
+        let len = msg.len();
+        // SAFETY: msg is an owned single message, handed over.
+        match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
+            Some(()) => {
+                self.stats.received(len, class);
+                Ok(())
+            }
+            // Not handed over: the closure did not run, so msg was moved
+            // into it and dropped with it (freed).
+            None => Err(DropReason::Closing),
+        }
+    }
+
+    /// Validate a written packet, pass it to the old-API DLPI streams it
+    /// concerns, and frame it for mac: `Ok(Some((msg, class)))` when it is
+    /// now an Ethernet frame for `mac_rx`, `Ok(None)` when old-API IP
+    /// took it.
+    pub(super) fn prepare_written(
+        &self,
+        mut msg: MsgBlk<K>,
+        packet_info: bool,
+    ) -> Result<Option<(MsgBlk<K>, AddrClass)>, DropReason> {
         let w = self.check_written(&mut msg, packet_info)?;
         if w.plumbable {
             if let Some(up) = self.plumbing_for(w.sap, w.tap) {
                 match self.pass_up(&up, msg) {
                     Some(back) => msg = back,
-                    None => return Ok(()),
+                    None => return Ok(None),
                 }
             }
         }
@@ -64,17 +90,7 @@ impl<K: Kernel> Link<K> {
                 return Err(DropReason::NoBuffer);
             }
         }
-        let len = msg.len();
-        // SAFETY: msg is an owned single message, handed over.
-        match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
-            Some(()) => {
-                self.stats.received(len, w.class);
-                Ok(())
-            }
-            // Not handed over: the closure did not run, so msg was moved
-            // into it and dropped with it (freed).
-            None => Err(DropReason::Closing),
-        }
+        Ok(Some((msg, w.class)))
     }
 
     /// Validate a written packet (and drop its packet-info header).
@@ -196,7 +212,7 @@ impl<K: Kernel> Link<K> {
         let queues = self.queue_snapshot();
         while let Some(mut msg) = chain.next() {
             let Some(class) = self.frame_for_reader(&mut msg) else { continue };
-            if let Offered::Full(msg, minor) = self.offer(&queues, msg, class) {
+            if let Offered::Full(msg, minor) = self.offer(&queues, msg, class, true) {
                 // Give back this packet as the stack sent it: only a
                 // framing that can be undone was done so far.
                 match self.unframe(msg) {
@@ -204,16 +220,18 @@ impl<K: Kernel> Link<K> {
                     None => self.note_drop(DropReason::NoBuffer),
                 }
                 minor.note_blocked();
+                drain_held(&queues);
                 return chain.into_raw();
             }
         }
+        drain_held(&queues);
         ptr::null_mut()
     }
 
     /// Offer one packet, framed for the reader, to the queue its flow
     /// steers to.  A packet with no queue to take it is dropped and
     /// counted; a full queue hands it back with that queue.
-    fn offer(&self, queues: &[Arc<Queue<K>>], msg: MsgBlk<K>, class: AddrClass) -> Offered<K> {
+    fn offer(&self, queues: &[Arc<Queue<K>>], msg: MsgBlk<K>, class: AddrClass, hold: bool) -> Offered<K> {
         let Some(minor) = pick_queue(queues, self.mode, &msg) else {
             self.note_drop(DropReason::NoQueue);
             return Offered::Dropped;
@@ -223,7 +241,7 @@ impl<K: Kernel> Link<K> {
             return Offered::Dropped;
         }
         let len = msg.len();
-        let r = match minor.deliver(msg) {
+        let r = match minor.deliver(msg, hold) {
             Enqueue::Queued => {
                 self.stats.transmitted(len, class);
                 Offered::Queued
@@ -247,7 +265,7 @@ impl<K: Kernel> Link<K> {
             Mode::Tap => frame::parse_ether(msg.first_block()).map_or(AddrClass::Unicast, |h| frame::classify(&h.dst)),
             Mode::Tun => AddrClass::Unicast,
         };
-        match self.offer(&self.queue_snapshot(), msg, class) {
+        match self.offer(&self.queue_snapshot(), msg, class, false) {
             Offered::Queued => Ok(()),
             Offered::Dropped => Err(DropReason::NoQueue),
             Offered::Full(msg, _) => {
@@ -446,6 +464,17 @@ fn write_error(e: frame::WriteError) -> DropReason {
     match e {
         frame::WriteError::TooLong { .. } => DropReason::TooLong,
         _ => DropReason::BadWrite,
+    }
+}
+
+/// Drain the queues whose readers take batches: `mc_tx` held their
+/// packets back so a whole chain goes up as batches.
+fn drain_held<K: Kernel>(queues: &[Arc<Queue<K>>]) {
+    for q in queues.iter().filter(|q| q.batch_reads()) {
+        if q.enter() {
+            q.drain();
+            q.exit();
+        }
     }
 }
 

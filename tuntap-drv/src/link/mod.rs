@@ -53,8 +53,11 @@ use crate::queue::Queue;
 use crate::stats::LinkStats;
 use crate::sync::{KCondvar, KMutex};
 
+mod batch;
 pub mod callbacks;
 mod datapath;
+
+pub use batch::Refused;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
