@@ -267,14 +267,10 @@ impl<K: Kernel> Queue<K> {
     pub fn deliver(&self, mut msg: MsgBlk<K>, hold: bool) -> Enqueue<K> {
         let info = self.packet_info.load(Ordering::Relaxed);
         if info {
-            let proto = match self.tap {
-                true => frame::parse_ether(msg.first_block()).map_or(0, |h| h.ethertype),
-                false => msg.first_block().first().and_then(|b| frame::ethertype_for_ip(*b)).unwrap_or(0),
+            msg = match self.with_info(msg) {
+                Ok(m) => m,
+                Err(m) => return Enqueue::Gone(m),
             };
-            let pi = PacketInfo { flags: 0, proto: proto.to_be_bytes() };
-            if !msg.prepend(&self.k, tuntap_abi::as_bytes(&pi)) {
-                return Enqueue::Gone(msg);
-            }
         }
         let len = msg.len();
         let direct = {
@@ -304,6 +300,92 @@ impl<K: Kernel> Queue<K> {
         };
         self.drain_claimed(direct);
         Enqueue::Queued
+    }
+
+    /// [`Queue::deliver`] for many packets at once (a chain from `mc_tx`
+    /// bound for this one queue): one backlog lock takes as many as fit,
+    /// in order, and claims the drain.  What did not fit stays in
+    /// `list`, as it came.  Returns the packets and bytes taken.
+    pub fn deliver_list(&self, list: &mut MsgQueue<K>) -> (usize, usize) {
+        let info = self.packet_info.load(Ordering::Relaxed);
+        let mut pending = list.take_all();
+        let mut framed = MsgQueue::<K>::new();
+        if info {
+            for m in pending.by_ref() {
+                match self.with_info(m) {
+                    Ok(m) => framed.push_back(m),
+                    // No memory for the header: it stays for mac to retry.
+                    Err(m) => {
+                        list.push_back(m);
+                        break;
+                    }
+                }
+            }
+        } else {
+            for m in pending.by_ref() {
+                framed.push_back(m);
+            }
+        }
+        let (mut n, mut bytes) = (0usize, 0usize);
+        let mut direct = None;
+        let claimed = {
+            let mut b = self.backlog.lock();
+            if framed.len() == 1 && b.packets.is_empty() && !b.draining && !self.batch_reads() {
+                // One packet and nothing waiting: straight to the stream
+                // head, as `deliver` does.
+                if let Some(len) = framed.front_len().filter(|&l| l <= b.max_bytes) {
+                    direct = framed.pop_front();
+                    n = 1;
+                    bytes = len;
+                }
+            }
+            while let Some(len) = framed.front_len() {
+                if b.packets.len() >= b.max_packets || b.packets.bytes().saturating_add(len) > b.max_bytes {
+                    break;
+                }
+                if let Some(m) = framed.pop_front() {
+                    b.packets.push_back(m);
+                    n += 1;
+                    bytes += len;
+                }
+            }
+            let claim = n > 0 && !b.draining;
+            if claim {
+                b.draining = true;
+                b.again = false;
+            }
+            claim
+        };
+        // Hand back what did not fit, in order, without packet info.
+        let mut back = MsgQueue::<K>::new();
+        for mut m in framed.take_all() {
+            if info {
+                m.unprepend(core::mem::size_of::<PacketInfo>());
+            }
+            back.push_back(m);
+        }
+        for m in list.take_all() {
+            back.push_back(m);
+        }
+        for m in pending {
+            back.push_back(m);
+        }
+        *list = back;
+        if claimed {
+            self.drain_claimed(direct);
+        }
+        (n, bytes)
+    }
+
+    /// `msg` with its packet-info header in front, or `msg` back if there
+    /// was no memory for it.
+    fn with_info(&self, mut msg: MsgBlk<K>) -> Result<MsgBlk<K>, MsgBlk<K>> {
+        let proto = match self.tap {
+            true => frame::parse_ether(msg.first_block()).map_or(0, |h| h.ethertype),
+            false => msg.first_block().first().and_then(|b| frame::ethertype_for_ip(*b)).unwrap_or(0),
+        };
+        let pi = PacketInfo { flags: 0, proto: proto.to_be_bytes() };
+        if msg.prepend(&self.k, tuntap_abi::as_bytes(&pi)) { Ok(msg) } else { Err(msg) }
     }
 
     /// `mc_tx` found the backlog full: remember to wake mac, and make

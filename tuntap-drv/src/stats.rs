@@ -53,6 +53,14 @@ impl LinkStats {
         }
     }
 
+    /// `n` unicast packets of `bytes` in all reached a queue.
+    pub fn transmitted_many(&self, n: usize, bytes: usize) {
+        if n > 0 {
+            self.opackets.fetch_add(n as u64, Relaxed);
+            self.obytes.fetch_add(bytes as u64, Relaxed);
+        }
+    }
+
     /// A packet written by an application was passed up.
     pub fn received(&self, bytes: usize, class: AddrClass) {
         self.add(Counter::Ipackets, 1);

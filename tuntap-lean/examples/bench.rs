@@ -189,10 +189,165 @@ fn main() {
             let n = args.first().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
             let rows = single(n);
             print(&rows, n);
+            println!("\nBatched (tun; one system call carries many packets)\n");
+            println!("| path | bytes | ns/packet | packets/s | Gbit/s | driver locks/packet | mblks/packet | system calls/packet |");
+            println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+            for (r, sc) in batched(n) {
+                let pps = 1e9 / r.ns;
+                println!(
+                    "| {} | {} | {:.1} | {:.0} | {:.2} | {:.3} | {:.2} | {:.4} |",
+                    r.what, r.size, r.ns, pps, pps * r.size as f64 * 8.0 / 1e9, r.locks, r.blocks, sc
+                );
+            }
         }
     }
 }
 
+/// Set batching on a port.
+fn set_batch(r: &Rig, port: usize, flags: u32) {
+    use tuntap_abi::{self as abi, batch::TunIocBatch};
+    let req = TunIocBatch { version: abi::TUN_ABI_VERSION, flags, read_max: abi::batch::READ_MAX_MAX, ..Default::default() };
+    r.ports[port].ioctl(abi::TUN_IOC_BATCH, abi::as_bytes(&req)).expect("TUN_IOC_BATCH");
+}
+
+/// Batched rows: `per_call` packets per write(2) / per mc_tx chain.
+fn batched(n: u64) -> Vec<(Row, f64)> {
+    use tuntap_abi::batch::{self, batch_flags};
+    let mut rows = Vec::new();
+    for size in [64usize, 1500, 9000] {
+        let mtu = if size > 1500 { 9000 } else { 1500 };
+        let r = Rig::new(false, mtu, 1, 0).expect("rig");
+        set_batch(&r, 0, batch_flags::READ | batch_flags::WRITE);
+        let app = rig::ipv4_udp(size, 1);
+        // Writes: as many records as fit in one batched write.
+        let per_write = (batch::WRITE_MAX / (size + batch::RECORD_HDR_LEN + 3)).min(4096);
+        let mut w = vec![0u8; batch::WRITE_MAX];
+        let mut at = 0;
+        for _ in 0..per_write {
+            at = batch::put_record(&mut w, at, &app).expect("room");
+        }
+        let w = &w[..at];
+        let before = r.mac.rx_packets.load(std::sync::atomic::Ordering::Relaxed);
+        r.ports[0].write(w);
+        let got = r.mac.rx_packets.load(std::sync::atomic::Ordering::Relaxed) - before;
+        assert_eq!(got, per_write as u64, "every record of a batched write reached mac_rx");
+        let calls = (n / per_write as u64).max(1);
+        let row = measure(calls, format!("tun batched write ({per_write}/write) -> mac_rx"), size, || hot_write_batch(&r, w));
+        let k = per_write as f64;
+        rows.push((Row { ns: row.ns / k, locks: row.locks / k, blocks: row.blocks / k, ..row }, 1.0 / k));
+        // Reads: chains of 256 from mc_tx, read in batches.
+        let frame = rig::ether_frame(&app);
+        let mut buf = vec![0u8; batch::READ_MAX_MAX as usize];
+        let mut chain_buf = Vec::with_capacity(256);
+        let mut reads = 0u64;
+        let calls = (n / 256).max(1);
+        let row = measure(calls, "tun mc_tx(chain of 256) -> batched read".to_string(), size, || {
+            reads += hot_tx_read_batch(&r, &frame, &mut chain_buf, &mut buf);
+        });
+        let warm = calls.min(2000);
+        let per_read = (256 * (calls + warm)) as f64 / reads as f64;
+        rows.push((Row { ns: row.ns / 256.0, locks: row.locks / 256.0, blocks: row.blocks / 256.0, ..row }, 1.0 / per_read));
+    }
+    rows
+}
+
+#[inline(never)]
+fn hot_write_batch(r: &Rig, w: &[u8]) {
+    r.ports[0].write(black_box(w));
+}
+
+/// One chain of 256 through mc_tx, then batched reads until empty;
+/// returns the reads made.
+#[inline(never)]
+fn hot_tx_read_batch(r: &Rig, frame: &[u8], chain_buf: &mut Vec<*mut illumos_sys_hdrs::mblk_t>, buf: &mut [u8]) -> u64 {
+    chain_buf.clear();
+    for _ in 0..256 {
+        chain_buf.push(rig::stack_block(frame, Some(64)));
+    }
+    // SAFETY: an owned chain.
+    let rest = unsafe { r.mac.tx(rig::chain(chain_buf)) };
+    assert!(rest.is_null());
+    let mut reads = 0;
+    while let Some(n) = r.ports[0].read(buf) {
+        black_box(n);
+        reads += 1;
+    }
+    reads
+}
+
 mod queues {
-    pub fn run(_secs: f64) {}
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use tuntap_abi::batch::batch_flags;
+    use tuntap_lean::rig::{self, Rig};
+
+    /// Packets/s through one tun link with `n` queues, one reader thread
+    /// each, and one thread playing IP (mc_tx chains of 64, flows spread
+    /// by UDP source port).  `batch`: readers take batched reads.
+    pub fn measure(n: usize, batch: bool, secs: f64) -> (f64, f64) {
+        let r = Arc::new(Rig::new(false, 1500, n, 0).expect("rig"));
+        if batch {
+            for i in 0..n {
+                super::set_batch(&r, i, batch_flags::READ);
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let read = Arc::new(AtomicU64::new(0));
+        let reads = Arc::new(AtomicU64::new(0));
+        let mut readers = Vec::new();
+        for i in 0..n {
+            let (r, stop, read, reads) = (r.clone(), stop.clone(), read.clone(), reads.clone());
+            readers.push(std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 20];
+                let (mut got, mut calls) = (0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    match r.ports[i].read(&mut buf) {
+                        Some(len) => {
+                            calls += 1;
+                            got += if batch { tuntap_abi::batch::records(&buf[..len]).count() as u64 } else { 1 };
+                        }
+                        None => std::thread::yield_now(),
+                    }
+                }
+                read.fetch_add(got, Ordering::Relaxed);
+                reads.fetch_add(calls, Ordering::Relaxed);
+            }));
+        }
+        let frames: Vec<Vec<u8>> = (0..64u16).map(|f| rig::ether_frame(&rig::ipv4_udp(64, 1000 + f * 7))).collect();
+        let t = Instant::now();
+        let mut pending: *mut illumos_sys_hdrs::mblk_t = std::ptr::null_mut();
+        while t.elapsed() < Duration::from_secs_f64(secs) {
+            if pending.is_null() {
+                let blocks: Vec<_> = frames.iter().map(|f| rig::stack_block(f, Some(64))).collect();
+                pending = rig::chain(&blocks);
+            }
+            // SAFETY: an owned chain; what comes back is ours again.
+            pending = unsafe { r.mac.tx(pending) };
+            if !pending.is_null() {
+                std::thread::yield_now();
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for h in readers {
+            let _ = h.join();
+        }
+        let el = t.elapsed().as_secs_f64();
+        // SAFETY: the unsent rest is ours.
+        unsafe { tuntap_lean::pool::freemsg_chain(pending) };
+        let got = read.load(Ordering::Relaxed) as f64;
+        (got / el, got / reads.load(Ordering::Relaxed).max(1) as f64)
+    }
+
+    pub fn run(secs: f64) {
+        println!("| queues | reader threads | reads | packets/s (64 B) | packets per read(2) |");
+        println!("|---:|---:|---|---:|---:|");
+        for batch in [false, true] {
+            for n in [1usize, 2, 4] {
+                let (pps, per) = measure(n, batch, secs);
+                println!("| {n} | {n} | {} | {pps:.0} | {per:.1} |", if batch { "batched" } else { "one packet" });
+            }
+        }
+    }
 }

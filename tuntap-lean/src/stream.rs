@@ -175,11 +175,14 @@ pub struct Port {
     drv: Arc<Driver<Lean>>,
     s: *mut Stream,
     pub minor: u32,
-    next_id: std::cell::Cell<u32>,
+    next_id: std::sync::atomic::AtomicU32,
 }
 
-// SAFETY: the stream is the Port's own; the driver serialises its side.
+// SAFETY: the stream is the Port's own; its head is behind a lock and the
+// driver's entry points may be called from any thread.
 unsafe impl Send for Port {}
+// SAFETY: as above.
+unsafe impl Sync for Port {}
 
 /// A non-null credential pointer (the lean kernel never reads it).
 fn cred() -> Cred {
@@ -219,7 +222,7 @@ impl Port {
             drop(unsafe { Box::from_raw(s) });
             return Err(e);
         }
-        Ok(Port { drv: drv.clone(), s, minor, next_id: std::cell::Cell::new(1) })
+        Ok(Port { drv: drv.clone(), s, minor, next_id: std::sync::atomic::AtomicU32::new(1) })
     }
 
     fn stream(&self) -> &Stream {
@@ -244,8 +247,7 @@ impl Port {
         if mp.is_null() {
             return Err(12);
         }
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: mp is a fresh block of `room` bytes; iocblk is plain data.
         unsafe {
             let mut ioc: iocblk = std::mem::zeroed();

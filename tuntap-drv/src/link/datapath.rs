@@ -24,7 +24,7 @@ use super::{Link, Mode};
 use crate::ddi::{DropReason, Kernel, Probe};
 use crate::dlpi::prim::{self as dlpi_prim, Personality};
 use crate::frame::{self, AddrClass, MacAddr};
-use crate::mblk::{MsgBlk, MsgChain};
+use crate::mblk::{MsgBlk, MsgChain, MsgQueue};
 use crate::queue::{Enqueue, Queue};
 
 impl<K: Kernel> Link<K> {
@@ -210,6 +210,11 @@ impl<K: Kernel> Link<K> {
         // SAFETY: mac hands us ownership of the chain.
         let mut chain = unsafe { MsgChain::<K>::from_raw(chain) };
         let queues = self.queue_snapshot();
+        if let [only] = queues.as_slice() {
+            if chain.has_several() {
+                return self.mc_tx_one_queue(chain, only);
+            }
+        }
         while let Some(mut msg) = chain.next() {
             let Some(class) = self.frame_for_reader(&mut msg) else { continue };
             if let Offered::Full(msg, minor) = self.offer(&queues, msg, class, true) {
@@ -226,6 +231,68 @@ impl<K: Kernel> Link<K> {
         }
         drain_held(&queues);
         ptr::null_mut()
+    }
+
+    /// `mc_tx` with one queue attached: frame runs of unicast packets
+    /// and hand each run to the queue at once (one backlog lock, one user
+    /// count, one counter update per run); a multicast or broadcast
+    /// packet goes on its own, so every counter stays exact.  What does
+    /// not fit goes back to mac as the stack sent it.
+    fn mc_tx_one_queue(&self, mut chain: MsgChain<K>, q: &Arc<Queue<K>>) -> *mut mblk_t {
+        let mut run = MsgQueue::<K>::new();
+        while let Some(mut msg) = chain.next() {
+            let Some(class) = self.frame_for_reader(&mut msg) else { continue };
+            if class == AddrClass::Unicast {
+                run.push_back(msg);
+                continue;
+            }
+            if let Some(rest) = self.deliver_run(&mut run, q) {
+                return self.give_back(rest, Some(msg), chain, q);
+            }
+            if let Offered::Full(msg, _) = self.offer(core::slice::from_ref(q), msg, class, false) {
+                return self.give_back(MsgQueue::new(), Some(msg), chain, q);
+            }
+        }
+        match self.deliver_run(&mut run, q) {
+            Some(rest) => self.give_back(rest, None, chain, q),
+            None => ptr::null_mut(),
+        }
+    }
+
+    /// Deliver a run of unicast packets; `Some(rest)` when the queue did
+    /// not take all of it.
+    fn deliver_run(&self, run: &mut MsgQueue<K>, q: &Queue<K>) -> Option<MsgQueue<K>> {
+        if run.is_empty() {
+            return None;
+        }
+        if !q.enter() {
+            for msg in run.take_all() {
+                drop(msg);
+                self.note_drop(DropReason::NoQueue);
+            }
+            return None;
+        }
+        let (n, bytes) = q.deliver_list(run);
+        q.exit();
+        self.stats.transmitted_many(n, bytes);
+        if run.is_empty() { None } else { Some(core::mem::take(run)) }
+    }
+
+    /// The queue is full: return `rest`, then `msg`, then the unframed
+    /// rest of the chain to mac, unframed, and ask the queue to wake mac.
+    fn give_back(&self, rest: MsgQueue<K>, msg: Option<MsgBlk<K>>, chain: MsgChain<K>, q: &Queue<K>) -> *mut mblk_t {
+        let mut back = MsgQueue::<K>::new();
+        for m in rest.take_all_owned().chain(msg) {
+            match self.unframe(m) {
+                Some(m) => back.push_back(m),
+                None => self.note_drop(DropReason::NoBuffer),
+            }
+        }
+        for m in chain {
+            back.push_back(m);
+        }
+        q.note_blocked();
+        back.take_all().into_raw()
     }
 
     /// Offer one packet, framed for the reader, to the queue its flow

@@ -39,6 +39,12 @@ impl<K: Kernel> MsgChain<K> {
         self.head.is_null()
     }
 
+    /// Does the chain hold more than one message?
+    pub fn has_several(&self) -> bool {
+        // SAFETY: head is null or the first message of our chain.
+        !self.head.is_null() && unsafe { !(*self.head).b_next.is_null() }
+    }
+
     /// Put `msg` back at the front of the chain.
     pub fn push_front(&mut self, msg: MsgBlk<K>) {
         let m = msg.into_raw();
@@ -182,6 +188,11 @@ impl<K: Kernel> MsgQueue<K> {
             self.bytes = self.bytes.saturating_sub(msg.len());
         }
         msg
+    }
+
+    /// Take every message out, in order (consuming the queue).
+    pub fn take_all_owned(mut self) -> MsgChain<K> {
+        self.take_all()
     }
 
     /// Take every message out, in order, as a `b_next` chain; the queue
