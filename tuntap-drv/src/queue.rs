@@ -93,6 +93,9 @@ pub struct Queue<K: Kernel> {
     dlpi_rx: RxFilter<K>,
     /// `batch_flags` in force (batched reads and writes).
     batch: AtomicU32,
+    /// `offload_flags` in force, and virtio-net headers refused.
+    offload: AtomicU32,
+    offload_refused: AtomicU32,
     /// Batched writes refused whole, and the last one's fault and record.
     refused: AtomicU32,
     last_refusal: AtomicU64,
@@ -131,6 +134,8 @@ impl<K: Kernel> Queue<K> {
             packet_info: AtomicBool::new(false),
             dlpi_rx: RxFilter::new(),
             batch: AtomicU32::new(0),
+            offload: AtomicU32::new(0),
+            offload_refused: AtomicU32::new(0),
             refused: AtomicU32::new(0),
             last_refusal: AtomicU64::new(0),
             tx_blocked: AtomicBool::new(false),
@@ -197,6 +202,28 @@ impl<K: Kernel> Queue<K> {
     pub fn batch(&self) -> (u32, u32) {
         let read_max = self.backlog.lock().read_max as u32;
         (self.batch.load(Ordering::Acquire), read_max)
+    }
+
+    /// `offload_flags` in force.
+    pub fn offload(&self) -> u32 {
+        self.offload.load(Ordering::Acquire)
+    }
+
+    pub fn set_offload(&self, flags: u32) {
+        self.offload.store(flags, Ordering::Release);
+    }
+
+    pub fn vnet_hdr(&self) -> bool {
+        self.offload.load(Ordering::Relaxed) & tuntap_abi::offload::offload_flags::VNET_HDR != 0
+    }
+
+    /// A writer's virtio-net header was refused.
+    pub fn note_bad_vnet(&self) {
+        self.offload_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn bad_vnet_headers(&self) -> u32 {
+        self.offload_refused.load(Ordering::Relaxed)
     }
 
     pub fn batch_reads(&self) -> bool {
@@ -380,9 +407,14 @@ impl<K: Kernel> Queue<K> {
     /// `msg` with its packet-info header in front, or `msg` back if there
     /// was no memory for it.
     fn with_info(&self, mut msg: MsgBlk<K>) -> Result<MsgBlk<K>, MsgBlk<K>> {
+        // Look past a virtio-net header, which may sit in a block of its own.
+        let skip = if self.vnet_hdr() { tuntap_abi::offload::VNET_HDR_LEN } else { 0 };
+        let mut head = [0u8; tuntap_abi::offload::VNET_HDR_LEN + frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN];
+        let n = msg.copy_prefix(&mut head);
+        let bytes = head.get(skip..n).unwrap_or(&[]);
         let proto = match self.tap {
-            true => frame::parse_ether(msg.first_block()).map_or(0, |h| h.ethertype),
-            false => msg.first_block().first().and_then(|b| frame::ethertype_for_ip(*b)).unwrap_or(0),
+            true => frame::parse_ether(bytes).map_or(0, |h| h.ethertype),
+            false => bytes.first().and_then(|b| frame::ethertype_for_ip(*b)).unwrap_or(0),
         };
         let pi = PacketInfo { flags: 0, proto: proto.to_be_bytes() };
         if msg.prepend(&self.k, tuntap_abi::as_bytes(&pi)) { Ok(msg) } else { Err(msg) }

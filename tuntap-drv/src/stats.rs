@@ -56,8 +56,8 @@ impl LinkStats {
     /// `n` unicast packets of `bytes` in all reached a queue.
     pub fn transmitted_many(&self, n: usize, bytes: usize) {
         if n > 0 {
-            self.opackets.fetch_add(n as u64, Relaxed);
-            self.obytes.fetch_add(bytes as u64, Relaxed);
+            self.add(Counter::Opackets, n as u64);
+            self.add(Counter::Obytes, bytes as u64);
         }
     }
 
@@ -77,13 +77,13 @@ impl LinkStats {
     /// broadcast).
     pub fn received_many(&self, n: usize, bytes: usize, classes: [u32; 3]) {
         let [_, multi, broad] = classes;
-        self.ipackets.fetch_add(n as u64, Relaxed);
-        self.rbytes.fetch_add(bytes as u64, Relaxed);
+        self.add(Counter::Ipackets, n as u64);
+        self.add(Counter::Rbytes, bytes as u64);
         if multi > 0 {
-            self.multircv.fetch_add(u64::from(multi), Relaxed);
+            self.add(Counter::Multircv, u64::from(multi));
         }
         if broad > 0 {
-            self.brdcstrcv.fetch_add(u64::from(broad), Relaxed);
+            self.add(Counter::Brdcstrcv, u64::from(broad));
         }
     }
 
@@ -94,7 +94,7 @@ impl LinkStats {
     /// Count a drop in the counter its reason belongs to.
     pub fn dropped(&self, reason: DropReason) {
         let c = match reason {
-            DropReason::BadWrite | DropReason::TooLong => Counter::Ierrors,
+            DropReason::BadWrite | DropReason::TooLong | DropReason::BadOffload => Counter::Ierrors,
             DropReason::NoBuffer => Counter::Norcvbuf,
             DropReason::NoQueue => Counter::Noxmtbuf,
             DropReason::NotIp => Counter::Unknowns,

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use illumos_sys_hdrs::{mac_register_t, mblk_t, queue_t};
 use tuntap_abi::{DatalinkId, LinkName};
 use tuntap_drv::ddi::{
-    Cred, DeferredTask, DlmgmtLink, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, ZoneId,
+    Cred, DeferredTask, DlmgmtLink, Errno, Hcksum, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, ZoneId,
 };
 
 pub mod mac;
@@ -82,6 +82,19 @@ impl Kernel for Lean {
         unsafe { pool::msgpullup(mp) }
     }
 
+    unsafe fn hcksum_get(&self, mp: *const mblk_t) -> Hcksum {
+        // SAFETY: the caller's valid message.
+        unsafe { pool::hcksum_get(mp) }
+    }
+    unsafe fn hcksum_set(&self, mp: *mut mblk_t, h: Hcksum) {
+        // SAFETY: the caller's valid message.
+        unsafe { pool::hcksum_set(mp, h) }
+    }
+    unsafe fn lso_get(&self, mp: *mut mblk_t) -> Option<u32> {
+        // SAFETY: the caller's valid message.
+        unsafe { pool::lso_get(mp) }
+    }
+
     unsafe fn putnext(&self, q: *mut queue_t, mp: *mut mblk_t) {
         // SAFETY: q is the read queue of a Port's stream.
         unsafe { stream::putnext(q, mp) }
@@ -132,6 +145,7 @@ impl Kernel for Lean {
         let m = unsafe { &*mh.0.as_ptr().cast::<mac::LeanMac>() };
         m.tx_update();
     }
+    fn mac_capab_update(&self, _mh: MacHandle) {}
     fn mac_link_update(&self, _mh: MacHandle, _state: LinkState) {}
     fn mac_maxsdu_update(&self, _mh: MacHandle, _sdu: u32) -> Result<(), Errno> {
         Ok(())

@@ -265,3 +265,72 @@ pub unsafe fn freemsg_chain(mut mp: *mut mblk_t) {
         }
     }
 }
+
+/// `mac_hcksum_get` as `usr/src/uts/common/io/mac/mac_provider.c` does it:
+/// the dblk's `DB_CKSUMFLAGS` (`db_struioun.cksum.flags`), and for a
+/// partial checksum the start/stuff/end offsets and `DB_CKSUM16`.
+///
+/// # Safety
+/// `mp` is a valid message.
+pub unsafe fn hcksum_get(mp: *const mblk_t) -> tuntap_drv::ddi::Hcksum {
+    use illumos_sys_hdrs::{HCK_FULLCKSUM, HCK_FULLCKSUM_OK, HCK_IPV4_HDRCKSUM, HCK_PARTIALCKSUM};
+    // SAFETY: a valid message's dblk; the cksum view of the union is
+    // plain integers.
+    unsafe {
+        let db = &*(*mp).b_datap;
+        let flags = u32::from(db.db_struioun.cksum.flags)
+            & (HCK_IPV4_HDRCKSUM | HCK_PARTIALCKSUM | HCK_FULLCKSUM | HCK_FULLCKSUM_OK);
+        let mut h = tuntap_drv::ddi::Hcksum { flags, ..Default::default() };
+        if flags & (HCK_PARTIALCKSUM | HCK_FULLCKSUM) != 0 {
+            h.value = u32::from(db.db_struioun.cksum.cksum_val.u16_);
+        }
+        if flags & HCK_PARTIALCKSUM != 0 {
+            h.start = db.db_cksumstart as u32;
+            h.stuff = db.db_cksumstuff as u32;
+            h.end = db.db_cksumend as u32;
+        }
+        h
+    }
+}
+
+/// `mac_hcksum_set` (as above).
+///
+/// # Safety
+/// `mp` is a valid message.
+pub unsafe fn hcksum_set(mp: *mut mblk_t, h: tuntap_drv::ddi::Hcksum) {
+    // SAFETY: a valid message's dblk.
+    unsafe {
+        let db = &mut *(*mp).b_datap;
+        db.db_cksumstart = h.start as isize;
+        db.db_cksumstuff = h.stuff as isize;
+        db.db_cksumend = h.end as isize;
+        db.db_struioun.cksum.flags = h.flags as u16;
+        db.db_struioun.cksum.cksum_val.u16_ = h.value as u16;
+    }
+}
+
+/// `mac_lso_get` (as above): `DB_LSOMSS` when `HW_LSO` is set.
+///
+/// # Safety
+/// `mp` is a valid message.
+pub unsafe fn lso_get(mp: *mut mblk_t) -> Option<u32> {
+    // SAFETY: a valid message's dblk.
+    unsafe {
+        let db = &*(*mp).b_datap;
+        (u32::from(db.db_struioun.cksum.flags) & illumos_sys_hdrs::HW_LSO != 0).then(|| u32::from(db.db_struioun.cksum.pad))
+    }
+}
+
+/// Set what IP's LSO path leaves on a large segment: `HW_LSO` in
+/// `DB_LSOFLAGS` and the MSS in `DB_LSOMSS` (`strsubr.h`).
+///
+/// # Safety
+/// `mp` is a valid message the caller owns.
+pub unsafe fn lso_set(mp: *mut mblk_t, mss: u16) {
+    // SAFETY: a valid message's dblk.
+    unsafe {
+        let db = &mut *(*mp).b_datap;
+        db.db_struioun.cksum.flags |= illumos_sys_hdrs::HW_LSO as u16;
+        db.db_struioun.cksum.pad = mss;
+    }
+}

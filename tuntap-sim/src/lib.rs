@@ -129,6 +129,7 @@ mod kernel;
 pub mod lockorder;
 pub mod mac;
 pub mod mblk;
+pub mod offload;
 pub mod procs;
 pub mod streams;
 pub mod sync;
@@ -142,6 +143,7 @@ pub use watchdog::{TEST_TIME_LIMIT, WAIT_BOUND};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
 pub use procs::{ProcessRecord, SimProcesses, SpawnError};
 pub use mac::{LinkRef, MacInfo, PropInfo, SimMacClient, SimSnoop, TxOpts};
+pub use offload::TxOffload;
 pub use streams::{GetMsg, IoctlReply, OpenArgs, SimStream, UserMemory};
 
 /// An illumos errno value.

@@ -123,7 +123,7 @@ fn tx_chain_flow_control_and_tx_update() {
     m.tx_room.store(3, Ordering::SeqCst);
     let frames: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 60]).collect();
     let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
-    c.tx_with(&refs[..6], tuntap_sim::mac::TxOpts { headroom: 0, split: Some(16) });
+    c.tx_with(&refs[..6], tuntap_sim::mac::TxOpts { headroom: 0, split: Some(16), offload: None });
     assert!(c.tx_blocked());
     assert_eq!(c.tx_backlog(), 3);
     c.tx(&refs[6..]);

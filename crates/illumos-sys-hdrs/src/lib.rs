@@ -1184,6 +1184,7 @@ pub const MAC_CAPAB_NO_NATIVEVLAN: mac_capab_t = 0x0008_0000;
 pub const MAC_CAPAB_NO_ZCOPY: mac_capab_t = 0x0010_0000;
 
 pub const LSO_TX_BASIC_TCP_IPV4: t_uscalar_t = 0x01;
+pub const LSO_TX_BASIC_TCP_IPV6: t_uscalar_t = 0x02;
 
 /// `lso_basic_tcp_ipv4_t` (sys/mac_provider.h).
 #[repr(C)]
@@ -1191,12 +1192,37 @@ pub struct lso_basic_tcp_ipv4_t {
     pub lso_max: t_uscalar_t,
 }
 
-/// `mac_capab_lso_t` (sys/mac_provider.h).
+/// `lso_basic_tcp_ipv6_t` (sys/mac_provider.h).
+#[repr(C)]
+pub struct lso_basic_tcp_ipv6_t {
+    pub lso_max: t_uscalar_t,
+}
+
+/// `mac_capab_lso_t` (sys/mac_provider.h, with the IPv6 member of
+/// current illumos-gate; mac allocates the whole structure).
 #[repr(C)]
 pub struct mac_capab_lso_t {
     pub lso_flags: t_uscalar_t,
     pub lso_basic_tcp_ipv4: lso_basic_tcp_ipv4_t,
+    pub lso_basic_tcp_ipv6: lso_basic_tcp_ipv6_t,
 }
+
+// ===== usr/src/uts/common/sys/pattr.h: hcksum_flags (DB_CKSUMFLAGS) =====
+/// On transmit: compute the IPv4 header checksum.  On receive: it was
+/// verified (`HCK_IPV4_HDRCKSUM_OK`, same bit).
+pub const HCK_IPV4_HDRCKSUM: u32 = 0x0001;
+pub const HCK_IPV4_HDRCKSUM_OK: u32 = 0x0001;
+/// On transmit: finish a partial 1's complement checksum from the start
+/// and stuff offsets.
+pub const HCK_PARTIALCKSUM: u32 = 0x0002;
+pub const HCK_FULLCKSUM: u32 = 0x0004;
+/// On receive: the full L4 checksum was verified.
+pub const HCK_FULLCKSUM_OK: u32 = 0x0008;
+/// On transmit: the packet is a large segment to be cut (`DB_LSOMSS`).
+pub const HW_LSO: u32 = 0x0010;
+
+// ===== usr/src/uts/common/sys/dlpi.h: MAC_CAPAB_HCKSUM flags =====
+pub const HCKSUM_INET_PARTIAL: u32 = 0x02;
 
 pub type mac_getstat_t = Option<unsafe extern "C" fn(*mut c_void, uint_t, *mut u64) -> c_int>;
 pub type mac_start_t = Option<unsafe extern "C" fn(*mut c_void) -> c_int>;

@@ -318,7 +318,8 @@ fn mac_register_layout() {
 fn mac_capab_lso_layout() {
     assert_eq!(offset_of!(mac_capab_lso_t, lso_flags), 0);
     assert_eq!(offset_of!(mac_capab_lso_t, lso_basic_tcp_ipv4), 4);
-    assert_eq!(size_of::<mac_capab_lso_t>(), 8);
+    assert_eq!(offset_of!(mac_capab_lso_t, lso_basic_tcp_ipv6), 8);
+    assert_eq!(size_of::<mac_capab_lso_t>(), 12);
 }
 
 // usr/src/uts/common/sys/uio.h

@@ -399,4 +399,26 @@ impl<K: Kernel> Driver<K> {
         req.last_record = last_record;
         Ok(Reply::with(&req))
     }
+
+    /// `TUN_IOC_OFFLOAD`: the virtio-net header and the offloads this
+    /// queue takes (`tuntap_abi::offload`); the link re-advertises.
+    pub(super) fn cmd_offload(&self, minor: &Minor<K>, input: &[u8]) -> Result<Reply, Errno> {
+        use abi::offload::{self, offload_flags};
+        let mut req: offload::TunIocOffload = decode(input)?;
+        abi::check_flags(req.flags, offload_flags::ALL).map_err(abi_errno)?;
+        reserved_zero(req.link_hcksum == 0 && req.link_lso == 0 && req.refused == 0 && req._pad == 0)?;
+        if !offload::flags_consistent(req.flags) {
+            return Err(sys::EINVAL);
+        }
+        Self::not_dlpi(minor)?;
+        minor.queue.set_offload(req.flags);
+        if let Some(link) = minor.link() {
+            link.refresh_offload();
+            let (hck, lso4, lso6) = link.offload_capab();
+            req.link_hcksum = u32::from(hck);
+            req.link_lso = u32::from(lso4) | u32::from(lso6) << 1;
+        }
+        req.refused = minor.queue.bad_vnet_headers();
+        Ok(Reply::with(&req))
+    }
 }

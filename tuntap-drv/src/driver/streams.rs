@@ -36,14 +36,17 @@ impl<K: Kernel> Driver<K> {
     fn handle_data(&self, minor: &Minor<K>, msg: MsgBlk<K>) {
         let link = minor.link();
         let packet_info = minor.queue.packet_info();
+        let vnet = minor.queue.vnet_hdr();
         match link {
-            Some(link) if minor.queue.batch_writes() => {
-                if let Err(crate::link::Refused::Framing(e, at)) = link.input_batch(msg, packet_info) {
-                    minor.queue.note_refused(e, at);
-                }
-            }
+            Some(link) if minor.queue.batch_writes() => match link.input_batch(msg, packet_info, vnet) {
+                Err(crate::link::Refused::Framing(e, at)) => minor.queue.note_refused(e, at),
+                Ok((_, bad)) => (0..bad).for_each(|_| minor.queue.note_bad_vnet()),
+                Err(_) => {}
+            },
             Some(link) => {
-                let _ = link.input(msg, packet_info);
+                if let Err(DropReason::BadOffload) = link.input(msg, packet_info, vnet) {
+                    minor.queue.note_bad_vnet();
+                }
             }
             None => {
                 // Not attached: the write has nowhere to go.

@@ -394,9 +394,11 @@ pub fn mac_from_bits(bits: u64) -> MacAddr {
     [a, b, c, d, e, f]
 }
 
+mod cksum;
 pub mod flow;
 pub mod resolver;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests;
 
+pub use cksum::{checksum_ok, finish_checksum, ip_header_len, tcp_header_len};

@@ -17,6 +17,7 @@
 
 use tuntap_abi::batch::{self, BatchError};
 
+use super::datapath::Prepared;
 use super::{Link, Mode};
 use crate::ddi::{DropReason, Kernel, Probe};
 use crate::frame;
@@ -40,7 +41,9 @@ const HEADROOM: usize = frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN;
 impl<K: Kernel> Link<K> {
     /// Deliver a batched write.  `Ok(n)`: `n` packets went on (others,
     /// if any, were dropped and counted one by one).
-    pub fn input_batch(&self, mut msg: MsgBlk<K>, packet_info: bool) -> Result<usize, Refused> {
+    /// `vnet`: each packet starts with a virtio-net header; `Ok` also
+    /// counts the packets dropped for a bad one.
+    pub fn input_batch(&self, mut msg: MsgBlk<K>, packet_info: bool, vnet: bool) -> Result<(usize, u32), Refused> {
         if self.is_condemned() {
             self.note_batch_drop(DropReason::Closing);
             return Err(Refused::Closing);
@@ -57,6 +60,10 @@ impl<K: Kernel> Link<K> {
         if packet_info {
             max_len = max_len.saturating_add(core::mem::size_of::<tuntap_abi::PacketInfo>());
         }
+        if vnet {
+            max_len = max_len.saturating_add(tuntap_abi::offload::VNET_HDR_LEN);
+        }
+        let mut bad_vnet = 0u32;
         let buf = msg.first_block();
         if let Err((e, at)) = batch::check_records(buf, max_len) {
             self.note_batch_drop(DropReason::BadWrite);
@@ -71,22 +78,32 @@ impl<K: Kernel> Link<K> {
                 self.note_batch_drop(DropReason::NoBuffer);
                 continue;
             };
-            match self.prepare_written(one, packet_info) {
-                Ok(Some((one, class))) => {
+            match self.prepare_written(one, packet_info, vnet) {
+                Ok(Prepared::Mac(one, class)) => {
                     if let Some(c) = classes.get_mut(class as usize) {
                         *c += 1;
                     }
                     up.push_back(one);
                 }
+                Ok(Prepared::Segments(segs, class)) => {
+                    let k = segs.len();
+                    match self.pass_up_chain(segs, class) {
+                        Ok(()) => sent += k,
+                        Err(reason) => self.note_batch_drop(reason),
+                    }
+                }
                 // Old-API IP took it.
-                Ok(None) => sent += 1,
-                Err(reason) => self.note_batch_drop(reason),
+                Ok(Prepared::Plumbed) => sent += 1,
+                Err(reason) => {
+                    bad_vnet += u32::from(reason == DropReason::BadOffload);
+                    self.note_batch_drop(reason)
+                }
             }
         }
         drop(msg);
         let (n, bytes) = (up.len(), up.bytes());
         if n == 0 {
-            return Ok(sent);
+            return Ok((sent, bad_vnet));
         }
         let chain = up.take_all().into_raw();
         // SAFETY: an owned b_next chain, handed over.  If the link is
@@ -95,7 +112,7 @@ impl<K: Kernel> Link<K> {
         match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, chain) }) {
             Some(()) => {
                 self.stats.received_many(n, bytes, classes);
-                Ok(sent + n)
+                Ok((sent + n, bad_vnet))
             }
             None => {
                 // SAFETY: the chain was not handed over; it is still ours.
@@ -103,7 +120,7 @@ impl<K: Kernel> Link<K> {
                 for _ in 0..n {
                     self.note_batch_drop(DropReason::Closing);
                 }
-                Ok(sent)
+                Ok((sent, bad_vnet))
             }
         }
     }

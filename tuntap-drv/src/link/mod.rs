@@ -56,8 +56,11 @@ use crate::sync::{KCondvar, KMutex};
 mod batch;
 pub mod callbacks;
 mod datapath;
+mod offload;
+mod segment;
 
 pub use batch::Refused;
+pub use offload::BadHeader;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -172,6 +175,8 @@ pub struct Link<K: Kernel> {
     /// `state`) and the length of `plumbing` (written under it).
     mac_bits: AtomicU64,
     plumbed: AtomicU32,
+    /// What the link advertises to mac (`offload.rs`).
+    offload: offload::OffloadState<K>,
     pub stats: LinkStats,
     state: KMutex<K, Props>,
     queues: KMutex<K, Arc<Vec<Arc<Queue<K>>>>>,
@@ -246,6 +251,7 @@ impl<K: Kernel> Link<K> {
             mtu: AtomicU32::new(spec.mtu),
             mac_bits: AtomicU64::new(frame::mac_to_bits(&own)),
             plumbed: AtomicU32::new(0),
+            offload: offload::OffloadState::new(),
             stats: LinkStats::default(),
             state: KMutex::new(Props {
                 mac: own,
@@ -374,6 +380,7 @@ impl<K: Kernel> Link<K> {
         }
         self.k.probe(Probe::QueueAttach(self.linkid, minor.minor));
         self.sync_link_state();
+        self.refresh_offload();
         Ok(())
     }
 
@@ -399,6 +406,7 @@ impl<K: Kernel> Link<K> {
         if found {
             self.k.probe(Probe::QueueDetach(self.linkid, minor.minor));
             self.sync_link_state();
+            self.refresh_offload();
             // A blocked sender may have been waiting on this queue.
             self.with_mac(|mh| self.k.mac_tx_update(mh));
         }

@@ -277,6 +277,44 @@ impl<K: Kernel> MsgBlk<K> {
         }
     }
 
+    /// Run `f` on the first block's bytes, writable; `None` when the
+    /// block's data is shared (`db_ref > 1`) and must not be written.
+    pub fn with_bytes_mut<R>(&mut self, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        let m = self.mp.as_ptr();
+        // SAFETY: we own the message; its data is ours alone when db_ref
+        // is 1 (checked), and [b_rptr, b_wptr) is initialised data.
+        unsafe {
+            if (*(*m).b_datap).db_ref > 1 {
+                return None;
+            }
+            let len = block_len(m);
+            if len == 0 {
+                return Some(f(&mut []));
+            }
+            Some(f(core::slice::from_raw_parts_mut((*m).b_rptr, len)))
+        }
+    }
+
+    /// Copy up to `out.len()` bytes from the front of the chain into `out`;
+    /// returns how many were copied.
+    pub fn copy_prefix(&self, out: &mut [u8]) -> usize {
+        let mut done = 0usize;
+        let mut b: *const mblk_t = self.mp.as_ptr();
+        while !b.is_null() && done < out.len() {
+            // SAFETY: b is a block of our chain; the copy stays inside both
+            // the block's data and `out` (lengths checked).
+            unsafe {
+                let take = block_len(b).min(out.len() - done);
+                if let Some(dst) = out.get_mut(done..done + take) {
+                    ptr::copy_nonoverlapping((*b).b_rptr, dst.as_mut_ptr(), take);
+                }
+                done += take;
+                b = (*b).b_cont;
+            }
+        }
+        done
+    }
+
     /// Make sure the first `n` bytes are in the first block (pulling the
     /// message up into one block if needed).  `false` if the message is
     /// shorter than `n` or no memory; the message is unchanged then.

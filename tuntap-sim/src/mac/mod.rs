@@ -77,6 +77,9 @@ pub(crate) struct MacState {
     pub tx_update_seq: u64,
     pub hcksum: Option<u32>,
     pub lso: Option<u32>,
+    pub lso_flags: u32,
+    pub capab_updates: u64,
+    pub rx_hcksum: Vec<u32>,
 }
 
 /// One registered mac provider instance.
@@ -158,6 +161,11 @@ pub struct MacInfo {
     pub disabled: bool,
     /// What `mc_getcapab(MAC_CAPAB_HCKSUM)` returned, if true.
     pub hcksum: Option<u32>,
+    /// What `mc_getcapab(MAC_CAPAB_LSO)` returned, if true: (`lso_flags`,
+    /// IPv4 `lso_max`).
+    pub lso: Option<(u32, u32)>,
+    /// `mac_capab_update` calls so far.
+    pub capab_updates: u64,
 }
 
 fn handle_of(m: &Arc<MacImpl>) -> MacHandle {

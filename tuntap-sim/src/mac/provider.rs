@@ -156,24 +156,15 @@ pub(crate) fn mac_register(
             tx_update_seq: 0,
             hcksum: None,
             lso: None,
+            lso_flags: 0,
+            capab_updates: 0,
+            rx_hcksum: Vec::new(),
         }),
         open_lock: Mutex::new(()),
     });
     drop(reg); // mac_free
     // mac asks for capabilities while registering.
-    if m.flags() & MC_GETCAPAB != 0
-        && let Some(f) = m.cb().mc_getcapab {
-            let mut hck: u32 = 0;
-            // SAFETY: the driver's callback with its m_driver and a u32.
-            let ok = call(host, || unsafe { f(m.driver, MAC_CAPAB_HCKSUM, (&raw mut hck).cast()) });
-            // SAFETY: mac_capab_lso_t is integers.
-            let mut lso: mac_capab_lso_t = unsafe { std::mem::zeroed() };
-            // SAFETY: as above with a mac_capab_lso_t.
-            let ok_lso = call(host, || unsafe { f(m.driver, MAC_CAPAB_LSO, (&raw mut lso).cast()) });
-            let mut st = lock(&m.st);
-            st.hcksum = (ok == B_TRUE).then_some(hck);
-            st.lso = (ok_lso == B_TRUE).then_some(lso.lso_basic_tcp_ipv4.lso_max);
-        }
+    query_capabs(host, &m);
     let mut t = lock(&host.mac);
     if t.by_handle.values().any(|o| o.name == m.name) {
         drop(t);
@@ -260,6 +251,17 @@ pub(crate) fn mac_rx(host: &Arc<HostShared>, mh: MacHandle, chain: *mut mblk_t) 
         }
         st.clients.clone()
     };
+    {
+        // What the stack would see of each packet's checksum state
+        // (mac_hcksum_get on receive), for tests of offload.
+        let mut st = lock(&m.st);
+        for &mp in &msgs {
+            let h = crate::offload::hcksum_get(host, mp, loc);
+            if st.rx_hcksum.len() < 4096 {
+                st.rx_hcksum.push(h.flags);
+            }
+        }
+    }
     for mp in msgs {
         let bytes = msg_bytes(mp);
         for c in &clients {
@@ -274,6 +276,33 @@ pub(crate) fn mac_rx(host: &Arc<HostShared>, mh: MacHandle, chain: *mut mblk_t) 
 }
 
 #[track_caller]
+/// Ask the provider for its offload capabilities (`mc_getcapab`), as mac
+/// does at registration and on `MAC_NOTE_CAPAB_CHG`.
+fn query_capabs(host: &Arc<HostShared>, m: &Arc<MacImpl>) {
+    if m.flags() & MC_GETCAPAB != 0
+        && let Some(f) = m.cb().mc_getcapab {
+            let mut hck: u32 = 0;
+            // SAFETY: the driver's callback with its m_driver and a u32.
+            let ok = call(host, || unsafe { f(m.driver, MAC_CAPAB_HCKSUM, (&raw mut hck).cast()) });
+            // SAFETY: mac_capab_lso_t is integers.
+            let mut lso: mac_capab_lso_t = unsafe { std::mem::zeroed() };
+            // SAFETY: as above with a mac_capab_lso_t.
+            let ok_lso = call(host, || unsafe { f(m.driver, MAC_CAPAB_LSO, (&raw mut lso).cast()) });
+            let mut st = lock(&m.st);
+            st.hcksum = (ok == B_TRUE).then_some(hck);
+            st.lso = (ok_lso == B_TRUE).then_some(lso.lso_basic_tcp_ipv4.lso_max);
+            st.lso_flags = if ok_lso == B_TRUE { lso.lso_flags } else { 0 };
+        }
+}
+
+/// `mac_capab_update`: mac sends `MAC_NOTE_CAPAB_CHG` and its clients ask
+/// again (`usr/src/uts/common/io/mac/mac_provider.c`).
+pub(crate) fn mac_capab_update(host: &Arc<HostShared>, mh: MacHandle) {
+    let Some(m) = lookup_handle(host, mh, "mac_capab_update") else { return };
+    lock(&m.st).capab_updates += 1;
+    query_capabs(host, &m);
+}
+
 pub(crate) fn mac_tx_update(host: &Arc<HostShared>, mh: MacHandle) {
     let Some(m) = lookup_handle(host, mh, "mac_tx_update") else { return };
     let clients = {
@@ -370,6 +399,13 @@ impl SimHost {
     }
 
     /// What mac knows about a link.
+    /// The `HCK_*` flags of each packet passed to `mac_rx` since the last
+    /// call (at most 4096 kept).
+    pub fn take_rx_hcksum(&self, link: impl Into<LinkRef>) -> Result<Vec<u32>, Errno> {
+        let m = self.mac_of(link)?;
+        Ok(std::mem::take(&mut lock(&m.st).rx_hcksum))
+    }
+
     pub fn mac_info(&self, link: impl Into<LinkRef>) -> Result<MacInfo, Errno> {
         let m = self.mac_of(link)?;
         let st = lock(&m.st);
@@ -390,6 +426,8 @@ impl SimHost {
             devnet: st.devnet,
             disabled: st.disabled,
             hcksum: st.hcksum,
+            lso: st.lso.map(|max| (st.lso_flags, max)),
+            capab_updates: st.capab_updates,
         })
     }
 

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Checksum and segmentation offload (`TUN_IOC_OFFLOAD`,
+//! `tuntap_abi::offload`) in the enforcing simulator: the link offers
+//! `MAC_CAPAB_HCKSUM`/`MAC_CAPAB_LSO` only while every attached reader
+//! takes them and goes back to none when such a reader leaves; IP's
+//! partial checksums and large segments reach the reader as-is behind a
+//! virtio-net header (every metadata combination, tun and tap, IPv4 and
+//! IPv6); a written header's checksum request is done and its "valid"
+//! vouched for, and every header that does not describe its packet is
+//! refused and counted with nothing delivered.
+
+use illumos_sys_hdrs as sys;
+use tuntap_abi::offload::{self as off, TunIocOffload, VirtioNetHdr, offload_flags};
+use tuntap_abi::{self as abi, attach_flags, create_flags, mode};
+use tuntap_sim::{SimMacClient, SimStream, TxOffload, TxOpts};
+use tuntap_tests::{Rig, WAIT, decode, ether};
+
+fn set_offload(q: &SimStream, flags: u32) -> Result<TunIocOffload, i32> {
+    let req = TunIocOffload { version: abi::TUN_ABI_VERSION, flags, ..Default::default() };
+    q.ioctl_istr(abi::TUN_IOC_OFFLOAD, abi::as_bytes(&req)).map(|r| decode(&r.data))
+}
+
+fn fold(mut s: u32) -> u16 {
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+fn sum(b: &[u8]) -> u32 {
+    b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum()
+}
+
+/// A TCP segment in IPv4 or IPv6 with `payload` bytes, its checksum field
+/// holding the pseudo-header sum (as IP leaves it for partial offload).
+fn tcp(v6: bool, payload: usize) -> Vec<u8> {
+    let seg_len = 20 + payload;
+    let mut tcp = vec![0u8; seg_len];
+    tcp[0..2].copy_from_slice(&4000u16.to_be_bytes());
+    tcp[2..4].copy_from_slice(&5201u16.to_be_bytes());
+    tcp[12] = 0x50;
+    tcp[13] = 0x18;
+    for (i, b) in tcp[20..].iter_mut().enumerate() {
+        *b = (i * 7) as u8;
+    }
+    let (mut ip, pseudo) = if v6 {
+        let mut ip = vec![0u8; 40];
+        ip[0] = 0x60;
+        ip[4..6].copy_from_slice(&(seg_len as u16).to_be_bytes());
+        ip[6] = 6;
+        ip[7] = 64;
+        ip[23] = 1;
+        ip[39] = 2;
+        let p = sum(&ip[8..40]) + 6 + seg_len as u32;
+        (ip, p)
+    } else {
+        let total = 20 + seg_len;
+        let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let c = !fold(sum(&ip));
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let p = sum(&ip[12..20]) + 6 + seg_len as u32;
+        (ip, p)
+    };
+    tcp[16..18].copy_from_slice(&fold(pseudo).to_be_bytes());
+    ip.extend_from_slice(&tcp);
+    ip
+}
+
+/// Is the TCP checksum of `ip` (an IP packet) right?
+fn tcp_checksum_ok(ip: &[u8]) -> bool {
+    let v6 = ip[0] >> 4 == 6;
+    let (l3, pseudo) = if v6 {
+        (40, sum(&ip[8..40]) + 6 + (ip.len() - 40) as u32)
+    } else {
+        (20, sum(&ip[12..20]) + 6 + (ip.len() - 20) as u32)
+    };
+    fold(pseudo + sum(&ip[l3..])) == 0xffff
+}
+
+struct Link {
+    rig: Rig,
+    client: SimMacClient,
+    peer: [u8; 6],
+    tap: bool,
+}
+
+fn link(tap: bool) -> Link {
+    let rig = Rig::new();
+    let id = rig.create("vpn0", if tap { create_flags::TAP } else { create_flags::TUN });
+    let client = rig.host.mac_client_open("vpn0").expect("client");
+    let peer = rig.driver.link_by_id(id).expect("link").peer_mac;
+    Link { rig, client, peer, tap }
+}
+
+impl Link {
+    fn attach(&self, extra: u32) -> SimStream {
+        self.rig.attach("vpn0", (if self.tap { mode::TAP } else { mode::TUN }) | extra)
+    }
+    fn capab(&self) -> (Option<u32>, Option<(u32, u32)>, u64) {
+        let i = self.rig.host.mac_info("vpn0").expect("mac");
+        (i.hcksum, i.lso, i.capab_updates)
+    }
+    /// The frame IP sends for `ip`, and what a reader sees of it.
+    fn frames(&self, ip: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let et = if ip[0] >> 4 == 6 { 0x86dd } else { 0x0800 };
+        let f = ether(self.peer, self.client.mac_addr(), et, ip);
+        let seen = if self.tap { f.clone() } else { ip.to_vec() };
+        (f, seen)
+    }
+    fn finish(self) {
+        self.client.close();
+        self.rig.finish();
+    }
+}
+
+#[test]
+fn the_link_offers_offload_only_while_every_reader_takes_it() {
+    let l = link(false);
+    let q1 = l.attach(attach_flags::MULTI_QUEUE);
+    assert_eq!(l.capab().0, None, "no offload without an opted-in reader");
+    let updates = l.capab().2;
+    let st = set_offload(&q1, offload_flags::ALL).expect("offload on");
+    assert_eq!((st.link_hcksum, st.link_lso), (1, 3));
+    let (hck, lso, n) = l.capab();
+    assert_eq!(hck, Some(sys::HCKSUM_INET_PARTIAL));
+    assert_eq!(lso.map(|(f, _)| f), Some(sys::LSO_TX_BASIC_TCP_IPV4 | sys::LSO_TX_BASIC_TCP_IPV6));
+    assert!(n > updates, "mac was told (mac_capab_update)");
+    // A second reader without offload: the link offers none.
+    let q2 = l.attach(attach_flags::MULTI_QUEUE);
+    assert_eq!((l.capab().0, l.capab().1), (None, None), "a plain reader attached");
+    q2.close();
+    assert_eq!(l.capab().0, Some(sys::HCKSUM_INET_PARTIAL), "back when it left");
+    // Checksums only: no LSO.
+    set_offload(&q1, offload_flags::VNET_HDR | offload_flags::CSUM).expect("csum only");
+    assert_eq!((l.capab().0.is_some(), l.capab().1), (true, None));
+    // The opted-in reader detaches: back to no offload.
+    q1.close();
+    assert_eq!((l.capab().0, l.capab().1), (None, None), "reader gone, offload gone");
+    l.finish();
+}
+
+#[test]
+fn bad_offload_requests_are_refused() {
+    let l = link(false);
+    let q = l.attach(0);
+    for (flags, what) in [
+        (offload_flags::CSUM, "CSUM without the header"),
+        (offload_flags::VNET_HDR | offload_flags::TSO4, "TSO without CSUM"),
+        (0x100, "unknown bit"),
+    ] {
+        assert_eq!(set_offload(&q, flags).err(), Some(sys::EINVAL), "{what}");
+    }
+    let mut req = TunIocOffload { version: abi::TUN_ABI_VERSION, flags: 1, refused: 3, ..Default::default() };
+    assert_eq!(q.ioctl_istr(abi::TUN_IOC_OFFLOAD, abi::as_bytes(&req)).err(), Some(sys::EINVAL), "out field set");
+    req.refused = 0;
+    let ctl = l.rig.open_ctl(&l.rig.root);
+    assert_eq!(ctl.ioctl_istr(abi::TUN_IOC_OFFLOAD, abi::as_bytes(&req)).err(), Some(sys::EINVAL), "control node");
+    ctl.close();
+    assert_eq!(l.capab().0, None);
+    q.close();
+    l.finish();
+}
+
+fn hdr_of(b: &[u8]) -> VirtioNetHdr {
+    decode(&b[..off::VNET_HDR_LEN])
+}
+
+#[test]
+fn ip_offload_metadata_reaches_the_reader_as_is() {
+    for tap in [false, true] {
+        let l = link(tap);
+        let q = l.attach(0);
+        set_offload(&q, offload_flags::ALL).expect("on");
+        let l2 = if tap { 14u16 } else { 0 };
+        for v6 in [false, true] {
+            let l3 = if v6 { 40u16 } else { 20 };
+            // (partial, lso mss, payload)
+            for (partial, mss, payload) in [(false, None, 100), (true, None, 100), (true, Some(1448u16), 20_000)] {
+                let ip = tcp(v6, payload);
+                let (f, seen) = l.frames(&ip);
+                let o = TxOffload {
+                    partial: partial.then_some((u32::from(l3), u32::from(l3) + 16, ip.len() as u32)),
+                    lso_mss: mss,
+                };
+                l.client.tx_with(&[&f], TxOpts { headroom: 32, split: None, offload: Some(o) });
+                let got = q.read_packet(Some(WAIT)).expect("read");
+                let h = hdr_of(&got);
+                let what = format!("tap={tap} v6={v6} partial={partial} mss={mss:?}");
+                assert_eq!(&got[off::VNET_HDR_LEN..], &seen[..], "{what}: packet as IP left it");
+                let want = match (partial, mss) {
+                    (false, _) => VirtioNetHdr::default(),
+                    (true, None) => VirtioNetHdr::new(off::VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, l2 + l3, 16),
+                    (true, Some(m)) => VirtioNetHdr::new(
+                        off::VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                        if v6 { off::VIRTIO_NET_HDR_GSO_TCPV6 } else { off::VIRTIO_NET_HDR_GSO_TCPV4 },
+                        l2 + l3 + 20,
+                        m,
+                        l2 + l3,
+                        16,
+                    ),
+                };
+                assert_eq!(h, want, "{what}");
+                // The reader can finish the checksum from the header.
+                if partial {
+                    let mut p = seen.clone();
+                    assert!(tuntap_drv::frame::finish_checksum(&mut p, usize::from(l2 + l3), usize::from(l2 + l3 + 16)));
+                    assert!(tcp_checksum_ok(&p[usize::from(l2)..]), "{what}: checksum finished from the header is right");
+                }
+            }
+        }
+        q.close();
+        l.finish();
+    }
+}
+
+#[test]
+fn written_headers_are_applied_or_refused_and_counted() {
+    let l = link(false);
+    let q = l.attach(0);
+    set_offload(&q, offload_flags::ALL).expect("on");
+    let ip = tcp(false, 100);
+    let with = |h: VirtioNetHdr, p: &[u8]| [abi::as_bytes(&h), p].concat();
+    let vouched = sys::HCK_FULLCKSUM_OK | sys::HCK_IPV4_HDRCKSUM_OK;
+    l.rig.host.take_rx_hcksum("vpn0").expect("mac");
+    // Every flag combination with every GSO type.
+    let mut refused = 0;
+    for flags in 0..=7u8 {
+        for gso in [0u8, 1, 3, 4, 0x81, 5] {
+            let h = VirtioNetHdr::new(flags, gso, 40, 1448, 20, 16);
+            q.write(&with(h, &ip)).expect("write");
+            let ok = flags & !3 == 0 && gso == 0;
+            let what = format!("flags={flags:#x} gso={gso:#x}");
+            if !ok {
+                refused += 1;
+                assert_eq!(l.client.rx_pending(), 0, "{what}: refused, nothing delivered");
+                continue;
+            }
+            let f = l.client.recv(WAIT).expect("delivered");
+            let got_ip = &f[14..];
+            let hck = l.rig.host.take_rx_hcksum("vpn0").expect("mac");
+            if flags & off::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
+                assert!(tcp_checksum_ok(got_ip), "{what}: the driver finished the checksum");
+            } else {
+                assert_eq!(got_ip, &ip[..], "{what}: untouched");
+            }
+            assert_eq!(hck, vec![if flags == 0 { 0 } else { vouched }], "{what}: vouched checksums marked verified");
+        }
+    }
+    // Offsets and lengths that do not describe the packet.
+    for (h, what) in [
+        (VirtioNetHdr::new(1, 0, 0, 0, ip.len() as u16, 0), "csum_start past the end"),
+        (VirtioNetHdr::new(1, 0, 0, 0, 20, (ip.len() - 21) as u16), "csum field past the end"),
+        (VirtioNetHdr::new(1, 0, 0, 0, 0xfff0, 16), "csum_start far away"),
+    ] {
+        q.write(&with(h, &ip)).expect("write");
+        assert_eq!(l.client.rx_pending(), 0, "{what}: nothing delivered");
+        refused += 1;
+    }
+    q.write(&[1, 0, 0, 0, 0]).expect("short write");
+    refused += 1;
+    assert_eq!(l.client.rx_pending(), 0, "a header cut short delivers nothing");
+    let st = set_offload(&q, offload_flags::ALL).expect("state");
+    assert_eq!(st.refused, refused, "each refused header counted on the queue");
+    q.close();
+    l.finish();
+}
