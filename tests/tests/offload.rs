@@ -228,7 +228,11 @@ fn written_headers_are_applied_or_refused_and_counted() {
         for gso in [0u8, 1, 3, 4, 0x81, 5] {
             let h = VirtioNetHdr::new(flags, gso, 40, 1448, 20, 16);
             q.write(&with(h, &ip)).expect("write");
-            let ok = flags & !3 == 0 && gso == 0;
+            // A TCP/IPv4 large segment (plain or ECN) with its checksum
+            // requested is cut (here: into one segment); any other GSO
+            // type, or GSO without NEEDS_CSUM, is refused.
+            let gso_ok = gso == 0 || ((gso == 1 || gso == 0x81) && flags & 1 != 0);
+            let ok = flags & !3 == 0 && gso_ok;
             let what = format!("flags={flags:#x} gso={gso:#x}");
             if !ok {
                 refused += 1;
@@ -243,7 +247,8 @@ fn written_headers_are_applied_or_refused_and_counted() {
             } else {
                 assert_eq!(got_ip, &ip[..], "{what}: untouched");
             }
-            assert_eq!(hck, vec![if flags == 0 { 0 } else { vouched }], "{what}: vouched checksums marked verified");
+            let want = if flags == 0 && gso == 0 { 0 } else { vouched };
+            assert_eq!(hck, vec![want], "{what}: vouched checksums marked verified");
         }
     }
     // Offsets and lengths that do not describe the packet.
@@ -263,4 +268,66 @@ fn written_headers_are_applied_or_refused_and_counted() {
     assert_eq!(st.refused, refused, "each refused header counted on the queue");
     q.close();
     l.finish();
+}
+
+#[test]
+fn a_written_large_segment_is_cut_into_mtu_sized_packets() {
+    for v6 in [false, true] {
+        let l = link(false);
+        let q = l.attach(0);
+        set_offload(&q, offload_flags::ALL).expect("on");
+        let payload = 20_000;
+        let ip = tcp(v6, payload);
+        let l3 = if v6 { 40 } else { 20 };
+        let gso = if v6 { off::VIRTIO_NET_HDR_GSO_TCPV6 } else { off::VIRTIO_NET_HDR_GSO_TCPV4 };
+        let mut ip_fin = ip.clone();
+        ip_fin[l3 + 13] |= 0x01; // FIN: only the last segment keeps it
+        let mss = 1500 - l3 - 20;
+        let h = VirtioNetHdr::new(off::VIRTIO_NET_HDR_F_NEEDS_CSUM, gso, (l3 + 20) as u16, mss as u16, l3 as u16, 16);
+        q.write(&[abi::as_bytes(&h), &ip_fin[..]].concat()).expect("write");
+        let n = payload.div_ceil(mss);
+        let st = set_offload(&q, offload_flags::ALL).expect("state");
+        assert_eq!(st.refused, 0, "v6={v6}: the large segment was taken ({:?})", t_info(&l));
+        let mut data = Vec::new();
+        for i in 0..n {
+            let f = l.client.recv(WAIT).unwrap_or_else(|| panic!("segment {i} of {n}"));
+            let seg = &f[14..];
+            assert!(seg.len() <= 1500, "segment {i} within the MTU");
+            assert!(tcp_checksum_ok(seg), "v6={v6} segment {i}: whole TCP checksum");
+            if !v6 {
+                assert_eq!(usize::from(u16::from_be_bytes([seg[2], seg[3]])), seg.len(), "IPv4 total length");
+                let hs: u32 = seg[..20].chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+                assert_eq!(fold(hs), 0xffff, "IPv4 header checksum");
+            } else {
+                assert_eq!(usize::from(u16::from_be_bytes([seg[4], seg[5]])), seg.len() - 40, "IPv6 payload length");
+            }
+            let seq = u32::from_be_bytes(seg[l3 + 4..l3 + 8].try_into().unwrap());
+            assert_eq!(seq as usize, i * mss, "sequence number of segment {i}");
+            assert_eq!(seg[l3 + 13] & 0x01 != 0, i + 1 == n, "FIN only on the last segment");
+            assert_eq!(seg[l3 + 13] & 0x08 != 0, i + 1 == n, "PSH only on the last segment");
+            data.extend_from_slice(&seg[l3 + 20..]);
+        }
+        assert_eq!(&data[..], &ip[l3 + 20..], "the payload, whole and in order");
+        assert_eq!(l.client.rx_pending(), 0);
+        // Segments that would not fit the MTU, a GSO type for the other IP
+        // version, a UDP GSO: refused, nothing delivered.
+        for (h, what) in [
+            (VirtioNetHdr::new(1, gso, 0, mss as u16 + 1, l3 as u16, 16), "MSS over the MTU"),
+            (VirtioNetHdr::new(1, gso, 0, 0, l3 as u16, 16), "MSS of 0"),
+            (VirtioNetHdr::new(1, if v6 { 1 } else { 4 }, 0, 1448, l3 as u16, 16), "GSO type of the other IP version"),
+            (VirtioNetHdr::new(1, off::VIRTIO_NET_HDR_GSO_UDP, 0, 1448, l3 as u16, 16), "UDP GSO"),
+            (VirtioNetHdr::new(0, gso, 0, 1448, 0, 0), "GSO without NEEDS_CSUM"),
+        ] {
+            let before = set_offload(&q, offload_flags::ALL).expect("state").refused;
+            q.write(&[abi::as_bytes(&h), &ip[..]].concat()).expect("write");
+            assert_eq!(l.client.rx_pending(), 0, "{what}: nothing delivered");
+            assert_eq!(set_offload(&q, offload_flags::ALL).expect("state").refused, before + 1, "{what}: counted");
+        }
+        q.close();
+        l.finish();
+    }
+}
+
+fn t_info(l: &Link) -> abi::TunCounters {
+    l.rig.info(l.rig.driver.links()[0].linkid).counters
 }

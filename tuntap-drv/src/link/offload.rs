@@ -251,7 +251,7 @@ impl<K: Kernel> Link<K> {
             return Err(BadHeader::Flags);
         }
         if hdr.gso_type != off::VIRTIO_NET_HDR_GSO_NONE {
-            // Cutting a large segment into packets is not done (yet).
+            // Segments get whole checksums of their own (segment.rs).
             return Err(BadHeader::GsoType);
         }
         let len = msg.len();
