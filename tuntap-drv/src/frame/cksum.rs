@@ -5,24 +5,24 @@
 //! and Linux's `CHECKSUM_PARTIAL` does; and the header lengths the
 //! virtio-net header reports.
 
-/// Sum `bytes` as big-endian 16-bit words (odd length: zero padded).
-fn sum(bytes: &[u8], mut acc: u32) -> u32 {
-    let mut chunks = bytes.chunks_exact(2);
-    for c in chunks.by_ref() {
-        if let [a, b] = c {
-            acc = acc.wrapping_add(u32::from(u16::from_be_bytes([*a, *b])));
-        }
-        if acc & 0x8000_0000 != 0 {
-            acc = (acc & 0xffff).wrapping_add(acc >> 16);
+/// The 1's complement sum of `bytes` as big-endian 16-bit words (odd
+/// length: zero padded), plus `init`, folded to 16 bits (RFC 1071).
+/// Adds 32-bit words into a 64-bit accumulator, which cannot overflow
+/// for any packet, and folds once at the end.
+pub fn ones_sum(bytes: &[u8], init: u32) -> u16 {
+    let mut acc = u64::from(init);
+    let mut words = bytes.chunks_exact(4);
+    for w in words.by_ref() {
+        if let Ok(a) = <[u8; 4]>::try_from(w) {
+            acc = acc.wrapping_add(u64::from(u32::from_be_bytes(a)));
         }
     }
-    if let [a] = chunks.remainder() {
-        acc = acc.wrapping_add(u32::from(*a) << 8);
+    let rest = words.remainder();
+    let mut tail = [0u8; 4];
+    if let Some(t) = tail.get_mut(..rest.len()) {
+        t.copy_from_slice(rest);
     }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
+    acc = acc.wrapping_add(u64::from(u32::from_be_bytes(tail)));
     while acc >> 16 != 0 {
         acc = (acc & 0xffff).wrapping_add(acc >> 16);
     }
@@ -37,7 +37,7 @@ pub fn finish_checksum(packet: &mut [u8], start: usize, stuff: usize) -> bool {
         return false;
     }
     let Some(region) = packet.get(start..) else { return false };
-    let mut c = !fold(sum(region, 0));
+    let mut c = !ones_sum(region, 0);
     if c == 0 {
         c = 0xffff;
     }
@@ -54,7 +54,7 @@ pub fn finish_checksum(packet: &mut [u8], start: usize, stuff: usize) -> bool {
 /// all-ones, i.e. is its checksum right given the pseudo-header sum
 /// `pseudo`?
 pub fn checksum_ok(packet: &[u8], start: usize, pseudo: u16) -> bool {
-    packet.get(start..).is_some_and(|r| fold(sum(r, u32::from(pseudo))) == 0xffff)
+    packet.get(start..).is_some_and(|r| ones_sum(r, u32::from(pseudo)) == 0xffff)
 }
 
 /// The IP header length of `ip` and whether it is IPv6 (no extension

@@ -401,4 +401,4 @@ pub mod resolver;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests;
 
-pub use cksum::{checksum_ok, finish_checksum, ip_header_len, tcp_header_len};
+pub use cksum::{checksum_ok, finish_checksum, ip_header_len, ones_sum, tcp_header_len};

@@ -39,20 +39,6 @@ fn put16(b: &mut [u8], at: usize, v: u16) {
     }
 }
 
-fn sum16(b: &[u8]) -> u32 {
-    b.chunks(2).fold(0u32, |acc, c| {
-        let w = u16::from_be_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]);
-        acc.wrapping_add(u32::from(w))
-    })
-}
-
-fn fold(mut s: u32) -> u16 {
-    while s >> 16 != 0 {
-        s = (s & 0xffff).wrapping_add(s >> 16);
-    }
-    s as u16
-}
-
 impl<K: Kernel> Link<K> {
     /// Cut `msg` (a frame for mac with `l2` bytes of link header) as
     /// `hdr` asks; the segments, in order.
@@ -100,7 +86,7 @@ impl<K: Kernel> Link<K> {
                     put16(b, l2 + 2, (l3 + seg_l4_len) as u16);
                     put16(b, l2 + 4, id0.wrapping_add(i as u16));
                     put16(b, l2 + 10, 0);
-                    let c = !fold(sum16(b.get(l2..l2 + l3).unwrap_or(&[])));
+                    let c = !frame::ones_sum(b.get(l2..l2 + l3).unwrap_or(&[]), 0);
                     put16(b, l2 + 10, c);
                 }
                 let t = l2 + l3;
@@ -121,8 +107,8 @@ impl<K: Kernel> Link<K> {
                 // Full TCP checksum over the pseudo-header and segment.
                 put16(b, t + 16, 0);
                 let addrs = if v6 { b.get(l2 + 8..l2 + 40) } else { b.get(l2 + 12..l2 + 20) };
-                let pseudo = sum16(addrs.unwrap_or(&[])).wrapping_add(6).wrapping_add(seg_l4_len as u32);
-                let c = !fold(pseudo.wrapping_add(sum16(b.get(t..).unwrap_or(&[]))));
+                let pseudo = u32::from(frame::ones_sum(addrs.unwrap_or(&[]), 6 + seg_l4_len as u32));
+                let c = !frame::ones_sum(b.get(t..).unwrap_or(&[]), pseudo);
                 put16(b, t + 16, if c == 0 { 0xffff } else { c });
             });
             if ok.is_none() {
