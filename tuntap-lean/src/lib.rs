@@ -161,11 +161,17 @@ impl Kernel for Lean {
     fn dls_devnet_destroy(&self, _mh: MacHandle) -> Result<DatalinkId, Errno> {
         Ok(0)
     }
-    fn dls_mgmt_create(&self, _name: &LinkName, _zone: ZoneId) -> Result<DatalinkId, Errno> {
+    fn dls_devnet_setzid(&self, _linkid: DatalinkId, _zone: ZoneId) -> Result<(), Errno> {
+        Ok(())
+    }
+    fn dls_mgmt_create(&self, _name: &LinkName) -> Result<DatalinkId, Errno> {
         Ok(self.0.next_linkid.fetch_add(1, Ordering::Relaxed) + 100)
     }
-    fn dls_mgmt_lookup(&self, _name: &LinkName, _zone: ZoneId) -> Result<DlmgmtLink, Errno> {
+    fn dls_mgmt_linkinfo(&self, _linkid: DatalinkId) -> Result<DlmgmtLink, Errno> {
         Err(2) // ENOENT: the lean kernel makes links by attach-with-create only
+    }
+    fn dls_mgmt_linkid(&self, _name: &LinkName) -> Result<DatalinkId, Errno> {
+        Err(2)
     }
     fn dls_mgmt_destroy(&self, _linkid: DatalinkId) -> Result<(), Errno> {
         Ok(())
@@ -183,6 +189,8 @@ impl Kernel for Lean {
     fn cred_in_group(&self, _cr: Cred, _gid: u32) -> bool {
         false
     }
+    fn cred_hold(&self, _cr: Cred) {}
+    fn cred_release(&self, _cr: Cred) {}
     fn secpolicy_dl_config(&self, _cr: Cred) -> Result<(), Errno> {
         Ok(())
     }

@@ -222,6 +222,8 @@ impl Port {
             drop(unsafe { Box::from_raw(s) });
             return Err(e);
         }
+        // SAFETY: rq was just opened; what open sends up (M_SETOPTS).
+        unsafe { drv.opened(rq) };
         Ok(Port { drv: drv.clone(), s, minor, next_id: std::sync::atomic::AtomicU32::new(1) })
     }
 
@@ -266,8 +268,16 @@ impl Port {
             }
             self.drv.wput(self.wq(), mp);
         }
-        let reply = self.stream().head.with(|h| if h.replies.is_empty() { None } else { Some(h.replies.remove(0)) });
-        let Some(r) = reply else { return Err(5) };
+        // The driver may answer from a taskq: wait for the reply (5 s).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let r = loop {
+            let reply = self.stream().head.with(|h| if h.replies.is_empty() { None } else { Some(h.replies.remove(0)) });
+            match reply {
+                Some(r) => break r,
+                None if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_micros(50)),
+                None => return Err(62), // ETIME
+            }
+        };
         // SAFETY: the driver's reply, an iocblk with payload in b_cont.
         unsafe {
             let ioc: iocblk = ptr::read_unaligned((*r).b_rptr.cast());
