@@ -65,7 +65,7 @@ fn verify(r: &Rig, tap: bool, size: usize) {
     r.ports[0].write(&app);
     r.mac.set_capture(false);
     let got = r.mac.take_captured();
-    let want_up = if tap { app.clone() } else { app.clone() };
+    let want_up = app.clone();
     let up = got.first().expect("mac_rx got the written packet");
     assert_eq!(&up[up.len() - want_up.len()..], &want_up[..], "write -> mac_rx payload");
     let frame = if tap { app.clone() } else { rig::ether_frame(&app) };

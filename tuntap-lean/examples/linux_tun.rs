@@ -148,10 +148,13 @@ fn per_packet(n: u64) {
     drop(sink);
 }
 
+/// Work sent to a thread that lives in a namespace of its own.
+type Job = Box<dyn FnOnce() + Send>;
+
 /// One side of the TCP bulk test: a namespace with one tun.
-fn side(name: &'static str, addr: &'static str, vnet: bool) -> (OwnedFd, std::thread::JoinHandle<()>, mpsc::Sender<Box<dyn FnOnce() + Send>>) {
+fn side(name: &'static str, addr: &'static str, vnet: bool) -> (OwnedFd, std::thread::JoinHandle<()>, mpsc::Sender<Job>) {
     let (fd_tx, fd_rx) = mpsc::channel();
-    let (job_tx, job_rx) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
     let h = std::thread::spawn(move || {
         new_netns();
         let fd = open_tun(name, vnet);

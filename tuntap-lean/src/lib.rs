@@ -20,6 +20,9 @@
 //! Everything a benchmark needs is in [`stream::Port`] (a `/dev/tun` or
 //! `/dev/tap` stream opened on a [`Driver`]) and [`mac::LeanMac`].
 
+// Nested `if let` reads better than let-chains here (as in tuntap-drv).
+#![allow(clippy::collapsible_if)]
+
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
