@@ -413,9 +413,14 @@ mod queues {
                 let blocks: Vec<_> = frames.iter().map(|f| rig::stack_block(f, Some(64))).collect();
                 pending = rig::chain(&blocks);
             }
+            let updates = r.mac.tx_updates.load(Ordering::Acquire);
             // SAFETY: an owned chain; what comes back is ours again.
             pending = unsafe { r.mac.tx(pending) };
-            if !pending.is_null() {
+            // As mac does: after a refusal, wait for mac_tx_update.
+            while !pending.is_null()
+                && r.mac.tx_updates.load(Ordering::Acquire) == updates
+                && t.elapsed() < Duration::from_secs_f64(secs)
+            {
                 std::thread::yield_now();
             }
         }
