@@ -331,3 +331,49 @@ fn a_written_large_segment_is_cut_into_mtu_sized_packets() {
 fn t_info(l: &Link) -> abi::TunCounters {
     l.rig.info(l.rig.driver.links()[0].linkid).counters
 }
+
+#[test]
+fn packets_in_flight_when_offload_goes_away_are_finished_or_dropped_and_counted() {
+    let l = link(false);
+    let q = l.attach(0);
+    set_offload(&q, offload_flags::ALL).expect("on");
+    let lim = abi::TunIocQueueLimits { version: abi::TUN_ABI_VERSION, max_packets: 2, max_bytes: 0, _pad: 0 };
+    q.ioctl_istr(abi::TUN_IOC_QUEUE_LIMITS, abi::as_bytes(&lim)).expect("small backlog");
+    let big = tcp(false, 60_000);
+    let small = tcp(false, 100);
+    let (fb, _) = l.frames(&big);
+    let (fs, _) = l.frames(&small);
+    let lso = TxOffload { partial: Some((20, 36, big.len() as u32)), lso_mss: Some(1460) };
+    let partial = TxOffload { partial: Some((20, 36, small.len() as u32)), lso_mss: None };
+    // Enough large segments to fill the stream head and the backlog: the
+    // rest, and the small packets behind them, wait in mac with their
+    // offload metadata.
+    let mut n_big = 0u64;
+    while l.client.tx_backlog() == 0 {
+        assert!(n_big < 200, "the queue never filled");
+        l.client.tx_with(&[&fb[..]], TxOpts { headroom: 32, split: None, offload: Some(lso) });
+        n_big += 1;
+    }
+    l.client.tx_with(&vec![&fs[..]; 5], TxOpts { headroom: 32, split: None, offload: Some(partial) });
+    assert!(l.client.tx_backlog() >= 6, "frames wait for mac_tx_update");
+    let before = t_info(&l);
+    set_offload(&q, 0).expect("off");
+    assert_eq!((l.capab().0, l.capab().1), (None, None), "no reader takes offload: none offered");
+    let mut got = Vec::new();
+    while let Ok(p) = q.read_packet(Some(std::time::Duration::from_millis(300))) {
+        got.push(p);
+    }
+    assert_eq!(l.client.tx_backlog(), 0, "mac sent everything it held");
+    let with_hdr_big = got.iter().filter(|p| p.len() == big.len() + off::VNET_HDR_LEN).count();
+    let plain_small: Vec<_> = got.iter().filter(|p| p.len() == small.len()).collect();
+    assert!(!got.iter().any(|p| p.len() == big.len()), "a large segment never reaches a reader without the header");
+    assert_eq!(plain_small.len(), 5, "the small packets came after offload went off: plain");
+    for p in &plain_small {
+        assert!(tcp_checksum_ok(p), "their partial checksums were finished in software");
+    }
+    let dropped = t_info(&l).norcvbuf - before.norcvbuf;
+    assert!(dropped >= 1, "at least one held large segment was dropped (read with header: {with_hdr_big}, counters {:?})", t_info(&l));
+    assert_eq!(with_hdr_big as u64 + dropped, n_big, "every large segment read once (with its header) or dropped and counted");
+    q.close();
+    l.finish();
+}
