@@ -377,3 +377,27 @@ fn packets_in_flight_when_offload_goes_away_are_finished_or_dropped_and_counted(
     q.close();
     l.finish();
 }
+
+/// A mac from before TCPv6 LSO allocates an 8-byte `mac_capab_lso_t`
+/// (`illumos_sys_hdrs::mac_capab_lso_v6_t`): the link offers LSO for
+/// IPv4 only, never sets `LSO_TX_BASIC_TCP_IPV6` and writes nothing past
+/// the structure (the simulator's guard word; `Rig::finish` fails on the
+/// violation).
+#[test]
+fn on_a_mac_without_tcpv6_lso_only_ipv4_lso_is_offered() {
+    let l = link(false);
+    l.rig.host.set_mac_lso_ipv6(false);
+    let q = l.attach(0);
+    let st = set_offload(&q, offload_flags::ALL).expect("on");
+    assert_eq!((st.link_hcksum, st.link_lso), (1, 1), "checksums and TCP/IPv4 LSO, not IPv6");
+    let (hck, lso, _) = l.capab();
+    assert_eq!(hck, Some(sys::HCKSUM_INET_PARTIAL));
+    assert_eq!(lso.map(|(f, _)| f), Some(sys::LSO_TX_BASIC_TCP_IPV4));
+    // A reader taking TSO6 only: no LSO at all on this mac.
+    let st = set_offload(&q, offload_flags::VNET_HDR | offload_flags::CSUM | offload_flags::TSO6).expect("tso6");
+    assert_eq!((st.link_hcksum, st.link_lso), (1, 0));
+    assert_eq!((l.capab().0.is_some(), l.capab().1), (true, None));
+    assert!(l.rig.host.violations().is_empty(), "{:#?}", l.rig.host.violations());
+    q.close();
+    l.finish();
+}

@@ -240,8 +240,16 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     unsafe fn mac_rx(&self, mh: MacHandle, chain: *mut mblk_t);
     fn mac_tx_update(&self, mh: MacHandle);
     /// `mac_capab_update`: the link's capabilities changed; mac asks
-    /// `mc_getcapab` again.
+    /// `mc_getcapab` again (`i_mac_notify(MAC_NOTE_CAPAB_CHG)`,
+    /// `usr/src/uts/common/io/mac/mac_provider.c`; thread context, no
+    /// driver lock held: mac calls `mc_getcapab` back).
     fn mac_capab_update(&self, mh: MacHandle);
+    /// Does the running mac's `mac_capab_lso_t` have the TCP/IPv6 member
+    /// (`LSO_TX_BASIC_TCP_IPV6`, `lso_basic_tcp_ipv6`)?  Gates before it
+    /// allocate 8 bytes on the caller's stack (`dld_capab_lso`,
+    /// `usr/src/uts/common/io/dld/dld_proto.c`), so `mc_getcapab` must not
+    /// write past them (`illumos_sys_hdrs::mac_capab_lso_v6_t`).
+    fn mac_lso_ipv6(&self) -> bool;
     fn mac_link_update(&self, mh: MacHandle, state: LinkState);
     fn mac_maxsdu_update(&self, mh: MacHandle, sdu: u32) -> Result<(), Errno>;
     fn mac_unicst_update(&self, mh: MacHandle, addr: &[u8; 6]);

@@ -149,6 +149,9 @@ impl Kernel for Lean {
         m.tx_update();
     }
     fn mac_capab_update(&self, _mh: MacHandle) {}
+    fn mac_lso_ipv6(&self) -> bool {
+        true
+    }
     fn mac_link_update(&self, _mh: MacHandle, _state: LinkState) {}
     fn mac_maxsdu_update(&self, _mh: MacHandle, _sdu: u32) -> Result<(), Errno> {
         Ok(())

@@ -126,6 +126,10 @@ impl Kernel for SimKernel {
         mac::mac_capab_update(&self.0, mh);
     }
 
+    fn mac_lso_ipv6(&self) -> bool {
+        self.0.mac_lso_ipv6.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     #[track_caller]
     fn mac_link_update(&self, mh: MacHandle, state: LinkState) {
         self.0.check_no_driver_locks("mac_link_update");

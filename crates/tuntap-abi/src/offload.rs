@@ -107,8 +107,9 @@ pub mod offload_flags {
 
 /// Turn offload on or off for the queue.  In: `version`, `flags`; the
 /// rest 0.  Out: the flags in force, whether the link advertises
-/// checksum / segmentation offload now (`link_hcksum`, `link_lso`: every
-/// attached queue must take them), and the headers refused.
+/// checksum / segmentation offload now (`link_hcksum`: 1; `link_lso`:
+/// 0x1 TCP/IPv4, 0x2 TCP/IPv6, only where the running mac knows IPv6 LSO;
+/// every attached queue must take them), and the headers refused.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TunIocOffload {

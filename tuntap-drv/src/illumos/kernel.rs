@@ -322,6 +322,15 @@ impl Kernel for Illumos {
         unsafe { k::mac_capab_update(mh.0.as_ptr().cast()) }
     }
 
+    /// No: the module is one binary for every supported release, and
+    /// whether OmniOS r151046 and OpenIndiana 2024.04 carry TCPv6 LSO
+    /// (the 12-byte `mac_capab_lso_t`) is not established, so the link
+    /// offers LSO for TCP over IPv4 only and never writes past the 8
+    /// bytes every release allocates.
+    fn mac_lso_ipv6(&self) -> bool {
+        false
+    }
+
     fn mac_link_update(&self, mh: MacHandle, state: LinkState) {
         // SAFETY: mh is registered; LinkState holds link_state_t values.
         unsafe { k::mac_link_update(mh.0.as_ptr().cast(), state as sys::link_state_t) }

@@ -21,6 +21,11 @@
 //! partial checksum in software; a large segment it cannot take is
 //! dropped and counted.
 //!
+//! **The LSO structure grew** (`illumos_sys_hdrs::mac_capab_lso_v6_t`):
+//! TCP/IPv6 is offered, and `lso_basic_tcp_ipv6` written, only where
+//! [`Kernel::mac_lso_ipv6`] says the running mac has it; elsewhere a
+//! queue's `TSO6` is accepted but the link offers LSO for IPv4 only.
+//!
 //! **Locks.**  `OffloadState::sync` (a leaf) orders recomputations; it
 //! is dropped before `mac_capab_update`.
 
@@ -93,6 +98,10 @@ impl<K: Kernel> Link<K> {
                 if bits & CAP_HCKSUM == 0 {
                     bits = 0;
                 }
+                if !self.k.mac_lso_ipv6() {
+                    // This mac's mac_capab_lso_t has no IPv6 member.
+                    bits &= !CAP_LSO6;
+                }
                 self.offload.bits.swap(bits, Ordering::AcqRel) != bits
             };
             if !changed {
@@ -112,7 +121,7 @@ impl<K: Kernel> Link<K> {
     ///
     /// # Safety
     /// `data` points to what `cap` asks for (`mac(9E)`: a `uint32_t` of
-    /// `HCKSUM_*` flags, a `mac_capab_lso_t`).
+    /// `HCKSUM_*` flags, a `mac_capab_lso_t` of the running mac's size).
     pub unsafe fn getcapab(&self, cap: sys::mac_capab_t, data: *mut core::ffi::c_void) -> bool {
         let b = self.offload.bits();
         match cap {
@@ -123,14 +132,22 @@ impl<K: Kernel> Link<K> {
                 true
             }
             sys::MAC_CAPAB_LSO if b & (CAP_LSO4 | CAP_LSO6) != 0 => {
-                // SAFETY: mac passes a whole mac_capab_lso_t (caller).
+                // The part every mac allocates (8 bytes); the IPv6 member
+                // only where the running mac has it (refresh_offload never
+                // sets CAP_LSO6 otherwise), see Kernel::mac_lso_ipv6.
+                // SAFETY: mac passes at least a pre-TCPv6 mac_capab_lso_t.
                 if let Some(lso) = unsafe { data.cast::<sys::mac_capab_lso_t>().as_mut() } {
                     lso.lso_flags = 0;
+                    lso.lso_basic_tcp_ipv4.lso_max = 0;
                     if b & CAP_LSO4 != 0 {
                         lso.lso_flags |= sys::LSO_TX_BASIC_TCP_IPV4;
                         lso.lso_basic_tcp_ipv4.lso_max = LSO_MAX;
                     }
-                    if b & CAP_LSO6 != 0 {
+                }
+                if b & CAP_LSO6 != 0 && self.k.mac_lso_ipv6() {
+                    // SAFETY: this mac's structure has the IPv6 member
+                    // (Kernel::mac_lso_ipv6).
+                    if let Some(lso) = unsafe { data.cast::<sys::mac_capab_lso_v6_t>().as_mut() } {
                         lso.lso_flags |= sys::LSO_TX_BASIC_TCP_IPV6;
                         lso.lso_basic_tcp_ipv6.lso_max = LSO_MAX;
                     }

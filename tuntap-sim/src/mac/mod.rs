@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use illumos_sys_hdrs::{
     B_FALSE, B_TRUE, EBUSY, EINVAL, ENOENT, ENOTSUP, M_DATA, MAC_CAPAB_HCKSUM, MAC_CAPAB_LSO,
     MAC_MAX_MINOR, MAC_PLUGIN_IDENT_ETHER, MAC_PROP_MTU, MAC_VERSION, MAC_VIRT_LEVEL1, MC_GETCAPAB,
-    MC_GETPROP, MC_PROPINFO, MC_SETPROP, mac_callbacks_t, mac_capab_lso_t, mac_register_t, mblk_t,
+    MC_GETPROP, MC_PROPINFO, MC_SETPROP, mac_callbacks_t, LSO_TX_BASIC_TCP_IPV6, mac_register_t, mblk_t,
 };
 use tuntap_abi::DatalinkId;
 use tuntap_drv::ddi::{Errno, GLOBAL_ZONEID, LinkState, MacHandle, PropInfoHandle, PropPerm, ZoneId};
