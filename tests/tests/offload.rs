@@ -401,3 +401,102 @@ fn on_a_mac_without_tcpv6_lso_only_ipv4_lso_is_offered() {
     q.close();
     l.finish();
 }
+
+/// Mixed readers: a queue with batching and the virtio-net header next to
+/// a plain queue.  The link offers no offload while the plain one is
+/// attached; each reader gets packets in its own format (records of
+/// header + packet, bare packets), every packet once; a batched write of
+/// records with headers finishes a checksum, drops a bad header alone
+/// (counted as an offload refusal, not a framing one) and cuts a large
+/// segment; offload comes when the plain reader leaves and goes with the
+/// last opted-in one.
+#[test]
+fn a_batching_offload_reader_and_a_plain_reader_share_a_link() {
+    use std::time::Duration;
+    use tuntap_abi::batch::{self, TunIocBatch, batch_flags};
+    let l = link(false);
+    let qa = l.attach(attach_flags::MULTI_QUEUE);
+    let qb = l.attach(attach_flags::MULTI_QUEUE);
+    set_offload(&qa, offload_flags::ALL).expect("offload on qa");
+    let batch_state = || {
+        let req = TunIocBatch { version: abi::TUN_ABI_VERSION, flags: batch_flags::ALL, ..Default::default() };
+        decode::<TunIocBatch>(&qa.ioctl_istr(abi::TUN_IOC_BATCH, abi::as_bytes(&req)).expect("batch on qa").data)
+    };
+    batch_state();
+    assert_eq!((l.capab().0, l.capab().1), (None, None), "a plain reader shares the link: no offload offered");
+    // 64 TCP flows from IP (no offload metadata: none is offered).
+    let pkts: Vec<Vec<u8>> = (0..64u16)
+        .map(|i| {
+            let mut p = tcp(false, 40 + usize::from(i));
+            p[20..22].copy_from_slice(&(6000 + i).to_be_bytes());
+            p
+        })
+        .collect();
+    let frames: Vec<Vec<u8>> = pkts.iter().map(|p| l.frames(p).0).collect();
+    let c0 = t_info(&l);
+    l.client.tx(&frames.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; batch::READ_MAX_DEFAULT as usize];
+    while let Ok(n) = qa.read(&mut buf, Some(Duration::from_millis(200))) {
+        assert_eq!(batch::check_records(&buf[..n], batch::RECORD_MAX_LEN), Ok(batch::records(&buf[..n]).count()));
+        for (o, len) in batch::records(&buf[..n]) {
+            let rec = &buf[o..o + len];
+            assert_eq!(hdr_of(rec), VirtioNetHdr::default(), "a plain packet's header says nothing");
+            got.push(rec[off::VNET_HDR_LEN..].to_vec());
+        }
+    }
+    let from_a = got.len();
+    while let Ok(p) = qb.read_packet(Some(Duration::from_millis(200))) {
+        got.push(p);
+    }
+    assert!(from_a > 0 && from_a < 64, "flows spread over both queues ({from_a} of 64 on the offload reader)");
+    got.sort();
+    let mut want = pkts.clone();
+    want.sort();
+    assert_eq!(got, want, "every packet once, whole, on one queue or the other");
+    let c1 = t_info(&l);
+    assert_eq!(c1.opackets - c0.opackets, 64, "each packet counted once, batched or not");
+    // Bytes as handed to each reader: the IP packet, and the header on
+    // the offload queue.
+    let bytes = pkts.iter().map(Vec::len).sum::<usize>() + from_a * off::VNET_HDR_LEN;
+    assert_eq!(c1.obytes - c0.obytes, bytes as u64);
+
+    // A batched write of records with headers.
+    let small = tcp(false, 100);
+    let big = tcp(false, 3000);
+    let rec = |h: VirtioNetHdr, p: &[u8]| [abi::as_bytes(&h), p].concat();
+    let records = [
+        rec(VirtioNetHdr::new(off::VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 20, 16), &small),
+        rec(VirtioNetHdr::new(0x40, 0, 0, 0, 0, 0), &small),
+        rec(VirtioNetHdr::new(off::VIRTIO_NET_HDR_F_NEEDS_CSUM, off::VIRTIO_NET_HDR_GSO_TCPV4, 40, 1460, 20, 16), &big),
+    ];
+    let mut w = vec![0u8; records.iter().map(|r| r.len() + 12).sum()];
+    let mut at = 0;
+    for r in &records {
+        at = batch::put_record(&mut w, at, r).expect("room");
+    }
+    w.truncate(at);
+    let refused_before = set_offload(&qa, offload_flags::ALL).expect("state").refused;
+    assert_eq!(qa.write(&w), Ok(w.len()));
+    let first = l.client.recv(WAIT).expect("the checksummed packet");
+    assert!(tcp_checksum_ok(&first[14..]), "checksum finished");
+    let mut payload = Vec::new();
+    for i in 0..3 {
+        let seg = l.client.recv(WAIT).unwrap_or_else(|| panic!("segment {i}"));
+        assert!(seg.len() - 14 <= 1500 && tcp_checksum_ok(&seg[14..]), "segment {i}");
+        payload.extend_from_slice(&seg[14 + 40..]);
+    }
+    assert_eq!(&payload[..], &big[40..], "the large segment's payload, whole and in order");
+    assert_eq!(l.client.rx_pending(), 0, "the bad header's packet was dropped");
+    assert_eq!(set_offload(&qa, offload_flags::ALL).expect("state").refused, refused_before + 1, "counted as a bad header");
+    assert_eq!(batch_state().refused, 0, "not a framing fault");
+    let c2 = t_info(&l);
+    assert_eq!(c2.ipackets - c1.ipackets, 4, "the packet and the three segments, each counted");
+    assert_eq!(c2.ierrors - c1.ierrors, 1, "the bad header, counted once");
+
+    qb.close();
+    assert_eq!(l.capab().0, Some(sys::HCKSUM_INET_PARTIAL), "the plain reader left: offload offered");
+    qa.close();
+    assert_eq!((l.capab().0, l.capab().1), (None, None), "the opted-in reader left: none");
+    l.finish();
+}

@@ -104,7 +104,9 @@ pub enum BatchError {
     TruncatedRecord,
     /// A record of length 0.
     Empty,
-    /// A record longer than the queue's largest packet.
+    /// A record longer than the queue's largest packet (the MTU plus the
+    /// queue's headers; with the virtio-net header on, the largest IP
+    /// packet, since a record may carry a large segment).
     Oversize,
     /// Reserved header bits or padding bytes not zero.
     Reserved,

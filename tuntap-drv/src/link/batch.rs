@@ -12,7 +12,8 @@
 //! packets, and each packet travels up alone), framed exactly as a
 //! one-packet write ([`Link::prepare_written`]) and, when bound for mac,
 //! linked into one chain that goes up in a single `mac_rx` with no lock
-//! held.  A packet that is not valid for the link is dropped and counted
+//! held, in the order of the records (a large segment's pieces take its
+//! place in the chain).  A packet that is not valid for the link is dropped and counted
 //! on its own, as a one-packet write would be.
 
 use tuntap_abi::batch::{self, BatchError};
@@ -53,7 +54,11 @@ impl<K: Kernel> Link<K> {
             self.note_batch_drop(DropReason::NoBuffer);
             return Err(Refused::NoBuffer);
         }
-        let mut max_len = usize::try_from(self.mtu()).unwrap_or(usize::MAX);
+        // With the virtio-net header a record may carry a large segment
+        // (GSO), bounded like a one-packet write by the largest IP packet;
+        // a plain packet over the MTU is then dropped alone.
+        let largest_ip = if vnet { tuntap_abi::MTU_MAX } else { self.mtu() };
+        let mut max_len = usize::try_from(largest_ip).unwrap_or(usize::MAX);
         if self.mode == Mode::Tap {
             max_len = max_len.saturating_add(HEADROOM);
         }
@@ -85,11 +90,13 @@ impl<K: Kernel> Link<K> {
                     }
                     up.push_back(one);
                 }
-                Ok(Prepared::Segments(segs, class)) => {
-                    let k = segs.len();
-                    match self.pass_up_chain(segs, class) {
-                        Ok(()) => sent += k,
-                        Err(reason) => self.note_batch_drop(reason),
+                Ok(Prepared::Segments(mut segs, class)) => {
+                    // In the one chain, in the writer's order.
+                    while let Some(seg) = segs.pop_front() {
+                        if let Some(c) = classes.get_mut(class as usize) {
+                            *c += 1;
+                        }
+                        up.push_back(seg);
                     }
                 }
                 // Old-API IP took it.
