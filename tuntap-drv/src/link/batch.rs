@@ -16,24 +16,13 @@
 //! place in the chain).  A packet that is not valid for the link is dropped and counted
 //! on its own, as a one-packet write would be.
 
-use tuntap_abi::batch::{self, BatchError};
+use tuntap_abi::batch;
 
 use super::datapath::Prepared;
-use super::{Link, Mode};
+use super::{Link, Mode, Refused};
 use crate::ddi::{DropReason, Kernel, Probe};
 use crate::frame;
 use crate::mblk::{MsgBlk, MsgQueue};
-
-/// Why a batched write was refused whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refused {
-    /// A framing fault in the record with this index.
-    Framing(BatchError, u32),
-    /// No memory to look at the write.
-    NoBuffer,
-    /// The link is going away.
-    Closing,
-}
 
 /// Headroom left in front of each packet for the link header a tun
 /// write gets (Ethernet, with room for a VLAN tag).

@@ -59,8 +59,16 @@ mod datapath;
 mod offload;
 mod segment;
 
-pub use batch::Refused;
-pub use offload::BadHeader;
+/// Why a batched write was refused whole (`batch.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// A framing fault in the record with this index.
+    Framing(tuntap_abi::batch::BatchError, u32),
+    /// No memory to look at the write.
+    NoBuffer,
+    /// The link is going away.
+    Closing,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -9,7 +9,7 @@ use core::ptr;
 
 use illumos_sys_hdrs::mblk_t;
 
-use super::MsgBlk;
+use super::block::MsgBlk;
 use crate::ddi::Kernel;
 
 /// An owned `b_next` chain of messages, taken apart one at a time.
