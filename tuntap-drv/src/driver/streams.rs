@@ -58,6 +58,15 @@ impl<K: Kernel> Driver<K> {
 
     /// Queue a control message for this stream's control task, starting
     /// one if none runs (see minor.rs, "Control work").  Never blocks.
+    ///
+    /// If the task cannot be dispatched (`ddi_taskq_dispatch` with
+    /// `DDI_NOSLEEP` finds no memory), the queued requests are answered
+    /// at once with `ENOMEM` (`M_IOCNAK`, or `DL_ERROR_ACK`/`DL_SYSERR`):
+    /// the caller gets a clear error and may retry.  dld chose otherwise
+    /// (`dld_wput_nondata` in usr/src/uts/common/io/dld/dld_str.c:
+    /// `TQ_SLEEP` in the current gate, a `TQ_NOSLEEP` dispatch with a
+    /// fallback worker thread in older ones); we keep a put procedure
+    /// that never waits for memory and no thread of our own.
     fn queue_control(&self, wq: *mut queue_t, minor: &Arc<Minor<K>>, msg: MsgBlk<K>) {
         // The ioctl's credential outlives the ioctl if it times out while
         // queued (the stream head frees it then): hold it for the task.
