@@ -122,6 +122,12 @@ fn old_api_openvpn_sequence() {
         panic!("IP cannot bring tun{ppa} up on the loaded driver: {why}");
     }
     assert_eq!((ill.resolver, ill.noarp, ill.pointopoint), (false, true, true), "{ill:?}");
+    // IP's stream is the link's primary mac client (dlpi/mac_client.rs),
+    // through the loader's mac client shims.
+    let name = format!("tun{ppa}");
+    let clients = rig.k.host().kernel_clients(name.as_str()).expect("the unit's mac");
+    assert!(clients.len() == 1 && clients[0].primary && clients[0].rx_set, "{clients:?}");
+    let snoop = rig.k.host().snoop(name.as_str()).expect("snoop -d");
     // IP -> the daemon: the bare packet.
     let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");
     if_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&[0; 6], 0x0800)), &out).unwrap();
@@ -135,6 +141,9 @@ fn old_api_openvpn_sequence() {
     let link = rig.k.host().dlmgmt_name2info(0, &format!("tun{ppa}")).expect("the unit is a datalink");
     let c = rig.info(link.linkid).counters;
     assert_eq!((c.opackets, c.ipackets), (1, 1));
+    let dirs: Vec<bool> = std::iter::from_fn(|| snoop.recv(std::time::Duration::from_millis(200)).map(|(tx, _)| tx)).collect();
+    assert_eq!(dirs, [true, false], "snoop sees IP's packet out and the daemon's in");
+    snoop.close();
     ip_down(&if_fd);
     if_fd.close();
     vpn.close();

@@ -16,6 +16,7 @@ pub use tuntap_sim;
 
 pub mod datapath;
 pub mod dlpi;
+pub mod oldapi;
 
 pub const WAIT: Duration = Duration::from_secs(5);
 

@@ -57,10 +57,12 @@ fn ping_and_transfer(mtu: u32) {
     let p = VpnPair::new(&rig, Mode::Tun, mtu, &label).expect("namespaces A and B joined by two tunneld");
 
     let ping = p.a.ns.ping(ADDR_B, 3, None).expect("ping A -> B through the VPN");
-    assert_eq!(ping.sent, 3);
+    // ping's deadline mode sends until `count` replies came back: on a
+    // slow machine that is more than `count` requests, every one answered.
+    assert!(ping.received >= 3 && ping.received == ping.sent, "{}", ping.output);
     // The largest datagram the links carry, with DF set, crosses whole.
     let full = p.a.ns.ping(ADDR_B, 2, Some(mtu - 28)).expect("full-MTU ping A -> B");
-    assert_eq!(full.sent, 2);
+    assert!(full.received >= 2 && full.received == full.sent, "{}", full.output);
     let neigh = p.a.ns.ip(&["neigh", "show", ADDR_B]).unwrap();
     assert!(neigh.contains(&netns::format_mac(p.a.peer_mac)), "A resolved B's address to the driver's peer MAC: {neigh}");
 

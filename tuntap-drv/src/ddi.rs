@@ -58,6 +58,31 @@ unsafe impl Send for MacHandle {}
 // SAFETY: as above.
 unsafe impl Sync for MacHandle {}
 
+/// A mac client the driver opened on one of its own links
+/// (`mac_client_handle_t`, `usr/src/uts/common/sys/mac_client.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MacClientHandle(pub NonNull<c_void>);
+
+// SAFETY: an opaque kernel handle; mac allows any thread to use it
+// (mac_tx from any context, the rest from contexts that may block).
+unsafe impl Send for MacClientHandle {}
+// SAFETY: as above.
+unsafe impl Sync for MacClientHandle {}
+
+/// A unicast address registration of a mac client (`mac_unicast_handle_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MacUnicastHandle(pub NonNull<c_void>);
+
+// SAFETY: an opaque kernel handle, as MacClientHandle.
+unsafe impl Send for MacUnicastHandle {}
+// SAFETY: as above.
+unsafe impl Sync for MacUnicastHandle {}
+
+/// `mac_rx_t` (`usr/src/uts/common/sys/mac.h`): `void (*)(void *arg,
+/// mac_resource_handle_t, mblk_t *chain, boolean_t loopback)`.  The chain
+/// is owned by the callee; the callback must not block.
+pub type MacRxFn = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut mblk_t, i32);
+
 /// `mac_prop_info_handle_t`: valid only inside `mc_propinfo`.
 #[derive(Clone, Copy, Debug)]
 pub struct PropInfoHandle(pub *mut c_void);
@@ -256,6 +281,47 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     fn mac_prop_info_set_default_uint32(&self, ph: PropInfoHandle, value: u32);
     fn mac_prop_info_set_range_uint32(&self, ph: PropInfoHandle, min: u32, max: u32);
     fn mac_prop_info_set_perm(&self, ph: PropInfoHandle, perm: PropPerm);
+
+    // ----- mac client (mac_client.h, mac.h): the driver as a client of
+    // its own links, see dlpi/mac_client.rs -----
+
+    /// `mac_open_by_linkid(linkid, &mh)` (sys/mac.h, mac.c): hold the mac
+    /// behind a link id (`mac_disable` answers `EBUSY` until
+    /// [`Kernel::mac_close`]).  Blocks.
+    fn mac_open_by_linkid(&self, linkid: DatalinkId) -> Result<MacHandle, Errno>;
+    /// `mac_close(mh)`: release a [`Kernel::mac_open_by_linkid`].
+    fn mac_close(&self, mh: MacHandle);
+    /// `mac_client_open(mh, &mch, name, flags)`.  `name` is NUL-free; the
+    /// implementation terminates it.  Blocks (mac perimeter, KM_SLEEP).
+    fn mac_client_open(&self, mh: MacHandle, name: &[u8], flags: u16) -> Result<MacClientHandle, Errno>;
+    /// `mac_client_close(mch, flags)`: every unicast address and the rx
+    /// callback must be gone first (mac_client.c asserts it).  Blocks.
+    fn mac_client_close(&self, mch: MacClientHandle, flags: u16);
+    /// `mac_unicast_add(mch, NULL, flags, &muh, 0, &diag)`: register the
+    /// link's primary address (`addr` NULL, vid 0).  `Err((errno, diag))`.
+    /// Blocks.
+    fn mac_unicast_add_primary(&self, mch: MacClientHandle, flags: u16) -> Result<MacUnicastHandle, (Errno, i32)>;
+    /// `mac_unicast_remove(mch, muh)`.  Blocks.
+    fn mac_unicast_remove(&self, mch: MacClientHandle, muh: MacUnicastHandle) -> Result<(), Errno>;
+    /// `mac_rx_set(mch, rx, arg)`: from now on mac passes the client's
+    /// frames to `rx(arg, ..)`.  Blocks (quiesces the receive path); never
+    /// call it from `rx` itself.
+    ///
+    /// # Safety
+    /// `arg` stays valid until [`Kernel::mac_rx_clear`] has returned.
+    unsafe fn mac_rx_set(&self, mch: MacClientHandle, rx: MacRxFn, arg: *mut c_void);
+    /// `mac_rx_clear(mch)`: after it returns `rx` is never called again.
+    /// Blocks.
+    fn mac_rx_clear(&self, mch: MacClientHandle);
+    /// `mac_tx(mch, chain, 0, flag, &ret)`: send a `b_next` chain through
+    /// the client (protection, bandwidth, promiscuous taps, then the
+    /// link's `mc_tx`).  Returns `ret`: what was not sent (null with
+    /// `MAC_DROP_ON_NO_DESC`, which frees it instead).  Never blocks; may
+    /// be called from a put procedure.
+    ///
+    /// # Safety
+    /// `chain` is an owned `b_next` chain of valid messages.
+    unsafe fn mac_tx(&self, mch: MacClientHandle, chain: *mut mblk_t, flag: u16) -> *mut mblk_t;
 
     // ----- dls and dlmgmtd (dls.h, dls_mgmt.h) -----
 

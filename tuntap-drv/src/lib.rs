@@ -48,7 +48,10 @@
 //!      |  tuntap_str_open/_wput/_rsrv/_close (illumos/streams.rs, krtld-resolved)
 //!  Driver: StreamsEntry (driver/streams.rs)
 //!      |-- M_DATA ------------> Link::input (link/datapath.rs) --> mac_rx --> mac --> IP
-//!      |-- DL_UNITDATA_REQ ---> dlpi (old-API IP) ------------> Link::deliver_from_plumbing
+//!      |-- DL_UNITDATA_REQ ---> dlpi (old-API IP) --> mac_tx on the link's own
+//!      |                        mac client (dlpi/mac_client.rs) --> mac --> mc_tx
+//!      |   (written packets: Link::input --> mac_rx --> that client's rx
+//!      |    callback --> DL_UNITDATA_IND to the bound streams)
 //!      |-- M_IOCTL, M_IOCDATA, DLPI control --> Minor::control --> taskq task
 //!      |                        --> ioctl table (driver/ioctls.rs) / dlpi --> qreply
 //!  IP --> mac --> mc_tx (link/callbacks.rs) --> Link::mc_tx --> Queue backlog
@@ -66,7 +69,9 @@
 //! Leaves, under which nothing else is taken: `Link::quiesce` and
 //! `Queue::quiesce` (only around their condition variables),
 //! `Link::replies` (resolver replies for the taskq), `Minor::control`
-//! (control messages for the taskq), the DLPI receive filter's groups.
+//! (control messages for the taskq), the DLPI receive filter's groups,
+//! `MacPath::slot` (the old-API mac client's handles and counts; never
+//! held across a mac call).
 //!
 //! No lock is held across a mac or dls upcall (`mac_rx`,
 //! `mac_tx_update`, `mac_link_update`, `mac_register`, ...), across

@@ -31,7 +31,8 @@ use std::sync::{Arc, Mutex};
 use illumos_sys_hdrs::{mac_register_t, mblk_t, queue_t};
 use tuntap_abi::{DatalinkId, LinkName};
 use tuntap_drv::ddi::{
-    Cred, DeferredTask, DlmgmtLink, Errno, Hcksum, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, ZoneId,
+    Cred, DeferredTask, DlmgmtLink, Errno, Hcksum, Kernel, LinkState, MacClientHandle, MacHandle, MacRxFn,
+    MacUnicastHandle, Probe, PropInfoHandle, PropPerm, ZoneId,
 };
 
 pub mod mac;
@@ -149,6 +150,28 @@ impl Kernel for Lean {
         m.tx_update();
     }
     fn mac_capab_update(&self, _mh: MacHandle) {}
+    // The old API's mac client (DLPI streams over a link) is not part of
+    // the benchmarks: the lean kernel has none to open.
+    fn mac_open_by_linkid(&self, _linkid: DatalinkId) -> Result<MacHandle, Errno> {
+        Err(illumos_sys_hdrs::ENOTSUP)
+    }
+    fn mac_close(&self, _mh: MacHandle) {}
+    fn mac_client_open(&self, _mh: MacHandle, _name: &[u8], _flags: u16) -> Result<MacClientHandle, Errno> {
+        Err(illumos_sys_hdrs::ENOTSUP)
+    }
+    fn mac_client_close(&self, _mch: MacClientHandle, _flags: u16) {}
+    fn mac_unicast_add_primary(&self, _mch: MacClientHandle, _flags: u16) -> Result<MacUnicastHandle, (Errno, i32)> {
+        Err((illumos_sys_hdrs::ENOTSUP, 0))
+    }
+    fn mac_unicast_remove(&self, _mch: MacClientHandle, _muh: MacUnicastHandle) -> Result<(), Errno> {
+        Err(illumos_sys_hdrs::ENOTSUP)
+    }
+    unsafe fn mac_rx_set(&self, _mch: MacClientHandle, _rx: MacRxFn, _arg: *mut c_void) {}
+    fn mac_rx_clear(&self, _mch: MacClientHandle) {}
+    unsafe fn mac_tx(&self, _mch: MacClientHandle, chain: *mut mblk_t, _flag: u16) -> *mut mblk_t {
+        // Never reached (no client opens); hand the chain back unsent.
+        chain
+    }
     fn mac_lso_ipv6(&self) -> bool {
         true
     }

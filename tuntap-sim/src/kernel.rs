@@ -11,7 +11,8 @@ use std::sync::Arc;
 use illumos_sys_hdrs::{ENOMEM, MAC_PRIVATE_MINOR, mac_register_t, mblk_t, queue_t};
 use tuntap_abi::{DatalinkId, LinkName};
 use tuntap_drv::ddi::{
-    Cred, DeferredTask, DlmgmtLink, Errno, Kernel, LinkState, MacHandle, Probe, PropInfoHandle, PropPerm, ZoneId,
+    Cred, DeferredTask, DlmgmtLink, Errno, Kernel, LinkState, MacClientHandle, MacHandle, MacRxFn, MacUnicastHandle,
+    Probe, PropInfoHandle, PropPerm, ZoneId,
 };
 
 use crate::sync::{SimCondvar, SimMutex};
@@ -146,6 +147,53 @@ impl Kernel for SimKernel {
     fn mac_unicst_update(&self, mh: MacHandle, addr: &[u8; 6]) {
         self.0.check_no_driver_locks("mac_unicst_update");
         mac::mac_unicst_update(&self.0, mh, addr);
+    }
+
+    fn mac_open_by_linkid(&self, linkid: DatalinkId) -> Result<MacHandle, Errno> {
+        self.0.check_no_driver_locks("mac_open_by_linkid");
+        mac::mac_open_by_linkid(&self.0, linkid)
+    }
+
+    fn mac_close(&self, mh: MacHandle) {
+        self.0.check_no_driver_locks("mac_close");
+        mac::mac_close(&self.0, mh);
+    }
+
+    fn mac_client_open(&self, mh: MacHandle, name: &[u8], _flags: u16) -> Result<MacClientHandle, Errno> {
+        self.0.check_no_driver_locks("mac_client_open");
+        mac::mac_client_open(&self.0, mh, name)
+    }
+
+    fn mac_client_close(&self, mch: MacClientHandle, _flags: u16) {
+        self.0.check_no_driver_locks("mac_client_close");
+        mac::mac_client_close(&self.0, mch);
+    }
+
+    fn mac_unicast_add_primary(&self, mch: MacClientHandle, flags: u16) -> Result<MacUnicastHandle, (Errno, i32)> {
+        self.0.check_no_driver_locks("mac_unicast_add");
+        mac::mac_unicast_add_primary(&self.0, mch, flags)
+    }
+
+    fn mac_unicast_remove(&self, mch: MacClientHandle, muh: MacUnicastHandle) -> Result<(), Errno> {
+        self.0.check_no_driver_locks("mac_unicast_remove");
+        mac::mac_unicast_remove(&self.0, mch, muh)
+    }
+
+    unsafe fn mac_rx_set(&self, mch: MacClientHandle, rx: MacRxFn, arg: *mut c_void) {
+        self.0.check_no_driver_locks("mac_rx_set");
+        mac::mac_rx_set(&self.0, mch, rx, arg);
+    }
+
+    fn mac_rx_clear(&self, mch: MacClientHandle) {
+        self.0.check_no_driver_locks("mac_rx_clear");
+        mac::mac_rx_clear(&self.0, mch);
+    }
+
+    #[track_caller]
+    unsafe fn mac_tx(&self, mch: MacClientHandle, chain: *mut mblk_t, flag: u16) -> *mut mblk_t {
+        // mac_tx is called with no driver lock held (mac.c R14, as mac_rx).
+        self.0.check_no_driver_locks("mac_tx");
+        mac::mac_tx(&self.0, mch, chain, flag)
     }
 
     #[track_caller]

@@ -149,7 +149,7 @@ pub use faults::{Fault, Hook};
 pub use watchdog::{TEST_TIME_LIMIT, WAIT_BOUND};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
 pub use procs::{ProcessRecord, SimProcesses, SpawnError};
-pub use mac::{LinkRef, MacInfo, PropInfo, SimMacClient, SimSnoop, TxOpts};
+pub use mac::{FlowSpec, KernClientInfo, LinkRef, MAC_SRS_HIWAT, MacInfo, rx_drop_threshold, PropInfo, SimMacClient, SimSnoop, TxOpts};
 pub use offload::TxOffload;
 pub use streams::{GetMsg, IoctlReply, OpenArgs, SimStream, UserMemory};
 

@@ -351,3 +351,36 @@ fn getcapab_must_not_write_past_the_macs_lso_structure() {
     host.kernel().mac_unregister(m.mh()).unwrap();
     host.finish();
 }
+
+/// The driver as a client of its own link (kclient.rs rules 1-3): held
+/// by `mac_open_by_linkid` (mac_disable EBUSY), one primary per mac
+/// (EEXIST, MAC_DIAG_MACADDR_INUSE), close with a unicast address left is
+/// a violation, `mac_close` without a hold is one.
+#[test]
+fn driver_clients_primary_holds_and_teardown_rules() {
+    let host = new_host();
+    let m = link(&host, "kc0");
+    let k = host.kernel();
+    let id = host.mac_info("kc0").unwrap().devnet.unwrap().0;
+    let mh = k.mac_open_by_linkid(id).unwrap();
+    assert_eq!(k.mac_open_by_linkid(id + 1000).err(), Some(ENOENT), "no such link");
+    let flags = MAC_UNICAST_PRIMARY | MAC_UNICAST_TAG_DISABLE | MAC_UNICAST_DISABLE_TX_VID_CHECK;
+    let a = k.mac_client_open(mh, b"kc0", 0).unwrap();
+    let b = k.mac_client_open(mh, b"kc0-b", 0).unwrap();
+    let ua = k.mac_unicast_add_primary(a, flags).unwrap();
+    assert_eq!(k.mac_unicast_add_primary(b, flags).err(), Some((EEXIST, MAC_DIAG_MACADDR_INUSE)), "one primary per mac");
+    assert_eq!(k.mac_disable(m.mh()).err(), Some(EBUSY), "held by mac_open and clients");
+    let infos = host.kernel_clients("kc0").unwrap();
+    assert_eq!(infos.iter().filter(|c| c.primary).count(), 1, "{infos:?}");
+    // b closes clean; a closes with its address still registered.
+    k.mac_client_close(b, 0);
+    k.mac_client_close(a, 0);
+    host.expect_violation(ViolationKind::MacProtocol);
+    let _ = ua;
+    k.mac_close(mh);
+    k.mac_close(mh);
+    host.expect_violation(ViolationKind::MacProtocol);
+    assert_eq!(host.mac_opens("kc0").unwrap(), 0);
+    teardown(&host, &m);
+    host.finish();
+}

@@ -323,6 +323,34 @@ unsafe extern "C" {
     pub fn mac_prop_info_set_perm(ph: mac_prop_info_handle_t, perm: u8);
 }
 
+// ===== usr/src/uts/common/sys/mac_client.h (and mac_open_by_linkid in sys/mac.h) =====
+// Uncommitted Crossbow client interface, also used out of tree by OPTE
+// xde and VirtualBox's VBoxNetFlt; see tuntap-drv/src/dlpi/mac_client.rs.
+unsafe extern "C" {
+    pub fn mac_open_by_linkid(linkid: datalink_id_t, mhp: *mut mac_handle_t) -> c_int;
+    pub fn mac_close(mh: mac_handle_t);
+    pub fn mac_client_open(mh: mac_handle_t, mchp: *mut mac_client_handle_t, name: *mut c_char, flags: u16) -> c_int;
+    pub fn mac_client_close(mch: mac_client_handle_t, flags: u16);
+    pub fn mac_unicast_add(
+        mch: mac_client_handle_t,
+        addr: *mut u8,
+        flags: u16,
+        mahp: *mut mac_unicast_handle_t,
+        vid: u16,
+        diag: *mut mac_diag_t,
+    ) -> c_int;
+    pub fn mac_unicast_remove(mch: mac_client_handle_t, mah: mac_unicast_handle_t) -> c_int;
+    pub fn mac_rx_set(mch: mac_client_handle_t, rx: mac_rx_t, arg: *mut c_void);
+    pub fn mac_rx_clear(mch: mac_client_handle_t);
+    pub fn mac_tx(
+        mch: mac_client_handle_t,
+        mp: *mut mblk_t,
+        hint: usize,
+        flag: u16,
+        ret: *mut *mut mblk_t,
+    ) -> mac_tx_cookie_t;
+}
+
 // ===== usr/src/uts/common/sys/dls.h =====
 unsafe extern "C" {
     pub fn dls_devnet_create(mh: mac_handle_t, linkid: datalink_id_t, zoneid: zoneid_t) -> c_int;

@@ -1175,6 +1175,33 @@ pub const ETHER_STAT_JABBER_ERRORS: uint_t = MACTYPE_STAT_MIN + 50;
 pub const MAC_VERSION_V1: uint_t = 0x1;
 pub const MAC_VERSION: uint_t = MAC_VERSION_V1;
 
+// ----- mac client interface (usr/src/uts/common/sys/mac_client.h) -----
+// The unicast and mac_tx flag values are the same in the 2009 Crossbow
+// copy (illumos-gate 0a0e9771) and the current gate (883e7314); the
+// mac_client_open flags changed between them, so the driver passes 0.
+
+/// `typedef struct __mac_client_handle *mac_client_handle_t`.
+pub type mac_client_handle_t = *mut c_void;
+/// `typedef struct __mac_unicast_handle *mac_unicast_handle_t`.
+pub type mac_unicast_handle_t = *mut c_void;
+/// `typedef uintptr_t mac_tx_cookie_t`.
+pub type mac_tx_cookie_t = usize;
+/// `mac_diag_t` is a C enum.
+pub type mac_diag_t = c_int;
+/// `mac_rx_t` (sys/mac.h).
+pub type mac_rx_t = Option<unsafe extern "C" fn(*mut c_void, mac_resource_handle_t, *mut mblk_t, boolean_t)>;
+/// `MAC_UNICAST_PRIMARY`: the client's address is the mac's primary.
+pub const MAC_UNICAST_PRIMARY: u16 = 0x0002;
+/// `MAC_UNICAST_TAG_DISABLE`: no VLAN tag insertion.
+pub const MAC_UNICAST_TAG_DISABLE: u16 = 0x0010;
+/// `MAC_UNICAST_DISABLE_TX_VID_CHECK`.
+pub const MAC_UNICAST_DISABLE_TX_VID_CHECK: u16 = 0x0040;
+/// `MAC_DIAG_MACADDR_INUSE` (second value after `MAC_DIAG_NONE` 0,
+/// `MAC_DIAG_MACADDR_NIC` 1).
+pub const MAC_DIAG_MACADDR_INUSE: c_int = 2;
+/// `MAC_DROP_ON_NO_DESC`: mac_tx frees what it cannot send.
+pub const MAC_DROP_ON_NO_DESC: u16 = 0x01;
+
 /// `mac_capab_t`.
 pub type mac_capab_t = c_uint;
 pub const MAC_CAPAB_HCKSUM: mac_capab_t = 0x0000_0001;

@@ -44,6 +44,7 @@ pub mod ddi;
 pub mod kmem;
 pub mod locks;
 pub mod mac;
+pub mod mac_client;
 pub mod modctl;
 pub mod streams;
 
@@ -184,6 +185,7 @@ pub fn table() -> Vec<(&'static str, usize)> {
     t.extend(ddi::table());
     t.extend(modctl::table());
     t.extend(mac::table());
+    t.extend(mac_client::table());
     t
 }
 

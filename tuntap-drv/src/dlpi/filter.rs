@@ -27,7 +27,7 @@
 //! leaf mutex held only to copy or search a fixed array (the data path
 //! never allocates here, and no other lock is taken under it).
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::ddi::Kernel;
 use crate::frame::{self, AddrClass, MacAddr};
@@ -98,6 +98,10 @@ pub struct RxFilter<K: Kernel> {
     bound_sap: AtomicU32,
     promisc: AtomicU32,
     groups: KMutex<K, Groups>,
+    /// The stream receives through its own mac client (`mac_client.rs`):
+    /// the link's write path leaves its frames to mac, and only the
+    /// client's rx callback consults this filter.
+    via_mac: AtomicBool,
 }
 
 impl<K: Kernel> RxFilter<K> {
@@ -106,6 +110,7 @@ impl<K: Kernel> RxFilter<K> {
             bound_sap: AtomicU32::new(NO_SAP),
             promisc: AtomicU32::new(0),
             groups: KMutex::new(Groups { addrs: [[0; frame::ETHER_ADDR_LEN]; MAX_GROUPS], len: 0 }),
+            via_mac: AtomicBool::new(false),
         }
     }
 
@@ -175,21 +180,59 @@ impl<K: Kernel> RxFilter<K> {
 
     /// Is this stream bound to `sap`?  A frame of a SAP some DLPI stream
     /// is bound to belongs to old-API IP, not to mac.
+    /// A stream that receives through mac claims nothing here.
     pub fn claims(&self, sap: u16) -> bool {
-        self.bound_sap() == Some(sap)
+        !self.via_mac() && self.bound_sap() == Some(sap)
+    }
+
+    /// Mark the stream as receiving through its own mac client (bind)
+    /// or not (unbind, or no client could be opened).
+    pub fn set_via_mac(&self, on: bool) {
+        self.via_mac.store(on, Ordering::Release);
+    }
+
+    /// Clear the mark; was it set?
+    pub fn take_via_mac(&self) -> bool {
+        self.via_mac.swap(false, Ordering::AcqRel)
+    }
+
+    pub fn via_mac(&self) -> bool {
+        self.via_mac.load(Ordering::Acquire)
     }
 
     fn wants_sap(&self, sap: u16) -> bool {
-        self.claims(sap) || self.promisc(Promisc::Sap)
+        self.bound_sap() == Some(sap) || self.promisc(Promisc::Sap)
     }
 
-    /// A tun unit's packet of type `sap` (it has no link addresses).
+    /// A tun unit's packet of type `sap` (it has no link addresses),
+    /// offered by the link's write path (never for a stream that
+    /// receives through mac).
     pub fn wants_tun_packet(&self, sap: u16) -> bool {
+        !self.via_mac() && self.wants_sap(sap)
+    }
+
+    /// A frame written on a tap unit whose address is `own`, offered by
+    /// the link's write path.  A stream that receives through mac gets
+    /// from here only what mac's classification never gives its client:
+    /// unicast for other stations, at `DL_PROMISC_PHYS` (dld would add a
+    /// `mac_promisc_add` callback for that level; our client has none).
+    pub fn wants_tap_frame(&self, own: &MacAddr, dst: &MacAddr, src: &MacAddr, sap: u16) -> bool {
+        if self.via_mac() {
+            return self.promisc(Promisc::Phys)
+                && dst != own
+                && frame::classify(dst) == AddrClass::Unicast
+                && self.takes_tap_frame(own, dst, src, sap);
+        }
+        self.takes_tap_frame(own, dst, src, sap)
+    }
+
+    /// What mac's rx callback asks for a tun packet (`mac_client.rs`).
+    pub fn takes_tun_packet(&self, sap: u16) -> bool {
         self.wants_sap(sap)
     }
 
-    /// A frame written on a tap unit whose address is `own`.
-    pub fn wants_tap_frame(&self, own: &MacAddr, dst: &MacAddr, src: &MacAddr, sap: u16) -> bool {
+    /// What mac's rx callback asks for a tap frame: the dlpi(4P) rule.
+    pub fn takes_tap_frame(&self, own: &MacAddr, dst: &MacAddr, src: &MacAddr, sap: u16) -> bool {
         if !self.wants_sap(sap) || src == own {
             return false;
         }

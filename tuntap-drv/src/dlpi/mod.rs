@@ -29,14 +29,20 @@
 //! addresses (MAC, then SAP in host order) and the all-ones broadcast
 //! address (see [`prim::Personality`]).
 //!
-//! **Data.**  `DL_UNITDATA_REQ` from IP goes to one attached packet queue,
-//! as `mc_tx` traffic does (tap: an Ethernet header is built from the
-//! destination DLSAP; tun: the bare IP packet).  A packet a process
-//! writes goes, as `DL_UNITDATA_IND`, to every DLPI stream whose receive
-//! filter takes it (`filter.rs`: bound SAP, own/broadcast/joined-group
-//! destination, promiscuous levels; never a frame with the unit's own
-//! source address), and to mac only when no DLPI stream is bound to its
-//! Ethertype.  There is no fast path (`DL_IOC_HDR_INFO` is refused, so IP
+//! **Data.**  A bound stream holds a share of its link's own primary mac
+//! client (`mac_client.rs`, where the decision and its citations are):
+//! `DL_UNITDATA_REQ` from IP becomes an Ethernet frame (tap: the
+//! destination DLSAP's address; tun: the link's peer address) sent with
+//! `mac_tx`, so maxbw, snoop and the link's counters see it; what a
+//! process writes goes up through `mac_rx` to the client's rx callback,
+//! which passes it, as `DL_UNITDATA_IND`, to every bound stream whose
+//! receive filter takes it (`filter.rs`: bound SAP, own/broadcast/
+//! joined-group destination, promiscuous levels; never a frame with the
+//! unit's own source address).  A stream without a client (its link has
+//! no devnet) keeps the direct path: unit data to one attached packet
+//! queue, written frames straight to the streams whose filter takes them
+//! and to mac only when no such stream is bound to the Ethertype.  There
+//! is no fast path (`DL_IOC_HDR_INFO` is refused, so IP
 //! uses unit data) and no flow control toward IP (a full reader queue
 //! drops and counts).
 //!
@@ -65,6 +71,8 @@ use crate::mblk::MsgBlk;
 use crate::minor::{DlpiState, Minor, Node};
 
 pub mod filter;
+pub mod mac_client;
+pub mod mac_path;
 pub mod prim;
 mod rx;
 
@@ -253,6 +261,26 @@ impl<K: Kernel> Driver<K> {
                 }
             }
         };
+        // Become the link's primary mac client (mac_client.rs), as dls
+        // does for an active stream; someone else's primary refuses the
+        // bind (DL_SYSERR/EBUSY, dld_proto.c proto_bind_req).  A link
+        // without a devnet keeps the legacy path.
+        if let Some(l) = &link {
+            match mac_client::open(k, l, &minor.queue) {
+                Ok(()) => {}
+                Err(e) if e == sys::EBUSY => {
+                    {
+                        let mut st = minor.state.lock();
+                        if let Some(d) = st.dlpi.as_mut() {
+                            d.state = DL_UNBOUND;
+                        }
+                        minor.queue.dlpi_rx().set_bound_sap(None);
+                    }
+                    return error_ack(k, wq, DL_BIND_REQ, DL_SYSERR, e as u32);
+                }
+                Err(_) => {}
+            }
+        }
         let mac = link.map_or([0; 6], |l| l.mac());
         let addr = Self::personality(minor).dlsap(&mac, sap as u16);
         let ack = dl_bind_ack_t {
@@ -280,6 +308,12 @@ impl<K: Kernel> Driver<K> {
                 _ => false,
             }
         };
+        if ok {
+            // On the control task: the teardown may block.
+            if let Some(link) = self.dlpi_link(minor) {
+                link.dlpi_mac.close(k, &minor.queue);
+            }
+        }
         if ok { ok_ack(k, wq, DL_UNBIND_REQ) } else { error_ack(k, wq, DL_UNBIND_REQ, DL_OUTSTATE, 0) }
     }
 
@@ -356,6 +390,34 @@ impl<K: Kernel> Driver<K> {
             link.stats.tx_dropped();
             k.probe(Probe::Drop(link.linkid, DropReason::BadWrite));
             return uderror_ind(k, wq, dest.get(..dest_len).unwrap_or(&[]), DL_BADDATA);
+        };
+        // Through the stream's mac client when it has one: a whole
+        // Ethernet frame (tun: to the link's peer address, as IP plumbed
+        // on the datalink would send after resolution).
+        let data = match link.mode {
+            Mode::Tun if minor.queue.dlpi_rx().via_mac() => {
+                let mut data = data;
+                if !data.prepend(k, &frame::ether_header(&link.peer_mac, &link.mac(), sap)) {
+                    link.stats.tx_dropped();
+                    k.probe(Probe::Drop(link.linkid, DropReason::NoBuffer));
+                    return;
+                }
+                match link.dlpi_mac.tx(k, data) {
+                    Ok(()) => return,
+                    // Unbound meanwhile: back to the bare packet.
+                    Err(mut back) => {
+                        if !back.trim_front(frame::ETHER_HDR_LEN) {
+                            return;
+                        }
+                        back
+                    }
+                }
+            }
+            Mode::Tap if minor.queue.dlpi_rx().via_mac() => match link.dlpi_mac.tx(k, data) {
+                Ok(()) => return,
+                Err(back) => back,
+            },
+            _ => data,
         };
         let _ = link.deliver_from_plumbing(data);
     }

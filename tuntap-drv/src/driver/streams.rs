@@ -369,6 +369,12 @@ impl<K: Kernel> StreamsEntry for Driver<K> {
             c.closing = true;
             drop(minor.control.wait_until(c, &minor.control_idle, |c| !c.running));
         }
+        // An old-API IP stream's mac client goes first: after this its rx
+        // callback never runs again (dlpi/mac_client.rs).
+        let dlpi_link = minor.state.lock().dlpi.as_ref().and_then(|d| d.link.clone());
+        if let Some(link) = dlpi_link {
+            link.dlpi_mac.close(&self.k, &minor.queue);
+        }
         minor.queue.quiesce();
         // SAFETY: rq is ours; qprocsoff waits out every put and service
         // procedure in progress (`qprocsoff` -> `removeq` -> `strlock` in

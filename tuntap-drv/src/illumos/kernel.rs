@@ -50,8 +50,8 @@ use illumos_sys_hdrs::{
 use tuntap_abi::{DatalinkId, LinkName};
 
 use crate::ddi::{
-    Cred, DeferredTask, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacHandle, Probe,
-    PropInfoHandle, PropPerm, RawCondvar, RawMutex, ZoneId,
+    Cred, DeferredTask, DlmgmtLink, DropReason, Errno, Kernel, LinkState, MacClientHandle, MacHandle, MacRxFn,
+    MacUnicastHandle, Probe, PropInfoHandle, PropPerm, RawCondvar, RawMutex, ZoneId,
 };
 
 /// The kernel services of the attached instance.
@@ -409,6 +409,84 @@ impl Kernel for Illumos {
         })?;
         let name = LinkName::from_field(&name).map_err(|_| sys::EINVAL)?;
         Ok(DlmgmtLink { name, class, media })
+    }
+
+    fn mac_open_by_linkid(&self, linkid: DatalinkId) -> Result<MacHandle, Errno> {
+        let mut mh: sys::mac_handle_t = ptr::null_mut();
+        // SAFETY: mh is a valid out-pointer; the hold is released by
+        // mac_close.
+        errno(unsafe { k::mac_open_by_linkid(linkid, &mut mh) })?;
+        NonNull::new(mh.cast::<c_void>()).map(MacHandle).ok_or(sys::EINVAL)
+    }
+
+    fn mac_close(&self, mh: MacHandle) {
+        // SAFETY: mh came from mac_open_by_linkid and is released once.
+        unsafe { k::mac_close(mh.0.as_ptr().cast()) }
+    }
+
+    fn mac_client_open(&self, mh: MacHandle, name: &[u8], flags: u16) -> Result<MacClientHandle, Errno> {
+        // MAXNAMELEN (sys/param.h) bounds a client name; ours are link names.
+        let mut buf = [0u8; 256];
+        let Some(dst) = buf.get_mut(..name.len()) else { return Err(sys::EINVAL) };
+        if name.len() >= 256 {
+            return Err(sys::EINVAL);
+        }
+        dst.copy_from_slice(name);
+        let mut mch: sys::mac_client_handle_t = ptr::null_mut();
+        // SAFETY: mh is held open; buf is NUL-terminated and mac copies the
+        // name (mac_client.c, i_mac_client_open's strlcpy); mch is a valid
+        // out-pointer.
+        errno(unsafe { k::mac_client_open(mh.0.as_ptr().cast(), &mut mch, buf.as_mut_ptr().cast(), flags) })?;
+        NonNull::new(mch).map(MacClientHandle).ok_or(sys::EINVAL)
+    }
+
+    fn mac_client_close(&self, mch: MacClientHandle, flags: u16) {
+        // SAFETY: mch came from mac_client_open and is closed once.
+        unsafe { k::mac_client_close(mch.0.as_ptr(), flags) }
+    }
+
+    fn mac_unicast_add_primary(&self, mch: MacClientHandle, flags: u16) -> Result<MacUnicastHandle, (Errno, i32)> {
+        let mut muh: sys::mac_unicast_handle_t = ptr::null_mut();
+        let mut diag: sys::mac_diag_t = 0;
+        // SAFETY: mch is open; a NULL address with MAC_UNICAST_PRIMARY
+        // means the mac's primary address (mac_client.c,
+        // i_mac_unicast_add); muh and diag are valid out-pointers.
+        let r = unsafe { k::mac_unicast_add(mch.0.as_ptr(), ptr::null_mut(), flags, &mut muh, 0, &mut diag) };
+        if r != 0 {
+            return Err((r, diag));
+        }
+        NonNull::new(muh).map(MacUnicastHandle).ok_or((sys::EINVAL, 0))
+    }
+
+    fn mac_unicast_remove(&self, mch: MacClientHandle, muh: MacUnicastHandle) -> Result<(), Errno> {
+        // SAFETY: both handles are live and belong together.
+        errno(unsafe { k::mac_unicast_remove(mch.0.as_ptr(), muh.0.as_ptr()) })
+    }
+
+    unsafe fn mac_rx_set(&self, mch: MacClientHandle, rx: MacRxFn, arg: *mut c_void) {
+        // SAFETY: mch is open; the caller keeps arg valid until
+        // mac_rx_clear.  MacRxFn has mac_rx_t's C ABI: the resource handle
+        // is passed as a raw pointer and boolean_t as i32.
+        unsafe {
+            let f: unsafe extern "C" fn(*mut c_void, sys::mac_resource_handle_t, *mut mblk_t, sys::boolean_t) =
+                core::mem::transmute(rx);
+            k::mac_rx_set(mch.0.as_ptr(), Some(f), arg)
+        }
+    }
+
+    fn mac_rx_clear(&self, mch: MacClientHandle) {
+        // SAFETY: mch is open.
+        unsafe { k::mac_rx_clear(mch.0.as_ptr()) }
+    }
+
+    unsafe fn mac_tx(&self, mch: MacClientHandle, chain: *mut mblk_t, flag: u16) -> *mut mblk_t {
+        let mut ret: *mut mblk_t = ptr::null_mut();
+        // SAFETY: mch is open with a unicast address; chain is owned and
+        // handed over; ret is a valid out-pointer.  The cookie only says
+        // the client is flow-controlled, which MAC_DROP_ON_NO_DESC callers
+        // ignore.
+        let _cookie = unsafe { k::mac_tx(mch.0.as_ptr(), chain, 0, flag, &mut ret) };
+        ret
     }
 
     fn dls_mgmt_linkid(&self, name: &LinkName) -> Result<DatalinkId, Errno> {

@@ -47,6 +47,7 @@ use illumos_sys_hdrs::{mac_callbacks_t, uint_t};
 use tuntap_abi::{DatalinkId, LinkName, TUN_NO_ID, info_flags};
 
 use crate::ddi::{Errno, Kernel, LinkState, MacHandle, Probe, ZoneId};
+use crate::dlpi::mac_path::MacPath;
 use crate::frame::{self, MacAddr};
 use crate::mblk::MsgQueue;
 use crate::queue::Queue;
@@ -191,6 +192,8 @@ pub struct Link<K: Kernel> {
     /// Old-API IP plumbing: `/dev/tun` streams with `ip` pushed that
     /// attached to this link over DLPI (copy-on-write, like `queues`).
     plumbing: KMutex<K, Arc<Vec<Arc<Queue<K>>>>>,
+    /// The mac client old-API DLPI streams share (`dlpi/mac_client.rs`).
+    pub dlpi_mac: MacPath<K>,
     /// Threads between [`Link::with_mac`]'s check and its upcall's return.
     mac_users: AtomicU32,
     condemned: AtomicBool,
@@ -275,6 +278,7 @@ impl<K: Kernel> Link<K> {
             }),
             queues: KMutex::new(Arc::new(Vec::new())),
             mac_users: AtomicU32::new(0),
+            dlpi_mac: MacPath::new(),
             plumbing: KMutex::new(Arc::new(Vec::new())),
             condemned: AtomicBool::new(false),
             quiesce: KMutex::new(()),
@@ -463,6 +467,11 @@ impl<K: Kernel> Link<K> {
         self.plumbed.store(next.len() as u32, Ordering::Release);
         *list = Arc::new(next);
         found
+    }
+
+    /// The DLPI streams attached now (a copy-on-write snapshot).
+    pub fn plumbing_snapshot(&self) -> Arc<Vec<Arc<Queue<K>>>> {
+        self.plumbing.lock().clone()
     }
 
     /// Is IP plumbed on this link through the old API?

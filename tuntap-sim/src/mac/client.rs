@@ -30,6 +30,14 @@ pub(crate) struct ClientInner {
     pub(super) pushbacks: AtomicU64,
     /// Messages in those chains, summed (each resend counts again).
     pub(super) returned: AtomicU64,
+    /// `maxbw` soft ring sets (kclient.rs rule 6).
+    pub(super) tx_shaper: Arc<super::kclient::Shaper>,
+    pub(super) rx_shaper: Arc<super::kclient::Shaper>,
+    /// Frames the shapers dropped (transmit queue over `MAC_SRS_HIWAT`,
+    /// receive queue over `rx_drop_threshold`).
+    pub(super) shaped_drops: AtomicU64,
+    /// Set for a client the driver opened (`mac_client_open`).
+    pub(super) kern: Option<super::kclient::KernSide>,
 }
 
 // SAFETY: the raw messages inside are owned by the client and only
@@ -38,7 +46,12 @@ unsafe impl Send for ClientInner {}
 // SAFETY: as above.
 unsafe impl Sync for ClientInner {}
 
-pub(super) fn open_client(host: &Arc<HostShared>, m: &Arc<MacImpl>, snoop: bool) -> Result<Arc<ClientInner>, Errno> {
+pub(super) fn open_client_with(
+    host: &Arc<HostShared>,
+    m: &Arc<MacImpl>,
+    snoop: bool,
+    kern: Option<super::kclient::KernSide>,
+) -> Result<Arc<ClientInner>, Errno> {
     let _p = lock(&m.open_lock);
     let (first, first_promisc) = {
         let st = lock(&m.st);
@@ -86,6 +99,10 @@ pub(super) fn open_client(host: &Arc<HostShared>, m: &Arc<MacImpl>, snoop: bool)
         sent: AtomicU64::new(0),
         pushbacks: AtomicU64::new(0),
         returned: AtomicU64::new(0),
+        tx_shaper: Default::default(),
+        rx_shaper: Default::default(),
+        shaped_drops: AtomicU64::new(0),
+        kern,
     });
     let mut st = lock(&m.st);
     st.clients.push(c.clone());
@@ -100,6 +117,9 @@ pub(super) fn close_client(host: &Arc<HostShared>, c: &Arc<ClientInner>) {
         return;
     }
     let m = &c.mac;
+    // Shaper threads call back into this client: stop them first.
+    c.tx_shaper.stop();
+    c.rx_shaper.stop();
     let _p = lock(&m.open_lock);
     let _tx = lock(&c.tx_lock);
     let (last, last_promisc) = {
@@ -301,7 +321,9 @@ pub(crate) fn close_all_clients(host: &Arc<HostShared>) {
         t.by_handle.values().chain(t.retired.iter()).cloned().collect()
     };
     for m in macs {
-        let clients = lock(&m.st).clients.clone();
+        // The driver's own clients are the driver's to close (streams
+        // closed first); one left is reported by check_kclient_leaks.
+        let clients: Vec<_> = lock(&m.st).clients.iter().filter(|c| c.kern.is_none()).cloned().collect();
         for c in clients {
             close_client(host, &c);
         }
@@ -310,6 +332,7 @@ pub(crate) fn close_all_clients(host: &Arc<HostShared>) {
 
 /// Report macs still registered at the end of a test.
 pub(crate) fn check_leaks(host: &Arc<HostShared>) {
+    super::kclient::check_kclient_leaks(host);
     let names: Vec<String> = lock(&host.mac).by_handle.values().map(|m| m.name.clone()).collect();
     if !names.is_empty() {
         host.record(ViolationKind::Leak, format!("mac(s) still registered at the end: {names:?}"));
@@ -348,8 +371,51 @@ impl SimMacClient {
     /// [`SimMacClient::tx`] with headroom and `b_cont` splitting.
     pub fn tx_with(&self, frames: &[&[u8]], opts: TxOpts) {
         let host = &self.host;
-        let snoops: Vec<Arc<ClientInner>> =
-            lock(&self.c.mac.st).clients.iter().filter(|c| c.snoop).cloned().collect();
+        let (snoops, maxbw): (Vec<Arc<ClientInner>>, Option<u64>) = {
+            let st = lock(&self.c.mac.st);
+            (st.clients.iter().filter(|c| c.snoop).cloned().collect(), st.maxbw)
+        };
+        let flowed = !lock(&self.c.mac.st).flows.is_empty();
+        if flowed || maxbw.is_some() {
+            // IP on the datalink is dls's primary client: maxbw paces it
+            // (kclient.rs rule 6); each frame joins the backlog when its
+            // time comes.
+            for f in frames {
+                let mp = build_frame(host, f, opts);
+                for s in &snoops {
+                    s.snoop_push(host, mp, true);
+                }
+                // A link flow classifies dls's client's traffic first
+                // (flows.rs); its maxbw, else the link's, paces it.
+                let flow = super::flows::flow_of(&self.c.mac, f);
+                let flow_bw = flow.as_ref().and_then(|fl| fl.count(f.len()));
+                let (shaper, bps) = match (flow_bw, &flow, maxbw) {
+                    (Some(b), Some(fl), _) => (fl.shaper.clone(), b),
+                    (_, _, Some(b)) => (self.c.tx_shaper.clone(), b),
+                    _ => {
+                        lock(&self.c.backlog).msgs.push_back(mp);
+                        self.c.send_backlog(host, false);
+                        continue;
+                    }
+                };
+                let hw = Arc::downgrade(host);
+                let cw = Arc::downgrade(&self.c);
+                let r = shaper.enqueue(mp, bps, super::kclient::Limit::TX, || {
+                    Box::new(move |mp| match (hw.upgrade(), cw.upgrade()) {
+                        (Some(h), Some(c)) if !c.closed.load(Ordering::SeqCst) => {
+                            lock(&c.backlog).msgs.push_back(mp);
+                            c.send_backlog(&h, false);
+                        }
+                        _ => free_here(mp),
+                    })
+                });
+                if let Err(mp) = r {
+                    self.c.shaped_drops.fetch_add(1, Ordering::Relaxed);
+                    free_here(mp);
+                }
+            }
+            return;
+        }
         {
             let mut b = lock(&self.c.backlog);
             if self.c.closed.load(Ordering::SeqCst) {
@@ -381,6 +447,12 @@ impl SimMacClient {
             }
         }
         self.c.send_backlog(host, false);
+    }
+
+    /// Frames the client's `maxbw` soft ring sets dropped (transmit over
+    /// `MAC_SRS_HIWAT`, receive over `rx_drop_threshold`).
+    pub fn shaped_drops(&self) -> u64 {
+        self.c.shaped_drops.load(Ordering::Relaxed)
     }
 
     /// Frames waiting for `mac_tx_update` (flow-controlled by the driver).

@@ -80,6 +80,13 @@ pub(crate) struct MacState {
     pub lso_flags: u32,
     pub capab_updates: u64,
     pub rx_hcksum: Vec<u32>,
+    /// `mac_open` holds (kclient.rs rule 1).
+    pub opens: usize,
+    /// The `maxbw` link property in bits/s (kclient.rs rule 6).
+    pub maxbw: Option<u64>,
+    /// Link flows (`flowadm add-flow -l`), attached to dls's client of
+    /// the link (flows.rs).
+    pub flows: Vec<Arc<flows::SimFlow>>,
 }
 
 /// One registered mac provider instance.
@@ -106,6 +113,8 @@ pub(crate) struct MacTable {
     next_minor: u32,
     prop_info: HashMap<usize, PropInfo>,
     next_client: u64,
+    /// Clients the driver opened (`mac_client_open`), by handle.
+    kclients: HashMap<usize, Arc<ClientInner>>,
 }
 
 /// What `mc_propinfo` reported for a property.
@@ -220,8 +229,14 @@ fn call_tx<R>(host: &Arc<HostShared>, f: impl FnOnce() -> R) -> R {
 
 mod provider;
 mod client;
+mod kclient;
+mod flows;
 
 #[allow(unused_imports)]
 pub use provider::*;
 #[allow(unused_imports)]
 pub use client::*;
+#[allow(unused_imports)]
+pub use kclient::*;
+#[allow(unused_imports)]
+pub use flows::*;

@@ -159,6 +159,9 @@ pub(crate) fn mac_register(
             lso_flags: 0,
             capab_updates: 0,
             rx_hcksum: Vec::new(),
+            opens: 0,
+            maxbw: None,
+            flows: Vec::new(),
         }),
         open_lock: Mutex::new(()),
     });
@@ -181,6 +184,9 @@ pub(super) fn busy_reason(st: &MacState) -> Option<String> {
     }
     if !st.clients.is_empty() {
         return Some(format!("{} mac client(s) open", st.clients.len()));
+    }
+    if st.opens > 0 {
+        return Some(format!("held by {} mac_open(s)", st.opens));
     }
     None
 }
@@ -210,6 +216,7 @@ pub(crate) fn mac_unregister(host: &Arc<HostShared>, mh: MacHandle) -> Result<()
         st.disabled = true;
         st.unregistered = true;
     }
+    super::flows::stop_flows(&m);
     let mut t = lock(&host.mac);
     t.by_handle.remove(&(mh.0.as_ptr() as usize));
     t.retired.push(m);
@@ -245,12 +252,12 @@ pub(crate) fn mac_rx(host: &Arc<HostShared>, mh: MacHandle, chain: *mut mblk_t) 
         msgs.push(mp);
         mp = next;
     }
-    let clients: Vec<Arc<ClientInner>> = {
+    let (clients, addr, maxbw) = {
         let st = lock(&m.st);
         if st.disabled {
             host.record_at(ViolationKind::MacProtocol, "mac_rx after mac_disable".into(), loc);
         }
-        st.clients.clone()
+        (st.clients.clone(), st.addr, st.maxbw)
     };
     {
         // What the stack would see of each packet's checksum state
@@ -268,6 +275,10 @@ pub(crate) fn mac_rx(host: &Arc<HostShared>, mh: MacHandle, chain: *mut mblk_t) 
         for c in &clients {
             if c.snoop {
                 c.snoop_push(host, mp, false);
+            } else if c.kern.is_some() {
+                kclient::rx_to_kclient(host, c, &bytes, &addr, maxbw);
+            } else if let Some(bps) = maxbw {
+                kclient::rx_shaped(host, c, bytes.clone(), bps);
             } else {
                 c.rx_push(bytes.clone());
             }
@@ -582,7 +593,7 @@ impl SimHost {
     /// Open a mac client from `zone`: the link must be visible there.
     pub fn mac_client_open_in(&self, link: impl Into<LinkRef>, zone: ZoneId) -> Result<SimMacClient, Errno> {
         let m = resolve(&self.shared, &link.into(), zone)?;
-        let c = open_client(&self.shared, &m, false)?;
+        let c = open_client_with(&self.shared, &m, false, None)?;
         Ok(SimMacClient { host: self.shared.clone(), c })
     }
 
@@ -590,7 +601,7 @@ impl SimHost {
     /// and transmitted, as `dupmsg` copies sharing the data blocks.
     pub fn snoop(&self, link: impl Into<LinkRef>) -> Result<SimSnoop, Errno> {
         let m = self.mac_of(link)?;
-        let c = open_client(&self.shared, &m, true)?;
+        let c = open_client_with(&self.shared, &m, true, None)?;
         Ok(SimSnoop { host: self.shared.clone(), c })
     }
 }

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Units plumbed the way OpenVPN does it on illumos, and rate
+//! measurement for `maxbw` (issue 13 tests: `old_api_mac.rs`,
+//! `traffic_maxbw.rs`).
+
+use std::time::Instant;
+
+use tuntap_abi as abi;
+use tuntap_sim::SimStream;
+
+use crate::dlpi::*;
+use crate::*;
+
+/// `maxbw=10M` (dladm's `M` is 10^6 bits/s).
+pub const MAXBW: u64 = 10_000_000;
+/// IP packet size of the bulk transfers.
+pub const PKT: usize = 1400;
+/// Packets per bulk transfer: below `MAC_SRS_HIWAT` (1000), so a
+/// transmit burst is paced, not dropped; ~0.9 s at 10 Mbit/s.  (Receive
+/// keeps far less: see `RX_OVERSEND`.)
+pub const BULK: usize = 800;
+pub const TOLERANCE: f64 = 0.15;
+
+/// A unit plumbed the way OpenVPN does it on illumos.
+pub struct Plumbed {
+    pub vpn: SimStream,
+    pub ip: SimStream,
+    pub arp: Option<SimStream>,
+    pub ill: IpIll,
+    pub name: String,
+    pub link: std::sync::Arc<tuntap_drv::link::Link<tuntap_sim::SimKernel>>,
+}
+
+/// `TUNNEWPPA` on the daemon's stream; `I_PUSH ip`, `IF_UNITSEL`
+/// (`ip_dl_phys`: attach, bind), for tap the ARP stream, then up.
+pub fn openvpn_plumb(rig: &Rig, tap: bool) -> Plumbed {
+    let vpn = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let ip = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
+    ip_push(&ip);
+    let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
+    let arp = tap.then(|| {
+        let arp = rig.open_tap(&rig.root);
+        arp_ll_up(&arp, ppa);
+        arp
+    });
+    ip_up(&ip, &ill, SAP_IPV4, tap).unwrap();
+    let name = format!("{}{ppa}", if tap { "tap" } else { "tun" });
+    let link = rig.driver.links().into_iter().find(|l| l.name.as_str() == name).unwrap();
+    Plumbed { vpn, ip, arp, ill, name, link }
+}
+
+impl Plumbed {
+    pub fn peer(&self) -> [u8; 6] {
+        [0x02, 0, 0, 0, 0, 9]
+    }
+
+    /// IP sends one packet (DL_UNITDATA_REQ to the peer).
+    pub fn ip_send(&self, pkt: &[u8]) {
+        let dest = self.ill.unitdata_dest(&self.peer(), 0x0800);
+        self.ip.putmsg_proto(&unitdata_req(&dest), pkt).unwrap();
+    }
+
+    /// What the daemon reads for an IP packet `pkt` IP sent.
+    pub fn as_read(&self, pkt: &[u8]) -> Vec<u8> {
+        if self.arp.is_some() { ether(self.peer(), self.link.mac(), 0x0800, pkt) } else { pkt.to_vec() }
+    }
+
+    /// The daemon writes one IP packet toward IP.
+    pub fn vpn_send(&self, pkt: &[u8]) {
+        let w = if self.arp.is_some() { ether(self.link.mac(), self.peer(), 0x0800, pkt) } else { pkt.to_vec() };
+        self.vpn.write(&w).unwrap();
+    }
+
+    /// Bytes of the Ethernet frame mac carries for an IP packet.
+    pub fn frame_len(pkt: usize) -> usize {
+        pkt + 14
+    }
+
+    pub fn unplumb(self) {
+        ip_down(&self.ip);
+        if let Some(arp) = &self.arp {
+            arp_ll_down(arp);
+            arp.close();
+        }
+        self.ip.close();
+        self.vpn.close();
+    }
+}
+
+pub fn packet(i: usize, len: usize) -> Vec<u8> {
+    let mut body = vec![(i % 251) as u8; len - 28];
+    body[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    udp4([10, 8, 0, 1], [10, 8, 0, 2], 5001, 5001, &body)
+}
+
+/// Bits per second of a paced transfer: from `start` (just before the
+/// first frame was sent, which leaves at once) to the last arrival; the
+/// other n-1 frames are paced.  A late first arrival cannot shorten the
+/// window, and a late last one only lengthens it by its own delay.
+pub fn rate(start: Instant, last: Instant, frames: usize, frame_len: usize) -> f64 {
+    ((frames - 1) * frame_len * 8) as f64 / (last - start).as_secs_f64()
+}
+
+/// How much faster than `MAXBW` a receive measurement sends: the
+/// receive SRS then always has frames waiting (it holds
+/// `tuntap_sim::rx_drop_threshold` bytes, 25,000 at 10M, and drops the
+/// excess, as on illumos), so what reaches IP leaves at the limit even
+/// when the sending thread wakes up late.
+pub const RX_OVERSEND: f64 = 1.25;
+
+/// Send `n` frames (`send(i)`) on a thread of their own at
+/// `RX_OVERSEND` × `MAXBW`, catching up after late wake-ups, while
+/// `recv` takes what arrives (`None` when nothing comes within its
+/// timeout) and reports the index of the frame it got.  Frames arrive in
+/// order, some missing (dropped by the SRS).  Returns how many arrived
+/// and their rate from the first send to the last arrival.
+pub fn oversent_rate(
+    n: usize,
+    frame_len: usize,
+    send: impl Fn(usize) + Sync,
+    mut recv: impl FnMut() -> Option<usize>,
+) -> (u64, f64) {
+    let gap = std::time::Duration::from_secs_f64(frame_len as f64 * 8.0 / (MAXBW as f64 * RX_OVERSEND));
+    let start = Instant::now();
+    let mut got = 0u64;
+    let mut last = start;
+    let mut prev: Option<usize> = None;
+    std::thread::scope(|t| {
+        t.spawn(|| {
+            for i in 0..n {
+                let due = start + gap * i as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                send(i);
+            }
+        });
+        while let Some(i) = recv() {
+            assert!(prev.is_none_or(|p| i > p), "frame {i} after frame {prev:?}: out of order");
+            prev = Some(i);
+            got += 1;
+            last = Instant::now();
+        }
+    });
+    (got, rate(start, last, got as usize, frame_len))
+}
+
+/// Most frames of a burst sent in `took` that a receive SRS under
+/// `MAXBW` can pass: what it holds (`rx_drop_threshold`) plus what left
+/// at the rate meanwhile, plus the one that left at once.
+pub fn rx_burst_bound(took: std::time::Duration, frame_len: usize) -> u64 {
+    let held = tuntap_sim::rx_drop_threshold(MAXBW) / frame_len as u64;
+    let left = (took.as_secs_f64() * MAXBW as f64 / 8.0 / frame_len as f64).ceil() as u64;
+    held + left + 1
+}
+
+pub fn assert_near(what: &str, got: f64) {
+    let lo = MAXBW as f64 * (1.0 - TOLERANCE);
+    let hi = MAXBW as f64 * (1.0 + TOLERANCE);
+    eprintln!("{what}: {:.2} Mbit/s", got / 1e6);
+    assert!(
+        (lo..=hi).contains(&got),
+        "{what}: {:.2} Mbit/s under maxbw=10M, outside ±15% (maxbw must pace the link's primary mac client)",
+        got / 1e6
+    );
+}
+
+
+/// The TCP port of the issue's flow tests (iperf's default).
+pub const FLOW_PORT: u16 = 5001;
+
+/// An IPv4 TCP segment (20-byte header, no options) of `len` IP bytes to
+/// `dport`; the payload carries `i`.
+pub fn tcp_packet(i: usize, len: usize, dport: u16) -> Vec<u8> {
+    let mut t = vec![0u8; len - 20];
+    t[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[12] = 5 << 4; // data offset: 5 words
+    t[13] = 0x18; // PSH, ACK
+    t[20..28].copy_from_slice(&(i as u64).to_be_bytes());
+    ipv4_packet([10, 8, 0, 1], [10, 8, 0, 2], 6, &t)
+}
