@@ -19,6 +19,7 @@
 //! stable [`Status`] code.  See `README.md` for where the configuration
 //! lives and how stale links are recognised.
 
+mod checks;
 mod cleanup;
 mod error;
 mod ids;
@@ -36,6 +37,7 @@ pub mod sim;
 pub mod svcs;
 
 pub use error::{Error, ErrorKind, Status};
+pub use checks::{check_create_request, check_link_name, check_modify_request};
 pub use manager::{CONF_GROUP, CONF_MAC, CONF_MODE, CONF_MTU, CONF_OWNER, TunAdm};
 pub use owners::{Fmri, OwnerEntry, OwnerError};
 pub use platform::{DatalinkId, DlError, Errno, Pid, Platform, ZoneId};

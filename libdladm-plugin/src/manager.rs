@@ -36,8 +36,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tuntap_abi::{self as abi, LinkName, TUN_NO_ID, info_flags, modify_what};
+use tuntap_abi::{self as abi, TUN_NO_ID, info_flags, modify_what};
 
+use crate::checks::{check_create_request, check_modify_request, validate_name};
 use crate::error::{Error, ErrorKind};
 use crate::owners::OwnerStore;
 use crate::platform::{
@@ -89,26 +90,6 @@ pub(crate) fn dl_kind(op: &'static str, e: DlError) -> ErrorKind {
         DlError::NotFound => ErrorKind::NotFound,
         DlError::Unavailable => ErrorKind::Unavailable,
         error => ErrorKind::Dladm { op, error },
-    }
-}
-
-fn validate_name(name: &str) -> Result<(), Error> {
-    LinkName::new(name).map(|_| ()).map_err(|e| Error::new(name, ErrorKind::BadName(e)))
-}
-
-fn validate_mtu(name: &str, mtu: Option<u32>) -> Result<(), Error> {
-    match mtu {
-        Some(m) => tuntap_abi::check_mtu(m).map(|_| ()).map_err(|e| Error::new(name, ErrorKind::InvalidMtu(e))),
-        None => Ok(()),
-    }
-}
-
-fn validate_mac(name: &str, mac: Option<MacAddr>) -> Result<(), Error> {
-    match mac {
-        Some(m) => MacAddr::parse_unicast(&m.to_string())
-            .map(|_| ())
-            .map_err(|reason| Error::new(name, ErrorKind::InvalidMac { text: m.to_string(), reason })),
-        None => Ok(()),
     }
 }
 
@@ -321,12 +302,7 @@ impl<P: Platform> TunAdm<P> {
     /// Create a link.  On any failure nothing is left behind.
     pub fn create(&self, req: &CreateRequest) -> Result<TunLink, Error> {
         let name = req.name.as_str();
-        validate_name(name)?;
-        validate_mtu(name, req.mtu)?;
-        if req.mac.is_some() && req.mode == Mode::Tun {
-            return Err(Error::new(name, ErrorKind::MacOnTun));
-        }
-        validate_mac(name, req.mac)?;
+        check_create_request(req)?;
         match self.platform.dl_name2info(name) {
             Ok(e) => {
                 let what = match self.resolve_entry(e.clone()) {
@@ -354,13 +330,19 @@ impl<P: Platform> TunAdm<P> {
             undo_id(self);
             return Err(e);
         }
-        if req.persistent
-            && let Err(e) = self.platform.conf_create(linkid, name, &Self::config_fields(req))
-        {
+        let stored = if req.persistent {
+            self.platform
+                .conf_create(linkid, name, &Self::config_fields(req))
+                .map_err(|e| Error::new(name, dl_kind("store the configuration", e)))
+        } else {
+            Ok(())
+        };
+        // Other link properties once the link and its configuration exist.
+        if let Err(e) = stored.and_then(|()| self.set_link_props(name, linkid, &req.link_props, !req.persistent)) {
             let _ = self.kernel_delete(linkid, true);
             undo_id(self);
             let _ = self.platform.conf_remove(linkid);
-            return Err(Error::new(name, dl_kind("store the configuration", e)));
+            return Err(e);
         }
         self.show(name)
     }
@@ -439,15 +421,13 @@ impl<P: Platform> TunAdm<P> {
     /// Change a link's MTU, MAC, owner or group: the running link, and
     /// (unless `req.temporary`) its persistent configuration.
     pub fn modify(&self, name: &str, req: &ModifyRequest) -> Result<TunLink, Error> {
-        validate_name(name)?;
-        validate_mtu(name, req.mtu)?;
-        validate_mac(name, req.mac)?;
+        check_modify_request(name, req)?;
         let r = self.resolve_own(name)?;
         let link = self.to_link(Resolved { entry: r.entry.clone(), kernel: r.kernel, config: r.config });
         if req.mac.is_some() && link.mode == Mode::Tun {
             return Err(Error::new(name, ErrorKind::MacOnTun));
         }
-        if req.temporary && r.kernel.is_none() {
+        if (req.temporary || !req.link_props.is_empty()) && r.kernel.is_none() {
             return Err(Error::new(name, ErrorKind::NotActive));
         }
         if r.kernel.is_some() {
@@ -485,6 +465,9 @@ impl<P: Platform> TunAdm<P> {
                     .control_ioctl(abi::TUN_IOC_MODIFY, abi::as_bytes(&m))
                     .map_err(|e| Error::new(name, kernel_errno_kind("change the link", e)))?;
             }
+        }
+        if !req.link_props.is_empty() {
+            self.set_link_props(name, r.entry.linkid, &req.link_props, req.temporary || r.config.is_none())?;
         }
         if r.config.is_some() && !req.temporary {
             let mut fields: Vec<(&str, Option<String>)> = Vec::new();

@@ -9,6 +9,11 @@
 //! `modify`.  Items are split here, one by one, so a reset may stand
 //! anywhere in the list (libdladm's own parser, `dladm_parse_args`,
 //! refuses an empty value followed by `,`).
+//!
+//! Any other name is a link property for `dladm_set_linkprop` (`maxbw`,
+//! `priority`, `cpus`, ...), as `dladm create-vnic -p` takes any link
+//! property: [`PropValues::link_props`], in the order given, one value
+//! each; libdladm judges the name and the value when it is set.
 
 use crate::types::MacAddr;
 
@@ -36,31 +41,32 @@ pub struct PropValues {
     pub mac: Option<MacAddr>,
     pub owner: Option<Option<String>>,
     pub group: Option<Option<String>>,
-}
-
-fn known_names() -> String {
-    let names: Vec<&str> = TUN_PROPS.iter().map(|p| p.name).collect();
-    match names.split_last() {
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-        None => String::new(),
-    }
+    /// Every other `name=value`, for `dladm_set_linkprop`.
+    pub link_props: Vec<(String, String)>,
 }
 
 /// Parse every `-p` argument.  `allow_reset`: `modify` (resets allowed)
 /// rather than `create`.
 pub fn parse_props(args: &[String], allow_reset: bool) -> Result<PropValues, String> {
     let mut v = PropValues::default();
-    let mut seen: Vec<&'static str> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
     for item in args.iter().flat_map(|a| a.split(',')).filter(|i| !i.is_empty()) {
         let (name, value) = item.split_once('=').ok_or_else(|| format!("property '{item}' needs a value (name=value)"))?;
-        let spec = TUN_PROPS
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| format!("unknown tun property '{name}' (use {})", known_names()))?;
-        if seen.contains(&spec.name) {
+        if name.is_empty() {
+            return Err(format!("property '{item}' has no name"));
+        }
+        if seen.contains(&name) {
             return Err(format!("property '{name}' is given twice"));
         }
-        seen.push(spec.name);
+        seen.push(name);
+        let Some(spec) = TUN_PROPS.iter().find(|p| p.name == name) else {
+            if value.is_empty() {
+                let hint = if allow_reset { " (dladm reset-linkprop resets a link property)" } else { "" };
+                return Err(format!("property '{name}' needs a value{hint}"));
+            }
+            v.link_props.push((name.to_string(), value.to_string()));
+            continue;
+        };
         if value.is_empty() && !(allow_reset && spec.resettable) {
             return Err(format!("property '{name}' needs a value"));
         }
@@ -91,7 +97,11 @@ mod tests {
         assert_eq!((v.mtu, v.owner), (Some(9000), Some(None)));
         assert_eq!(p(&["owner="], false).unwrap_err(), "property 'owner' needs a value");
         assert_eq!(p(&["mtu="], true).unwrap_err(), "property 'mtu' needs a value");
-        assert_eq!(p(&["speed=10"], false).unwrap_err(), "unknown tun property 'speed' (use mtu, mac-address, owner or group)");
+        let v = p(&["maxbw=10M,mtu=1400", "priority=low"], false).unwrap();
+        assert_eq!(v.link_props, [("maxbw".to_string(), "10M".to_string()), ("priority".to_string(), "low".to_string())]);
+        assert_eq!(p(&["maxbw="], true).unwrap_err(), "property 'maxbw' needs a value (dladm reset-linkprop resets a link property)");
+        assert_eq!(p(&["maxbw=1M,maxbw=2M"], false).unwrap_err(), "property 'maxbw' is given twice");
+        assert_eq!(p(&["=5"], false).unwrap_err(), "property '=5' has no name");
         assert_eq!(p(&["mtu=1400", "mtu=1500"], false).unwrap_err(), "property 'mtu' is given twice");
         assert_eq!(p(&["mtu=abc"], false).unwrap_err(), "invalid mtu 'abc'");
     }

@@ -125,12 +125,26 @@ pub struct CreateRequest {
     pub owner: Option<u32>,
     /// gid whose members may attach without privilege.
     pub group: Option<u32>,
+    /// Other link properties (`maxbw`, `priority`, ...), `name=value`, set
+    /// with `dladm_set_linkprop` once the link exists, as `dladm
+    /// create-vnic -p` sets them ([`crate::linkprop`]); one refused undoes
+    /// the create.
+    pub link_props: Vec<(String, String)>,
 }
 
 impl CreateRequest {
     /// A persistent link with every default.
     pub fn new(name: &str, mode: Mode) -> Self {
-        CreateRequest { name: name.to_string(), mode, persistent: true, mtu: None, mac: None, owner: None, group: None }
+        CreateRequest {
+            name: name.to_string(),
+            mode,
+            persistent: true,
+            mtu: None,
+            mac: None,
+            owner: None,
+            group: None,
+            link_props: Vec::new(),
+        }
     }
 }
 
@@ -142,6 +156,9 @@ pub struct ModifyRequest {
     pub mac: Option<MacAddr>,
     pub owner: Option<Option<u32>>,
     pub group: Option<Option<u32>>,
+    /// Other link properties to set (`dladm_set_linkprop`), as `dladm
+    /// set-linkprop -p` sets them; the link must be running.
+    pub link_props: Vec<(String, String)>,
     /// Change only the running link, not the persistent configuration.
     pub temporary: bool,
 }

@@ -229,7 +229,7 @@ fn modify_changes_the_link_and_its_configuration() {
     adm.create(&CreateRequest { owner: Some(5), ..tap("vpn0") }).unwrap();
     let mac: MacAddr = "2:aa:bb:cc:dd:ee".parse().unwrap();
     let l = adm
-        .modify("vpn0", &ModifyRequest { mtu: Some(1400), mac: Some(mac), owner: Some(None), group: Some(Some(7)), temporary: false })
+        .modify("vpn0", &ModifyRequest { mtu: Some(1400), mac: Some(mac), owner: Some(None), group: Some(Some(7)), temporary: false, ..Default::default() })
         .unwrap();
     let k = l.kernel.unwrap();
     assert_eq!((k.mtu, k.mac, k.owner, k.group), (1400, mac, None, Some(7)));

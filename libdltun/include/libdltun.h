@@ -150,7 +150,13 @@ typedef struct dltun_modify {
 #define	DLTUN_ORIGIN_OLDAPI	2	/* TUNNEWPPA on /dev/tun, /dev/tap */
 #define	DLTUN_ORIGIN_ATTACH	3	/* a daemon's attach-with-create */
 
-/* The driver's counters for a link (its mc_getstat values). */
+/*
+ * Eight of the driver's counters for a link (its mc_getstat values), as
+ * dladm show-link -s shows them.  The set is fixed: the struct is part of
+ * dltun_info_t, whose size a binary compiled against this header relies
+ * on, so it cannot grow when the driver counts more.  dltun_get_counters()
+ * gives every counter the driver keeps, by name.
+ */
 typedef struct dltun_counters {
 	uint64_t	dc_ipackets;
 	uint64_t	dc_rbytes;
@@ -190,6 +196,13 @@ typedef struct dltun_info {
 	uint64_t	di_created_ns;	/* creation, ns since the epoch */
 	dltun_counters_t di_counters;
 } dltun_info_t;
+
+/* One counter by name (dltun_get_counters()). */
+typedef struct dltun_counter {
+	const char	*dn_name;	/* as tun(4D) and tunctl show -s name */
+					/* it; static, owned by the library */
+	uint64_t	dn_value;
+} dltun_counter_t;
 
 /* Walk callback results. */
 #define	DLTUN_WALK_CONTINUE	0
@@ -266,6 +279,17 @@ extern dltun_status_t dltun_modify(dltun_handle_t *handle, const char *link,
  */
 extern dltun_status_t dltun_up(dltun_handle_t *handle, const char *link,
     dltun_up_cb_t *cb, void *arg);
+
+/*
+ * Every counter the driver keeps for the running link, in the driver's
+ * order (the columns of tunctl show -s).  On entry *countp is how many
+ * entries counters has room for (0, with counters NULL, asks how many
+ * there are); on return it is how many counters there are, and the first
+ * of them, as many as fit, are in counters.  DLTUN_STATUS_NOTACTIVE for a
+ * link that is only configured.  Since version LIBDLTUN_1.1.
+ */
+extern dltun_status_t dltun_get_counters(dltun_handle_t *handle,
+    const char *link, dltun_counter_t *counters, uint32_t *countp);
 
 /* A short description of a status (never NULL, for any value). */
 extern const char *dltun_strerror(dltun_status_t status);

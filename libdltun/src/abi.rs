@@ -146,6 +146,14 @@ pub struct dltun_counters_t {
     pub dc_noxmtbuf: u64,
 }
 
+/// `dltun_counter_t`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct dltun_counter_t {
+    pub dn_name: *const c_char,
+    pub dn_value: u64,
+}
+
 /// `dltun_info_t`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

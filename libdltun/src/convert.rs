@@ -106,6 +106,7 @@ pub unsafe fn create_request(attr: &dltun_attr_t) -> Result<CreateRequest, Fail>
         mac,
         owner: if given(DLTUN_ATTR_OWNER) { id(attr.da_owner) } else { None },
         group: if given(DLTUN_ATTR_GROUP) { id(attr.da_group) } else { None },
+        link_props: Vec::new(),
     })
 }
 
@@ -130,6 +131,7 @@ pub unsafe fn modify_request(name: &str, m: &dltun_modify_t, flags: u32) -> Resu
         mac,
         owner: given(DLTUN_ATTR_OWNER).then_some(id(m.dm_owner)),
         group: given(DLTUN_ATTR_GROUP).then_some(id(m.dm_group)),
+        link_props: Vec::new(),
         temporary: flags & DLTUN_OPT_TEMPORARY != 0,
     })
 }

@@ -369,6 +369,50 @@ pub unsafe extern "C" fn dltun_up(
     }
 }
 
+/// The counters' names as C strings, in the driver's order
+/// (`TunCounters::named`, the one table); they live as long as the
+/// library.
+fn counter_names() -> &'static [CString] {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    NAMES.get_or_init(|| libdladm_plugin::TunCounters::default().named().iter().map(|(n, _)| text(n)).collect())
+}
+
+/// Every counter of a running link, by name.
+///
+/// # Safety
+/// `handle` as for `dltun_close`; `link` null or a C string; `countp`
+/// null or a readable and writable `uint32_t`; `counters` null or room
+/// for `*countp` entries.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dltun_get_counters(
+    handle: *mut dltun_handle,
+    link: *const c_char,
+    counters: *mut dltun_counter_t,
+    countp: *mut u32,
+) -> dltun_status_t {
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(handle, |h| {
+            let name = convert::link_name(link)?;
+            null_check(countp, "counter count")?;
+            let room = *countp as usize;
+            if room > 0 {
+                null_check(counters, "counter array")?;
+            }
+            let link = h.adm.show(name)?;
+            let Some(kernel) = link.kernel else {
+                return Err(Error::new(name, libdladm_plugin::ErrorKind::NotActive).into());
+            };
+            let values = kernel.counters.named();
+            for (i, ((_, value), c_name)) in values.iter().zip(counter_names()).enumerate().take(room) {
+                *counters.add(i) = dltun_counter_t { dn_name: c_name.as_ptr(), dn_value: *value };
+            }
+            *countp = u32::try_from(values.len()).unwrap_or(u32::MAX);
+            Ok(())
+        })
+    }
+}
+
 fn messages() -> &'static Vec<(dltun_status_t, CString)> {
     static MESSAGES: OnceLock<Vec<(dltun_status_t, CString)>> = OnceLock::new();
     MESSAGES.get_or_init(|| {

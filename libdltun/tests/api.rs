@@ -481,3 +481,77 @@ fn c_status_codes_are_the_library_codes() {
     assert_eq!(codes.len(), STATUS_NAMES.len());
     assert_eq!(Status::ALL.len() + 3, STATUS_NAMES.len(), "the C-only codes are BADARG, INTERNAL, UNAVAIL");
 }
+
+/// `dltun_get_counters` on `link` with room for `room` entries: the
+/// status, the count it reports, and the entries it filled.
+fn get_counters(h: &Handle, link: &str, room: u32) -> (dltun_status_t, u32, Vec<(String, u64)>) {
+    let name = std::ffi::CString::new(link).unwrap();
+    let mut buf = vec![dltun_counter_t { dn_name: ptr::null(), dn_value: 0 }; room as usize];
+    let mut count = room;
+    // SAFETY: an open handle, a C string, room for `count` entries.
+    let st = unsafe { dltun_get_counters(h.0, name.as_ptr(), buf.as_mut_ptr(), &mut count) };
+    let filled = buf
+        .iter()
+        .take_while(|c| !c.dn_name.is_null())
+        // SAFETY: the library's names are static C strings.
+        .map(|c| (unsafe { CStr::from_ptr(c.dn_name) }.to_string_lossy().into_owned(), c.dn_value))
+        .collect();
+    (st, count, filled)
+}
+
+#[test]
+fn get_counters_gives_every_driver_counter_by_name() {
+    let h = Handle::open();
+    assert_eq!(h.create(&Attr::tun("vpn0")).0, DLTUN_STATUS_OK);
+    // SAFETY: an open handle.
+    let sys = unsafe { dltun::sim::system(h.0) }.unwrap();
+    let d = sys.spawn("openvpn", None);
+    sys.daemon_attach(d, "vpn0", false, 0).unwrap();
+    let _ = sys.daemon_write(d, &[0x45]); // too short for IP: an input error
+    let table = tuntap_abi::TunCounters::default().named();
+    // Asking how many: every counter of the driver's table.
+    let (st, count, filled) = get_counters(&h, "vpn0", 0);
+    assert_eq!((st, count as usize, filled.len()), (DLTUN_STATUS_OK, table.len(), 0), "{}", h.errmsg());
+    // All of them, by name, in the table's order, with the driver's values.
+    let (st, count, all) = get_counters(&h, "vpn0", count + 3);
+    assert_eq!((st, count as usize), (DLTUN_STATUS_OK, table.len()));
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, table.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    let value = |n: &str| all.iter().find(|(name, _)| name == n).map(|(_, v)| *v).unwrap();
+    assert_eq!(value("ierrors"), 1);
+    assert!(names.contains(&"resolver_replies"), "counters beyond dltun_counters_t are there");
+    // The fixed subset in dltun_info_t agrees.
+    let c = h.info("vpn0").unwrap().di_counters;
+    assert_eq!(
+        [c.dc_ipackets, c.dc_rbytes, c.dc_opackets, c.dc_obytes, c.dc_ierrors, c.dc_oerrors, c.dc_norcvbuf, c.dc_noxmtbuf],
+        ["ipackets", "rbytes", "opackets", "obytes", "ierrors", "oerrors", "norcvbuf", "noxmtbuf"].map(value)
+    );
+    // Too little room: the first ones, and the full count.
+    let (st, count, some) = get_counters(&h, "vpn0", 2);
+    assert_eq!((st, count as usize, some.as_slice()), (DLTUN_STATUS_OK, table.len(), &all[..2]));
+    assert_eq!(h.delete("vpn0", DLTUN_OPT_FORCE), DLTUN_STATUS_OK);
+}
+
+#[test]
+fn get_counters_refuses_bad_input() {
+    let h = Handle::open();
+    assert_eq!(h.create(&Attr::tap("cfg0")).0, DLTUN_STATUS_OK);
+    assert_eq!(h.delete("cfg0", DLTUN_OPT_TEMPORARY), DLTUN_STATUS_OK);
+    let (st, _, _) = get_counters(&h, "cfg0", 4);
+    assert_eq!(st, DLTUN_STATUS_NOTACTIVE, "a configured link has no counters");
+    assert!(h.errmsg().contains("cfg0"), "{}", h.errmsg());
+    assert_eq!(get_counters(&h, "nope0", 4).0, DLTUN_STATUS_NOTFOUND);
+    assert_eq!(get_counters(&h, "0bad", 4).0, DLTUN_STATUS_BADNAME);
+    let name = c"cfg0";
+    let mut count = 4u32;
+    // SAFETY: null pointers on purpose; the library checks them.
+    unsafe {
+        assert_eq!(dltun_get_counters(h.0, name.as_ptr(), ptr::null_mut(), ptr::null_mut()), DLTUN_STATUS_BADARG);
+        assert_eq!(dltun_get_counters(h.0, name.as_ptr(), ptr::null_mut(), &mut count), DLTUN_STATUS_BADARG);
+        assert!(h.errmsg().contains("counter array"), "{}", h.errmsg());
+        assert_eq!(dltun_get_counters(h.0, ptr::null(), ptr::null_mut(), &mut count), DLTUN_STATUS_BADARG);
+        assert_eq!(dltun_get_counters(ptr::null_mut(), name.as_ptr(), ptr::null_mut(), &mut count), DLTUN_STATUS_BADARG);
+    }
+    assert_eq!(count, 4, "a refused call leaves the count alone");
+    assert_eq!(h.delete("cfg0", 0), DLTUN_STATUS_OK);
+}

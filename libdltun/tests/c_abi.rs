@@ -129,6 +129,8 @@ fn rust_layout() -> Vec<String> {
         dc_norcvbuf,
         dc_noxmtbuf
     );
+    size!(dltun_counter_t, "dltun_counter_t");
+    off!(dltun_counter_t, dn_name, dn_value);
     size!(dltun_info_t, "dltun_info_t");
     off!(
         dltun_info_t,
@@ -253,6 +255,13 @@ fn c_sizes_offsets_and_constants_match_rust() {
 const BADARG: &str = "100 (invalid argument (null pointer, unknown flag or mode, unreadable string))";
 
 fn expected_lifecycle() -> String {
+    // Every counter of the driver's table, by name, all zero.
+    let table = tuntap_abi::TunCounters::default().named();
+    let counters_line = format!(
+        "{} counters:{}",
+        table.len(),
+        table.iter().map(|(n, _)| format!(" {n}=0")).collect::<String>()
+    );
     let lines = [
         "open: ok",
         "open errmsg: ''",
@@ -280,6 +289,8 @@ fn expected_lifecycle() -> String {
         "attached pid <pid>",
         "pid listed: yes",
         "info tap0: mode=tap state=2 active=1 persistent=1 mtu=1400 mac=2:8:20:0:0:1 owner=1001 zone=global queues=1 npids=1",
+        "counters: ok",
+        &counters_line,
         "delete tap0: 11 (link is busy) link tap0: busy: 1 queue(s) attached (pid <pid>); stop the daemon or use --force",
         "modify tap0 mtu 9000, no owner: ok",
         "info tap0: mode=tap state=2 active=1 persistent=1 mtu=9000 mac=2:8:20:0:0:1 owner=none zone=global queues=1 npids=1",
@@ -333,6 +344,12 @@ fn a_c_program_manages_links_through_the_shared_object() {
     let dynamic = run(Command::new("readelf").arg("-d").arg(&exe));
     let dynamic = String::from_utf8_lossy(&dynamic.stdout);
     assert!(dynamic.contains("Shared library: [libdltun.so.1]"), "{dynamic}");
+    // ... and the versions of what it calls (mapfile-vers).
+    let needs = run(Command::new("readelf").arg("-V").arg(&exe));
+    let needs = String::from_utf8_lossy(&needs.stdout);
+    for version in ["LIBDLTUN_1.0", "LIBDLTUN_1.1"] {
+        assert!(needs.contains(&format!("Name: {version}")), "the program needs {version}:\n{needs}");
+    }
 
     let out = run(Command::new(&exe).env("LD_LIBRARY_PATH", &dir));
     let stdout = String::from_utf8(out.stdout).unwrap();

@@ -3,7 +3,10 @@
 //! version-2 mapfile as illumos libraries have: it must list exactly the
 //! functions libdltun.h declares and the library defines for C
 //! (`extern "C"`, outside the simulator's test hooks), and keep
-//! everything else local.
+//! everything else local.  On Linux build.rs turns it into GNU ld's
+//! version script; the shared object cargo built for these tests is
+//! checked: every public function `@@LIBDLTUN_1.0`, the simulator's hooks
+//! `@@LIBDLTUN_SIM`, nothing else exported.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -26,7 +29,8 @@ fn blocks(mapfile: &str) -> Result<Vec<(String, BTreeSet<String>, bool)>, String
             section = "";
         } else if line == "global:" || line == "local:" {
             section = line;
-        } else if line == "};" {
+        } else if line.starts_with('}') {
+            // `};`, or `} PARENT;` for a version that inherits one.
             section = "";
         } else if let Some(sym) = line.strip_suffix(';') {
             let block = out.last_mut().ok_or(format!("`{line}` outside a SYMBOL_VERSION block"))?;
@@ -93,6 +97,90 @@ fn the_mapfile_versions_exactly_the_public_functions() {
     assert!(p.is_empty(), "{}", p.join("\n"));
     let build = read("build.rs");
     assert!(build.contains("-Wl,-M,") && build.contains("mapfile-vers"), "build.rs hands the mapfile to illumos ld");
+}
+
+/// What is wrong with the versions of the defined dynamic symbols in
+/// `dynsym` (`readelf --dyn-syms -W` of the shared object), against the
+/// mapfile's first version and the simulator's hooks.
+fn versioning_problems(dynsym: &str, mapfile: &str) -> Vec<String> {
+    let Ok(blocks) = blocks(mapfile) else { return vec!["the mapfile does not parse".into()] };
+    // Each public function's version: the block that lists it.
+    let version_of = |sym: &str| blocks.iter().find(|b| b.1.contains(sym)).map(|b| b.0.as_str());
+    let public: BTreeSet<String> = blocks.iter().flat_map(|b| b.1.iter().cloned()).collect();
+    let sim: BTreeSet<String> = read("src/sim.rs")
+        .lines()
+        .filter(|l| l.contains("extern \"C\" fn dltun_sim_"))
+        .filter_map(|l| l.split("fn ").nth(1)?.split('(').next().map(str::to_string))
+        .collect();
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for line in dynsym.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // Num: Value Size Type Bind Vis Ndx Name; defined globals only.
+        let [_, _, _, kind, bind, _, ndx, name] = cols[..] else { continue };
+        if ndx == "UND" || ndx == "Ndx" || bind == "LOCAL" {
+            continue;
+        }
+        if kind == "OBJECT" && ndx == "ABS" {
+            continue; // the version definitions themselves
+        }
+        let (sym, ver) = name.split_once("@@").unwrap_or((name, ""));
+        seen.insert(sym.to_string());
+        let want = if let Some(v) = version_of(sym) {
+            v
+        } else if sim.contains(sym) {
+            "LIBDLTUN_SIM"
+        } else {
+            out.push(format!("{name} is exported but mapfile-vers does not list it (everything else is local)"));
+            continue;
+        };
+        if ver != want {
+            out.push(format!("{sym} carries version '{ver}', mapfile-vers gives it {want}"));
+        }
+    }
+    for missing in public.difference(&seen) {
+        out.push(format!("{missing} is in mapfile-vers but not exported"));
+    }
+    out
+}
+
+fn built_library() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().join("libdltun.so")
+}
+
+fn dynsym(lib: &Path) -> String {
+    let out = std::process::Command::new("readelf").args(["--dyn-syms", "-W"]).arg(lib).output().expect("run readelf");
+    assert!(out.status.success(), "readelf failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_built_library_carries_the_mapfile_versions() {
+    let lib = built_library();
+    assert!(lib.exists(), "{} is missing: cargo builds it with the tests", lib.display());
+    let p = versioning_problems(&dynsym(&lib), &read("mapfile-vers"));
+    assert!(p.is_empty(), "libdltun.so is not versioned by mapfile-vers (build.rs's version script):\n{}", p.join("\n"));
+}
+
+#[test]
+fn the_version_check_bites() {
+    let mapfile = read("mapfile-vers");
+    let unversioned = "    62: 000000000002aaa0   953 FUNC    GLOBAL DEFAULT   16 dltun_open\n";
+    assert!(
+        versioning_problems(unversioned, &mapfile).iter().any(|p| p.contains("dltun_open carries version ''")),
+        "an unversioned function is caught"
+    );
+    let leak = "    63: 000000000002aaa0   9 FUNC    GLOBAL DEFAULT   16 rust_eh_personality\n";
+    assert!(
+        versioning_problems(leak, &mapfile).iter().any(|p| p.contains("rust_eh_personality is exported")),
+        "a symbol outside the mapfile is caught"
+    );
+    assert!(
+        versioning_problems("", &mapfile).iter().any(|p| p.contains("dltun_walk is in mapfile-vers but not exported")),
+        "a missing function is caught"
+    );
 }
 
 #[test]

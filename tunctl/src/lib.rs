@@ -12,13 +12,14 @@
 
 use std::io::Write;
 
-use clap::{Args, Parser, Subcommand};
-use libdladm_plugin::owners::validate_pid;
+use clap::Parser;
 use libdladm_plugin::{
-    CleanupOptions, CleanupStep, CleanupTarget, CreateRequest, DeleteOptions, Error, Fmri, MacAddr, Mode,
-    ModifyRequest, OwnerError, Pid, Platform, Status, TunAdm, TunLink, UpOutcome,
+    CleanupOptions, CleanupStep, CleanupTarget, CreateRequest, DeleteOptions, Error, ModifyRequest, OwnerError,
+    Platform, Status, TunAdm, TunLink, UpOutcome,
 };
 
+pub mod altroot;
+mod cli;
 pub mod ids;
 pub mod legacy;
 mod output;
@@ -46,24 +47,6 @@ pub mod exit {
     pub const PARTIAL: i32 = 7;
 }
 
-const EXIT_CODES: &str = "\
-Exit status:
-  0  success
-  1  the system refused or failed (driver, dlmgmtd, IP)
-  2  usage error or invalid input (name, MTU, MAC address, mode, owner,
-     FMRI, pid)
-  3  no such link, or not a tun/tap link (register: no such process)
-  4  the link already exists
-  5  not allowed (no sys_dl_config privilege, another zone's link,
-     persistence in a non-global zone)
-  6  the link is busy (queues attached, IP plumbed)
-  7  up or cleanup failed for some links
-
-Old tunctl options still work: tunctl [-b] [-n|-p] [-u owner] [-g group]
-[-t name] [-f clone-dev], and tunctl -d name.
-
-Owners and groups are names (through the name service) or numbers.";
-
 /// The exit code for a library error.
 pub fn exit_code(e: &Error) -> i32 {
     match e.status() {
@@ -77,223 +60,7 @@ pub fn exit_code(e: &Error) -> i32 {
     }
 }
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "tunctl",
-    version,
-    about = "Administer illumos tun/tap datalinks",
-    after_help = EXIT_CODES,
-    after_long_help = EXIT_CODES
-)]
-struct Cli {
-    #[command(subcommand)]
-    verb: Verb,
-}
-
-#[derive(Subcommand, Debug)]
-enum Verb {
-    /// Create a tun or tap link (persistent unless --temporary).
-    #[command(after_help = "Example:\n  tunctl create -T tap --mtu 9000 --owner openvpn vpn0")]
-    Create(CreateArgs),
-    /// Delete a link and its persistent configuration.
-    #[command(after_help = "Example:\n  tunctl delete vpn0")]
-    Delete(DeleteArgs),
-    /// Show links: dlmgmtd's view joined with the driver's.
-    #[command(
-        after_help = "Examples:\n  tunctl show\n  tunctl show -p -o link,state,pids vpn0\n  tunctl show -s vpn0\n  tunctl show --json"
-    )]
-    Show(ShowArgs),
-    /// Change a link's MTU, MAC address, owner or group.
-    #[command(after_help = "Example:\n  tunctl modify --mtu 1400 vpn0")]
-    Modify(ModifyArgs),
-    /// Bring up configured links (at boot); running links are left alone.
-    #[command(after_help = "Example:\n  tunctl up          # every configured link\n  tunctl up vpn0")]
-    Up(UpArgs),
-    /// Remove links left by crashed daemons (never a link in use).
-    #[command(after_help = "Examples:\n  tunctl cleanup --dry-run\n  tunctl cleanup --for svc:/network/tuntap/openvpn:office\n  tunctl cleanup --for 4711")]
-    Cleanup(CleanupArgs),
-    /// Record that a daemon runs under an SMF service, so that
-    /// `cleanup --for FMRI` finds its links even after it crashed.
-    #[command(
-        long_about = "Record that a daemon runs under an SMF service instance.\n\n\
-The pid and the process's start time go to the owner registry\n\
-(/etc/svc/volatile/tuntap/owners, emptied at boot).  A service's start\n\
-method runs this right after starting its daemon: process contracts vanish\n\
-with their processes, so after a crash the registry is what lets\n\
-'tunctl cleanup --for FMRI' find the links the daemon left.  The start time\n\
-makes sure a reused pid never matches.  Entries of processes that are gone\n\
-and left no link behind are pruned.",
-        after_help = "Example:\n  tunctl register --for \"$SMF_FMRI\" --pid \"$(cat /var/run/openvpn/office.pid)\"\n  tunctl register --for svc:/network/tuntap/openvpn:office --pid 4711"
-    )]
-    Register(RegisterArgs),
-    /// Forget a registered daemon (every one of the service without --pid).
-    #[command(after_help = "Examples:\n  tunctl unregister --for svc:/network/tuntap/openvpn:office --pid 4711\n  tunctl unregister --for svc:/network/tuntap/openvpn:office")]
-    Unregister(UnregisterArgs),
-}
-
-/// The `--mtu` help, from the ABI's bounds (one home for them).
-fn mtu_help() -> String {
-    use libdladm_plugin::{MTU_DEFAULT, MTU_MAX, MTU_MIN};
-    format!("MTU ({MTU_MIN} to {MTU_MAX}; default {MTU_DEFAULT})")
-}
-
-fn parse_mtu(s: &str) -> Result<u32, String> {
-    s.parse::<u32>().map_err(|_| format!("'{s}' is not a number"))
-}
-
-fn parse_mac(s: &str) -> Result<MacAddr, String> {
-    s.parse::<MacAddr>().map_err(|why| format!("'{s}': {why}"))
-}
-
-#[derive(Args, Debug)]
-struct CreateArgs {
-    /// Link mode: tun (IP packets) or tap (Ethernet frames).
-    #[arg(short = 'T', long = "type", value_name = "tun|tap", default_value = "tap")]
-    mode: Mode,
-    /// Do not keep the link across reboots.
-    #[arg(short = 't', long)]
-    temporary: bool,
-    #[arg(long, value_parser = parse_mtu, help = mtu_help())]
-    mtu: Option<u32>,
-    /// MAC address (tap only), e.g. 2:8:20:1:2:3.
-    #[arg(long, value_parser = parse_mac)]
-    mac: Option<MacAddr>,
-    /// User (name or uid) allowed to attach without privilege.
-    #[arg(long)]
-    owner: Option<String>,
-    /// Group (name or gid) whose members may attach without privilege.
-    #[arg(long)]
-    group: Option<String>,
-    /// Properties as dladm create-tun takes them: mtu, mac-address, owner,
-    /// group (repeatable).
-    #[arg(short = 'p', long = "prop", value_name = "prop=value,...")]
-    props: Vec<String>,
-    /// Link name: letters, digits, '_' or '.', ending in a digit.
-    name: String,
-}
-
-#[derive(Args, Debug)]
-struct DeleteArgs {
-    /// Delete only the running link; keep the configuration.
-    #[arg(short = 't', long)]
-    temporary: bool,
-    /// Detach attached daemons (they get an error) instead of refusing.
-    #[arg(short, long)]
-    force: bool,
-    name: String,
-}
-
-#[derive(Args, Debug)]
-struct ShowArgs {
-    /// Parsable output: fields separated by ':' (needs -o, or -s).
-    /// `--parseable` is accepted too, as dladm accepts both spellings.
-    #[arg(short = 'p', long, alias = "parseable")]
-    parsable: bool,
-    /// Statistics: every counter of each running link (as
-    /// `dladm show-link -s`).
-    #[arg(short = 's', long = "statistics", conflicts_with_all = ["output", "json"])]
-    stats: bool,
-    /// With -s: report again every INTERVAL seconds, the counts since
-    /// the last report (as `dladm show-link -s -i`), until interrupted.
-    #[arg(short = 'i', long, value_name = "seconds", requires = "stats", value_parser = clap::value_parser!(u32).range(1..))]
-    interval: Option<u32>,
-    /// With -i: stop after this many reports.
-    #[arg(long, value_name = "n", requires = "interval", value_parser = clap::value_parser!(u32).range(1..))]
-    count: Option<u32>,
-    /// The persistent configuration (what `up` makes at boot) instead of
-    /// the running links, as `dladm show-link -P`.
-    #[arg(short = 'P', long = "persistent", conflicts_with = "stats")]
-    persistent: bool,
-    /// Fields to show, comma separated (see below), or "all".
-    #[arg(short = 'o', long = "output", value_name = "field,...")]
-    output: Option<String>,
-    /// JSON output (every field and the counters).
-    #[arg(long, conflicts_with_all = ["parsable", "output"])]
-    json: bool,
-    /// Only this link.
-    name: Option<String>,
-}
-
-#[derive(Args, Debug)]
-struct ModifyArgs {
-    #[arg(long, value_parser = parse_mtu)]
-    mtu: Option<u32>,
-    #[arg(long, value_parser = parse_mac)]
-    mac: Option<MacAddr>,
-    /// New owner (name or uid).
-    #[arg(long, conflicts_with = "no_owner")]
-    owner: Option<String>,
-    /// Remove the owner.
-    #[arg(long)]
-    no_owner: bool,
-    /// New group (name or gid).
-    #[arg(long, conflicts_with = "no_group")]
-    group: Option<String>,
-    /// Remove the group.
-    #[arg(long)]
-    no_group: bool,
-    /// Change only the running link, not the configuration.
-    #[arg(short = 't', long)]
-    temporary: bool,
-    /// Properties as dladm modify-tun takes them; owner= and group= (no
-    /// value) remove the owner or group (repeatable).
-    #[arg(short = 'p', long = "prop", value_name = "prop=value,...")]
-    props: Vec<String>,
-    name: String,
-}
-
-/// A value given both as an option and as a `-p` property is an error.
-fn one_of<T>(option: Option<T>, prop: Option<T>, name: &str) -> Result<Option<T>, String> {
-    match (option, prop) {
-        (Some(_), Some(_)) => Err(format!("property '{name}' is given twice")),
-        (o, p) => Ok(o.or(p)),
-    }
-}
-
-#[derive(Args, Debug)]
-struct UpArgs {
-    /// Only this link.
-    name: Option<String>,
-}
-
-#[derive(Args, Debug)]
-struct CleanupArgs {
-    /// Print the plan; change nothing.
-    #[arg(short = 'n', long)]
-    dry_run: bool,
-    /// Only what this daemon left: an SMF FMRI or a pid.
-    #[arg(long = "for", value_name = "FMRI|PID", value_parser = |s: &str| s.parse::<CleanupTarget>())]
-    target: Option<CleanupTarget>,
-}
-
-fn parse_fmri(s: &str) -> Result<Fmri, String> {
-    Fmri::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_pid(s: &str) -> Result<Pid, String> {
-    let n = s.parse::<i64>().map_err(|_| OwnerError::BadPid { text: s.to_string() }.to_string())?;
-    validate_pid(n).map_err(|e| e.to_string())
-}
-
-#[derive(Args, Debug)]
-struct RegisterArgs {
-    /// The SMF service instance, e.g. svc:/network/tuntap/openvpn:office.
-    #[arg(long = "for", value_name = "FMRI", value_parser = parse_fmri)]
-    fmri: Fmri,
-    /// The daemon's pid (a live process).
-    #[arg(long, value_name = "PID", value_parser = parse_pid)]
-    pid: Pid,
-}
-
-#[derive(Args, Debug)]
-struct UnregisterArgs {
-    /// The SMF service instance.
-    #[arg(long = "for", value_name = "FMRI", value_parser = parse_fmri)]
-    fmri: Fmri,
-    /// Only this pid's entries (default: every entry of the service).
-    #[arg(long, value_name = "PID", value_parser = parse_pid)]
-    pid: Option<Pid>,
-}
+use cli::*;
 
 /// The exit code for an owner-registry error.
 pub fn owner_exit_code(e: &OwnerError) -> i32 {
@@ -356,6 +123,17 @@ pub fn run<P: Platform>(
     if let Verb::Show(ShowArgs { parsable: true, output: None, stats: false, .. }) = &cli.verb {
         return fail(err, "show: -p (--parsable) needs -o field,... or -s", exit::USAGE);
     }
+    if let Some(d) = altroot::deferral(&cli.verb) {
+        // -R root: checked, then left to that root's boot; this system is
+        // not touched (dladm's altroot_cmd).
+        return match d.command {
+            Err(m) => fail(err, &m, exit::USAGE),
+            Ok(command) => match altroot::defer(&d.root, &command) {
+                Ok(_) => exit::OK,
+                Err(m) => fail(err, &m, exit::FAILED),
+            },
+        };
+    }
     let platform = match connect() {
         Ok(p) => p,
         Err(msg) => return fail(err, &msg, exit::FAILED),
@@ -392,15 +170,7 @@ fn id_arg(text: &str, db: &str) -> IdArg {
 fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, Error> {
     match verb {
         Verb::Create(a) => {
-            let merged = libdladm_plugin::props::parse_props(&a.props, false).and_then(|p| {
-                Ok((
-                    one_of(a.mtu, p.mtu, "mtu")?,
-                    one_of(a.mac, p.mac, "mac-address")?,
-                    one_of(a.owner.clone(), p.owner.flatten(), "owner")?,
-                    one_of(a.group.clone(), p.group.flatten(), "group")?,
-                ))
-            });
-            let (mtu, mac, owner_text, group_text) = match merged {
+            let CreateValues { mtu, mac, owner: owner_text, group: group_text, link_props } = match create_values(&a) {
                 Ok(m) => m,
                 Err(m) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
             };
@@ -422,6 +192,7 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
                 mac,
                 owner,
                 group,
+                link_props,
             })?;
             let _ = writeln!(
                 out,
@@ -480,18 +251,7 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
             Ok(exit::OK)
         }
         Verb::Modify(a) => {
-            // --owner X / --no-owner and -p owner=X / owner= say the same.
-            let owner_opt = a.owner.clone().map(Some).or(a.no_owner.then_some(None));
-            let group_opt = a.group.clone().map(Some).or(a.no_group.then_some(None));
-            let merged = libdladm_plugin::props::parse_props(&a.props, true).and_then(|p| {
-                Ok((
-                    one_of(a.mtu, p.mtu, "mtu")?,
-                    one_of(a.mac, p.mac, "mac-address")?,
-                    one_of(owner_opt, p.owner, "owner")?,
-                    one_of(group_opt, p.group, "group")?,
-                ))
-            });
-            let (mtu, mac, owner_text, group_text) = match merged {
+            let ModifyValues { mtu, mac, owner: owner_text, group: group_text, link_props } = match modify_values(&a) {
                 Ok(m) => m,
                 Err(m) => return Ok(fail(err, &format!("link {}: {m}", a.name), exit::USAGE)),
             };
@@ -507,14 +267,7 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
                 Some(None) => Some(None),
                 None => None,
             };
-            let req = ModifyRequest { mtu, mac, owner, group, temporary: a.temporary };
-            if req == (ModifyRequest { temporary: a.temporary, ..Default::default() }) {
-                return Ok(fail(
-                    err,
-                    &format!("link {}: nothing to change (give --mtu, --mac, --owner, --group or -p)", a.name),
-                    exit::USAGE,
-                ));
-            }
+            let req = ModifyRequest { mtu, mac, owner, group, link_props, temporary: a.temporary };
             adm.modify(&a.name, &req)?;
             let _ = writeln!(out, "modified link {}", a.name);
             Ok(exit::OK)

@@ -2,7 +2,8 @@
 //! `-p prop=value,...` in tunctl and in the dladm patch come from one
 //! table (`libdladm_plugin::props::TUN_PROPS`): tunctl takes them as
 //! dladm create-tun/modify-tun do, and the patch's C parser names exactly
-//! the table's properties, with resets for the same ones.
+//! the table's properties, with resets for the same ones; both hand every
+//! other name to `dladm_set_linkprop`, as `dladm create-vnic -p` does.
 
 use libdladm_plugin::props::TUN_PROPS;
 use libdladm_plugin::sim::{SimPlatform, SimSystem};
@@ -25,8 +26,21 @@ fn create_and_modify_take_dladm_style_properties() {
     let (code, _, e) = run(&a, "modify -p owner=,mtu=9000 -p group= tap7");
     assert_eq!((code, e.as_str()), (exit::OK, ""));
     assert_eq!(run(&a, "show -p -o mtu,owner,group tap7").1, "9000:--:--\n");
+    // Any other link property, as dladm create-vnic -p; libdladm judges it.
+    let (code, _, e) = run(&a, "create -T tun -p maxbw=10M,mtu=1400 -p priority=low tun8");
+    assert_eq!((code, e.as_str()), (exit::OK, ""));
+    assert_eq!((sys.linkprop("tun8", "maxbw").as_deref(), sys.linkprop("tun8", "priority").as_deref()), (Some("10M"), Some("low")));
+    let (code, _, e) = run(&a, "modify -p priority=high tun8");
+    assert_eq!((code, e.as_str(), sys.linkprop("tun8", "priority").as_deref()), (exit::OK, "", Some("high")));
+    let (code, out, e) = run(&a, "create -T tap -p speed=10 tap8");
+    assert_eq!(
+        (code, out.as_str(), e.as_str()),
+        (exit::FAILED, "", "tunctl: link tap8: dlmgmtd refused to set a link property: speed=10: invalid link property 'speed'\n")
+    );
+    assert_eq!(run(&a, "show tap8").0, exit::NOT_FOUND, "a refused property undoes the create");
     for (args, msg) in [
-        ("create -T tap -p speed=10 tap8", "tunctl: link tap8: unknown tun property 'speed' (use mtu, mac-address, owner or group)\n"),
+        ("create -T tap -p maxbw= tap8", "tunctl: link tap8: property 'maxbw' needs a value\n"),
+        ("modify -p maxbw= tap7", "tunctl: link tap7: property 'maxbw' needs a value (dladm reset-linkprop resets a link property)\n"),
         ("create -T tap -p owner= tap8", "tunctl: link tap8: property 'owner' needs a value\n"),
         ("create -T tap --mtu 1400 -p mtu=1500 tap8", "tunctl: link tap8: property 'mtu' is given twice\n"),
         ("modify --no-owner -p owner=root tap7", "tunctl: link tap7: property 'owner' is given twice\n"),
@@ -60,6 +74,10 @@ fn the_patch_parses_exactly_the_table() {
         let taken = patch.contains(&format!("strncmp(in, \"{}=\", len)", p.name));
         assert_eq!(taken, p.resettable, "reset of {} in the patch", p.name);
     }
-    let unknown = "use mtu, mac-address, \"\n+\t\t\t    \"owner or group";
-    assert!(patch.contains(unknown), "the patch's unknown-property message lists the table");
+    // Every other name is a link property for dladm_set_linkprop, in the
+    // patch as in tunctl (libdladm_plugin::props): set once the link
+    // exists, the link undone if one is refused.
+    assert!(patch.contains("tp->tp_linkprop[i] = B_TRUE;"), "the patch keeps other properties as link properties");
+    assert!(patch.contains("status = dladm_set_linkprop(handle, linkid, ai->ai_name,"), "and sets them with dladm_set_linkprop");
+    assert!(patch.contains("(void) dltun_delete(th, link, DLTUN_OPT_FORCE);"), "a refused one undoes the create");
 }

@@ -116,7 +116,10 @@ static const struct option show_lopts[] = {
 };
 
 /* libdladm: "name=value[,value...],name=..." */
-typedef enum { DLADM_STATUS_OK = 0, DLADM_STATUS_BADARG } dladm_status_t;
+typedef enum {
+	DLADM_STATUS_OK = 0, DLADM_STATUS_BADARG, DLADM_STATUS_NOTFOUND,
+	DLADM_STATUS_BADVAL
+} dladm_status_t;
 
 typedef struct dladm_arg_info {
 	const char	*ai_name;
@@ -368,5 +371,64 @@ shim_dltun_close(dltun_handle_t *h)
 
 #define	dltun_open	shim_dltun_open
 #define	dltun_close	shim_dltun_close
+
+/*
+ * dladm's libdladm handle and dladm_set_linkprop, for the link properties
+ * outside the tun table: this libdladm knows "maxbw" (any value) and
+ * "priority" (low, medium, high), says "not found" for other names and
+ * "bad value" for other priorities, as linkprop.c does, and prints what
+ * it set.
+ */
+typedef struct shim_dladm *dladm_handle_t;
+typedef uint32_t datalink_id_t;
+#define	DLADM_OPT_ACTIVE	0x00000001
+#define	DLADM_OPT_PERSIST	0x00000002
+
+static dladm_handle_t handle;
+
+static const char *
+shim_status2str(dladm_status_t status)
+{
+	switch (status) {
+	case DLADM_STATUS_OK:
+		return ("ok");
+	case DLADM_STATUS_NOTFOUND:
+		return ("object not found");
+	case DLADM_STATUS_BADVAL:
+		return ("invalid value");
+	default:
+		return ("invalid argument");
+	}
+}
+
+static dladm_status_t
+dladm_set_linkprop(dladm_handle_t h, datalink_id_t linkid, const char *name,
+    char **vals, uint_t count, uint32_t flags)
+{
+	(void) h;
+	(void) linkid;
+	if (strcmp(name, "maxbw") != 0 && strcmp(name, "priority") != 0)
+		return (DLADM_STATUS_NOTFOUND);
+	if (count != 1 || (strcmp(name, "priority") == 0 &&
+	    strcmp(vals[0], "low") != 0 && strcmp(vals[0], "medium") != 0 &&
+	    strcmp(vals[0], "high") != 0))
+		return (DLADM_STATUS_BADVAL);
+	(void) printf("(libdladm: %s=%s%s)\n", name, vals[0],
+	    (flags & DLADM_OPT_PERSIST) != 0 ? ", persistent" : "");
+	return (DLADM_STATUS_OK);
+}
+
+static void
+die_dlerr(dladm_status_t err, const char *format, ...)
+{
+	va_list alist;
+
+	va_start(alist, format);
+	(void) fprintf(stdout, "dladm: ");
+	(void) vfprintf(stdout, format, alist);
+	(void) fprintf(stdout, ": %s\n", shim_status2str(err));
+	va_end(alist);
+	shim_leave(1);
+}
 
 #endif	/* _DLADM_SHIM_H */

@@ -74,6 +74,18 @@ main(void)
 	dladm("show-tun -P -p -o link,mtu tap7");
 	dladm("show-tun -o link,mode,mtu tap7");
 
+	/* Any other link property, as create-vnic -p (issue 15). */
+	dladm("create-tun -T tun -p maxbw=10M,mtu=1400 -p priority=low lp0");
+	dladm("show-tun -p -o link,mtu lp0");
+	dladm("modify-tun -p priority=high lp0");
+	dladm("modify-tun -t -p mtu=1500,maxbw=5M lp0");
+	dladm("create-tun -T tun -p priority=urgent lp1");
+	dladm("show-tun -p -o link lp1");
+	dladm("create-tun -T tun -p maxbw=1M,maxbw=2M lp1");
+	dladm("modify-tun -p maxbw= lp0");
+	dladm("modify-tun -p speed=10 lp0");
+	dladm("delete-tun lp0");
+
 	/* Bad input. */
 	dladm("create-tun -T tun 0bad");
 	dladm("create-tun -T tap -p mtu=100 tap8");

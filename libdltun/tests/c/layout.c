@@ -49,6 +49,10 @@ main(void)
 	OFF(dltun_counters_t, dc_norcvbuf);
 	OFF(dltun_counters_t, dc_noxmtbuf);
 
+	SIZE(dltun_counter_t);
+	OFF(dltun_counter_t, dn_name);
+	OFF(dltun_counter_t, dn_value);
+
 	SIZE(dltun_info_t);
 	OFF(dltun_info_t, di_name);
 	OFF(dltun_info_t, di_linkid);

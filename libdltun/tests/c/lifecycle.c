@@ -96,6 +96,27 @@ up_cb(const char *link, dltun_up_result_t result, dltun_status_t status,
 	    (int)status, errmsg[0] ? " " : "", errmsg);
 }
 
+/* Every counter by name: ask how many, then fetch them. */
+static void
+counters(const char *link)
+{
+	dltun_counter_t buf[64];
+	uint32_t n = 0, i;
+	dltun_status_t st;
+
+	st = dltun_get_counters(h, link, NULL, &n);
+	if (st != DLTUN_STATUS_OK || n > 64) {
+		report("counters", st);
+		return;
+	}
+	report("counters", dltun_get_counters(h, link, buf, &n));
+	(void) printf("%u counters:", (unsigned)n);
+	for (i = 0; i < n; i++)
+		(void) printf(" %s=%llu", buf[i].dn_name,
+		    (unsigned long long)buf[i].dn_value);
+	(void) printf("\n");
+}
+
 int
 main(void)
 {
@@ -165,6 +186,7 @@ main(void)
 	(void) printf("pid listed: %s\n",
 	    info.di_npids == 1 && info.di_pids[0] == pid ? "yes" : "no");
 	show("tap0", 0);
+	counters("tap0");
 	report("delete tap0", dltun_delete(h, "tap0", 0));
 
 	/* Modify. */
