@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 need_pkgs=()
-for p in rustc-web cargo-web rust-web-src binutils libxml2-utils shellcheck mandoc openvpn iproute2 iputils-ping util-linux ksh gcc python3-yaml valgrind; do
+# linux-perf and valgrind: instruction counts for BENCHMARKS.md (issue 16).
+for p in rustc-web cargo-web rust-web-src binutils libxml2-utils shellcheck mandoc openvpn iproute2 iputils-ping util-linux ksh gcc python3-yaml valgrind linux-perf; do
     dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "${TUNTAP_SKIP_INSTALL:-0}" != 1 ] && [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -22,6 +22,11 @@
  *   - A handle may be used by one thread at a time.  Callbacks may call
  *     other functions on the same handle, but must not close it.
  *
+ * Packets do not go through the library: a daemon reads and writes them
+ * on a queue of /dev/tun or /dev/tap (tun(4D)).  The structures and
+ * formats of the queue options for many packets per system call and
+ * checksum/segmentation offload are at the end of this header.
+ *
  * The header is C89 and C99 clean and may be included from C++.
  */
 
@@ -295,6 +300,122 @@ extern const char *dltun_strerror(dltun_status_t status);
  * dltun_open() on this thread failed.  Never NULL.
  */
 extern const char *dltun_errmsg(const dltun_handle_t *handle);
+
+/*
+ * Queues: many packets per system call, checksum and segmentation offload
+ *
+ * libdltun manages links; it does not carry packets.  A daemon opens
+ * /dev/tun or /dev/tap and attaches the stream to a link as a queue
+ * (TUN_IOC_ATTACH, see tun(4D)); each read then returns one packet and
+ * each write carries one.  Two options per queue change that.  Each is an
+ * I_STR ioctl on the queue whose argument is the structure below:
+ * zero-fill it, set the version (DLTUN_QUEUE_VERSION) and the flags; the
+ * driver answers with the settings in force (the out fields must be 0 on
+ * input).  A flag combination the driver does not take is EINVAL.
+ *
+ * DLTUN_IOC_BATCH, dltun_ioc_batch_t.  DLTUN_BATCH_READ: a read returns as
+ * many waiting packets as fit in qb_read_max bytes (0: the default; read
+ * with a buffer at least that large).  DLTUN_BATCH_WRITE: a write (at most
+ * DLTUN_BATCH_WRITE_MAX bytes) carries several packets.  Each packet
+ * travels as a record: a dltun_record_t (dr_len, the packet's length;
+ * dr_flags and dr_reserved 0) followed by the packet; the next record
+ * starts at DLTUN_RECORD_NEXT(offset, dr_len) and the padding is zero.
+ * A write with a framing fault (a header or record cut short, an empty or
+ * oversize record, non-zero reserved bits or padding) is refused whole:
+ * nothing of it reaches the link, and qb_refused, qb_last_error
+ * (DLTUN_BATCH_ERR_*) and qb_last_record say so.
+ *
+ * DLTUN_IOC_OFFLOAD, dltun_ioc_offload_t.  DLTUN_OFFLOAD_VNET_HDR: every
+ * packet read or written (inside its record, when batching) starts with a
+ * dltun_vnet_hdr_t, the layout of Linux's struct virtio_net_hdr (16-bit
+ * fields little-endian), so code written for Linux's IFF_VNET_HDR works.
+ * DLTUN_OFFLOAD_CSUM, _TSO4 and _TSO6: the reader takes partial checksums
+ * and 64 KiB TCP segments; the link offers them to IP only while every
+ * queue attached to it takes them (qo_link_hcksum, qo_link_lso say what
+ * it offers now).  Written headers may ask for a checksum
+ * (DLTUN_VNET_F_NEEDS_CSUM), vouch for one (DLTUN_VNET_F_DATA_VALID) or
+ * ask the driver to cut a large TCP segment (DLTUN_VNET_GSO_TCPV4/6);
+ * a header that does not describe its packet drops the packet and is
+ * counted in qo_refused.
+ */
+
+/* The version of the queue option structures. */
+#define	DLTUN_QUEUE_VERSION	1
+
+/* ('t' << 24) | ('u' << 16) | n */
+#define	DLTUN_IOC_BATCH		0x7475000d
+#define	DLTUN_IOC_OFFLOAD	0x7475000e
+
+/* qb_flags */
+#define	DLTUN_BATCH_READ	0x1
+#define	DLTUN_BATCH_WRITE	0x2
+/* qb_read_max bounds and default; the largest batched write. */
+#define	DLTUN_BATCH_READ_MIN	73728
+#define	DLTUN_BATCH_READ_MAX	1048576
+#define	DLTUN_BATCH_READ_DEFAULT 131072
+#define	DLTUN_BATCH_WRITE_MAX	262144
+
+/* qb_last_error: why the last batched write was refused. */
+#define	DLTUN_BATCH_ERR_TRUNCHDR	1	/* header cut short */
+#define	DLTUN_BATCH_ERR_TRUNCREC	2	/* record cut short */
+#define	DLTUN_BATCH_ERR_EMPTY		3	/* record of length 0 */
+#define	DLTUN_BATCH_ERR_OVERSIZE	4	/* longer than a packet may be */
+#define	DLTUN_BATCH_ERR_RESERVED	5	/* reserved bits or padding set */
+#define	DLTUN_BATCH_ERR_NORECORD	6	/* no record at all */
+
+typedef struct dltun_ioc_batch {
+	uint32_t	qb_version;	/* DLTUN_QUEUE_VERSION */
+	uint32_t	qb_flags;	/* DLTUN_BATCH_* */
+	uint32_t	qb_read_max;	/* 0: DLTUN_BATCH_READ_DEFAULT */
+	uint32_t	qb_refused;	/* out: writes refused whole */
+	uint32_t	qb_last_error;	/* out: DLTUN_BATCH_ERR_*, 0: none */
+	uint32_t	qb_last_record;	/* out: the record at fault in it */
+} dltun_ioc_batch_t;
+
+/* The header of each record (native byte order). */
+typedef struct dltun_record {
+	uint32_t	dr_len;		/* bytes of packet that follow */
+	uint16_t	dr_flags;	/* 0 */
+	uint16_t	dr_reserved;	/* 0 */
+} dltun_record_t;
+
+/* Records start at multiples of DLTUN_RECORD_ALIGN bytes. */
+#define	DLTUN_RECORD_ALIGN	4
+/* Where the record after the one at off, of len bytes of packet, starts. */
+#define	DLTUN_RECORD_NEXT(off, len)	\
+	((off) + sizeof (dltun_record_t) + (((len) + 3) & ~(size_t)3))
+
+/* qo_flags */
+#define	DLTUN_OFFLOAD_VNET_HDR	0x1	/* a dltun_vnet_hdr_t per packet */
+#define	DLTUN_OFFLOAD_CSUM	0x2	/* partial checksums (needs VNET_HDR) */
+#define	DLTUN_OFFLOAD_TSO4	0x4	/* TCP/IPv4 segments (needs CSUM) */
+#define	DLTUN_OFFLOAD_TSO6	0x8	/* TCP/IPv6 segments (needs CSUM) */
+
+typedef struct dltun_ioc_offload {
+	uint32_t	qo_version;	/* DLTUN_QUEUE_VERSION */
+	uint32_t	qo_flags;	/* DLTUN_OFFLOAD_* */
+	uint32_t	qo_link_hcksum;	/* out: 1 while checksums are offered */
+	uint32_t	qo_link_lso;	/* out: 0x1 TCP/IPv4, 0x2 TCP/IPv6 LSO */
+	uint32_t	qo_refused;	/* out: written headers refused */
+	uint32_t	qo_reserved;	/* 0 */
+} dltun_ioc_offload_t;
+
+/* Linux's struct virtio_net_hdr; 16-bit fields little-endian. */
+typedef struct dltun_vnet_hdr {
+	uint8_t		vh_flags;	/* DLTUN_VNET_F_* */
+	uint8_t		vh_gso_type;	/* DLTUN_VNET_GSO_* */
+	uint16_t	vh_hdr_len;	/* headers before the payload (GSO) */
+	uint16_t	vh_gso_size;	/* payload bytes per segment (GSO) */
+	uint16_t	vh_csum_start;	/* checksum from here to the end */
+	uint16_t	vh_csum_offset;	/* the field, from vh_csum_start */
+} dltun_vnet_hdr_t;
+
+#define	DLTUN_VNET_F_NEEDS_CSUM	1
+#define	DLTUN_VNET_F_DATA_VALID	2
+#define	DLTUN_VNET_GSO_NONE	0
+#define	DLTUN_VNET_GSO_TCPV4	1
+#define	DLTUN_VNET_GSO_TCPV6	4
+#define	DLTUN_VNET_GSO_ECN	0x80
 
 #ifdef	__cplusplus
 }

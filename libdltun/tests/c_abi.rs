@@ -154,6 +154,28 @@ fn rust_layout() -> Vec<String> {
         di_created_ns,
         di_counters
     );
+    // The queue options: the same structures and values as tuntap_abi's
+    // (the driver's own definitions), under their C names.
+    {
+        use tuntap_abi::batch::{TunIocBatch, TunRecord};
+        use tuntap_abi::offload::{TunIocOffload, VirtioNetHdr};
+        macro_rules! off_as {
+            ($t:ty, $c:literal, $($f:ident => $cf:literal),*) => {
+                v.push(format!("sizeof {} {}", $c, size_of::<$t>()));
+                $(v.push(format!("offsetof {}.{} {}", $c, $cf, offset_of!($t, $f)));)*
+            };
+        }
+        off_as!(TunIocBatch, "dltun_ioc_batch_t", version => "qb_version", flags => "qb_flags",
+            read_max => "qb_read_max", refused => "qb_refused", last_error => "qb_last_error",
+            last_record => "qb_last_record");
+        off_as!(TunRecord, "dltun_record_t", len => "dr_len", flags => "dr_flags", _pad => "dr_reserved");
+        off_as!(TunIocOffload, "dltun_ioc_offload_t", version => "qo_version", flags => "qo_flags",
+            link_hcksum => "qo_link_hcksum", link_lso => "qo_link_lso", refused => "qo_refused",
+            _pad => "qo_reserved");
+        off_as!(VirtioNetHdr, "dltun_vnet_hdr_t", flags => "vh_flags", gso_type => "vh_gso_type",
+            hdr_len => "vh_hdr_len", gso_size => "vh_gso_size", csum_start => "vh_csum_start",
+            csum_offset => "vh_csum_offset");
+    }
     for (code, name) in STATUS_NAMES {
         v.push(format!("value {name} {code}"));
     }
@@ -165,6 +187,44 @@ fn rust_layout() -> Vec<String> {
     val!(DLTUN_ORIGIN_NONE, DLTUN_ORIGIN_ADMIN, DLTUN_ORIGIN_OLDAPI, DLTUN_ORIGIN_ATTACH);
     val!(DLTUN_WALK_CONTINUE, DLTUN_WALK_TERMINATE);
     val!(DLTUN_UP_CREATED, DLTUN_UP_ALREADY, DLTUN_UP_FAILED);
+    {
+        use tuntap_abi::batch::{self as b, BatchError as E, batch_flags};
+        use tuntap_abi::offload::{self as o, offload_flags};
+        let next = |off: usize, len: usize| off + b::RECORD_HDR_LEN + len + b::record_pad(len);
+        for (name, value) in [
+            ("DLTUN_QUEUE_VERSION", i64::from(tuntap_abi::TUN_ABI_VERSION)),
+            ("DLTUN_IOC_BATCH", i64::from(tuntap_abi::TUN_IOC_BATCH)),
+            ("DLTUN_IOC_OFFLOAD", i64::from(tuntap_abi::TUN_IOC_OFFLOAD)),
+            ("DLTUN_BATCH_READ", i64::from(batch_flags::READ)),
+            ("DLTUN_BATCH_WRITE", i64::from(batch_flags::WRITE)),
+            ("DLTUN_BATCH_READ_MIN", i64::from(b::READ_MAX_MIN)),
+            ("DLTUN_BATCH_READ_MAX", i64::from(b::READ_MAX_MAX)),
+            ("DLTUN_BATCH_READ_DEFAULT", i64::from(b::READ_MAX_DEFAULT)),
+            ("DLTUN_BATCH_WRITE_MAX", b::WRITE_MAX as i64),
+            ("DLTUN_BATCH_ERR_TRUNCHDR", i64::from(E::TruncatedHeader.code())),
+            ("DLTUN_BATCH_ERR_TRUNCREC", i64::from(E::TruncatedRecord.code())),
+            ("DLTUN_BATCH_ERR_EMPTY", i64::from(E::Empty.code())),
+            ("DLTUN_BATCH_ERR_OVERSIZE", i64::from(E::Oversize.code())),
+            ("DLTUN_BATCH_ERR_RESERVED", i64::from(E::Reserved.code())),
+            ("DLTUN_BATCH_ERR_NORECORD", i64::from(E::NoRecords.code())),
+            ("DLTUN_RECORD_ALIGN", b::RECORD_ALIGN as i64),
+            ("DLTUN_RECORD_NEXT(0, 1)", next(0, 1) as i64),
+            ("DLTUN_RECORD_NEXT(12, 4)", next(12, 4) as i64),
+            ("DLTUN_RECORD_NEXT(20, 1499)", next(20, 1499) as i64),
+            ("DLTUN_OFFLOAD_VNET_HDR", i64::from(offload_flags::VNET_HDR)),
+            ("DLTUN_OFFLOAD_CSUM", i64::from(offload_flags::CSUM)),
+            ("DLTUN_OFFLOAD_TSO4", i64::from(offload_flags::TSO4)),
+            ("DLTUN_OFFLOAD_TSO6", i64::from(offload_flags::TSO6)),
+            ("DLTUN_VNET_F_NEEDS_CSUM", i64::from(o::VIRTIO_NET_HDR_F_NEEDS_CSUM)),
+            ("DLTUN_VNET_F_DATA_VALID", i64::from(o::VIRTIO_NET_HDR_F_DATA_VALID)),
+            ("DLTUN_VNET_GSO_NONE", i64::from(o::VIRTIO_NET_HDR_GSO_NONE)),
+            ("DLTUN_VNET_GSO_TCPV4", i64::from(o::VIRTIO_NET_HDR_GSO_TCPV4)),
+            ("DLTUN_VNET_GSO_TCPV6", i64::from(o::VIRTIO_NET_HDR_GSO_TCPV6)),
+            ("DLTUN_VNET_GSO_ECN", i64::from(o::VIRTIO_NET_HDR_GSO_ECN)),
+        ] {
+            v.push(format!("value {name} {value}"));
+        }
+    }
     v
 }
 

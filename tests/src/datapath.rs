@@ -68,7 +68,7 @@ impl DataPath {
     /// has free room in front, as IP's messages do (IP allocates with a
     /// write offset beyond the link header).
     pub fn mc_tx_to_read(&self, frame: &[u8]) -> Vec<u8> {
-        self.client.tx_with(&[frame], TxOpts { headroom: 32, split: None });
+        self.client.tx_with(&[frame], TxOpts { headroom: 32, split: None, offload: None });
         self.queue.read_packet(Some(WAIT)).expect("packet read")
     }
 

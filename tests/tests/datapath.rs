@@ -65,7 +65,7 @@ fn packet_info_without_headroom_chains_one_header_block_and_copies_nothing() {
     dp.rig.host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
     let pkt = dp.app_packet(1500);
     let before = dp.rig.host.blocks_allocated();
-    dp.client.tx_with(&[&pkt], tuntap_sim::TxOpts { headroom: 0, split: None });
+    dp.client.tx_with(&[&pkt], tuntap_sim::TxOpts { headroom: 0, split: None, offload: None });
     let got = dp.queue.read_packet(Some(tuntap_tests::WAIT)).unwrap();
     assert_eq!(got, [&DataPath::packet_info(0x88b5)[..], &pkt].concat());
     assert_eq!(dp.rig.host.blocks_allocated() - before, 2, "the frame's block and one header block");
@@ -81,7 +81,7 @@ fn a_frame_in_several_blocks_is_read_whole_without_a_pullup() {
     let pkt = dp.app_packet(1500);
     let frame = dp.stack_frame(&pkt);
     let before = dp.rig.host.blocks_allocated();
-    dp.client.tx_with(&[&frame], tuntap_sim::TxOpts { headroom: 0, split: Some(512) });
+    dp.client.tx_with(&[&frame], tuntap_sim::TxOpts { headroom: 0, split: Some(512), offload: None });
     assert_eq!(dp.queue.read_packet(Some(tuntap_tests::WAIT)).unwrap(), pkt);
     assert_eq!(dp.rig.host.blocks_allocated() - before, frame.len().div_ceil(512) as u64, "only the frame's own blocks");
     dp.finish();

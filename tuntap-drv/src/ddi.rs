@@ -150,6 +150,9 @@ pub enum DropReason {
     NotIp,
     /// The link is going away.
     Closing,
+    /// A written virtio-net header that does not describe its packet
+    /// (`tuntap_abi::offload`).
+    BadOffload,
 }
 
 /// A raw kernel mutex (`kmutex_t` in the kernel).
@@ -168,6 +171,23 @@ pub trait RawCondvar<M: RawMutex>: Send + Sync {
     /// Atomically release `m`, sleep, and re-acquire `m`.
     fn wait(&self, m: &M);
     fn broadcast(&self);
+}
+
+/// The hardware-offload metadata of a message's first data block, as
+/// `mac_hcksum_get`/`mac_hcksum_set` and `mac_lso_get` read and write it
+/// (`usr/src/uts/common/io/mac/mac_provider.c`; kept in the dblk's
+/// `DB_CKSUMFLAGS`, `DB_CKSUMSTART`/`STUFF`/`END`, `DB_CKSUM16` and
+/// `DB_LSOMSS`, `usr/src/uts/common/sys/strsubr.h`).  Offsets count from
+/// the start of the IP header (`ip_output_cksum_v4`,
+/// `usr/src/uts/common/inet/ip/ip_output.c`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hcksum {
+    /// `HCK_*` bits (`illumos_sys_hdrs::HCK_PARTIALCKSUM`, ...).
+    pub flags: u32,
+    pub start: u32,
+    pub stuff: u32,
+    pub end: u32,
+    pub value: u32,
 }
 
 /// A link as dlmgmtd knows it ([`Kernel::dls_mgmt_linkinfo`]).
@@ -207,6 +227,22 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     /// `mp` is a valid message; it stays owned by the caller.
     unsafe fn msgpullup(&self, mp: *mut mblk_t) -> *mut mblk_t;
 
+    /// `mac_hcksum_get`: the checksum-offload metadata of `mp`.
+    ///
+    /// # Safety
+    /// `mp` is a valid `M_DATA` message.
+    unsafe fn hcksum_get(&self, mp: *const mblk_t) -> Hcksum;
+    /// `mac_hcksum_set`.
+    ///
+    /// # Safety
+    /// `mp` is a valid `M_DATA` message the caller owns.
+    unsafe fn hcksum_set(&self, mp: *mut mblk_t, h: Hcksum);
+    /// `mac_lso_get`: the MSS when `mp` is a large segment (`HW_LSO`).
+    ///
+    /// # Safety
+    /// `mp` is a valid `M_DATA` message the caller owns.
+    unsafe fn lso_get(&self, mp: *mut mblk_t) -> Option<u32>;
+
     // ----- STREAMS (putnext(9F), canputnext(9F), qreply(9F), ...) -----
 
     /// # Safety
@@ -239,6 +275,17 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     /// `chain` is an owned `b_next` chain of messages.
     unsafe fn mac_rx(&self, mh: MacHandle, chain: *mut mblk_t);
     fn mac_tx_update(&self, mh: MacHandle);
+    /// `mac_capab_update`: the link's capabilities changed; mac asks
+    /// `mc_getcapab` again (`i_mac_notify(MAC_NOTE_CAPAB_CHG)`,
+    /// `usr/src/uts/common/io/mac/mac_provider.c`; thread context, no
+    /// driver lock held: mac calls `mc_getcapab` back).
+    fn mac_capab_update(&self, mh: MacHandle);
+    /// Does the running mac's `mac_capab_lso_t` have the TCP/IPv6 member
+    /// (`LSO_TX_BASIC_TCP_IPV6`, `lso_basic_tcp_ipv6`)?  Gates before it
+    /// allocate 8 bytes on the caller's stack (`dld_capab_lso`,
+    /// `usr/src/uts/common/io/dld/dld_proto.c`), so `mc_getcapab` must not
+    /// write past them (`illumos_sys_hdrs::mac_capab_lso_v6_t`).
+    fn mac_lso_ipv6(&self) -> bool;
     fn mac_link_update(&self, mh: MacHandle, state: LinkState);
     fn mac_maxsdu_update(&self, mh: MacHandle, sdu: u32) -> Result<(), Errno>;
     fn mac_unicst_update(&self, mh: MacHandle, addr: &[u8; 6]);

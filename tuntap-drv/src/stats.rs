@@ -53,6 +53,14 @@ impl LinkStats {
         }
     }
 
+    /// `n` unicast packets of `bytes` in all reached a queue.
+    pub fn transmitted_many(&self, n: usize, bytes: usize) {
+        if n > 0 {
+            self.add(Counter::Opackets, n as u64);
+            self.add(Counter::Obytes, bytes as u64);
+        }
+    }
+
     /// A packet written by an application was passed up.
     pub fn received(&self, bytes: usize, class: AddrClass) {
         self.add(Counter::Ipackets, 1);
@@ -64,6 +72,21 @@ impl LinkStats {
         }
     }
 
+    /// `n` packets of `bytes` in all were passed up in one chain;
+    /// `classes` counts them by [`AddrClass`] (unicast, multicast,
+    /// broadcast).
+    pub fn received_many(&self, n: usize, bytes: usize, classes: [u32; 3]) {
+        let [_, multi, broad] = classes;
+        self.add(Counter::Ipackets, n as u64);
+        self.add(Counter::Rbytes, bytes as u64);
+        if multi > 0 {
+            self.add(Counter::Multircv, u64::from(multi));
+        }
+        if broad > 0 {
+            self.add(Counter::Brdcstrcv, u64::from(broad));
+        }
+    }
+
     pub fn resolver_reply(&self) {
         self.add(Counter::ResolverReplies, 1);
     }
@@ -71,7 +94,7 @@ impl LinkStats {
     /// Count a drop in the counter its reason belongs to.
     pub fn dropped(&self, reason: DropReason) {
         let c = match reason {
-            DropReason::BadWrite | DropReason::TooLong => Counter::Ierrors,
+            DropReason::BadWrite | DropReason::TooLong | DropReason::BadOffload => Counter::Ierrors,
             DropReason::NoBuffer => Counter::Norcvbuf,
             DropReason::NoQueue => Counter::Noxmtbuf,
             DropReason::NotIp => Counter::Unknowns,

@@ -107,6 +107,9 @@ pub struct HostShared {
     pub(crate) allocb_failures: AtomicUsize,
     /// `mac_register` calls left to fail (see `fail_next_mac_register`).
     pub(crate) mac_register_failures: AtomicUsize,
+    /// The modelled mac's `mac_capab_lso_t` has the TCP/IPv6 member
+    /// (current gate; see `set_mac_lso_ipv6`).
+    pub(crate) mac_lso_ipv6: AtomicBool,
     pub(crate) defer_failures: AtomicUsize,
     pub(crate) ioctl_timeout: Mutex<Duration>,
     finished: AtomicBool,
@@ -282,6 +285,7 @@ impl SimHost {
             ldi: Mutex::new(Default::default()),
             allocb_failures: AtomicUsize::new(0),
             mac_register_failures: AtomicUsize::new(0),
+            mac_lso_ipv6: AtomicBool::new(true),
             defer_failures: AtomicUsize::new(0),
             ioctl_timeout: Mutex::new(Duration::from_secs(10)),
             finished: AtomicBool::new(false),
@@ -370,6 +374,16 @@ impl SimHost {
     /// a failed link creation leaves nothing behind.
     pub fn fail_next_mac_register(&self, n: usize) {
         self.shared.mac_register_failures.store(n, Ordering::SeqCst);
+    }
+
+    /// Model a mac whose `mac_capab_lso_t` has (`true`, current
+    /// illumos-gate, the default) or lacks (`false`, gates before TCPv6
+    /// LSO: 8 bytes) the TCP/IPv6 member.  `mc_getcapab` is handed a
+    /// structure of that size with a guard word behind it; a driver that
+    /// writes the guard is recorded as [`ViolationKind::MacProtocol`]
+    /// (on illumos: a write past `dld_capab_lso`'s stack variable).
+    pub fn set_mac_lso_ipv6(&self, has: bool) {
+        self.shared.mac_lso_ipv6.store(has, Ordering::SeqCst);
     }
 
     /// Make the next `n` `defer` calls fail with `ENOMEM`.

@@ -47,6 +47,21 @@ impl Kernel for SimKernel {
     }
 
     #[track_caller]
+    unsafe fn hcksum_get(&self, mp: *const mblk_t) -> tuntap_drv::ddi::Hcksum {
+        crate::offload::hcksum_get(&self.0, mp, Location::caller())
+    }
+
+    #[track_caller]
+    unsafe fn hcksum_set(&self, mp: *mut mblk_t, h: tuntap_drv::ddi::Hcksum) {
+        crate::offload::hcksum_set(&self.0, mp, h, Location::caller())
+    }
+
+    #[track_caller]
+    unsafe fn lso_get(&self, mp: *mut mblk_t) -> Option<u32> {
+        crate::offload::lso_get(&self.0, mp, Location::caller())
+    }
+
+    #[track_caller]
     unsafe fn putnext(&self, q: *mut queue_t, mp: *mut mblk_t) {
         streams::putnext(&self.0, q, mp, "putnext");
     }
@@ -104,6 +119,16 @@ impl Kernel for SimKernel {
     fn mac_tx_update(&self, mh: MacHandle) {
         self.0.check_no_driver_locks("mac_tx_update");
         mac::mac_tx_update(&self.0, mh);
+    }
+
+    #[track_caller]
+    fn mac_capab_update(&self, mh: MacHandle) {
+        self.0.check_no_driver_locks("mac_capab_update");
+        mac::mac_capab_update(&self.0, mh);
+    }
+
+    fn mac_lso_ipv6(&self) -> bool {
+        self.0.mac_lso_ipv6.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     #[track_caller]

@@ -112,6 +112,13 @@
 //!   (`ENOMEM`, usr/src/uts/common/io/mac/mac_provider.c), `allocb` and
 //!   NOSLEEP `defer` fail; [`SimHost::injections_left`] proves the driver
 //!   reached the step.
+//! * **The size of `mac_capab_lso_t`** ([`SimHost::set_mac_lso_ipv6`],
+//!   [`ViolationKind::MacProtocol`]).  `mc_getcapab(MAC_CAPAB_LSO)` gets a
+//!   structure of the modelled mac's size (8 bytes before TCPv6 LSO, 12
+//!   with it; the caller's stack variable in `dld_capab_lso`,
+//!   usr/src/uts/common/io/dld/dld_proto.c) with a guard word behind it;
+//!   writing the guard, or setting `LSO_TX_BASIC_TCP_IPV6` for a mac
+//!   without it, is recorded.
 //! * **Narrow windows** ([`SimHost::hook`], [`Hook`]).
 //!   [`Hook::CanputnextFullThenBackenable`]: the next `canputnext` says
 //!   "full" (setting `QWANTW`, canputnext(9F)) while the reader empties
@@ -151,6 +158,7 @@ pub mod ldi;
 pub mod lockorder;
 pub mod mac;
 pub mod mblk;
+pub mod offload;
 pub mod procs;
 pub mod streams;
 pub mod sync;
@@ -164,6 +172,7 @@ pub use watchdog::{TEST_TIME_LIMIT, WAIT_BOUND};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
 pub use procs::{ProcessRecord, SimProcesses, SpawnError};
 pub use mac::{DldInfo, FlowSpec, KernClientInfo, LinkRef, MAC_SRS_HIWAT, MacInfo, rx_drop_threshold, PropInfo, SimMacClient, SimSnoop, TxOpts};
+pub use offload::TxOffload;
 pub use streams::{GetMsg, IoctlReply, OpenArgs, SimStream, UserMemory};
 
 /// An illumos errno value.

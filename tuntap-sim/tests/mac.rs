@@ -123,7 +123,7 @@ fn tx_chain_flow_control_and_tx_update() {
     m.tx_room.store(3, Ordering::SeqCst);
     let frames: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 60]).collect();
     let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
-    c.tx_with(&refs[..6], tuntap_sim::mac::TxOpts { headroom: 0, split: Some(16) });
+    c.tx_with(&refs[..6], tuntap_sim::mac::TxOpts { headroom: 0, split: Some(16), offload: None });
     assert!(c.tx_blocked());
     assert_eq!(c.tx_backlog(), 3);
     c.tx(&refs[6..]);
@@ -307,6 +307,48 @@ fn dlmgmtd_ids_privileges_and_persistence() {
     assert_eq!(c, 3);
     host.dlmgmt_remove_conf(&root, b).unwrap();
     assert_eq!(host.dlmgmt_id2info(0, b), Err(DlError::NotFound));
+    host.finish();
+}
+
+/// A provider that answers `MAC_CAPAB_LSO` as a driver built against
+/// current illumos-gate would: flags and both limits, 12 bytes.
+unsafe extern "C" fn lso_v6_getcapab(_p: *mut std::ffi::c_void, cap: mac_capab_t, data: *mut std::ffi::c_void) -> boolean_t {
+    if cap != MAC_CAPAB_LSO {
+        return B_FALSE;
+    }
+    // SAFETY: what this provider assumes (the bug under test when the
+    // mac is older): a whole mac_capab_lso_v6_t.
+    let lso = unsafe { &mut *data.cast::<mac_capab_lso_v6_t>() };
+    lso.lso_flags = LSO_TX_BASIC_TCP_IPV4 | LSO_TX_BASIC_TCP_IPV6;
+    lso.lso_basic_tcp_ipv4.lso_max = 65_000;
+    lso.lso_basic_tcp_ipv6.lso_max = 65_000;
+    B_TRUE
+}
+
+static LSO_V6_CB: CbTable = CbTable(mac_callbacks_t {
+    mc_callbacks: MC_GETCAPAB | MC_SETPROP | MC_GETPROP | MC_PROPINFO,
+    mc_getcapab: Some(lso_v6_getcapab),
+    ..FULL_CB.0
+});
+
+#[test]
+fn getcapab_must_not_write_past_the_macs_lso_structure() {
+    // Current gate: the 12-byte structure is there; nothing to report.
+    let host = new_host();
+    let m = FakeMac::new(host.kernel());
+    m.register(&LSO_V6_CB.0, |_| {}).unwrap();
+    assert!(host.violations().is_empty(), "{:#?}", host.violations());
+    host.kernel().mac_unregister(m.mh()).unwrap();
+    host.finish();
+    // A gate before TCPv6 LSO: the same answer writes past its 8 bytes.
+    let host = new_host();
+    host.set_mac_lso_ipv6(false);
+    let m = FakeMac::new(host.kernel());
+    m.register(&LSO_V6_CB.0, |_| {}).unwrap();
+    let v = host.expect_violation(ViolationKind::MacProtocol);
+    assert!(v.iter().any(|v| v.message.contains("wrote past the 8-byte mac_capab_lso_t")), "{v:#?}");
+    assert!(v.iter().any(|v| v.message.contains("LSO_TX_BASIC_TCP_IPV6, unknown to this mac")), "{v:#?}");
+    host.kernel().mac_unregister(m.mh()).unwrap();
     host.finish();
 }
 

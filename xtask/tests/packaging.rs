@@ -780,6 +780,8 @@ fn errnos_in(source: &str) -> std::collections::BTreeSet<String> {
 
 /// What tun(4D) gets wrong about the ABI and the driver.
 fn tun_page_problems(page: &str, driver_sources: &[String], all_driver_sources: &[String]) -> Vec<String> {
+    use tuntap_abi::batch::batch_flags;
+    use tuntap_abi::offload::offload_flags;
     use tuntap_abi::{attach_flags, create_flags, delete_flags, modify_what};
     let mut problems = Vec::new();
     // Every command, with its number.
@@ -796,6 +798,8 @@ fn tun_page_problems(page: &str, driver_sources: &[String], all_driver_sources: 
         ("TUN_IOC_SET_PERSIST", tuntap_abi::TUN_IOC_SET_PERSIST),
         ("TUN_IOC_SET_CARRIER", tuntap_abi::TUN_IOC_SET_CARRIER),
         ("TUN_IOC_QUEUE_LIMITS", tuntap_abi::TUN_IOC_QUEUE_LIMITS),
+        ("TUN_IOC_BATCH", tuntap_abi::TUN_IOC_BATCH),
+        ("TUN_IOC_OFFLOAD", tuntap_abi::TUN_IOC_OFFLOAD),
     ];
     for (name, value) in commands {
         let line = format!(".It Dv {name} Pq {}", value & 0xffff);
@@ -831,12 +835,20 @@ fn tun_page_problems(page: &str, driver_sources: &[String], all_driver_sources: 
         ("modify", "GROUP", modify_what::GROUP),
         ("modify", "PERSIST", modify_what::PERSIST),
         ("modify", "CARRIER", modify_what::CARRIER),
+        ("batch", "READ", batch_flags::READ),
+        ("batch", "WRITE", batch_flags::WRITE),
+        ("offload", "VNET_HDR", offload_flags::VNET_HDR),
+        ("offload", "CSUM", offload_flags::CSUM),
+        ("offload", "TSO4", offload_flags::TSO4),
+        ("offload", "TSO6", offload_flags::TSO6),
     ];
     let all_bits = [
         ("create", create_flags::ALL),
         ("delete", delete_flags::ALL),
         ("attach", attach_flags::ALL),
         ("modify", modify_what::ALL),
+        ("batch", batch_flags::ALL),
+        ("offload", offload_flags::ALL),
     ];
     for (command, all) in all_bits {
         let listed = flags.iter().filter(|(c, _, _)| *c == command).fold(0, |acc, (_, _, v)| acc | v);

@@ -302,6 +302,17 @@ unsafe extern "C" {
     pub fn mac_link_update(mh: mac_handle_t, link: link_state_t);
     pub fn mac_unicst_update(mh: mac_handle_t, addr: *const u8);
     pub fn mac_tx_update(mh: mac_handle_t);
+    pub fn mac_capab_update(mh: mac_handle_t);
+    pub fn mac_hcksum_get(
+        mp: *const mblk_t,
+        start: *mut u32,
+        stuff: *mut u32,
+        end: *mut u32,
+        value: *mut u32,
+        flags: *mut u32,
+    );
+    pub fn mac_hcksum_set(mp: *mut mblk_t, start: u32, stuff: u32, end: u32, value: u32, flags: u32);
+    pub fn mac_lso_get(mp: *mut mblk_t, mss: *mut u32, flags: *mut u32);
     pub fn mac_maxsdu_update(mh: mac_handle_t, sdu_max: uint_t) -> c_int;
     pub fn mac_init_ops(ops: *mut dev_ops, name: *const c_char);
     pub fn mac_fini_ops(ops: *mut dev_ops);

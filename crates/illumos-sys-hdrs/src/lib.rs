@@ -1229,7 +1229,22 @@ pub const MAC_CAPAB_RINGS: mac_capab_t = 0x0000_0010;
 pub const MAC_CAPAB_NO_NATIVEVLAN: mac_capab_t = 0x0008_0000;
 pub const MAC_CAPAB_NO_ZCOPY: mac_capab_t = 0x0010_0000;
 
+// ===== usr/src/uts/common/sys/mac_provider.h: MAC_CAPAB_LSO =====
+//
+// The structure grew: illumos-gate copies up to 2022 (the stored gate
+// dd8ff444 and 033f9794, OmniOS branches of that era) declare only
+// `lso_flags` and `lso_basic_tcp_ipv4` (8 bytes) and the flag
+// `LSO_TX_BASIC_TCP_IPV4`; current gate (header "Copyright 2023 Oxide
+// Computer Company") adds `LSO_TX_BASIC_TCP_IPV6` and
+// `lso_basic_tcp_ipv6` after them (12 bytes).  The caller owns the
+// structure, sized by the gate *it* was built from, on its stack
+// (`dld_capab_lso` and `proto_capability_advertise` in
+// usr/src/uts/common/io/dld/dld_proto.c: `mac_capab_lso_t mac_lso;`), so
+// a driver may write the IPv6 member only when the running mac has it.
+
 pub const LSO_TX_BASIC_TCP_IPV4: t_uscalar_t = 0x01;
+/// Only in gates with TCPv6 LSO (see above).
+pub const LSO_TX_BASIC_TCP_IPV6: t_uscalar_t = 0x02;
 
 /// `lso_basic_tcp_ipv4_t` (sys/mac_provider.h).
 #[repr(C)]
@@ -1237,12 +1252,45 @@ pub struct lso_basic_tcp_ipv4_t {
     pub lso_max: t_uscalar_t,
 }
 
-/// `mac_capab_lso_t` (sys/mac_provider.h).
+/// `lso_basic_tcp_ipv6_t` (sys/mac_provider.h of gates with TCPv6 LSO).
+#[repr(C)]
+pub struct lso_basic_tcp_ipv6_t {
+    pub lso_max: t_uscalar_t,
+}
+
+/// `mac_capab_lso_t` as every release has it: the part a driver may
+/// always write (sys/mac_provider.h before TCPv6 LSO; 8 bytes).
 #[repr(C)]
 pub struct mac_capab_lso_t {
     pub lso_flags: t_uscalar_t,
     pub lso_basic_tcp_ipv4: lso_basic_tcp_ipv4_t,
 }
+
+/// `mac_capab_lso_t` of gates with TCPv6 LSO (12 bytes): write through
+/// it only when the running mac allocates this size.
+#[repr(C)]
+pub struct mac_capab_lso_v6_t {
+    pub lso_flags: t_uscalar_t,
+    pub lso_basic_tcp_ipv4: lso_basic_tcp_ipv4_t,
+    pub lso_basic_tcp_ipv6: lso_basic_tcp_ipv6_t,
+}
+
+// ===== usr/src/uts/common/sys/pattr.h: hcksum_flags (DB_CKSUMFLAGS) =====
+/// On transmit: compute the IPv4 header checksum.  On receive: it was
+/// verified (`HCK_IPV4_HDRCKSUM_OK`, same bit).
+pub const HCK_IPV4_HDRCKSUM: u32 = 0x0001;
+pub const HCK_IPV4_HDRCKSUM_OK: u32 = 0x0001;
+/// On transmit: finish a partial 1's complement checksum from the start
+/// and stuff offsets.
+pub const HCK_PARTIALCKSUM: u32 = 0x0002;
+pub const HCK_FULLCKSUM: u32 = 0x0004;
+/// On receive: the full L4 checksum was verified.
+pub const HCK_FULLCKSUM_OK: u32 = 0x0008;
+/// On transmit: the packet is a large segment to be cut (`DB_LSOMSS`).
+pub const HW_LSO: u32 = 0x0010;
+
+// ===== usr/src/uts/common/sys/dlpi.h: MAC_CAPAB_HCKSUM flags =====
+pub const HCKSUM_INET_PARTIAL: u32 = 0x02;
 
 pub type mac_getstat_t = Option<unsafe extern "C" fn(*mut c_void, uint_t, *mut u64) -> c_int>;
 pub type mac_start_t = Option<unsafe extern "C" fn(*mut c_void) -> c_int>;

@@ -323,12 +323,31 @@ fn mac_register_layout() {
     assert_eq!(size_of::<mac_register_t>(), 112);
 }
 
-// usr/src/uts/common/sys/mac_provider.h
+// usr/src/uts/common/sys/mac_provider.h: mac_capab_lso_t before TCPv6
+// LSO (illumos-gate dd8ff444: lso_flags, lso_basic_tcp_ipv4) and with it
+// (current gate: lso_basic_tcp_ipv6 appended); t_uscalar_t is 32 bits
+// (sys/types.h, _LP64).
 #[test]
 fn mac_capab_lso_layout() {
+    assert_eq!(size_of::<t_uscalar_t>(), 4);
     assert_eq!(offset_of!(mac_capab_lso_t, lso_flags), 0);
     assert_eq!(offset_of!(mac_capab_lso_t, lso_basic_tcp_ipv4), 4);
     assert_eq!(size_of::<mac_capab_lso_t>(), 8);
+    assert_eq!(offset_of!(mac_capab_lso_v6_t, lso_flags), 0);
+    assert_eq!(offset_of!(mac_capab_lso_v6_t, lso_basic_tcp_ipv4), 4);
+    assert_eq!(offset_of!(mac_capab_lso_v6_t, lso_basic_tcp_ipv6), 8);
+    assert_eq!(size_of::<mac_capab_lso_v6_t>(), 12);
+    assert_eq!((LSO_TX_BASIC_TCP_IPV4, LSO_TX_BASIC_TCP_IPV6), (0x01, 0x02));
+}
+
+// usr/src/uts/common/sys/pattr.h (hcksum_flags, DB_CKSUMFLAGS) and
+// sys/dlpi.h (dl_txflags, the MAC_CAPAB_HCKSUM word).
+#[test]
+fn offload_flag_values() {
+    assert_eq!((HCK_IPV4_HDRCKSUM, HCK_IPV4_HDRCKSUM_OK), (0x01, 0x01));
+    assert_eq!((HCK_PARTIALCKSUM, HCK_FULLCKSUM, HCK_FULLCKSUM_OK, HW_LSO), (0x02, 0x04, 0x08, 0x10));
+    assert_eq!(HCKSUM_INET_PARTIAL, 0x02);
+    assert_eq!((MAC_CAPAB_HCKSUM, MAC_CAPAB_LSO), (0x01, 0x08));
 }
 
 // usr/src/uts/common/sys/uio.h

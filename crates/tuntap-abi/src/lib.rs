@@ -21,7 +21,9 @@
 #![no_std]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod batch;
 pub mod limits;
+pub mod offload;
 pub mod name;
 pub mod wire;
 
@@ -99,6 +101,12 @@ pub const TUN_IOC_SET_PERSIST: i32 = tun_ioc(10);
 pub const TUN_IOC_SET_CARRIER: i32 = tun_ioc(11);
 /// Queue: bound the queue's backlog.  Payload [`TunIocQueueLimits`] in/out.
 pub const TUN_IOC_QUEUE_LIMITS: i32 = tun_ioc(12);
+/// Queue: batched reads and writes on or off.  Payload
+/// [`batch::TunIocBatch`] in/out.
+pub const TUN_IOC_BATCH: i32 = tun_ioc(13);
+/// Queue: checksum/segmentation offload and the virtio-net header on or
+/// off.  Payload [`offload::TunIocOffload`] in/out.
+pub const TUN_IOC_OFFLOAD: i32 = tun_ioc(14);
 
 /// "No owner" / "no group".
 pub const TUN_NO_ID: u32 = u32::MAX;
@@ -463,7 +471,7 @@ mod tests {
         let all = [
             TUN_IOC_CREATE, TUN_IOC_DELETE, TUN_IOC_INFO, TUN_IOC_LIST, TUN_IOC_MODIFY,
             TUN_IOC_ATTACH, TUN_IOC_DETACH, TUN_IOC_SET_OWNER, TUN_IOC_SET_GROUP,
-            TUN_IOC_SET_PERSIST, TUN_IOC_SET_CARRIER, TUN_IOC_QUEUE_LIMITS,
+            TUN_IOC_SET_PERSIST, TUN_IOC_SET_CARRIER, TUN_IOC_QUEUE_LIMITS, TUN_IOC_BATCH, TUN_IOC_OFFLOAD,
         ];
         for (i, a) in all.iter().enumerate() {
             // STREAMS ioctls are ('S' << 8) | n; old tun ones ('T' << 16) | n.

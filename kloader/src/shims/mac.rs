@@ -45,7 +45,8 @@ pub fn table() -> Vec<(&'static str, usize)> {
         f!(mac_rx), f!(mac_tx_update), f!(mac_link_update), f!(mac_maxsdu_update),
         f!(mac_unicst_update), f!(mac_init_ops), f!(mac_fini_ops), f!(mac_private_minor),
         f!(mac_getinfo), f!(mac_prop_info_set_default_uint32), f!(mac_prop_info_set_range_uint32),
-        f!(mac_prop_info_set_perm),
+        f!(mac_prop_info_set_perm), f!(mac_capab_update), f!(mac_hcksum_get), f!(mac_hcksum_set),
+        f!(mac_lso_get),
         f!(dls_devnet_create), f!(dls_devnet_destroy), f!(dls_mgmt_create), f!(dls_mgmt_destroy),
         f!(dls_mgmt_get_linkid), f!(dls_mgmt_get_linkinfo), f!(dls_devnet_hold_tmp),
         f!(dls_devnet_setzid), f!(dls_devnet_rele_tmp),
@@ -199,6 +200,59 @@ unsafe extern "C" fn mac_tx_update(mh: *mut c_void) {
     host(|| {
         if let Some(h) = handle(mh) {
             st().sim.mac_tx_update(h)
+        }
+    })
+}
+/// `void mac_capab_update(mac_handle_t)` (mac_provider.h).
+unsafe extern "C" fn mac_capab_update(mh: *mut c_void) {
+    host(|| {
+        if let Some(h) = handle(mh) {
+            st().sim.mac_capab_update(h)
+        }
+    })
+}
+/// `void mac_hcksum_get(const mblk_t *, uint32_t *start, uint32_t *stuff,
+/// uint32_t *end, uint32_t *value, uint32_t *flags)` (mac_provider.h);
+/// each out pointer may be NULL.
+unsafe extern "C" fn mac_hcksum_get(
+    mp: *const mblk_t,
+    start: *mut u32,
+    stuff: *mut u32,
+    end: *mut u32,
+    value: *mut u32,
+    flags: *mut u32,
+) {
+    host(|| {
+        // SAFETY: the module passes one of its messages.
+        let h = unsafe { st().sim.hcksum_get(mp) };
+        for (p, v) in [(start, h.start), (stuff, h.stuff), (end, h.end), (value, h.value), (flags, h.flags)] {
+            // SAFETY: a NULL or valid uint32_t out pointer (mac(9F) contract).
+            if let Some(p) = unsafe { p.as_mut() } {
+                *p = v;
+            }
+        }
+    })
+}
+/// `void mac_hcksum_set(mblk_t *, uint32_t, uint32_t, uint32_t, uint32_t,
+/// uint32_t)` (mac_provider.h).
+unsafe extern "C" fn mac_hcksum_set(mp: *mut mblk_t, start: u32, stuff: u32, end: u32, value: u32, flags: u32) {
+    let h = tuntap_drv::ddi::Hcksum { flags, start, stuff, end, value };
+    // SAFETY: the module passes one of its messages.
+    host(|| unsafe { st().sim.hcksum_set(mp, h) })
+}
+/// `void mac_lso_get(mblk_t *, uint32_t *mss, uint32_t *flags)` (mac_provider.h).
+unsafe extern "C" fn mac_lso_get(mp: *mut mblk_t, mss: *mut u32, flags: *mut u32) {
+    host(|| {
+        // SAFETY: the module passes one of its messages.
+        let got = unsafe { st().sim.lso_get(mp) };
+        // SAFETY: NULL or valid uint32_t out pointers (mac(9F) contract).
+        unsafe {
+            if let Some(f) = flags.as_mut() {
+                *f = if got.is_some() { illumos_sys_hdrs::HW_LSO } else { 0 };
+            }
+            if let (Some(m), Some(v)) = (mss.as_mut(), got) {
+                *m = v;
+            }
         }
     })
 }

@@ -74,6 +74,35 @@ main(void)
 	OFF(dltun_info_t, di_created_ns);
 	OFF(dltun_info_t, di_counters);
 
+	SIZE(dltun_ioc_batch_t);
+	OFF(dltun_ioc_batch_t, qb_version);
+	OFF(dltun_ioc_batch_t, qb_flags);
+	OFF(dltun_ioc_batch_t, qb_read_max);
+	OFF(dltun_ioc_batch_t, qb_refused);
+	OFF(dltun_ioc_batch_t, qb_last_error);
+	OFF(dltun_ioc_batch_t, qb_last_record);
+
+	SIZE(dltun_record_t);
+	OFF(dltun_record_t, dr_len);
+	OFF(dltun_record_t, dr_flags);
+	OFF(dltun_record_t, dr_reserved);
+
+	SIZE(dltun_ioc_offload_t);
+	OFF(dltun_ioc_offload_t, qo_version);
+	OFF(dltun_ioc_offload_t, qo_flags);
+	OFF(dltun_ioc_offload_t, qo_link_hcksum);
+	OFF(dltun_ioc_offload_t, qo_link_lso);
+	OFF(dltun_ioc_offload_t, qo_refused);
+	OFF(dltun_ioc_offload_t, qo_reserved);
+
+	SIZE(dltun_vnet_hdr_t);
+	OFF(dltun_vnet_hdr_t, vh_flags);
+	OFF(dltun_vnet_hdr_t, vh_gso_type);
+	OFF(dltun_vnet_hdr_t, vh_hdr_len);
+	OFF(dltun_vnet_hdr_t, vh_gso_size);
+	OFF(dltun_vnet_hdr_t, vh_csum_start);
+	OFF(dltun_vnet_hdr_t, vh_csum_offset);
+
 	VAL(DLTUN_STATUS_OK);
 	VAL(DLTUN_STATUS_BADNAME);
 	VAL(DLTUN_STATUS_EXISTS);
@@ -125,5 +154,34 @@ main(void)
 	VAL(DLTUN_UP_CREATED);
 	VAL(DLTUN_UP_ALREADY);
 	VAL(DLTUN_UP_FAILED);
+	VAL(DLTUN_QUEUE_VERSION);
+	VAL(DLTUN_IOC_BATCH);
+	VAL(DLTUN_IOC_OFFLOAD);
+	VAL(DLTUN_BATCH_READ);
+	VAL(DLTUN_BATCH_WRITE);
+	VAL(DLTUN_BATCH_READ_MIN);
+	VAL(DLTUN_BATCH_READ_MAX);
+	VAL(DLTUN_BATCH_READ_DEFAULT);
+	VAL(DLTUN_BATCH_WRITE_MAX);
+	VAL(DLTUN_BATCH_ERR_TRUNCHDR);
+	VAL(DLTUN_BATCH_ERR_TRUNCREC);
+	VAL(DLTUN_BATCH_ERR_EMPTY);
+	VAL(DLTUN_BATCH_ERR_OVERSIZE);
+	VAL(DLTUN_BATCH_ERR_RESERVED);
+	VAL(DLTUN_BATCH_ERR_NORECORD);
+	VAL(DLTUN_RECORD_ALIGN);
+	VAL(DLTUN_RECORD_NEXT(0, 1));
+	VAL(DLTUN_RECORD_NEXT(12, 4));
+	VAL(DLTUN_RECORD_NEXT(20, 1499));
+	VAL(DLTUN_OFFLOAD_VNET_HDR);
+	VAL(DLTUN_OFFLOAD_CSUM);
+	VAL(DLTUN_OFFLOAD_TSO4);
+	VAL(DLTUN_OFFLOAD_TSO6);
+	VAL(DLTUN_VNET_F_NEEDS_CSUM);
+	VAL(DLTUN_VNET_F_DATA_VALID);
+	VAL(DLTUN_VNET_GSO_NONE);
+	VAL(DLTUN_VNET_GSO_TCPV4);
+	VAL(DLTUN_VNET_GSO_TCPV6);
+	VAL(DLTUN_VNET_GSO_ECN);
 	return (0);
 }

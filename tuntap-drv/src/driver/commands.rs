@@ -369,4 +369,56 @@ impl<K: Kernel> Driver<K> {
         req.max_bytes = bytes;
         Ok(Reply::with(&req))
     }
+
+    /// `TUN_IOC_BATCH`: batched reads/writes on or off for this queue
+    /// (`tuntap_abi::batch`).  Turning batched writes on raises the
+    /// stream's maximum packet size so a batch arrives whole; turning them
+    /// off puts the one-packet bound back.
+    pub(super) fn cmd_batch(&self, minor: &Minor<K>, input: &[u8]) -> Result<Reply, Errno> {
+        use abi::batch::{self, batch_flags};
+        let mut req: batch::TunIocBatch = decode(input)?;
+        abi::check_flags(req.flags, batch_flags::ALL).map_err(abi_errno)?;
+        reserved_zero(req.refused == 0 && req.last_error == 0 && req.last_record == 0)?;
+        Self::not_dlpi(minor)?;
+        let read_max = match req.read_max {
+            0 => batch::READ_MAX_DEFAULT,
+            n if (batch::READ_MAX_MIN..=batch::READ_MAX_MAX).contains(&n) => n,
+            _ => return Err(sys::EINVAL),
+        };
+        let (was, _) = minor.queue.batch();
+        minor.queue.set_batch(req.flags, read_max);
+        let writes = req.flags & batch_flags::WRITE != 0;
+        if writes != (was & batch_flags::WRITE != 0) {
+            let maxpsz = if writes { batch::WRITE_MAX } else { super::streams::ONE_PACKET_MAXPSZ };
+            self.send_maxpsz(minor.queue.rq(), maxpsz);
+        }
+        let (refused, last_error, last_record) = minor.queue.refusals();
+        req.read_max = read_max;
+        req.refused = refused;
+        req.last_error = last_error;
+        req.last_record = last_record;
+        Ok(Reply::with(&req))
+    }
+
+    /// `TUN_IOC_OFFLOAD`: the virtio-net header and the offloads this
+    /// queue takes (`tuntap_abi::offload`); the link re-advertises.
+    pub(super) fn cmd_offload(&self, minor: &Minor<K>, input: &[u8]) -> Result<Reply, Errno> {
+        use abi::offload::{self, offload_flags};
+        let mut req: offload::TunIocOffload = decode(input)?;
+        abi::check_flags(req.flags, offload_flags::ALL).map_err(abi_errno)?;
+        reserved_zero(req.link_hcksum == 0 && req.link_lso == 0 && req.refused == 0 && req._pad == 0)?;
+        if !offload::flags_consistent(req.flags) {
+            return Err(sys::EINVAL);
+        }
+        Self::not_dlpi(minor)?;
+        minor.queue.set_offload(req.flags);
+        if let Some(link) = minor.link() {
+            link.refresh_offload();
+            let (hck, lso4, lso6) = link.offload_capab();
+            req.link_hcksum = u32::from(hck);
+            req.link_lso = u32::from(lso4) | u32::from(lso6) << 1;
+        }
+        req.refused = minor.queue.bad_vnet_headers();
+        Ok(Reply::with(&req))
+    }
 }

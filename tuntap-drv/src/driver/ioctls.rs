@@ -135,7 +135,7 @@ const fn fixed<T>() -> ArgKind {
 }
 
 /// The table.  Keep it in command-number order within each API.
-fn rows<K: Kernel>() -> [Row<K>; 15] {
+fn rows<K: Kernel>() -> [Row<K>; 17] {
     use ArgKind::{None as NoArg, OldInt};
     use Need::{AttachedLinkUser, DlConfig, Nothing};
     use On::{Any, Control, Queue};
@@ -152,6 +152,8 @@ fn rows<K: Kernel>() -> [Row<K>; 15] {
         Row { cmd: abi::TUN_IOC_SET_PERSIST, arg: fixed::<u32>(), on: Queue, need: AttachedLinkUser, handler: set_handler },
         Row { cmd: abi::TUN_IOC_SET_CARRIER, arg: fixed::<u32>(), on: Queue, need: AttachedLinkUser, handler: set_handler },
         Row { cmd: abi::TUN_IOC_QUEUE_LIMITS, arg: fixed::<abi::TunIocQueueLimits>(), on: Queue, need: Nothing, handler: |d, c| d.cmd_queue_limits(c.minor, c.input) },
+        Row { cmd: abi::TUN_IOC_BATCH, arg: fixed::<abi::batch::TunIocBatch>(), on: Queue, need: Nothing, handler: |d, c| d.cmd_batch(c.minor, c.input) },
+        Row { cmd: abi::TUN_IOC_OFFLOAD, arg: fixed::<abi::offload::TunIocOffload>(), on: Queue, need: Nothing, handler: |d, c| d.cmd_offload(c.minor, c.input) },
         Row { cmd: abi::TUNNEWPPA, arg: OldInt, on: Queue, need: DlConfig, handler: |d, c| d.cmd_newppa(c.cr, c.minor, c.old_arg) },
         Row { cmd: abi::TUNSETPPA, arg: OldInt, on: Queue, need: Nothing, handler: |d, c| d.cmd_setppa(c.cr, c.minor, c.old_arg) },
         Row { cmd: abi::TUNGETPPA, arg: NoArg, on: Queue, need: Nothing, handler: |d, c| d.cmd_getppa(c.minor) },

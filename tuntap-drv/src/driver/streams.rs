@@ -36,9 +36,17 @@ impl<K: Kernel> Driver<K> {
     fn handle_data(&self, minor: &Minor<K>, msg: MsgBlk<K>) {
         let link = minor.link();
         let packet_info = minor.queue.packet_info();
+        let vnet = minor.queue.vnet_hdr();
         match link {
+            Some(link) if minor.queue.batch_writes() => match link.input_batch(msg, packet_info, vnet) {
+                Err(crate::link::Refused::Framing(e, at)) => minor.queue.note_refused(e, at),
+                Ok((_, bad)) => (0..bad).for_each(|_| minor.queue.note_bad_vnet()),
+                Err(_) => {}
+            },
             Some(link) => {
-                let _ = link.input(msg, packet_info);
+                if let Err(DropReason::BadOffload) = link.input(msg, packet_info, vnet) {
+                    minor.queue.note_bad_vnet();
+                }
             }
             None => {
                 // Not attached: the write has nowhere to go.
@@ -203,28 +211,46 @@ impl<K: Kernel> Driver<K> {
         }
     }
 
-    fn send_options(&self, rq: *mut queue_t) {
+    /// Tell the stream head the largest write to pass down whole:
+    /// `SO_MAXPSZ` (`usr/src/uts/common/sys/stream.h`, `struct
+    /// stroptions`), so a batched write arrives as one message.
+    pub(super) fn send_maxpsz(&self, rq: *mut queue_t, maxpsz: usize) {
+        // SAFETY: stroptions is plain C data; all-zero is a valid value.
+        let mut v: sys::stroptions = unsafe { core::mem::zeroed() };
+        v.so_flags = sys::SO_MAXPSZ;
+        v.so_maxpsz = maxpsz as isize;
+        self.put_options(rq, &v);
+    }
+
+    fn put_options(&self, rq: *mut queue_t, v: &sys::stroptions) {
         let size = core::mem::size_of::<sys::stroptions>();
         let Some(mut msg) = MsgBlk::<K>::alloc_with(&self.k, 0, &[0u8; core::mem::size_of::<sys::stroptions>()]) else {
             return;
         };
+        if !msg.write_head(v, size) {
+            return;
+        }
+        msg.set_db_type(sys::M_SETOPTS);
+        // SAFETY: rq is the read queue of an open stream of ours.
+        unsafe { self.k.putnext(rq, msg.into_raw()) };
+    }
+
+    fn send_options(&self, rq: *mut queue_t) {
         // SAFETY: stroptions is plain C data; all-zero is a valid value.
         let mut v: sys::stroptions = unsafe { core::mem::zeroed() };
         v.so_flags = sys::SO_READOPT | sys::SO_WROFF | sys::SO_MAXPSZ | sys::SO_MINPSZ | sys::SO_HIWAT | sys::SO_LOWAT;
         v.so_readopt = sys::RMSGD as i16;
         v.so_wroff = (frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN) as u16;
         v.so_minpsz = 0;
-        v.so_maxpsz = (abi::MTU_MAX as usize + frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN + 4) as isize;
+        v.so_maxpsz = ONE_PACKET_MAXPSZ as isize;
         v.so_hiwat = STREAM_HEAD_HIWAT;
         v.so_lowat = STREAM_HEAD_LOWAT;
-        if !msg.write_head(&v, size) {
-            return;
-        }
-        msg.set_db_type(sys::M_SETOPTS);
-        // SAFETY: rq is the read queue being opened, procedures are on.
-        unsafe { self.k.putnext(rq, msg.into_raw()) };
+        self.put_options(rq, &v);
     }
 }
+
+/// The largest one-packet write: MTU_MAX plus link header and packet info.
+pub(super) const ONE_PACKET_MAXPSZ: usize = abi::MTU_MAX as usize + frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN + 4;
 
 /// Stream-head read high/low water marks we ask for: room for a burst of
 /// full-size packets so the reader is not woken for each one.

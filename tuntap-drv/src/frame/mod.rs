@@ -382,9 +382,23 @@ pub fn tun_payload_offset(frame: &[u8]) -> Option<usize> {
     }
 }
 
+/// A MAC address in the low 48 bits of a `u64` (so it fits an atomic).
+pub fn mac_to_bits(mac: &MacAddr) -> u64 {
+    let [a, b, c, d, e, f] = *mac;
+    u64::from_be_bytes([0, 0, a, b, c, d, e, f])
+}
+
+/// The inverse of [`mac_to_bits`].
+pub fn mac_from_bits(bits: u64) -> MacAddr {
+    let [_, _, a, b, c, d, e, f] = bits.to_be_bytes();
+    [a, b, c, d, e, f]
+}
+
+mod cksum;
 pub mod flow;
 pub mod resolver;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests;
 
+pub use cksum::{checksum_ok, finish_checksum, ip_header_len, ones_sum, tcp_header_len};

@@ -195,6 +195,7 @@ fn drop_reason_code(reason: DropReason) -> usize {
         DropReason::NoQueue => 4,
         DropReason::NotIp => 5,
         DropReason::Closing => 6,
+        DropReason::BadOffload => 7,
     }
 }
 
@@ -220,6 +221,26 @@ impl Kernel for Illumos {
     unsafe fn msgpullup(&self, mp: *mut mblk_t) -> *mut mblk_t {
         // SAFETY: mp is a valid message the caller keeps; -1 = whole message.
         unsafe { k::msgpullup(mp, -1) }
+    }
+
+    unsafe fn hcksum_get(&self, mp: *const mblk_t) -> crate::ddi::Hcksum {
+        let mut h = crate::ddi::Hcksum::default();
+        // SAFETY: mp is a valid M_DATA message (caller); every out pointer
+        // is a live u32 of ours.
+        unsafe { k::mac_hcksum_get(mp, &mut h.start, &mut h.stuff, &mut h.end, &mut h.value, &mut h.flags) };
+        h
+    }
+
+    unsafe fn hcksum_set(&self, mp: *mut mblk_t, h: crate::ddi::Hcksum) {
+        // SAFETY: mp is a valid M_DATA message the caller owns.
+        unsafe { k::mac_hcksum_set(mp, h.start, h.stuff, h.end, h.value, h.flags) }
+    }
+
+    unsafe fn lso_get(&self, mp: *mut mblk_t) -> Option<u32> {
+        let (mut mss, mut flags) = (0u32, 0u32);
+        // SAFETY: mp is a valid M_DATA message the caller owns.
+        unsafe { k::mac_lso_get(mp, &mut mss, &mut flags) };
+        (flags & sys::HW_LSO != 0).then_some(mss)
     }
 
     unsafe fn putnext(&self, q: *mut queue_t, mp: *mut mblk_t) {
@@ -294,6 +315,20 @@ impl Kernel for Illumos {
     fn mac_tx_update(&self, mh: MacHandle) {
         // SAFETY: mh is registered.
         unsafe { k::mac_tx_update(mh.0.as_ptr().cast()) }
+    }
+
+    fn mac_capab_update(&self, mh: MacHandle) {
+        // SAFETY: mh is registered.
+        unsafe { k::mac_capab_update(mh.0.as_ptr().cast()) }
+    }
+
+    /// No: the module is one binary for every supported release, and
+    /// whether OmniOS r151046 and OpenIndiana 2024.04 carry TCPv6 LSO
+    /// (the 12-byte `mac_capab_lso_t`) is not established, so the link
+    /// offers LSO for TCP over IPv4 only and never writes past the 8
+    /// bytes every release allocates.
+    fn mac_lso_ipv6(&self) -> bool {
+        false
     }
 
     fn mac_link_update(&self, mh: MacHandle, state: LinkState) {

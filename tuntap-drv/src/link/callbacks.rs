@@ -64,7 +64,7 @@ pub fn mac_callbacks<K: Kernel>() -> mac_callbacks_t {
         mc_tx: Some(m_tx::<K>),
         mc_reserved: ptr::null_mut(),
         mc_ioctl: None,
-        mc_getcapab: Some(m_getcapab),
+        mc_getcapab: Some(m_getcapab::<K>),
         mc_open: None,
         mc_close: None,
         mc_setprop: Some(m_setprop::<K>),
@@ -133,8 +133,13 @@ unsafe extern "C" fn m_tx<K: Kernel>(arg: *mut c_void, mp: *mut mblk_t) -> *mut 
     unsafe { link.mc_tx(mp) }
 }
 
-unsafe extern "C" fn m_getcapab(_arg: *mut c_void, _cap: sys::mac_capab_t, _data: *mut c_void) -> sys::boolean_t {
-    sys::B_FALSE
+/// Offload capabilities: only while every attached queue takes them
+/// (`offload.rs`).
+unsafe extern "C" fn m_getcapab<K: Kernel>(arg: *mut c_void, cap: sys::mac_capab_t, data: *mut c_void) -> sys::boolean_t {
+    // SAFETY: mac passes our m_driver.
+    let link = unsafe { link_of::<K>(arg) };
+    // SAFETY: mac passes the structure `cap` names.
+    if unsafe { link.getcapab(cap, data) } { sys::B_TRUE } else { sys::B_FALSE }
 }
 
 unsafe extern "C" fn m_setprop<K: Kernel>(

@@ -20,11 +20,12 @@ use core::ptr;
 
 use illumos_sys_hdrs::mblk_t;
 
+use super::offload::Meta;
 use super::{Link, Mode};
 use crate::ddi::{DropReason, Kernel, Probe};
 use crate::dlpi::prim::{self as dlpi_prim, Personality};
 use crate::frame::{self, AddrClass, MacAddr};
-use crate::mblk::{MsgBlk, MsgChain};
+use crate::mblk::{MsgBlk, MsgChain, MsgQueue};
 use crate::queue::{Enqueue, Queue};
 
 impl<K: Kernel> Link<K> {
@@ -33,13 +34,14 @@ impl<K: Kernel> Link<K> {
     /// Validate one written packet and pass it up: to the old-API DLPI
     /// streams whose receive filter takes it, and to mac (`mac_rx`,
     /// framed as Ethernet) unless a DLPI stream is bound to its type.
-    /// `packet_info`: the packet starts with a 4-byte `tun_pi` header.
-    pub fn input(&self, msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
+    /// `packet_info`: the packet starts with a 4-byte `tun_pi` header;
+    /// `vnet`: then a virtio-net header (`tuntap_abi::offload`).
+    pub fn input(&self, msg: MsgBlk<K>, packet_info: bool, vnet: bool) -> Result<(), DropReason> {
         let r = if self.is_condemned() {
             drop(msg);
             Err(DropReason::Closing)
         } else {
-            self.route_written(msg, packet_info)
+            self.route_written(msg, packet_info, vnet)
         };
         if let Err(reason) = r {
             self.stats.dropped(reason);
@@ -48,44 +50,92 @@ impl<K: Kernel> Link<K> {
         r
     }
 
-    fn route_written(&self, mut msg: MsgBlk<K>, packet_info: bool) -> Result<(), DropReason> {
-        let w = self.check_written(&mut msg, packet_info)?;
-        if w.plumbable {
-            if let Some(up) = self.plumbing_for(w.sap, w.tap) {
-                match self.pass_up(&up, msg) {
-                    Some(back) => msg = back,
-                    None => return Ok(()),
+    fn route_written(&self, msg: MsgBlk<K>, packet_info: bool, vnet: bool) -> Result<(), DropReason> {
+        match self.prepare_written(msg, packet_info, vnet)? {
+            // Consumed by old-API IP.
+            Prepared::Plumbed => Ok(()),
+            Prepared::Segments(segs, class) => self.pass_up_chain(segs, class),
+            Prepared::Mac(msg, class) => {
+                let len = msg.len();
+                // SAFETY: msg is an owned single message, handed over.
+                match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
+                    Some(()) => {
+                        self.stats.received(len, class);
+                        Ok(())
+                    }
+                    // Not handed over: the closure did not run, so msg was
+                    // moved into it and dropped with it (freed).
+                    None => Err(DropReason::Closing),
                 }
             }
         }
-        if self.mode == Mode::Tun {
-            let hdr = frame::ether_header(&self.mac(), &self.peer_mac, w.sap);
-            if !msg.prepend(&self.k, &hdr) {
-                return Err(DropReason::NoBuffer);
-            }
-        }
-        let len = msg.len();
-        // SAFETY: msg is an owned single message, handed over.
-        match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, msg.into_raw()) }) {
-            Some(()) => {
-                self.stats.received(len, w.class);
-                Ok(())
-            }
-            // Not handed over: the closure did not run, so msg was moved
-            // into it and dropped with it (freed).
-            None => Err(DropReason::Closing),
-        }
     }
 
-    /// Validate a written packet (and drop its packet-info header).
-    fn check_written(&self, msg: &mut MsgBlk<K>, packet_info: bool) -> Result<Written, DropReason> {
+    /// Validate a written packet, pass it to the old-API DLPI streams it
+    /// concerns, apply its virtio-net header, and frame it for mac.
+    pub(super) fn prepare_written(&self, mut msg: MsgBlk<K>, packet_info: bool, vnet: bool) -> Result<Prepared<K>, DropReason> {
         if packet_info {
             if !msg.pullup(&self.k, 4) || !msg.trim_front(4) {
                 return Err(DropReason::BadWrite);
             }
         }
+        let hdr = if vnet { Some(self.take_vnet_header(&mut msg)?) } else { None };
+        let gso = hdr.is_some_and(|h| h.gso_type != tuntap_abi::offload::VIRTIO_NET_HDR_GSO_NONE);
+        // A large segment is checked against the largest IP packet; each
+        // of its segments against the MTU (segment.rs).
+        let w = self.check_written(&mut msg, gso.then_some(tuntap_abi::MTU_MAX))?;
+        if w.plumbable && !gso {
+            if let Some(up) = self.plumbing_for(w.sap, w.tap) {
+                match self.pass_up(&up, msg) {
+                    Some(back) => msg = back,
+                    None => return Ok(Prepared::Plumbed),
+                }
+            }
+        }
+        let l2_out = match self.mode {
+            Mode::Tun => {
+                let eh = frame::ether_header(&self.mac(), &self.peer_mac, w.sap);
+                if !msg.prepend(&self.k, &eh) {
+                    return Err(DropReason::NoBuffer);
+                }
+                frame::ETHER_HDR_LEN
+            }
+            Mode::Tap => frame::parse_ether(msg.first_block()).map_or(0, |h| h.header_len),
+        };
+        let Some(hdr) = hdr else { return Ok(Prepared::Mac(msg, w.class)) };
+        if gso {
+            let segs = self.segment(&mut msg, &hdr, l2_out).map_err(|_| DropReason::BadOffload)?;
+            return Ok(Prepared::Segments(segs, w.class));
+        }
+        let l2_in = if self.mode == Mode::Tun { 0 } else { l2_out };
+        self.apply_written_vnet(&mut msg, &hdr, l2_in, l2_out).map_err(|_| DropReason::BadOffload)?;
+        Ok(Prepared::Mac(msg, w.class))
+    }
+
+    /// Read and remove a written virtio-net header; refuse unknown flags
+    /// and GSO without a checksum request (as Linux does).
+    fn take_vnet_header(&self, msg: &mut MsgBlk<K>) -> Result<tuntap_abi::offload::VirtioNetHdr, DropReason> {
+        use tuntap_abi::offload as off;
+        let n = off::VNET_HDR_LEN;
+        let Some(hdr) = msg.pullup(&self.k, n).then(|| msg.read_head::<off::VirtioNetHdr>()).flatten() else {
+            return Err(DropReason::BadOffload);
+        };
+        if !msg.trim_front(n) {
+            return Err(DropReason::BadOffload);
+        }
+        let known = off::VIRTIO_NET_HDR_F_NEEDS_CSUM | off::VIRTIO_NET_HDR_F_DATA_VALID;
+        let gso = hdr.gso_type != off::VIRTIO_NET_HDR_GSO_NONE;
+        if hdr.flags & !known != 0 || (gso && hdr.flags & off::VIRTIO_NET_HDR_F_NEEDS_CSUM == 0) {
+            return Err(DropReason::BadOffload);
+        }
+        Ok(hdr)
+    }
+
+    /// Validate a written packet (its headers in front already off)
+    /// against the MTU (`mtu`: another bound).
+    fn check_written(&self, msg: &mut MsgBlk<K>, mtu: Option<u32>) -> Result<Written, DropReason> {
         let len = msg.len();
-        let mtu = self.mtu();
+        let mtu = mtu.unwrap_or_else(|| self.mtu());
         match self.mode {
             Mode::Tun => {
                 if !msg.pullup(&self.k, len.min(40)) {
@@ -114,11 +164,41 @@ impl<K: Kernel> Link<K> {
         }
     }
 
+    /// Pass packets up in one `mac_rx` chain (no lock held).
+    pub(super) fn pass_up_chain(&self, segs: MsgQueue<K>, class: AddrClass) -> Result<(), DropReason> {
+        let (n, bytes) = (segs.len(), segs.bytes());
+        if n == 0 {
+            return Ok(());
+        }
+        let chain = segs.take_all_owned().into_raw();
+        // SAFETY: an owned b_next chain, handed over; if the link is
+        // going the closure does not run and the chain is freed below.
+        match self.with_mac(|mh| unsafe { self.k.mac_rx(mh, chain) }) {
+            Some(()) => {
+                let mut classes = [0u32; 3];
+                if let Some(c) = classes.get_mut(class as usize) {
+                    *c = n as u32;
+                }
+                self.stats.received_many(n, bytes, classes);
+                Ok(())
+            }
+            None => {
+                // SAFETY: not handed over: still ours.
+                drop(unsafe { MsgChain::<K>::from_raw(chain) });
+                Err(DropReason::Closing)
+            }
+        }
+    }
+
     /// The DLPI streams a written frame concerns: `None` when none is
     /// bound to its Ethertype `sap` and none would take it (then it is
     /// mac's alone).  `tap`: the frame's (destination, source) on a tap
     /// unit, `None` on a tun unit (no link addresses).
     fn plumbing_for(&self, sap: u16, tap: Option<(MacAddr, MacAddr)>) -> Option<Plumbed<K>> {
+        // No old-API IP on the link: skip the list and its lock.
+        if self.plumbed.load(core::sync::atomic::Ordering::Acquire) == 0 {
+            return None;
+        }
         let list = self.plumbing.lock().clone();
         if list.is_empty() {
             return None;
@@ -190,26 +270,99 @@ impl<K: Kernel> Link<K> {
         // SAFETY: mac hands us ownership of the chain.
         let mut chain = unsafe { MsgChain::<K>::from_raw(chain) };
         let queues = self.queue_snapshot();
+        if let [only] = queues.as_slice() {
+            if chain.has_several() {
+                return self.mc_tx_one_queue(chain, only);
+            }
+        }
         while let Some(mut msg) = chain.next() {
+            let meta = self.offload_meta(&msg);
             let Some(class) = self.frame_for_reader(&mut msg) else { continue };
-            if let Offered::Full(msg, minor) = self.offer(&queues, msg, class) {
+            if let Offered::Full(msg, minor) = self.offer(&queues, msg, class, true, meta) {
                 // Give back this packet as the stack sent it: only a
                 // framing that can be undone was done so far.
-                match self.unframe(msg) {
+                match self.unframe(msg, minor.vnet_hdr()) {
                     Some(msg) => chain.push_front(msg),
                     None => self.note_drop(DropReason::NoBuffer),
                 }
                 minor.note_blocked();
+                drain_held(&queues);
                 return chain.into_raw();
             }
         }
+        drain_held(&queues);
         ptr::null_mut()
+    }
+
+    /// `mc_tx` with one queue attached: frame runs of unicast packets
+    /// and hand each run to the queue at once (one backlog lock, one user
+    /// count, one counter update per run); a multicast or broadcast
+    /// packet goes on its own, so every counter stays exact.  What does
+    /// not fit goes back to mac as the stack sent it.
+    fn mc_tx_one_queue(&self, mut chain: MsgChain<K>, q: &Arc<Queue<K>>) -> *mut mblk_t {
+        let mut run = MsgQueue::<K>::new();
+        while let Some(mut msg) = chain.next() {
+            let meta = self.offload_meta(&msg);
+            let Some(class) = self.frame_for_reader(&mut msg) else { continue };
+            if class == AddrClass::Unicast {
+                if let Some(msg) = self.prepare_for(q, msg, meta) {
+                    run.push_back(msg);
+                }
+                continue;
+            }
+            if let Some(rest) = self.deliver_run(&mut run, q) {
+                return self.give_back(rest, Some(msg), chain, q);
+            }
+            if let Offered::Full(msg, _) = self.offer(core::slice::from_ref(q), msg, class, false, meta) {
+                return self.give_back(MsgQueue::new(), Some(msg), chain, q);
+            }
+        }
+        match self.deliver_run(&mut run, q) {
+            Some(rest) => self.give_back(rest, None, chain, q),
+            None => ptr::null_mut(),
+        }
+    }
+
+    /// Deliver a run of unicast packets; `Some(rest)` when the queue did
+    /// not take all of it.
+    fn deliver_run(&self, run: &mut MsgQueue<K>, q: &Queue<K>) -> Option<MsgQueue<K>> {
+        if run.is_empty() {
+            return None;
+        }
+        if !q.enter() {
+            for msg in run.take_all() {
+                drop(msg);
+                self.note_drop(DropReason::NoQueue);
+            }
+            return None;
+        }
+        let (n, bytes) = q.deliver_list(run);
+        q.exit();
+        self.stats.transmitted_many(n, bytes);
+        if run.is_empty() { None } else { Some(core::mem::take(run)) }
+    }
+
+    /// The queue is full: return `rest`, then `msg`, then the unframed
+    /// rest of the chain to mac, unframed, and ask the queue to wake mac.
+    fn give_back(&self, rest: MsgQueue<K>, msg: Option<MsgBlk<K>>, chain: MsgChain<K>, q: &Queue<K>) -> *mut mblk_t {
+        let mut back = MsgQueue::<K>::new();
+        for m in rest.take_all_owned().chain(msg) {
+            match self.unframe(m, q.vnet_hdr()) {
+                Some(m) => back.push_back(m),
+                None => self.note_drop(DropReason::NoBuffer),
+            }
+        }
+        for m in chain {
+            back.push_back(m);
+        }
+        q.note_blocked();
+        back.take_all().into_raw()
     }
 
     /// Offer one packet, framed for the reader, to the queue its flow
     /// steers to.  A packet with no queue to take it is dropped and
     /// counted; a full queue hands it back with that queue.
-    fn offer(&self, queues: &[Arc<Queue<K>>], msg: MsgBlk<K>, class: AddrClass) -> Offered<K> {
+    fn offer(&self, queues: &[Arc<Queue<K>>], msg: MsgBlk<K>, class: AddrClass, hold: bool, meta: Meta) -> Offered<K> {
         let Some(minor) = pick_queue(queues, self.mode, &msg) else {
             self.note_drop(DropReason::NoQueue);
             return Offered::Dropped;
@@ -218,11 +371,14 @@ impl<K: Kernel> Link<K> {
             self.note_drop(DropReason::NoQueue);
             return Offered::Dropped;
         }
+        let Some(msg) = self.prepare_for(minor, msg, meta) else {
+            minor.exit();
+            return Offered::Dropped;
+        };
         let len = msg.len();
-        let r = match minor.enqueue(msg) {
+        let r = match minor.deliver(msg, hold) {
             Enqueue::Queued => {
                 self.stats.transmitted(len, class);
-                minor.drain();
                 Offered::Queued
             }
             Enqueue::Full(msg) => Offered::Full(msg, minor.clone()),
@@ -244,7 +400,7 @@ impl<K: Kernel> Link<K> {
             Mode::Tap => frame::parse_ether(msg.first_block()).map_or(AddrClass::Unicast, |h| frame::classify(&h.dst)),
             Mode::Tun => AddrClass::Unicast,
         };
-        match self.offer(&self.queue_snapshot(), msg, class) {
+        match self.offer(&self.queue_snapshot(), msg, class, false, Meta::default()) {
             Offered::Queued => Ok(()),
             Offered::Dropped => Err(DropReason::NoQueue),
             Offered::Full(msg, _) => {
@@ -302,7 +458,10 @@ impl<K: Kernel> Link<K> {
 
     /// Undo [`Link::frame_for_reader`] and any packet-info header for a
     /// packet that could not be queued, so mac can send it again.
-    fn unframe(&self, mut msg: MsgBlk<K>) -> Option<MsgBlk<K>> {
+    fn unframe(&self, mut msg: MsgBlk<K>, vnet: bool) -> Option<MsgBlk<K>> {
+        if vnet {
+            msg.unprepend(tuntap_abi::offload::VNET_HDR_LEN);
+        }
         // Minor::enqueue adds the packet-info header only once queued, so
         // only the Ethernet header of a tun packet needs restoring.
         if self.mode == Mode::Tap {
@@ -394,6 +553,16 @@ enum Offered<K: Kernel> {
     Full(MsgBlk<K>, Arc<Queue<K>>),
 }
 
+/// What [`Link::prepare_written`] made of a written packet.
+pub(super) enum Prepared<K: Kernel> {
+    /// Old-API IP took it.
+    Plumbed,
+    /// An Ethernet frame for `mac_rx`.
+    Mac(MsgBlk<K>, AddrClass),
+    /// A large segment cut into these frames, for one `mac_rx` chain.
+    Segments(MsgQueue<K>, AddrClass),
+}
+
 /// A validated written packet.
 struct Written {
     /// Its Ethertype.
@@ -443,6 +612,17 @@ fn write_error(e: frame::WriteError) -> DropReason {
     match e {
         frame::WriteError::TooLong { .. } => DropReason::TooLong,
         _ => DropReason::BadWrite,
+    }
+}
+
+/// Drain the queues whose readers take batches: `mc_tx` held their
+/// packets back so a whole chain goes up as batches.
+fn drain_held<K: Kernel>(queues: &[Arc<Queue<K>>]) {
+    for q in queues.iter().filter(|q| q.batch_reads()) {
+        if q.enter() {
+            q.drain();
+            q.exit();
+        }
     }
 }
 

@@ -40,7 +40,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ffi::{c_char, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::{mac_callbacks_t, uint_t};
@@ -53,8 +53,22 @@ use crate::queue::Queue;
 use crate::stats::LinkStats;
 use crate::sync::{KCondvar, KMutex};
 
+mod batch;
 pub mod callbacks;
 mod datapath;
+mod offload;
+mod segment;
+
+/// Why a batched write was refused whole (`batch.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// A framing fault in the record with this index.
+    Framing(tuntap_abi::batch::BatchError, u32),
+    /// No memory to look at the write.
+    NoBuffer,
+    /// The link is going away.
+    Closing,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -165,6 +179,12 @@ pub struct Link<K: Kernel> {
     /// no `dls_devnet_destroy` since).
     devnet: AtomicBool,
     mtu: AtomicU32,
+    /// Lock-free copies for the data path: `Props::mac` (written under
+    /// `state`) and the length of `plumbing` (written under it).
+    mac_bits: AtomicU64,
+    plumbed: AtomicU32,
+    /// What the link advertises to mac (`offload.rs`).
+    offload: offload::OffloadState<K>,
     pub stats: LinkStats,
     state: KMutex<K, Props>,
     queues: KMutex<K, Arc<Vec<Arc<Queue<K>>>>>,
@@ -241,6 +261,9 @@ impl<K: Kernel> Link<K> {
             mh: AtomicPtr::new(ptr::null_mut()),
             devnet: AtomicBool::new(false),
             mtu: AtomicU32::new(spec.mtu),
+            mac_bits: AtomicU64::new(frame::mac_to_bits(&own)),
+            plumbed: AtomicU32::new(0),
+            offload: offload::OffloadState::new(),
             stats: LinkStats::default(),
             state: KMutex::new(Props {
                 mac: own,
@@ -286,7 +309,7 @@ impl<K: Kernel> Link<K> {
     }
 
     pub fn mac(&self) -> MacAddr {
-        self.state.lock().mac
+        frame::mac_from_bits(self.mac_bits.load(Ordering::Acquire))
     }
 
     pub fn is_transient(&self) -> bool {
@@ -370,6 +393,7 @@ impl<K: Kernel> Link<K> {
         }
         self.k.probe(Probe::QueueAttach(self.linkid, minor.minor));
         self.sync_link_state();
+        self.refresh_offload();
         Ok(())
     }
 
@@ -395,6 +419,7 @@ impl<K: Kernel> Link<K> {
         if found {
             self.k.probe(Probe::QueueDetach(self.linkid, minor.minor));
             self.sync_link_state();
+            self.refresh_offload();
             // A blocked sender may have been waiting on this queue.
             self.with_mac(|mh| self.k.mac_tx_update(mh));
         }
@@ -428,6 +453,7 @@ impl<K: Kernel> Link<K> {
         let mut next: Vec<Arc<Queue<K>>> = Vec::with_capacity(list.len() + 1);
         next.extend(list.iter().cloned());
         next.push(minor.clone());
+        self.plumbed.store(next.len() as u32, Ordering::Release);
         *list = Arc::new(next);
         Ok(())
     }
@@ -439,6 +465,7 @@ impl<K: Kernel> Link<K> {
         let next: Vec<Arc<Queue<K>>> =
             list.iter().filter(|m| !ptr::eq(Arc::as_ptr(m), minor)).cloned().collect();
         let found = next.len() != before;
+        self.plumbed.store(next.len() as u32, Ordering::Release);
         *list = Arc::new(next);
         found
     }
@@ -492,7 +519,10 @@ impl<K: Kernel> Link<K> {
         if !frame::is_valid_unicast(&mac) {
             return Err(sys::EINVAL);
         }
-        self.state.lock().mac = mac;
+        let mut p = self.state.lock();
+        p.mac = mac;
+        self.mac_bits.store(frame::mac_to_bits(&mac), Ordering::Release);
+        drop(p);
         if tell_mac {
             self.with_mac(|mh| self.k.mac_unicst_update(mh, &mac));
         }
@@ -612,3 +642,4 @@ impl<K: Kernel> Link<K> {
         self.sync_link_state();
     }
 }
+

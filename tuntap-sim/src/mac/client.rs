@@ -407,6 +407,9 @@ pub struct TxOpts {
     pub headroom: usize,
     /// Split each frame into `b_cont` blocks of at most this many bytes.
     pub split: Option<usize>,
+    /// Offload metadata IP puts on each frame (only what the link
+    /// advertises: anything else is a violation, as IP never sends it).
+    pub offload: Option<crate::offload::TxOffload>,
 }
 
 impl SimMacClient {
@@ -440,8 +443,23 @@ impl SimMacClient {
                 // nothing to send through; close already freed the backlog.
                 return;
             }
+            if let Some(o) = opts.offload {
+                let st = lock(&self.c.mac.st);
+                let ok = (o.partial.is_none() || st.hcksum.is_some_and(|h| h & illumos_sys_hdrs::HCKSUM_INET_PARTIAL != 0))
+                    && (o.lso_mss.is_none() || st.lso.is_some());
+                drop(st);
+                if !ok {
+                    host.record(
+                        ViolationKind::MacProtocol,
+                        format!("IP sent offload metadata {o:?} the link does not advertise"),
+                    );
+                }
+            }
             for f in frames {
                 let mp = build_frame(host, f, opts);
+                if let Some(o) = opts.offload {
+                    crate::offload::apply(mp, o);
+                }
                 for s in &snoops {
                     s.snoop_push(host, mp, true);
                 }

@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use illumos_sys_hdrs::{
     B_FALSE, B_TRUE, EBUSY, EINVAL, ENOENT, ENOTSUP, M_DATA, MAC_CAPAB_HCKSUM, MAC_CAPAB_LSO,
     MAC_MAX_MINOR, MAC_PLUGIN_IDENT_ETHER, MAC_PROP_MTU, MAC_VERSION, MAC_VIRT_LEVEL1, MC_GETCAPAB,
-    MC_GETPROP, MC_PROPINFO, MC_SETPROP, mac_callbacks_t, mac_capab_lso_t, mac_register_t, mblk_t,
+    MC_GETPROP, MC_PROPINFO, MC_SETPROP, mac_callbacks_t, LSO_TX_BASIC_TCP_IPV6, mac_register_t, mblk_t,
 };
 use tuntap_abi::DatalinkId;
 use tuntap_drv::ddi::{Errno, GLOBAL_ZONEID, LinkState, MacHandle, PropInfoHandle, PropPerm, ZoneId};
@@ -77,6 +77,9 @@ pub(crate) struct MacState {
     pub tx_update_seq: u64,
     pub hcksum: Option<u32>,
     pub lso: Option<u32>,
+    pub lso_flags: u32,
+    pub capab_updates: u64,
+    pub rx_hcksum: Vec<u32>,
     /// `mac_open` holds (kclient.rs rule 1).
     pub opens: usize,
     /// The `maxbw` link property in bits/s (kclient.rs rule 6).
@@ -176,6 +179,11 @@ pub struct MacInfo {
     pub disabled: bool,
     /// What `mc_getcapab(MAC_CAPAB_HCKSUM)` returned, if true.
     pub hcksum: Option<u32>,
+    /// What `mc_getcapab(MAC_CAPAB_LSO)` returned, if true: (`lso_flags`,
+    /// IPv4 `lso_max`).
+    pub lso: Option<(u32, u32)>,
+    /// `mac_capab_update` calls so far.
+    pub capab_updates: u64,
 }
 
 fn handle_of(m: &Arc<MacImpl>) -> MacHandle {

@@ -156,6 +156,9 @@ pub(crate) fn mac_register(
             tx_update_seq: 0,
             hcksum: None,
             lso: None,
+            lso_flags: 0,
+            capab_updates: 0,
+            rx_hcksum: Vec::new(),
             opens: 0,
             maxbw: None,
             flows: Vec::new(),
@@ -168,19 +171,7 @@ pub(crate) fn mac_register(
     });
     drop(reg); // mac_free
     // mac asks for capabilities while registering.
-    if m.flags() & MC_GETCAPAB != 0
-        && let Some(f) = m.cb().mc_getcapab {
-            let mut hck: u32 = 0;
-            // SAFETY: the driver's callback with its m_driver and a u32.
-            let ok = call(host, || unsafe { f(m.driver, MAC_CAPAB_HCKSUM, (&raw mut hck).cast()) });
-            // SAFETY: mac_capab_lso_t is integers.
-            let mut lso: mac_capab_lso_t = unsafe { std::mem::zeroed() };
-            // SAFETY: as above with a mac_capab_lso_t.
-            let ok_lso = call(host, || unsafe { f(m.driver, MAC_CAPAB_LSO, (&raw mut lso).cast()) });
-            let mut st = lock(&m.st);
-            st.hcksum = (ok == B_TRUE).then_some(hck);
-            st.lso = (ok_lso == B_TRUE).then_some(lso.lso_basic_tcp_ipv4.lso_max);
-        }
+    query_capabs(host, &m);
     let mut t = lock(&host.mac);
     if t.by_handle.values().any(|o| o.name == m.name) {
         drop(t);
@@ -272,6 +263,17 @@ pub(crate) fn mac_rx(host: &Arc<HostShared>, mh: MacHandle, chain: *mut mblk_t) 
         }
         (st.clients.clone(), st.addr, st.maxbw)
     };
+    {
+        // What the stack would see of each packet's checksum state
+        // (mac_hcksum_get on receive), for tests of offload.
+        let mut st = lock(&m.st);
+        for &mp in &msgs {
+            let h = crate::offload::hcksum_get(host, mp, loc);
+            if st.rx_hcksum.len() < 4096 {
+                st.rx_hcksum.push(h.flags);
+            }
+        }
+    }
     for mp in msgs {
         let bytes = msg_bytes(mp);
         for c in &clients {
@@ -291,7 +293,70 @@ pub(crate) fn mac_rx(host: &Arc<HostShared>, mh: MacHandle, chain: *mut mblk_t) 
     }
 }
 
+/// A word mac never hands out, behind the `mac_capab_lso_t` it passes.
+const LSO_GUARD: u32 = 0xdead_beef;
+
 #[track_caller]
+/// Ask the provider for its offload capabilities (`mc_getcapab`), as mac
+/// does at registration and on `MAC_NOTE_CAPAB_CHG`.
+///
+/// Rule: `mc_getcapab(MAC_CAPAB_LSO)` writes only the `mac_capab_lso_t`
+/// of the running mac: 8 bytes before TCPv6 LSO, 12 with it
+/// (`illumos_sys_hdrs::mac_capab_lso_v6_t`; the caller's structure is a
+/// stack variable, `dld_capab_lso` in
+/// `usr/src/uts/common/io/dld/dld_proto.c`).  The model passes a
+/// structure of the size [`crate::SimHost::set_mac_lso_ipv6`] chose with
+/// a guard word behind it and records [`ViolationKind::MacProtocol`] when
+/// the guard changed.
+fn query_capabs(host: &Arc<HostShared>, m: &Arc<MacImpl>) {
+    let loc = Location::caller();
+    if m.flags() & MC_GETCAPAB != 0
+        && let Some(f) = m.cb().mc_getcapab {
+            let mut hck: u32 = 0;
+            // SAFETY: the driver's callback with its m_driver and a u32.
+            let ok = call(host, || unsafe { f(m.driver, MAC_CAPAB_HCKSUM, (&raw mut hck).cast()) });
+            let v6 = host.mac_lso_ipv6.load(Ordering::Relaxed);
+            let words = if v6 { 3 } else { 2 };
+            // lso_flags, lso_basic_tcp_ipv4, [lso_basic_tcp_ipv6,] guard.
+            let mut lso = [0u32; 4];
+            lso[words] = LSO_GUARD;
+            // SAFETY: the buffer holds a whole mac_capab_lso_t of the
+            // modelled size (integers, 4-aligned) and more.
+            let ok_lso = call(host, || unsafe { f(m.driver, MAC_CAPAB_LSO, lso.as_mut_ptr().cast()) });
+            if lso[words] != LSO_GUARD {
+                host.record_at(
+                    ViolationKind::MacProtocol,
+                    format!(
+                        "mc_getcapab(MAC_CAPAB_LSO) wrote past the {}-byte mac_capab_lso_t this mac allocates \
+                         ({}; on illumos a write past dld_capab_lso's stack variable)",
+                        words * 4,
+                        if v6 { "with lso_basic_tcp_ipv6" } else { "a gate without TCPv6 LSO" }
+                    ),
+                    loc,
+                );
+            }
+            let mut st = lock(&m.st);
+            st.hcksum = (ok == B_TRUE).then_some(hck);
+            st.lso = (ok_lso == B_TRUE).then_some(lso[1]);
+            st.lso_flags = if ok_lso == B_TRUE { lso[0] } else { 0 };
+            if ok_lso == B_TRUE && !v6 && lso[0] & LSO_TX_BASIC_TCP_IPV6 != 0 {
+                host.record_at(
+                    ViolationKind::MacProtocol,
+                    "mc_getcapab(MAC_CAPAB_LSO) set LSO_TX_BASIC_TCP_IPV6, unknown to this mac".into(),
+                    loc,
+                );
+            }
+        }
+}
+
+/// `mac_capab_update`: mac sends `MAC_NOTE_CAPAB_CHG` and its clients ask
+/// again (`usr/src/uts/common/io/mac/mac_provider.c`).
+pub(crate) fn mac_capab_update(host: &Arc<HostShared>, mh: MacHandle) {
+    let Some(m) = lookup_handle(host, mh, "mac_capab_update") else { return };
+    lock(&m.st).capab_updates += 1;
+    query_capabs(host, &m);
+}
+
 pub(crate) fn mac_tx_update(host: &Arc<HostShared>, mh: MacHandle) {
     let Some(m) = lookup_handle(host, mh, "mac_tx_update") else { return };
     let clients = {
@@ -388,6 +453,13 @@ impl SimHost {
     }
 
     /// What mac knows about a link.
+    /// The `HCK_*` flags of each packet passed to `mac_rx` since the last
+    /// call (at most 4096 kept).
+    pub fn take_rx_hcksum(&self, link: impl Into<LinkRef>) -> Result<Vec<u32>, Errno> {
+        let m = self.mac_of(link)?;
+        Ok(std::mem::take(&mut lock(&m.st).rx_hcksum))
+    }
+
     pub fn mac_info(&self, link: impl Into<LinkRef>) -> Result<MacInfo, Errno> {
         let m = self.mac_of(link)?;
         let st = lock(&m.st);
@@ -408,6 +480,8 @@ impl SimHost {
             devnet: st.devnet,
             disabled: st.disabled,
             hcksum: st.hcksum,
+            lso: st.lso.map(|max| (st.lso_flags, max)),
+            capab_updates: st.capab_updates,
         })
     }
 

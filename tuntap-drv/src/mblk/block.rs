@@ -273,6 +273,44 @@ impl<K: Kernel> MsgBlk<K> {
         }
     }
 
+    /// Run `f` on the first block's bytes, writable; `None` when the
+    /// block's data is shared (`db_ref > 1`) and must not be written.
+    pub fn with_bytes_mut<R>(&mut self, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        let m = self.mp.as_ptr();
+        // SAFETY: we own the message; its data is ours alone when db_ref
+        // is 1 (checked), and [b_rptr, b_wptr) is initialised data.
+        unsafe {
+            if (*(*m).b_datap).db_ref > 1 {
+                return None;
+            }
+            let len = block_len(m);
+            if len == 0 {
+                return Some(f(&mut []));
+            }
+            Some(f(core::slice::from_raw_parts_mut((*m).b_rptr, len)))
+        }
+    }
+
+    /// Copy up to `out.len()` bytes from the front of the chain into `out`;
+    /// returns how many were copied.
+    pub fn copy_prefix(&self, out: &mut [u8]) -> usize {
+        let mut done = 0usize;
+        let mut b: *const mblk_t = self.mp.as_ptr();
+        while !b.is_null() && done < out.len() {
+            // SAFETY: b is a block of our chain; the copy stays inside both
+            // the block's data and `out` (lengths checked).
+            unsafe {
+                let take = block_len(b).min(out.len() - done);
+                if let Some(dst) = out.get_mut(done..done + take) {
+                    ptr::copy_nonoverlapping((*b).b_rptr, dst.as_mut_ptr(), take);
+                }
+                done += take;
+                b = (*b).b_cont;
+            }
+        }
+        done
+    }
+
     /// Make sure the first `n` bytes are in the first block (pulling the
     /// message up into one block if needed).  `false` if the message is
     /// shorter than `n` or no memory; the message is unchanged then.
@@ -310,6 +348,27 @@ impl<K: Kernel> MsgBlk<K> {
         true
     }
 
+    /// Undo a [`MsgBlk::prepend`] of `n` bytes: drop the block it added
+    /// in front, or move the read pointer back over the bytes it wrote
+    /// into the headroom.
+    pub fn unprepend(&mut self, n: usize) {
+        let m = self.mp.as_ptr();
+        // SAFETY: we own the message; b_cont is null or our chain.
+        let own_block = unsafe { block_len(m) == n && !(*m).b_cont.is_null() };
+        if own_block {
+            // SAFETY: unlinking the front block leaves the rest ours; the
+            // front block alone is freed.
+            unsafe {
+                let rest = (*m).b_cont;
+                (*m).b_cont = ptr::null_mut();
+                K::freemsg(m);
+                self.mp = NonNull::new_unchecked(rest);
+            }
+        } else {
+            let _ = self.trim_front(n);
+        }
+    }
+
     /// Put `hdr` in front of the message: in place when the first block
     /// has the headroom and is not shared, else in a new block.
     pub fn prepend(&mut self, k: &K, hdr: &[u8]) -> bool {
@@ -343,187 +402,5 @@ impl<K: Kernel> Drop for MsgBlk<K> {
     fn drop(&mut self) {
         // SAFETY: we own the message and never use it again.
         unsafe { K::freemsg(self.mp.as_ptr()) }
-    }
-}
-
-/// An owned `b_next` chain of messages, taken apart one at a time.
-pub struct MsgChain<K: Kernel> {
-    head: *mut mblk_t,
-    _k: PhantomData<K>,
-}
-
-// SAFETY: as MsgBlk: single owner.
-unsafe impl<K: Kernel> Send for MsgChain<K> {}
-
-impl<K: Kernel> MsgChain<K> {
-    /// # Safety
-    /// `head` is null or a valid `b_next` chain the caller gives up.
-    pub unsafe fn from_raw(head: *mut mblk_t) -> Self {
-        Self { head, _k: PhantomData }
-    }
-
-    /// Give the rest of the chain back to C (e.g. as mc_tx's unsent part).
-    pub fn into_raw(self) -> *mut mblk_t {
-        let h = self.head;
-        core::mem::forget(self);
-        h
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
-    /// Put `msg` back at the front of the chain.
-    pub fn push_front(&mut self, msg: MsgBlk<K>) {
-        let m = msg.into_raw();
-        // SAFETY: m is a message we own with b_next null.
-        unsafe { (*m).b_next = self.head };
-        self.head = m;
-    }
-}
-
-impl<K: Kernel> Iterator for MsgChain<K> {
-    type Item = MsgBlk<K>;
-    fn next(&mut self) -> Option<MsgBlk<K>> {
-        let m = self.head;
-        if m.is_null() {
-            return None;
-        }
-        // SAFETY: m is the head of the chain we own; unlinking it makes it
-        // a standalone message we own.
-        unsafe {
-            self.head = (*m).b_next;
-            (*m).b_next = ptr::null_mut();
-            (*m).b_prev = ptr::null_mut();
-            MsgBlk::from_raw(m)
-        }
-    }
-}
-
-impl<K: Kernel> Drop for MsgChain<K> {
-    fn drop(&mut self) {
-        for msg in self.by_ref() {
-            drop(msg);
-        }
-    }
-}
-
-/// Build a `b_next` chain from messages, in order.
-pub fn chain_from<K: Kernel>(msgs: impl DoubleEndedIterator<Item = MsgBlk<K>>) -> MsgChain<K> {
-    // SAFETY: an empty chain.
-    let mut chain = unsafe { MsgChain::from_raw(ptr::null_mut()) };
-    for m in msgs.rev() {
-        chain.push_front(m);
-    }
-    chain
-}
-
-/// An owned FIFO of messages linked through `b_next`, as STREAMS queues
-/// keep them: adding and removing never allocates, so it may be used on
-/// paths that must not sleep (`mc_tx`).  It tracks its length in messages
-/// and bytes.
-pub struct MsgQueue<K: Kernel> {
-    head: *mut mblk_t,
-    tail: *mut mblk_t,
-    count: usize,
-    bytes: usize,
-    _k: PhantomData<K>,
-}
-
-// SAFETY: as MsgBlk: single owner of every message in it.
-unsafe impl<K: Kernel> Send for MsgQueue<K> {}
-
-impl<K: Kernel> Default for MsgQueue<K> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<K: Kernel> MsgQueue<K> {
-    pub const fn new() -> Self {
-        Self { head: ptr::null_mut(), tail: ptr::null_mut(), count: 0, bytes: 0, _k: PhantomData }
-    }
-
-    /// Messages queued.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
-    /// Bytes queued (sum of each message's length when it was added).
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    pub fn push_back(&mut self, msg: MsgBlk<K>) {
-        self.bytes = self.bytes.saturating_add(msg.len());
-        let m = msg.into_raw();
-        // SAFETY: m is a message we now own with b_next null; tail, when
-        // non-null, is the last message of our queue.
-        unsafe {
-            (*m).b_next = ptr::null_mut();
-            if self.tail.is_null() {
-                self.head = m;
-            } else {
-                (*self.tail).b_next = m;
-            }
-        }
-        self.tail = m;
-        self.count += 1;
-    }
-
-    pub fn push_front(&mut self, msg: MsgBlk<K>) {
-        self.bytes = self.bytes.saturating_add(msg.len());
-        let m = msg.into_raw();
-        // SAFETY: m is a message we now own; linking it before head keeps
-        // the chain well formed.
-        unsafe { (*m).b_next = self.head };
-        if self.tail.is_null() {
-            self.tail = m;
-        }
-        self.head = m;
-        self.count += 1;
-    }
-
-    pub fn pop_front(&mut self) -> Option<MsgBlk<K>> {
-        let m = self.head;
-        if m.is_null() {
-            return None;
-        }
-        // SAFETY: m is the head message we own; unlinking it makes it a
-        // standalone message.
-        let msg = unsafe {
-            self.head = (*m).b_next;
-            (*m).b_next = ptr::null_mut();
-            MsgBlk::<K>::from_raw(m)
-        };
-        if self.head.is_null() {
-            self.tail = ptr::null_mut();
-        }
-        self.count = self.count.saturating_sub(1);
-        if let Some(msg) = &msg {
-            self.bytes = self.bytes.saturating_sub(msg.len());
-        }
-        msg
-    }
-
-    /// Take every message out, in order, as a `b_next` chain; the queue
-    /// is left empty.
-    pub fn take_all(&mut self) -> MsgChain<K> {
-        let head = core::mem::replace(&mut self.head, ptr::null_mut());
-        self.tail = ptr::null_mut();
-        self.count = 0;
-        self.bytes = 0;
-        // SAFETY: head is null or our well-formed chain, handed over whole.
-        unsafe { MsgChain::from_raw(head) }
-    }
-}
-
-impl<K: Kernel> Drop for MsgQueue<K> {
-    fn drop(&mut self) {
-        drop(self.take_all());
     }
 }
