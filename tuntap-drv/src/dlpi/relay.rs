@@ -90,7 +90,7 @@ use illumos_sys_hdrs::dlpi::*;
 use illumos_sys_hdrs::queue_t;
 
 use super::prim::{self, Personality};
-use crate::ddi::{Cred, DropReason, Errno, Kernel, LdiHandle, Probe};
+use crate::ddi::{Cred, DropReason, Errno, GLOBAL_ZONEID, Kernel, LdiHandle, Probe};
 use crate::frame::{self, AddrClass, MacAddr};
 use crate::ioctl;
 use crate::link::Link;
@@ -167,7 +167,18 @@ unsafe fn mod_state<'a, K: Kernel>(q: *mut queue_t) -> Option<&'a ModState<K>> {
 impl<K: Kernel> Relay<K> {
     /// Step 1 of the decision: the lower stream with our module started.
     /// Blocks: control task only.
+    ///
+    /// Only for a global-zone link: the taskq runs in the global zone,
+    /// and dlmgmtd resolves `/dev/net/<name>` for it by looking in the
+    /// caller's zone first (`dlmgmt_getlinkid` -> `link_by_name(name,
+    /// zoneid)` in usr/src/cmd/dlmgmtd/dlmgmt_door.c / dlmgmt_util.c), so
+    /// a zone's `tun0` would be relayed onto the global zone's `tun0`
+    /// when both exist.  A zone's unit keeps the older path
+    /// (mac_client.rs), which opens its link by id.
     pub fn open(k: &K, link: &Arc<Link<K>>, upper: &Arc<Queue<K>>, who: Personality) -> Result<Arc<Self>, Errno> {
+        if link.zone != GLOBAL_ZONEID {
+            return Err(sys::ENOTSUP);
+        }
         let name = link.name.to_bytes();
         let name = name.split(|b| *b == 0).next().unwrap_or(&[]);
         let mut path = alloc::vec::Vec::with_capacity(9 + name.len());
