@@ -3,7 +3,8 @@
 # The main job, shown on this machine (as root): build the illumos kernel
 # modules and their gate report, then a VPN through the driver: two Linux
 # network namespaces, each behind a tun link of the driver on the
-# simulated illumos host, joined by two tunneld daemons over TLS 1.3.
+# simulated illumos host, joined by two tunneld daemons (TLS 1.3 control,
+# AEAD-sealed UDP data).
 # It prints the links as `tunctl show` lists them, a ping across the VPN,
 # the throughput of a short transfer and the counters, and cleans up.
 set -euo pipefail

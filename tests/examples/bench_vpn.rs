@@ -2,8 +2,8 @@
 //! Scenario 2 measured end to end: a TCP transfer from namespace A to
 //! namespace B through two `tunneld` daemons, once over the tuntap driver
 //! on the simulated host (namespace TAP -> bridge -> driver -> tunneld ->
-//! TLS -> tunneld -> driver -> bridge -> TAP) and once over Linux's own
-//! `/dev/net/tun` (namespace tun -> tunneld -> TLS -> tunneld -> tun), in
+//! sealed UDP -> tunneld -> driver -> bridge -> TAP) and once over Linux's own
+//! `/dev/net/tun` (namespace tun -> tunneld -> sealed UDP -> tunneld -> tun), in
 //! the same run, at MTU 1500 and 9000.  Root.
 //!
 //! ```sh
@@ -89,7 +89,7 @@ fn main() {
     };
     let len = parse(0, 200, "MEGABYTES") << 20;
     let rounds = parse(1, 3, "ROUNDS") as u32;
-    println!("TCP A -> B through two tunneld (TLS 1.3, loopback), {} MB, best of {rounds}", len >> 20);
+    println!("TCP A -> B through two tunneld (UDP data channel, AES-256-GCM, loopback), {} MB, best of {rounds}", len >> 20);
     for mtu in [1500u32, 9000] {
         let d = driver(mtu, len, rounds);
         let l = linux(mtu, len, rounds);

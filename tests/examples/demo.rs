@@ -9,7 +9,7 @@
 //! A simulated illumos host runs the tuntap driver.  `tunctl` (its own
 //! code) creates two tun links, `vpna0` and `vpnb0`; two Linux network
 //! namespaces, A (10.77.0.1) and B (10.77.0.2), play the IP stacks on
-//! top of them; two `tunneld` daemons join the links over TLS 1.3 on
+//! top of them; two `tunneld` daemons join the links (UDP data channel keyed by TLS 1.3) on
 //! loopback with certificates made for the occasion.  The demo lists the
 //! links as `tunctl show` does, pings B from A across the VPN, measures a
 //! 20 MB TCP transfer (digest checked), prints the daemons' and the
@@ -83,7 +83,7 @@ fn run(host: &SimSystem, vpn: &mut Vpn) -> Result<(), String> {
         print!("{}", indent(&tunctl(host, &["create", "-T", "tun", "--temporary", link])?));
     }
 
-    println!("\n==> namespaces A ({ADDR_A}) and B ({ADDR_B}) on the links; two tunneld over TLS 1.3 on loopback");
+    println!("\n==> namespaces A ({ADDR_A}) and B ({ADDR_B}) on the links; two tunneld on loopback (TLS 1.3 control, sealed UDP data)");
     let driver = host.driver();
     let e = |e: tuntap_tests::netns::HarnessError| e.0;
     vpn.namespaces.push(ns_link_on(host.host(), &driver, "vpna0", "demo-a", false).map_err(e)?);

@@ -105,7 +105,12 @@ fn delete_while_traffic_flows_is_clean_for_every_party() {
                     }
                 }
             });
-            std::thread::sleep(Duration::from_millis(5));
+            // Traffic flows before the delete (bounded wait, not a fixed
+            // sleep: under valgrind a thread may take long to start).
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while writes_ok.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             // IP is plumbed: even a forced delete is refused, mid-flow.
             assert_eq!(ctl.ioctl_istr(abi::TUN_IOC_DELETE, abi::as_bytes(&force)).err(), Some(sys::EBUSY));
             stack_sending.store(false, Ordering::SeqCst);

@@ -28,6 +28,12 @@ fn a_zones_old_api_unit_belongs_to_it_and_goes_with_its_stream() {
     drop(link);
     assert_eq!(rig.host.dlmgmt_id2info(zone, id).map(|i| i.zone), Ok(zone), "dlmgmtd files it in the zone too");
     assert_eq!(rig.host.dlmgmt_id2info(zone, id).map(|i| i.name), Ok(format!("tun{unit}")));
+    // dls binds it in the zone too: a mac client opens there, not in
+    // another zone.
+    let name = format!("tun{unit}");
+    let other = rig.host.create_zone("z2");
+    assert!(rig.host.mac_client_open_in(name.as_str(), other).is_err(), "another zone cannot open the unit");
+    rig.host.mac_client_open_in(name.as_str(), zone).expect("the zone opens its unit").close();
     s.close();
     assert!(rig.driver.links().is_empty(), "the unit went with its stream");
     assert!(

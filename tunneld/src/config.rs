@@ -12,10 +12,33 @@
 //! key = "/etc/tunneld/vpn0.key"    # its private key (PEM)
 //! ca = "/etc/tunneld/ca.crt"       # CA(s) the peer's certificate must chain to
 //!
+//! # transport = "udp"             # data channel: "udp" (default) or "tcp"
+//! # ciphers = ["aes-256-gcm", "chacha20-poly1305"]  # in order of preference
+//!
+//! # crl = "/etc/tunneld/ca.crl"  # revoked certificates (PEM CRLs)
+//! # advertise_udp_port = 7443     # server behind a port forward: the
+//! #                                # UDP port clients must send to
+//!
+//! [[peer]]                         # who may be the peer (any of cn, dns,
+//! name = "site-b"                  # pin; all given must match); without
+//! cn = "site-b.example.org"        # [[peer]], any certificate of the CA
+//! # dns = "site-b.example.org"
+//! # pin = "sha256:<64 hex digits>" # SHA-256 of the SubjectPublicKeyInfo
+//!
 //! [link]
 //! name = "vpn0"                    # the tun/tap link
 //! mode = "tun"                     # "tun" or "tap"
 //! mtu = 1500
+//! # address = "10.9.0.2/24"      # applied at start (ip / ipadm)
+//! # routes = ["10.10.0.0/16"]     # through the link (need address)
+//!
+//! [liveness]                       # optional
+//! keepalive_ms = 10000             # send a keepalive after this much silence
+//! dead_peer_ms = 40000             # nothing heard this long: the peer is dead
+//!
+//! [rekey]                          # optional: when a data key is replaced
+//! after_packets = 16777216
+//! after_ms = 120000
 //!
 //! [reconnect]                      # client only
 //! min_ms = 500
@@ -35,12 +58,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::data::{Cipher, RekeyPolicy};
 use crate::device::Mode;
+use crate::hello::Transport;
+use crate::identity::PeerSpec;
+use crate::netconf::Cidr;
 
-/// Smallest MTU accepted (IPv4's minimum).
-pub const MIN_MTU: u32 = 68;
-/// Largest MTU accepted.
-pub const MAX_MTU: u32 = 65_535;
+/// Default keepalive interval and dead-peer timeout (milliseconds).
+pub const KEEPALIVE_MS: u64 = 10_000;
+pub const DEAD_PEER_MS: u64 = 40_000;
 
 /// Client or server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -86,6 +112,27 @@ pub struct Config {
     pub status_socket: Option<PathBuf>,
     /// Depth of each bounded packet queue (link -> peer, peer -> link).
     pub queue_packets: usize,
+    /// Where packets travel: sealed UDP datagrams, or the TLS stream.
+    pub transport: Transport,
+    /// Data-channel ciphers, preferred first.
+    pub ciphers: Vec<Cipher>,
+    /// Silence after which we send a keepalive.
+    pub keepalive: Duration,
+    /// Silence from the peer after which the session is dead.
+    pub dead_peer: Duration,
+    /// When a data key is replaced.
+    pub rekey: RekeyPolicy,
+    /// Who may be the peer (empty: any certificate of the CA).
+    pub peers: Vec<PeerSpec>,
+    /// Certificate revocation lists (PEM), checked during the handshake.
+    pub crl: Option<PathBuf>,
+    /// Server: the UDP port clients are told to send to, when a NAT or
+    /// port forward maps it to ours (default: our data socket's port).
+    pub advertise_udp_port: Option<u16>,
+    /// The link's address, applied by the program at start.
+    pub address: Option<Cidr>,
+    /// Routes through the link (they need `address`).
+    pub routes: Vec<Cidr>,
 }
 
 /// A configuration that could not be used: the file and the reason.
@@ -115,9 +162,30 @@ struct RawConfig {
     ca: PathBuf,
     handshake_timeout_ms: Option<u64>,
     queue_packets: Option<usize>,
+    transport: Option<Transport>,
+    ciphers: Option<Vec<Cipher>>,
     link: RawLink,
     reconnect: Option<RawReconnect>,
     status: Option<RawStatus>,
+    liveness: Option<RawLiveness>,
+    rekey: Option<RawRekey>,
+    peer: Option<Vec<PeerSpec>>,
+    crl: Option<PathBuf>,
+    advertise_udp_port: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLiveness {
+    keepalive_ms: Option<u64>,
+    dead_peer_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRekey {
+    after_packets: Option<u64>,
+    after_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +194,8 @@ struct RawLink {
     name: String,
     mode: Mode,
     mtu: Option<u32>,
+    address: Option<String>,
+    routes: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +238,9 @@ impl Config {
                 if raw.reconnect.is_some() {
                     return Err(fail("[reconnect] is for role = \"client\"".into()));
                 }
+                if raw.advertise_udp_port == Some(0) {
+                    return Err(fail("advertise_udp_port = 0 names no port".into()));
+                }
                 let listen = raw.listen.ok_or_else(|| fail("role = \"server\" needs `listen` (address:port)".into()))?;
                 let addr: SocketAddr = listen
                     .parse()
@@ -175,6 +248,9 @@ impl Config {
                 Endpoint::Listen(addr)
             }
             Role::Client => {
+                if raw.advertise_udp_port.is_some() {
+                    return Err(fail("`advertise_udp_port` is for role = \"server\"".into()));
+                }
                 if raw.listen.is_some() {
                     return Err(fail("`listen` is for role = \"server\"; a client uses `connect`".into()));
                 }
@@ -191,9 +267,49 @@ impl Config {
 
         tuntap_abi::validate_link_name(raw.link.name.as_bytes())
             .map_err(|e| fail(format!("[link] name = {:?} is not a valid link name: {e}", raw.link.name)))?;
-        let mtu = raw.link.mtu.unwrap_or(1500);
-        if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
-            return Err(fail(format!("[link] mtu = {mtu} is outside {MIN_MTU}..={MAX_MTU}")));
+        // The driver's bounds (tuntap_abi::limits), not a copy.
+        let mtu = tuntap_abi::check_mtu(raw.link.mtu.unwrap_or(tuntap_abi::MTU_DEFAULT))
+            .map_err(|e| fail(format!("[link] mtu: {e}")))?;
+        let address = match &raw.link.address {
+            Some(a) => Some(Cidr::parse(a).map_err(|e| fail(format!("[link] address: {e}")))?),
+            None => None,
+        };
+        let mut routes = Vec::new();
+        for r in raw.link.routes.iter().flatten() {
+            routes.push(Cidr::parse(r).map_err(|e| fail(format!("[link] routes: {e}")))?);
+        }
+        if !routes.is_empty() && address.is_none() {
+            return Err(fail("[link] routes need [link] address (the routes point at it)".into()));
+        }
+        let ciphers = raw.ciphers.unwrap_or_else(|| vec![Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305]);
+        if ciphers.is_empty() {
+            return Err(fail("ciphers = [] names no cipher (use \"aes-256-gcm\" and/or \"chacha20-poly1305\")".into()));
+        }
+        let (keepalive_ms, dead_ms) = match &raw.liveness {
+            Some(l) => (l.keepalive_ms.unwrap_or(KEEPALIVE_MS), l.dead_peer_ms.unwrap_or(DEAD_PEER_MS)),
+            None => (KEEPALIVE_MS, DEAD_PEER_MS),
+        };
+        if keepalive_ms == 0 {
+            return Err(fail("[liveness] keepalive_ms must be at least 1".into()));
+        }
+        if dead_ms < 2 * keepalive_ms {
+            return Err(fail(format!(
+                "[liveness] dead_peer_ms = {dead_ms} must be at least twice keepalive_ms = {keepalive_ms} (one lost keepalive is not a dead peer)"
+            )));
+        }
+        let rekey = RekeyPolicy {
+            packets: raw.rekey.as_ref().and_then(|r| r.after_packets).unwrap_or(RekeyPolicy::DEFAULT.packets),
+            time: raw.rekey.as_ref().and_then(|r| r.after_ms).map(Duration::from_millis).unwrap_or(RekeyPolicy::DEFAULT.time),
+        };
+        if !(1..=RekeyPolicy::DEFAULT.packets).contains(&rekey.packets) {
+            return Err(fail(format!(
+                "[rekey] after_packets = {} is outside 1..={} (RFC 8446 §5.5 bounds the packets per AES-GCM key)",
+                rekey.packets,
+                RekeyPolicy::DEFAULT.packets
+            )));
+        }
+        if rekey.time.is_zero() || rekey.time > Duration::from_secs(24 * 3600) {
+            return Err(fail(format!("[rekey] after_ms = {} is outside 1..=86400000", rekey.time.as_millis())));
         }
 
         let (min_ms, max_ms) = match &raw.reconnect {
@@ -219,6 +335,18 @@ impl Config {
                 return Err(fail(format!("`{key}` is empty: it must name a PEM file")));
             }
         }
+        let peers = raw.peer.unwrap_or_default();
+        for p in &peers {
+            p.validate().map_err(&fail)?;
+        }
+        for (i, p) in peers.iter().enumerate() {
+            if peers.iter().skip(i + 1).any(|q| q.name == p.name) {
+                return Err(fail(format!("[[peer]] name = {:?} is given twice", p.name)));
+            }
+        }
+        if raw.crl.as_ref().is_some_and(|c| c.as_os_str().is_empty()) {
+            return Err(fail("`crl` is empty: it must name a PEM file of CRLs".into()));
+        }
         let resolve = |p: PathBuf| match base {
             Some(b) if p.is_relative() => b.join(p),
             _ => p,
@@ -242,6 +370,16 @@ impl Config {
             handshake_timeout: Duration::from_millis(handshake_ms),
             status_socket,
             queue_packets,
+            transport: raw.transport.unwrap_or(Transport::Udp),
+            ciphers,
+            keepalive: Duration::from_millis(keepalive_ms),
+            dead_peer: Duration::from_millis(dead_ms),
+            rekey,
+            peers,
+            crl: raw.crl.map(resolve),
+            advertise_udp_port: raw.advertise_udp_port,
+            address,
+            routes,
         })
     }
 }

@@ -2,7 +2,6 @@
 //! Per-tunnel counters and state, shared by the daemon's tasks and read
 //! by the status socket, SIGUSR1 and tests.
 
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,12 +35,31 @@ pub struct Counters {
     /// that failed before a session was up: TCP, TLS handshake,
     /// certificate.
     pub connect_failures: AtomicU64,
+    /// Datagrams refused because their counter was already accepted or
+    /// is older than the replay window.
+    pub rx_replayed: AtomicU64,
+    /// Datagrams that failed authentication (forged or corrupted).
+    pub rx_forged: AtomicU64,
+    /// Datagrams that are not ours: too short, unknown type, another
+    /// session's index, a key epoch we have no key for.
+    pub rx_bad_datagram: AtomicU64,
+    /// Data keys replaced (either direction).
+    pub rekeys: AtomicU64,
+    pub keepalives_sent: AtomicU64,
+    pub keepalives_received: AtomicU64,
+    /// Sessions ended because nothing came from the peer for the
+    /// dead-peer timeout.
+    pub dead_peer_timeouts: AtomicU64,
+    /// Datagrams the socket refused to send.
+    pub send_errors: AtomicU64,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default, Clone)]
 struct State {
     connected_peer: Option<String>,
+    /// Transport and cipher of the current session.
+    session: Option<(String, String)>,
     last_error: Option<String>,
 }
 
@@ -60,7 +78,20 @@ impl Counters {
     }
 
     pub(crate) fn set_connected(&self, peer: Option<String>) {
-        self.state().connected_peer = peer;
+        let mut s = self.state();
+        if peer.is_none() {
+            s.session = None;
+        }
+        s.connected_peer = peer;
+    }
+
+    pub(crate) fn set_session(&self, transport: String, cipher: String) {
+        self.state().session = Some((transport, cipher));
+    }
+
+    /// Transport and cipher of the current session, if one is up.
+    pub fn session(&self) -> Option<(String, String)> {
+        self.state().session.clone()
     }
 
     pub(crate) fn set_last_error(&self, error: String) {
@@ -93,36 +124,42 @@ impl Counters {
             ("connects", &self.connects),
             ("disconnects", &self.disconnects),
             ("connect_failures", &self.connect_failures),
+            ("rx_replayed", &self.rx_replayed),
+            ("rx_forged", &self.rx_forged),
+            ("rx_bad_datagram", &self.rx_bad_datagram),
+            ("rekeys", &self.rekeys),
+            ("keepalives_sent", &self.keepalives_sent),
+            ("keepalives_received", &self.keepalives_received),
+            ("dead_peer_timeouts", &self.dead_peer_timeouts),
+            ("send_errors", &self.send_errors),
         ]
         .into_iter()
         .map(|(name, c)| (name, Self::get(c)))
         .collect()
     }
 
-    /// `key=value` lines: the state, then every counter.  This is what
-    /// the status socket returns and `tunneld status` prints.
-    pub fn report(&self, link: &str, mode: &str, role: &str) -> String {
+    /// The status as JSON: what the status socket serves.
+    pub fn json(&self, link: &str, mode: &str, role: &str) -> serde_json::Value {
         let state = self.state().clone();
-        let mut out = String::new();
-        let _ = writeln!(out, "link={link}");
-        let _ = writeln!(out, "mode={mode}");
-        let _ = writeln!(out, "role={role}");
-        match &state.connected_peer {
-            Some(peer) => {
-                let _ = writeln!(out, "state=connected");
-                let _ = writeln!(out, "peer={peer}");
-            }
-            None => {
-                let _ = writeln!(out, "state=waiting");
-            }
-        }
-        if let Some(e) = &state.last_error {
-            let _ = writeln!(out, "last_error={}", e.replace('\n', " "));
-        }
+        let mut counters = serde_json::Map::new();
         for (name, value) in self.values() {
-            let _ = writeln!(out, "{name}={value}");
+            counters.insert(name.to_string(), value.into());
         }
-        out
+        let (transport, cipher) = match &state.session {
+            Some((t, c)) => (Some(t.clone()), Some(c.clone())),
+            None => (None, None),
+        };
+        serde_json::json!({
+            "link": link,
+            "mode": mode,
+            "role": role,
+            "state": if state.connected_peer.is_some() { "connected" } else { "waiting" },
+            "peer": state.connected_peer,
+            "transport": transport,
+            "cipher": cipher,
+            "last_error": state.last_error,
+            "counters": counters,
+        })
     }
 
     /// One log line with every counter.

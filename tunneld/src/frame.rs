@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Framing of packets inside the TLS stream.
+//! Framing inside the TLS stream (the control channel, and the data
+//! channel when `transport = "tcp"`; PROTOCOL.md, "Control frames").
 //!
-//! Each packet travels as a 4-byte header and the packet's bytes:
+//! Each frame is a 4-byte header and its body:
 //!
 //! ```text
 //!  0        1        2        3
 //! +--------+--------+--------+--------+---------------...
-//! | 0x50   |   length (24 bits, big endian) | packet
+//! | type   |   length (24 bits, big endian) | body
 //! +--------+--------+--------+--------+---------------...
 //! ```
 //!
-//! `0x50` ("P") is the only frame type.  A header with another type, or
+//! Types: `0x50` ("P") a tunnel packet, `0x48` ("H") a hello
+//! ([`crate::hello`]), `0x41` ("A") a keepalive (empty body).  Control
+//! bodies are at most [`MAX_CONTROL_BODY`] bytes.  A header with another type, or
 //! a length no link could carry ([`MAX_WIRE_PACKET`]), means the stream
 //! is not ours or lost sync: the connection is dropped.  A well-formed
 //! frame longer than this link allows (MTU + link header) is skipped and
@@ -22,6 +25,12 @@ use crate::device::Mode;
 
 /// The frame type of a packet.
 pub const FRAME_PACKET: u8 = 0x50;
+/// The frame type of a hello.
+pub const FRAME_HELLO: u8 = 0x48;
+/// The frame type of a keepalive.
+pub const FRAME_ALIVE: u8 = 0x41;
+/// The longest body of a control frame (hello, keepalive).
+pub const MAX_CONTROL_BODY: usize = 256;
 /// Bytes of header in front of each packet.
 pub const HEADER_LEN: usize = 4;
 /// The longest packet any configuration carries: MTU 65535 plus an
@@ -30,8 +39,20 @@ pub const MAX_WIRE_PACKET: usize = 65_535 + 18;
 
 /// The header for a packet of `len` bytes (`len <= MAX_WIRE_PACKET`).
 pub fn header(len: usize) -> [u8; HEADER_LEN] {
+    typed_header(FRAME_PACKET, len)
+}
+
+/// The header of a frame of `kind` with a body of `len` bytes.
+pub fn typed_header(kind: u8, len: usize) -> [u8; HEADER_LEN] {
     let len = len.min(MAX_WIRE_PACKET) as u32;
-    [FRAME_PACKET, (len >> 16) as u8, (len >> 8) as u8, len as u8]
+    [kind, (len >> 16) as u8, (len >> 8) as u8, len as u8]
+}
+
+/// A whole control frame: header and body.
+pub fn control(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut f = typed_header(kind, body.len()).to_vec();
+    f.extend_from_slice(body);
+    f
 }
 
 /// What one read from the peer produced.
@@ -43,6 +64,8 @@ pub enum Frame {
     Oversize { len: usize, limit: usize },
     /// A frame that is not a packet of the link's mode; skipped.
     Malformed { len: usize, why: &'static str },
+    /// A control frame: its type and body.
+    Control { kind: u8, body: Vec<u8> },
     /// The peer closed the connection between two frames.
     End,
 }
@@ -90,13 +113,24 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, mode: Mode, limit:
         Err(e) => return Err(StreamError::Io(e)),
     }
     reader.read_exact(&mut head[1..]).await.map_err(StreamError::Io)?;
+    let len = (usize::from(head[1]) << 16) | (usize::from(head[2]) << 8) | usize::from(head[3]);
+    if head[0] == FRAME_HELLO || head[0] == FRAME_ALIVE {
+        if len > MAX_CONTROL_BODY {
+            return Err(StreamError::Garbage(format!(
+                "control frame 0x{:02x} of {len} bytes (at most {MAX_CONTROL_BODY})",
+                head[0]
+            )));
+        }
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).await.map_err(StreamError::Io)?;
+        return Ok(Frame::Control { kind: head[0], body });
+    }
     if head[0] != FRAME_PACKET {
         return Err(StreamError::Garbage(format!(
             "frame header {:02x} {:02x} {:02x} {:02x} has unknown type 0x{:02x}",
             head[0], head[1], head[2], head[3], head[0]
         )));
     }
-    let len = (usize::from(head[1]) << 16) | (usize::from(head[2]) << 8) | usize::from(head[3]);
     if len > MAX_WIRE_PACKET {
         return Err(StreamError::Garbage(format!("frame length {len} is longer than any link's packets ({MAX_WIRE_PACKET})")));
     }
@@ -165,6 +199,17 @@ mod tests {
         torn.extend_from_slice(&ipv4(50));
         assert!(matches!(one(&torn, Mode::Tun, 1500).await, Err(StreamError::Io(_))));
         assert!(matches!(one(&[FRAME_PACKET, 0], Mode::Tun, 1500).await, Err(StreamError::Io(_))));
+    }
+
+    #[tokio::test]
+    async fn control_frames_are_read_and_bounded() {
+        let mut wire = control(FRAME_ALIVE, &[]);
+        wire.extend_from_slice(&control(FRAME_HELLO, &[1, 2, 3]));
+        let mut r = &wire[..];
+        assert_eq!(read_frame(&mut r, Mode::Tun, 1500).await.unwrap(), Frame::Control { kind: FRAME_ALIVE, body: vec![] });
+        assert_eq!(read_frame(&mut r, Mode::Tun, 1500).await.unwrap(), Frame::Control { kind: FRAME_HELLO, body: vec![1, 2, 3] });
+        let e = one(&control(FRAME_HELLO, &[0; MAX_CONTROL_BODY + 1]), Mode::Tun, 1500).await.unwrap_err();
+        assert!(e.to_string().contains("control frame 0x48 of 257 bytes"), "{e}");
     }
 
     #[tokio::test]

@@ -20,16 +20,27 @@
 
 use std::fmt;
 
+pub mod batch;
+pub mod check;
 pub mod config;
 pub mod counters;
+pub mod data;
 mod daemon;
 pub mod device;
+mod fastpath;
 pub mod frame;
+pub mod hello;
+pub mod identity;
+pub mod netconf;
+mod connect;
+mod session;
+pub mod status;
 pub mod tls;
 
 pub use config::{Config, ConfigError, Endpoint, Role};
 pub use counters::Counters;
-pub use daemon::{Daemon, query_status, run};
+pub use daemon::{Daemon, run};
+pub use status::{query_status, query_status_json, text_from_json};
 pub use device::{Device, DeviceError, Mode};
 
 /// What kind of failure stopped the daemon; each is one exit code.

@@ -5,86 +5,44 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use tunneld::{Config, Daemon, Device, Error, ErrorKind};
 
 const USAGE: &str = "\
-usage: tunneld [run] --config FILE    run the tunnel in the foreground
-       tunneld check --config FILE    check the configuration and TLS files
-       tunneld status --config FILE   print the running tunnel's state and counters
-       tunneld --help | --version
+tunneld [run] --config FILE       run the tunnel in the foreground
+       tunneld check --config FILE       check the configuration, certificates and key
+       tunneld status [--json] --config FILE   print the running tunnel's state and counters
+       tunneld --help | --version";
 
-signals: SIGTERM/SIGINT stop cleanly (link detached); SIGUSR1 logs the counters.
-logging: to stderr; TUNNELD_LOG=error|warn|info|debug (default info).";
+const AFTER_HELP: &str = "\
+Signals: SIGTERM/SIGINT stop cleanly (link detached); SIGUSR1 logs the counters.
+Logging: to stderr; TUNNELD_LOG=error|warn|info|debug (default info).
+Exit codes: 0 done, 1 internal, 2 command line, 3 configuration, 4 certificates/key,
+5 link, 6 sockets or status unreachable.";
 
-struct StderrLogger {
-    level: log::LevelFilter,
+#[derive(Parser)]
+#[command(name = "tunneld", version, about = "VPN daemon: one tun/tap link to a peer over UDP, keyed by mutual TLS 1.3")]
+#[command(override_usage = USAGE, after_help = AFTER_HELP)]
+struct Cli {
+    /// The configuration file (TOML).
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-impl log::Log for StderrLogger {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= self.level && m.target().starts_with("tunneld")
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        if self.enabled(r.metadata()) {
-            let level = match r.level() {
-                log::Level::Error => "error",
-                log::Level::Warn => "warning",
-                log::Level::Info => "info",
-                log::Level::Debug | log::Level::Trace => "debug",
-            };
-            eprintln!("{} tunneld[{}]: {level}: {}", utc_now(), std::process::id(), r.args());
-        }
-    }
-    fn flush(&self) {}
-}
-
-/// The current time as `YYYY-MM-DDThh:mm:ssZ`.
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
-}
-
+#[derive(clap::Subcommand)]
 enum Command {
+    /// Run the tunnel in the foreground (the default).
     Run,
+    /// Check the configuration, certificates and key; print a report.
     Check,
-    Status,
-}
-
-fn parse_args(args: &[String]) -> Result<(Command, PathBuf), Error> {
-    let usage = |why: String| Error::new(ErrorKind::Usage, format!("{why}\n{USAGE}"));
-    let mut command = None;
-    let mut config = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "run" | "check" | "status" if command.is_none() => {
-                command = Some(match a.as_str() {
-                    "run" => Command::Run,
-                    "check" => Command::Check,
-                    _ => Command::Status,
-                })
-            }
-            "--config" | "-c" => {
-                let v = it.next().ok_or_else(|| usage(format!("{a} needs a file name")))?;
-                config = Some(PathBuf::from(v));
-            }
-            s if s.starts_with("--config=") => config = Some(PathBuf::from(&s["--config=".len()..])),
-            other => return Err(usage(format!("unknown argument {other:?}"))),
-        }
-    }
-    let config = config.ok_or_else(|| usage("--config FILE is required".into()))?;
-    Ok((command.unwrap_or(Command::Run), config))
+    /// Print the running daemon's state and counters.
+    Status {
+        /// The status socket's JSON as it is.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[cfg(target_os = "linux")]
@@ -119,6 +77,18 @@ async fn serve(config: Config) -> Result<(), Error> {
             return Err(e);
         }
     };
+    // The link's address and routes, if configured: on failure the
+    // device is closed (on Linux the interface goes) and we exit 5.
+    let undo = match configure_link(&config) {
+        Ok(undo) => undo,
+        Err(e) => {
+            device.close();
+            if let Some(p) = &config.status_socket {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+    };
     let signal_error = |e: std::io::Error| Error::new(ErrorKind::Internal, format!("cannot install signal handlers: {e}"));
     let mut term = signal(SignalKind::terminate()).map_err(signal_error)?;
     let mut int = signal(SignalKind::interrupt()).map_err(signal_error)?;
@@ -128,66 +98,95 @@ async fn serve(config: Config) -> Result<(), Error> {
     tokio::spawn(async move {
         while usr1.recv().await.is_some() {
             let peer = counters.connected_peer().unwrap_or_else(|| "none".into());
-            log::info!("link {link}: peer {peer}; {}", counters.summary());
+            tracing::info!("link {link}: peer {peer}; {}", counters.summary());
         }
     });
     let shutdown = async move {
         tokio::select! {
-            _ = term.recv() => log::info!("SIGTERM: shutting down"),
-            _ = int.recv() => log::info!("SIGINT: shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         }
     };
-    daemon.run(device, shutdown).await
+    let outcome = daemon.run(device, shutdown).await;
+    if let Err(e) = tunneld::netconf::run(&undo) {
+        tracing::warn!("link {}: removing its address and routes: {e}", config.link);
+    }
+    outcome
 }
 
-fn real_main(args: &[String]) -> Result<(), Error> {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return Ok(());
-    }
-    if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("tunneld {}", env!("CARGO_PKG_VERSION"));
-        return Ok(());
-    }
-    let (command, path) = parse_args(args)?;
+/// Apply `[link] address` and `routes`; the commands that undo them.
+fn configure_link(config: &Config) -> Result<Vec<Vec<String>>, Error> {
+    use tunneld::netconf::{System, plan, run};
+    let Some(address) = config.address else { return Ok(Vec::new()) };
+    let system = if cfg!(target_os = "illumos") { System::Illumos } else { System::Linux };
+    let (up, down) = plan(system, &config.link, address, &config.routes);
+    run(&up).map_err(|e| Error::new(ErrorKind::Device, format!("link {}: cannot configure its address or routes: {e}", config.link)))?;
+    tracing::info!("link {}: address {address}{}", config.link, if config.routes.is_empty() { String::new() } else { format!(", routes {}", config.routes.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" ")) });
+    Ok(down)
+}
+
+fn real_main(cli: Cli) -> Result<(), Error> {
+    let path = cli.config.ok_or_else(|| Error::new(ErrorKind::Usage, format!("--config FILE is required\nusage: {USAGE}")))?;
     let config = Config::load(&path)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
-    match command {
+    match cli.command.unwrap_or(Command::Run) {
         Command::Check => {
-            tunneld::tls::TlsSide::new(&config).map_err(|m| Error::new(ErrorKind::Tls, m))?;
+            let lines = tunneld::check::check(&config, std::time::SystemTime::now())?;
             println!("{}: configuration and TLS files are usable (role {}, link {})", path.display(), config.role, config.link);
+            for line in lines {
+                println!("{line}");
+            }
             Ok(())
         }
-        Command::Status => {
+        Command::Status { json } => {
             let socket = config.status_socket.clone().ok_or_else(|| {
                 Error::new(ErrorKind::Config, format!("configuration {}: no [status] socket configured", path.display()))
             })?;
-            let text = runtime.block_on(tunneld::query_status(&socket))?;
+            let runtime = runtime(1)?;
+            let text = if json {
+                runtime.block_on(tunneld::query_status_json(&socket))?
+            } else {
+                runtime.block_on(tunneld::query_status(&socket))?
+            };
             print!("{text}");
             Ok(())
         }
-        Command::Run => runtime.block_on(serve(config)),
+        Command::Run => runtime(2)?.block_on(serve(config)),
     }
+}
+
+fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))
 }
 
 fn main() -> ExitCode {
     let level = match std::env::var("TUNNELD_LOG").as_deref() {
-        Ok("error") => log::LevelFilter::Error,
-        Ok("warn") => log::LevelFilter::Warn,
-        Ok("debug") => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Info,
+        Ok("error") => tracing::Level::ERROR,
+        Ok("warn") => tracing::Level::WARN,
+        Ok("debug") => tracing::Level::DEBUG,
+        _ => tracing::Level::INFO,
     };
-    let _ = log::set_boxed_logger(Box::new(StderrLogger { level }));
-    log::set_max_level(level);
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match real_main(&args) {
+    // Logs go to stderr, which SMF captures in the instance's log.
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(false).with_max_level(level).with_target(false).init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            let code = match e.kind() {
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => 2,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match real_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
+            tracing::error!("{e}");
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -107,8 +107,8 @@ fn malformed_files_are_refused_with_the_reason() {
     refused(CLIENT, "name = \"vpn0\"", "name = \"0vpn\"", &["\"0vpn\" is not a valid link name"]);
     refused(CLIENT, "name = \"vpn0\"", "name = \"vpn\"", &["not a valid link name"]);
     refused(CLIENT, "name = \"vpn0\"", "name = \"vpn-0\"", &["not a valid link name"]);
-    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\nmtu = 67", &["mtu = 67 is outside 68..=65535"]);
-    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\nmtu = 65536", &["mtu = 65536"]);
+    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\nmtu = 575", &["[link] mtu: invalid MTU 575: must be 576 to 65535"]);
+    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\nmtu = 65536", &["invalid MTU 65536"]);
     refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\nmtu = -1", &["mtu"]);
     refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\ncolour = 1", &["unknown field `colour`"]);
     refused(CLIENT, "connect = \"vpn.example.org:7443\"\n", "", &["role = \"client\" needs `connect`"]);
@@ -123,6 +123,14 @@ fn malformed_files_are_refused_with_the_reason() {
     refused(CLIENT, "[link]", "handshake_timeout_ms = 0\n[link]", &["handshake_timeout_ms must be at least 1"]);
     refused(CLIENT, "[link]", "queue_packets = 0\n[link]", &["queue_packets = 0 is outside"]);
     refused(CLIENT, "[link]", "[status]\nsocket = \"\"\n[link]", &["[status] socket is empty"]);
+    refused(CLIENT, "[link]", "transport = \"sctp\"\n[link]", &["unknown variant `sctp`", "udp", "tcp"]);
+    refused(CLIENT, "[link]", "ciphers = []\n[link]", &["ciphers = [] names no cipher"]);
+    refused(CLIENT, "[link]", "ciphers = [\"aes-128-cbc\"]\n[link]", &["unknown variant `aes-128-cbc`", "aes-256-gcm"]);
+    refused(CLIENT, "[link]", "[liveness]\nkeepalive_ms = 0\n[link]", &["[liveness] keepalive_ms must be at least 1"]);
+    refused(CLIENT, "[link]", "[liveness]\nkeepalive_ms = 1000\ndead_peer_ms = 1500\n[link]", &["dead_peer_ms = 1500 must be at least twice keepalive_ms = 1000"]);
+    refused(CLIENT, "[link]", "[rekey]\nafter_packets = 0\n[link]", &["[rekey] after_packets = 0 is outside 1..=16777216"]);
+    refused(CLIENT, "[link]", "[rekey]\nafter_packets = 16777217\n[link]", &["after_packets = 16777217"]);
+    refused(CLIENT, "[link]", "[rekey]\nafter_ms = 0\n[link]", &["[rekey] after_ms = 0 is outside"]);
 
     refused(SERVER, "listen = \"0.0.0.0:7443\"\n", "", &["role = \"server\" needs `listen`"]);
     refused(SERVER, "0.0.0.0:7443", "localhost:7443", &["listen = \"localhost:7443\" is not an IP address and port"]);
@@ -131,6 +139,16 @@ fn malformed_files_are_refused_with_the_reason() {
     refused(SERVER, "listen =", "server_name = \"a\"\nlisten =", &["`server_name` is for role = \"client\""]);
     refused(SERVER, "[link]", "[reconnect]\nmin_ms = 1\n[link]", &["[reconnect] is for role = \"client\""]);
     refused(SERVER, "[status]", "[status]\nsock = \"x\"", &["unknown field `sock`"]);
+    refused(SERVER, "[link]", "advertise_udp_port = 0\n[link]", &["advertise_udp_port = 0 names no port"]);
+    refused(SERVER, "[link]", "advertise_udp_port = 70000\n[link]", &["advertise_udp_port"]);
+    refused(CLIENT, "[link]", "advertise_udp_port = 7443\n[link]", &["`advertise_udp_port` is for role = \"server\""]);
+    refused(SERVER, "[link]", "[[peer]]\nname = \"x\"\n[link]", &["[[peer]] \"x\" names no identity"]);
+    refused(SERVER, "[link]", "[[peer]]\nname = \"x\"\npin = \"md5:00\"\n[link]", &["must start with \"sha256:\""]);
+    refused(SERVER, "[link]", "[[peer]]\nname = \"x\"\ncn = \"a\"\n[[peer]]\nname = \"x\"\ncn = \"b\"\n[link]", &["name = \"x\" is given twice"]);
+    refused(SERVER, "[link]", "crl = \"\"\n[link]", &["`crl` is empty"]);
+    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\naddress = \"10.0.0.1\"", &["[link] address: \"10.0.0.1\" is not ADDRESS/PREFIX-LENGTH"]);
+    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\nroutes = [\"10.1.0.0/16\"]", &["[link] routes need [link] address"]);
+    refused(CLIENT, "mode = \"tun\"", "mode = \"tun\"\naddress = \"10.0.0.1/24\"\nroutes = [\"10.1.0.0/40\"]", &["[link] routes: \"10.1.0.0/40\": prefix length must be 0 to 32"]);
     refused(SERVER, "role", "this is not toml\nrole", &["line 2"]);
 }
 

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use illumos_sys_hdrs::{EBADF, ENOMEM};
+use illumos_sys_hdrs::{EBUSY, EBADF, ENOMEM};
 use tuntap_drv::ddi::Errno;
 
 use crate::host::{HostShared, SimHost};
@@ -39,6 +39,10 @@ pub enum Fault {
     /// upcall (`i_dls_devnet_setzid`, usr/src/uts/common/io/dls/dls_mgmt.c)
     /// found no dlmgmtd.
     DlsDevnetSetzid,
+    /// `mac_unregister` fails with `EBUSY`: mac still has users of the
+    /// provider (`mac_unregister` -> `mac_disable` in
+    /// usr/src/uts/common/io/mac/mac_provider.c).
+    MacUnregister,
 }
 
 impl Fault {
@@ -47,6 +51,7 @@ impl Fault {
         match self {
             Fault::Allocb | Fault::MacRegister | Fault::Defer => ENOMEM,
             Fault::DlsMgmtCreate | Fault::DlsDevnetCreate | Fault::DlsDevnetSetzid => EBADF,
+            Fault::MacUnregister => EBUSY,
         }
     }
 }
@@ -72,6 +77,7 @@ pub(crate) struct Faults {
     dls_mgmt_create: AtomicUsize,
     dls_devnet_create: AtomicUsize,
     dls_devnet_setzid: AtomicUsize,
+    mac_unregister: AtomicUsize,
     canput_full: AtomicUsize,
 }
 
@@ -88,6 +94,7 @@ impl Faults {
             Fault::DlsMgmtCreate => &self.dls_mgmt_create,
             Fault::DlsDevnetCreate => &self.dls_devnet_create,
             Fault::DlsDevnetSetzid => &self.dls_devnet_setzid,
+            Fault::MacUnregister => &self.mac_unregister,
         }
     }
 

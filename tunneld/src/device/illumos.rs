@@ -171,6 +171,11 @@ impl Device for IllumosTun {
             }
         }
     }
+    fn set_carrier(&self, up: bool) {
+        // TUN_IOC_SET_CARRIER on the queue: a u32, 1 on, 0 off.
+        let mut value = u32::from(up);
+        let _ = self.with_fd(|fd| istr(fd, abi::TUN_IOC_SET_CARRIER, &mut value).map_err(DeviceError::Io));
+    }
     fn close(&self) {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;

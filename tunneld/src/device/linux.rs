@@ -26,6 +26,8 @@ use super::{Device, DeviceError, Mode};
 
 /// `TUNSETIFF = _IOW('T', 202, int)` (linux/if_tun.h).
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+/// `TUNSETCARRIER = _IOW('T', 226, int)` (linux/if_tun.h, Linux 5.0+).
+const TUNSETCARRIER: libc::c_ulong = 0x4004_54e2;
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_TAP: libc::c_short = 0x0002;
 const IFF_NO_PI: libc::c_short = 0x1000;
@@ -169,6 +171,26 @@ impl Device for LinuxTun {
             }
         }
     }
+    fn try_read_packet(&self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(DeviceError::Closed);
+        }
+        let guard = self.fd.read().unwrap_or_else(|e| e.into_inner());
+        let Some(fd) = guard.as_ref().map(AsRawFd::as_raw_fd) else {
+            return Err(DeviceError::Closed);
+        };
+        // SAFETY: buf is valid for buf.len() bytes; the read lock keeps
+        // fd open for the call.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+            _ => Err(DeviceError::Io(e)),
+        }
+    }
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError> {
         loop {
             if self.closed.load(Ordering::SeqCst) {
@@ -190,6 +212,15 @@ impl Device for LinuxTun {
                 io::ErrorKind::Interrupted => {}
                 _ => return Err(DeviceError::Io(e)),
             }
+        }
+    }
+    fn set_carrier(&self, up: bool) {
+        let guard = self.fd.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(fd) = guard.as_ref() {
+            let on: libc::c_int = i32::from(up);
+            // SAFETY: TUNSETCARRIER reads one int; older kernels fail with
+            // EINVAL, which leaves the carrier as it was (up).
+            let _ = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETCARRIER, &on as *const libc::c_int) };
         }
     }
     fn close(&self) {

@@ -17,6 +17,7 @@ pub struct MemoryDevice {
     from_stack: Mutex<Receiver<Vec<u8>>>,
     to_stack: SyncSender<Vec<u8>>,
     closed: AtomicBool,
+    carrier: AtomicBool,
 }
 
 /// The stack's side: send packets into the link, receive what the
@@ -38,8 +39,14 @@ impl MemoryDevice {
             from_stack: Mutex::new(from_stack),
             to_stack,
             closed: AtomicBool::new(false),
+            carrier: AtomicBool::new(true),
         };
         (dev, MemoryPort { to_daemon, from_daemon })
+    }
+
+    /// The carrier as the daemon last set it (up until it says).
+    pub fn carrier(&self) -> bool {
+        self.carrier.load(Ordering::SeqCst)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -90,6 +97,9 @@ impl Device for MemoryDevice {
                 Err(TrySendError::Disconnected(_)) => return Err(DeviceError::Gone("the stack side hung up".into())),
             }
         }
+    }
+    fn set_carrier(&self, up: bool) {
+        self.carrier.store(up, Ordering::SeqCst);
     }
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);

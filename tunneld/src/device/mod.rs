@@ -94,7 +94,9 @@ impl fmt::Display for DeviceError {
 }
 
 /// One attached tun/tap link.  All methods are blocking and may be
-/// called from different threads at once (one reader, one writer).
+/// called from different threads at once: one reader, and writers (the
+/// writer thread for packets that came over TLS, a UDP session's
+/// receiving thread, [`crate::fastpath`]); each write is one packet.
 pub trait Device: Send + Sync + 'static {
     /// The link's name.
     fn name(&self) -> &str;
@@ -110,6 +112,15 @@ pub trait Device: Send + Sync + 'static {
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError>;
     /// Detach from the link and wake a blocked reader.  Idempotent.
     fn close(&self);
+    /// Report the peer's liveness as the link's carrier (up while a
+    /// session is up).  Backends without a carrier control ignore it.
+    fn set_carrier(&self, _up: bool) {}
+    /// A packet if one is queued now, without waiting (None: nothing
+    /// queued, or the backend cannot tell).  Lets the reader take a
+    /// burst and send it with one system call.
+    fn try_read_packet(&self, _buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        Ok(None)
+    }
 }
 
 /// What the device's reader thread hands to the daemon.
@@ -123,6 +134,9 @@ pub(crate) struct DeviceIo {
     pub from_device: mpsc::Receiver<FromDevice>,
     /// Packets to write to the link.
     pub to_device: mpsc::Sender<Vec<u8>>,
+    /// While a UDP session is up: where the reader thread seals and
+    /// sends each packet itself ([`crate::fastpath`]).
+    pub fast_tx: crate::fastpath::TxSlot,
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
 }
@@ -133,17 +147,39 @@ impl DeviceIo {
         let (in_tx, in_rx) = mpsc::channel::<FromDevice>(depth);
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(depth);
         let name = device.name().to_string();
+        let fast_tx = crate::fastpath::TxSlot::default();
         let reader = {
             let device = device.clone();
             let counters = counters.clone();
+            let fast = fast_tx.clone();
             std::thread::Builder::new().name(format!("tunneld-{name}-rd")).spawn(move || {
-                let mut buf = vec![0u8; device.mode().max_packet(device.mtu()).max(65_535 + 18)];
+                let size = device.mode().max_packet(device.mtu()).max(65_535 + 18);
+                let mut buf = vec![0u8; size];
+                // A burst: the packet just read and those queued behind it.
+                let mut burst: Vec<Vec<u8>> = Vec::new();
+                let mut lens: Vec<usize> = Vec::new();
                 let mut reported = 0u32;
                 loop {
                     match device.read_packet(&mut buf) {
                         Ok(n) => {
-                            let packet = buf.get(..n).map(<[u8]>::to_vec).unwrap_or_default();
-                            if in_tx.blocking_send(Ok(packet)).is_err() {
+                            let packet = buf.get(..n).unwrap_or_default();
+                            if let Some(tx) = fast.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                                lens.clear();
+                                while lens.len() + 1 < crate::batch::BATCH {
+                                    if burst.len() <= lens.len() {
+                                        burst.push(vec![0u8; size]);
+                                    }
+                                    let Some(b) = burst.get_mut(lens.len()) else { break };
+                                    match device.try_read_packet(b) {
+                                        Ok(Some(m)) => lens.push(m),
+                                        _ => break,
+                                    }
+                                }
+                                let more = burst.iter().zip(&lens).map(|(b, &m)| b.get(..m).unwrap_or_default());
+                                tx.send_burst(std::iter::once(packet).chain(more));
+                                continue;
+                            }
+                            if in_tx.blocking_send(Ok(packet.to_vec())).is_err() {
                                 return;
                             }
                         }
@@ -156,7 +192,7 @@ impl DeviceIo {
                             counters.add(&counters.device_read_errors, 1);
                             if reported < 10 {
                                 reported += 1;
-                                log::warn!("link {}: read failed: {e}", device.name());
+                                tracing::warn!("link {}: read failed: {e}", device.name());
                             }
                             // Do not spin on a persistent error.
                             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -180,18 +216,19 @@ impl DeviceIo {
                             counters.add(&counters.device_write_errors, 1);
                             if reported < 10 {
                                 reported += 1;
-                                log::warn!("link {}: write of a {}-byte packet failed: {e}", device.name(), packet.len());
+                                tracing::warn!("link {}: write of a {}-byte packet failed: {e}", device.name(), packet.len());
                             }
                         }
                     }
                 }
             })?
         };
-        Ok(DeviceIo { device, from_device: in_rx, to_device: out_tx, reader: Some(reader), writer: Some(writer) })
+        Ok(DeviceIo { device, from_device: in_rx, to_device: out_tx, fast_tx, reader: Some(reader), writer: Some(writer) })
     }
 
     /// Close the device (detaching the link) and join both threads.
     pub fn stop(mut self) {
+        *self.fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.device.close();
         self.from_device.close();
         // Unblock a reader waiting for room in the channel.

@@ -96,6 +96,12 @@ impl Device for SimDevice {
             Err(e) => Err(DeviceError::Io(std::io::Error::other(format!("write: illumos errno {e}")))),
         }
     }
+    fn set_carrier(&self, up: bool) {
+        // TUN_IOC_SET_CARRIER on the queue: a u32, 1 on, 0 off.
+        if self.stream.is_open() {
+            let _ = self.stream.ioctl_istr(abi::TUN_IOC_SET_CARRIER, &u32::from(up).to_ne_bytes());
+        }
+    }
     fn close(&self) {
         if self.stream.is_open() {
             // Detach first, as the daemon does on illumos; closing alone

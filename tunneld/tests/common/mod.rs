@@ -3,13 +3,18 @@
 //! files, packets.
 #![allow(dead_code)]
 
+mod instance;
+#[allow(unused_imports)]
+pub use instance::*;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// A directory with two CAs and certificates signed by each:
-/// `ca.crt`, `server.{crt,key}`, `client.{crt,key}` (signed by `ca`),
+/// `ca.crt`, `server.{crt,key}`, `client.{crt,key}`, `client2.{crt,key}`,
+/// `revoked.{crt,key}` (signed by `ca`; `ca.crl` revokes `revoked`),
 /// `other-ca.crt`, `rogue-server.{crt,key}`, `rogue-client.{crt,key}`
 /// (signed by `other-ca`).
 pub struct Pki {
@@ -31,20 +36,53 @@ fn make_ca(dir: &Path, file: &str, cn: &str) -> Issuer<'static, KeyPair> {
 }
 
 fn make_leaf(dir: &Path, base: &str, cn: &str, issuer: &Issuer<'_, KeyPair>) {
+    make_leaf_serial(dir, base, cn, issuer, 100);
+}
+
+fn make_leaf_serial(dir: &Path, base: &str, cn: &str, issuer: &Issuer<'_, KeyPair>, serial: u64) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
     params.distinguished_name.push(DnType::CommonName, cn);
+    params.serial_number = Some(rcgen::SerialNumber::from(serial));
     let cert = params.signed_by(&key, issuer).unwrap();
     write(dir, &format!("{base}.crt"), &cert.pem());
     write(dir, &format!("{base}.key"), &key.serialize_pem());
+}
+
+fn make_expired(dir: &Path, issuer: &Issuer<'_, KeyPair>) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "expired");
+    params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    let cert = params.signed_by(&key, issuer).unwrap();
+    write(dir, "expired.crt", &cert.pem());
+    write(dir, "expired.key", &key.serialize_pem());
 }
 
 impl Pki {
     pub fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let ca = make_ca(dir.path(), "ca.crt", "tunneld test CA");
-        make_leaf(dir.path(), "server", "server", &ca);
-        make_leaf(dir.path(), "client", "client", &ca);
+        make_leaf_serial(dir.path(), "server", "server", &ca, 1);
+        make_leaf_serial(dir.path(), "client", "client", &ca, 2);
+        make_leaf_serial(dir.path(), "client2", "client2", &ca, 3);
+        make_leaf_serial(dir.path(), "revoked", "revoked", &ca, 4);
+        make_expired(dir.path(), &ca);
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2020, 1, 1),
+            next_update: rcgen::date_time_ymd(2099, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from(4u64),
+                revocation_time: rcgen::date_time_ymd(2021, 1, 1),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            }],
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        write(dir.path(), "ca.crl", &crl.signed_by(&ca).unwrap().pem().unwrap());
         let other = make_ca(dir.path(), "other-ca.crt", "some other CA");
         make_leaf(dir.path(), "rogue-server", "rogue server", &other);
         make_leaf(dir.path(), "rogue-client", "rogue client", &other);

@@ -200,6 +200,7 @@ pub(crate) fn mac_disable(host: &Arc<HostShared>, mh: MacHandle) -> Result<(), E
 #[track_caller]
 pub(crate) fn mac_unregister(host: &Arc<HostShared>, mh: MacHandle) -> Result<(), Errno> {
     crate::context::check_may_block(host, "mac_unregister (waits for mac's users)");
+    host.injected(crate::faults::Fault::MacUnregister)?;
     let m = lookup_handle(host, mh, "mac_unregister").ok_or(EINVAL)?;
     {
         let mut st = lock(&m.st);

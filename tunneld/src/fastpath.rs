@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The UDP data path off the async runtime: packets are sealed and sent
+//! by the thread that read them from the link, and datagrams are
+//! received (`recvmmsg`), opened and written to the link by a thread of
+//! the session — no channel hop, no task wake-up per packet.
+//!
+//! [`TxPath`] lives in a slot ([`TxSlot`]) the device reader thread
+//! looks into for every packet: while a UDP session is up the slot
+//! holds the session's sealer and socket, otherwise packets go to the
+//! daemon's channel as before.  Keepalives are sealed through the same
+//! slot, so one sealer numbers every datagram.  [`spawn_rx`] starts the
+//! receiving thread; it stops when its flag is set (it looks every
+//! [`POLL_MS`]) and reports a link that went away through `done`.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::batch::RecvBatch;
+use crate::counters::Counters;
+use crate::data::{self, Opener, Reject, Sealer, TYPE_DATA, TYPE_KEEPALIVE};
+use crate::device::{Device, DeviceError, Mode};
+use crate::frame;
+
+/// How often the receiving thread looks at its stop flag.
+pub(crate) const POLL_MS: libc::c_int = 100;
+/// Packets a server holds while it does not know the client's address
+/// yet (the client's first datagram follows the hello at once).
+pub(crate) const PENDING_MAX: usize = 256;
+/// Log at most this many bad datagrams per session (all are counted).
+const BAD_LOG_LIMIT: u32 = 5;
+
+/// The sending side of a UDP session.
+pub(crate) struct TxPath {
+    pub sealer: Sealer,
+    pub sock: Arc<UdpSocket>,
+    /// A client's socket is connected; a server sends to `peer`.
+    pub connected: bool,
+    pub peer: Arc<Mutex<Option<SocketAddr>>>,
+    pub counters: Arc<Counters>,
+    /// Milliseconds after `base` of the last datagram sent.
+    pub last_tx: Arc<AtomicU64>,
+    pub base: Instant,
+    pub label: String,
+    pub out: Vec<u8>,
+    /// Packets read before the client's address was known.
+    pub pending: Vec<Vec<u8>>,
+    /// Sealed datagrams of a burst.
+    pub outs: Vec<Vec<u8>>,
+}
+
+/// Where the device reader thread finds the current UDP session.
+pub(crate) type TxSlot = Arc<Mutex<Option<TxPath>>>;
+
+impl TxPath {
+    /// Seal and send a packet (`TYPE_DATA`) or a keepalive; counted.
+    pub fn send(&mut self, kind: u8, payload: &[u8]) {
+        let c = &self.counters;
+        let to = if self.connected { None } else { *self.peer.lock().unwrap_or_else(|e| e.into_inner()) };
+        if !self.connected && to.is_none() {
+            // The client's address is not known until its first datagram
+            // arrives (it sends one at once): hold a few packets for it.
+            if kind == TYPE_DATA {
+                if self.pending.len() < PENDING_MAX {
+                    self.pending.push(payload.to_vec());
+                } else {
+                    c.add(&c.tx_dropped_no_peer, 1);
+                }
+            }
+            return;
+        }
+        if self.sealer.seal(kind, payload, &mut self.out) {
+            c.add(&c.rekeys, 1);
+            tracing::debug!("peer {}: sending under key epoch {}", self.label, self.sealer.epoch());
+        }
+        match send_blocking(self.sock.as_raw_fd(), &self.out, to) {
+            Ok(()) => {
+                self.last_tx.store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+                if kind == TYPE_DATA {
+                    c.add(&c.tx_packets, 1);
+                    c.add(&c.tx_bytes, payload.len() as u64);
+                } else {
+                    c.add(&c.keepalives_sent, 1);
+                }
+            }
+            Err(e) => {
+                c.add(&c.send_errors, 1);
+                tracing::debug!("peer {}: UDP send of {} bytes failed: {e}", self.label, self.out.len());
+            }
+        }
+    }
+}
+
+impl TxPath {
+    /// Seal and send a burst of packets read together: one `sendmmsg(2)`
+    /// on Linux for all of them.
+    pub fn send_burst<'p>(&mut self, packets: impl Iterator<Item = &'p [u8]>) {
+        let c = self.counters.clone();
+        let to = if self.connected { None } else { *self.peer.lock().unwrap_or_else(|e| e.into_inner()) };
+        if !self.connected && to.is_none() {
+            for p in packets {
+                self.send(TYPE_DATA, p);
+            }
+            return;
+        }
+        let (mut n, mut bytes) = (0usize, 0u64);
+        for p in packets {
+            if self.outs.len() <= n {
+                self.outs.push(Vec::with_capacity(p.len() + data::OVERHEAD));
+            }
+            let Some(out) = self.outs.get_mut(n) else { break };
+            if self.sealer.seal(TYPE_DATA, p, out) {
+                c.add(&c.rekeys, 1);
+                tracing::debug!("peer {}: sending under key epoch {}", self.label, self.sealer.epoch());
+            }
+            n += 1;
+            bytes += p.len() as u64;
+        }
+        let datagrams = self.outs.get(..n).unwrap_or_default();
+        let failed = send_many(self.sock.as_raw_fd(), datagrams, to);
+        if failed > 0 {
+            c.add(&c.send_errors, failed as u64);
+        }
+        self.last_tx.store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+        c.add(&c.tx_packets, (n - failed) as u64);
+        c.add(&c.tx_bytes, bytes);
+    }
+
+    /// Send the packets held for a client whose address just became known.
+    pub fn flush_pending(&mut self) {
+        for p in std::mem::take(&mut self.pending) {
+            self.send(TYPE_DATA, &p);
+        }
+    }
+}
+
+/// Send one datagram on a non-blocking socket, waiting in poll(2) while
+/// it is full.
+fn send_blocking(fd: RawFd, buf: &[u8], to: Option<SocketAddr>) -> io::Result<()> {
+    let name = to.map(socket2::SockAddr::from);
+    loop {
+        let (ptr, len) = match &name {
+            Some(a) => (a.as_ptr().cast::<libc::sockaddr>(), a.len()),
+            None => (std::ptr::null(), 0),
+        };
+        // SAFETY: buf is valid for its length; ptr/len describe `name`
+        // (or are null/0 on a connected socket), alive for the call.
+        let r = unsafe { libc::sendto(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_DONTWAIT, ptr, len) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock => {
+                let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                // SAFETY: one pollfd, valid for the call.
+                unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Send `datagrams`, waiting in poll(2) while the socket is full; how
+/// many the kernel refused.
+fn send_many(fd: RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> usize {
+    let (mut next, mut failed) = (0, 0);
+    while next < datagrams.len() {
+        match crate::batch::send_fd(fd, datagrams.get(next..).unwrap_or_default(), to) {
+            Ok(n) => next += n.max(1),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                // SAFETY: one pollfd, valid for the call.
+                unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
+            }
+            Err(e) => {
+                tracing::debug!("UDP send failed: {e}");
+                next += 1;
+                failed += 1;
+            }
+        }
+    }
+    failed
+}
+
+/// What the receiving thread needs.
+pub(crate) struct RxPath {
+    pub sock: Arc<UdpSocket>,
+    pub opener: Opener,
+    pub device: Arc<dyn Device>,
+    pub counters: Arc<Counters>,
+    pub stop: Arc<AtomicBool>,
+    /// Milliseconds after `base` when the peer was last heard from.
+    pub last_heard: Arc<AtomicU64>,
+    pub base: Instant,
+    /// A server learns (and follows) the client's address here.
+    pub peer: Arc<Mutex<Option<SocketAddr>>>,
+    pub learn_peer: bool,
+    /// The sending path, to flush what it held once the address is known.
+    pub slot: TxSlot,
+    pub mode: Mode,
+    pub limit: usize,
+    pub label: String,
+}
+
+/// Start the receiving thread; it sends on `done` why the link failed.
+pub(crate) fn spawn_rx(rx: RxPath, done: tokio::sync::oneshot::Sender<String>) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("tunneld-{}-udp", rx.device.name())).spawn(move || {
+        if let Err(why) = rx_loop(rx) {
+            let _ = done.send(why);
+        }
+    })
+}
+
+fn rx_loop(mut rx: RxPath) -> Result<(), String> {
+    let fd = rx.sock.as_raw_fd();
+    let mut batch = RecvBatch::new(frame::MAX_WIRE_PACKET + data::OVERHEAD);
+    let mut logged = 0u32;
+    let c = rx.counters.clone();
+    while !rx.stop.load(Ordering::Relaxed) {
+        let n = match batch.recv_fd(fd) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+                let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+                // SAFETY: one pollfd, valid for the call.
+                unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
+                continue;
+            }
+            Err(e) => {
+                // A connected client socket reports ICMP errors (port
+                // unreachable) here; the watchdog decides.
+                tracing::debug!("peer {}: UDP receive: {e}", rx.label);
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+        };
+        for i in 0..n {
+            let Some((datagram, from)) = batch.get(i) else { continue };
+            let complaint = match rx.opener.open(datagram) {
+                Ok(opened) => {
+                    rx.last_heard.store(rx.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    if opened.rekeyed {
+                        c.add(&c.rekeys, 1);
+                        tracing::debug!("peer {}: receiving under key epoch {}", rx.label, rx.opener.epoch());
+                    }
+                    if rx.learn_peer && let Some(from) = from {
+                        let first = {
+                            let mut known = rx.peer.lock().unwrap_or_else(|e| e.into_inner());
+                            let first = known.is_none();
+                            if *known != Some(from) {
+                                tracing::info!("peer {}: data channel from {from}", rx.label);
+                                *known = Some(from);
+                            }
+                            first
+                        };
+                        // Lock order: slot, then peer (TxPath::send); the
+                        // peer lock is released here.
+                        if first && let Some(tx) = rx.slot.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                            tx.flush_pending();
+                        }
+                    }
+                    if opened.kind == TYPE_KEEPALIVE {
+                        c.add(&c.keepalives_received, 1);
+                        continue;
+                    }
+                    let packet = datagram.get(opened.payload).unwrap_or_default();
+                    if packet.len() > rx.limit {
+                        c.add(&c.rx_oversize, 1);
+                        Some(format!("oversize packet of {} bytes (this link takes at most {})", packet.len(), rx.limit))
+                    } else if let Err(why) = frame::check_packet(rx.mode, packet) {
+                        c.add(&c.rx_malformed, 1);
+                        Some(format!("malformed {}-byte packet: {why}", packet.len()))
+                    } else {
+                        match rx.device.write_packet(packet) {
+                            Ok(()) => {
+                                c.add(&c.rx_packets, 1);
+                                c.add(&c.rx_bytes, packet.len() as u64);
+                            }
+                            Err(DeviceError::Closed) => return Ok(()),
+                            Err(DeviceError::Gone(why)) => return Err(format!("link {}: {why}", rx.device.name())),
+                            Err(DeviceError::Io(e)) => {
+                                c.add(&c.device_write_errors, 1);
+                                tracing::debug!("link {}: write of a {}-byte packet failed: {e}", rx.device.name(), packet.len());
+                            }
+                        }
+                        None
+                    }
+                }
+                Err(reject) => {
+                    let counter = match reject {
+                        Reject::Replayed(_) => &c.rx_replayed,
+                        Reject::Forged => &c.rx_forged,
+                        Reject::Malformed | Reject::OtherSession | Reject::UnknownEpoch => &c.rx_bad_datagram,
+                    };
+                    c.add(counter, 1);
+                    let from = from.map(|a| a.to_string()).unwrap_or_default();
+                    Some(format!("{reject} from {from}"))
+                }
+            };
+            if let Some(what) = complaint
+                && logged < BAD_LOG_LIMIT
+            {
+                logged += 1;
+                let more = if logged == BAD_LOG_LIMIT { " (further ones are only counted)" } else { "" };
+                tracing::warn!("peer {}: {what}; dropped{more}", rx.label);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: MPL-2.0
+//! One session with the peer: packets both ways over the negotiated
+//! transport, keepalives, and the dead-peer watchdog.
+//!
+//! **UDP** (the default): link -> peer packets are sealed
+//! ([`crate::data::Sealer`]) and sent as datagrams; datagrams are opened
+//! ([`crate::data::Opener`]: header, replay window, authentication),
+//! checked against the link (size, mode) and written to it.  The TLS
+//! stream stays open as the control channel: its end ends the session.
+//! A server learns the client's UDP address from the first datagram
+//! that authenticates (and follows it when it changes: NAT rebinding).
+//!
+//! **TCP**: packets are frames inside the TLS stream ([`crate::frame`]).
+//!
+//! **Liveness**, both transports: after `keepalive` without sending, a
+//! keepalive goes out; anything authentic from the peer (packet or
+//! keepalive) resets the watchdog; after `dead_peer` of silence the
+//! session ends as dead (the client then reconnects with backoff).
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_rustls::TlsStream;
+
+use crate::counters::Counters;
+use crate::data::{self, Opener, Sealer, TYPE_DATA, TYPE_KEEPALIVE};
+use crate::device::{Device, FromDevice, Mode};
+use crate::fastpath::{self, RxPath, TxPath, TxSlot};
+use crate::frame::{self, FRAME_ALIVE, Frame, StreamError};
+use crate::hello::{Negotiated, Transport};
+
+/// Log at most this many bad frames or datagrams per session (all are counted).
+const BAD_LOG_LIMIT: u32 = 5;
+/// How long a TLS close_notify may take at shutdown.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Most packets written between two flushes of the TLS stream.
+const WRITE_BATCH: usize = 64;
+const SOCKET_BUFFER: usize = 256 * 1024;
+/// Receive buffer for one datagram: the largest packet plus overhead.
+const DATAGRAM_BUFFER: usize = frame::MAX_WIRE_PACKET + data::OVERHEAD;
+
+/// An authenticated, negotiated connection to the peer.
+pub(crate) struct Conn {
+    pub stream: TlsStream<TcpStream>,
+    /// How logs name the peer: its identity and address.
+    pub peer: String,
+    pub negotiated: Negotiated,
+    /// Client: its own UDP socket, connected to the server's data port.
+    pub udp: Option<Arc<UdpSocket>>,
+}
+
+/// How a session ended.
+pub(crate) enum End {
+    Shutdown,
+    Replaced(Box<Conn>),
+    DeviceFailed(String),
+    Peer(String),
+}
+
+/// What a session needs besides the connection.
+pub(crate) struct Link<'a> {
+    pub from_device: &'a mut mpsc::Receiver<FromDevice>,
+    pub to_device: &'a mpsc::Sender<Vec<u8>>,
+    pub counters: &'a Counters,
+    pub mode: Mode,
+    /// The longest packet the link takes.
+    pub limit: usize,
+    pub keepalive: Duration,
+    pub dead_peer: Duration,
+    pub rekey: data::RekeyPolicy,
+    /// Server: the shared data socket.
+    pub server_udp: Option<&'a Arc<UdpSocket>>,
+    /// The device reader thread's slot for the UDP sending path.
+    pub fast_tx: &'a TxSlot,
+    pub device: &'a Arc<dyn Device>,
+    /// `counters`, shareable with the data-path threads.
+    pub shared: &'a Arc<Counters>,
+}
+
+/// The link's side of packets from the peer.
+struct Sink<'a> {
+    to_device: &'a mpsc::Sender<Vec<u8>>,
+    counters: &'a Counters,
+    mode: Mode,
+    limit: usize,
+}
+
+/// Rate-limited logging of bad input from the peer.
+struct BadInput<'a> {
+    peer: &'a str,
+    logged: u32,
+}
+
+impl BadInput<'_> {
+    fn note(&mut self, what: &str) {
+        if self.logged < BAD_LOG_LIMIT {
+            self.logged += 1;
+            let more = if self.logged == BAD_LOG_LIMIT { " (further ones are only counted)" } else { "" };
+            tracing::warn!("peer {}: {what}; dropped{more}", self.peer);
+        }
+    }
+}
+
+/// Milliseconds since `base`, for the last-heard clock.
+fn since(base: Instant) -> u64 {
+    base.elapsed().as_millis() as u64
+}
+
+/// Check a packet from the peer and hand it to the link.  Err: the
+/// link's writer is gone.
+async fn deliver(link: &Sink<'_>, bad: &Mutex<BadInput<'_>>, packet: &[u8]) -> Result<(), End> {
+    let counters = link.counters;
+    let complaint = if packet.len() > link.limit {
+        counters.add(&counters.rx_oversize, 1);
+        Some(format!("oversize packet of {} bytes (this link takes at most {})", packet.len(), link.limit))
+    } else if let Err(why) = frame::check_packet(link.mode, packet) {
+        counters.add(&counters.rx_malformed, 1);
+        Some(format!("malformed {}-byte packet: {why}", packet.len()))
+    } else {
+        None
+    };
+    match complaint {
+        Some(c) => {
+            bad.lock().unwrap_or_else(|e| e.into_inner()).note(&c);
+            Ok(())
+        }
+        None => link.to_device.send(packet.to_vec()).await.map_err(|_| End::DeviceFailed("the device writer stopped".into())),
+    }
+}
+
+pub(crate) async fn run(
+    conn: Conn,
+    link: Link<'_>,
+    newer: Option<&mut mpsc::Receiver<Conn>>,
+    stop: &mut watch::Receiver<bool>,
+) -> End {
+    let Conn { stream, peer, negotiated, udp } = conn;
+    let Link { from_device, to_device, counters, mode, limit, keepalive, dead_peer, rekey, server_udp, fast_tx, device, shared } =
+        link;
+    let sink = Sink { to_device, counters, mode, limit };
+    let (rd, wr) = tokio::io::split(stream);
+    let mut rd = BufReader::with_capacity(SOCKET_BUFFER, rd);
+    let mut wr = BufWriter::with_capacity(SOCKET_BUFFER, wr);
+    let base_std = std::time::Instant::now();
+    let base = Instant::from_std(base_std);
+    // Milliseconds after `base` when the peer was last heard from, and
+    // when we last sent a datagram.
+    let last_heard = Arc::new(AtomicU64::new(0));
+    let last_tx = Arc::new(AtomicU64::new(0));
+    let bad = Mutex::new(BadInput { peer: &peer, logged: 0 });
+
+    // UDP: the data path runs on threads (crate::fastpath); the session
+    // installs it here and takes it down when it ends.
+    let is_client = udp.is_some();
+    let data_socket = match (negotiated.transport, &udp, server_udp) {
+        (Transport::Udp, Some(s), _) => Some(s.clone()),
+        (Transport::Udp, None, Some(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let mut receiver = None;
+    if let Some(sock) = &data_socket {
+        let udp_peer = Arc::new(Mutex::new(None));
+        *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(TxPath {
+            sealer: Sealer::new(negotiated.cipher, negotiated.tx_seed, negotiated.peer_index, rekey),
+            sock: sock.clone(),
+            connected: is_client,
+            peer: udp_peer.clone(),
+            counters: shared.clone(),
+            last_tx: last_tx.clone(),
+            base: base_std,
+            label: peer.clone(),
+            out: Vec::with_capacity(DATAGRAM_BUFFER),
+            pending: Vec::new(),
+            outs: Vec::new(),
+        });
+        let rx_stop = Arc::new(AtomicBool::new(false));
+        let (done_tx, done_rx) = oneshot::channel();
+        let rx = RxPath {
+            sock: sock.clone(),
+            opener: Opener::new(negotiated.cipher, negotiated.rx_seed, negotiated.index),
+            device: device.clone(),
+            counters: shared.clone(),
+            stop: rx_stop.clone(),
+            last_heard: last_heard.clone(),
+            base: base_std,
+            peer: udp_peer,
+            learn_peer: !is_client,
+            slot: fast_tx.clone(),
+            mode,
+            limit,
+            label: peer.clone(),
+        };
+        match fastpath::spawn_rx(rx, done_tx) {
+            Ok(thread) => receiver = Some((thread, done_rx, rx_stop)),
+            Err(e) => {
+                *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                return End::DeviceFailed(format!("cannot start the UDP receiving thread: {e}"));
+            }
+        }
+    }
+    let udp_mode = receiver.is_some();
+    let via_slot = |kind: u8, payload: &[u8]| {
+        if let Some(tx) = fast_tx.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            tx.send(kind, payload);
+        }
+    };
+
+    let to_peer = async {
+        // A UDP client's first keepalive goes out at once: it tells the
+        // server our UDP address.
+        let mut next_keepalive = if is_client && udp_mode { Instant::now() } else { Instant::now() + keepalive };
+        loop {
+            let msg = tokio::select! {
+                m = from_device.recv() => Some(m),
+                _ = tokio::time::sleep_until(next_keepalive) => None,
+            };
+            let mut msg = match msg {
+                Some(m) => Some(m),
+                None if udp_mode => {
+                    // Only after keepalive of silence: the reader thread
+                    // sends packets without passing by here.
+                    let idle = since(base).saturating_sub(last_tx.load(Ordering::Relaxed));
+                    if idle >= keepalive.as_millis() as u64 || next_keepalive <= base + keepalive {
+                        via_slot(TYPE_KEEPALIVE, &[]);
+                    }
+                    next_keepalive = base + Duration::from_millis(last_tx.load(Ordering::Relaxed)) + keepalive;
+                    if next_keepalive <= Instant::now() {
+                        next_keepalive = Instant::now() + keepalive;
+                    }
+                    continue;
+                }
+                None => {
+                    counters.add(&counters.keepalives_sent, 1);
+                    if let Err(e) = async {
+                        wr.write_all(&frame::control(FRAME_ALIVE, &[])).await?;
+                        wr.flush().await
+                    }
+                    .await
+                    {
+                        return End::Peer(format!("sending failed: {e}"));
+                    }
+                    next_keepalive = Instant::now() + keepalive;
+                    continue;
+                }
+            };
+            let mut burst = 0usize;
+            while let Some(m) = msg.take() {
+                let packet = match m {
+                    None => return End::DeviceFailed("the device reader stopped".into()),
+                    Some(Err(e)) => return End::DeviceFailed(e),
+                    Some(Ok(p)) => p,
+                };
+                if udp_mode {
+                    // Read before the fast path was installed.
+                    via_slot(TYPE_DATA, &packet);
+                } else {
+                    let head = frame::header(packet.len());
+                    if let Err(e) = async {
+                        wr.write_all(&head).await?;
+                        wr.write_all(&packet).await
+                    }
+                    .await
+                    {
+                        return End::Peer(format!("sending failed: {e}"));
+                    }
+                    counters.add(&counters.tx_packets, 1);
+                    counters.add(&counters.tx_bytes, packet.len() as u64);
+                }
+                burst += 1;
+                if burst < WRITE_BATCH {
+                    msg = from_device.try_recv().ok().map(Some);
+                }
+            }
+            if !udp_mode {
+                if let Err(e) = wr.flush().await {
+                    return End::Peer(format!("sending failed: {e}"));
+                }
+                next_keepalive = Instant::now() + keepalive;
+            }
+        }
+    };
+
+    let from_tls = async {
+        loop {
+            match frame::read_frame(&mut rd, mode, limit).await {
+                Ok(Frame::Packet(p)) => {
+                    last_heard.store(since(base), Ordering::Relaxed);
+                    if let Err(end) = deliver(&sink, &bad, &p).await {
+                        return end;
+                    }
+                }
+                Ok(Frame::Control { kind: FRAME_ALIVE, .. }) => {
+                    last_heard.store(since(base), Ordering::Relaxed);
+                    counters.add(&counters.keepalives_received, 1);
+                }
+                Ok(Frame::Control { kind, .. }) => {
+                    counters.add(&counters.rx_garbage, 1);
+                    return End::Peer(format!("peer sent an unexpected control frame 0x{kind:02x}; connection dropped"));
+                }
+                Ok(Frame::Oversize { len, limit }) => {
+                    counters.add(&counters.rx_oversize, 1);
+                    bad.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .note(&format!("oversize frame of {len} bytes (this link takes at most {limit})"));
+                }
+                Ok(Frame::Malformed { len, why }) => {
+                    counters.add(&counters.rx_malformed, 1);
+                    bad.lock().unwrap_or_else(|e| e.into_inner()).note(&format!("malformed {len}-byte frame: {why}"));
+                }
+                Ok(Frame::End) => return End::Peer("the peer closed the connection".into()),
+                Err(StreamError::Garbage(why)) => {
+                    counters.add(&counters.rx_garbage, 1);
+                    return End::Peer(format!("peer sent garbage ({why}); connection dropped"));
+                }
+                Err(StreamError::Io(e)) => return End::Peer(format!("connection lost: {e}")),
+            }
+        }
+    };
+
+    // The UDP receiving thread only reports a link that went away.
+    let (thread, done, rx_stop) = match receiver {
+        Some((t, d, s)) => (Some(t), Some(d), Some(s)),
+        None => (None, None, None),
+    };
+    let from_udp = async {
+        match done {
+            Some(d) => match d.await {
+                Ok(why) => End::DeviceFailed(why),
+                Err(_) => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    };
+
+    let watchdog = async {
+        loop {
+            let heard = Duration::from_millis(last_heard.load(Ordering::Relaxed));
+            let deadline = base + heard + dead_peer;
+            if Instant::now() >= deadline {
+                counters.add(&counters.dead_peer_timeouts, 1);
+                return End::Peer(format!(
+                    "nothing heard from the peer for {:.1}s: presumed dead",
+                    dead_peer.as_secs_f64()
+                ));
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    };
+
+    let replaced = async {
+        match newer {
+            Some(rx) => match rx.recv().await {
+                Some(c) => c,
+                None => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    };
+
+    let end = tokio::select! {
+        e = to_peer => e,
+        e = from_tls => e,
+        e = from_udp => e,
+        e = watchdog => e,
+        c = replaced => End::Replaced(Box::new(c)),
+        _ = wait_stop(stop) => End::Shutdown,
+    };
+    // Take the UDP path down before anything else uses the socket.
+    *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    if let (Some(thread), Some(flag)) = (thread, rx_stop) {
+        flag.store(true, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    // close_notify, then FIN, so the peer sees a clean end (a dead
+    // peer's socket just times out).
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
+    })
+    .await;
+    end
+}
+
+pub(crate) async fn wait_stop(stop: &mut watch::Receiver<bool>) {
+    // An Err means the sender is gone, which only happens after it sent.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
