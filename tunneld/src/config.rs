@@ -24,6 +24,7 @@
 //! cn = "site-b.example.org"        # [[peer]], any certificate of the CA
 //! # dns = "site-b.example.org"
 //! # pin = "sha256:<64 hex digits>" # SHA-256 of the SubjectPublicKeyInfo
+//! # addresses = ["10.9.0.2/32"]   # server: the peer's tunnel addresses
 //!
 //! [link]
 //! name = "vpn0"                    # the tun/tap link

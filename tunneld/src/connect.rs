@@ -69,14 +69,14 @@ pub(crate) async fn accept_loop(a: Accept) {
         tokio::spawn(async move {
             let attempt = async {
                 let mut stream = acceptor.accept(tcp).await.map_err(|e| format!("TLS handshake failed: {e}"))?;
-                let who = peers.check(stream.get_ref().1.peer_certificates()).map_err(|e| format!("peer refused: {e}"))?;
+                let who = peers.identify(stream.get_ref().1.peer_certificates()).map_err(|e| format!("peer refused: {e}"))?;
                 let agreed = hello::server(&mut stream, udp_port, &ciphers, timeout).await?;
                 let negotiated = agreed.keys(|out, ctx| hello::exporter(stream.get_ref().1, out, ctx))?;
                 Ok::<_, String>((TlsStream::Server(stream), who, negotiated))
             };
             match tokio::time::timeout(timeout, attempt).await {
                 Ok(Ok((stream, who, negotiated))) => {
-                    let conn = Conn { stream, peer: format!("{who} ({addr})"), negotiated, udp: None };
+                    let conn = Conn { stream, peer: format!("{} ({addr})", who.name), identity: who, negotiated, udp: None };
                     let _ = sessions.send(conn).await;
                 }
                 Ok(Err(e)) => refused(&counters, format!("refused connection from {addr}: {e}")),
@@ -111,7 +111,7 @@ impl Connector {
         let server: SocketAddr = tcp.peer_addr().map_err(|e| format!("TCP connect: {e}"))?;
         let mut stream =
             self.connector.connect(self.server_name.clone(), tcp).await.map_err(|e| format!("TLS handshake: {e}"))?;
-        let who = self.peers.check(stream.get_ref().1.peer_certificates()).map_err(|e| format!("server refused: {e}"))?;
+        let who = self.peers.identify(stream.get_ref().1.peer_certificates()).map_err(|e| format!("server refused: {e}"))?;
         let agreed = hello::client(&mut stream, self.config.transport, &self.config.ciphers, self.config.handshake_timeout).await?;
         let negotiated = agreed.keys(|out, ctx| hello::exporter(stream.get_ref().1, out, ctx))?;
         let udp = match negotiated.transport {
@@ -125,7 +125,9 @@ impl Connector {
             }
             Transport::Tcp => None,
         };
-        Ok(Conn { stream: TlsStream::Client(stream), peer: format!("{who} ({server})"), negotiated, udp })
+        // A client's one route is the server: it takes every packet.
+        let identity = crate::identity::Identity { prefixes: Vec::new(), ..who };
+        Ok(Conn { stream: TlsStream::Client(stream), peer: format!("{} ({server})", identity.name), identity, negotiated, udp })
     }
 
     pub async fn connect(&mut self, counters: &Counters) -> Conn {

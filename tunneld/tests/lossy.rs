@@ -15,8 +15,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,41 +27,6 @@ use tunneld::device::linux::LinuxTun;
 use tunneld::{Counters, Daemon, Mode};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("tunneld-{tag}-{}", std::process::id());
-        let out = Command::new("ip").args(["netns", "add", &name]).output().expect("run ip(8) (iproute2)");
-        assert!(out.status.success(), "cannot create network namespace {name} (root needed): {}", String::from_utf8_lossy(&out.stderr));
-        let ns = Netns(name);
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-    fn path(&self) -> PathBuf {
-        Path::new("/var/run/netns").join(&self.0)
-    }
-    fn ip(&self, args: &[&str]) {
-        let out = Command::new("ip").arg("-n").arg(&self.0).args(args).output().unwrap();
-        assert!(out.status.success(), "ip -n {} {args:?}: {}", self.0, String::from_utf8_lossy(&out.stderr));
-    }
-    /// Run `f` on a thread inside this namespace.
-    fn spawn<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> std::thread::JoinHandle<R> {
-        let file = std::fs::File::open(self.path()).unwrap();
-        std::thread::spawn(move || {
-            // SAFETY: setns on a namespace fd we hold, for this thread only.
-            assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
-            f()
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 /// What the relay did.
 #[derive(Default)]
