@@ -67,7 +67,7 @@ async fn a_client_from_another_ca_is_refused_and_the_server_keeps_serving() {
     rogue.stop().await.unwrap();
 
     let good = Instance::start(&pki.client_toml("client", &server.port_string(), "cli1", "tun", 1500), "cli1", Mode::Tun, 1500).await;
-    assert!(wait_for(|| server.counters.connected_peer().is_some()).await);
+    assert!(wait_for(|| server.counters.connected_peer().is_some() && good.counters.connected_peer().is_some()).await);
     let p = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 1, 100);
     good.port.to_daemon.send(p.clone()).unwrap();
     assert_eq!(recv(&server.port).await, p);
