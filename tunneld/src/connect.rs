@@ -21,9 +21,13 @@ use crate::session::Conn;
 /// Socket buffers of the data socket: room for bursts at line rate.
 pub(crate) const UDP_BUFFER: libc::c_int = 4 << 20;
 
-/// Ask for larger socket buffers (the kernel may cap them).
-pub(crate) fn size_buffers(sock: &UdpSocket) {
+/// Ask for larger socket buffers (the kernel may cap them) and, with
+/// `offload`, for UDP GRO (Linux).
+pub(crate) fn size_buffers(sock: &UdpSocket, offload: bool) {
     use std::os::fd::AsRawFd;
+    if offload {
+        crate::batch::enable_gro(sock.as_raw_fd());
+    }
     for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
         let v: libc::c_int = UDP_BUFFER;
         // SAFETY: setsockopt reads one c_int from &v for the call.
@@ -118,7 +122,7 @@ impl Connector {
             Transport::Udp => {
                 let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|e| format!("{e}"))?;
                 let sock = UdpSocket::bind(local).map_err(|e| format!("UDP socket: {e}"))?;
-                size_buffers(&sock);
+                size_buffers(&sock, self.config.udp_offload);
                 let data = SocketAddr::new(server.ip(), negotiated.udp_port);
                 sock.connect(data).map_err(|e| format!("UDP connect to {data}: {e}"))?;
                 Some(Arc::new(sock))

@@ -58,6 +58,10 @@ pub struct Counters {
     /// Packets from a peer whose source address is not among its
     /// `[[peer]] addresses` (dropped).
     pub rx_wrong_source: AtomicU64,
+    /// Datagrams sent in UDP GSO sends (several cut from one message).
+    pub tx_gso_datagrams: AtomicU64,
+    /// Datagrams received coalesced by UDP GRO (several in one buffer).
+    pub rx_gro_datagrams: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -157,6 +161,8 @@ impl Counters {
             ("send_errors", &self.send_errors),
             ("tx_dropped_queue_full", &self.tx_dropped_queue_full),
             ("rx_wrong_source", &self.rx_wrong_source),
+            ("tx_gso_datagrams", &self.tx_gso_datagrams),
+            ("rx_gro_datagrams", &self.rx_gro_datagrams),
         ]
         .into_iter()
         .map(|(name, c)| (name, Self::get(c)))

@@ -79,7 +79,7 @@ impl Daemon {
                     .await
                     .map_err(|e| Error::new(ErrorKind::Network, format!("cannot listen on {addr}: {e}")))?;
                 let udp = match config.transport {
-                    Transport::Udp => Some(Arc::new(bind_data_socket(&listener, *addr).await?)),
+                    Transport::Udp => Some(Arc::new(bind_data_socket(&listener, *addr, config.udp_offload).await?)),
                     Transport::Tcp => None,
                 };
                 (Some(listener), udp)
@@ -169,6 +169,7 @@ impl Daemon {
             rekey: config.rekey,
             server_udp: udp.clone(),
             queue: config.queue_packets,
+            udp_offload: config.udp_offload,
         };
 
         let outcome = match (tls, listener) {
@@ -221,7 +222,7 @@ impl Daemon {
 
 /// The server's UDP data socket: the listening address and, when free,
 /// the same port number as TCP (an operator opens one port for both).
-async fn bind_data_socket(listener: &TcpListener, configured: SocketAddr) -> Result<UdpSocket, Error> {
+async fn bind_data_socket(listener: &TcpListener, configured: SocketAddr, offload: bool) -> Result<UdpSocket, Error> {
     let tcp = listener.local_addr().map_err(|e| Error::new(ErrorKind::Network, format!("listening socket: {e}")))?;
     let sock = match UdpSocket::bind(tcp) {
         Ok(s) => s,
@@ -230,7 +231,7 @@ async fn bind_data_socket(listener: &TcpListener, configured: SocketAddr) -> Res
             .map_err(|e| Error::new(ErrorKind::Network, format!("cannot bind UDP {configured}: {e}")))?,
         Err(e) => return Err(Error::new(ErrorKind::Network, format!("cannot bind UDP {tcp}: {e}"))),
     };
-    size_buffers(&sock);
+    size_buffers(&sock, offload);
     Ok(sock)
 }
 

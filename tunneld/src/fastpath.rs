@@ -54,6 +54,8 @@ pub(crate) struct TxPath {
     pub pending: Vec<Vec<u8>>,
     /// Sealed datagrams of a burst.
     pub outs: Vec<Vec<u8>>,
+    /// Send runs of equal-size datagrams with UDP GSO (Linux).
+    pub gso: bool,
 }
 
 impl TxPath {
@@ -121,7 +123,8 @@ impl TxPath {
             bytes += p.len() as u64;
         }
         let datagrams = self.outs.get(..n).unwrap_or_default();
-        let failed = send_many(self.sock.as_raw_fd(), datagrams, to);
+        let (failed, segmented) = send_many(self.sock.as_raw_fd(), datagrams, to, self.gso);
+        c.add(&c.tx_gso_datagrams, segmented as u64);
         if failed > 0 {
             c.add(&c.send_errors, failed as u64);
         }
@@ -166,13 +169,16 @@ fn send_blocking(fd: RawFd, buf: &[u8], to: Option<SocketAddr>) -> io::Result<()
     }
 }
 
-/// Send `datagrams`, waiting in poll(2) while the socket is full; how
-/// many the kernel refused.
-fn send_many(fd: RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> usize {
-    let (mut next, mut failed) = (0, 0);
+/// Send `datagrams`, waiting in poll(2) while the socket is full: how
+/// many the kernel refused, and how many went out in UDP GSO sends.
+fn send_many(fd: RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>, gso: bool) -> (usize, usize) {
+    let (mut next, mut failed, mut segmented) = (0, 0, 0);
     while next < datagrams.len() {
-        match crate::batch::send_fd(fd, datagrams.get(next..).unwrap_or_default(), to) {
-            Ok(n) => next += n.max(1),
+        match crate::batch::send_fd(fd, datagrams.get(next..).unwrap_or_default(), to, gso) {
+            Ok(sent) => {
+                next += sent.datagrams.max(1);
+                segmented += sent.segmented;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
@@ -186,7 +192,7 @@ fn send_many(fd: RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> usize 
             }
         }
     }
-    failed
+    (failed, segmented)
 }
 
 /// One session's receiving side, found by the session index that
@@ -288,16 +294,21 @@ fn rx_loop(rx: RxPath) -> Result<(), String> {
             }
         };
         for i in 0..n {
-            let Some((datagram, from)) = batch.get(i) else { continue };
-            let index = datagram.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes);
-            let Some(s) = index.and_then(|i| rx.demux.get(i)) else {
-                c.add(&c.rx_bad_datagram, 1);
-                let from = from.map(|a| a.to_string()).unwrap_or_default();
-                note(&stray_logged, &format!("link {}", rx.device.name()), &format!("datagram of no session from {from}"));
-                continue;
-            };
-            if let Err(why) = receive(&rx, &s, datagram, from) {
-                return why;
+            let Some((buffer, from, seg)) = batch.get(i) else { continue };
+            if buffer.len() > seg {
+                c.add(&c.rx_gro_datagrams, buffer.len().div_ceil(seg) as u64);
+            }
+            for datagram in buffer.chunks_mut(seg) {
+                let index = datagram.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes);
+                let Some(s) = index.and_then(|i| rx.demux.get(i)) else {
+                    c.add(&c.rx_bad_datagram, 1);
+                    let from = from.map(|a| a.to_string()).unwrap_or_default();
+                    note(&stray_logged, &format!("link {}", rx.device.name()), &format!("datagram of no session from {from}"));
+                    continue;
+                };
+                if let Err(why) = receive(&rx, &s, datagram, from) {
+                    return why;
+                }
             }
         }
     }

@@ -90,6 +90,8 @@ pub(crate) struct Env {
     pub server_udp: Option<Arc<UdpSocket>>,
     /// Depth of a TCP session's packet queue.
     pub queue: usize,
+    /// UDP GSO when sending (Linux).
+    pub udp_offload: bool,
 }
 
 /// The link's side of packets from the peer.
@@ -161,7 +163,7 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> End {
     let Conn { stream, peer, identity, negotiated, udp } = conn;
-    let Env { table, demux, to_device, mut failed, counters, device, mode, limit, keepalive, dead_peer, rekey, server_udp, queue } =
+    let Env { table, demux, to_device, mut failed, counters, device, mode, limit, keepalive, dead_peer, rekey, server_udp, queue, udp_offload } =
         env;
     let (rd, wr) = tokio::io::split(stream);
     let mut rd = BufReader::with_capacity(SOCKET_BUFFER, rd);
@@ -198,6 +200,7 @@ pub(crate) async fn run(
                 out: Vec::with_capacity(DATAGRAM_BUFFER),
                 pending: Vec::new(),
                 outs: Vec::new(),
+                gso: udp_offload,
             }),
             None,
         ),

@@ -10,7 +10,7 @@ pub use instance::*;
 mod netns;
 #[cfg(target_os = "linux")]
 #[allow(unused_imports)]
-pub use netns::Netns;
+pub use netns::{Netns, bulk, pattern};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
