@@ -35,6 +35,7 @@ pub mod illumos;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod memory;
+pub mod records;
 #[cfg(feature = "sim")]
 pub mod sim;
 
