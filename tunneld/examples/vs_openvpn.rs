@@ -315,13 +315,13 @@ fn openvpn(a: &Netns, b: &Netns, dir: &Path) -> Daemons {
     Daemons(vec![server, client])
 }
 
-fn tunneld(a: &Netns, b: &Netns, dir: &Path, bin: &Path) -> Daemons {
+fn tunneld(a: &Netns, b: &Netns, dir: &Path, bin: &Path, offload: bool) -> Daemons {
     let write = |role: &str, head: &str| -> PathBuf {
         let p = dir.join(format!("{role}.toml"));
         std::fs::write(
             &p,
             format!(
-                "role = \"{role}\"\n{head}\ncert = \"{role}.crt\"\nkey = \"{role}.key\"\nca = \"ca.crt\"\nciphers = [\"aes-256-gcm\"]\n\n[link]\nname = \"tnl0\"\nmode = \"tun\"\nmtu = {TUN_MTU}\n"
+                "role = \"{role}\"\n{head}\ncert = \"{role}.crt\"\nkey = \"{role}.key\"\nca = \"ca.crt\"\nciphers = [\"aes-256-gcm\"]\nudp_offload = {offload}\n\n[link]\nname = \"tnl0\"\nmode = \"tun\"\nmtu = {TUN_MTU}\n"
             ),
         )
         .unwrap();
@@ -351,7 +351,7 @@ fn measure(name: &str, a: &Netns, b: &Netns, daemons: &Daemons, streams: usize, 
     let c2 = daemons.cpu();
     let per = |cpu: f64, gbit: f64| cpu / (gbit * (secs + 0.5));
     println!(
-        "{name:<8} 1 stream: {g1:6.3} Gbit/s, {:5.2} CPU-s/Gbit | {streams} streams: {gn:6.3} Gbit/s, {:5.2} CPU-s/Gbit",
+        "{name:<28} 1 stream: {g1:6.3} Gbit/s, {:5.2} CPU-s/Gbit | {streams} streams: {gn:6.3} Gbit/s, {:5.2} CPU-s/Gbit",
         per(c1 - c0, g1),
         per(c2 - c1, gn)
     );
@@ -385,11 +385,12 @@ fn main() {
         measure("openvpn", &a, &b, &d, streams, secs);
         drop(d);
     }
-    {
+    // tunneld with UDP GSO/GRO (the default), then without.
+    for (name, offload) in [("tunneld", true), ("tunneld, udp_offload = false", false)] {
         let (a, b) = path();
-        let d = tunneld(&a, &b, dir.path(), &tunneld_bin);
+        let d = tunneld(&a, &b, dir.path(), &tunneld_bin, offload);
         assert!(wait_tunnel(&a), "tunneld tunnel did not come up");
-        measure("tunneld", &a, &b, &d, streams, secs);
+        measure(name, &a, &b, &d, streams, secs);
         drop(d);
     }
 }

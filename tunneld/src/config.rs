@@ -16,6 +16,7 @@
 //! # ciphers = ["aes-256-gcm", "chacha20-poly1305"]  # in order of preference
 //!
 //! # crl = "/etc/tunneld/ca.crl"  # revoked certificates (PEM CRLs)
+//! # udp_offload = true           # Linux: UDP GSO/GRO on the data socket
 //! # advertise_udp_port = 7443     # server behind a port forward: the
 //! #                                # UDP port clients must send to
 //!
@@ -24,6 +25,7 @@
 //! cn = "site-b.example.org"        # [[peer]], any certificate of the CA
 //! # dns = "site-b.example.org"
 //! # pin = "sha256:<64 hex digits>" # SHA-256 of the SubjectPublicKeyInfo
+//! # addresses = ["10.9.0.2/32"]   # server: the peer's tunnel addresses
 //!
 //! [link]
 //! name = "vpn0"                    # the tun/tap link
@@ -129,6 +131,8 @@ pub struct Config {
     /// Server: the UDP port clients are told to send to, when a NAT or
     /// port forward maps it to ours (default: our data socket's port).
     pub advertise_udp_port: Option<u16>,
+    /// Linux: UDP GSO on sending and GRO on receiving (default true).
+    pub udp_offload: bool,
     /// The link's address, applied by the program at start.
     pub address: Option<Cidr>,
     /// Routes through the link (they need `address`).
@@ -172,6 +176,7 @@ struct RawConfig {
     peer: Option<Vec<PeerSpec>>,
     crl: Option<PathBuf>,
     advertise_udp_port: Option<u16>,
+    udp_offload: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -378,6 +383,7 @@ impl Config {
             peers,
             crl: raw.crl.map(resolve),
             advertise_udp_port: raw.advertise_udp_port,
+            udp_offload: raw.udp_offload.unwrap_or(true),
             address,
             routes,
         })

@@ -21,9 +21,13 @@ use crate::session::Conn;
 /// Socket buffers of the data socket: room for bursts at line rate.
 pub(crate) const UDP_BUFFER: libc::c_int = 4 << 20;
 
-/// Ask for larger socket buffers (the kernel may cap them).
-pub(crate) fn size_buffers(sock: &UdpSocket) {
+/// Ask for larger socket buffers (the kernel may cap them) and, with
+/// `offload`, for UDP GRO (Linux).
+pub(crate) fn size_buffers(sock: &UdpSocket, offload: bool) {
     use std::os::fd::AsRawFd;
+    if offload {
+        crate::batch::enable_gro(sock.as_raw_fd());
+    }
     for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
         let v: libc::c_int = UDP_BUFFER;
         // SAFETY: setsockopt reads one c_int from &v for the call.
@@ -69,14 +73,14 @@ pub(crate) async fn accept_loop(a: Accept) {
         tokio::spawn(async move {
             let attempt = async {
                 let mut stream = acceptor.accept(tcp).await.map_err(|e| format!("TLS handshake failed: {e}"))?;
-                let who = peers.check(stream.get_ref().1.peer_certificates()).map_err(|e| format!("peer refused: {e}"))?;
+                let who = peers.identify(stream.get_ref().1.peer_certificates()).map_err(|e| format!("peer refused: {e}"))?;
                 let agreed = hello::server(&mut stream, udp_port, &ciphers, timeout).await?;
                 let negotiated = agreed.keys(|out, ctx| hello::exporter(stream.get_ref().1, out, ctx))?;
                 Ok::<_, String>((TlsStream::Server(stream), who, negotiated))
             };
             match tokio::time::timeout(timeout, attempt).await {
                 Ok(Ok((stream, who, negotiated))) => {
-                    let conn = Conn { stream, peer: format!("{who} ({addr})"), negotiated, udp: None };
+                    let conn = Conn { stream, peer: format!("{} ({addr})", who.name), identity: who, negotiated, udp: None };
                     let _ = sessions.send(conn).await;
                 }
                 Ok(Err(e)) => refused(&counters, format!("refused connection from {addr}: {e}")),
@@ -111,21 +115,23 @@ impl Connector {
         let server: SocketAddr = tcp.peer_addr().map_err(|e| format!("TCP connect: {e}"))?;
         let mut stream =
             self.connector.connect(self.server_name.clone(), tcp).await.map_err(|e| format!("TLS handshake: {e}"))?;
-        let who = self.peers.check(stream.get_ref().1.peer_certificates()).map_err(|e| format!("server refused: {e}"))?;
+        let who = self.peers.identify(stream.get_ref().1.peer_certificates()).map_err(|e| format!("server refused: {e}"))?;
         let agreed = hello::client(&mut stream, self.config.transport, &self.config.ciphers, self.config.handshake_timeout).await?;
         let negotiated = agreed.keys(|out, ctx| hello::exporter(stream.get_ref().1, out, ctx))?;
         let udp = match negotiated.transport {
             Transport::Udp => {
                 let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|e| format!("{e}"))?;
                 let sock = UdpSocket::bind(local).map_err(|e| format!("UDP socket: {e}"))?;
-                size_buffers(&sock);
+                size_buffers(&sock, self.config.udp_offload);
                 let data = SocketAddr::new(server.ip(), negotiated.udp_port);
                 sock.connect(data).map_err(|e| format!("UDP connect to {data}: {e}"))?;
                 Some(Arc::new(sock))
             }
             Transport::Tcp => None,
         };
-        Ok(Conn { stream: TlsStream::Client(stream), peer: format!("{who} ({server})"), negotiated, udp })
+        // A client's one route is the server: it takes every packet.
+        let identity = crate::identity::Identity { prefixes: Vec::new(), ..who };
+        Ok(Conn { stream: TlsStream::Client(stream), peer: format!("{} ({server})", identity.name), identity, negotiated, udp })
     }
 
     pub async fn connect(&mut self, counters: &Counters) -> Conn {

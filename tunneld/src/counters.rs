@@ -52,14 +52,32 @@ pub struct Counters {
     pub dead_peer_timeouts: AtomicU64,
     /// Datagrams the socket refused to send.
     pub send_errors: AtomicU64,
+    /// Packets for a TCP-transport peer whose queue was full while other
+    /// peers were up (dropped rather than stalling them).
+    pub tx_dropped_queue_full: AtomicU64,
+    /// Packets from a peer whose source address is not among its
+    /// `[[peer]] addresses` (dropped).
+    pub rx_wrong_source: AtomicU64,
+    /// Datagrams sent in UDP GSO sends (several cut from one message).
+    pub tx_gso_datagrams: AtomicU64,
+    /// Datagrams received coalesced by UDP GRO (several in one buffer).
+    pub rx_gro_datagrams: AtomicU64,
     state: Mutex<State>,
+}
+
+/// One session that is up.
+#[derive(Debug, Clone)]
+struct SessionInfo {
+    id: u64,
+    peer: String,
+    transport: String,
+    cipher: String,
 }
 
 #[derive(Debug, Default, Clone)]
 struct State {
-    connected_peer: Option<String>,
-    /// Transport and cipher of the current session.
-    session: Option<(String, String)>,
+    /// Sessions up, oldest first.
+    sessions: Vec<SessionInfo>,
     last_error: Option<String>,
 }
 
@@ -77,30 +95,39 @@ impl Counters {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn set_connected(&self, peer: Option<String>) {
-        let mut s = self.state();
-        if peer.is_none() {
-            s.session = None;
-        }
-        s.connected_peer = peer;
+    /// Session `id` with `peer` is up.
+    pub(crate) fn session_up(&self, id: u64, peer: String, transport: String, cipher: String) {
+        self.state().sessions.push(SessionInfo { id, peer, transport, cipher });
     }
 
-    pub(crate) fn set_session(&self, transport: String, cipher: String) {
-        self.state().session = Some((transport, cipher));
+    /// Session `id` ended.
+    pub(crate) fn session_down(&self, id: u64) {
+        self.state().sessions.retain(|s| s.id != id);
     }
 
-    /// Transport and cipher of the current session, if one is up.
+    /// Forget every session (the daemon stopped).
+    pub(crate) fn clear_sessions(&self) {
+        self.state().sessions.clear();
+    }
+
+    /// Transport and cipher of the oldest session up, if one is.
     pub fn session(&self) -> Option<(String, String)> {
-        self.state().session.clone()
+        self.state().sessions.first().map(|s| (s.transport.clone(), s.cipher.clone()))
+    }
+
+    /// The peers of the sessions up, oldest first.
+    pub fn connected_peers(&self) -> Vec<String> {
+        self.state().sessions.iter().map(|s| s.peer.clone()).collect()
     }
 
     pub(crate) fn set_last_error(&self, error: String) {
         self.state().last_error = Some(error);
     }
 
-    /// The peer of the current session, if one is up.
+    /// The peers of the sessions up ("a, b"), if one is up.
     pub fn connected_peer(&self) -> Option<String> {
-        self.state().connected_peer.clone()
+        let peers = self.connected_peers();
+        if peers.is_empty() { None } else { Some(peers.join(", ")) }
     }
 
     /// Why the last session ended or the last attempt failed.
@@ -132,6 +159,10 @@ impl Counters {
             ("keepalives_received", &self.keepalives_received),
             ("dead_peer_timeouts", &self.dead_peer_timeouts),
             ("send_errors", &self.send_errors),
+            ("tx_dropped_queue_full", &self.tx_dropped_queue_full),
+            ("rx_wrong_source", &self.rx_wrong_source),
+            ("tx_gso_datagrams", &self.tx_gso_datagrams),
+            ("rx_gro_datagrams", &self.rx_gro_datagrams),
         ]
         .into_iter()
         .map(|(name, c)| (name, Self::get(c)))
@@ -145,18 +176,23 @@ impl Counters {
         for (name, value) in self.values() {
             counters.insert(name.to_string(), value.into());
         }
-        let (transport, cipher) = match &state.session {
-            Some((t, c)) => (Some(t.clone()), Some(c.clone())),
-            None => (None, None),
-        };
+        let first = state.sessions.first();
+        let peer = (!state.sessions.is_empty())
+            .then(|| state.sessions.iter().map(|s| s.peer.as_str()).collect::<Vec<_>>().join(", "));
+        let sessions: Vec<serde_json::Value> = state
+            .sessions
+            .iter()
+            .map(|s| serde_json::json!({"peer": s.peer, "transport": s.transport, "cipher": s.cipher}))
+            .collect();
         serde_json::json!({
             "link": link,
             "mode": mode,
             "role": role,
-            "state": if state.connected_peer.is_some() { "connected" } else { "waiting" },
-            "peer": state.connected_peer,
-            "transport": transport,
-            "cipher": cipher,
+            "state": if state.sessions.is_empty() { "waiting" } else { "connected" },
+            "peer": peer,
+            "transport": first.map(|s| s.transport.clone()),
+            "cipher": first.map(|s| s.cipher.clone()),
+            "sessions": sessions,
             "last_error": state.last_error,
             "counters": counters,
         })

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The daemon: one link, one peer at a time.
+//! The daemon: one link, its peers' sessions at once.
 //!
 //! # Theory statement
 //!
@@ -10,19 +10,22 @@
 //! ([`DeviceIo`]) and the current session ([`crate::session`]) until
 //! `shutdown` resolves or the link fails.
 //!
-//! **Tasks.**  The run loop owns the device channels and runs one
-//! session at a time.  A server also runs an accept task
-//! ([`crate::connect`]: TLS handshake, peer identity, hello, each
-//! connection in its own task under the handshake timeout) that hands
-//! established sessions over a one-slot channel; a newer session
-//! replaces the current one, so a client that lost its connection
-//! silently can come back at once.  A client connects itself, with
-//! exponential backoff between failed attempts and after dead
-//! sessions.  The status socket, when configured, is one more task.
+//! **Tasks.**  A server runs an accept task ([`crate::connect`]: TLS
+//! handshake, peer identity, hello, each connection in its own task
+//! under the handshake timeout) that hands established sessions over a
+//! channel; [`serve`] runs each as its own task, all at the same time,
+//! each with its route in the [`Table`] (its `[[peer]] addresses`), and
+//! one thread receives every client's datagrams on the data socket
+//! ([`Demux`], by session index).  A newer session of the same
+//! configured peer replaces its older one, so a client that lost its
+//! connection silently can come back at once; other peers' sessions are
+//! not touched.  A client ([`dial`]) connects itself, with exponential
+//! backoff between failed attempts and after dead sessions.  The status
+//! socket, when configured, is one more task.
 //!
-//! **Carrier.**  The link's carrier is up while a session is up and
-//! down otherwise ([`Device::set_carrier`]), so routing on the host
-//! sees a dead peer.
+//! **Carrier.**  The link's carrier is up while at least one session is
+//! up and down otherwise ([`Device::set_carrier`]), so routing on the
+//! host sees a dead peer.
 //!
 //! **Invariants.**  Nothing the peer sends can panic the daemon: bad
 //! input is dropped and counted (and logged, rate-limited); bad framing
@@ -30,22 +33,27 @@
 //! close_notify, closes the device (detaching the link) and joins its
 //! threads before returning, and removes the status socket.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 use crate::config::{Config, Endpoint};
 use crate::connect::{Accept, Connector, accept_loop, size_buffers};
 use crate::counters::Counters;
 use crate::device::{Device, DeviceIo};
+use crate::fastpath::{self, Demux, RxPath};
 use crate::hello::Transport;
 use crate::identity::Peers;
-use crate::session::{self, Conn, End, Link, wait_stop};
+use crate::session::{self, Conn, End, Env, wait_stop};
+use crate::table::Table;
 use crate::status::{bind_status_socket, serve_status};
 use crate::tls::TlsSide;
 use crate::{Error, ErrorKind};
@@ -71,7 +79,7 @@ impl Daemon {
                     .await
                     .map_err(|e| Error::new(ErrorKind::Network, format!("cannot listen on {addr}: {e}")))?;
                 let udp = match config.transport {
-                    Transport::Udp => Some(Arc::new(bind_data_socket(&listener, *addr).await?)),
+                    Transport::Udp => Some(Arc::new(bind_data_socket(&listener, *addr, config.udp_offload).await?)),
                     Transport::Tcp => None,
                 };
                 (Some(listener), udp)
@@ -138,7 +146,8 @@ impl Daemon {
             (tokio::spawn(serve_status(listener, counters, link, mode, role)), path)
         });
 
-        let mut io = DeviceIo::start(device.clone(), config.queue_packets, counters.clone())
+        let table = Arc::new(Table::new(device.mode()));
+        let io = DeviceIo::start(device.clone(), config.queue_packets, counters.clone(), table.clone())
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the device threads: {e}")))?;
         device.set_carrier(false);
         tracing::info!("link {link} ({}, mtu {}) attached; role {}", device.mode(), device.mtu(), config.role);
@@ -146,8 +155,24 @@ impl Daemon {
             tracing::warn!("no [[peer]] configured: any certificate signed by the CA is accepted as the peer");
         }
         let peers = Arc::new(Peers::new(&config.peers));
+        let env = Env {
+            table,
+            demux: None,
+            to_device: io.to_device.clone(),
+            failed: io.failed.clone(),
+            counters: counters.clone(),
+            device: device.clone(),
+            mode: device.mode(),
+            limit,
+            keepalive: config.keepalive,
+            dead_peer: config.dead_peer,
+            rekey: config.rekey,
+            server_udp: udp.clone(),
+            queue: config.queue_packets,
+            udp_offload: config.udp_offload,
+        };
 
-        let mut source = match (tls, listener) {
+        let outcome = match (tls, listener) {
             (TlsSide::Server(acceptor), Some(listener)) => {
                 let (tx, rx) = mpsc::channel(1);
                 let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -165,25 +190,22 @@ impl Daemon {
                     peers: peers.clone(),
                     udp_port,
                 };
-                Source::Server { incoming: rx, task: tokio::spawn(accept_loop(accept)) }
+                let task = tokio::spawn(accept_loop(accept));
+                let outcome = serve(env, rx, stop_rx).await;
+                task.abort();
+                outcome
             }
             (TlsSide::Client { connector, server_name }, _) => {
                 let address = match &config.endpoint {
                     Endpoint::Connect { address, .. } => address.clone(),
                     Endpoint::Listen(a) => a.to_string(),
                 };
-                Source::Client(Box::new(Connector { connector, server_name, address, delay: None, config: config.clone(), peers }))
+                let connector = Connector { connector, server_name, address, delay: None, config: config.clone(), peers };
+                dial(env, connector, stop_rx).await
             }
-            (TlsSide::Server(_), None) => {
-                return Err(Error::new(ErrorKind::Internal, "server without a listening socket".into()));
-            }
+            (TlsSide::Server(_), None) => Err(Error::new(ErrorKind::Internal, "server without a listening socket".into())),
         };
 
-        let outcome = run_loop(&mut io, &mut source, stop_rx, &counters, &config, &device, limit, udp.as_ref()).await;
-
-        if let Source::Server { task, .. } = &source {
-            task.abort();
-        }
         device.set_carrier(false);
         let device_name = link.clone();
         // Closing the device blocks (joins threads): off the runtime.
@@ -192,7 +214,7 @@ impl Daemon {
             task.abort();
             let _ = std::fs::remove_file(&path);
         }
-        counters.set_connected(None);
+        counters.clear_sessions();
         tracing::info!("link {device_name} detached; counters: {}", counters.summary());
         outcome
     }
@@ -200,7 +222,7 @@ impl Daemon {
 
 /// The server's UDP data socket: the listening address and, when free,
 /// the same port number as TCP (an operator opens one port for both).
-async fn bind_data_socket(listener: &TcpListener, configured: SocketAddr) -> Result<UdpSocket, Error> {
+async fn bind_data_socket(listener: &TcpListener, configured: SocketAddr, offload: bool) -> Result<UdpSocket, Error> {
     let tcp = listener.local_addr().map_err(|e| Error::new(ErrorKind::Network, format!("listening socket: {e}")))?;
     let sock = match UdpSocket::bind(tcp) {
         Ok(s) => s,
@@ -209,7 +231,7 @@ async fn bind_data_socket(listener: &TcpListener, configured: SocketAddr) -> Res
             .map_err(|e| Error::new(ErrorKind::Network, format!("cannot bind UDP {configured}: {e}")))?,
         Err(e) => return Err(Error::new(ErrorKind::Network, format!("cannot bind UDP {tcp}: {e}"))),
     };
-    size_buffers(&sock);
+    size_buffers(&sock, offload);
     Ok(sock)
 }
 
@@ -218,108 +240,166 @@ pub async fn run(config: Config, device: Arc<dyn Device>, shutdown: impl Future<
     Daemon::start(config).await?.run(device, shutdown).await
 }
 
-enum Source {
-    Server { incoming: mpsc::Receiver<Conn>, task: tokio::task::JoinHandle<()> },
-    Client(Box<Connector>),
+/// Log a session that ended and count it; Err when the link failed.
+fn session_down(counters: &Counters, peer: &str, id: u64, end: End) -> Result<(), Error> {
+    counters.session_down(id);
+    counters.add(&counters.disconnects, 1);
+    match end {
+        End::Shutdown => tracing::info!("peer {peer}: session closed for shutdown"),
+        End::Replaced(by) => {
+            let why = format!("peer {peer}: session replaced by a new one from {by}");
+            tracing::info!("{why}");
+            counters.set_last_error(why);
+        }
+        End::DeviceFailed(e) => {
+            tracing::error!("{e}; stopping");
+            return Err(Error::new(ErrorKind::Device, e));
+        }
+        End::Peer(why) => {
+            let why = format!("peer {peer}: session ended: {why}");
+            tracing::warn!("{why}");
+            counters.set_last_error(why);
+        }
+    }
+    Ok(())
 }
 
-impl Source {
-    async fn next(&mut self, counters: &Counters) -> Conn {
-        match self {
-            Source::Server { incoming, .. } => match incoming.recv().await {
-                Some(c) => c,
-                None => std::future::pending().await,
-            },
-            Source::Client(c) => c.connect(counters).await,
-        }
+/// Wait for the link to fail: why.
+async fn link_failed(failed: &mut watch::Receiver<Option<String>>) -> String {
+    let why = failed.wait_for(|f| f.is_some()).await.map(|w| w.clone().unwrap_or_default());
+    match why {
+        Ok(why) => why,
+        Err(_) => std::future::pending().await,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_loop(
-    io: &mut DeviceIo,
-    source: &mut Source,
-    mut stop: watch::Receiver<bool>,
-    counters: &Arc<Counters>,
-    config: &Config,
-    device: &Arc<dyn Device>,
-    limit: usize,
-    server_udp: Option<&Arc<UdpSocket>>,
-) -> Result<(), Error> {
-    let mut next: Option<Conn> = None;
+/// The server: every accepted session runs as its own task, all at once
+/// (one per configured peer: a newer session of a peer replaces its
+/// older one); the data socket has one receiving thread for all of them.
+async fn serve(mut env: Env, mut incoming: mpsc::Receiver<Conn>, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
+    let counters = env.counters.clone();
+    let mut failed = env.failed.clone();
+    // The data socket's receiving thread.
+    let mut receiver = None;
+    let mut udp_done = None;
+    if let Some(sock) = &env.server_udp {
+        let demux = Arc::new(Demux::default());
+        let flag = Arc::new(AtomicBool::new(false));
+        let (done_tx, done_rx) = oneshot::channel();
+        let rx = RxPath {
+            sock: sock.clone(),
+            demux: demux.clone(),
+            table: env.table.clone(),
+            device: env.device.clone(),
+            counters: counters.clone(),
+            stop: flag.clone(),
+            mode: env.mode,
+            limit: env.limit,
+        };
+        let thread = fastpath::spawn_rx(rx, done_tx)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the UDP receiving thread: {e}")))?;
+        env.demux = Some(demux);
+        receiver = Some((thread, flag));
+        udp_done = Some(done_rx);
+    }
+    let udp_failed = async move {
+        match udp_done {
+            Some(d) => match d.await {
+                Ok(why) => why,
+                Err(_) => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(udp_failed);
+
+    // Sessions up: key -> (id, how to tell it a newer one took over).
+    let mut current: HashMap<String, (u64, oneshot::Sender<String>)> = HashMap::new();
+    let mut tasks: JoinSet<(String, u64, String, End)> = JoinSet::new();
+    let mut next_id = 0u64;
+    let mut outcome = Ok(());
     loop {
-        let conn = match next.take() {
-            Some(c) => c,
-            None => {
-                let connecting = source.next(counters);
-                tokio::pin!(connecting);
-                loop {
-                    tokio::select! {
-                        _ = wait_stop(&mut stop) => return Ok(()),
-                        c = &mut connecting => break c,
-                        msg = io.from_device.recv() => match msg {
-                            Some(Ok(_)) => counters.add(&counters.tx_dropped_no_peer, 1),
-                            Some(Err(e)) => return Err(Error::new(ErrorKind::Device, e)),
-                            None => return Err(Error::new(ErrorKind::Device, "the device reader stopped".into())),
-                        },
-                    }
+        tokio::select! {
+            _ = wait_stop(&mut stop) => break,
+            why = link_failed(&mut failed) => {
+                tracing::error!("{why}; stopping");
+                outcome = Err(Error::new(ErrorKind::Device, why));
+                break;
+            }
+            why = &mut udp_failed => {
+                tracing::error!("{why}; stopping");
+                outcome = Err(Error::new(ErrorKind::Device, why));
+                break;
+            }
+            conn = incoming.recv() => {
+                let Some(conn) = conn else { continue };
+                next_id += 1;
+                let id = next_id;
+                let (replace_tx, replace_rx) = oneshot::channel();
+                if let Some((_, older)) = current.insert(conn.identity.key.clone(), (id, replace_tx)) {
+                    let _ = older.send(conn.peer.clone());
+                }
+                let (key, peer) = (conn.identity.key.clone(), conn.peer.clone());
+                let (env, stop) = (env.clone(), stop.clone());
+                tasks.spawn(async move {
+                    let end = session::run(conn, env, id, replace_rx, stop).await;
+                    (key, id, peer, end)
+                });
+            }
+            Some(done) = tasks.join_next() => {
+                let Ok((key, id, peer, end)) = done else { continue };
+                if current.get(&key).is_some_and(|(i, _)| *i == id) {
+                    current.remove(&key);
+                }
+                if let Err(e) = session_down(&counters, &peer, id, end) {
+                    outcome = Err(e);
+                    break;
                 }
             }
+        }
+    }
+    // Every session sees the stop (or the failed link) and ends.
+    drop(current);
+    if outcome.is_err() {
+        tasks.abort_all();
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((_, id, peer, end)) = done {
+            let _ = session_down(&counters, &peer, id, end);
+        }
+    }
+    if let Some((thread, flag)) = receiver {
+        flag.store(true, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    outcome
+}
+
+/// The client: one session at a time with the server, reconnecting with
+/// backoff.
+async fn dial(env: Env, mut connector: Connector, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
+    let counters = env.counters.clone();
+    let mut failed = env.failed.clone();
+    let mut id = 0u64;
+    loop {
+        let conn = tokio::select! {
+            _ = wait_stop(&mut stop) => return Ok(()),
+            why = link_failed(&mut failed) => {
+                tracing::error!("{why}; stopping");
+                return Err(Error::new(ErrorKind::Device, why));
+            }
+            c = connector.connect(&counters) => c,
         };
+        id += 1;
         let peer = conn.peer.clone();
-        counters.add(&counters.connects, 1);
-        counters.set_connected(Some(peer.clone()));
-        counters.set_session(conn.negotiated.transport.to_string(), conn.negotiated.cipher.to_string());
-        tracing::info!("peer {peer}: session up ({}, {})", conn.negotiated.transport, conn.negotiated.cipher);
-        device.set_carrier(true);
         let started = Instant::now();
-        let newer = match source {
-            Source::Server { incoming, .. } => Some(incoming),
-            Source::Client(_) => None,
-        };
-        let link = Link {
-            from_device: &mut io.from_device,
-            to_device: &io.to_device,
-            counters,
-            mode: device.mode(),
-            limit,
-            keepalive: config.keepalive,
-            dead_peer: config.dead_peer,
-            rekey: config.rekey,
-            server_udp,
-            fast_tx: &io.fast_tx,
-            device,
-            shared: counters,
-        };
-        let end = session::run(conn, link, newer, &mut stop).await;
-        counters.set_connected(None);
-        counters.add(&counters.disconnects, 1);
-        if !matches!(end, End::Replaced(_)) {
-            device.set_carrier(false);
-        }
-        if let Source::Client(c) = source {
-            c.session_ended(started.elapsed());
-        }
-        match end {
-            End::Shutdown => {
-                tracing::info!("peer {peer}: session closed for shutdown");
-                return Ok(());
-            }
-            End::Replaced(newer) => {
-                let why = format!("peer {peer}: session replaced by a new one from {}", newer.peer);
-                tracing::info!("{why}");
-                counters.set_last_error(why);
-                next = Some(*newer);
-            }
-            End::DeviceFailed(e) => {
-                tracing::error!("{e}; stopping");
-                return Err(Error::new(ErrorKind::Device, e));
-            }
-            End::Peer(why) => {
-                let why = format!("peer {peer}: session ended: {why}");
-                tracing::warn!("{why}");
-                counters.set_last_error(why);
-            }
+        let (_keep, never) = oneshot::channel();
+        let end = session::run(conn, env.clone(), id, never, stop.clone()).await;
+        connector.session_ended(started.elapsed());
+        let shutdown = matches!(end, End::Shutdown);
+        session_down(&counters, &peer, id, end)?;
+        if shutdown {
+            return Ok(());
         }
     }
 }

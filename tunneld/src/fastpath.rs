@@ -4,19 +4,21 @@
 //! received (`recvmmsg`), opened and written to the link by a thread of
 //! the session — no channel hop, no task wake-up per packet.
 //!
-//! [`TxPath`] lives in a slot ([`TxSlot`]) the device reader thread
-//! looks into for every packet: while a UDP session is up the slot
-//! holds the session's sealer and socket, otherwise packets go to the
-//! daemon's channel as before.  Keepalives are sealed through the same
-//! slot, so one sealer numbers every datagram.  [`spawn_rx`] starts the
-//! receiving thread; it stops when its flag is set (it looks every
-//! [`POLL_MS`]) and reports a link that went away through `done`.
+//! [`TxPath`] lives in the session's route ([`crate::table::Route`]):
+//! the device reader thread picks the route for each packet and seals
+//! and sends it there.  Keepalives are sealed through the same path, so
+//! one sealer numbers every datagram.  [`spawn_rx`] starts a receiving
+//! thread for one socket; it finds each datagram's session by the index
+//! in its header ([`Demux`]: a server's one socket serves every client),
+//! and stops when its flag is set (it looks every [`POLL_MS`]) and
+//! reports a link that went away through `done`.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -25,6 +27,7 @@ use crate::counters::Counters;
 use crate::data::{self, Opener, Reject, Sealer, TYPE_DATA, TYPE_KEEPALIVE};
 use crate::device::{Device, DeviceError, Mode};
 use crate::frame;
+use crate::table::{Route, Table};
 
 /// How often the receiving thread looks at its stop flag.
 pub(crate) const POLL_MS: libc::c_int = 100;
@@ -51,10 +54,9 @@ pub(crate) struct TxPath {
     pub pending: Vec<Vec<u8>>,
     /// Sealed datagrams of a burst.
     pub outs: Vec<Vec<u8>>,
+    /// Send runs of equal-size datagrams with UDP GSO (Linux).
+    pub gso: bool,
 }
-
-/// Where the device reader thread finds the current UDP session.
-pub(crate) type TxSlot = Arc<Mutex<Option<TxPath>>>;
 
 impl TxPath {
     /// Seal and send a packet (`TYPE_DATA`) or a keepalive; counted.
@@ -121,7 +123,8 @@ impl TxPath {
             bytes += p.len() as u64;
         }
         let datagrams = self.outs.get(..n).unwrap_or_default();
-        let failed = send_many(self.sock.as_raw_fd(), datagrams, to);
+        let (failed, segmented) = send_many(self.sock.as_raw_fd(), datagrams, to, self.gso);
+        c.add(&c.tx_gso_datagrams, segmented as u64);
         if failed > 0 {
             c.add(&c.send_errors, failed as u64);
         }
@@ -166,13 +169,16 @@ fn send_blocking(fd: RawFd, buf: &[u8], to: Option<SocketAddr>) -> io::Result<()
     }
 }
 
-/// Send `datagrams`, waiting in poll(2) while the socket is full; how
-/// many the kernel refused.
-fn send_many(fd: RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> usize {
-    let (mut next, mut failed) = (0, 0);
+/// Send `datagrams`, waiting in poll(2) while the socket is full: how
+/// many the kernel refused, and how many went out in UDP GSO sends.
+fn send_many(fd: RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>, gso: bool) -> (usize, usize) {
+    let (mut next, mut failed, mut segmented) = (0, 0, 0);
     while next < datagrams.len() {
-        match crate::batch::send_fd(fd, datagrams.get(next..).unwrap_or_default(), to) {
-            Ok(n) => next += n.max(1),
+        match crate::batch::send_fd(fd, datagrams.get(next..).unwrap_or_default(), to, gso) {
+            Ok(sent) => {
+                next += sent.datagrams.max(1);
+                segmented += sent.segmented;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
@@ -186,27 +192,64 @@ fn send_many(fd: RawFd, datagrams: &[Vec<u8>], to: Option<SocketAddr>) -> usize 
             }
         }
     }
-    failed
+    (failed, segmented)
 }
 
-/// What the receiving thread needs.
-pub(crate) struct RxPath {
-    pub sock: Arc<UdpSocket>,
-    pub opener: Opener,
-    pub device: Arc<dyn Device>,
-    pub counters: Arc<Counters>,
-    pub stop: Arc<AtomicBool>,
+/// One session's receiving side, found by the session index that
+/// datagrams to it carry.
+pub(crate) struct RxSession {
+    pub opener: Mutex<Opener>,
     /// Milliseconds after `base` when the peer was last heard from.
     pub last_heard: Arc<AtomicU64>,
     pub base: Instant,
     /// A server learns (and follows) the client's address here.
     pub peer: Arc<Mutex<Option<SocketAddr>>>,
     pub learn_peer: bool,
-    /// The sending path, to flush what it held once the address is known.
-    pub slot: TxSlot,
+    /// The session's route: its sending path (to flush what it held
+    /// once the address is known), addresses and key.
+    pub route: Arc<Route>,
+    pub label: String,
+    /// Bad datagrams logged so far (all are counted).
+    pub logged: AtomicU32,
+}
+
+/// The sessions one UDP socket serves, by session index: the server's
+/// one data socket carries every client's datagrams.
+#[derive(Default)]
+pub(crate) struct Demux {
+    sessions: RwLock<HashMap<u32, Arc<RxSession>>>,
+}
+
+impl Demux {
+    /// Add a session under `index`; false if another holds it.
+    pub fn insert(&self, index: u32, s: Arc<RxSession>) -> bool {
+        let mut map = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+        if map.contains_key(&index) {
+            return false;
+        }
+        map.insert(index, s);
+        true
+    }
+
+    pub fn remove(&self, index: u32) {
+        self.sessions.write().unwrap_or_else(|e| e.into_inner()).remove(&index);
+    }
+
+    fn get(&self, index: u32) -> Option<Arc<RxSession>> {
+        self.sessions.read().unwrap_or_else(|e| e.into_inner()).get(&index).cloned()
+    }
+}
+
+/// What the receiving thread needs.
+pub(crate) struct RxPath {
+    pub sock: Arc<UdpSocket>,
+    pub demux: Arc<Demux>,
+    pub table: Arc<Table>,
+    pub device: Arc<dyn Device>,
+    pub counters: Arc<Counters>,
+    pub stop: Arc<AtomicBool>,
     pub mode: Mode,
     pub limit: usize,
-    pub label: String,
 }
 
 /// Start the receiving thread; it sends on `done` why the link failed.
@@ -218,10 +261,20 @@ pub(crate) fn spawn_rx(rx: RxPath, done: tokio::sync::oneshot::Sender<String>) -
     })
 }
 
-fn rx_loop(mut rx: RxPath) -> Result<(), String> {
+/// Log a bad datagram, at most [`BAD_LOG_LIMIT`] per session (or for
+/// datagrams of no session).
+fn note(logged: &AtomicU32, label: &str, what: &str) {
+    let n = logged.fetch_add(1, Ordering::Relaxed) + 1;
+    if n <= BAD_LOG_LIMIT {
+        let more = if n == BAD_LOG_LIMIT { " (further ones are only counted)" } else { "" };
+        tracing::warn!("{label}: {what}; dropped{more}");
+    }
+}
+
+fn rx_loop(rx: RxPath) -> Result<(), String> {
     let fd = rx.sock.as_raw_fd();
     let mut batch = RecvBatch::new(frame::MAX_WIRE_PACKET + data::OVERHEAD);
-    let mut logged = 0u32;
+    let stray_logged = AtomicU32::new(0);
     let c = rx.counters.clone();
     while !rx.stop.load(Ordering::Relaxed) {
         let n = match batch.recv_fd(fd) {
@@ -235,82 +288,106 @@ fn rx_loop(mut rx: RxPath) -> Result<(), String> {
             Err(e) => {
                 // A connected client socket reports ICMP errors (port
                 // unreachable) here; the watchdog decides.
-                tracing::debug!("peer {}: UDP receive: {e}", rx.label);
+                tracing::debug!("link {}: UDP receive: {e}", rx.device.name());
                 std::thread::sleep(std::time::Duration::from_millis(10));
                 continue;
             }
         };
         for i in 0..n {
-            let Some((datagram, from)) = batch.get(i) else { continue };
-            let complaint = match rx.opener.open(datagram) {
-                Ok(opened) => {
-                    rx.last_heard.store(rx.base.elapsed().as_millis() as u64, Ordering::Relaxed);
-                    if opened.rekeyed {
-                        c.add(&c.rekeys, 1);
-                        tracing::debug!("peer {}: receiving under key epoch {}", rx.label, rx.opener.epoch());
-                    }
-                    if rx.learn_peer && let Some(from) = from {
-                        let first = {
-                            let mut known = rx.peer.lock().unwrap_or_else(|e| e.into_inner());
-                            let first = known.is_none();
-                            if *known != Some(from) {
-                                tracing::info!("peer {}: data channel from {from}", rx.label);
-                                *known = Some(from);
-                            }
-                            first
-                        };
-                        // Lock order: slot, then peer (TxPath::send); the
-                        // peer lock is released here.
-                        if first && let Some(tx) = rx.slot.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                            tx.flush_pending();
-                        }
-                    }
-                    if opened.kind == TYPE_KEEPALIVE {
-                        c.add(&c.keepalives_received, 1);
-                        continue;
-                    }
-                    let packet = datagram.get(opened.payload).unwrap_or_default();
-                    if packet.len() > rx.limit {
-                        c.add(&c.rx_oversize, 1);
-                        Some(format!("oversize packet of {} bytes (this link takes at most {})", packet.len(), rx.limit))
-                    } else if let Err(why) = frame::check_packet(rx.mode, packet) {
-                        c.add(&c.rx_malformed, 1);
-                        Some(format!("malformed {}-byte packet: {why}", packet.len()))
-                    } else {
-                        match rx.device.write_packet(packet) {
-                            Ok(()) => {
-                                c.add(&c.rx_packets, 1);
-                                c.add(&c.rx_bytes, packet.len() as u64);
-                            }
-                            Err(DeviceError::Closed) => return Ok(()),
-                            Err(DeviceError::Gone(why)) => return Err(format!("link {}: {why}", rx.device.name())),
-                            Err(DeviceError::Io(e)) => {
-                                c.add(&c.device_write_errors, 1);
-                                tracing::debug!("link {}: write of a {}-byte packet failed: {e}", rx.device.name(), packet.len());
-                            }
-                        }
-                        None
-                    }
-                }
-                Err(reject) => {
-                    let counter = match reject {
-                        Reject::Replayed(_) => &c.rx_replayed,
-                        Reject::Forged => &c.rx_forged,
-                        Reject::Malformed | Reject::OtherSession | Reject::UnknownEpoch => &c.rx_bad_datagram,
-                    };
-                    c.add(counter, 1);
+            let Some((buffer, from, seg)) = batch.get(i) else { continue };
+            if buffer.len() > seg {
+                c.add(&c.rx_gro_datagrams, buffer.len().div_ceil(seg) as u64);
+            }
+            for datagram in buffer.chunks_mut(seg) {
+                let index = datagram.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes);
+                let Some(s) = index.and_then(|i| rx.demux.get(i)) else {
+                    c.add(&c.rx_bad_datagram, 1);
                     let from = from.map(|a| a.to_string()).unwrap_or_default();
-                    Some(format!("{reject} from {from}"))
+                    note(&stray_logged, &format!("link {}", rx.device.name()), &format!("datagram of no session from {from}"));
+                    continue;
+                };
+                if let Err(why) = receive(&rx, &s, datagram, from) {
+                    return why;
                 }
-            };
-            if let Some(what) = complaint
-                && logged < BAD_LOG_LIMIT
-            {
-                logged += 1;
-                let more = if logged == BAD_LOG_LIMIT { " (further ones are only counted)" } else { "" };
-                tracing::warn!("peer {}: {what}; dropped{more}", rx.label);
             }
         }
+    }
+    Ok(())
+}
+
+/// Open one datagram of session `s` and put its packet on the link.
+/// Err(result): the thread ends (Ok: the link was closed; Err: it went
+/// away).
+fn receive(rx: &RxPath, s: &RxSession, datagram: &mut [u8], from: Option<SocketAddr>) -> Result<(), Result<(), String>> {
+    let c = &rx.counters;
+    let opened = s.opener.lock().unwrap_or_else(|e| e.into_inner()).open(datagram);
+    let complaint = match opened {
+        Ok(opened) => {
+            s.last_heard.store(s.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+            if opened.rekeyed {
+                c.add(&c.rekeys, 1);
+                tracing::debug!("peer {}: receiving under a new key epoch", s.label);
+            }
+            if s.learn_peer && let Some(from) = from {
+                let first = {
+                    let mut known = s.peer.lock().unwrap_or_else(|e| e.into_inner());
+                    let first = known.is_none();
+                    if *known != Some(from) {
+                        tracing::info!("peer {}: data channel from {from}", s.label);
+                        *known = Some(from);
+                    }
+                    first
+                };
+                // Lock order: route's tx, then peer (TxPath::send); the
+                // peer lock is released here.
+                if first && let Some(tx) = s.route.tx.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    tx.flush_pending();
+                }
+            }
+            if opened.kind == TYPE_KEEPALIVE {
+                c.add(&c.keepalives_received, 1);
+                return Ok(());
+            }
+            let packet = datagram.get(opened.payload).unwrap_or_default();
+            if packet.len() > rx.limit {
+                c.add(&c.rx_oversize, 1);
+                Some(format!("oversize packet of {} bytes (this link takes at most {})", packet.len(), rx.limit))
+            } else if let Err(why) = frame::check_packet(rx.mode, packet) {
+                c.add(&c.rx_malformed, 1);
+                Some(format!("malformed {}-byte packet: {why}", packet.len()))
+            } else if !rx.table.source_ok(&s.route, packet) {
+                c.add(&c.rx_wrong_source, 1);
+                Some(format!("packet from a source outside the peer's addresses ({} bytes)", packet.len()))
+            } else {
+                rx.table.learn(&s.route, packet);
+                match rx.device.write_packet(packet) {
+                    Ok(()) => {
+                        c.add(&c.rx_packets, 1);
+                        c.add(&c.rx_bytes, packet.len() as u64);
+                    }
+                    Err(DeviceError::Closed) => return Err(Ok(())),
+                    Err(DeviceError::Gone(why)) => return Err(Err(format!("link {}: {why}", rx.device.name()))),
+                    Err(DeviceError::Io(e)) => {
+                        c.add(&c.device_write_errors, 1);
+                        tracing::debug!("link {}: write of a {}-byte packet failed: {e}", rx.device.name(), packet.len());
+                    }
+                }
+                None
+            }
+        }
+        Err(reject) => {
+            let counter = match reject {
+                Reject::Replayed(_) => &c.rx_replayed,
+                Reject::Forged => &c.rx_forged,
+                Reject::Malformed | Reject::OtherSession | Reject::UnknownEpoch => &c.rx_bad_datagram,
+            };
+            c.add(counter, 1);
+            let from = from.map(|a| a.to_string()).unwrap_or_default();
+            Some(format!("{reject} from {from}"))
+        }
+    };
+    if let Some(what) = complaint {
+        note(&s.logged, &format!("peer {}", s.label), &what);
     }
     Ok(())
 }

@@ -11,6 +11,8 @@
 //! checked the chain, validity and the CRL before this runs.
 
 use rustls_pki_types::CertificateDer;
+
+use crate::netconf::Cidr;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 /// One configured peer.
@@ -22,6 +24,13 @@ pub struct PeerSpec {
     pub cn: Option<String>,
     pub dns: Option<String>,
     pub pin: Option<String>,
+    /// The peer's tunnel addresses (`["10.9.0.2/32"]`): a server sends a
+    /// packet from the link to the peer whose prefix holds its
+    /// destination (longest match), and takes from the peer only packets
+    /// whose source is inside them.  Empty: the peer takes whatever no
+    /// other peer's prefixes hold, and may send any source.
+    #[serde(default)]
+    pub addresses: Vec<String>,
 }
 
 impl PeerSpec {
@@ -36,7 +45,13 @@ impl PeerSpec {
         if let Some(pin) = &self.pin {
             parse_pin(pin).map_err(|e| format!("[[peer]] {:?}: {e}", self.name))?;
         }
+        self.prefixes()?;
         Ok(())
+    }
+
+    /// `addresses`, parsed.
+    pub fn prefixes(&self) -> Result<Vec<Cidr>, String> {
+        self.addresses.iter().map(|a| Cidr::parse(a).map_err(|e| format!("[[peer]] {:?} addresses: {e}", self.name))).collect()
     }
 }
 
@@ -92,6 +107,17 @@ impl Presented {
     }
 }
 
+/// A peer that passed [`Peers::identify`].
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// How logs name it.
+    pub name: String,
+    /// Sessions with the same key replace each other.
+    pub key: String,
+    /// Its tunnel addresses (`[[peer]] addresses`).
+    pub prefixes: Vec<Cidr>,
+}
+
 /// The configured peers of one tunnel.
 #[derive(Debug, Default)]
 pub struct Peers {
@@ -106,17 +132,27 @@ impl Peers {
     /// Who the peer presenting `chain` is (its name for logs), or why it
     /// is not one of ours.
     pub fn check(&self, chain: Option<&[CertificateDer<'_>]>) -> Result<String, String> {
+        self.identify(chain).map(|who| who.name)
+    }
+
+    /// [`Peers::check`] with what routing needs: the configured peer's
+    /// name (the session key: a newer session of the same peer replaces
+    /// the older) and its tunnel addresses.  Without `[[peer]]` every
+    /// certificate is the one peer (key ""), as before several peers.
+    pub fn identify(&self, chain: Option<&[CertificateDer<'_>]>) -> Result<Identity, String> {
         let leaf = chain.and_then(|c| c.first()).ok_or("no certificate presented")?;
         let p = Presented::of(leaf)?;
         if self.specs.is_empty() {
-            return Ok(p.cn.clone().or_else(|| p.dns.first().cloned()).unwrap_or_else(|| "peer".into()));
+            let name = p.cn.clone().or_else(|| p.dns.first().cloned()).unwrap_or_else(|| "peer".into());
+            return Ok(Identity { name, key: String::new(), prefixes: Vec::new() });
         }
         for (spec, pin) in &self.specs {
             let cn_ok = spec.cn.as_ref().is_none_or(|cn| p.cn.as_ref() == Some(cn));
             let dns_ok = spec.dns.as_ref().is_none_or(|d| p.dns.iter().any(|x| x.eq_ignore_ascii_case(d)));
             let pin_ok = pin.is_none_or(|pin| pin == p.pin);
             if cn_ok && dns_ok && pin_ok {
-                return Ok(spec.name.clone());
+                let prefixes = spec.prefixes().unwrap_or_default();
+                return Ok(Identity { name: spec.name.clone(), key: spec.name.clone(), prefixes });
             }
         }
         Err(format!("certificate ({}) is signed by the CA but is not a configured [[peer]]", p.describe()))

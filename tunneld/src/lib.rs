@@ -36,6 +36,7 @@ mod connect;
 mod session;
 pub mod status;
 pub mod tls;
+mod table;
 
 pub use config::{Config, ConfigError, Endpoint, Role};
 pub use counters::Counters;

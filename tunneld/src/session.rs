@@ -20,7 +20,7 @@
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
@@ -30,9 +30,11 @@ use tokio::time::Instant;
 use tokio_rustls::TlsStream;
 
 use crate::counters::Counters;
-use crate::data::{self, Opener, Sealer, TYPE_DATA, TYPE_KEEPALIVE};
-use crate::device::{Device, FromDevice, Mode};
-use crate::fastpath::{self, RxPath, TxPath, TxSlot};
+use crate::data::{self, Opener, Sealer, TYPE_KEEPALIVE};
+use crate::device::{Device, Mode};
+use crate::fastpath::{self, Demux, RxPath, RxSession, TxPath};
+use crate::identity::Identity;
+use crate::table::{Route, Table};
 use crate::frame::{self, FRAME_ALIVE, Frame, StreamError};
 use crate::hello::{Negotiated, Transport};
 
@@ -51,6 +53,8 @@ pub(crate) struct Conn {
     pub stream: TlsStream<TcpStream>,
     /// How logs name the peer: its identity and address.
     pub peer: String,
+    /// Who it is: key and tunnel addresses ([`crate::identity::Identity`]).
+    pub identity: Identity,
     pub negotiated: Negotiated,
     /// Client: its own UDP socket, connected to the server's data port.
     pub udp: Option<Arc<UdpSocket>>,
@@ -59,16 +63,23 @@ pub(crate) struct Conn {
 /// How a session ended.
 pub(crate) enum End {
     Shutdown,
-    Replaced(Box<Conn>),
+    /// A newer session of the same peer took over (its label).
+    Replaced(String),
     DeviceFailed(String),
     Peer(String),
 }
 
-/// What a session needs besides the connection.
-pub(crate) struct Link<'a> {
-    pub from_device: &'a mut mpsc::Receiver<FromDevice>,
-    pub to_device: &'a mpsc::Sender<Vec<u8>>,
-    pub counters: &'a Counters,
+/// What every session of the daemon shares.
+#[derive(Clone)]
+pub(crate) struct Env {
+    pub table: Arc<Table>,
+    /// Server: the data socket's receiving thread's sessions.
+    pub demux: Option<Arc<Demux>>,
+    /// Packets for the link from the TCP transport.
+    pub to_device: mpsc::Sender<Vec<u8>>,
+    pub failed: watch::Receiver<Option<String>>,
+    pub counters: Arc<Counters>,
+    pub device: Arc<dyn Device>,
     pub mode: Mode,
     /// The longest packet the link takes.
     pub limit: usize,
@@ -76,12 +87,11 @@ pub(crate) struct Link<'a> {
     pub dead_peer: Duration,
     pub rekey: data::RekeyPolicy,
     /// Server: the shared data socket.
-    pub server_udp: Option<&'a Arc<UdpSocket>>,
-    /// The device reader thread's slot for the UDP sending path.
-    pub fast_tx: &'a TxSlot,
-    pub device: &'a Arc<dyn Device>,
-    /// `counters`, shareable with the data-path threads.
-    pub shared: &'a Arc<Counters>,
+    pub server_udp: Option<Arc<UdpSocket>>,
+    /// Depth of a TCP session's packet queue.
+    pub queue: usize,
+    /// UDP GSO when sending (Linux).
+    pub udp_offload: bool,
 }
 
 /// The link's side of packets from the peer.
@@ -90,6 +100,8 @@ struct Sink<'a> {
     counters: &'a Counters,
     mode: Mode,
     limit: usize,
+    table: &'a Table,
+    route: &'a Route,
 }
 
 /// Rate-limited logging of bad input from the peer.
@@ -123,7 +135,11 @@ async fn deliver(link: &Sink<'_>, bad: &Mutex<BadInput<'_>>, packet: &[u8]) -> R
     } else if let Err(why) = frame::check_packet(link.mode, packet) {
         counters.add(&counters.rx_malformed, 1);
         Some(format!("malformed {}-byte packet: {why}", packet.len()))
+    } else if !link.table.source_ok(link.route, packet) {
+        counters.add(&counters.rx_wrong_source, 1);
+        Some(format!("packet from a source outside the peer's addresses ({} bytes)", packet.len()))
     } else {
+        link.table.learn(link.route, packet);
         None
     };
     match complaint {
@@ -135,16 +151,20 @@ async fn deliver(link: &Sink<'_>, bad: &Mutex<BadInput<'_>>, packet: &[u8]) -> R
     }
 }
 
+/// Run one session until it ends: register its route (and, on UDP, its
+/// receiving side), carry packets, keep it alive, and take it all down.
+/// `id` is unique per session; `replaced` fires when a newer session of
+/// the same peer took over.
 pub(crate) async fn run(
     conn: Conn,
-    link: Link<'_>,
-    newer: Option<&mut mpsc::Receiver<Conn>>,
-    stop: &mut watch::Receiver<bool>,
+    env: Env,
+    id: u64,
+    replaced: oneshot::Receiver<String>,
+    mut stop: watch::Receiver<bool>,
 ) -> End {
-    let Conn { stream, peer, negotiated, udp } = conn;
-    let Link { from_device, to_device, counters, mode, limit, keepalive, dead_peer, rekey, server_udp, fast_tx, device, shared } =
-        link;
-    let sink = Sink { to_device, counters, mode, limit };
+    let Conn { stream, peer, identity, negotiated, udp } = conn;
+    let Env { table, demux, to_device, mut failed, counters, device, mode, limit, keepalive, dead_peer, rekey, server_udp, queue, udp_offload } =
+        env;
     let (rd, wr) = tokio::io::split(stream);
     let mut rd = BufReader::with_capacity(SOCKET_BUFFER, rd);
     let mut wr = BufWriter::with_capacity(SOCKET_BUFFER, wr);
@@ -156,58 +176,105 @@ pub(crate) async fn run(
     let last_tx = Arc::new(AtomicU64::new(0));
     let bad = Mutex::new(BadInput { peer: &peer, logged: 0 });
 
-    // UDP: the data path runs on threads (crate::fastpath); the session
-    // installs it here and takes it down when it ends.
+    // UDP: the data path runs on threads (crate::fastpath): the link's
+    // reader seals and sends through this session's route; a receiving
+    // thread (the client's own, or the server's shared one) opens.
     let is_client = udp.is_some();
-    let data_socket = match (negotiated.transport, &udp, server_udp) {
+    let data_socket = match (negotiated.transport, &udp, &server_udp) {
         (Transport::Udp, Some(s), _) => Some(s.clone()),
         (Transport::Udp, None, Some(s)) => Some(s.clone()),
         _ => None,
     };
+    let udp_peer = Arc::new(Mutex::new(None));
+    let (tx_path, mut from_device) = match &data_socket {
+        Some(sock) => (
+            Some(TxPath {
+                sealer: Sealer::new(negotiated.cipher, negotiated.tx_seed, negotiated.peer_index, rekey),
+                sock: sock.clone(),
+                connected: is_client,
+                peer: udp_peer.clone(),
+                counters: counters.clone(),
+                last_tx: last_tx.clone(),
+                base: base_std,
+                label: peer.clone(),
+                out: Vec::with_capacity(DATAGRAM_BUFFER),
+                pending: Vec::new(),
+                outs: Vec::new(),
+                gso: udp_offload,
+            }),
+            None,
+        ),
+        None => {
+            let (tx, rx) = mpsc::channel(queue);
+            (None, Some((tx, rx)))
+        }
+    };
+    let route = Arc::new(Route {
+        key: identity.key.clone(),
+        id,
+        prefixes: identity.prefixes.clone(),
+        tx: Mutex::new(tx_path),
+        chan: from_device.as_ref().map(|(tx, _)| tx.clone()),
+    });
+    let mut from_device = from_device.take().map(|(_, rx)| rx);
+    let sink = Sink { to_device: &to_device, counters: &counters, mode, limit, table: &table, route: &route };
+
+    // The receiving side: a server's shared thread learns this session's
+    // index; a client starts a thread on its own socket.
     let mut receiver = None;
+    let mut registered = None;
     if let Some(sock) = &data_socket {
-        let udp_peer = Arc::new(Mutex::new(None));
-        *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(TxPath {
-            sealer: Sealer::new(negotiated.cipher, negotiated.tx_seed, negotiated.peer_index, rekey),
-            sock: sock.clone(),
-            connected: is_client,
-            peer: udp_peer.clone(),
-            counters: shared.clone(),
-            last_tx: last_tx.clone(),
-            base: base_std,
-            label: peer.clone(),
-            out: Vec::with_capacity(DATAGRAM_BUFFER),
-            pending: Vec::new(),
-            outs: Vec::new(),
-        });
-        let rx_stop = Arc::new(AtomicBool::new(false));
-        let (done_tx, done_rx) = oneshot::channel();
-        let rx = RxPath {
-            sock: sock.clone(),
-            opener: Opener::new(negotiated.cipher, negotiated.rx_seed, negotiated.index),
-            device: device.clone(),
-            counters: shared.clone(),
-            stop: rx_stop.clone(),
+        let rx_session = Arc::new(RxSession {
+            opener: Mutex::new(Opener::new(negotiated.cipher, negotiated.rx_seed, negotiated.index)),
             last_heard: last_heard.clone(),
             base: base_std,
             peer: udp_peer,
             learn_peer: !is_client,
-            slot: fast_tx.clone(),
-            mode,
-            limit,
+            route: route.clone(),
             label: peer.clone(),
+            logged: AtomicU32::new(0),
+        });
+        let demux = match (&demux, is_client) {
+            (Some(d), false) => d.clone(),
+            _ => Arc::new(Demux::default()),
         };
-        match fastpath::spawn_rx(rx, done_tx) {
-            Ok(thread) => receiver = Some((thread, done_rx, rx_stop)),
-            Err(e) => {
-                *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                return End::DeviceFailed(format!("cannot start the UDP receiving thread: {e}"));
+        if !demux.insert(negotiated.index, rx_session) {
+            return End::Peer(format!("session index {:08x} is in use by another session; dropped", negotiated.index));
+        }
+        registered = Some(demux.clone());
+        if is_client {
+            let rx_stop = Arc::new(AtomicBool::new(false));
+            let (done_tx, done_rx) = oneshot::channel();
+            let rx = RxPath {
+                sock: sock.clone(),
+                demux,
+                table: table.clone(),
+                device: device.clone(),
+                counters: counters.clone(),
+                stop: rx_stop.clone(),
+                mode,
+                limit,
+            };
+            match fastpath::spawn_rx(rx, done_tx) {
+                Ok(thread) => receiver = Some((thread, done_rx, rx_stop)),
+                Err(e) => {
+                    if let Some(d) = &registered {
+                        d.remove(negotiated.index);
+                    }
+                    return End::DeviceFailed(format!("cannot start the UDP receiving thread: {e}"));
+                }
             }
         }
     }
-    let udp_mode = receiver.is_some();
-    let via_slot = |kind: u8, payload: &[u8]| {
-        if let Some(tx) = fast_tx.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+    table.insert(route.clone());
+    device.set_carrier(true);
+    // Up (and counted) once packets from the link can reach the peer.
+    counters.add(&counters.connects, 1);
+    counters.session_up(id, peer.clone(), negotiated.transport.to_string(), negotiated.cipher.to_string());
+    tracing::info!("peer {peer}: session up ({}, {})", negotiated.transport, negotiated.cipher);
+    let udp_mode = data_socket.is_some();
+    let via_route = |kind: u8, payload: &[u8]| {
+        if let Some(tx) = route.tx.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             tx.send(kind, payload);
         }
     };
@@ -218,17 +285,22 @@ pub(crate) async fn run(
         let mut next_keepalive = if is_client && udp_mode { Instant::now() } else { Instant::now() + keepalive };
         loop {
             let msg = tokio::select! {
-                m = from_device.recv() => Some(m),
+                m = async {
+                    match from_device.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => Some(m),
                 _ = tokio::time::sleep_until(next_keepalive) => None,
             };
             let mut msg = match msg {
-                Some(m) => Some(m),
+                Some(m) => m,
                 None if udp_mode => {
                     // Only after keepalive of silence: the reader thread
                     // sends packets without passing by here.
                     let idle = since(base).saturating_sub(last_tx.load(Ordering::Relaxed));
                     if idle >= keepalive.as_millis() as u64 || next_keepalive <= base + keepalive {
-                        via_slot(TYPE_KEEPALIVE, &[]);
+                        via_route(TYPE_KEEPALIVE, &[]);
                     }
                     next_keepalive = base + Duration::from_millis(last_tx.load(Ordering::Relaxed)) + keepalive;
                     if next_keepalive <= Instant::now() {
@@ -251,39 +323,27 @@ pub(crate) async fn run(
                 }
             };
             let mut burst = 0usize;
-            while let Some(m) = msg.take() {
-                let packet = match m {
-                    None => return End::DeviceFailed("the device reader stopped".into()),
-                    Some(Err(e)) => return End::DeviceFailed(e),
-                    Some(Ok(p)) => p,
-                };
-                if udp_mode {
-                    // Read before the fast path was installed.
-                    via_slot(TYPE_DATA, &packet);
-                } else {
-                    let head = frame::header(packet.len());
-                    if let Err(e) = async {
-                        wr.write_all(&head).await?;
-                        wr.write_all(&packet).await
-                    }
-                    .await
-                    {
-                        return End::Peer(format!("sending failed: {e}"));
-                    }
-                    counters.add(&counters.tx_packets, 1);
-                    counters.add(&counters.tx_bytes, packet.len() as u64);
+            while let Some(packet) = msg.take() {
+                let head = frame::header(packet.len());
+                if let Err(e) = async {
+                    wr.write_all(&head).await?;
+                    wr.write_all(&packet).await
                 }
-                burst += 1;
-                if burst < WRITE_BATCH {
-                    msg = from_device.try_recv().ok().map(Some);
-                }
-            }
-            if !udp_mode {
-                if let Err(e) = wr.flush().await {
+                .await
+                {
                     return End::Peer(format!("sending failed: {e}"));
                 }
-                next_keepalive = Instant::now() + keepalive;
+                counters.add(&counters.tx_packets, 1);
+                counters.add(&counters.tx_bytes, packet.len() as u64);
+                burst += 1;
+                if burst < WRITE_BATCH {
+                    msg = from_device.as_mut().and_then(|rx| rx.try_recv().ok());
+                }
             }
+            if let Err(e) = wr.flush().await {
+                return End::Peer(format!("sending failed: {e}"));
+            }
+            next_keepalive = Instant::now() + keepalive;
         }
     };
 
@@ -324,7 +384,7 @@ pub(crate) async fn run(
         }
     };
 
-    // The UDP receiving thread only reports a link that went away.
+    // The client's UDP receiving thread only reports a link that went away.
     let (thread, done, rx_stop) = match receiver {
         Some((t, d, s)) => (Some(t), Some(d), Some(s)),
         None => (None, None, None),
@@ -355,12 +415,16 @@ pub(crate) async fn run(
     };
 
     let replaced = async {
-        match newer {
-            Some(rx) => match rx.recv().await {
-                Some(c) => c,
-                None => std::future::pending().await,
-            },
-            None => std::future::pending().await,
+        match replaced.await {
+            Ok(by) => by,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let link_failed = async {
+        let why = failed.wait_for(|f| f.is_some()).await.map(|w| w.clone().unwrap_or_default());
+        match why {
+            Ok(why) => why,
+            Err(_) => std::future::pending().await,
         }
     };
 
@@ -369,11 +433,20 @@ pub(crate) async fn run(
         e = from_tls => e,
         e = from_udp => e,
         e = watchdog => e,
-        c = replaced => End::Replaced(Box::new(c)),
-        _ = wait_stop(stop) => End::Shutdown,
+        by = replaced => End::Replaced(by),
+        why = link_failed => End::DeviceFailed(why),
+        _ = wait_stop(&mut stop) => End::Shutdown,
     };
-    // Take the UDP path down before anything else uses the socket.
-    *fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    // Take the route and the UDP path down before anything else uses the
+    // socket; the carrier follows the last session.
+    if let Some(d) = &registered {
+        d.remove(negotiated.index);
+    }
+    let none_left = table.remove(id);
+    *route.tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    if none_left && !matches!(end, End::Replaced(_)) {
+        device.set_carrier(false);
+    }
     if let (Some(thread), Some(flag)) = (thread, rx_stop) {
         flag.store(true, Ordering::Relaxed);
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;

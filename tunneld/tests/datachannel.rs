@@ -237,7 +237,7 @@ async fn the_tcp_fallback_carries_packets_inside_tls() {
     let server = Instance::start(&pki.server_toml("server", "srv0", "tun", 1500), "srv0", Mode::Tun, 1500).await;
     let client_toml = pki.client_toml("client", &server.port_string(), "cli0", "tun", 1500).replace("[link]", "transport = \"tcp\"\n\n[link]");
     let client = Instance::start(&client_toml, "cli0", Mode::Tun, 1500).await;
-    assert!(wait_for(|| server.counters.session().is_some()).await);
+    assert!(wait_for(|| server.counters.session().is_some() && client.counters.session().is_some()).await);
     assert_eq!(server.counters.session().unwrap().0, "tcp");
     for seq in 0..50 {
         let p = ipv4([10, 0, 0, 1], [10, 0, 0, 2], seq, 1400);

@@ -42,7 +42,7 @@ async fn only_configured_peers_get_in_and_several_may() {
 
     // Peer a by its common name, then peer b by its key pin.
     let a = client(&pki, "client", &server, "").await;
-    assert!(wait_for(|| server.counters.connected_peer().is_some_and(|p| p.starts_with("site-a (127.0.0.1:"))).await);
+    assert!(wait_for(|| server.counters.connected_peer().is_some_and(|p| p.starts_with("site-a (127.0.0.1:")) && a.counters.connected_peer().is_some()).await);
     let p = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 1, 100);
     a.port.to_daemon.send(p.clone()).unwrap();
     assert_eq!(recv(&server.port).await, p);

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,43 +19,6 @@ use tunneld::device::linux::LinuxTun;
 use tunneld::{Daemon, Mode};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A network namespace removed on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("tunneld-{tag}-{}", std::process::id());
-        let out = Command::new("ip").args(["netns", "add", &name]).output().expect("run ip(8) (iproute2)");
-        assert!(
-            out.status.success(),
-            "cannot create network namespace {name} (these tests need root and iproute2): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ns = Netns(name);
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-    fn path(&self) -> PathBuf {
-        Path::new("/var/run/netns").join(&self.0)
-    }
-    fn ip(&self, args: &[&str]) {
-        let out = Command::new("ip").arg("-n").arg(&self.0).args(args).output().unwrap();
-        assert!(out.status.success(), "ip -n {} {args:?}: {}", self.0, String::from_utf8_lossy(&out.stderr));
-    }
-    fn has_link(&self, link: &str) -> bool {
-        Command::new("ip").args(["-n", &self.0, "link", "show", link]).stderr(Stdio::null()).stdout(Stdio::null()).status().unwrap().success()
-    }
-    fn exec(&self, cmd: &[&str]) -> std::process::Output {
-        Command::new("ip").args(["netns", "exec", &self.0]).args(cmd).output().unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 fn ping_across(mtu: u32) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -2,8 +2,10 @@
 //! The tuntap driver's API on illumos: open `/dev/tun` or `/dev/tap`,
 //! attach the queue to a link by name with `TUN_IOC_ATTACH` (an `I_STR`
 //! ioctl), read the link's MTU with `TUN_IOC_INFO`, put the stream head
-//! in message-discard read mode so one `read(2)` returns one packet, and
-//! write one packet per `write(2)`.  Closing the descriptor detaches the
+//! in message-discard read mode so one `read(2)` returns one packet (or,
+//! with batched reads on — `TUN_IOC_BATCH`, where the driver has it — one
+//! run of framed records, handed to the daemon one packet at a time as a
+//! burst), and write one packet per `write(2)`.  Closing the descriptor detaches the
 //! queue (a transient link goes away with its last queue).
 //!
 //! The descriptor is non-blocking; a reader that would block waits in
@@ -14,12 +16,14 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use illumos_sys_hdrs as sys;
+use tuntap_abi::batch::{self, TunIocBatch, batch_flags};
 use tuntap_abi::{self as abi, Pod, TunIocAttach, TunIocInfo};
 
+use super::records::Records;
 use super::{Device, DeviceError, Mode};
 
 
@@ -30,6 +34,15 @@ pub struct IllumosTun {
     name: String,
     mode: Mode,
     mtu: usize,
+    /// Batched reads are on (`TUN_IOC_BATCH`, tun(4D)): each read is a
+    /// run of records up to `read_max`, handed out one packet at a time.
+    batched: Option<Mutex<Batch>>,
+}
+
+/// The buffer of batched reads and the records not handed out yet.
+struct Batch {
+    buf: Vec<u8>,
+    records: Records,
 }
 
 fn last_error(what: &str) -> io::Error {
@@ -79,13 +92,49 @@ impl IllumosTun {
         if unsafe { libc::ioctl(raw, sys::I_SRDOPT as _, sys::RMSGD as libc::c_long) } < 0 {
             return Err(last_error(&format!("I_SRDOPT RMSGD on {path}")));
         }
+        // Batched reads where the driver has them; an older driver
+        // answers EINVAL or ENOTSUP and reads stay one packet each.
+        let mut req = TunIocBatch { version: abi::TUN_ABI_VERSION, flags: batch_flags::READ, ..TunIocBatch::default() };
+        let batched = istr(raw, abi::TUN_IOC_BATCH, &mut req).ok().map(|()| {
+            let size = (req.read_max as usize).max(batch::READ_MAX_DEFAULT as usize);
+            Mutex::new(Batch { buf: vec![0u8; size], records: Records::default() })
+        });
         Ok(IllumosTun {
             fd: RwLock::new(Some(fd)),
             closed: AtomicBool::new(false),
             name: name.to_string(),
             mode,
             mtu: info.mtu as usize,
+            batched,
         })
+    }
+
+    /// One `read(2)` of a whole message (a packet, or a run of records
+    /// when reads are batched), waiting for one to arrive.
+    fn read_once(&self, buf: &mut [u8]) -> Result<usize, DeviceError> {
+        loop {
+            let step = self.with_fd(|fd| {
+                // SAFETY: buf is valid for buf.len() bytes; the read lock
+                // keeps fd open for the call.
+                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+                if n > 0 {
+                    return Ok(Some(n as usize));
+                }
+                if n == 0 {
+                    // End of file on a stream: hangup.
+                    return Err(DeviceError::Gone("the driver hung up the queue (link deleted?)".into()));
+                }
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => self.wait(fd, libc::POLLIN).map(|()| None),
+                    io::ErrorKind::Interrupted => Ok(None),
+                    _ => Err(classify(e)),
+                }
+            })?;
+            if let Some(n) = step {
+                return Ok(n);
+            }
+        }
     }
 
     fn wait(&self, fd: libc::c_int, events: libc::c_short) -> Result<(), DeviceError> {
@@ -126,29 +175,20 @@ impl Device for IllumosTun {
         self.mode
     }
     fn read_packet(&self, buf: &mut [u8]) -> Result<usize, DeviceError> {
-        loop {
-            let step = self.with_fd(|fd| {
-                // SAFETY: buf is valid for buf.len() bytes; the read lock
-                // keeps fd open for the call.
-                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-                if n > 0 {
-                    return Ok(Some(n as usize));
-                }
-                if n == 0 {
-                    // End of file on a stream: hangup.
-                    return Err(DeviceError::Gone("the driver hung up the queue (link deleted?)".into()));
-                }
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => self.wait(fd, libc::POLLIN).map(|()| None),
-                    io::ErrorKind::Interrupted => Ok(None),
-                    _ => Err(classify(e)),
-                }
-            })?;
-            if let Some(n) = step {
+        if let Some(batch) = &self.batched {
+            let mut batch = batch.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = batch.records.next(buf) {
                 return Ok(n);
             }
+            let Batch { buf: read_buf, records } = &mut *batch;
+            let n = self.read_once(read_buf)?;
+            records.fill(read_buf.get(..n).unwrap_or_default().to_vec()).map_err(|e| DeviceError::Io(io::Error::other(e)))?;
+            return records.next(buf).ok_or_else(|| DeviceError::Io(io::Error::other("empty batched read")));
         }
+        self.read_once(buf)
+    }
+    fn try_read_packet(&self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        Ok(self.batched.as_ref().and_then(|b| b.lock().unwrap_or_else(|e| e.into_inner()).records.next(buf)))
     }
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError> {
         loop {

@@ -23,9 +23,10 @@ use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::counters::Counters;
+use crate::table::Table;
 
 #[cfg(any(target_os = "illumos", target_os = "linux"))]
 mod fdpoll;
@@ -34,6 +35,7 @@ pub mod illumos;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod memory;
+pub mod records;
 #[cfg(feature = "sim")]
 pub mod sim;
 
@@ -123,35 +125,29 @@ pub trait Device: Send + Sync + 'static {
     }
 }
 
-/// What the device's reader thread hands to the daemon.
-pub(crate) type FromDevice = Result<Vec<u8>, String>;
-
-/// A [`Device`] driven by two threads, seen from tokio as two bounded
-/// channels.
+/// A [`Device`] driven by two threads: the reader hands each packet to
+/// its peer's route ([`crate::table::Table::dispatch`]: sealed and sent
+/// there on UDP), the writer takes packets that came over TLS.
 pub(crate) struct DeviceIo {
     device: Arc<dyn Device>,
-    /// Packets read from the link (or the fatal error that ended reading).
-    pub from_device: mpsc::Receiver<FromDevice>,
-    /// Packets to write to the link.
+    /// Set once, with why, when the link went away (fatal).
+    pub failed: watch::Receiver<Option<String>>,
+    /// Packets to write to the link (TCP transport).
     pub to_device: mpsc::Sender<Vec<u8>>,
-    /// While a UDP session is up: where the reader thread seals and
-    /// sends each packet itself ([`crate::fastpath`]).
-    pub fast_tx: crate::fastpath::TxSlot,
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
 }
 
 impl DeviceIo {
-    /// Start the two threads.  `depth` bounds each channel (packets).
-    pub fn start(device: Arc<dyn Device>, depth: usize, counters: Arc<Counters>) -> io::Result<DeviceIo> {
-        let (in_tx, in_rx) = mpsc::channel::<FromDevice>(depth);
+    /// Start the two threads.  `depth` bounds the writer's channel
+    /// (packets).
+    pub fn start(device: Arc<dyn Device>, depth: usize, counters: Arc<Counters>, table: Arc<Table>) -> io::Result<DeviceIo> {
+        let (failed_tx, failed) = watch::channel::<Option<String>>(None);
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(depth);
         let name = device.name().to_string();
-        let fast_tx = crate::fastpath::TxSlot::default();
         let reader = {
             let device = device.clone();
             let counters = counters.clone();
-            let fast = fast_tx.clone();
             std::thread::Builder::new().name(format!("tunneld-{name}-rd")).spawn(move || {
                 let size = device.mode().max_packet(device.mtu()).max(65_535 + 18);
                 let mut buf = vec![0u8; size];
@@ -163,29 +159,27 @@ impl DeviceIo {
                     match device.read_packet(&mut buf) {
                         Ok(n) => {
                             let packet = buf.get(..n).unwrap_or_default();
-                            if let Some(tx) = fast.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                                lens.clear();
-                                while lens.len() + 1 < crate::batch::BATCH {
-                                    if burst.len() <= lens.len() {
-                                        burst.push(vec![0u8; size]);
-                                    }
-                                    let Some(b) = burst.get_mut(lens.len()) else { break };
-                                    match device.try_read_packet(b) {
-                                        Ok(Some(m)) => lens.push(m),
-                                        _ => break,
-                                    }
-                                }
-                                let more = burst.iter().zip(&lens).map(|(b, &m)| b.get(..m).unwrap_or_default());
-                                tx.send_burst(std::iter::once(packet).chain(more));
+                            if table.is_empty() {
+                                counters.add(&counters.tx_dropped_no_peer, 1);
                                 continue;
                             }
-                            if in_tx.blocking_send(Ok(packet.to_vec())).is_err() {
-                                return;
+                            lens.clear();
+                            while lens.len() + 1 < crate::batch::BATCH {
+                                if burst.len() <= lens.len() {
+                                    burst.push(vec![0u8; size]);
+                                }
+                                let Some(b) = burst.get_mut(lens.len()) else { break };
+                                match device.try_read_packet(b) {
+                                    Ok(Some(m)) => lens.push(m),
+                                    _ => break,
+                                }
                             }
+                            let more = burst.iter().zip(&lens).map(|(b, &m)| b.get(..m).unwrap_or_default());
+                            table.dispatch(std::iter::once(packet).chain(more), &counters);
                         }
                         Err(DeviceError::Closed) => return,
                         Err(DeviceError::Gone(why)) => {
-                            let _ = in_tx.blocking_send(Err(format!("link {}: {why}", device.name())));
+                            let _ = failed_tx.send(Some(format!("link {}: {why}", device.name())));
                             return;
                         }
                         Err(DeviceError::Io(e)) => {
@@ -223,16 +217,12 @@ impl DeviceIo {
                 }
             })?
         };
-        Ok(DeviceIo { device, from_device: in_rx, to_device: out_tx, fast_tx, reader: Some(reader), writer: Some(writer) })
+        Ok(DeviceIo { device, failed, to_device: out_tx, reader: Some(reader), writer: Some(writer) })
     }
 
     /// Close the device (detaching the link) and join both threads.
     pub fn stop(mut self) {
-        *self.fast_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.device.close();
-        self.from_device.close();
-        // Unblock a reader waiting for room in the channel.
-        while self.from_device.try_recv().is_ok() {}
         drop(self.to_device);
         if let Some(r) = self.reader.take() {
             let _ = r.join();

@@ -3,16 +3,23 @@
 //!
 //! This is the driver's API exactly as the illumos backend uses it —
 //! open `/dev/tun` or `/dev/tap` (a clone open), `TUN_IOC_ATTACH` by link
-//! name, one packet per message — but against `tuntap-sim`'s stream
-//! head, with the driver's own code underneath.  [`SimStream`]'s calls
-//! block, which is what [`Device`] expects.
+//! name, batched reads (`TUN_IOC_BATCH`: a run of queued packets per
+//! read, handed to the daemon as one burst) where the driver has them,
+//! one packet per write — but against `tuntap-sim`'s stream head, with
+//! the driver's own code underneath.  [`SimStream`]'s calls block, which
+//! is what [`Device`] expects.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tuntap_abi::{self as abi, TunIocAttach, TunIocInfo};
 use tuntap_drv::ddi::node_minor;
 use tuntap_sim::{SimHost, SimStream};
 
+use tuntap_abi::batch::{TunIocBatch, batch_flags};
+
+use super::records::Records;
 use super::{Device, DeviceError, Mode};
 
 use illumos_sys_hdrs::{EBADF, ENXIO, ETIME};
@@ -23,6 +30,12 @@ pub struct SimDevice {
     name: String,
     mode: Mode,
     mtu: usize,
+    /// Batched reads are on (`TUN_IOC_BATCH`): each read is a run of
+    /// records, handed out one packet at a time.
+    batched: bool,
+    records: Mutex<Records>,
+    /// Reads that returned more than one packet (for tests and benches).
+    multi_reads: AtomicU64,
 }
 
 impl SimDevice {
@@ -51,7 +64,33 @@ impl SimDevice {
             .ioctl_istr(abi::TUN_IOC_INFO, abi::as_bytes(&info))
             .map_err(|e| format!("describe link {name}: errno {e}"))?;
         let info: TunIocInfo = abi::decode(&reply.data).map_err(|e| format!("describe link {name}: {e:?}"))?;
-        Ok(SimDevice { stream, name: name.to_string(), mode, mtu: info.mtu as usize })
+        // Batched reads where the driver has them (an older driver answers
+        // EINVAL or ENOTSUP: one packet per read, as before).
+        let req = TunIocBatch { version: abi::TUN_ABI_VERSION, flags: batch_flags::READ, ..TunIocBatch::default() };
+        let batched = stream.ioctl_istr(abi::TUN_IOC_BATCH, abi::as_bytes(&req)).is_ok();
+        Ok(SimDevice {
+            stream,
+            name: name.to_string(),
+            mode,
+            mtu: info.mtu as usize,
+            batched,
+            records: Mutex::new(Records::default()),
+            multi_reads: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether reads are batched (`TUN_IOC_BATCH` accepted).
+    pub fn batched(&self) -> bool {
+        self.batched
+    }
+
+    /// Reads that carried more than one packet so far.
+    pub fn multi_packet_reads(&self) -> u64 {
+        self.multi_reads.load(Ordering::Relaxed)
+    }
+
+    fn records(&self) -> std::sync::MutexGuard<'_, Records> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The underlying stream (for tests that inspect it).
@@ -71,10 +110,22 @@ impl Device for SimDevice {
         self.mode
     }
     fn read_packet(&self, buf: &mut [u8]) -> Result<usize, DeviceError> {
+        if let Some(n) = self.records().next(buf) {
+            return Ok(n);
+        }
         loop {
             match self.stream.read_packet(Some(Duration::from_secs(1))) {
                 Ok(p) if p.is_empty() && self.stream.is_hung_up() => {
                     return Err(DeviceError::Gone("the driver hung up the queue (link deleted?)".into()));
+                }
+                Ok(p) if self.batched => {
+                    let mut records = self.records();
+                    records.fill(p).map_err(|e| DeviceError::Io(std::io::Error::other(e)))?;
+                    let n = records.next(buf).ok_or_else(|| DeviceError::Io(std::io::Error::other("empty batched read")))?;
+                    if records.remaining() > 0 {
+                        self.multi_reads.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(n);
                 }
                 Ok(p) => {
                     let n = p.len().min(buf.len());
@@ -95,6 +146,9 @@ impl Device for SimDevice {
             Err(ENXIO) => Err(DeviceError::Gone("the link is gone (ENXIO)".into())),
             Err(e) => Err(DeviceError::Io(std::io::Error::other(format!("write: illumos errno {e}")))),
         }
+    }
+    fn try_read_packet(&self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        Ok(self.records().next(buf))
     }
     fn set_carrier(&self, up: bool) {
         // TUN_IOC_SET_CARRIER on the queue: a u32, 1 on, 0 off.

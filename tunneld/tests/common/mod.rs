@@ -6,6 +6,11 @@
 mod instance;
 #[allow(unused_imports)]
 pub use instance::*;
+#[cfg(target_os = "linux")]
+mod netns;
+#[cfg(target_os = "linux")]
+#[allow(unused_imports)]
+pub use netns::{Netns, bulk, pattern};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,6 +19,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// A directory with two CAs and certificates signed by each:
 /// `ca.crt`, `server.{crt,key}`, `client.{crt,key}`, `client2.{crt,key}`,
+/// `client3.{crt,key}`,
 /// `revoked.{crt,key}` (signed by `ca`; `ca.crl` revokes `revoked`),
 /// `other-ca.crt`, `rogue-server.{crt,key}`, `rogue-client.{crt,key}`
 /// (signed by `other-ca`).
@@ -67,6 +73,7 @@ impl Pki {
         make_leaf_serial(dir.path(), "server", "server", &ca, 1);
         make_leaf_serial(dir.path(), "client", "client", &ca, 2);
         make_leaf_serial(dir.path(), "client2", "client2", &ca, 3);
+        make_leaf_serial(dir.path(), "client3", "client3", &ca, 5);
         make_leaf_serial(dir.path(), "revoked", "revoked", &ca, 4);
         make_expired(dir.path(), &ca);
         let crl = rcgen::CertificateRevocationListParams {
