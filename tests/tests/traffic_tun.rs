@@ -25,13 +25,18 @@ fn tun_link_answers_resolution_and_carries_ping_both_families() {
         "no queue attached yet: the link must not be up"
     );
     // With no queue the link is down and the bridge keeps the TAP's
-    // carrier off: what Linux tried to send until now it dropped itself.
-    let linux_before_attach = a.ns.link_stats("tun0").unwrap();
+    // carrier off: what Linux tries to send meanwhile it drops itself.
     assert!(carrier_off(&a), "Linux sees no carrier while the link is down");
     let q = Queue::attach(&rig, "tun0", mode::TUN).expect("attach the responder's queue");
     assert!(a.bridge.client().wait_link_state(tuntap_drv::ddi::LinkState::Up, WAIT), "a queue brings the link up");
-    eventually(SETTLE, || if carrier_off(&a) { Err("NO-CARRIER".to_string()) } else { Ok(()) })
-        .expect("the TAP's carrier follows the link up");
+    // Linux turns the carrier on at once but swaps its no-op qdisc (which
+    // counts every frame as tx_dropped) for the real one only when its
+    // linkwatch work runs (net/core/link_watch.c linkwatch_do_dev: the
+    // operational state first, then dev_activate). So the baseline is
+    // taken once the operational state is UP, not at the carrier flag.
+    eventually(SETTLE, || if oper_up(&a) { Ok(()) } else { Err("operational state not UP".to_string()) })
+        .expect("the TAP's carrier and operational state follow the link up");
+    let linux_at_up = a.ns.link_stats("tun0").unwrap();
     let responder = Responder::start(q);
     a.addr_add("10.9.0.1/24").unwrap();
     a.addr_add("fd00:9::1/64").unwrap();
@@ -92,7 +97,7 @@ fn tun_link_answers_resolution_and_carries_ping_both_families() {
     assert_eq!(r.write_errors, 0);
     assert!(info.resolver_replies >= 2, "at least one ARP reply and one neighbour advertisement: {info:?}");
     assert_eq!((m.ierrors, m.norcvbuf, m.unknowns), (0, 0, 0), "no drop in the driver: {m:?}");
-    assert_eq!(linux.tx_dropped, linux_before_attach.tx_dropped, "Linux dropped nothing once the link was up");
+    assert_eq!(linux.tx_dropped, linux_at_up.tx_dropped, "Linux dropped nothing once the link was up");
 
     // Bad input from the application: a write that is not an IP packet is
     // refused, counted, and never reaches Linux.
@@ -123,6 +128,13 @@ fn tun_link_answers_resolution_and_carries_ping_both_families() {
 /// Does Linux report NO-CARRIER on the namespace's TAP?
 fn carrier_off(l: &NsLink) -> bool {
     l.ns.ip(&["link", "show", "dev", l.ifname()]).expect("ip link show").contains("NO-CARRIER")
+}
+
+/// Carrier on and the operational state UP: Linux's linkwatch has run
+/// (`ip link show` prints `state UP` from the device's operstate).
+fn oper_up(l: &NsLink) -> bool {
+    let show = l.ns.ip(&["link", "show", "dev", l.ifname()]).expect("ip link show");
+    !show.contains("NO-CARRIER") && show.contains(" state UP ")
 }
 
 #[test]
