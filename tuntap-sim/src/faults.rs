@@ -69,6 +69,11 @@ pub enum Hook {
     /// that service procedure ran: the back-enable lands inside the
     /// caller's window between the refusal and its next step.
     CanputnextFullThenBackenable,
+    /// The next control message dld's taskq takes (mac/dld.rs rule 2) is
+    /// freed without an answer: an ack lost on the way up (review H2 of
+    /// the relay: an answer freed by a module below, or never sent).
+    /// Whoever waits for it waits for ever unless its wait is bounded.
+    DldLosesNextAnswer,
 }
 
 /// The armed injection points of a host.
@@ -79,6 +84,7 @@ pub(crate) struct Faults {
     dls_devnet_setzid: AtomicUsize,
     mac_unregister: AtomicUsize,
     canput_full: AtomicUsize,
+    dld_silent: AtomicUsize,
 }
 
 fn take(c: &AtomicUsize) -> bool {
@@ -101,6 +107,7 @@ impl Faults {
     fn hook(&self, h: Hook) -> &AtomicUsize {
         match h {
             Hook::CanputnextFullThenBackenable => &self.canput_full,
+            Hook::DldLosesNextAnswer => &self.dld_silent,
         }
     }
 }

@@ -74,10 +74,19 @@
 //! dld (`dld_close`: the last active stream removes dls's unicast
 //! address).  No frame reaches the upper stream after `close` returns.
 //!
+//! **Bounded waits.**  A lower request waits at most [`ACK_WAIT_USEC`]
+//! for its ack (`cv_reltimedwait(9F)`).  Past it the relay is *broken*:
+//! IP's bind fails with `DL_SYSERR`/`ETIME` (its unbind still gets
+//! `DL_OK_ACK`), later requests fail at once, transmits and receives
+//! drop, and close skips the unbind and goes straight to `ldi_close`.
+//! So a lost answer costs a control thread at most that long, and the
+//! close waiting behind it (streams.rs close) the same.
+//!
 //! **Invariants.**  The module is inert unless started by the kernel: a
 //! module a user pushes passes everything through.  Every lower request
-//! has exactly one ack awaited; a message from dld that answers nothing
-//! pending is freed.
+//! has exactly one ack awaited, matched by primitive ([`answers`]); any
+//! other `M_PROTO`/`M_PCPROTO` from dld is freed and counted
+//! (`sdt:::tuntap-relay`, [`RelayEvent::Stray`]).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -90,7 +99,7 @@ use illumos_sys_hdrs::dlpi::*;
 use illumos_sys_hdrs::queue_t;
 
 use super::prim::{self, Personality};
-use crate::ddi::{Cred, DropReason, Errno, GLOBAL_ZONEID, Kernel, LdiHandle, Probe};
+use crate::ddi::{Cred, DropReason, Errno, GLOBAL_ZONEID, Kernel, LdiHandle, Probe, RelayEvent};
 use crate::frame::{self, AddrClass, MacAddr};
 use crate::ioctl;
 use crate::link::Link;
@@ -107,6 +116,14 @@ const MODULE_NAME_C: &[u8] = b"tunrly\0";
 /// the kernel's credential only, with the module's read queue in 8 bytes.
 pub const TUNRLY_IOC_START: i32 = sys::streams_ioctl(b'R', 0x7501);
 
+/// How long a lower request waits for dld's ack (microseconds) before
+/// the relay is declared broken: dld answers every primitive
+/// (`dld_wput_nondata_task`, dld_str.c), normally within milliseconds,
+/// but a lost answer must not pin a control thread, and the close
+/// behind it, for ever (`cv_reltimedwait(9F)`; the same 10 s as an
+/// `I_STR`'s default `ic_timout`, `STRTIMOUT` in sys/stropts.h).
+pub const ACK_WAIT_USEC: u64 = 10_000_000;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Ready,
@@ -115,13 +132,31 @@ enum Phase {
 
 struct RelaySt<K: Kernel> {
     phase: Phase,
+    /// Why the lower stream is unusable (`ETIME`: an ack never came;
+    /// `ENXIO`: dld sent `M_ERROR`/`M_HANGUP`): transmits and receives
+    /// drop, requests fail at once with it, close skips the unbind.
+    broken: Option<Errno>,
     /// Transmits and receives between checking `phase` and returning.
     inflight: u32,
-    /// A lower request is waiting for its ack.
-    waiting: bool,
+    /// The primitive whose ack a lower request is waiting for.
+    waiting: Option<u32>,
     reply: Option<MsgBlk<K>>,
     /// The lower stream is bound.
     bound: bool,
+}
+
+/// Does `ack` answer `prim`?  `DL_OK_ACK` names it in
+/// `dl_correct_primitive`, `DL_ERROR_ACK` in `dl_error_primitive`, and
+/// `DL_BIND_ACK` answers only `DL_BIND_REQ` (dlpi(4P); dld_proto.c
+/// `dlokack`/`dlerrorack` fill them from the request, `proto_bind_req`
+/// sends `dlbindack`).
+fn answers<K: Kernel>(prim: u32, ack: &MsgBlk<K>) -> bool {
+    match ack.read_head::<u32>() {
+        Some(DL_OK_ACK) => ack.read_head::<dl_ok_ack_t>().is_some_and(|a| a.dl_correct_primitive == prim),
+        Some(DL_ERROR_ACK) => ack.read_head::<dl_error_ack_t>().is_some_and(|a| a.dl_error_primitive == prim),
+        Some(DL_BIND_ACK) => prim == DL_BIND_REQ,
+        _ => false,
+    }
 }
 
 /// One old-API DLPI stream's lower dld stream.
@@ -194,7 +229,14 @@ impl<K: Kernel> Relay<K> {
                     upper: upper.clone(),
                     link: link.clone(),
                     who,
-                    st: KMutex::new(RelaySt { phase: Phase::Ready, inflight: 0, waiting: false, reply: None, bound: false }),
+                    st: KMutex::new(RelaySt {
+                        phase: Phase::Ready,
+                        broken: None,
+                        inflight: 0,
+                        waiting: None,
+                        reply: None,
+                        bound: false,
+                    }),
                     cv: KCondvar::new(),
                 });
                 // SAFETY: the module instance is open until ldi_close.
@@ -228,29 +270,49 @@ impl<K: Kernel> Relay<K> {
         if rq.is_null() { Err(sys::EPROTO) } else { Ok(rq) }
     }
 
-    /// Send one control request down and wait for its ack (dld answers
-    /// every primitive, from its taskq).  Blocks: control task or close.
-    fn request(&self, msg: MsgBlk<K>) -> Option<MsgBlk<K>> {
+    /// Send one control request (`prim`) down and wait, at most
+    /// [`ACK_WAIT_USEC`], for the ack that answers it ([`answers`]).  On
+    /// timeout the relay is broken (see [`RelaySt::broken`]).  Blocks:
+    /// control task or close.
+    fn request(&self, prim: u32, msg: MsgBlk<K>) -> Result<MsgBlk<K>, Errno> {
         {
+            // One control task per stream and close waits for it, so the
+            // slot is free at once unless a request timed out.
             let s = self.st.lock();
-            let mut s = self.st.wait_until(s, &self.cv, |s| !s.waiting);
-            s.waiting = true;
+            let (mut s, free) =
+                self.st.wait_until_for(s, &self.cv, ACK_WAIT_USEC, |s| s.waiting.is_none() || s.broken.is_some());
+            if let Some(e) = s.broken {
+                return Err(e);
+            }
+            if !free {
+                return Err(sys::ETIME);
+            }
+            s.waiting = Some(prim);
             s.reply = None;
         }
         // SAFETY: mod_wq is open until ldi_close; the message is handed on.
         unsafe { self.k.putnext(self.mod_wq, msg.into_raw()) };
         let s = self.st.lock();
-        let mut s = self.st.wait_until(s, &self.cv, |s| s.reply.is_some());
-        s.waiting = false;
-        let r = s.reply.take();
+        let (mut s, _) =
+            self.st.wait_until_for(s, &self.cv, ACK_WAIT_USEC, |s| s.reply.is_some() || s.broken.is_some());
+        s.waiting = None;
+        let r = match s.reply.take() {
+            Some(ack) => Ok(ack),
+            None => Err(*s.broken.get_or_insert(sys::ETIME)),
+        };
         drop(s);
         self.cv.broadcast();
+        if r.as_ref().err() == Some(&sys::ETIME) {
+            self.k.probe(Probe::Relay(self.link.linkid, RelayEvent::AckTimeout, sys::ETIME));
+        }
         r
     }
 
-    /// Forward a DLPI request; `Ok` for `DL_OK_ACK`/`want`, else the
-    /// `DL_ERROR_ACK`'s (`dl_errno`, `dl_unix_errno`).
-    fn forward(&self, head: &[u32], tail: &[u8], want: u32) -> Result<MsgBlk<K>, (u32, u32)> {
+    /// Forward a DLPI request; `Ok` with its positive ack, else the
+    /// `DL_ERROR_ACK`'s (`dl_errno`, `dl_unix_errno`), or `DL_SYSERR`
+    /// with the errno of a broken relay (`ETIME`, `ENXIO`).
+    fn forward(&self, head: &[u32], tail: &[u8]) -> Result<MsgBlk<K>, (u32, u32)> {
+        let prim_ = head.first().copied().unwrap_or(0);
         let mut b = alloc::vec::Vec::with_capacity(head.len() * 4 + tail.len());
         for w in head {
             b.extend_from_slice(&w.to_ne_bytes());
@@ -258,14 +320,10 @@ impl<K: Kernel> Relay<K> {
         b.extend_from_slice(tail);
         let Some(mut msg) = MsgBlk::alloc_with(&self.k, 0, &b) else { return Err((DL_SYSERR, sys::ENOMEM as u32)) };
         msg.set_db_type(sys::M_PROTO);
-        let Some(ack) = self.request(msg) else { return Err((DL_SYSERR, sys::EPROTO as u32)) };
-        match ack.read_head::<u32>() {
-            Some(p) if p == want || p == DL_OK_ACK => Ok(ack),
-            Some(DL_ERROR_ACK) => match ack.read_head::<dl_error_ack_t>() {
-                Some(e) => Err((e.dl_errno, e.dl_unix_errno)),
-                None => Err((DL_SYSERR, sys::EPROTO as u32)),
-            },
-            _ => Err((DL_SYSERR, sys::EPROTO as u32)),
+        let ack = self.request(prim_, msg).map_err(|e| (DL_SYSERR, e as u32))?;
+        match ack.read_head::<dl_error_ack_t>() {
+            Some(e) if e.dl_primitive == DL_ERROR_ACK => Err((e.dl_errno, e.dl_unix_errno)),
+            _ => Ok(ack),
         }
     }
 
@@ -277,17 +335,19 @@ impl<K: Kernel> Relay<K> {
             let m = (DL_CLDLS as u16).to_ne_bytes();
             [m[0], m[1], 0, 0]
         });
-        self.forward(&[DL_BIND_REQ, sap, 0, mode_mgmt, 0], &[], DL_BIND_ACK)?;
+        self.forward(&[DL_BIND_REQ, sap, 0, mode_mgmt, 0], &[])?;
         self.st.lock().bound = true;
         Ok(())
     }
 
     /// Unbind the lower stream (errors ignored: IP always gets its
-    /// `DL_OK_ACK`).  Control task or close.
+    /// `DL_OK_ACK`; a broken relay sends nothing, and `ldi_close` ->
+    /// `dld_close` -> `dld_str_detach` unbinds what dld still holds).
+    /// Control task or close.
     pub fn unbind(&self) {
         let was = core::mem::replace(&mut self.st.lock().bound, false);
         if was {
-            let _ = self.forward(&[DL_UNBIND_REQ], &[], DL_OK_ACK);
+            let _ = self.forward(&[DL_UNBIND_REQ], &[]);
         }
     }
 
@@ -295,8 +355,8 @@ impl<K: Kernel> Relay<K> {
     /// `DL_PROMISCON_REQ`/`OFF` (`level`), after our own filter took it.
     pub fn forward_filter(&self, prim_: u32, group: Option<&MacAddr>, level: u32) {
         let r = match group {
-            Some(g) => self.forward(&[prim_, 6, 12], g, DL_OK_ACK),
-            None => self.forward(&[prim_, level], &[], DL_OK_ACK),
+            Some(g) => self.forward(&[prim_, 6, 12], g),
+            None => self.forward(&[prim_, level], &[]),
         };
         if r.is_err() {
             self.k.probe(Probe::Drop(self.link.linkid, DropReason::BadWrite));
@@ -307,7 +367,7 @@ impl<K: Kernel> Relay<K> {
     pub fn tx(&self, frame: MsgBlk<K>) {
         {
             let mut s = self.st.lock();
-            if s.phase != Phase::Ready {
+            if s.phase != Phase::Ready || s.broken.is_some() {
                 drop(s);
                 self.link.stats.dropped(DropReason::Closing);
                 return;
@@ -340,7 +400,7 @@ impl<K: Kernel> Relay<K> {
     fn rx(&self, mut msg: MsgBlk<K>) {
         {
             let mut s = self.st.lock();
-            if s.phase != Phase::Ready {
+            if s.phase != Phase::Ready || s.broken.is_some() {
                 return;
             }
             s.inflight += 1;
@@ -388,6 +448,47 @@ impl<K: Kernel> Relay<K> {
             return Err(DropReason::BadWrite);
         }
         prim::send_unitdata_ind(&self.k, &self.upper, msg, &dsap, &ssap, class != AddrClass::Unicast)
+    }
+
+    /// An `M_PROTO`/`M_PCPROTO` from dld: the ack a request waits for,
+    /// or stray (freed and counted).  Never blocks (put procedure).
+    fn ack(&self, msg: MsgBlk<K>) {
+        let mut s = self.st.lock();
+        match s.waiting {
+            Some(p) if s.reply.is_none() && answers(p, &msg) => {
+                s.reply = Some(msg);
+                drop(s);
+                self.cv.broadcast();
+            }
+            _ => {
+                drop(s);
+                self.stray(msg);
+            }
+        }
+    }
+
+    /// Free and count a message from dld that nobody takes.
+    fn stray(&self, msg: MsgBlk<K>) {
+        drop(msg);
+        self.k.probe(Probe::Relay(self.link.linkid, RelayEvent::Stray, 0));
+    }
+
+    /// `M_ERROR`/`M_HANGUP` from dld: the lower stream is gone for us
+    /// (strrput would mark its head `STRDERR`/`STRHUP`, failing our later
+    /// ioctls, while our own `putnext`s go around the head: os/strsubr.c
+    /// `strrput`, os/streamio.c `strdoioctl`).  Broken: any waiter wakes
+    /// with `ENXIO`, IP's next DLPI request through us fails, transmits
+    /// and receives drop.  Never blocks (put procedure).
+    fn hang_up(&self, msg: MsgBlk<K>) {
+        drop(msg);
+        let mut s = self.st.lock();
+        let first = s.broken.is_none();
+        s.broken.get_or_insert(sys::ENXIO);
+        drop(s);
+        self.cv.broadcast();
+        if first {
+            self.k.probe(Probe::Relay(self.link.linkid, RelayEvent::Hangup, sys::ENXIO));
+        }
     }
 
     /// Teardown (see the theory statement).  Blocks: control task or close.
@@ -476,17 +577,18 @@ pub unsafe fn mod_rput<K: Kernel>(k: &K, rq: *mut queue_t, mp: *mut sys::mblk_t)
     };
     match msg.db_type() {
         sys::M_DATA => relay.rx(msg),
-        sys::M_PROTO | sys::M_PCPROTO => {
-            let mut s = relay.st.lock();
-            if s.waiting && s.reply.is_none() {
-                s.reply = Some(msg);
-                drop(s);
-                relay.cv.broadcast();
-            }
-            // Otherwise unasked (DL_NOTIFY_IND, a stray ack): freed.
+        sys::M_PROTO | sys::M_PCPROTO => relay.ack(msg),
+        // Ioctl replies and M_FLUSH: to the lower stream head, which
+        // consumes them (strrput: an ioctl reply wakes its waiter,
+        // M_FLUSH is turned around).
+        sys::M_IOCACK | sys::M_IOCNAK | sys::M_COPYIN | sys::M_COPYOUT | sys::M_FLUSH => {
+            // SAFETY: as above; handed on.
+            unsafe { k.putnext(rq, msg.into_raw()) }
         }
-        // Ioctl acks and the rest: to the lower stream head.
-        // SAFETY: as above; handed on.
-        _ => unsafe { k.putnext(rq, msg.into_raw()) },
+        sys::M_ERROR | sys::M_HANGUP => relay.hang_up(msg),
+        // Nobody reads the lower head (no ldi_getmsg): anything queued
+        // there would fill it, and dld's dld_str_rx_raw drops every
+        // frame once canputnext fails.  Freed and counted.
+        _ => relay.stray(msg),
     }
 }

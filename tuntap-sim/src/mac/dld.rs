@@ -14,7 +14,7 @@
 //!    `M_PCPROTO` and `M_IOCTL` to `dld_wput_nondata`, which queues them
 //!    for `dld_wput_nondata_task` on `dld_taskq` (dld_str.c); the ack is
 //!    sent up later from that thread.  Modelled on the host's `dld`
-//!    worker.
+//!    worker.  A test can lose one answer (`Hook::DldLosesNextAnswer`).
 //! 3. **`DLIOCRAW`** (`ioc_raw`): always acked; from then on the stream
 //!    sends and receives whole frames.
 //! 4. **Bind** (`proto_bind_req`, dld_proto.c; `dls_active_set` and
@@ -177,6 +177,9 @@ fn word(b: &[u8], i: usize) -> Option<u32> {
 
 /// Rule 2: `dld_wput_nondata_task` for one message (dld's taskq).
 fn control(host: &Arc<HostShared>, d: &Arc<DldStream>, mp: *mut mblk_t) {
+    if host.hooked(crate::faults::Hook::DldLosesNextAnswer) {
+        return free_here(mp);
+    }
     let ty = mblk::db_type(mp);
     let bytes = msg_bytes(mp);
     if ty == M_IOCTL {

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Issue 13, the old-API relay hardened (review of the relay, items H2,
+//! M1, M4): a lower dld stream that stops answering, answers the wrong
+//! request or hangs up must fail IP's request cleanly, never pin a
+//! control thread or a closing process, and leave nothing behind
+//! (tuntap-drv/src/dlpi/relay.rs).  Every wait is bounded: DLPI replies
+//! by [`WAIT`], the test by the rig's time limit.
+
+use std::time::{Duration, Instant};
+
+use illumos_sys_hdrs as sys;
+use illumos_sys_hdrs::dlpi::*;
+use tuntap_abi as abi;
+use tuntap_drv::ddi::RelayEvent;
+use tuntap_sim::{Hook, ProbeRecord, SimStream};
+use tuntap_tests::dlpi::*;
+use tuntap_tests::oldapi::*;
+use tuntap_tests::*;
+
+/// How long the driver's timed waits last here (its 10 s
+/// `ACK_WAIT_USEC`, with time passing faster: `set_timed_wait_cap`).
+const CAP: Duration = Duration::from_millis(300);
+
+/// IP's request, whose reply must come within `WAIT` although dld lost
+/// its answer: the relay's wait for dld must be bounded.
+fn answered(s: &SimStream, ctl: &[u8]) -> Vec<u8> {
+    s.putmsg_proto(ctl, &[]).unwrap();
+    match s.getmsg(Some(WAIT)) {
+        Ok(m) => m.ctl.expect("a DLPI reply"),
+        Err(e) => panic!(
+            "DLPI primitive {:#x} unanswered within {WAIT:?} (errno {e}) although dld lost its answer: the relay's \
+             wait for dld's ack must be bounded (cv_reltimedwait, relay.rs ACK_WAIT_USEC; review H2)",
+            word(ctl, 0)
+        ),
+    }
+}
+
+fn relay_events(rig: &Rig, ev: RelayEvent) -> usize {
+    rig.host.probes().iter().filter(|p| matches!(p, ProbeRecord::Relay(_, e, _) if *e == ev)).count()
+}
+
+/// An old-API tun stream attached to a fresh unit: (daemon, IP, ppa).
+fn attached(rig: &Rig) -> (SimStream, SimStream, u32) {
+    let vpn = rig.open_tun(&rig.root);
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let ip = rig.open_tun(&rig.root);
+    ip_push(&ip);
+    expect_ok(&ip_request(&ip, &words(&[DL_ATTACH_REQ, ppa])).expect("DL_ATTACH_REQ"), DL_ATTACH_REQ);
+    (vpn, ip, ppa)
+}
+
+/// H2: dld never answers IP's bind.  The bind fails with
+/// `DL_SYSERR`/`ETIME` within the bound, the control thread is free again
+/// (the stream answers its next request, another unit plumbs), detach and
+/// close complete, and no dld stream or message is left.
+#[test]
+fn a_lost_bind_ack_fails_the_bind_and_frees_the_control_thread() {
+    let rig = Rig::new();
+    rig.host.set_timed_wait_cap(CAP);
+    let (vpn, ip, ppa) = attached(&rig);
+    let name = format!("tun{ppa}");
+    rig.host.hook(Hook::DldLosesNextAnswer);
+    let t0 = Instant::now();
+    let r = answered(&ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]));
+    assert!(!rig.host.hook_armed(Hook::DldLosesNextAnswer), "the bind reached dld");
+    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
+    assert_eq!(word(&r, 3), sys::ETIME as u32, "dl_unix_errno: the ack never came");
+    assert!(t0.elapsed() < WAIT);
+    assert_eq!(relay_events(&rig, RelayEvent::AckTimeout), 1, "the timeout is reported (sdt tuntap-relay)");
+    // The control thread is free: this stream answers, a second unit
+    // plumbs and carries traffic.
+    let info = InfoAck::parse(&ip_request(&ip, &words(&[DL_INFO_REQ])).expect("DL_INFO_REQ after the timeout"));
+    assert_eq!(info.state, DL_UNBOUND);
+    let p = openvpn_plumb(&rig, false);
+    let pkt = packet(1, 100);
+    p.ip_send(&pkt);
+    assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(&pkt));
+    p.unplumb();
+    // A later bind on the broken relay fails at once.
+    let r = answered(&ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]));
+    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
+    expect_ok(&ip_request(&ip, &words(&[DL_DETACH_REQ])).expect("DL_DETACH_REQ"), DL_DETACH_REQ);
+    assert_eq!(rig.host.dld_info(name.as_str()).map(|d| d.streams).unwrap_or(0), 0, "no dld stream left");
+    ip.close();
+    vpn.close();
+    rig.finish();
+}
+
+/// H2: dld never answers the unbind at unplumb: IP still gets its
+/// `DL_OK_ACK`, the relay is broken (IP's packets drop), and closing the
+/// streams completes with dls's client and the dld stream gone.
+#[test]
+fn a_lost_unbind_ack_still_lets_unplumb_and_close_complete() {
+    let rig = Rig::new();
+    rig.host.set_timed_wait_cap(CAP);
+    let p = openvpn_plumb(&rig, false);
+    let name = p.name.clone();
+    rig.host.hook(Hook::DldLosesNextAnswer);
+    let r = answered(&p.ip, &words(&[DL_UNBIND_REQ]));
+    expect_ok(&r, DL_UNBIND_REQ);
+    assert!(!rig.host.hook_armed(Hook::DldLosesNextAnswer), "the unbind reached dld");
+    assert_eq!(relay_events(&rig, RelayEvent::AckTimeout), 1);
+    // Rebinding through the broken relay fails instead of waiting again.
+    let r = answered(&p.ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]));
+    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
+    p.vpn.close();
+    p.ip.close();
+    assert!(rig.host.dld_info(name.as_str()).is_err(), "{name} and its dld stream went away with the close");
+    rig.finish();
+}
