@@ -108,3 +108,119 @@ fn a_lost_unbind_ack_still_lets_unplumb_and_close_complete() {
     assert!(rig.host.dld_info(name.as_str()).is_err(), "{name} and its dld stream went away with the close");
     rig.finish();
 }
+
+/// M1: a stray `DL_ERROR_ACK` (for `DL_UNBIND_REQ`) arrives from dld
+/// while the relay waits for its bind's ack.  It is freed and counted,
+/// not taken as the answer: IP's bind succeeds and traffic flows.
+#[test]
+fn a_stray_ack_during_a_wait_is_counted_not_taken_as_the_answer() {
+    let rig = Rig::new();
+    let p = openvpn_plumb(&rig, false);
+    ip_down(&p.ip);
+    rig.host.hook(Hook::DldStrayBeforeNextAnswer);
+    let bind = ip_request(&p.ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0])).unwrap_or_else(|e| {
+        panic!(
+            "IP's bind failed with dl_errno {e:#x}, the stray DL_ERROR_ACK's (it names DL_UNBIND_REQ): an ack must \
+             answer the request it is matched to (dl_error_primitive / dl_correct_primitive, dlpi(4P); review M1)"
+        )
+    });
+    assert_eq!(word(&bind, 0), DL_BIND_ACK);
+    assert!(!rig.host.hook_armed(Hook::DldStrayBeforeNextAnswer), "the stray was sent");
+    assert_eq!(relay_events(&rig, RelayEvent::Stray), 1, "the stray ack is counted (sdt tuntap-relay)");
+    let pkt = packet(2, 120);
+    p.ip_send(&pkt);
+    assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(&pkt));
+    p.vpn_send(&pkt);
+    assert_eq!(read_unitdata(&p.ip).data, pkt);
+    p.unplumb();
+    rig.finish();
+}
+
+/// M4: dld hangs up the lower stream.  The relay is broken: IP's next
+/// DLPI request through it fails with `DL_SYSERR`/`ENXIO`, IP's packets
+/// drop, and close completes.
+#[test]
+fn a_hangup_from_dld_breaks_the_relay_and_fails_ips_next_request() {
+    let rig = Rig::new();
+    let p = openvpn_plumb(&rig, false);
+    rig.host.dld_send_up(&p.name, sys::M_HANGUP, &[]);
+    let before = rig.info(p.link.linkid).counters;
+    p.ip_send(&packet(3, 100));
+    assert!(
+        p.vpn.read_packet(Some(Duration::from_millis(200))).is_err(),
+        "IP's packet went out through a lower stream dld hung up: an M_HANGUP/M_ERROR from dld must break the relay \
+         (relay.rs hang_up; strrput marks the head STRHUP, our putnexts go around it; review M4)"
+    );
+    let after = rig.info(p.link.linkid).counters;
+    assert_eq!(after.opackets, before.opackets, "nothing transmitted through a hung-up relay");
+    assert_eq!(relay_events(&rig, RelayEvent::Hangup), 1, "the hang-up is reported (sdt tuntap-relay)");
+    assert_eq!(rig.host.lower_head(&p.name).0, 0, "the module took the hang-up");
+    ip_down(&p.ip);
+    let r = answered(&p.ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]));
+    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
+    assert_eq!(word(&r, 3), sys::ENXIO as u32, "dl_unix_errno: the lower stream hung up");
+    let name = p.name.clone();
+    p.vpn.close();
+    p.ip.close();
+    assert!(rig.host.dld_info(name.as_str()).is_err(), "{name} went away with its last user");
+    rig.finish();
+}
+
+/// M4: a hang-up while the relay waits for an ack wakes it with the
+/// error at once (long before the ack bound).
+#[test]
+fn a_hangup_during_a_wait_wakes_the_waiter_with_an_error() {
+    let rig = Rig::new();
+    let p = openvpn_plumb(&rig, false);
+    ip_down(&p.ip);
+    rig.host.hook(Hook::DldLosesNextAnswer);
+    let t0 = Instant::now();
+    p.ip.putmsg_proto(&words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]), &[]).unwrap();
+    tuntap_tests::app::eventually(WAIT, || if rig.host.hook_armed(Hook::DldLosesNextAnswer) { Err("the bind has not reached dld".into()) } else { Ok(()) })
+        .unwrap();
+    rig.host.dld_send_up(&p.name, sys::M_HANGUP, &[]);
+    let r = match p.ip.getmsg(Some(WAIT)) {
+        Ok(m) => m.ctl.expect("a DLPI reply"),
+        Err(e) => panic!(
+            "IP's bind unanswered within {WAIT:?} (errno {e}) after dld hung up the lower stream: the hang-up must \
+             wake the relay's waiter with an error (relay.rs hang_up; review M4)"
+        ),
+    };
+    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
+    assert_eq!(word(&r, 3), sys::ENXIO as u32);
+    assert!(t0.elapsed() < Duration::from_micros(tuntap_drv::dlpi::relay::ACK_WAIT_USEC), "woken by the hang-up, not the timeout");
+    p.vpn.close();
+    p.ip.close();
+    rig.finish();
+}
+
+/// M4: dld sends up what the relay has no use for (here `M_CTL`s, more
+/// than the lower stream head's `STRHIGH`).  The module frees and counts
+/// them: passed on to the head nobody reads, they would fill it, and
+/// dld's raw receive (`dld_str_rx_raw`: `canputnext` or free) would drop
+/// every frame from then on.
+#[test]
+fn messages_from_dld_nobody_takes_never_fill_the_lower_head() {
+    let rig = Rig::new();
+    let p = openvpn_plumb(&rig, false);
+    for _ in 0..8 {
+        rig.host.dld_send_up(&p.name, sys::M_CTL, &[0u8; 1000]);
+    }
+    for i in 0..5 {
+        let pkt = packet(10 + i, 300);
+        p.vpn_send(&pkt);
+        match p.ip.getmsg(Some(WAIT)) {
+            Ok(m) => assert_eq!(m.data, pkt),
+            Err(e) => panic!(
+                "packet {i} never reached IP (errno {e}); lower head (bytes queued, frames dld dropped) = {:?}: \
+                 the lower stream head is a sink nobody reads, so the relay module must free what it does not \
+                 take (review M4; STRHIGH, dld_str_rx_raw)",
+                rig.host.lower_head(&p.name)
+            ),
+        }
+    }
+    assert_eq!(rig.host.lower_head(&p.name), (0, 0));
+    assert_eq!(relay_events(&rig, RelayEvent::Stray), 8, "each is counted (sdt tuntap-relay)");
+    p.unplumb();
+    rig.finish();
+}

@@ -74,6 +74,11 @@ pub enum Hook {
     /// the relay: an answer freed by a module below, or never sent).
     /// Whoever waits for it waits for ever unless its wait is bounded.
     DldLosesNextAnswer,
+    /// Before answering the next DLPI request it takes, dld sends up a
+    /// `DL_ERROR_ACK` for `DL_UNBIND_REQ` (`DL_OUTSTATE`) that answers
+    /// nothing pending: a stray ack arriving while the relay waits
+    /// (review M1).
+    DldStrayBeforeNextAnswer,
 }
 
 /// The armed injection points of a host.
@@ -85,6 +90,7 @@ pub(crate) struct Faults {
     mac_unregister: AtomicUsize,
     canput_full: AtomicUsize,
     dld_silent: AtomicUsize,
+    dld_stray: AtomicUsize,
 }
 
 fn take(c: &AtomicUsize) -> bool {
@@ -108,6 +114,7 @@ impl Faults {
         match h {
             Hook::CanputnextFullThenBackenable => &self.canput_full,
             Hook::DldLosesNextAnswer => &self.dld_silent,
+            Hook::DldStrayBeforeNextAnswer => &self.dld_stray,
         }
     }
 }

@@ -42,6 +42,20 @@
 //!    `putnext` on the module's write queue enters dld (`dld_wput`), on
 //!    its read queue the head; `canputnext` on the write queue is dld's
 //!    (`DLD_SETQFULL` while dls's client is held back).
+//! 6. **The lower stream head is a sink nobody drains** (the kernel
+//!    never calls `ldi_getmsg` on it): what reaches it other than an
+//!    ioctl reply (`strrput` consumes those) or `M_FLUSH` stays queued,
+//!    and once `STRHIGH` (5120 bytes, usr/src/uts/common/sys/stream.h)
+//!    are queued `canputnext` on the module's read queue fails (the
+//!    module has no service procedure, so canputnext looks at the head:
+//!    `canputnext`, usr/src/uts/common/os/putnext.c).  dld's raw receive
+//!    tests exactly that and frees the frame when it fails
+//!    (`dld_str_rx_raw`, usr/src/uts/common/io/dld/dld_str.c): an
+//!    undrained head stops all receive.  `M_ERROR`/`M_HANGUP` at the head
+//!    mark it (`STRDERR`/`STRHUP`, `strrput` in os/strsubr.c), and a
+//!    later `ldi_ioctl` fails with `ENXIO` (`strdoioctl`,
+//!    os/streamio.c).  [`crate::SimHost::dld_send_up`] injects a message
+//!    from dld.
 //!
 //! Locks: the host's `ldi` table and a lower stream's `st` are leaves,
 //! never held while calling the driver.
@@ -80,7 +94,17 @@ struct LowerSt {
     mod_off: bool,
     ioc: Option<(u32, Option<MsgPtrs>)>,
     closed: bool,
+    /// Rule 6: messages queued at the head (never read) and their bytes.
+    head_held: Vec<MsgPtrs>,
+    head_bytes: usize,
+    /// Rule 6: the head was hung up or got an error.
+    head_hung: bool,
+    /// Rule 6: raw frames dld freed because the head was full.
+    head_drops: u64,
 }
+
+/// Rule 6: the stream head's read-side high-water mark.
+const STRHIGH: usize = 5120;
 
 /// One kernel-held stream.
 pub(crate) struct Lower {
@@ -206,8 +230,13 @@ fn live_module(l: &Lower) -> Option<(*mut queue_t, *mut queue_t)> {
     Some(unsafe { ((*q).as_mut_ptr(), (*q).as_mut_ptr().add(1)) })
 }
 
-/// dld sends `mp` up: into the module's read put procedure, or the head.
+/// dld sends `mp` up: into the module's read put procedure, or the head;
+/// a raw frame only if `canputnext` (rule 6).
 fn send_up_from_dld(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
+    if db_type(mp) == illumos_sys_hdrs::M_DATA && head_full(l) {
+        lock(&l.st).head_drops += 1;
+        return free_here(mp);
+    }
     match live_module(l) {
         Some((rq, _)) => {
             let Some(drv) = host.driver() else { return free_here(mp) };
@@ -237,8 +266,25 @@ fn head_rput(host: &Arc<HostShared>, l: &Lower, mp: *mut mblk_t) {
         }
         drop(st);
         host.record(ViolationKind::IoctlProtocol, format!("ioctl reply {id} reached the head of {} unasked", l.path));
+        return free_here(mp);
     }
-    free_here(mp);
+    if ty == illumos_sys_hdrs::M_FLUSH {
+        return free_here(mp);
+    }
+    // Rule 6: queued for a reader that never comes.
+    let mut st = lock(&l.st);
+    if ty == illumos_sys_hdrs::M_ERROR || ty == illumos_sys_hdrs::M_HANGUP {
+        st.head_hung = true;
+        drop(st);
+        return free_here(mp);
+    }
+    st.head_bytes += msg_bytes(mp).len();
+    st.head_held.push(MsgPtrs(mp));
+}
+
+/// Rule 6: is the head at its high-water mark?
+fn head_full(l: &Lower) -> bool {
+    lock(&l.st).head_bytes >= STRHIGH
 }
 
 /// Send `mp` down from the head: the module's write put procedure, or dld.
@@ -259,6 +305,9 @@ fn send_down_from_head(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) 
 
 /// An `M_IOCTL` down the stream, waiting for its reply (rule 3).
 fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
+    if lock(&l.st).head_hung {
+        return Err(illumos_sys_hdrs::ENXIO);
+    }
     let cr = kcred(host);
     let id = {
         let mut t = lock(&host.ldi);
@@ -424,6 +473,11 @@ fn close_lower(host: &Arc<HostShared>, l: &Arc<Lower>) {
     if let Some(d) = lock(&l.dld).take() {
         dld::dld_close(host, &d);
     }
+    // strclose flushes the head's queue.
+    let held = std::mem::take(&mut lock(&l.st).head_held);
+    for m in held {
+        free_here(m.0);
+    }
 }
 
 /// End of test: kernel-held streams still open.
@@ -485,7 +539,7 @@ pub(crate) fn route_canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> Optio
         return Some(false);
     }
     if is_rq {
-        return Some(true);
+        return Some(!head_full(&l));
     }
     Some(lock(&l.dld).as_ref().is_none_or(|d| dld::dld_can_put(d)))
 }
@@ -503,4 +557,41 @@ pub(crate) fn route_qop(host: &Arc<HostShared>, q: *mut queue_t, op: &str) -> Op
         _ => host.record(ViolationKind::QueueState, format!("{op} must be given the module's read queue")),
     }
     Some(())
+}
+
+impl crate::SimHost {
+    /// Rule 6: dld sends a message of type `ty` with `bytes` up every
+    /// kernel-held stream on `link` (through the module, if pushed), as
+    /// from its taskq: a stray ack, an `M_ERROR`/`M_HANGUP`, or anything
+    /// else dld might send.
+    pub fn dld_send_up(&self, link: &str, ty: u8, bytes: &[u8]) {
+        let host = self.shared.clone();
+        let lowers: Vec<Arc<Lower>> = lock(&host.ldi)
+            .by_handle
+            .values()
+            .filter(|l| l.path.strip_prefix("/dev/net/") == Some(link))
+            .cloned()
+            .collect();
+        for l in lowers {
+            let mp = alloc_msg(&host, ty, 0, bytes);
+            if !mp.is_null() {
+                let _g = context::enter(&host, Ctx::Kernel);
+                send_up_from_dld(&host, &l, mp);
+            }
+        }
+    }
+
+    /// Rule 6: (bytes queued at the lower stream heads on `link`, raw
+    /// frames dld freed because a head was full).
+    pub fn lower_head(&self, link: &str) -> (usize, u64) {
+        let t = lock(&self.shared.ldi);
+        t.by_handle
+            .values()
+            .filter(|l| l.path.strip_prefix("/dev/net/") == Some(link))
+            .map(|l| {
+                let st = lock(&l.st);
+                (st.head_bytes, st.head_drops)
+            })
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
 }
