@@ -12,7 +12,7 @@ use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::dlpi::*;
 use tuntap_abi as abi;
 use tuntap_drv::ddi::RelayEvent;
-use tuntap_sim::{Hook, ProbeRecord, SimStream};
+use tuntap_sim::{Fault, Hook, ProbeRecord, SimStream};
 use tuntap_tests::dlpi::*;
 use tuntap_tests::oldapi::*;
 use tuntap_tests::*;
@@ -222,5 +222,58 @@ fn messages_from_dld_nobody_takes_never_fill_the_lower_head() {
     assert_eq!(rig.host.lower_head(&p.name), (0, 0));
     assert_eq!(relay_events(&rig, RelayEvent::Stray), 8, "each is counted (sdt tuntap-relay)");
     p.unplumb();
+    rig.finish();
+}
+
+/// M2: a transient failure to open the lower stream (the dlmgmtd door
+/// upcall interrupted: `EINTR`) is retried; twice in a row it fails
+/// IP's `DL_ATTACH_REQ` with `DL_SYSERR`/`EINTR` and is reported.  It
+/// never puts one stream of a unit on the private-client path while its
+/// siblings relay (dls's client and a private one both want the primary
+/// address: the second bind would fail `EBUSY`).
+#[test]
+fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
+    let rig = Rig::new();
+    rig.host.inject(Fault::LdiOpen, 1);
+    // openvpn_plumb's steps, so that a failure names the rule.
+    let vpn = rig.open_tap(&rig.root);
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let ip = rig.open_tap(&rig.root);
+    ip_push(&ip);
+    let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
+    assert_eq!(rig.host.injections_left(Fault::LdiOpen), 0, "the failure was hit");
+    let arp = rig.open_tap(&rig.root);
+    arp_ll_up(&arp, ppa);
+    let mixed = "one failed open of the lower stream must not put one stream of a link on the private-client path \
+                 while its siblings relay: the second to bind gets EBUSY (review M2)";
+    ip_up(&ip, &ill, SAP_IPV4, true).unwrap_or_else(|e| panic!("{e}: {mixed}"));
+    let name = format!("tap{ppa}");
+    let dld = rig.host.dld_info(name.as_str()).unwrap();
+    assert_eq!(
+        (dld.streams, dld.bound, rig.host.kernel_clients(name.as_str()).unwrap().len()),
+        (2, 2, 0),
+        "IP's and ARP's streams both relay, none on a private client: {mixed}"
+    );
+    ip_down(&ip);
+    arp_ll_down(&arp);
+    for s in [arp, ip, vpn] {
+        s.close();
+    }
+    // Two failures in a row: the attach fails, cleanly, and can be retried.
+    let vpn = rig.open_tap(&rig.root);
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let ip = rig.open_tap(&rig.root);
+    ip_push(&ip);
+    rig.host.inject(Fault::LdiOpen, 2);
+    let r = request(&ip, &words(&[DL_ATTACH_REQ, ppa]));
+    expect_error(&r, DL_ATTACH_REQ, DL_SYSERR);
+    assert_eq!(word(&r, 3), sys::EINTR as u32, "dl_unix_errno: why the lower stream could not be opened");
+    assert_eq!(relay_events(&rig, RelayEvent::OpenFailed), 1, "reported (sdt tuntap-relay)");
+    let info = InfoAck::parse(&ip_request(&ip, &words(&[DL_INFO_REQ])).unwrap());
+    assert_eq!(info.state, DL_UNATTACHED);
+    ip_dl_phys(&ip, ppa, SAP_IPV4);
+    assert_eq!(rig.host.dld_info(format!("tap{ppa}").as_str()).unwrap().streams, 1, "the retried attach relays");
+    ip.close();
+    vpn.close();
     rig.finish();
 }

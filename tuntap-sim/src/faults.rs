@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use illumos_sys_hdrs::{EBUSY, EBADF, ENOMEM};
+use illumos_sys_hdrs::{EBUSY, EBADF, EINTR, ENOMEM};
 use tuntap_drv::ddi::Errno;
 
 use crate::host::{HostShared, SimHost};
@@ -43,6 +43,10 @@ pub enum Fault {
     /// provider (`mac_unregister` -> `mac_disable` in
     /// usr/src/uts/common/io/mac/mac_provider.c).
     MacUnregister,
+    /// `ldi_open_by_name` of `/dev/net/<link>` fails with `EINTR`: the
+    /// name lookup's dlmgmtd door upcall was interrupted
+    /// (`i_dls_mgmt_upcall`, usr/src/uts/common/io/dls/dls_mgmt.c).
+    LdiOpen,
 }
 
 impl Fault {
@@ -52,6 +56,7 @@ impl Fault {
             Fault::Allocb | Fault::MacRegister | Fault::Defer => ENOMEM,
             Fault::DlsMgmtCreate | Fault::DlsDevnetCreate | Fault::DlsDevnetSetzid => EBADF,
             Fault::MacUnregister => EBUSY,
+            Fault::LdiOpen => EINTR,
         }
     }
 }
@@ -88,6 +93,7 @@ pub(crate) struct Faults {
     dls_devnet_create: AtomicUsize,
     dls_devnet_setzid: AtomicUsize,
     mac_unregister: AtomicUsize,
+    ldi_open: AtomicUsize,
     canput_full: AtomicUsize,
     dld_silent: AtomicUsize,
     dld_stray: AtomicUsize,
@@ -107,6 +113,7 @@ impl Faults {
             Fault::DlsDevnetCreate => &self.dls_devnet_create,
             Fault::DlsDevnetSetzid => &self.dls_devnet_setzid,
             Fault::MacUnregister => &self.mac_unregister,
+            Fault::LdiOpen => &self.ldi_open,
         }
     }
 

@@ -193,6 +193,7 @@ pub(crate) fn ldi_open_by_name(host: &Arc<HostShared>, path: &[u8]) -> Result<Ld
     context::check_may_block(host, "ldi_open_by_name (path lookup, the device's open)");
     let path = String::from_utf8_lossy(path).into_owned();
     let name = path.strip_prefix("/dev/net/").ok_or(ENOENT)?;
+    host.injected(crate::faults::Fault::LdiOpen)?;
     let m = crate::mac::provider_resolve(host, &LinkRef::Name(name.to_string()), GLOBAL_ZONEID)?;
     let key = {
         let mut t = lock(&host.ldi);

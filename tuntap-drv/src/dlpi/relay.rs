@@ -25,10 +25,11 @@
 //!    `modlinkage`, as softmac registers its module next to its driver),
 //!    and `I_STR` [`TUNRLY_IOC_START`], which the module acknowledges
 //!    with its read queue only for `ioc_cr == kcred` (dld's `ioc_fast`
-//!    check for `DLIOCHDRINFO` is the model).  A relay that cannot be set
-//!    up (no `/dev/net` node for the link, e.g. a link given to a zone, or
-//!    a kernel without the module) leaves the stream on the older path
-//!    (`mac_client.rs`: its own primary client; flows do not reach it).
+//!    check for `DLIOCHDRINFO` is the model).  A link that is not relayed
+//!    (a zone's link, no `/dev/net` node, a kernel without LDI) leaves
+//!    all its streams on the older path (`mac_client.rs`: its own
+//!    primary client; flows do not reach it); any other failure is
+//!    retried once and then fails the attach ([`Relay::open_for`]).
 //! 2. `DL_BIND_REQ`/`DL_UNBIND_REQ` go down as well and their acks are
 //!    awaited (dld answers from `dld_wput_nondata_task` on its taskq); a
 //!    bind dld refuses (`DL_SYSERR`/`EBUSY`: the link's primary is held
@@ -254,6 +255,30 @@ impl<K: Kernel> Relay<K> {
                 Err(e)
             }
         }
+    }
+
+    /// [`Relay::open`] for `DL_ATTACH_REQ`: `Ok(None)` when the link is
+    /// not relayed at all (`ENOTSUP`: a zone's link or a kernel without
+    /// LDI; `ENOENT`: no `/dev/net` node), so that every stream of the
+    /// link keeps the older path; any other error is taken as transient
+    /// (the name lookup's dlmgmtd door upcall returns `EINTR` at once and
+    /// `EAGAIN` after its retries, `EBADF` while dlmgmtd restarts:
+    /// `i_dls_mgmt_upcall`, usr/src/uts/common/io/dls/dls_mgmt.c; `ENOMEM`;
+    /// `ENXIO`), retried once, then reported (`sdt:::tuntap-relay`,
+    /// [`RelayEvent::OpenFailed`]) and returned: the attach fails rather
+    /// than putting this stream on another path than its siblings.
+    /// Blocks: control task only.
+    pub fn open_for(k: &K, link: &Arc<Link<K>>, upper: &Arc<Queue<K>>, who: Personality) -> Result<Option<Arc<Self>>, Errno> {
+        let mut last = sys::EIO;
+        for _ in 0..2 {
+            match Self::open(k, link, upper, who) {
+                Ok(r) => return Ok(Some(r)),
+                Err(e) if e == sys::ENOTSUP || e == sys::ENOENT => return Ok(None),
+                Err(e) => last = e,
+            }
+        }
+        k.probe(Probe::Relay(link.linkid, RelayEvent::OpenFailed, last));
+        Err(last)
     }
 
     /// `DLIOCRAW`, `I_PUSH` and the start ioctl; the module's read queue.
