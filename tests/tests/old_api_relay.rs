@@ -277,3 +277,29 @@ fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
     vpn.close();
     rig.finish();
 }
+
+/// L1: a VLAN-tagged frame from dld (a priority-tagged one, VID 0, is
+/// what dls hands an untagged stream) is dropped, since old-API IP takes
+/// untagged frames only, and counted as a frame of a protocol nobody here
+/// takes (`unknowns`, `MAC_STAT_UNKNOWNS`).
+#[test]
+fn a_tagged_frame_from_dld_is_dropped_and_counted() {
+    let rig = Rig::new();
+    let p = openvpn_plumb(&rig, false);
+    let pkt = packet(4, 100);
+    let mut tagged = Vec::new();
+    tagged.extend_from_slice(&p.link.mac());
+    tagged.extend_from_slice(&p.peer());
+    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x00, 0x08, 0x00]);
+    tagged.extend_from_slice(&pkt);
+    let before = rig.info(p.link.linkid).counters.unknowns;
+    rig.host.dld_send_up(&p.name, sys::M_DATA, &tagged);
+    assert!(p.ip.getmsg(Some(Duration::from_millis(200))).is_err(), "old-API IP gets no tagged frame");
+    assert_eq!(
+        rig.info(p.link.linkid).counters.unknowns,
+        before + 1,
+        "a tagged frame the relay drops is counted (review L1)"
+    );
+    p.unplumb();
+    rig.finish();
+}

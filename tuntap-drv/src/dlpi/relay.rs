@@ -440,7 +440,8 @@ impl<K: Kernel> Relay<K> {
     fn up(&self, msg: &mut MsgBlk<K>) -> Result<(), DropReason> {
         let want = msg.len().min(frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN);
         if !msg.pullup(&self.k, want) {
-            return Err(DropReason::BadWrite);
+            // No memory on the receive side (review L3).
+            return Err(DropReason::NoBuffer);
         }
         Ok(())
     }
@@ -448,8 +449,9 @@ impl<K: Kernel> Relay<K> {
     fn send_up(&self, mut msg: MsgBlk<K>) -> Result<(), DropReason> {
         let Some(h) = frame::parse_ether(msg.first_block()) else { return Err(DropReason::BadWrite) };
         if h.header_len != frame::ETHER_HDR_LEN {
-            // Old-API IP takes untagged frames only.
-            return Ok(());
+            // Old-API IP takes untagged frames only: counted as a frame of
+            // a protocol nobody here takes (MAC_STAT_UNKNOWNS; review L1).
+            return Err(DropReason::NotIp);
         }
         let rx = self.upper.dlpi_rx();
         let own = self.link.mac();
@@ -558,6 +560,18 @@ pub unsafe fn mod_close<K: Kernel>(k: &K, rq: *mut queue_t) {
     // SAFETY: our pair; after qprocsoff no procedure of ours runs on it.
     unsafe {
         k.qprocsoff(rq);
+        mod_forget::<K>(rq);
+    }
+}
+
+/// Clear the pair's `q_ptr`s and free the module's state.
+///
+/// # Safety
+/// `rq` is the read queue of a pair [`mod_open`] succeeded on, after its
+/// `qprocsoff`.
+pub unsafe fn mod_forget<K: Kernel>(rq: *mut queue_t) {
+    // SAFETY: as documented: no procedure of ours runs on the pair.
+    unsafe {
         let p = (*rq).q_ptr as *mut ModState<K>;
         (*rq).q_ptr = ptr::null_mut();
         (*other_queue(rq)).q_ptr = ptr::null_mut();
