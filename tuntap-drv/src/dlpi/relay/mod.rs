@@ -45,7 +45,14 @@
 //!    stream: dld's `str_mdata_raw_put` -> `mac_tx` on dls's client, so
 //!    flows, `maxbw`, protection, snoop and the counters apply.  No flow
 //!    control toward IP, as before: when dld's queue is full
-//!    (`canputnext` false) the frame is dropped and counted.
+//!    (`canputnext` false) the frame is dropped and counted (`oerrors`,
+//!    `sdt:::tuntap-drop` `NoBuffer`).  Under `maxbw` this is loss, not
+//!    pacing: a backlogged Tx soft ring set makes `mac_tx` return a
+//!    cookie, dld marks its queue full (`DLD_SETQFULL`,
+//!    `str_mdata_raw_put` in dld_str.c) and every IP packet drops until
+//!    `MAC_NOTE_TX` re-enables it.  Pacing IP would take a write service
+//!    procedure on the module and on the upper stream, back-enabled from
+//!    dld's queue (review M3; not done).
 //! 4. What dld sends up raw (`dld_str_rx_raw`: the whole frame, already
 //!    demultiplexed by SAP and filtered by `dls_accept`) reaches our
 //!    module's read put procedure and goes to IP as `DL_UNITDATA_IND` in
