@@ -303,3 +303,38 @@ fn a_tagged_frame_from_dld_is_dropped_and_counted() {
     p.unplumb();
     rig.finish();
 }
+
+/// M5: the relay module is inert unless the kernel starts it.  A user
+/// who pushes `tunrly` on a `/dev/net` stream of their own and sends the
+/// start ioctl gets `EPERM` (only `ioc_cr == kcred` starts it, as dld's
+/// `ioc_fast` checks `DLIOCHDRINFO`), and what they send and receive
+/// passes through the module unchanged.
+#[test]
+fn a_user_pushed_relay_module_refuses_to_start_and_passes_everything_through() {
+    let rig = Rig::new();
+    let vpn = rig.open_tun(&rig.root);
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let name = format!("tun{ppa}");
+    let u = rig.host.user_open_dev_net(&name, &rig.root).expect("open /dev/net/tunN");
+    u.push(tuntap_drv::dlpi::relay::MODULE_NAME).expect("I_PUSH tunrly");
+    let mut out = [0u8; 8];
+    assert_eq!(
+        u.ioctl_istr(tuntap_drv::dlpi::relay::TUNRLY_IOC_START, &mut out),
+        Err(sys::EPERM),
+        "a user's start ioctl must be refused: only the kernel's credential starts the relay module (relay.rs \
+         mod_wput; review M5)"
+    );
+    assert_eq!(out, [0; 8], "no kernel address handed to a user");
+    // Down and back up through the inert module: dld answers a
+    // DL_INFO_REQ it does not take with a 16-byte DL_ERROR_ACK.
+    u.putmsg(sys::M_PROTO, &words(&[DL_INFO_REQ]));
+    tuntap_tests::app::eventually(WAIT, || match u.queued() {
+        16 => Ok(()),
+        n => Err(format!("{n} bytes at the head: dld's answer must pass up through a module nobody started")),
+    })
+    .unwrap();
+    assert!(rig.host.probes().iter().all(|p| !matches!(p, ProbeRecord::Relay(..))), "nothing counted as a relay's");
+    u.close();
+    vpn.close();
+    rig.finish();
+}

@@ -54,8 +54,8 @@
 //!    undrained head stops all receive.  `M_ERROR`/`M_HANGUP` at the head
 //!    mark it (`STRDERR`/`STRHUP`, `strrput` in os/strsubr.c), and a
 //!    later `ldi_ioctl` fails with `ENXIO` (`strdoioctl`,
-//!    os/streamio.c).  [`crate::SimHost::dld_send_up`] injects a message
-//!    from dld.
+//!    os/streamio.c).  `ldi_user.rs` has what a test does from outside:
+//!    a message from dld, a look at the heads, a user's own stream.
 //!
 //! Locks: the host's `ldi` table and a lower stream's `st` are leaves,
 //! never held while calling the driver.
@@ -87,7 +87,7 @@ pub const MODULES: &[&str] = &[tuntap_drv::dlpi::relay::MODULE_NAME];
 const IOCTL_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
-struct LowerSt {
+pub(crate) struct LowerSt {
     /// The module's queue pair (read queue first), if one is pushed.
     module: Option<*mut [queue_t; 2]>,
     mod_on: bool,
@@ -96,11 +96,11 @@ struct LowerSt {
     closed: bool,
     /// Rule 6: messages queued at the head (never read) and their bytes.
     head_held: Vec<MsgPtrs>,
-    head_bytes: usize,
+    pub(crate) head_bytes: usize,
     /// Rule 6: the head was hung up or got an error.
     head_hung: bool,
     /// Rule 6: raw frames dld freed because the head was full.
-    head_drops: u64,
+    pub(crate) head_drops: u64,
 }
 
 /// Rule 6: the stream head's read-side high-water mark.
@@ -109,9 +109,9 @@ const STRHIGH: usize = 5120;
 /// One kernel-held stream.
 pub(crate) struct Lower {
     key: usize,
-    path: String,
+    pub(crate) path: String,
     dld: Mutex<Option<Arc<DldStream>>>,
-    st: Mutex<LowerSt>,
+    pub(crate) st: Mutex<LowerSt>,
     cv: Condvar,
 }
 
@@ -124,7 +124,7 @@ unsafe impl Sync for Lower {}
 /// All kernel-held streams of a host.
 #[derive(Default)]
 pub(crate) struct LdiTable {
-    by_handle: HashMap<usize, Arc<Lower>>,
+    pub(crate) by_handle: HashMap<usize, Arc<Lower>>,
     by_q: HashMap<usize, Arc<Lower>>,
     closed: Vec<usize>,
     queue_mem: Vec<MemPtr>,
@@ -191,6 +191,14 @@ fn lower_of(host: &Arc<HostShared>, lh: LdiHandle, what: &str) -> Option<Arc<Low
 /// Rules 1-2: `ldi_open_by_name(path, FREAD|FWRITE, kcred, ..)`.
 pub(crate) fn ldi_open_by_name(host: &Arc<HostShared>, path: &[u8]) -> Result<LdiHandle, Errno> {
     context::check_may_block(host, "ldi_open_by_name (path lookup, the device's open)");
+    let lower = open_lower(host, path)?;
+    let key = lower.key;
+    lock(&host.ldi).by_handle.insert(key, lower);
+    Ok(LdiHandle(NonNull::new(key as *mut std::ffi::c_void).unwrap_or(NonNull::dangling())))
+}
+
+/// Rule 2: a stream on `/dev/net/<link>`, not yet in the handle table.
+pub(crate) fn open_lower(host: &Arc<HostShared>, path: &[u8]) -> Result<Arc<Lower>, Errno> {
     let path = String::from_utf8_lossy(path).into_owned();
     let name = path.strip_prefix("/dev/net/").ok_or(ENOENT)?;
     host.injected(crate::faults::Fault::LdiOpen)?;
@@ -216,8 +224,7 @@ pub(crate) fn ldi_open_by_name(host: &Arc<HostShared>, path: &[u8]) -> Result<Ld
     drop(hw);
     let d = dld::dld_open(&m, up)?;
     *lock(&lower.dld) = Some(d);
-    lock(&host.ldi).by_handle.insert(key, lower);
-    Ok(LdiHandle(NonNull::new(key as *mut std::ffi::c_void).unwrap_or(NonNull::dangling())))
+    Ok(lower)
 }
 
 /// The module's queues, if pushed and between `qprocson` and `qprocsoff`.
@@ -233,7 +240,7 @@ fn live_module(l: &Lower) -> Option<(*mut queue_t, *mut queue_t)> {
 
 /// dld sends `mp` up: into the module's read put procedure, or the head;
 /// a raw frame only if `canputnext` (rule 6).
-fn send_up_from_dld(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
+pub(crate) fn send_up_from_dld(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
     if db_type(mp) == illumos_sys_hdrs::M_DATA && head_full(l) {
         lock(&l.st).head_drops += 1;
         return free_here(mp);
@@ -289,7 +296,7 @@ fn head_full(l: &Lower) -> bool {
 }
 
 /// Send `mp` down from the head: the module's write put procedure, or dld.
-fn send_down_from_head(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
+pub(crate) fn send_down_from_head(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
     match live_module(l) {
         Some((_, wq)) => {
             let Some(drv) = host.driver() else { return free_here(mp) };
@@ -305,11 +312,10 @@ fn send_down_from_head(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) 
 }
 
 /// An `M_IOCTL` down the stream, waiting for its reply (rule 3).
-fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
+pub(crate) fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &mut [u8], cr: Cred) -> Result<i32, Errno> {
     if lock(&l.st).head_hung {
         return Err(illumos_sys_hdrs::ENXIO);
     }
-    let cr = kcred(host);
     let id = {
         let mut t = lock(&host.ldi);
         t.next_ioc += 1;
@@ -369,7 +375,7 @@ fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &mut [u8]) -
 }
 
 /// `I_PUSH` of the driver's module (rule 3).
-fn push_module(host: &Arc<HostShared>, l: &Arc<Lower>, name: &str) -> Result<i32, Errno> {
+pub(crate) fn push_module(host: &Arc<HostShared>, l: &Arc<Lower>, name: &str, cr: Cred) -> Result<i32, Errno> {
     if !MODULES.contains(&name) || lock(&l.st).module.is_some() {
         return Err(EINVAL);
     }
@@ -389,7 +395,7 @@ fn push_module(host: &Arc<HostShared>, l: &Arc<Lower>, name: &str) -> Result<i32
     }
     lock(&l.st).module = Some(mem);
     // SAFETY: a fresh module pair; the caller's thread (rule 3).
-    let r = unsafe { drv.mod_open(rq, MODOPEN, kcred(host)) };
+    let r = unsafe { drv.mod_open(rq, MODOPEN, cr) };
     let mut st = lock(&l.st);
     match r {
         Ok(()) if st.mod_on => Ok(0),
@@ -417,7 +423,7 @@ pub(crate) unsafe fn ldi_ioctl(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, 
         I_PUSH => {
             // SAFETY: the caller's contract: a NUL-terminated name.
             let name = unsafe { CStr::from_ptr(arg as *const std::ffi::c_char) }.to_string_lossy().into_owned();
-            push_module(host, &l, &name)
+            push_module(host, &l, &name, kcred(host))
         }
         I_STR => {
             // SAFETY: the caller's contract: a strioctl in kernel memory.
@@ -429,9 +435,9 @@ pub(crate) unsafe fn ldi_ioctl(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, 
                 // SAFETY: ic_dp holds ic_len bytes (the caller's contract).
                 unsafe { std::slice::from_raw_parts_mut(s.ic_dp.cast::<u8>(), len) }
             };
-            do_ioctl(host, &l, s.ic_cmd, data)
+            do_ioctl(host, &l, s.ic_cmd, data, kcred(host))
         }
-        DLIOCRAW => do_ioctl(host, &l, cmd, &mut []),
+        DLIOCRAW => do_ioctl(host, &l, cmd, &mut [], kcred(host)),
         _ => Err(EINVAL),
     }
 }
@@ -440,7 +446,7 @@ pub(crate) unsafe fn ldi_ioctl(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, 
 pub(crate) fn ldi_ioctl_istr(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
     context::check_may_block(host, "ldi_ioctl (waits for the ioctl's ack)");
     let l = lower_of(host, lh, "ldi_ioctl").ok_or(EINVAL)?;
-    do_ioctl(host, &l, cmd, data)
+    do_ioctl(host, &l, cmd, data, kcred(host))
 }
 
 /// Rule 4: `ldi_close(lh, FREAD|FWRITE, kcred)`.
@@ -450,7 +456,7 @@ pub(crate) fn ldi_close(host: &Arc<HostShared>, lh: LdiHandle) {
     close_lower(host, &l);
 }
 
-fn close_lower(host: &Arc<HostShared>, l: &Arc<Lower>) {
+pub(crate) fn close_lower(host: &Arc<HostShared>, l: &Arc<Lower>) {
     {
         let mut t = lock(&host.ldi);
         t.by_handle.remove(&l.key);
@@ -560,39 +566,3 @@ pub(crate) fn route_qop(host: &Arc<HostShared>, q: *mut queue_t, op: &str) -> Op
     Some(())
 }
 
-impl crate::SimHost {
-    /// Rule 6: dld sends a message of type `ty` with `bytes` up every
-    /// kernel-held stream on `link` (through the module, if pushed), as
-    /// from its taskq: a stray ack, an `M_ERROR`/`M_HANGUP`, or anything
-    /// else dld might send.
-    pub fn dld_send_up(&self, link: &str, ty: u8, bytes: &[u8]) {
-        let host = self.shared.clone();
-        let lowers: Vec<Arc<Lower>> = lock(&host.ldi)
-            .by_handle
-            .values()
-            .filter(|l| l.path.strip_prefix("/dev/net/") == Some(link))
-            .cloned()
-            .collect();
-        for l in lowers {
-            let mp = alloc_msg(&host, ty, 0, bytes);
-            if !mp.is_null() {
-                let _g = context::enter(&host, Ctx::Kernel);
-                send_up_from_dld(&host, &l, mp);
-            }
-        }
-    }
-
-    /// Rule 6: (bytes queued at the lower stream heads on `link`, raw
-    /// frames dld freed because a head was full).
-    pub fn lower_head(&self, link: &str) -> (usize, u64) {
-        let t = lock(&self.shared.ldi);
-        t.by_handle
-            .values()
-            .filter(|l| l.path.strip_prefix("/dev/net/") == Some(link))
-            .map(|l| {
-                let st = lock(&l.st);
-                (st.head_bytes, st.head_drops)
-            })
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-    }
-}
