@@ -39,10 +39,24 @@ fn relay_events(rig: &Rig, ev: RelayEvent) -> usize {
     rig.host.probes().iter().filter(|p| matches!(p, ProbeRecord::Relay(_, e, _) if *e == ev)).count()
 }
 
+/// A fresh unit made the way OpenVPN makes it: (daemon's stream, ppa).
+fn new_unit(rig: &Rig, tap: bool) -> (SimStream, u32) {
+    let vpn = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
+    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    (vpn, ppa)
+}
+
+/// IP binds again through a broken relay: refused at once, with
+/// `DL_SYSERR` and `errno` (why the relay broke).
+fn rebind_fails(ip: &SimStream, errno: i32) {
+    let r = answered(ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]));
+    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
+    assert_eq!(word(&r, 3), errno as u32, "dl_unix_errno: why the relay broke");
+}
+
 /// An old-API tun stream attached to a fresh unit: (daemon, IP, ppa).
 fn attached(rig: &Rig) -> (SimStream, SimStream, u32) {
-    let vpn = rig.open_tun(&rig.root);
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let (vpn, ppa) = new_unit(rig, false);
     let ip = rig.open_tun(&rig.root);
     ip_push(&ip);
     expect_ok(&ip_request(&ip, &words(&[DL_ATTACH_REQ, ppa])).expect("DL_ATTACH_REQ"), DL_ATTACH_REQ);
@@ -77,8 +91,7 @@ fn a_lost_bind_ack_fails_the_bind_and_frees_the_control_thread() {
     assert_eq!(p.vpn.read_packet(Some(WAIT)).unwrap(), p.as_read(&pkt));
     p.unplumb();
     // A later bind on the broken relay fails at once.
-    let r = answered(&ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]));
-    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
+    rebind_fails(&ip, sys::ETIME);
     expect_ok(&ip_request(&ip, &words(&[DL_DETACH_REQ])).expect("DL_DETACH_REQ"), DL_DETACH_REQ);
     assert_eq!(rig.host.dld_info(name.as_str()).map(|d| d.streams).unwrap_or(0), 0, "no dld stream left");
     ip.close();
@@ -101,8 +114,7 @@ fn a_lost_unbind_ack_still_lets_unplumb_and_close_complete() {
     assert!(!rig.host.hook_armed(Hook::DldLosesNextAnswer), "the unbind reached dld");
     assert_eq!(relay_events(&rig, RelayEvent::AckTimeout), 1);
     // Rebinding through the broken relay fails instead of waiting again.
-    let r = answered(&p.ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]));
-    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
+    rebind_fails(&p.ip, sys::ETIME);
     p.vpn.close();
     p.ip.close();
     assert!(rig.host.dld_info(name.as_str()).is_err(), "{name} and its dld stream went away with the close");
@@ -156,9 +168,7 @@ fn a_hangup_from_dld_breaks_the_relay_and_fails_ips_next_request() {
     assert_eq!(relay_events(&rig, RelayEvent::Hangup), 1, "the hang-up is reported (sdt tuntap-relay)");
     assert_eq!(rig.host.lower_head(&p.name).0, 0, "the module took the hang-up");
     ip_down(&p.ip);
-    let r = answered(&p.ip, &words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]));
-    expect_error(&r, DL_BIND_REQ, DL_SYSERR);
-    assert_eq!(word(&r, 3), sys::ENXIO as u32, "dl_unix_errno: the lower stream hung up");
+    rebind_fails(&p.ip, sys::ENXIO);
     let name = p.name.clone();
     p.vpn.close();
     p.ip.close();
@@ -236,8 +246,7 @@ fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
     let rig = Rig::new();
     rig.host.inject(Fault::LdiOpen, 1);
     // openvpn_plumb's steps, so that a failure names the rule.
-    let vpn = rig.open_tap(&rig.root);
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let (vpn, ppa) = new_unit(&rig, true);
     let ip = rig.open_tap(&rig.root);
     ip_push(&ip);
     let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
@@ -260,8 +269,7 @@ fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
         s.close();
     }
     // Two failures in a row: the attach fails, cleanly, and can be retried.
-    let vpn = rig.open_tap(&rig.root);
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let (vpn, ppa) = new_unit(&rig, true);
     let ip = rig.open_tap(&rig.root);
     ip_push(&ip);
     rig.host.inject(Fault::LdiOpen, 2);
@@ -312,8 +320,7 @@ fn a_tagged_frame_from_dld_is_dropped_and_counted() {
 #[test]
 fn a_user_pushed_relay_module_refuses_to_start_and_passes_everything_through() {
     let rig = Rig::new();
-    let vpn = rig.open_tun(&rig.root);
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let (vpn, ppa) = new_unit(&rig, false);
     let name = format!("tun{ppa}");
     let u = rig.host.user_open_dev_net(&name, &rig.root).expect("open /dev/net/tunN");
     u.push(tuntap_drv::dlpi::relay::MODULE_NAME).expect("I_PUSH tunrly");
