@@ -130,8 +130,9 @@ pub const TUNRLY_IOC_START: i32 = sys::streams_ioctl(b'R', 0x7501);
 /// the relay is declared broken: dld answers every primitive
 /// (`dld_wput_nondata_task`, dld_str.c), normally within milliseconds,
 /// but a lost answer must not pin a control thread, and the close
-/// behind it, for ever (`cv_reltimedwait(9F)`; the same 10 s as an
-/// `I_STR`'s default `ic_timout`, `STRTIMOUT` in sys/stropts.h).
+/// behind it, for ever (`cv_reltimedwait(9F)`; shorter than the stream
+/// head's own default for ioctls and close, `STRTIMOUT`, 15 s in
+/// usr/src/uts/common/sys/strsubr.h).
 pub const ACK_WAIT_USEC: u64 = 10_000_000;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -264,16 +265,18 @@ impl<K: Kernel> Relay<K> {
     /// than putting this stream on another path than its siblings.
     /// Blocks: control task only.
     pub fn open_for(k: &K, link: &Arc<Link<K>>, upper: &Arc<Queue<K>>, who: Personality) -> Result<Option<Arc<Self>>, Errno> {
-        let mut last = sys::EIO;
-        for _ in 0..2 {
-            match Self::open(k, link, upper, who) {
-                Ok(r) => return Ok(Some(r)),
-                Err(e) if e == sys::ENOTSUP || e == sys::ENOENT => return Ok(None),
-                Err(e) => last = e,
-            }
+        match Self::open(k, link, upper, who) {
+            Ok(r) => return Ok(Some(r)),
+            Err(e) if e == sys::ENOTSUP || e == sys::ENOENT => return Ok(None),
+            Err(_) => {}
         }
-        k.probe(Probe::Relay(link.linkid, RelayEvent::OpenFailed, last));
-        Err(last)
+        // The retry: whatever it says now is final for this attach.
+        let e = match Self::open(k, link, upper, who) {
+            Ok(r) => return Ok(Some(r)),
+            Err(e) => e,
+        };
+        k.probe(Probe::Relay(link.linkid, RelayEvent::OpenFailed, e));
+        Err(e)
     }
 
     /// `DLIOCRAW`, `I_PUSH` and the start ioctl; the module's read queue.
