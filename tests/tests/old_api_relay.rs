@@ -235,12 +235,15 @@ fn messages_from_dld_nobody_takes_never_fill_the_lower_head() {
     rig.finish();
 }
 
-/// M2: a transient failure to open the lower stream (the dlmgmtd door
-/// upcall interrupted: `EINTR`) is retried; twice in a row it fails
-/// IP's `DL_ATTACH_REQ` with `DL_SYSERR`/`EINTR` and is reported.  It
-/// never puts one stream of a unit on the private-client path while its
-/// siblings relay (dls's client and a private one both want the primary
-/// address: the second bind would fail `EBUSY`).
+/// M2, review s4 M-1: a transient failure to open the lower stream is
+/// retried after a pause; twice in a row it fails IP's `DL_ATTACH_REQ`
+/// with `DL_SYSERR` and the errno, and is reported.  The fault is what a
+/// dlmgmtd restart looks like, `ENOENT` (`dls_devnet_hold_by_name` turns
+/// the upcall's `EBADF` into it, dls_mgmt.c), so it must not be taken
+/// for "this link is not relayed": that would put one stream of a unit
+/// on the private-client path while its siblings relay (dls's client and
+/// a private one both want the primary address: the second bind would
+/// fail `EBUSY`).
 #[test]
 fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
     let rig = Rig::new();
@@ -253,8 +256,9 @@ fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
     assert_eq!(rig.host.injections_left(Fault::LdiOpen), 0, "the failure was hit");
     let arp = rig.open_tap(&rig.root);
     arp_ll_up(&arp, ppa);
-    let mixed = "one failed open of the lower stream must not put one stream of a link on the private-client path \
-                 while its siblings relay: the second to bind gets EBUSY (review M2)";
+    let mixed = "an ENOENT from the lower stream's open (a dlmgmtd restart: dls_mgmt.c dls_devnet_hold_by_name) must \
+                 be retried, not taken as 'not relayed': one stream of a link on the private-client path while its \
+                 siblings relay makes the second to bind get EBUSY (relay open_for, Link::relay_path; review M2, s4 M-1)";
     ip_up(&ip, &ill, SAP_IPV4, true).unwrap_or_else(|e| panic!("{e}: {mixed}"));
     let name = format!("tap{ppa}");
     let dld = rig.host.dld_info(name.as_str()).unwrap();
@@ -275,7 +279,7 @@ fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
     rig.host.inject(Fault::LdiOpen, 2);
     let r = request(&ip, &words(&[DL_ATTACH_REQ, ppa]));
     expect_error(&r, DL_ATTACH_REQ, DL_SYSERR);
-    assert_eq!(word(&r, 3), sys::EINTR as u32, "dl_unix_errno: why the lower stream could not be opened");
+    assert_eq!(word(&r, 3), sys::ENOENT as u32, "dl_unix_errno: why the lower stream could not be opened");
     assert_eq!(relay_events(&rig, RelayEvent::OpenFailed), 1, "reported (sdt tuntap-relay)");
     let info = InfoAck::parse(&ip_request(&ip, &words(&[DL_INFO_REQ])).unwrap());
     assert_eq!(info.state, DL_UNATTACHED);

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use illumos_sys_hdrs::{EBUSY, EBADF, EINTR, ENOMEM};
+use illumos_sys_hdrs::{EBUSY, EBADF, ENOENT, ENOMEM};
 use tuntap_drv::ddi::Errno;
 
 use crate::host::{HostShared, SimHost};
@@ -43,9 +43,13 @@ pub enum Fault {
     /// provider (`mac_unregister` -> `mac_disable` in
     /// usr/src/uts/common/io/mac/mac_provider.c).
     MacUnregister,
-    /// `ldi_open_by_name` of `/dev/net/<link>` fails with `EINTR`: the
-    /// name lookup's dlmgmtd door upcall was interrupted
-    /// (`i_dls_mgmt_upcall`, usr/src/uts/common/io/dls/dls_mgmt.c).
+    /// `ldi_open_by_name` of `/dev/net/<link>` fails with `ENOENT`
+    /// although the link exists: dlmgmtd is restarting, so the name
+    /// lookup's door upcall finds no door (`i_dls_mgmt_upcall` returns
+    /// `EBADF`) and `dls_devnet_hold_by_name` reports that as `ENOENT`
+    /// (usr/src/uts/common/io/dls/dls_mgmt.c); sdev's `devnet_lookup`
+    /// passes it on.  A taskq thread takes no signals, so `EINTR` is not
+    /// what it sees.
     LdiOpen,
 }
 
@@ -56,7 +60,7 @@ impl Fault {
             Fault::Allocb | Fault::MacRegister | Fault::Defer => ENOMEM,
             Fault::DlsMgmtCreate | Fault::DlsDevnetCreate | Fault::DlsDevnetSetzid => EBADF,
             Fault::MacUnregister => EBUSY,
-            Fault::LdiOpen => EINTR,
+            Fault::LdiOpen => ENOENT,
         }
     }
 }

@@ -40,7 +40,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ffi::{c_char, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::{mac_callbacks_t, uint_t};
@@ -191,6 +191,10 @@ pub struct Link<K: Kernel> {
     /// Old-API IP plumbing: `/dev/tun` streams with `ip` pushed that
     /// attached to this link over DLPI (copy-on-write, like `queues`).
     plumbing: KMutex<K, Arc<Vec<Arc<Queue<K>>>>>,
+    /// Which path the old-API streams of this link take ([`RelayPath`]):
+    /// decided by the first that attaches, back to `Unknown` when the
+    /// last plumbed stream leaves (cleared under `plumbing`).
+    relay_path: AtomicU8,
     /// What the old-API DLPI layer keeps per link (its fallback mac
     /// client, `dlpi/mac_client.rs` `MacPath::of`), opaque here: the link
     /// sits below that layer and does not name its types.  A leaf lock.
@@ -281,6 +285,7 @@ impl<K: Kernel> Link<K> {
             mac_users: AtomicU32::new(0),
             dlpi_ext: KMutex::new(None),
             plumbing: KMutex::new(Arc::new(Vec::new())),
+            relay_path: AtomicU8::new(RelayPath::Unknown as u8),
             condemned: AtomicBool::new(false),
             quiesce: KMutex::new(()),
             quiesce_cv: KCondvar::new(),
@@ -466,8 +471,27 @@ impl<K: Kernel> Link<K> {
             list.iter().filter(|m| !ptr::eq(Arc::as_ptr(m), minor)).cloned().collect();
         let found = next.len() != before;
         self.plumbed.store(next.len() as u32, Ordering::Release);
+        if next.is_empty() {
+            self.relay_path.store(RelayPath::Unknown as u8, Ordering::Release);
+        }
         *list = Arc::new(next);
         found
+    }
+
+    /// The path this link's old-API streams take, as decided so far.
+    pub fn relay_path(&self) -> RelayPath {
+        match self.relay_path.load(Ordering::Acquire) {
+            1 => RelayPath::Relayed,
+            2 => RelayPath::Private,
+            _ => RelayPath::Unknown,
+        }
+    }
+
+    /// Decide the path if nobody has yet (a stream attached now, so the
+    /// decision lasts until the last one leaves); the path in force.
+    pub fn settle_relay_path(&self, path: RelayPath) -> RelayPath {
+        let _ = self.relay_path.compare_exchange(RelayPath::Unknown as u8, path as u8, Ordering::AcqRel, Ordering::Acquire);
+        self.relay_path()
     }
 
     /// The DLPI streams attached now (a copy-on-write snapshot).
@@ -643,3 +667,16 @@ impl<K: Kernel> Link<K> {
     }
 }
 
+
+/// How a link's old-API DLPI streams reach dls (`dlpi/relay`): all of
+/// them the same way, so that two never fight over the primary address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RelayPath {
+    /// No stream attached yet.
+    Unknown = 0,
+    /// Through a lower dld stream each (`Relay`).
+    Relayed = 1,
+    /// Through the link's own mac client (`dlpi/mac_client.rs`).
+    Private = 2,
+}

@@ -28,8 +28,11 @@
 //!    check for `DLIOCHDRINFO` is the model).  A link that is not relayed
 //!    (a zone's link, no `/dev/net` node, a kernel without LDI) leaves
 //!    all its streams on the older path (`mac_client.rs`: its own
-//!    primary client; flows do not reach it); any other failure is
-//!    retried once and then fails the attach ([`Relay::open_for`]).
+//!    primary client; flows do not reach it).  The path is decided once
+//!    per link, by its first stream, and kept until the last one leaves
+//!    (`Link::relay_path`); on a relayed link any failure, `ENOENT`
+//!    included (a dlmgmtd restart), is retried once after a pause and
+//!    then fails the attach ([`Relay::open_for`]).
 //! 2. `DL_BIND_REQ`/`DL_UNBIND_REQ` go down as well and their acks are
 //!    awaited (dld answers from `dld_wput_nondata_task` on its taskq); a
 //!    bind dld refuses (`DL_SYSERR`/`EBUSY`: the link's primary is held
@@ -112,7 +115,7 @@ use super::prim::Personality;
 use crate::ddi::{Cred, DropReason, Errno, GLOBAL_ZONEID, Kernel, LdiHandle, Probe, RelayEvent};
 use crate::frame::MacAddr;
 use crate::ioctl;
-use crate::link::Link;
+use crate::link::{Link, RelayPath};
 use crate::mblk::MsgBlk;
 use crate::queue::Queue;
 use crate::sync::{KCondvar, KMutex};
@@ -134,6 +137,22 @@ pub const TUNRLY_IOC_START: i32 = sys::streams_ioctl(b'R', 0x7501);
 /// head's own default for ioctls and close, `STRTIMOUT`, 15 s in
 /// usr/src/uts/common/sys/strsubr.h).
 pub const ACK_WAIT_USEC: u64 = 10_000_000;
+
+/// How long a failed open of the lower stream waits before its one
+/// retry (microseconds): long enough for a restarted dlmgmtd to answer
+/// its door again (`svc.startd` restarts it at once), short enough for
+/// IP's `DL_ATTACH_REQ`, which waits on our control task.
+pub const RETRY_DELAY_USEC: u64 = 1_000_000;
+
+/// Sleep `usec` on the calling thread (`cv_reltimedwait(9F)` on a
+/// condition variable nobody signals, as `delay(9F)` sleeps on a
+/// timeout).  Blocks: control task only.
+fn pause<K: Kernel>(usec: u64) {
+    let m = KMutex::<K, ()>::new(());
+    let cv = KCondvar::<K>::new();
+    let g = m.lock();
+    drop(m.wait_until_for(g, &cv, usec, |_| false));
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -253,27 +272,44 @@ impl<K: Kernel> Relay<K> {
         }
     }
 
-    /// [`Relay::open`] for `DL_ATTACH_REQ`: `Ok(None)` when the link is
-    /// not relayed at all (`ENOTSUP`: a zone's link or a kernel without
-    /// LDI; `ENOENT`: no `/dev/net` node), so that every stream of the
-    /// link keeps the older path; any other error is taken as transient
-    /// (the name lookup's dlmgmtd door upcall returns `EINTR` at once and
-    /// `EAGAIN` after its retries, `EBADF` while dlmgmtd restarts:
-    /// `i_dls_mgmt_upcall`, usr/src/uts/common/io/dls/dls_mgmt.c; `ENOMEM`;
-    /// `ENXIO`), retried once, then reported (`sdt:::tuntap-relay`,
-    /// [`RelayEvent::OpenFailed`]) and returned: the attach fails rather
-    /// than putting this stream on another path than its siblings.
-    /// Blocks: control task only.
+    /// [`Relay::open`] for `DL_ATTACH_REQ`, deciding the link's path
+    /// once ([`RelayPath`], kept until its last plumbed stream leaves):
+    /// `Ok(None)` on a `Private` link, or when the open says `ENOTSUP`
+    /// (a zone's link, a kernel without LDI: the same for every stream
+    /// of the link), so that all of them keep the older path.  On a link
+    /// that is (to be) relayed any other error is transient and is
+    /// retried once after [`RETRY_DELAY_USEC`]: above all `ENOENT`, which
+    /// is what a dlmgmtd restart looks like from here
+    /// (`i_dls_mgmt_upcall` returns `EBADF` while the door is gone,
+    /// after retrying `EAGAIN` itself, and `dls_devnet_hold_by_name`
+    /// turns `EBADF` into `ENOENT`, usr/src/uts/common/io/dls/dls_mgmt.c;
+    /// sdev's `devnet_lookup` passes it on), and a link the driver filed
+    /// itself cannot vanish while plumbed (`Link::condemn`).  A failed
+    /// retry is reported (`sdt:::tuntap-relay`, [`RelayEvent::OpenFailed`])
+    /// and returned: the attach fails rather than putting this stream on
+    /// another path than its siblings.  Blocks: control task only.
     pub fn open_for(k: &K, link: &Arc<Link<K>>, upper: &Arc<Queue<K>>, who: Personality) -> Result<Option<Arc<Self>>, Errno> {
-        match Self::open(k, link, upper, who) {
-            Ok(r) => return Ok(Some(r)),
-            Err(e) if e == sys::ENOTSUP || e == sys::ENOENT => return Ok(None),
-            Err(_) => {}
+        if link.relay_path() == RelayPath::Private {
+            return Ok(None);
         }
-        // The retry: whatever it says now is final for this attach.
-        let e = match Self::open(k, link, upper, who) {
-            Ok(r) => return Ok(Some(r)),
-            Err(e) => e,
+        let mut retried = false;
+        let e = loop {
+            match Self::open(k, link, upper, who) {
+                Ok(r) if link.settle_relay_path(RelayPath::Relayed) == RelayPath::Relayed => return Ok(Some(r)),
+                Ok(r) => {
+                    r.close();
+                    return Ok(None);
+                }
+                Err(e) if e == sys::ENOTSUP && link.settle_relay_path(RelayPath::Private) == RelayPath::Private => {
+                    return Ok(None);
+                }
+                // The retry's answer is final for this attach.
+                Err(e) if retried => break e,
+                Err(_) => {
+                    retried = true;
+                    pause::<K>(RETRY_DELAY_USEC);
+                }
+            }
         };
         k.probe(Probe::Relay(link.linkid, RelayEvent::OpenFailed, e));
         Err(e)
