@@ -445,6 +445,11 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     /// `random_get_pseudo_bytes(9F)`.
     fn random_bytes(&self, out: &mut [u8]);
     fn probe(&self, probe: Probe<'_>);
+    /// `cmn_err(9F)` with `CE_WARN`: a line on the console and in the
+    /// system log, "tuntap: " prefixed.  Any context but high-level
+    /// interrupt (put procedures included); for what an administrator
+    /// must see once, not per packet.
+    fn warn(&self, args: core::fmt::Arguments<'_>);
 
     /// Run `task(arg)` soon in kernel context on another thread (a
     /// taskq, `ddi_taskq_dispatch(9F)` with `DDI_NOSLEEP`): never within

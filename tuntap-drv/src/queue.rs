@@ -38,7 +38,7 @@ use illumos_sys_hdrs::queue_t;
 use tuntap_abi::PacketInfo;
 use tuntap_abi::batch::{self, BatchError, TunRecord, batch_flags};
 
-use crate::ddi::Kernel;
+use crate::ddi::{Errno, Kernel};
 use crate::dlpi::filter::RxFilter;
 use crate::frame;
 use crate::ddi::{DropReason, Probe};
@@ -268,6 +268,23 @@ impl<K: Kernel> Queue<K> {
         if self.users.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst) {
             let _g = self.quiesce.lock();
             self.quiesce_cv.broadcast();
+        }
+    }
+
+    /// Tell the stream above that it is unusable: `M_ERROR` with `errno`
+    /// for reads and writes, unless the stream is closing.  The stream
+    /// head fails its reader and writer with it (`strrput`,
+    /// usr/src/uts/common/os/strsubr.c); IP pushed there takes the
+    /// interface down (`ip_rput` -> `ip_rput_other`, inet/ip/ip.c).
+    /// Never blocks: any context.
+    pub fn send_error(&self, k: &K, errno: Errno) {
+        if self.enter() {
+            if let Some(mut msg) = MsgBlk::<K>::alloc_with(k, 0, &[errno as u8, errno as u8]) {
+                msg.set_db_type(illumos_sys_hdrs::M_ERROR);
+                // SAFETY: we are a user of rq, so the stream is open.
+                unsafe { k.putnext(self.rq(), msg.into_raw()) };
+            }
+            self.exit();
         }
     }
 

@@ -252,6 +252,8 @@ impl Kernel for Lean {
     }
     fn probe(&self, _probe: Probe<'_>) {}
 
+    fn warn(&self, _args: core::fmt::Arguments<'_>) {}
+
     unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
         let a = DeferArg(task, arg as usize);
         std::thread::Builder::new()

@@ -93,6 +93,8 @@ pub struct HostShared {
     pub(crate) dl: Mutex<dls::DlState>,
     pub(crate) user_mem: Mutex<streams::UserMemState>,
     pub(crate) probes: Mutex<Vec<ProbeRecord>>,
+    /// What the driver printed with `cmn_err(9F)`, one line each.
+    pub(crate) console: Mutex<Vec<String>>,
     rng: Mutex<u64>,
     pub(crate) clock_base_ns: u64,
     pub(crate) clock_offset_ns: AtomicU64,
@@ -285,6 +287,7 @@ impl SimHost {
             dl: Mutex::new(dls::DlState::new()),
             user_mem: Mutex::new(streams::UserMemState::default()),
             probes: Mutex::new(Vec::new()),
+            console: Mutex::new(Vec::new()),
             rng: Mutex::new(seed),
             clock_base_ns: 1_700_000_000_000_000_000,
             clock_offset_ns: AtomicU64::new(0),
@@ -368,6 +371,11 @@ impl SimHost {
     /// Probes the driver fired, in order.
     pub fn probes(&self) -> Vec<ProbeRecord> {
         lock(&self.shared.probes).clone()
+    }
+
+    /// The driver's `cmn_err(9F)` lines, in order.
+    pub fn console(&self) -> Vec<String> {
+        lock(&self.shared.console).clone()
     }
 
     /// How long the stream head waits for an ioctl reply before it

@@ -339,6 +339,11 @@ impl Kernel for SimKernel {
         lock(&self.0.probes).push(probe.into());
     }
 
+    /// `cmn_err(CE_WARN)`: recorded as the console would show it.
+    fn warn(&self, args: std::fmt::Arguments<'_>) {
+        lock(&self.0.console).push(format!("WARNING: tuntap: {args}"));
+    }
+
     unsafe fn defer(&self, task: DeferredTask, arg: *mut c_void) -> Result<(), Errno> {
         if self
             .0

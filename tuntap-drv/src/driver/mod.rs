@@ -44,7 +44,6 @@ use tuntap_abi::{DatalinkId, LinkName};
 use crate::ddi::{Cred, Errno, GLOBAL_ZONEID, Kernel, Probe, ZoneId};
 use crate::link::callbacks::{PrivProps, mac_callbacks};
 use crate::link::{self, Link, LinkSpec};
-use crate::mblk::MsgBlk;
 use crate::minor::Minor;
 use crate::queue::Queue;
 use crate::sync::KMutex;
@@ -355,14 +354,7 @@ impl<K: Kernel> Driver<K> {
             return;
         }
         queue.mark_evicted();
-        if queue.enter() {
-            if let Some(mut msg) = MsgBlk::<K>::alloc_with(&self.k, 0, &[sys::ENXIO as u8, sys::ENXIO as u8]) {
-                msg.set_db_type(sys::M_ERROR);
-                // SAFETY: we are a user of rq, so the stream is open.
-                unsafe { self.k.putnext(queue.rq(), msg.into_raw()) };
-            }
-            queue.exit();
-        }
+        queue.send_error(&self.k, sys::ENXIO);
     }
 
     fn privileged(&self, cr: Cred) -> Result<(), Errno> {

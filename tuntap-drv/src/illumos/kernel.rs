@@ -638,6 +638,10 @@ impl Kernel for Illumos {
     /// `black_box` after the match is code after every call, so none is
     /// in tail position; `cargo xtask kmod-check`'s probe-sites gate
     /// rejects any probe relocation not on an `e8` call.
+    fn warn(&self, args: core::fmt::Arguments<'_>) {
+        super::log::warn(args);
+    }
+
     #[inline(never)]
     fn probe(&self, probe: Probe<'_>) {
         // SAFETY (every call below): an SDT probe site; krtld replaces the

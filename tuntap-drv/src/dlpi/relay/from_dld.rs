@@ -13,7 +13,7 @@
 //! counted, since the lower stream head it would reach is never read
 //! (`dld_str_rx_raw` in usr/src/uts/common/io/dld/dld_str.c frees every
 //! frame once `canputnext` fails there).  `M_ERROR`/`M_HANGUP` break the
-//! relay (mod.rs, "Bounded waits").
+//! relay (mod.rs, "A broken relay stays broken").
 
 use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::dlpi::*;
@@ -132,7 +132,7 @@ impl<K: Kernel> Relay<K> {
         drop(s);
         self.cv.broadcast();
         if first {
-            self.k.probe(Probe::Relay(self.link.linkid, RelayEvent::Hangup, sys::ENXIO));
+            self.broke(RelayEvent::Hangup, sys::ENXIO);
         }
     }
 }

@@ -85,13 +85,30 @@
 //! dld (`dld_close`: the last active stream removes dls's unicast
 //! address).  No frame reaches the upper stream after `close` returns.
 //!
-//! **Bounded waits.**  A lower request waits at most [`ACK_WAIT_USEC`]
-//! for its ack (`cv_reltimedwait(9F)`).  Past it the relay is *broken*:
-//! IP's bind fails with `DL_SYSERR`/`ETIME` (its unbind still gets
-//! `DL_OK_ACK`), later requests fail at once, transmits and receives
-//! drop, and close skips the unbind and goes straight to `ldi_close`.
-//! So a lost answer costs a control thread at most that long, and the
-//! close waiting behind it (streams.rs close) the same.
+//! **Bounded waits, and the ones that are not.**  A lower DLPI request
+//! waits at most [`ACK_WAIT_USEC`] for its ack (`cv_reltimedwait(9F)`),
+//! and `DLIOCRAW` at most [`IOCTL_WAIT_SECS`] (an `I_STR` with that
+//! `ic_timout`: `strdoioctl`, usr/src/uts/common/os/streamio.c).  Past
+//! it the relay is *broken*: IP's bind fails with `DL_SYSERR`/`ETIME`,
+//! later requests fail at once, transmits and receives drop, and close
+//! skips the unbind and goes straight to `ldi_close`.  So a *lost* ack
+//! costs a control thread at most that long.  Not bounded by us:
+//! `ldi_close` -> `dld_close` -> `dld_str_close` waits (`cv_wait`) while
+//! `ds_dlpi_pending` (dld_str.c), so a request that timed out because
+//! dld's taskq is slow, not because its answer was lost, still holds the
+//! close until dld has run it; and `ldi_open_by_name`'s dlmgmtd door
+//! upcall retries `EAGAIN` itself (3 x `delay(2 * hz)`,
+//! `i_dls_mgmt_upcall` in usr/src/uts/common/io/dls/dls_mgmt.c), to
+//! which our one retry adds [`RETRY_DELAY_USEC`].
+//!
+//! **A broken relay stays broken** until `DL_DETACH_REQ` or close (a
+//! late ack must never be matched to a later request).  Breaking is
+//! reported once (`sdt:::tuntap-relay`, `cmn_err(CE_WARN)`) and IP is
+//! told with `M_ERROR` carrying the errno (`ETIME`: an ack never came;
+//! `ENXIO`: dld hung up) up its stream, as a deleted link's readers are
+//! (`Driver::evict_queue`): `ip_rput` hands it to `ip_rput_other`, which
+//! sets `ill_error` and takes the interface down (inet/ip/ip.c), so no
+//! route keeps pointing at a link that carries nothing.
 //!
 //! **Invariants.**  The module is inert unless started by the kernel: a
 //! module a user pushes passes everything through.  Every lower request
@@ -355,16 +372,31 @@ impl<K: Kernel> Relay<K> {
         let (mut s, _) =
             self.st.wait_until_for(s, &self.cv, ACK_WAIT_USEC, |s| s.reply.is_some() || s.broken.is_some());
         s.waiting = None;
+        let timed_out = s.reply.is_none() && s.broken.is_none();
         let r = match s.reply.take() {
             Some(ack) => Ok(ack),
             None => Err(*s.broken.get_or_insert(sys::ETIME)),
         };
         drop(s);
         self.cv.broadcast();
-        if r.as_ref().err() == Some(&sys::ETIME) {
-            self.k.probe(Probe::Relay(self.link.linkid, RelayEvent::AckTimeout, sys::ETIME));
+        if timed_out {
+            self.broke(RelayEvent::AckTimeout, sys::ETIME);
         }
         r
+    }
+
+    /// The relay has just broken (`errno`: why): reported once
+    /// (`sdt:::tuntap-relay` and `cmn_err(CE_WARN)`), and IP is told
+    /// with `M_ERROR` up its stream, as a deleted link's readers are
+    /// (`Driver::evict_queue`): `ip_rput`'s `M_ERROR` case runs
+    /// `ip_rput_other`, which sets `ill_error` and takes the interface
+    /// down (`ill_down_start`; usr/src/uts/common/inet/ip/ip.c), so its
+    /// routes stop pointing at a link that carries nothing.  Never
+    /// blocks (also called from the module's read put procedure).
+    fn broke(&self, ev: RelayEvent, errno: Errno) {
+        self.k.probe(Probe::Relay(self.link.linkid, ev, errno));
+        self.k.warn(format_args!("link {}: lower dld stream lost ({errno}); IP's interface is taken down", self.link.name));
+        self.upper.send_error(&self.k, errno);
     }
 
     /// Forward a DLPI request; `Ok` with its positive ack, else the
