@@ -377,10 +377,14 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     /// # Safety
     /// `arg` is what `cmd` expects, valid for the duration of the call.
     unsafe fn ldi_ioctl(&self, lh: LdiHandle, cmd: i32, arg: isize) -> Result<i32, Errno>;
-    /// `ldi_ioctl(lh, I_STR, &strioctl{cmd, INFTIM, len, data}, FKIOCTL,
-    /// kcred, &rval)`: an `M_IOCTL` whose `b_cont` holds `data`; what the
-    /// acknowledgement carries back is copied into `data`.  Blocks.
-    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno>;
+    /// `ldi_ioctl(lh, I_STR, &strioctl{cmd, timeout_secs, len, data},
+    /// FKIOCTL, kcred, &rval)`: an `M_IOCTL` whose `b_cont` holds `data`;
+    /// what the acknowledgement carries back is copied into `data`.
+    /// Waits at most `timeout_secs` for it (`ic_timout`; `ETIME` past it,
+    /// `strdoioctl` in usr/src/uts/common/os/streamio.c), whereas a
+    /// command `ldi_ioctl` sends as a transparent ioctl waits `INFTIM`
+    /// (`strioctl`'s default case).  Blocks.
+    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8], timeout_secs: i32) -> Result<i32, Errno>;
     /// `ldi_close(lh, FREAD|FWRITE, kcred)`: pops and closes every module
     /// pushed on the stream, then closes the device.  Blocks.
     fn ldi_close(&self, lh: LdiHandle);

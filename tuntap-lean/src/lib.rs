@@ -182,7 +182,7 @@ impl Kernel for Lean {
     unsafe fn ldi_ioctl(&self, _lh: LdiHandle, _cmd: i32, _arg: isize) -> Result<i32, Errno> {
         Err(illumos_sys_hdrs::ENOTSUP)
     }
-    fn ldi_ioctl_istr(&self, _lh: LdiHandle, _cmd: i32, _data: &mut [u8]) -> Result<i32, Errno> {
+    fn ldi_ioctl_istr(&self, _lh: LdiHandle, _cmd: i32, _data: &mut [u8], _timeout_secs: i32) -> Result<i32, Errno> {
         Err(illumos_sys_hdrs::ENOTSUP)
     }
     fn ldi_close(&self, _lh: LdiHandle) {}

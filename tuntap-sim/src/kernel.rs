@@ -200,9 +200,9 @@ impl Kernel for SimKernel {
         unsafe { crate::ldi::ldi_ioctl(&self.0, lh, cmd, arg) }
     }
 
-    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
+    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8], timeout_secs: i32) -> Result<i32, Errno> {
         self.0.check_no_driver_locks("ldi_ioctl");
-        crate::ldi::ldi_ioctl_istr(&self.0, lh, cmd, data)
+        crate::ldi::ldi_ioctl_istr(&self.0, lh, cmd, data, timeout_secs)
     }
 
     fn ldi_close(&self, lh: LdiHandle) {

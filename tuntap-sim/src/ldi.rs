@@ -29,7 +29,12 @@
 //!    in the caller's thread and must call `qprocson`.  `I_STR` and
 //!    `DLIOCRAW` go down as an `M_IOCTL` with `ioc_cr == kcred`, first to
 //!    the module's write put procedure; the caller waits for the
-//!    `M_IOCACK`/`M_IOCNAK` at the head (bounded: `ETIME`).
+//!    `M_IOCACK`/`M_IOCNAK` at the head, `I_STR` at most its
+//!    `ic_timout` (`ETIME`; `strdoioctl`).  `DLIOCRAW` through
+//!    `ldi_ioctl` itself is a transparent ioctl that waits `INFTIM`
+//!    (`strioctl`'s default case, streamio.c): a
+//!    [`ViolationKind::LdiProtocol`] violation, since dld takes it as
+//!    `I_STR` (`dld_ioc` -> `ioc_raw`, dld_str.c).
 //! 4. **`ldi_close`** pops the module (its close must call `qprocsoff`;
 //!    after that nothing enters the module again: what dld sends up goes
 //!    to the head) and then closes dld (`dld_close`: an active stream
@@ -312,7 +317,16 @@ pub(crate) fn send_down_from_head(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *m
 }
 
 /// An `M_IOCTL` down the stream, waiting for its reply (rule 3).
-pub(crate) fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &mut [u8], cr: Cred) -> Result<i32, Errno> {
+/// `timeout_secs` is `ic_timout` (negative: `INFTIM`, which the host
+/// still ends at its own 10 s).
+pub(crate) fn do_ioctl(
+    host: &Arc<HostShared>,
+    l: &Arc<Lower>,
+    cmd: i32,
+    data: &mut [u8],
+    cr: Cred,
+    timeout_secs: i32,
+) -> Result<i32, Errno> {
     if lock(&l.st).head_hung {
         return Err(illumos_sys_hdrs::ENXIO);
     }
@@ -345,7 +359,8 @@ pub(crate) fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &
     }
     lock(&l.st).ioc = Some((id, None));
     send_down_from_head(host, l, mp);
-    let deadline = Instant::now() + IOCTL_WAIT;
+    let wait = u64::try_from(timeout_secs).map_or(IOCTL_WAIT, |s| IOCTL_WAIT.min(Duration::from_secs(s)));
+    let deadline = Instant::now() + wait;
     let mut st = lock(&l.st);
     let reply = loop {
         if let Some((_, Some(r))) = st.ioc.as_ref() {
@@ -435,18 +450,32 @@ pub(crate) unsafe fn ldi_ioctl(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, 
                 // SAFETY: ic_dp holds ic_len bytes (the caller's contract).
                 unsafe { std::slice::from_raw_parts_mut(s.ic_dp.cast::<u8>(), len) }
             };
-            do_ioctl(host, &l, s.ic_cmd, data, kcred(host))
+            do_ioctl(host, &l, s.ic_cmd, data, kcred(host), s.ic_timout)
         }
-        DLIOCRAW => do_ioctl(host, &l, cmd, &mut [], kcred(host)),
+        DLIOCRAW => {
+            host.record(
+                ViolationKind::LdiProtocol,
+                "DLIOCRAW through ldi_ioctl goes down as a transparent ioctl that waits INFTIM for dld's taskq \
+                 (strioctl, os/streamio.c): send it as I_STR with a finite ic_timout (dld_ioc/ioc_raw take it so)"
+                    .into(),
+            );
+            do_ioctl(host, &l, cmd, &mut [], kcred(host), illumos_sys_hdrs::INFTIM)
+        }
         _ => Err(EINVAL),
     }
 }
 
 /// `ldi_ioctl(I_STR)` with the data as a slice.
-pub(crate) fn ldi_ioctl_istr(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
+pub(crate) fn ldi_ioctl_istr(
+    host: &Arc<HostShared>,
+    lh: LdiHandle,
+    cmd: i32,
+    data: &mut [u8],
+    timeout_secs: i32,
+) -> Result<i32, Errno> {
     context::check_may_block(host, "ldi_ioctl (waits for the ioctl's ack)");
     let l = lower_of(host, lh, "ldi_ioctl").ok_or(EINVAL)?;
-    do_ioctl(host, &l, cmd, data, kcred(host))
+    do_ioctl(host, &l, cmd, data, kcred(host), timeout_secs)
 }
 
 /// Rule 4: `ldi_close(lh, FREAD|FWRITE, kcred)`.

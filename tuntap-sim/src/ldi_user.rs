@@ -94,7 +94,7 @@ impl UserDevNet {
     /// `ioctl(fd, I_STR, ..)` with `data` in and out; the `ioc_rval`.
     pub fn ioctl_istr(&self, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
         let _g = self.user();
-        do_ioctl(&self.host, &self.lower, cmd, data, self.cred)
+        do_ioctl(&self.host, &self.lower, cmd, data, self.cred, illumos_sys_hdrs::INFTIM)
     }
 
     /// `putmsg(2)`: one message of type `ty` down the stream.

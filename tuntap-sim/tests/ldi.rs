@@ -26,13 +26,13 @@ fn dev_net_opens_raw_ioctls_and_close() {
     assert_eq!(k.dls_devnet_destroy(m.mh()).err(), Some(EBUSY), "an open dld stream holds the devnet");
     // SAFETY: DLIOCRAW takes no argument; I_PUSH a NUL-terminated name.
     unsafe {
-        assert_eq!(k.ldi_ioctl(lh, DLIOCRAW, 0), Ok(0), "dld acks DLIOCRAW (ioc_raw)");
         assert_eq!(k.ldi_ioctl(lh, I_PUSH, c"nosuch".as_ptr() as isize), Err(EINVAL), "findmod fails");
         // The relay module of a driver that is not attached: not found.
         assert_eq!(k.ldi_ioctl(lh, I_PUSH, c"tunrly".as_ptr() as isize), Err(EINVAL));
     }
+    assert_eq!(k.ldi_ioctl_istr(lh, DLIOCRAW, &mut [], 10), Ok(0), "dld acks DLIOCRAW as I_STR (dld_ioc -> ioc_raw)");
     let mut buf = [0u8; 8];
-    assert_eq!(k.ldi_ioctl_istr(lh, 0x1234, &mut buf), Err(EINVAL), "an ioctl dld does not know is NAKed");
+    assert_eq!(k.ldi_ioctl_istr(lh, 0x1234, &mut buf, 10), Err(EINVAL), "an ioctl dld does not know is NAKed");
     k.ldi_close(lh);
     assert_eq!(host.dld_info("ld0").unwrap().streams, 0);
     k.ldi_close(lh);

@@ -525,10 +525,10 @@ impl Kernel for Illumos {
         Ok(rval)
     }
 
-    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
+    fn ldi_ioctl_istr(&self, lh: LdiHandle, cmd: i32, data: &mut [u8], timeout_secs: i32) -> Result<i32, Errno> {
         let mut sio = sys::strioctl {
             ic_cmd: cmd,
-            ic_timout: sys::INFTIM,
+            ic_timout: timeout_secs,
             ic_len: i32::try_from(data.len()).map_err(|_| sys::EINVAL)?,
             ic_dp: data.as_mut_ptr().cast(),
         };

@@ -155,6 +155,10 @@ pub const TUNRLY_IOC_START: i32 = sys::streams_ioctl(b'R', 0x7501);
 /// usr/src/uts/common/sys/strsubr.h).
 pub const ACK_WAIT_USEC: u64 = 10_000_000;
 
+/// How long an ioctl down the lower stream waits for its answer
+/// (`ic_timout`, seconds): as long as a DLPI request ([`ACK_WAIT_USEC`]).
+pub const IOCTL_WAIT_SECS: i32 = (ACK_WAIT_USEC / 1_000_000) as i32;
+
 /// How long a failed open of the lower stream waits before its one
 /// retry (microseconds): long enough for a restarted dlmgmtd to answer
 /// its door again (`svc.startd` restarts it at once), short enough for
@@ -333,15 +337,18 @@ impl<K: Kernel> Relay<K> {
     }
 
     /// `DLIOCRAW`, `I_PUSH` and the start ioctl; the module's read queue.
+    /// `DLIOCRAW` goes as an `I_STR` with a finite `ic_timout`: dld takes
+    /// it so (`dld_wput` -> `dld_wput_nondata` -> `dld_ioc` -> `ioc_raw`
+    /// in usr/src/uts/common/io/dld/dld_str.c check neither `ioc_count`
+    /// nor `TRANSPARENT`), whereas sent as a transparent ioctl it would
+    /// wait `INFTIM` for dld's taskq (`strioctl`, os/streamio.c).
     fn start(k: &K, lh: LdiHandle) -> Result<*mut queue_t, Errno> {
-        // SAFETY: DLIOCRAW takes no argument; I_PUSH a NUL-terminated
-        // name in kernel memory, valid during the call.
-        unsafe {
-            k.ldi_ioctl(lh, DLIOCRAW, 0)?;
-            k.ldi_ioctl(lh, sys::I_PUSH, MODULE_NAME_C.as_ptr() as isize)?;
-        }
+        k.ldi_ioctl_istr(lh, DLIOCRAW, &mut [], IOCTL_WAIT_SECS)?;
+        // SAFETY: I_PUSH takes a NUL-terminated name in kernel memory,
+        // valid during the call.
+        unsafe { k.ldi_ioctl(lh, sys::I_PUSH, MODULE_NAME_C.as_ptr() as isize)? };
         let mut out = [0u8; 8];
-        k.ldi_ioctl_istr(lh, TUNRLY_IOC_START, &mut out)?;
+        k.ldi_ioctl_istr(lh, TUNRLY_IOC_START, &mut out, IOCTL_WAIT_SECS)?;
         let rq = usize::from_ne_bytes(out) as *mut queue_t;
         if rq.is_null() { Err(sys::EPROTO) } else { Ok(rq) }
     }
