@@ -17,6 +17,8 @@ use tuntap_tests::dlpi::*;
 use tuntap_tests::oldapi::*;
 use tuntap_tests::*;
 
+const SAP_IPV6: u32 = 0x86dd;
+
 /// How long the driver's timed waits last here (its 10 s
 /// `ACK_WAIT_USEC`, with time passing faster: `set_timed_wait_cap`).
 const CAP: Duration = Duration::from_millis(300);
@@ -268,6 +270,45 @@ fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
     assert_eq!(rig.host.dld_info(format!("tap{ppa}").as_str()).unwrap().streams, 1, "the retried attach relays");
     ip.close();
     vpn.close();
+    rig.finish();
+}
+
+/// Review s4 M-1, the other order: tun's IPv4 stream relays and is up,
+/// then dlmgmtd restarts as the IPv6 stream attaches (`ENOENT` from the
+/// open).  The link is relayed (`Link::relay_path`), so the v6 stream
+/// retries after the pause and relays too: both bound through dld, none
+/// on a private client.
+#[test]
+fn a_dlmgmtd_restart_under_the_second_sibling_keeps_it_on_the_relay() {
+    let rig = Rig::new();
+    rig.host.set_timed_wait_cap(CAP);
+    let (vpn, ppa) = new_unit(&rig, false);
+    let v4 = rig.open_tun(&rig.root);
+    ip_push(&v4);
+    let ill4 = ip_dl_phys(&v4, ppa, SAP_IPV4);
+    ip_up(&v4, &ill4, SAP_IPV4, false).unwrap();
+    let v6 = rig.open_tun(&rig.root);
+    ip_push(&v6);
+    rig.host.inject(Fault::LdiOpen, 1);
+    let mixed = "on a relayed link an ENOENT from the lower stream's open (a dlmgmtd restart: dls_mgmt.c \
+                 dls_devnet_hold_by_name) must be retried: falling back to a private client while the sibling \
+                 relays makes this bind fail EBUSY (relay open_for, Link::relay_path; review s4 M-1)";
+    expect_ok(&request(&v6, &words(&[DL_ATTACH_REQ, ppa])), DL_ATTACH_REQ);
+    assert_eq!(rig.host.injections_left(Fault::LdiOpen), 0, "the failure was hit");
+    let bind = request(&v6, &words(&[DL_BIND_REQ, SAP_IPV6, 0, DL_CLDLS, 0]));
+    assert_eq!(word(&bind, 0), DL_BIND_ACK, "the IPv6 bind: {mixed}");
+    let name = format!("tun{ppa}");
+    let dld = rig.host.dld_info(name.as_str()).unwrap();
+    assert_eq!(
+        (dld.streams, dld.bound, rig.host.kernel_clients(name.as_str()).unwrap().len()),
+        (2, 2, 0),
+        "both streams relay, none on a private client: {mixed}"
+    );
+    ip_down(&v6);
+    ip_down(&v4);
+    for s in [v6, v4, vpn] {
+        s.close();
+    }
     rig.finish();
 }
 
