@@ -126,13 +126,16 @@ use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::dlpi::*;
 use illumos_sys_hdrs::queue_t;
 
+mod attach;
 mod from_dld;
+
+pub use attach::RETRY_DELAY_USEC;
 
 use super::prim::Personality;
 use crate::ddi::{Cred, DropReason, Errno, GLOBAL_ZONEID, Kernel, LdiHandle, Probe, RelayEvent};
 use crate::frame::MacAddr;
 use crate::ioctl;
-use crate::link::{Link, RelayPath};
+use crate::link::Link;
 use crate::mblk::MsgBlk;
 use crate::queue::Queue;
 use crate::sync::{KCondvar, KMutex};
@@ -158,22 +161,6 @@ pub const ACK_WAIT_USEC: u64 = 10_000_000;
 /// How long an ioctl down the lower stream waits for its answer
 /// (`ic_timout`, seconds): as long as a DLPI request ([`ACK_WAIT_USEC`]).
 pub const IOCTL_WAIT_SECS: i32 = (ACK_WAIT_USEC / 1_000_000) as i32;
-
-/// How long a failed open of the lower stream waits before its one
-/// retry (microseconds): long enough for a restarted dlmgmtd to answer
-/// its door again (`svc.startd` restarts it at once), short enough for
-/// IP's `DL_ATTACH_REQ`, which waits on our control task.
-pub const RETRY_DELAY_USEC: u64 = 1_000_000;
-
-/// Sleep `usec` on the calling thread (`cv_reltimedwait(9F)` on a
-/// condition variable nobody signals, as `delay(9F)` sleeps on a
-/// timeout).  Blocks: control task only.
-fn pause<K: Kernel>(usec: u64) {
-    let m = KMutex::<K, ()>::new(());
-    let cv = KCondvar::<K>::new();
-    let g = m.lock();
-    drop(m.wait_until_for(g, &cv, usec, |_| false));
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -291,49 +278,6 @@ impl<K: Kernel> Relay<K> {
                 Err(e)
             }
         }
-    }
-
-    /// [`Relay::open`] for `DL_ATTACH_REQ`, deciding the link's path
-    /// once ([`RelayPath`], kept until its last plumbed stream leaves):
-    /// `Ok(None)` on a `Private` link, or when the open says `ENOTSUP`
-    /// (a zone's link, a kernel without LDI: the same for every stream
-    /// of the link), so that all of them keep the older path.  On a link
-    /// that is (to be) relayed any other error is transient and is
-    /// retried once after [`RETRY_DELAY_USEC`]: above all `ENOENT`, which
-    /// is what a dlmgmtd restart looks like from here
-    /// (`i_dls_mgmt_upcall` returns `EBADF` while the door is gone,
-    /// after retrying `EAGAIN` itself, and `dls_devnet_hold_by_name`
-    /// turns `EBADF` into `ENOENT`, usr/src/uts/common/io/dls/dls_mgmt.c;
-    /// sdev's `devnet_lookup` passes it on), and a link the driver filed
-    /// itself cannot vanish while plumbed (`Link::condemn`).  A failed
-    /// retry is reported (`sdt:::tuntap-relay`, [`RelayEvent::OpenFailed`])
-    /// and returned: the attach fails rather than putting this stream on
-    /// another path than its siblings.  Blocks: control task only.
-    pub fn open_for(k: &K, link: &Arc<Link<K>>, upper: &Arc<Queue<K>>, who: Personality) -> Result<Option<Arc<Self>>, Errno> {
-        if link.relay_path() == RelayPath::Private {
-            return Ok(None);
-        }
-        let mut retried = false;
-        let e = loop {
-            match Self::open(k, link, upper, who) {
-                Ok(r) if link.settle_relay_path(RelayPath::Relayed) == RelayPath::Relayed => return Ok(Some(r)),
-                Ok(r) => {
-                    r.close();
-                    return Ok(None);
-                }
-                Err(e) if e == sys::ENOTSUP && link.settle_relay_path(RelayPath::Private) == RelayPath::Private => {
-                    return Ok(None);
-                }
-                // The retry's answer is final for this attach.
-                Err(e) if retried => break e,
-                Err(_) => {
-                    retried = true;
-                    pause::<K>(RETRY_DELAY_USEC);
-                }
-            }
-        };
-        k.probe(Probe::Relay(link.linkid, RelayEvent::OpenFailed, e));
-        Err(e)
     }
 
     /// `DLIOCRAW`, `I_PUSH` and the start ioctl; the module's read queue.
