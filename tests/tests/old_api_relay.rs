@@ -34,6 +34,14 @@ fn new_unit(rig: &Rig, tap: bool) -> (SimStream, u32) {
     (vpn, ppa)
 }
 
+/// Both old-API streams of link `name` are bound through dld, none on a
+/// private mac client (`why`: the rule a mix breaks).
+fn both_relay(rig: &Rig, name: &str, why: &str) {
+    let dld = rig.host.dld_info(name).unwrap();
+    let private = rig.host.kernel_clients(name).unwrap().len();
+    assert_eq!((dld.streams, dld.bound, private), (2, 2, 0), "both streams relay, none on a private client: {why}");
+}
+
 /// Review s4 M-2: a relay that broke (`errno`: why) tells IP, once,
 /// with `M_ERROR` up its stream (IP's `ip_rput` then takes the interface
 /// down: inet/ip/ip.c `ip_rput_other`), and says so on the console
@@ -243,13 +251,7 @@ fn a_transient_relay_open_failure_is_retried_then_fails_the_attach() {
                  be retried, not taken as 'not relayed': one stream of a link on the private-client path while its \
                  siblings relay makes the second to bind get EBUSY (relay open_for, Link::relay_path; review M2, s4 M-1)";
     ip_up(&ip, &ill, SAP_IPV4, true).unwrap_or_else(|e| panic!("{e}: {mixed}"));
-    let name = format!("tap{ppa}");
-    let dld = rig.host.dld_info(name.as_str()).unwrap();
-    assert_eq!(
-        (dld.streams, dld.bound, rig.host.kernel_clients(name.as_str()).unwrap().len()),
-        (2, 2, 0),
-        "IP's and ARP's streams both relay, none on a private client: {mixed}"
-    );
+    both_relay(&rig, &format!("tap{ppa}"), mixed);
     ip_down(&ip);
     arp_ll_down(&arp);
     for s in [arp, ip, vpn] {
@@ -297,13 +299,7 @@ fn a_dlmgmtd_restart_under_the_second_sibling_keeps_it_on_the_relay() {
     assert_eq!(rig.host.injections_left(Fault::LdiOpen), 0, "the failure was hit");
     let bind = request(&v6, &words(&[DL_BIND_REQ, SAP_IPV6, 0, DL_CLDLS, 0]));
     assert_eq!(word(&bind, 0), DL_BIND_ACK, "the IPv6 bind: {mixed}");
-    let name = format!("tun{ppa}");
-    let dld = rig.host.dld_info(name.as_str()).unwrap();
-    assert_eq!(
-        (dld.streams, dld.bound, rig.host.kernel_clients(name.as_str()).unwrap().len()),
-        (2, 2, 0),
-        "both streams relay, none on a private client: {mixed}"
-    );
+    both_relay(&rig, &format!("tun{ppa}"), mixed);
     ip_down(&v6);
     ip_down(&v4);
     for s in [v6, v4, vpn] {
