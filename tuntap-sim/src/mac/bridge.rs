@@ -194,11 +194,13 @@ impl SimBridge {
         *lock(&self.maxsdu)
     }
 
-    /// Forward what the ports received until none has anything for
-    /// `wait`; returns the frames sent out (one per frame and output
+    /// Forward what the ports received: wait up to `wait` for the first
+    /// frame, then go on until no port has had anything for
+    /// [`SETTLE`]; returns the frames sent out (one per frame and output
     /// port).  Frames a port transmitted itself are not looped back.
     pub fn forward(&self, wait: Duration) -> usize {
         let mut sent = 0;
+        let mut patience = wait;
         loop {
             let mut moved = false;
             let ports = lock(&self.ports);
@@ -217,15 +219,32 @@ impl SimBridge {
                 }
             }
             drop(ports);
-            if !moved {
-                let any = lock(&self.ports).iter().any(|p| snoop_peek(&p.client.c, wait));
-                if !any {
-                    return sent;
+            if moved {
+                patience = SETTLE;
+                continue;
+            }
+            let deadline = Instant::now() + patience;
+            let arrived = loop {
+                if lock(&self.ports).iter().any(|p| !lock(&p.client.c.snooped).is_empty()) {
+                    break true;
                 }
+                if Instant::now() >= deadline {
+                    break false;
+                }
+                self.host.taskq.release();
+                std::thread::sleep(POLL);
+            };
+            if !arrived {
+                return sent;
             }
         }
     }
 }
+
+/// How long [`SimBridge::forward`] waits for more once it has moved a
+/// frame, and how often it looks.
+const SETTLE: Duration = Duration::from_millis(50);
+const POLL: Duration = Duration::from_millis(5);
 
 impl Drop for SimBridge {
     fn drop(&mut self) {
@@ -246,16 +265,6 @@ fn snoop_recv(host: &Arc<HostShared>, c: &Arc<ClientInner>) -> Option<(bool, Vec
     let bytes = msg_bytes(mp.0);
     free_here(mp.0);
     Some((tx, bytes))
-}
-
-/// Wait up to `wait` for a promiscuous client to observe something.
-fn snoop_peek(c: &Arc<ClientInner>, wait: Duration) -> bool {
-    let q = lock(&c.snooped);
-    if !q.is_empty() {
-        return true;
-    }
-    let (q, _) = c.cv.wait_timeout(q, wait).unwrap_or_else(|e| e.into_inner());
-    !q.is_empty()
 }
 
 /// A VNIC over a link.  Dropping it deletes it (`vnic_dev_delete`:
