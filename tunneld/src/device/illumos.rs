@@ -273,13 +273,8 @@ impl Device for IllumosTun {
         Ok(self.batched.as_ref().and_then(|b| b.lock().unwrap_or_else(|e| e.into_inner()).records.next(buf)))
     }
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError> {
-        if self.writer.is_some() {
-            let mut done = self.queue_packet(packet);
-            done.merge(self.flush());
-            return match done.error {
-                Some(e) => Err(e),
-                None => Ok(()),
-            };
+        if let Some(w) = &self.writer {
+            return w.write_now(packet, |b| self.write_once(b), || self.batch_status());
         }
         self.write_once(packet)
     }

@@ -245,6 +245,17 @@ impl BatchWriter {
         done
     }
 
+    /// Write `packet` now, with whatever was gathered before it (a
+    /// backend's one-packet `write_packet`).
+    pub fn write_now(&self, packet: &[u8], write: impl Fn(&[u8]) -> Result<(), DeviceError>, status: impl Fn() -> Option<TunIocBatch>) -> Result<(), DeviceError> {
+        let mut done = self.queue(packet, &write);
+        done.merge(self.flush(&write, status));
+        match done.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     fn write(st: &mut WriterState, write: &impl Fn(&[u8]) -> Result<(), DeviceError>) -> Flushed {
         st.writes += 1;
         let result = write(st.batch.bytes());

@@ -236,13 +236,8 @@ impl Device for SimDevice {
         }
     }
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError> {
-        if self.writer.is_some() {
-            let mut done = self.queue_packet(packet);
-            done.merge(self.flush());
-            return match done.error {
-                Some(e) => Err(e),
-                None => Ok(()),
-            };
+        if let Some(w) = &self.writer {
+            return w.write_now(packet, |b| self.write_once(b), || self.batch_status());
         }
         self.single_writes.fetch_add(1, Ordering::Relaxed);
         self.write_once(packet)
