@@ -27,6 +27,9 @@ pub struct Counters {
     pub rx_garbage: AtomicU64,
     pub device_read_errors: AtomicU64,
     pub device_write_errors: AtomicU64,
+    /// Batched writes the driver refused whole (`TUN_IOC_BATCH`'s
+    /// `refused`); their packets are lost.
+    pub device_batches_refused: AtomicU64,
     /// TLS sessions established.
     pub connects: AtomicU64,
     /// TLS sessions that ended.
@@ -148,6 +151,7 @@ impl Counters {
             ("rx_garbage", &self.rx_garbage),
             ("device_read_errors", &self.device_read_errors),
             ("device_write_errors", &self.device_write_errors),
+            ("device_batches_refused", &self.device_batches_refused),
             ("connects", &self.connects),
             ("disconnects", &self.disconnects),
             ("connect_failures", &self.connect_failures),

@@ -54,8 +54,7 @@ fn open_device(config: &Config) -> Result<Arc<dyn Device>, Error> {
 
 #[cfg(target_os = "illumos")]
 fn open_device(config: &Config) -> Result<Arc<dyn Device>, Error> {
-    tunneld::device::illumos::IllumosTun::attach(&config.link, config.mode)
-        .map(|d| Arc::new(d) as Arc<dyn Device>)
+    tunneld::device::illumos::IllumosTun::attach_queues(&config.link, config.mode, config.queues, config.link_features)
         .map_err(|e| Error::new(ErrorKind::Device, format!("link {}: {e}", config.link)))
 }
 
