@@ -133,6 +133,22 @@ pub enum Probe<'a> {
     QueueDetach(DatalinkId, u32),
     /// An ioctl failed: (command, errno).
     IoctlFail(i32, Errno),
+    /// Something went wrong on an old-API stream's lower dld stream
+    /// (dlpi/relay.rs): (link id, what, errno or 0).
+    Relay(DatalinkId, RelayEvent, Errno),
+}
+
+/// What [`Probe::Relay`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelayEvent {
+    /// The relay could not be set up (errno: why); DL_ATTACH failed.
+    OpenFailed,
+    /// dld did not answer a request in time; the relay is broken.
+    AckTimeout,
+    /// A message from dld that answered nothing was freed.
+    Stray,
+    /// dld sent `M_ERROR`/`M_HANGUP`; the relay is broken.
+    Hangup,
 }
 
 /// Why a packet was dropped; each has its own counter.
@@ -170,6 +186,14 @@ pub trait RawCondvar<M: RawMutex>: Send + Sync {
     fn new() -> Self;
     /// Atomically release `m`, sleep, and re-acquire `m`.
     fn wait(&self, m: &M);
+    /// As [`RawCondvar::wait`], but for at most `usec` microseconds:
+    /// `cv_reltimedwait(cv, m, drv_usectohz(usec), TR_CLOCK_TICK)`
+    /// (usr/src/uts/common/os/condvar.c `cv_reltimedwait` ->
+    /// `cv_timedwait_hires`: -1 when the time ran out, else the time
+    /// left).  `None` when the time ran out, else the microseconds left.
+    /// Not interruptible; may block: user or kernel thread context only,
+    /// never a put or service procedure or a mac callback.
+    fn timed_wait(&self, m: &M, usec: u64) -> Option<u64>;
     fn broadcast(&self);
 }
 

@@ -45,6 +45,30 @@ impl<K: Kernel, T> KMutex<K, T> {
         }
         guard
     }
+
+    /// As [`KMutex::wait_until`], but for at most `usec` microseconds in
+    /// all (`cv_reltimedwait(9F)` with what is left after each wake-up);
+    /// the second value is false when the time ran out with `done` still
+    /// false.
+    pub fn wait_until_for<'a>(
+        &'a self,
+        mut guard: KMutexGuard<'a, K, T>,
+        cv: &KCondvar<K>,
+        usec: u64,
+        mut done: impl FnMut(&mut T) -> bool,
+    ) -> (KMutexGuard<'a, K, T>, bool) {
+        let mut left = usec;
+        while !done(&mut guard) {
+            match cv.raw.timed_wait(&self.raw, left) {
+                Some(l) if l > 0 => left = l,
+                _ => {
+                    let ok = done(&mut guard);
+                    return (guard, ok);
+                }
+            }
+        }
+        (guard, true)
+    }
 }
 
 pub struct KMutexGuard<'a, K: Kernel, T> {

@@ -78,6 +78,21 @@ impl RawCondvar<LeanMutex> for LeanCondvar {
         }
         m.acquire();
     }
+    fn timed_wait(&self, m: &LeanMutex, usec: u64) -> Option<u64> {
+        let g = self.generation.load(Ordering::Acquire);
+        let (start, limit) = (std::time::Instant::now(), std::time::Duration::from_micros(usec));
+        m.exit();
+        let mut woken = true;
+        while self.generation.load(Ordering::Acquire) == g {
+            if start.elapsed() >= limit {
+                woken = false;
+                break;
+            }
+            std::thread::yield_now();
+        }
+        m.acquire();
+        woken.then(|| (limit.saturating_sub(start.elapsed()).as_micros() as u64).max(1))
+    }
     fn broadcast(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use illumos_sys_hdrs::{EBUSY, EBADF, ENOMEM};
+use illumos_sys_hdrs::{EBUSY, EBADF, EINTR, ENOMEM};
 use tuntap_drv::ddi::Errno;
 
 use crate::host::{HostShared, SimHost};
@@ -43,6 +43,10 @@ pub enum Fault {
     /// provider (`mac_unregister` -> `mac_disable` in
     /// usr/src/uts/common/io/mac/mac_provider.c).
     MacUnregister,
+    /// `ldi_open_by_name` of `/dev/net/<link>` fails with `EINTR`: the
+    /// name lookup's dlmgmtd door upcall was interrupted
+    /// (`i_dls_mgmt_upcall`, usr/src/uts/common/io/dls/dls_mgmt.c).
+    LdiOpen,
 }
 
 impl Fault {
@@ -52,6 +56,7 @@ impl Fault {
             Fault::Allocb | Fault::MacRegister | Fault::Defer => ENOMEM,
             Fault::DlsMgmtCreate | Fault::DlsDevnetCreate | Fault::DlsDevnetSetzid => EBADF,
             Fault::MacUnregister => EBUSY,
+            Fault::LdiOpen => EINTR,
         }
     }
 }
@@ -69,6 +74,16 @@ pub enum Hook {
     /// that service procedure ran: the back-enable lands inside the
     /// caller's window between the refusal and its next step.
     CanputnextFullThenBackenable,
+    /// The next control message dld's taskq takes (mac/dld.rs rule 2) is
+    /// freed without an answer: an ack lost on the way up (review H2 of
+    /// the relay: an answer freed by a module below, or never sent).
+    /// Whoever waits for it waits for ever unless its wait is bounded.
+    DldLosesNextAnswer,
+    /// Before answering the next DLPI request it takes, dld sends up a
+    /// `DL_ERROR_ACK` for `DL_UNBIND_REQ` (`DL_OUTSTATE`) that answers
+    /// nothing pending: a stray ack arriving while the relay waits
+    /// (review M1).
+    DldStrayBeforeNextAnswer,
 }
 
 /// The armed injection points of a host.
@@ -78,7 +93,10 @@ pub(crate) struct Faults {
     dls_devnet_create: AtomicUsize,
     dls_devnet_setzid: AtomicUsize,
     mac_unregister: AtomicUsize,
+    ldi_open: AtomicUsize,
     canput_full: AtomicUsize,
+    dld_silent: AtomicUsize,
+    dld_stray: AtomicUsize,
 }
 
 fn take(c: &AtomicUsize) -> bool {
@@ -95,12 +113,15 @@ impl Faults {
             Fault::DlsDevnetCreate => &self.dls_devnet_create,
             Fault::DlsDevnetSetzid => &self.dls_devnet_setzid,
             Fault::MacUnregister => &self.mac_unregister,
+            Fault::LdiOpen => &self.ldi_open,
         }
     }
 
     fn hook(&self, h: Hook) -> &AtomicUsize {
         match h {
             Hook::CanputnextFullThenBackenable => &self.canput_full,
+            Hook::DldLosesNextAnswer => &self.dld_silent,
+            Hook::DldStrayBeforeNextAnswer => &self.dld_stray,
         }
     }
 }

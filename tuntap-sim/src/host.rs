@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use tuntap_abi::{DatalinkId, LinkName};
 use tuntap_drv::ddi::{
-    DropReason, Errno, LinkState, Probe,
+    DropReason, Errno, LinkState, Probe, RelayEvent,
     StreamsEntry,
 };
 
@@ -52,6 +52,7 @@ pub enum ProbeRecord {
     QueueAttach(DatalinkId, u32),
     QueueDetach(DatalinkId, u32),
     IoctlFail(i32, Errno),
+    Relay(DatalinkId, RelayEvent, Errno),
 }
 
 impl From<Probe<'_>> for ProbeRecord {
@@ -64,6 +65,7 @@ impl From<Probe<'_>> for ProbeRecord {
             Probe::QueueAttach(l, m) => ProbeRecord::QueueAttach(l, m),
             Probe::QueueDetach(l, m) => ProbeRecord::QueueDetach(l, m),
             Probe::IoctlFail(c, e) => ProbeRecord::IoctlFail(c, e),
+            Probe::Relay(l, ev, e) => ProbeRecord::Relay(l, ev, e),
         }
     }
 }
@@ -112,9 +114,18 @@ pub struct HostShared {
     pub(crate) mac_lso_ipv6: AtomicBool,
     pub(crate) defer_failures: AtomicUsize,
     pub(crate) ioctl_timeout: Mutex<Duration>,
+    /// The longest a timed condition wait lasts (`set_timed_wait_cap`).
+    timed_wait_cap: Mutex<Option<Duration>>,
     finished: AtomicBool,
     pub(crate) faults: crate::faults::Faults,
     pub(crate) watchdog: Arc<crate::watchdog::Watchdog>,
+}
+
+impl HostShared {
+    /// See [`SimHost::set_timed_wait_cap`].
+    pub(crate) fn timed_wait_cap(&self) -> Option<Duration> {
+        *lock(&self.timed_wait_cap)
+    }
 }
 
 // SAFETY: the raw pointers inside (message blocks, queues, mac
@@ -288,6 +299,7 @@ impl SimHost {
             mac_lso_ipv6: AtomicBool::new(true),
             defer_failures: AtomicUsize::new(0),
             ioctl_timeout: Mutex::new(Duration::from_secs(10)),
+            timed_wait_cap: Mutex::new(None),
             finished: AtomicBool::new(false),
             faults: Default::default(),
             watchdog: Default::default(),
@@ -362,6 +374,14 @@ impl SimHost {
     /// records [`ViolationKind::IoctlNoReply`] (default 10 s).
     pub fn set_ioctl_timeout(&self, t: Duration) {
         *lock(&self.shared.ioctl_timeout) = t;
+    }
+
+    /// Let the driver's timed condition waits (`cv_reltimedwait`) run
+    /// out after at most `cap` of real time: time passing faster for a
+    /// test of a timeout that is seconds long in the driver.  A wake-up
+    /// still ends a wait at once.
+    pub fn set_timed_wait_cap(&self, cap: Duration) {
+        *lock(&self.shared.timed_wait_cap) = Some(cap);
     }
 
     /// Make the next `n` `allocb` calls fail (return null).

@@ -42,6 +42,20 @@
 //!    `putnext` on the module's write queue enters dld (`dld_wput`), on
 //!    its read queue the head; `canputnext` on the write queue is dld's
 //!    (`DLD_SETQFULL` while dls's client is held back).
+//! 6. **The lower stream head is a sink nobody drains** (the kernel
+//!    never calls `ldi_getmsg` on it): what reaches it other than an
+//!    ioctl reply (`strrput` consumes those) or `M_FLUSH` stays queued,
+//!    and once `STRHIGH` (5120 bytes, usr/src/uts/common/sys/stream.h)
+//!    are queued `canputnext` on the module's read queue fails (the
+//!    module has no service procedure, so canputnext looks at the head:
+//!    `canputnext`, usr/src/uts/common/os/putnext.c).  dld's raw receive
+//!    tests exactly that and frees the frame when it fails
+//!    (`dld_str_rx_raw`, usr/src/uts/common/io/dld/dld_str.c): an
+//!    undrained head stops all receive.  `M_ERROR`/`M_HANGUP` at the head
+//!    mark it (`STRDERR`/`STRHUP`, `strrput` in os/strsubr.c), and a
+//!    later `ldi_ioctl` fails with `ENXIO` (`strdoioctl`,
+//!    os/streamio.c).  `ldi_user.rs` has what a test does from outside:
+//!    a message from dld, a look at the heads, a user's own stream.
 //!
 //! Locks: the host's `ldi` table and a lower stream's `st` are leaves,
 //! never held while calling the driver.
@@ -73,21 +87,31 @@ pub const MODULES: &[&str] = &[tuntap_drv::dlpi::relay::MODULE_NAME];
 const IOCTL_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
-struct LowerSt {
+pub(crate) struct LowerSt {
     /// The module's queue pair (read queue first), if one is pushed.
     module: Option<*mut [queue_t; 2]>,
     mod_on: bool,
     mod_off: bool,
     ioc: Option<(u32, Option<MsgPtrs>)>,
     closed: bool,
+    /// Rule 6: messages queued at the head (never read) and their bytes.
+    head_held: Vec<MsgPtrs>,
+    pub(crate) head_bytes: usize,
+    /// Rule 6: the head was hung up or got an error.
+    head_hung: bool,
+    /// Rule 6: raw frames dld freed because the head was full.
+    pub(crate) head_drops: u64,
 }
+
+/// Rule 6: the stream head's read-side high-water mark.
+const STRHIGH: usize = 5120;
 
 /// One kernel-held stream.
 pub(crate) struct Lower {
     key: usize,
-    path: String,
+    pub(crate) path: String,
     dld: Mutex<Option<Arc<DldStream>>>,
-    st: Mutex<LowerSt>,
+    pub(crate) st: Mutex<LowerSt>,
     cv: Condvar,
 }
 
@@ -100,7 +124,7 @@ unsafe impl Sync for Lower {}
 /// All kernel-held streams of a host.
 #[derive(Default)]
 pub(crate) struct LdiTable {
-    by_handle: HashMap<usize, Arc<Lower>>,
+    pub(crate) by_handle: HashMap<usize, Arc<Lower>>,
     by_q: HashMap<usize, Arc<Lower>>,
     closed: Vec<usize>,
     queue_mem: Vec<MemPtr>,
@@ -167,8 +191,17 @@ fn lower_of(host: &Arc<HostShared>, lh: LdiHandle, what: &str) -> Option<Arc<Low
 /// Rules 1-2: `ldi_open_by_name(path, FREAD|FWRITE, kcred, ..)`.
 pub(crate) fn ldi_open_by_name(host: &Arc<HostShared>, path: &[u8]) -> Result<LdiHandle, Errno> {
     context::check_may_block(host, "ldi_open_by_name (path lookup, the device's open)");
+    let lower = open_lower(host, path)?;
+    let key = lower.key;
+    lock(&host.ldi).by_handle.insert(key, lower);
+    Ok(LdiHandle(NonNull::new(key as *mut std::ffi::c_void).unwrap_or(NonNull::dangling())))
+}
+
+/// Rule 2: a stream on `/dev/net/<link>`, not yet in the handle table.
+pub(crate) fn open_lower(host: &Arc<HostShared>, path: &[u8]) -> Result<Arc<Lower>, Errno> {
     let path = String::from_utf8_lossy(path).into_owned();
     let name = path.strip_prefix("/dev/net/").ok_or(ENOENT)?;
+    host.injected(crate::faults::Fault::LdiOpen)?;
     let m = crate::mac::provider_resolve(host, &LinkRef::Name(name.to_string()), GLOBAL_ZONEID)?;
     let key = {
         let mut t = lock(&host.ldi);
@@ -191,8 +224,7 @@ pub(crate) fn ldi_open_by_name(host: &Arc<HostShared>, path: &[u8]) -> Result<Ld
     drop(hw);
     let d = dld::dld_open(&m, up)?;
     *lock(&lower.dld) = Some(d);
-    lock(&host.ldi).by_handle.insert(key, lower);
-    Ok(LdiHandle(NonNull::new(key as *mut std::ffi::c_void).unwrap_or(NonNull::dangling())))
+    Ok(lower)
 }
 
 /// The module's queues, if pushed and between `qprocson` and `qprocsoff`.
@@ -206,8 +238,13 @@ fn live_module(l: &Lower) -> Option<(*mut queue_t, *mut queue_t)> {
     Some(unsafe { ((*q).as_mut_ptr(), (*q).as_mut_ptr().add(1)) })
 }
 
-/// dld sends `mp` up: into the module's read put procedure, or the head.
-fn send_up_from_dld(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
+/// dld sends `mp` up: into the module's read put procedure, or the head;
+/// a raw frame only if `canputnext` (rule 6).
+pub(crate) fn send_up_from_dld(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
+    if db_type(mp) == illumos_sys_hdrs::M_DATA && head_full(l) {
+        lock(&l.st).head_drops += 1;
+        return free_here(mp);
+    }
     match live_module(l) {
         Some((rq, _)) => {
             let Some(drv) = host.driver() else { return free_here(mp) };
@@ -237,12 +274,29 @@ fn head_rput(host: &Arc<HostShared>, l: &Lower, mp: *mut mblk_t) {
         }
         drop(st);
         host.record(ViolationKind::IoctlProtocol, format!("ioctl reply {id} reached the head of {} unasked", l.path));
+        return free_here(mp);
     }
-    free_here(mp);
+    if ty == illumos_sys_hdrs::M_FLUSH {
+        return free_here(mp);
+    }
+    // Rule 6: queued for a reader that never comes.
+    let mut st = lock(&l.st);
+    if ty == illumos_sys_hdrs::M_ERROR || ty == illumos_sys_hdrs::M_HANGUP {
+        st.head_hung = true;
+        drop(st);
+        return free_here(mp);
+    }
+    st.head_bytes += msg_bytes(mp).len();
+    st.head_held.push(MsgPtrs(mp));
+}
+
+/// Rule 6: is the head at its high-water mark?
+fn head_full(l: &Lower) -> bool {
+    lock(&l.st).head_bytes >= STRHIGH
 }
 
 /// Send `mp` down from the head: the module's write put procedure, or dld.
-fn send_down_from_head(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
+pub(crate) fn send_down_from_head(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) {
     match live_module(l) {
         Some((_, wq)) => {
             let Some(drv) = host.driver() else { return free_here(mp) };
@@ -258,8 +312,10 @@ fn send_down_from_head(host: &Arc<HostShared>, l: &Arc<Lower>, mp: *mut mblk_t) 
 }
 
 /// An `M_IOCTL` down the stream, waiting for its reply (rule 3).
-fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
-    let cr = kcred(host);
+pub(crate) fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &mut [u8], cr: Cred) -> Result<i32, Errno> {
+    if lock(&l.st).head_hung {
+        return Err(illumos_sys_hdrs::ENXIO);
+    }
     let id = {
         let mut t = lock(&host.ldi);
         t.next_ioc += 1;
@@ -319,7 +375,7 @@ fn do_ioctl(host: &Arc<HostShared>, l: &Arc<Lower>, cmd: i32, data: &mut [u8]) -
 }
 
 /// `I_PUSH` of the driver's module (rule 3).
-fn push_module(host: &Arc<HostShared>, l: &Arc<Lower>, name: &str) -> Result<i32, Errno> {
+pub(crate) fn push_module(host: &Arc<HostShared>, l: &Arc<Lower>, name: &str, cr: Cred) -> Result<i32, Errno> {
     if !MODULES.contains(&name) || lock(&l.st).module.is_some() {
         return Err(EINVAL);
     }
@@ -339,7 +395,7 @@ fn push_module(host: &Arc<HostShared>, l: &Arc<Lower>, name: &str) -> Result<i32
     }
     lock(&l.st).module = Some(mem);
     // SAFETY: a fresh module pair; the caller's thread (rule 3).
-    let r = unsafe { drv.mod_open(rq, MODOPEN, kcred(host)) };
+    let r = unsafe { drv.mod_open(rq, MODOPEN, cr) };
     let mut st = lock(&l.st);
     match r {
         Ok(()) if st.mod_on => Ok(0),
@@ -367,7 +423,7 @@ pub(crate) unsafe fn ldi_ioctl(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, 
         I_PUSH => {
             // SAFETY: the caller's contract: a NUL-terminated name.
             let name = unsafe { CStr::from_ptr(arg as *const std::ffi::c_char) }.to_string_lossy().into_owned();
-            push_module(host, &l, &name)
+            push_module(host, &l, &name, kcred(host))
         }
         I_STR => {
             // SAFETY: the caller's contract: a strioctl in kernel memory.
@@ -379,9 +435,9 @@ pub(crate) unsafe fn ldi_ioctl(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, 
                 // SAFETY: ic_dp holds ic_len bytes (the caller's contract).
                 unsafe { std::slice::from_raw_parts_mut(s.ic_dp.cast::<u8>(), len) }
             };
-            do_ioctl(host, &l, s.ic_cmd, data)
+            do_ioctl(host, &l, s.ic_cmd, data, kcred(host))
         }
-        DLIOCRAW => do_ioctl(host, &l, cmd, &mut []),
+        DLIOCRAW => do_ioctl(host, &l, cmd, &mut [], kcred(host)),
         _ => Err(EINVAL),
     }
 }
@@ -390,7 +446,7 @@ pub(crate) unsafe fn ldi_ioctl(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, 
 pub(crate) fn ldi_ioctl_istr(host: &Arc<HostShared>, lh: LdiHandle, cmd: i32, data: &mut [u8]) -> Result<i32, Errno> {
     context::check_may_block(host, "ldi_ioctl (waits for the ioctl's ack)");
     let l = lower_of(host, lh, "ldi_ioctl").ok_or(EINVAL)?;
-    do_ioctl(host, &l, cmd, data)
+    do_ioctl(host, &l, cmd, data, kcred(host))
 }
 
 /// Rule 4: `ldi_close(lh, FREAD|FWRITE, kcred)`.
@@ -400,7 +456,7 @@ pub(crate) fn ldi_close(host: &Arc<HostShared>, lh: LdiHandle) {
     close_lower(host, &l);
 }
 
-fn close_lower(host: &Arc<HostShared>, l: &Arc<Lower>) {
+pub(crate) fn close_lower(host: &Arc<HostShared>, l: &Arc<Lower>) {
     {
         let mut t = lock(&host.ldi);
         t.by_handle.remove(&l.key);
@@ -423,6 +479,11 @@ fn close_lower(host: &Arc<HostShared>, l: &Arc<Lower>) {
     }
     if let Some(d) = lock(&l.dld).take() {
         dld::dld_close(host, &d);
+    }
+    // strclose flushes the head's queue.
+    let held = std::mem::take(&mut lock(&l.st).head_held);
+    for m in held {
+        free_here(m.0);
     }
 }
 
@@ -485,7 +546,7 @@ pub(crate) fn route_canputnext(host: &Arc<HostShared>, q: *mut queue_t) -> Optio
         return Some(false);
     }
     if is_rq {
-        return Some(true);
+        return Some(!head_full(&l));
     }
     Some(lock(&l.dld).as_ref().is_none_or(|d| dld::dld_can_put(d)))
 }
@@ -504,3 +565,4 @@ pub(crate) fn route_qop(host: &Arc<HostShared>, q: *mut queue_t, op: &str) -> Op
     }
     Some(())
 }
+

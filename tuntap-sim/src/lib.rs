@@ -136,7 +136,14 @@
 //!   open must `qprocson` and close `qprocsoff` (streamio.c `strioctl`);
 //!   ioctls go down through the module with `ioc_cr == kcred`; nothing is
 //!   put into a module queue after its `qprocsoff`; every handle is
-//!   closed by the end of the test ([`ViolationKind::Leak`]).
+//!   closed by the end of the test ([`ViolationKind::Leak`]).  The
+//!   lower stream head is a sink nobody reads: what reaches it stays
+//!   queued, and at `STRHIGH` (sys/stream.h) dld's raw receive drops
+//!   every frame (`dld_str_rx_raw`); `M_ERROR`/`M_HANGUP` there fail
+//!   later ioctls (`strdoioctl`).  [`ldi_user`]: a test's injections
+//!   from dld and a user's own `/dev/net` stream with the module pushed.
+//! * **Timed waits** (`sync.rs`): `cv_reltimedwait` runs out after its
+//!   time ([`SimHost::set_timed_wait_cap`] lets time pass faster).
 //! * **dld and dls** (`mac/dld.rs`): `/dev/net` streams are style 1 and
 //!   attached; their control messages are answered asynchronously from
 //!   dld's taskq (dld_str.c `dld_wput_nondata_task`); the first active
@@ -170,6 +177,7 @@ pub mod faults;
 pub mod host;
 mod kernel;
 pub mod ldi;
+pub mod ldi_user;
 pub mod lockorder;
 pub mod mac;
 pub mod mblk;

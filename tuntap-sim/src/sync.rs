@@ -34,7 +34,7 @@ use std::thread::ThreadId;
 
 use tuntap_drv::ddi::{RawCondvar, RawMutex};
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::host::{ViolationKind, record_in_context};
 use crate::lockorder;
@@ -195,34 +195,29 @@ pub struct SimCondvar {
     cv: Condvar,
 }
 
-impl RawCondvar<SimMutex> for SimCondvar {
-    fn new() -> Self {
-        SimCondvar { generation: Mutex::new(0), cv: Condvar::new() }
-    }
-
+impl SimCondvar {
+    /// Sleep until a broadcast (true) or until `limit` (default
+    /// [`WAIT_BOUND`]) passed (false); `m` is released meanwhile.
     #[track_caller]
-    fn wait(&self, m: &SimMutex) {
+    fn sleep(&self, m: &SimMutex, what: &str, limit: Option<Duration>) -> bool {
         if IN_MC_TX.with(|c| c.get()) {
             record_in_context(
                 ViolationKind::BlockingInCallback,
-                "cv_wait inside mc_tx: the transmit entry point must never block".into(),
+                format!("{what} inside mc_tx: the transmit entry point must never block"),
             );
         } else if let Some(host) = crate::context::current_host() {
-            crate::context::check_may_block(&host, "cv_wait");
+            crate::context::check_may_block(&host, what);
         }
         if !m.held() {
-            record_in_context(
-                ViolationKind::MutexNotHeld,
-                "cv_wait without holding the mutex".into(),
-            );
-            return;
+            record_in_context(ViolationKind::MutexNotHeld, format!("{what} without holding the mutex"));
+            return true;
         }
         let g = lock(&self.generation);
         let start = *g;
         // Release the mutex while holding the generation lock: a
         // broadcast cannot slip in between release and sleep.
         let depth = m.release_all();
-        let deadline = Instant::now() + WAIT_BOUND;
+        let deadline = Instant::now() + limit.unwrap_or(WAIT_BOUND).min(WAIT_BOUND);
         let mut g = g;
         let mut woken = true;
         while *g == start {
@@ -234,8 +229,19 @@ impl RawCondvar<SimMutex> for SimCondvar {
             g = self.cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
         }
         drop(g);
-        m.acquire_or_fail(depth, "cv_wait (re-entering the mutex)");
-        if !woken {
+        m.acquire_or_fail(depth, &format!("{what} (re-entering the mutex)"));
+        woken
+    }
+}
+
+impl RawCondvar<SimMutex> for SimCondvar {
+    fn new() -> Self {
+        SimCondvar { generation: Mutex::new(0), cv: Condvar::new() }
+    }
+
+    #[track_caller]
+    fn wait(&self, m: &SimMutex) {
+        if !self.sleep(m, "cv_wait", None) {
             let msg = format!(
                 "cv_wait slept {WAIT_BOUND:?} and nobody called cv_broadcast: a lost wake-up or a \
                  deadlock in the driver"
@@ -243,6 +249,27 @@ impl RawCondvar<SimMutex> for SimCondvar {
             record_in_context(ViolationKind::Deadlock, msg.clone());
             panic!("tuntap-sim: {msg}");
         }
+    }
+
+    /// `cv_reltimedwait` (usr/src/uts/common/os/condvar.c): the same
+    /// checks as `cv_wait`; the time is real time, shortened to the
+    /// host's [`crate::SimHost::set_timed_wait_cap`] if a test set one
+    /// (time passing faster, never a wake-up earlier than a real one).
+    #[track_caller]
+    fn timed_wait(&self, m: &SimMutex, usec: u64) -> Option<u64> {
+        let mut d = Duration::from_micros(usec);
+        if let Some(cap) = crate::context::current_host().and_then(|h| h.timed_wait_cap()) {
+            d = d.min(cap);
+        }
+        let start = Instant::now();
+        if !self.sleep(m, "cv_reltimedwait", Some(d)) {
+            return None;
+        }
+        let left = d.saturating_sub(start.elapsed());
+        // Scale what is left back to the caller's time.
+        let full = Duration::from_micros(usec);
+        let left_us = if d.is_zero() { 0 } else { (left.as_secs_f64() / d.as_secs_f64() * full.as_micros() as f64) as u64 };
+        Some(left_us.max(1))
     }
 
     fn broadcast(&self) {

@@ -10,25 +10,7 @@ use common::*;
 use illumos_sys_hdrs::dlpi::DLIOCRAW;
 use illumos_sys_hdrs::*;
 use tuntap_drv::ddi::Kernel;
-use tuntap_sim::{DlFlags, SimHost, ViolationKind};
-
-fn link(host: &SimHost, name: &str) -> std::sync::Arc<FakeMac> {
-    let m = FakeMac::new(host.kernel());
-    let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
-    let id = host
-        .dlmgmt_create_id(&host.root_cred(), name, DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE)
-        .unwrap();
-    host.kernel().dls_devnet_create(mh, id, 0).unwrap();
-    m
-}
-
-fn teardown(host: &SimHost, m: &FakeMac) {
-    let k = host.kernel();
-    let id = k.dls_devnet_destroy(m.mh()).unwrap();
-    k.mac_disable(m.mh()).unwrap();
-    k.mac_unregister(m.mh()).unwrap();
-    host.dlmgmt_destroy_id(&host.root_cred(), id, DlFlags::ACTIVE).unwrap();
-}
+use tuntap_sim::ViolationKind;
 
 /// Rules 1-4 of ldi.rs and rule 1 of dld.rs.
 #[test]

@@ -11,28 +11,9 @@ use illumos_sys_hdrs::*;
 use tuntap_abi::LinkName;
 use tuntap_drv::ddi::{Kernel, LinkState, PropPerm};
 use tuntap_drv::sync::KMutex;
-use tuntap_sim::{DlError, DlFlags, SimHost, ViolationKind};
+use tuntap_sim::{DlError, DlFlags, ViolationKind};
 
 const SEC: Duration = Duration::from_secs(5);
-
-/// Register a fake mac and bind it to a new dlmgmtd link `name`.
-fn link(host: &SimHost, name: &str) -> std::sync::Arc<FakeMac> {
-    let m = FakeMac::new(host.kernel());
-    let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
-    let id = host
-        .dlmgmt_create_id(&host.root_cred(), name, DATALINK_CLASS_MISC, DL_ETHER, DlFlags::ACTIVE)
-        .unwrap();
-    host.kernel().dls_devnet_create(mh, id, 0).unwrap();
-    m
-}
-
-fn teardown(host: &SimHost, m: &FakeMac) {
-    let k = host.kernel();
-    let id = k.dls_devnet_destroy(m.mh()).unwrap();
-    k.mac_disable(m.mh()).unwrap();
-    k.mac_unregister(m.mh()).unwrap();
-    host.dlmgmt_destroy_id(&host.root_cred(), id, DlFlags::ACTIVE).unwrap();
-}
 
 #[test]
 fn register_rules() {
@@ -382,5 +363,33 @@ fn driver_clients_primary_holds_and_teardown_rules() {
     host.expect_violation(ViolationKind::MacProtocol);
     assert_eq!(host.mac_opens("kc0").unwrap(), 0);
     teardown(&host, &m);
+    host.finish();
+}
+
+/// `cv_reltimedwait` (the driver's `KMutex::wait_until_for`): runs out
+/// after its time with the condition still false, and a broadcast with
+/// the condition true ends it at once.
+#[test]
+fn timed_condition_wait_runs_out_or_wakes() {
+    use tuntap_drv::sync::KCondvar;
+    let host = new_host();
+    let state = std::sync::Arc::new((KMutex::<tuntap_sim::SimKernel, bool>::new(false), KCondvar::new()));
+    let (lock, cv) = (&state.0, &state.1);
+    let t0 = std::time::Instant::now();
+    let (g, done) = lock.wait_until_for(lock.lock(), cv, 100_000, |ready| *ready);
+    drop(g);
+    assert!(!done, "nobody set the condition");
+    assert!(t0.elapsed() >= Duration::from_millis(100), "the wait lasted its time");
+    let s2 = state.clone();
+    let waker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        *s2.0.lock() = true;
+        s2.1.broadcast();
+    });
+    let t0 = std::time::Instant::now();
+    let (g, done) = lock.wait_until_for(lock.lock(), cv, 20_000_000, |ready| *ready);
+    drop(g);
+    assert!(done && t0.elapsed() < SEC, "woken by the broadcast, long before its 20 s");
+    waker.join().unwrap();
     host.finish();
 }

@@ -112,6 +112,10 @@ unsafe extern "C" {
     pub fn cv_wait(cvp: *mut kcondvar_t, mp: *mut kmutex_t);
     pub fn cv_wait_sig(cvp: *mut kcondvar_t, mp: *mut kmutex_t) -> c_int;
     pub fn cv_timedwait(cvp: *mut kcondvar_t, mp: *mut kmutex_t, timeout: clock_t) -> clock_t;
+    /// `clock_t cv_reltimedwait(kcondvar_t *, kmutex_t *, clock_t,
+    /// time_res_t)`: -1 when `delta` ticks passed, else the ticks left
+    /// (usr/src/uts/common/os/condvar.c `cv_timedwait_hires`).
+    pub fn cv_reltimedwait(cvp: *mut kcondvar_t, mp: *mut kmutex_t, delta: clock_t, res: time_res_t) -> clock_t;
     pub fn cv_signal(cvp: *mut kcondvar_t);
     pub fn cv_broadcast(cvp: *mut kcondvar_t);
 }

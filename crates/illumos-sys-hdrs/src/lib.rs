@@ -214,6 +214,12 @@ pub const RW_READER: krw_t = 1;
 pub type kcv_type_t = c_int;
 pub const CV_DEFAULT: kcv_type_t = 0;
 pub const CV_DRIVER: kcv_type_t = 1;
+/// `time_res_t` (sys/condvar.h, `_KERNEL`): how accurately a relative
+/// timeout of `cv_reltimedwait` must expire; an enum, `int`-sized.
+pub type time_res_t = c_int;
+/// `TR_CLOCK_TICK`: the fifth value of `time_res_t` (after `TR_NANOSEC`,
+/// `TR_MICROSEC`, `TR_MILLISEC`, `TR_SEC`).
+pub const TR_CLOCK_TICK: time_res_t = 4;
 
 // ===== usr/src/uts/common/sys/poll.h =====
 

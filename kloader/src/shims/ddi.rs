@@ -39,6 +39,7 @@ pub fn table() -> Vec<(&'static str, usize)> {
     vec![
         f!(gethrtime),
         f!(ddi_get_lbolt),
+        f!(drv_usectohz),
         f!(ddi_get_time),
         f!(random_get_pseudo_bytes),
         f!(gethrestime),
@@ -93,6 +94,11 @@ unsafe extern "C" fn gethrtime() -> i64 {
 /// `clock_t ddi_get_lbolt(void)` (sys/sunddi.h): ticks at hz = 100.
 unsafe extern "C" fn ddi_get_lbolt() -> libc::c_long {
     host(|| (boot().elapsed().as_millis() / 10) as libc::c_long)
+}
+/// `clock_t drv_usectohz(clock_t)` (sys/ddi.h): microseconds to ticks
+/// at hz = 100, rounded up.
+unsafe extern "C" fn drv_usectohz(us: libc::c_long) -> libc::c_long {
+    (us.max(0) + 9_999) / 10_000
 }
 /// `time_t ddi_get_time(void)` (sys/sunddi.h): the simulator's wall clock.
 unsafe extern "C" fn ddi_get_time() -> libc::c_long {

@@ -38,6 +38,7 @@ pub fn table() -> Vec<(&'static str, usize)> {
         f!(cv_init),
         f!(cv_wait),
         f!(cv_wait_sig),
+        f!(cv_reltimedwait),
         f!(cv_signal),
         f!(cv_broadcast),
         f!(cv_destroy),
@@ -139,6 +140,24 @@ unsafe extern "C" fn cv_wait_sig(c: *mut kcondvar_t, m: *mut kmutex_t) -> c_int 
     // SAFETY: as cv_wait.
     unsafe { cv_wait(c, m) };
     1
+}
+/// `clock_t cv_reltimedwait(kcondvar_t *, kmutex_t *, clock_t,
+/// time_res_t)` (sys/condvar.h): -1 when `delta` ticks (hz = 100, as
+/// `ddi_get_lbolt` and `drv_usectohz` here) passed, else the ticks left.
+unsafe extern "C" fn cv_reltimedwait(c: *mut kcondvar_t, m: *mut kmutex_t, delta: libc::c_long, _res: c_int) -> libc::c_long {
+    if delta <= 0 {
+        return -1;
+    }
+    host(|| {
+        let s = st();
+        let (cv, mx) = (cv_of(&s, c as usize), mutex_of(&s, m as usize));
+        drop(s);
+        let usec = u64::try_from(delta).unwrap_or(0).saturating_mul(10_000);
+        match cv.timed_wait(&mx, usec) {
+            Some(left) => libc::c_long::try_from(left.div_ceil(10_000)).unwrap_or(1).max(1),
+            None => -1,
+        }
+    })
 }
 /// `void cv_signal(kcondvar_t *)` (sys/condvar.h): wakes all waiters,
 /// which cv_wait(9F) callers must tolerate (they recheck their condition).

@@ -13,6 +13,16 @@
 # the flow's own maxbw.  The relay module tunrly is linked in drv/tun's
 # modlinkage; a kernel that falls back to the stream's own mac client
 # (mac_client.rs) fails the flow checks, naming the relay.
+#
+# Known loss, not pacing (review M3): the relay has no flow control
+# toward IP.  Once maxbw (the link's or a flow's) backlogs dls's client,
+# mac_tx returns a cookie and dld marks its write queue full
+# (DLD_SETQFULL, dld_str.c str_mdata_raw_put); until MAC_NOTE_TX
+# re-enables it the relay drops IP's packets and counts them (oerrors,
+# sdt tuntap-drop NoBuffer) instead of holding IP back.  The rates below
+# are what gets through under a UDP load, which is paced to maxbw either
+# way; a TCP flow over such a tunnel sees bursts of loss, not
+# back-pressure.
 
 MAXBW=5M
 

@@ -41,10 +41,15 @@
 //! `DL_UNITDATA_IND`, to the stream if its receive filter takes it
 //! (`filter.rs`: bound SAP, own/broadcast/joined-group destination,
 //! promiscuous levels; never a frame with the unit's own source address).
-//! A stream whose relay cannot be set up (no `/dev/net` node for the
-//! link, a kernel without our module) falls back to a share of the
-//! link's own primary mac client (`mac_client.rs`: maxbw, snoop and
-//! counters, but not flows), and one whose link has no devnet to the
+//! A link that is not relayed (a zone's link, no `/dev/net` node for
+//! it, a kernel without LDI: `Relay::open_for`) keeps every stream on a
+//! share of the link's own primary mac client (`mac_client.rs`: maxbw,
+//! snoop and counters, but not flows); on a relayed link a relay that
+//! cannot be set up, even after a retry, fails `DL_ATTACH_REQ`
+//! (`DL_SYSERR` with the errno) rather than mixing the two paths on one
+//! link (dls's client and a private client both want the primary
+//! address: the second bind would get `EBUSY`).  A link with no devnet
+//! goes to the
 //! direct path: unit data to one attached packet queue, written frames
 //! straight to the streams whose filter takes them and to mac only when
 //! no such stream is bound to the Ethertype.  There is no fast path
@@ -204,9 +209,25 @@ impl<K: Kernel> Driver<K> {
             .and_then(|name| self.lookup_name(minor.zone, &name))
             .filter(|l| l.mode == want);
         let attached = found.and_then(|l| l.attach_plumbing(&minor.queue).ok().map(|()| l));
-        // The lower dld stream (relay.rs); without one the stream keeps
-        // the older path (mac_client.rs).  On the control task: blocks.
-        let relay = attached.as_ref().and_then(|l| Relay::open(k, l, &minor.queue, Self::personality(minor)).ok());
+        // The lower dld stream (relay.rs); a link that is not relayed
+        // keeps the older path (mac_client.rs) for all its streams, and a
+        // relay that fails on a link that is fails the attach, so one
+        // link never mixes paths.  On the control task: blocks.
+        let relay = match &attached {
+            Some(l) => match Relay::open_for(k, l, &minor.queue, Self::personality(minor)) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.release_plumbing(minor, l);
+                    let mut st = minor.state.lock();
+                    if let Some(d) = st.dlpi.as_mut() {
+                        d.state = DL_UNATTACHED;
+                    }
+                    drop(st);
+                    return error_ack(k, wq, DL_ATTACH_REQ, DL_SYSERR, e as u32);
+                }
+            },
+            None => None,
+        };
         let mut st = minor.state.lock();
         let Some(d) = st.dlpi.as_mut() else {
             drop(st);

@@ -157,6 +157,16 @@ impl RawCondvar<KernelMutex> for KernelCondvar {
         // lock); cv_wait releases and re-acquires it.
         unsafe { k::cv_wait(self.0.get(), m.raw()) }
     }
+    fn timed_wait(&self, m: &KernelMutex, usec: u64) -> Option<u64> {
+        let us = sys::clock_t::try_from(usec).unwrap_or(sys::clock_t::MAX);
+        // SAFETY: a pure conversion (drv_usectohz(9F)).
+        let ticks = unsafe { k::drv_usectohz(us) }.max(1);
+        // SAFETY: the caller holds `m`; cv_reltimedwait releases and
+        // re-acquires it, as cv_wait does.
+        let left = unsafe { k::cv_reltimedwait(self.0.get(), m.raw(), ticks, sys::TR_CLOCK_TICK) };
+        let (left, ticks) = (u128::try_from(left).ok()?, u128::try_from(ticks).ok()?);
+        u64::try_from(u128::from(usec) * left / ticks).ok()
+    }
     fn broadcast(&self) {
         // SAFETY: the condvar is valid; broadcast needs no lock.
         unsafe { k::cv_broadcast(self.0.get()) }
@@ -178,6 +188,7 @@ impl Drop for KernelCondvar {
 // `__` in the name as `-`.
 unsafe extern "C" {
     fn __dtrace_probe_tuntap__drop(linkid: usize, reason: usize);
+    fn __dtrace_probe_tuntap__relay(linkid: usize, event: usize, errno: usize);
     fn __dtrace_probe_tuntap__link__create(linkid: usize, name: usize);
     fn __dtrace_probe_tuntap__link__destroy(linkid: usize);
     fn __dtrace_probe_tuntap__link__state(linkid: usize, state: usize);
@@ -656,6 +667,9 @@ impl Kernel for Illumos {
             },
             Probe::IoctlFail(cmd, err) => unsafe {
                 __dtrace_probe_tuntap__ioctl__fail(signed_arg(cmd), signed_arg(err))
+            },
+            Probe::Relay(linkid, event, err) => unsafe {
+                __dtrace_probe_tuntap__relay(linkid as usize, event as usize + 1, signed_arg(err))
             },
         }
         core::hint::black_box(());

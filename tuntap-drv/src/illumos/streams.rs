@@ -39,7 +39,7 @@ use core::ffi::c_int;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use illumos_sys_hdrs::kernel::{freemsg, mac_private_minor, mutex_enter, mutex_exit};
+use illumos_sys_hdrs::kernel::{freemsg, mac_private_minor, mutex_enter, mutex_exit, qprocsoff};
 use illumos_sys_hdrs::{ENXIO, cred_t, kmutex_t, mblk_t, minor_t, queue_t};
 
 use super::KernelStatic;
@@ -226,9 +226,17 @@ pub unsafe extern "C" fn tuntap_mod_open(rq: *mut queue_t, sflag: c_int, cr: *mu
 /// `rq` is the read queue of a module instance `tuntap_mod_open` opened.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tuntap_mod_close(rq: *mut queue_t) -> c_int {
-    if let Some(driver) = open_stream_driver() {
+    match open_stream_driver() {
         // SAFETY: as documented.
-        unsafe { driver.mod_close(rq) };
+        Some(driver) => unsafe { driver.mod_close(rq) },
+        // Unreachable while the instance counts as an open stream, but
+        // kept consistent with the put procedures: a close(9E) of a
+        // module must still qprocsoff and free its q_ptr state.
+        // SAFETY: as documented; no driver entry runs on rq after this.
+        None => unsafe {
+            qprocsoff(rq);
+            crate::dlpi::relay::mod_forget::<Illumos>(rq);
+        },
     }
     0
 }

@@ -14,7 +14,8 @@
 //!    `M_PCPROTO` and `M_IOCTL` to `dld_wput_nondata`, which queues them
 //!    for `dld_wput_nondata_task` on `dld_taskq` (dld_str.c); the ack is
 //!    sent up later from that thread.  Modelled on the host's `dld`
-//!    worker.
+//!    worker.  A test can lose one answer (`Hook::DldLosesNextAnswer`)
+//!    or send a stray ack before one (`Hook::DldStrayBeforeNextAnswer`).
 //! 3. **`DLIOCRAW`** (`ioc_raw`): always acked; from then on the stream
 //!    sends and receives whole frames.
 //! 4. **Bind** (`proto_bind_req`, dld_proto.c; `dls_active_set` and
@@ -177,6 +178,9 @@ fn word(b: &[u8], i: usize) -> Option<u32> {
 
 /// Rule 2: `dld_wput_nondata_task` for one message (dld's taskq).
 fn control(host: &Arc<HostShared>, d: &Arc<DldStream>, mp: *mut mblk_t) {
+    if host.hooked(crate::faults::Hook::DldLosesNextAnswer) {
+        return free_here(mp);
+    }
     let ty = mblk::db_type(mp);
     let bytes = msg_bytes(mp);
     if ty == M_IOCTL {
@@ -201,6 +205,9 @@ fn control(host: &Arc<HostShared>, d: &Arc<DldStream>, mp: *mut mblk_t) {
     }
     free_here(mp);
     let Some(prim) = word(&bytes, 0) else { return };
+    if host.hooked(crate::faults::Hook::DldStrayBeforeNextAnswer) {
+        error_ack(host, d, DL_UNBIND_REQ, DL_OUTSTATE, 0);
+    }
     match prim {
         DL_BIND_REQ => {
             let sap = word(&bytes, 1).unwrap_or(0);

@@ -528,3 +528,24 @@ pub fn new_host() -> tuntap_sim::SimHost {
     host.set_time_limit(tuntap_sim::TEST_TIME_LIMIT);
     host
 }
+
+/// Register a fake mac and bind it to a new dlmgmtd link `name` (with a
+/// devnet, as `dls_devnet_create` makes it).
+pub fn link(host: &tuntap_sim::SimHost, name: &str) -> Arc<FakeMac> {
+    let m = FakeMac::new(host.kernel());
+    let mh = m.register(&FULL_CB.0, |_| {}).unwrap();
+    let id = host
+        .dlmgmt_create_id(&host.root_cred(), name, DATALINK_CLASS_MISC, DL_ETHER, tuntap_sim::DlFlags::ACTIVE)
+        .unwrap();
+    host.kernel().dls_devnet_create(mh, id, 0).unwrap();
+    m
+}
+
+/// Undo [`link`]: devnet, mac and dlmgmtd link.
+pub fn teardown(host: &tuntap_sim::SimHost, m: &FakeMac) {
+    let k = host.kernel();
+    let id = k.dls_devnet_destroy(m.mh()).unwrap();
+    k.mac_disable(m.mh()).unwrap();
+    k.mac_unregister(m.mh()).unwrap();
+    host.dlmgmt_destroy_id(&host.root_cred(), id, tuntap_sim::DlFlags::ACTIVE).unwrap();
+}

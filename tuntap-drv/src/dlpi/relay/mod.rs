@@ -25,10 +25,11 @@
 //!    `modlinkage`, as softmac registers its module next to its driver),
 //!    and `I_STR` [`TUNRLY_IOC_START`], which the module acknowledges
 //!    with its read queue only for `ioc_cr == kcred` (dld's `ioc_fast`
-//!    check for `DLIOCHDRINFO` is the model).  A relay that cannot be set
-//!    up (no `/dev/net` node for the link, e.g. a link given to a zone, or
-//!    a kernel without the module) leaves the stream on the older path
-//!    (`mac_client.rs`: its own primary client; flows do not reach it).
+//!    check for `DLIOCHDRINFO` is the model).  A link that is not relayed
+//!    (a zone's link, no `/dev/net` node, a kernel without LDI) leaves
+//!    all its streams on the older path (`mac_client.rs`: its own
+//!    primary client; flows do not reach it); any other failure is
+//!    retried once and then fails the attach ([`Relay::open_for`]).
 //! 2. `DL_BIND_REQ`/`DL_UNBIND_REQ` go down as well and their acks are
 //!    awaited (dld answers from `dld_wput_nondata_task` on its taskq); a
 //!    bind dld refuses (`DL_SYSERR`/`EBUSY`: the link's primary is held
@@ -44,7 +45,14 @@
 //!    stream: dld's `str_mdata_raw_put` -> `mac_tx` on dls's client, so
 //!    flows, `maxbw`, protection, snoop and the counters apply.  No flow
 //!    control toward IP, as before: when dld's queue is full
-//!    (`canputnext` false) the frame is dropped and counted.
+//!    (`canputnext` false) the frame is dropped and counted (`oerrors`,
+//!    `sdt:::tuntap-drop` `NoBuffer`).  Under `maxbw` this is loss, not
+//!    pacing: a backlogged Tx soft ring set makes `mac_tx` return a
+//!    cookie, dld marks its queue full (`DLD_SETQFULL`,
+//!    `str_mdata_raw_put` in dld_str.c) and every IP packet drops until
+//!    `MAC_NOTE_TX` re-enables it.  Pacing IP would take a write service
+//!    procedure on the module and on the upper stream, back-enabled from
+//!    dld's queue (review M3; not done).
 //! 4. What dld sends up raw (`dld_str_rx_raw`: the whole frame, already
 //!    demultiplexed by SAP and filtered by `dls_accept`) reaches our
 //!    module's read put procedure and goes to IP as `DL_UNITDATA_IND` in
@@ -74,10 +82,19 @@
 //! dld (`dld_close`: the last active stream removes dls's unicast
 //! address).  No frame reaches the upper stream after `close` returns.
 //!
+//! **Bounded waits.**  A lower request waits at most [`ACK_WAIT_USEC`]
+//! for its ack (`cv_reltimedwait(9F)`).  Past it the relay is *broken*:
+//! IP's bind fails with `DL_SYSERR`/`ETIME` (its unbind still gets
+//! `DL_OK_ACK`), later requests fail at once, transmits and receives
+//! drop, and close skips the unbind and goes straight to `ldi_close`.
+//! So a lost answer costs a control thread at most that long, and the
+//! close waiting behind it (streams.rs close) the same.
+//!
 //! **Invariants.**  The module is inert unless started by the kernel: a
 //! module a user pushes passes everything through.  Every lower request
-//! has exactly one ack awaited; a message from dld that answers nothing
-//! pending is freed.
+//! has exactly one ack awaited, matched by primitive (`from_dld.rs`); any
+//! other `M_PROTO`/`M_PCPROTO` from dld is freed and counted
+//! (`sdt:::tuntap-relay`, [`RelayEvent::Stray`]).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -89,9 +106,11 @@ use illumos_sys_hdrs as sys;
 use illumos_sys_hdrs::dlpi::*;
 use illumos_sys_hdrs::queue_t;
 
-use super::prim::{self, Personality};
-use crate::ddi::{Cred, DropReason, Errno, GLOBAL_ZONEID, Kernel, LdiHandle, Probe};
-use crate::frame::{self, AddrClass, MacAddr};
+mod from_dld;
+
+use super::prim::Personality;
+use crate::ddi::{Cred, DropReason, Errno, GLOBAL_ZONEID, Kernel, LdiHandle, Probe, RelayEvent};
+use crate::frame::MacAddr;
 use crate::ioctl;
 use crate::link::Link;
 use crate::mblk::MsgBlk;
@@ -107,6 +126,15 @@ const MODULE_NAME_C: &[u8] = b"tunrly\0";
 /// the kernel's credential only, with the module's read queue in 8 bytes.
 pub const TUNRLY_IOC_START: i32 = sys::streams_ioctl(b'R', 0x7501);
 
+/// How long a lower request waits for dld's ack (microseconds) before
+/// the relay is declared broken: dld answers every primitive
+/// (`dld_wput_nondata_task`, dld_str.c), normally within milliseconds,
+/// but a lost answer must not pin a control thread, and the close
+/// behind it, for ever (`cv_reltimedwait(9F)`; shorter than the stream
+/// head's own default for ioctls and close, `STRTIMOUT`, 15 s in
+/// usr/src/uts/common/sys/strsubr.h).
+pub const ACK_WAIT_USEC: u64 = 10_000_000;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Ready,
@@ -115,10 +143,14 @@ enum Phase {
 
 struct RelaySt<K: Kernel> {
     phase: Phase,
+    /// Why the lower stream is unusable (`ETIME`: an ack never came;
+    /// `ENXIO`: dld sent `M_ERROR`/`M_HANGUP`): transmits and receives
+    /// drop, requests fail at once with it, close skips the unbind.
+    broken: Option<Errno>,
     /// Transmits and receives between checking `phase` and returning.
     inflight: u32,
-    /// A lower request is waiting for its ack.
-    waiting: bool,
+    /// The primitive whose ack a lower request is waiting for.
+    waiting: Option<u32>,
     reply: Option<MsgBlk<K>>,
     /// The lower stream is bound.
     bound: bool,
@@ -194,7 +226,14 @@ impl<K: Kernel> Relay<K> {
                     upper: upper.clone(),
                     link: link.clone(),
                     who,
-                    st: KMutex::new(RelaySt { phase: Phase::Ready, inflight: 0, waiting: false, reply: None, bound: false }),
+                    st: KMutex::new(RelaySt {
+                        phase: Phase::Ready,
+                        broken: None,
+                        inflight: 0,
+                        waiting: None,
+                        reply: None,
+                        bound: false,
+                    }),
                     cv: KCondvar::new(),
                 });
                 // SAFETY: the module instance is open until ldi_close.
@@ -214,6 +253,32 @@ impl<K: Kernel> Relay<K> {
         }
     }
 
+    /// [`Relay::open`] for `DL_ATTACH_REQ`: `Ok(None)` when the link is
+    /// not relayed at all (`ENOTSUP`: a zone's link or a kernel without
+    /// LDI; `ENOENT`: no `/dev/net` node), so that every stream of the
+    /// link keeps the older path; any other error is taken as transient
+    /// (the name lookup's dlmgmtd door upcall returns `EINTR` at once and
+    /// `EAGAIN` after its retries, `EBADF` while dlmgmtd restarts:
+    /// `i_dls_mgmt_upcall`, usr/src/uts/common/io/dls/dls_mgmt.c; `ENOMEM`;
+    /// `ENXIO`), retried once, then reported (`sdt:::tuntap-relay`,
+    /// [`RelayEvent::OpenFailed`]) and returned: the attach fails rather
+    /// than putting this stream on another path than its siblings.
+    /// Blocks: control task only.
+    pub fn open_for(k: &K, link: &Arc<Link<K>>, upper: &Arc<Queue<K>>, who: Personality) -> Result<Option<Arc<Self>>, Errno> {
+        match Self::open(k, link, upper, who) {
+            Ok(r) => return Ok(Some(r)),
+            Err(e) if e == sys::ENOTSUP || e == sys::ENOENT => return Ok(None),
+            Err(_) => {}
+        }
+        // The retry: whatever it says now is final for this attach.
+        let e = match Self::open(k, link, upper, who) {
+            Ok(r) => return Ok(Some(r)),
+            Err(e) => e,
+        };
+        k.probe(Probe::Relay(link.linkid, RelayEvent::OpenFailed, e));
+        Err(e)
+    }
+
     /// `DLIOCRAW`, `I_PUSH` and the start ioctl; the module's read queue.
     fn start(k: &K, lh: LdiHandle) -> Result<*mut queue_t, Errno> {
         // SAFETY: DLIOCRAW takes no argument; I_PUSH a NUL-terminated
@@ -228,29 +293,49 @@ impl<K: Kernel> Relay<K> {
         if rq.is_null() { Err(sys::EPROTO) } else { Ok(rq) }
     }
 
-    /// Send one control request down and wait for its ack (dld answers
-    /// every primitive, from its taskq).  Blocks: control task or close.
-    fn request(&self, msg: MsgBlk<K>) -> Option<MsgBlk<K>> {
+    /// Send one control request (`prim`) down and wait, at most
+    /// [`ACK_WAIT_USEC`], for the ack that answers it (`from_dld::answers`).  On
+    /// timeout the relay is broken (see [`RelaySt::broken`]).  Blocks:
+    /// control task or close.
+    fn request(&self, prim: u32, msg: MsgBlk<K>) -> Result<MsgBlk<K>, Errno> {
         {
+            // One control task per stream and close waits for it, so the
+            // slot is free at once unless a request timed out.
             let s = self.st.lock();
-            let mut s = self.st.wait_until(s, &self.cv, |s| !s.waiting);
-            s.waiting = true;
+            let (mut s, free) =
+                self.st.wait_until_for(s, &self.cv, ACK_WAIT_USEC, |s| s.waiting.is_none() || s.broken.is_some());
+            if let Some(e) = s.broken {
+                return Err(e);
+            }
+            if !free {
+                return Err(sys::ETIME);
+            }
+            s.waiting = Some(prim);
             s.reply = None;
         }
         // SAFETY: mod_wq is open until ldi_close; the message is handed on.
         unsafe { self.k.putnext(self.mod_wq, msg.into_raw()) };
         let s = self.st.lock();
-        let mut s = self.st.wait_until(s, &self.cv, |s| s.reply.is_some());
-        s.waiting = false;
-        let r = s.reply.take();
+        let (mut s, _) =
+            self.st.wait_until_for(s, &self.cv, ACK_WAIT_USEC, |s| s.reply.is_some() || s.broken.is_some());
+        s.waiting = None;
+        let r = match s.reply.take() {
+            Some(ack) => Ok(ack),
+            None => Err(*s.broken.get_or_insert(sys::ETIME)),
+        };
         drop(s);
         self.cv.broadcast();
+        if r.as_ref().err() == Some(&sys::ETIME) {
+            self.k.probe(Probe::Relay(self.link.linkid, RelayEvent::AckTimeout, sys::ETIME));
+        }
         r
     }
 
-    /// Forward a DLPI request; `Ok` for `DL_OK_ACK`/`want`, else the
-    /// `DL_ERROR_ACK`'s (`dl_errno`, `dl_unix_errno`).
-    fn forward(&self, head: &[u32], tail: &[u8], want: u32) -> Result<MsgBlk<K>, (u32, u32)> {
+    /// Forward a DLPI request; `Ok` with its positive ack, else the
+    /// `DL_ERROR_ACK`'s (`dl_errno`, `dl_unix_errno`), or `DL_SYSERR`
+    /// with the errno of a broken relay (`ETIME`, `ENXIO`).
+    fn forward(&self, head: &[u32], tail: &[u8]) -> Result<MsgBlk<K>, (u32, u32)> {
+        let prim_ = head.first().copied().unwrap_or(0);
         let mut b = alloc::vec::Vec::with_capacity(head.len() * 4 + tail.len());
         for w in head {
             b.extend_from_slice(&w.to_ne_bytes());
@@ -258,14 +343,10 @@ impl<K: Kernel> Relay<K> {
         b.extend_from_slice(tail);
         let Some(mut msg) = MsgBlk::alloc_with(&self.k, 0, &b) else { return Err((DL_SYSERR, sys::ENOMEM as u32)) };
         msg.set_db_type(sys::M_PROTO);
-        let Some(ack) = self.request(msg) else { return Err((DL_SYSERR, sys::EPROTO as u32)) };
-        match ack.read_head::<u32>() {
-            Some(p) if p == want || p == DL_OK_ACK => Ok(ack),
-            Some(DL_ERROR_ACK) => match ack.read_head::<dl_error_ack_t>() {
-                Some(e) => Err((e.dl_errno, e.dl_unix_errno)),
-                None => Err((DL_SYSERR, sys::EPROTO as u32)),
-            },
-            _ => Err((DL_SYSERR, sys::EPROTO as u32)),
+        let ack = self.request(prim_, msg).map_err(|e| (DL_SYSERR, e as u32))?;
+        match ack.read_head::<dl_error_ack_t>() {
+            Some(e) if e.dl_primitive == DL_ERROR_ACK => Err((e.dl_errno, e.dl_unix_errno)),
+            _ => Ok(ack),
         }
     }
 
@@ -277,17 +358,19 @@ impl<K: Kernel> Relay<K> {
             let m = (DL_CLDLS as u16).to_ne_bytes();
             [m[0], m[1], 0, 0]
         });
-        self.forward(&[DL_BIND_REQ, sap, 0, mode_mgmt, 0], &[], DL_BIND_ACK)?;
+        self.forward(&[DL_BIND_REQ, sap, 0, mode_mgmt, 0], &[])?;
         self.st.lock().bound = true;
         Ok(())
     }
 
     /// Unbind the lower stream (errors ignored: IP always gets its
-    /// `DL_OK_ACK`).  Control task or close.
+    /// `DL_OK_ACK`; a broken relay sends nothing, and `ldi_close` ->
+    /// `dld_close` -> `dld_str_detach` unbinds what dld still holds).
+    /// Control task or close.
     pub fn unbind(&self) {
         let was = core::mem::replace(&mut self.st.lock().bound, false);
         if was {
-            let _ = self.forward(&[DL_UNBIND_REQ], &[], DL_OK_ACK);
+            let _ = self.forward(&[DL_UNBIND_REQ], &[]);
         }
     }
 
@@ -295,8 +378,8 @@ impl<K: Kernel> Relay<K> {
     /// `DL_PROMISCON_REQ`/`OFF` (`level`), after our own filter took it.
     pub fn forward_filter(&self, prim_: u32, group: Option<&MacAddr>, level: u32) {
         let r = match group {
-            Some(g) => self.forward(&[prim_, 6, 12], g, DL_OK_ACK),
-            None => self.forward(&[prim_, level], &[], DL_OK_ACK),
+            Some(g) => self.forward(&[prim_, 6, 12], g),
+            None => self.forward(&[prim_, level], &[]),
         };
         if r.is_err() {
             self.k.probe(Probe::Drop(self.link.linkid, DropReason::BadWrite));
@@ -307,7 +390,7 @@ impl<K: Kernel> Relay<K> {
     pub fn tx(&self, frame: MsgBlk<K>) {
         {
             let mut s = self.st.lock();
-            if s.phase != Phase::Ready {
+            if s.phase != Phase::Ready || s.broken.is_some() {
                 drop(s);
                 self.link.stats.dropped(DropReason::Closing);
                 return;
@@ -334,60 +417,6 @@ impl<K: Kernel> Relay<K> {
         if idle {
             self.cv.broadcast();
         }
-    }
-
-    /// Step 4: a raw frame from dld to IP.
-    fn rx(&self, mut msg: MsgBlk<K>) {
-        {
-            let mut s = self.st.lock();
-            if s.phase != Phase::Ready {
-                return;
-            }
-            s.inflight += 1;
-        }
-        if let Err(reason) = self.up(&mut msg).and_then(|()| self.send_up(msg)) {
-            self.link.stats.dropped(reason);
-            self.k.probe(Probe::Drop(self.link.linkid, reason));
-        }
-        self.leave();
-    }
-
-    fn up(&self, msg: &mut MsgBlk<K>) -> Result<(), DropReason> {
-        let want = msg.len().min(frame::ETHER_HDR_LEN + frame::VLAN_TAG_LEN);
-        if !msg.pullup(&self.k, want) {
-            return Err(DropReason::BadWrite);
-        }
-        Ok(())
-    }
-
-    fn send_up(&self, mut msg: MsgBlk<K>) -> Result<(), DropReason> {
-        let Some(h) = frame::parse_ether(msg.first_block()) else { return Err(DropReason::BadWrite) };
-        if h.header_len != frame::ETHER_HDR_LEN {
-            // Old-API IP takes untagged frames only.
-            return Ok(());
-        }
-        let rx = self.upper.dlpi_rx();
-        let own = self.link.mac();
-        let takes = match self.who {
-            Personality::Tap => rx.takes_tap_frame(&own, &h.dst, &h.src, h.ethertype),
-            Personality::Tun => rx.takes_tun_packet(h.ethertype),
-        };
-        if !takes {
-            return Ok(());
-        }
-        let (dsap, ssap, class) = match self.who {
-            Personality::Tap => {
-                (self.who.dlsap(&h.dst, h.ethertype), self.who.dlsap(&h.src, h.ethertype), frame::classify(&h.dst))
-            }
-            Personality::Tun => {
-                let none = [0; frame::ETHER_ADDR_LEN];
-                (self.who.dlsap(&none, h.ethertype), self.who.dlsap(&none, h.ethertype), AddrClass::Unicast)
-            }
-        };
-        if !msg.trim_front(frame::ETHER_HDR_LEN) {
-            return Err(DropReason::BadWrite);
-        }
-        prim::send_unitdata_ind(&self.k, &self.upper, msg, &dsap, &ssap, class != AddrClass::Unicast)
     }
 
     /// Teardown (see the theory statement).  Blocks: control task or close.
@@ -432,6 +461,18 @@ pub unsafe fn mod_close<K: Kernel>(k: &K, rq: *mut queue_t) {
     // SAFETY: our pair; after qprocsoff no procedure of ours runs on it.
     unsafe {
         k.qprocsoff(rq);
+        mod_forget::<K>(rq);
+    }
+}
+
+/// Clear the pair's `q_ptr`s and free the module's state.
+///
+/// # Safety
+/// `rq` is the read queue of a pair [`mod_open`] succeeded on, after its
+/// `qprocsoff`.
+pub unsafe fn mod_forget<K: Kernel>(rq: *mut queue_t) {
+    // SAFETY: as documented: no procedure of ours runs on the pair.
+    unsafe {
         let p = (*rq).q_ptr as *mut ModState<K>;
         (*rq).q_ptr = ptr::null_mut();
         (*other_queue(rq)).q_ptr = ptr::null_mut();
@@ -476,17 +517,18 @@ pub unsafe fn mod_rput<K: Kernel>(k: &K, rq: *mut queue_t, mp: *mut sys::mblk_t)
     };
     match msg.db_type() {
         sys::M_DATA => relay.rx(msg),
-        sys::M_PROTO | sys::M_PCPROTO => {
-            let mut s = relay.st.lock();
-            if s.waiting && s.reply.is_none() {
-                s.reply = Some(msg);
-                drop(s);
-                relay.cv.broadcast();
-            }
-            // Otherwise unasked (DL_NOTIFY_IND, a stray ack): freed.
+        sys::M_PROTO | sys::M_PCPROTO => relay.ack(msg),
+        // Ioctl replies and M_FLUSH: to the lower stream head, which
+        // consumes them (strrput: an ioctl reply wakes its waiter,
+        // M_FLUSH is turned around).
+        sys::M_IOCACK | sys::M_IOCNAK | sys::M_COPYIN | sys::M_COPYOUT | sys::M_FLUSH => {
+            // SAFETY: as above; handed on.
+            unsafe { k.putnext(rq, msg.into_raw()) }
         }
-        // Ioctl acks and the rest: to the lower stream head.
-        // SAFETY: as above; handed on.
-        _ => unsafe { k.putnext(rq, msg.into_raw()) },
+        sys::M_ERROR | sys::M_HANGUP => relay.hang_up(msg),
+        // Nobody reads the lower head (no ldi_getmsg): anything queued
+        // there would fill it, and dld's dld_str_rx_raw drops every
+        // frame once canputnext fails.  Freed and counted.
+        _ => relay.stray(msg),
     }
 }
