@@ -155,9 +155,15 @@ pub fn check_entry_points(file: &Elf<'_>) -> Vec<Finding> {
 
 /// Undefined symbols, sorted and deduplicated.
 pub fn undefined_symbols(file: &Elf<'_>) -> Vec<String> {
+    undefined_names(file, false)
+}
+
+/// Undefined symbols (only the strong ones if `strong_only`), sorted and
+/// deduplicated.
+fn undefined_names(file: &Elf<'_>, strong_only: bool) -> Vec<String> {
     let mut names: Vec<String> = file
         .symbols()
-        .filter(|s| s.is_undefined())
+        .filter(|s| s.is_undefined() && !(strong_only && s.is_weak()))
         .filter_map(|s| s.name().ok().map(str::to_owned))
         .filter(|n| !n.is_empty())
         .collect();
@@ -178,15 +184,7 @@ pub const WEAK_KEY: &str = "weak";
 
 /// Undefined symbols referenced strongly (not `STB_WEAK`), sorted.
 pub fn strong_undefined_symbols(file: &Elf<'_>) -> Vec<String> {
-    let mut names: Vec<String> = file
-        .symbols()
-        .filter(|s| s.is_undefined() && !s.is_weak())
-        .filter_map(|s| s.name().ok().map(str::to_owned))
-        .filter(|n| !n.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+    undefined_names(file, true)
 }
 
 /// A symbol allowlisted with the key [`WEAK_KEY`] must not be referenced
