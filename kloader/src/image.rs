@@ -45,7 +45,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 /// They are not exported to a module until `kernel/allowlist.txt` lists them.
 pub const UNLISTED: &[(&str, &str)] = &[
     ("gethrestime", "announced driver change"),
-    ("mac_getinfo", "mac_init_ops installs it as devo_getinfo when the driver leaves that NULL, as dld_init_ops does"),
 ];
 
 /// The low mapping with stubs and data.

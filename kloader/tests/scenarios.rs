@@ -436,3 +436,35 @@ fn old_api_openvpn_tap_sequence_with_its_arp_stream() {
     vpn.close();
     rig.finish();
 }
+
+/// The built module tells the two mac generations apart at run time
+/// (tuntap-drv/src/link/offload.rs, "The LSO structure grew"): on a
+/// kernel exporting `mac_getinfo` (illumos 15342, after 12466 grew
+/// `mac_capab_lso_t`) a reader taking TSO4 and TSO6 gets TCP LSO over
+/// IPv4 and IPv6; on one without it the weak reference reads 0, krtld
+/// still loads the module, and the link offers IPv4 LSO only, writing
+/// nothing past the 8-byte structure (the simulator's guard word; finish
+/// fails on a write to it).
+#[test]
+fn tcpv6_lso_is_offered_only_on_a_kernel_that_has_the_witness() {
+    use tuntap_abi::offload::{TunIocOffload, offload_flags};
+    for has in [true, false] {
+        let Some(rig) = Rig::boot_with(kloader::BootOptions { mac_lso_ipv6: has, ..Default::default() }) else { return };
+        let imported = rig.k.module("tuntap").expect("tuntap").imports.iter().any(|s| s == kloader::MAC_LSO_IPV6_WITNESS);
+        assert_eq!(imported, has, "the weak witness resolves exactly where the kernel exports it");
+        rig.create("vpn0", create_flags::TUN).expect("create");
+        let q = rig.attach("vpn0", mode::TUN);
+        let req = TunIocOffload { version: abi::TUN_ABI_VERSION, flags: offload_flags::ALL, ..Default::default() };
+        let st: TunIocOffload = tuntap_tests::decode(&q.ioctl_istr(abi::TUN_IOC_OFFLOAD, abi::as_bytes(&req)).expect("offload").data);
+        let want = if has { sys::LSO_TX_BASIC_TCP_IPV4 | sys::LSO_TX_BASIC_TCP_IPV6 } else { sys::LSO_TX_BASIC_TCP_IPV4 };
+        let lso = rig.k.host().mac_info("vpn0").expect("mac").lso.map(|(f, _)| f);
+        assert_eq!(
+            (st.link_lso, lso),
+            (if has { 3 } else { 1 }, Some(want)),
+            "mac with TCPv6 LSO and mac_getinfo: {has}; the module must offer TCPv6 LSO exactly where the witness \
+             resolved (a 12-byte mac_capab_lso_t, illumos 12466)"
+        );
+        q.close();
+        rig.finish();
+    }
+}
