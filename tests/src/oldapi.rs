@@ -155,6 +155,39 @@ pub fn rx_burst_bound(took: std::time::Duration, frame_len: usize) -> u64 {
     held + left + 1
 }
 
+/// A burst of `n` frames toward IP under `MAXBW`, written as fast as
+/// the writer can (`send(i)`): the receive SRS holds two ticks' worth of
+/// bytes and drops the rest (mac_sched.c `mac_rx_srs_process`), and
+/// nothing pushes back on the writer.  `recv` takes one arrival (`false`
+/// when nothing comes within its timeout); `drops` reads the link's
+/// shaped-drop counter.  Asserts that at most `rx_burst_bound` passed and
+/// that every `unit` ("packet", "frame") of the burst was passed or
+/// dropped and counted.
+pub fn assert_rx_burst_dropped(
+    unit: &str,
+    n: usize,
+    frame_len: usize,
+    mut send: impl FnMut(usize),
+    mut recv: impl FnMut() -> bool,
+    drops: impl Fn() -> u64,
+) {
+    let dropped0 = drops();
+    let t = Instant::now();
+    for i in 0..n {
+        send(i);
+    }
+    let took = t.elapsed();
+    let mut passed = 0u64;
+    while recv() {
+        passed += 1;
+    }
+    assert!(
+        passed <= rx_burst_bound(took, frame_len),
+        "{passed} of a {n}-{unit} burst passed a 10M receive SRS in {took:?}: it holds only twice the bytes of a tick (mac_bw_drop_threshold)"
+    );
+    assert_eq!(drops() - dropped0, n as u64 - passed, "every {unit} of the burst is passed or dropped and counted");
+}
+
 pub fn assert_near(what: &str, got: f64) {
     let lo = MAXBW as f64 * (1.0 - TOLERANCE);
     let hi = MAXBW as f64 * (1.0 + TOLERANCE);
