@@ -21,9 +21,109 @@ pub const PKT: usize = 1400;
 pub const BULK: usize = 800;
 pub const TOLERANCE: f64 = 0.15;
 
-/// A unit plumbed the way OpenVPN does it on illumos.
+/// The streams of a unit plumbed the way OpenVPN does it on illumos
+/// (`open_tun`, its illumos branch): the daemon's stream that made unit
+/// `ppa`, IP's stream (`ip` pushed) and, for tap, ARP's.  The simulator
+/// tests and the scenarios on the loaded objects (kloader, which has this
+/// crate as a dev-dependency) replay the same steps, so they live here.
+pub struct OpenVpnStreams {
+    pub vpn: SimStream,
+    pub ppa: u32,
+    pub ip: SimStream,
+    pub ill: IpIll,
+    pub arp: Option<SimStream>,
+}
+
+/// OpenVPN's first ioctl on the daemon's stream: `TUNNEWPPA(-1)` makes
+/// the lowest free unit; returns its PPA.
+pub fn new_ppa(vpn: &SimStream) -> u32 {
+    vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).expect("TUNNEWPPA(-1)").rval as u32
+}
+
+/// `TUNNEWPPA` on the daemon's stream; `I_PUSH ip`, `IF_UNITSEL`
+/// (`ip_dl_phys`: attach, bind), for tap the ARP stream, then up.
+/// `open` opens `/dev/tap` when `tap`, else `/dev/tun`.
+pub fn openvpn_streams(open: impl Fn() -> SimStream, tap: bool) -> OpenVpnStreams {
+    let vpn = open();
+    let ppa = new_ppa(&vpn);
+    let ip = open();
+    ip_push(&ip);
+    let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
+    let arp = tap.then(|| {
+        let arp = open();
+        arp_ll_up(&arp, ppa);
+        arp
+    });
+    if let Err(why) = ip_up(&ip, &ill, SAP_IPV4, tap) {
+        panic!("IP cannot bring unit {ppa} up: {why}");
+    }
+    OpenVpnStreams { vpn, ppa, ip, ill, arp }
+}
+
+impl OpenVpnStreams {
+    /// `dev tun`: IP sends to its peer with the address `ill_dlur_gen`
+    /// builds (the 2-byte SAP alone) and the daemon reads the bare
+    /// packet; the daemon writes one and IP gets a `DL_UNITDATA_IND`
+    /// with addresses in the format it was told.
+    pub fn tun_exchange(&self) {
+        let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");
+        let dest = self.ill.unitdata_dest(&[0; 6], 0x0800);
+        assert_eq!(dest.len(), 2);
+        self.ip.putmsg_proto(&unitdata_req(&dest), &out).unwrap();
+        assert_eq!(self.vpn.read_packet(Some(WAIT)).unwrap(), out);
+        let back = udp4([10, 8, 0, 2], [10, 8, 0, 1], 1194, 1194, b"from the peer");
+        self.vpn.write(&back).unwrap();
+        let ind = read_unitdata(&self.ip);
+        assert_eq!((ind.dst.len(), ind.src.len()), (self.ill.dlsap_len(), self.ill.dlsap_len()));
+        assert_eq!(ind.dst, 0x0800u16.to_ne_bytes());
+        assert!(!ind.group);
+        assert_eq!(ind.data, back);
+    }
+
+    /// `dev tap` between the unit (MAC `own`) and `peer`: the peer asks
+    /// who has our address and ARP hears it (broadcast, to its SAP), ARP
+    /// answers through its stream and the daemon reads an ARP frame to the
+    /// peer; IP unicast to us reaches IP; IP sends to the neighbour ARP
+    /// resolved and the daemon reads a whole Ethernet frame.
+    pub fn tap_exchange(&self, own: [u8; 6], peer: [u8; 6]) {
+        let arp = self.arp.as_ref().expect("a tap unit's ARP stream");
+        let who_has = arp_request(peer, [10, 1, 0, 9], [10, 1, 0, 1]);
+        self.vpn.write(&who_has).unwrap();
+        let ind = read_unitdata(arp);
+        assert_eq!((ind.dst[..6].to_vec(), ind.src[..6].to_vec(), ind.group), (vec![0xff; 6], peer.to_vec(), true));
+        assert_eq!(&ind.dst[6..], &0x0806u16.to_ne_bytes());
+        assert_eq!(ind.data, who_has[14..]);
+        let reply = vec![0u8; 28];
+        arp.putmsg_proto(&unitdata_req(&self.ill.unitdata_dest(&peer, 0x0806)), &reply).unwrap();
+        assert_eq!(self.vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0806, &reply));
+        let pkt = udp4([10, 1, 0, 9], [10, 1, 0, 1], 5, 6, b"unicast");
+        self.vpn.write(&ether(own, peer, 0x0800, &pkt)).unwrap();
+        let ind = read_unitdata(&self.ip);
+        assert_eq!((ind.dst[..6].to_vec(), ind.data.clone(), ind.group), (own.to_vec(), pkt, false));
+        let out = udp4([10, 1, 0, 1], [10, 1, 0, 9], 6, 5, b"eth");
+        self.ip.putmsg_proto(&unitdata_req(&self.ill.unitdata_dest(&peer, 0x0800)), &out).unwrap();
+        assert_eq!(self.vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0800, &out));
+    }
+
+    /// Teardown as OpenVPN's `close_tun`: ARP's close waits for its
+    /// unbind ack (`arp_modclose`); IP unbinds (`ill_dl_down`, it never
+    /// detaches) and closes; then the daemon's stream.
+    pub fn unplumb(self) {
+        if let Some(arp) = self.arp {
+            arp_ll_down(&arp);
+            arp.close();
+        }
+        ip_down(&self.ip);
+        self.ip.close();
+        self.vpn.close();
+    }
+}
+
+/// A unit plumbed the way OpenVPN does it on illumos, with its name and
+/// link.
 pub struct Plumbed {
     pub vpn: SimStream,
+    pub ppa: u32,
     pub ip: SimStream,
     pub arp: Option<SimStream>,
     pub ill: IpIll,
@@ -31,23 +131,13 @@ pub struct Plumbed {
     pub link: std::sync::Arc<tuntap_drv::link::Link<tuntap_sim::SimKernel>>,
 }
 
-/// `TUNNEWPPA` on the daemon's stream; `I_PUSH ip`, `IF_UNITSEL`
-/// (`ip_dl_phys`: attach, bind), for tap the ARP stream, then up.
+/// [`openvpn_streams`] on the simulated host.
 pub fn openvpn_plumb(rig: &Rig, tap: bool) -> Plumbed {
-    let vpn = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
-    let ip = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
-    ip_push(&ip);
-    let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
-    let arp = tap.then(|| {
-        let arp = rig.open_tap(&rig.root);
-        arp_ll_up(&arp, ppa);
-        arp
-    });
-    ip_up(&ip, &ill, SAP_IPV4, tap).unwrap();
+    let OpenVpnStreams { vpn, ppa, ip, ill, arp } =
+        openvpn_streams(|| if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) }, tap);
     let name = format!("{}{ppa}", if tap { "tap" } else { "tun" });
     let link = rig.driver.links().into_iter().find(|l| l.name.as_str() == name).unwrap();
-    Plumbed { vpn, ip, arp, ill, name, link }
+    Plumbed { vpn, ppa, ip, arp, ill, name, link }
 }
 
 impl Plumbed {
@@ -78,13 +168,8 @@ impl Plumbed {
     }
 
     pub fn unplumb(self) {
-        ip_down(&self.ip);
-        if let Some(arp) = &self.arp {
-            arp_ll_down(arp);
-            arp.close();
-        }
-        self.ip.close();
-        self.vpn.close();
+        let Plumbed { vpn, ppa, ip, arp, ill, .. } = self;
+        OpenVpnStreams { vpn, ppa, ip, ill, arp }.unplumb();
     }
 }
 
