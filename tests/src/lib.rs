@@ -188,6 +188,19 @@ pub fn ether(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<
     f
 }
 
+/// An 802.1Q frame of `len` bytes (VLAN `vid`, ethertype 0x88b5, local
+/// experimental, inside), filled with `mark`.
+pub fn vlan_frame(dst: [u8; 6], src: [u8; 6], vid: u16, mark: u8, len: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(len);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&0x8100u16.to_be_bytes());
+    f.extend_from_slice(&vid.to_be_bytes());
+    f.extend_from_slice(&0x88b5u16.to_be_bytes());
+    f.resize(len, mark);
+    f
+}
+
 pub fn arp_request(sha: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
     let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1];
     a.extend_from_slice(&sha);

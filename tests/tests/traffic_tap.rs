@@ -37,19 +37,6 @@ fn tap_pair(rig: &Rig, mtu: u32) -> TapPair {
     TapPair { fwd, a, b }
 }
 
-/// An 802.1Q frame of `len` bytes, ethertype 0x88b5 (local
-/// experimental) inside, filled with `mark`.
-fn vlan_frame(dst: [u8; 6], src: [u8; 6], vid: u16, mark: u8, len: usize) -> Vec<u8> {
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&0x8100u16.to_be_bytes());
-    f.extend_from_slice(&vid.to_be_bytes());
-    f.extend_from_slice(&0x88b5u16.to_be_bytes());
-    f.resize(len, mark);
-    f
-}
-
 #[test]
 fn tap_links_carry_arp_ping_tcp_and_vlans() {
     let rig = Rig::new();

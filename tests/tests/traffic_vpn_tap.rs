@@ -27,19 +27,6 @@ fn app_counts(c: &Counters) -> AppCounts {
     AppCounts { read: get(&c.tx_packets) + get(&c.tx_dropped_no_peer), read_bytes: get(&c.tx_bytes), written: get(&c.rx_packets) }
 }
 
-/// An 802.1Q frame of `len` bytes (VLAN `vid`, ethertype 0x88b5 inside),
-/// filled with `mark`.
-fn vlan_frame(dst: [u8; 6], src: [u8; 6], vid: u16, mark: u8, len: usize) -> Vec<u8> {
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&0x8100u16.to_be_bytes());
-    f.extend_from_slice(&vid.to_be_bytes());
-    f.extend_from_slice(&0x88b5u16.to_be_bytes());
-    f.resize(len, mark);
-    f
-}
-
 /// Wait for the tagged frame `sent` from `src` on `rx`, skipping other
 /// traffic; check it arrived whole (the kernel may report the tag aside).
 fn expect_tagged(rx: &PacketSocket, src: [u8; 6], sent: &[u8], what: &str) {
