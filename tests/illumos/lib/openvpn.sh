@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # SPDX-License-Identifier: MPL-2.0
 #
-# OpenVPN and snoop helpers (tests 70, 75, 80, 82).
+# OpenVPN and snoop helpers (tests 70, 72, 74, 75, 80, 82, 92).
 # Sourced by lib.sh; POSIX sh.
 
 # openvpn_static_key FILE: a static key (OpenVPN 2.5+ syntax, then the
@@ -43,6 +43,18 @@ openvpn_p2p_config() {
 			echo "allow-deprecated-insecure-static-crypto"
 		fi
 	} >"$1"
+}
+
+# openvpn_p2p_pair A B PORT: a static key (OPENVPN_KEY, in $T_WORK) and
+# the configurations of two daemons that talk to each other on UDP ports
+# PORT and PORT+1: $T_WORK/a.conf (ifconfig $TUNTAP_TEST_NET.A.1, peer
+# .A.2; status $T_WORK/a.status) and $T_WORK/b.conf ($TUNTAP_TEST_NET.B.2,
+# peer .B.1; status $T_WORK/b.status).
+openvpn_p2p_pair() {
+	OPENVPN_KEY=$T_WORK/static.key
+	openvpn_static_key "$OPENVPN_KEY" || fail "$OPENVPN could not generate a static key"
+	openvpn_p2p_config "$T_WORK/a.conf" "$TUNTAP_TEST_NET.$1.1" "$TUNTAP_TEST_NET.$1.2" "$3" $(($3 + 1)) "$OPENVPN_KEY" "$T_WORK/a.status"
+	openvpn_p2p_config "$T_WORK/b.conf" "$TUNTAP_TEST_NET.$2.2" "$TUNTAP_TEST_NET.$2.1" $(($3 + 1)) "$3" "$OPENVPN_KEY" "$T_WORK/b.status"
 }
 
 # openvpn_device LOG: the device name OpenVPN opened ("TUN/TAP device

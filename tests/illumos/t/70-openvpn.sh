@@ -17,10 +17,7 @@ t_main() {
 	links_snapshot >"$BEFORE"
 	NET=$TUNTAP_TEST_NET
 	PORT=$((TUNTAP_TEST_PORT_BASE + 70))
-	KEY=$T_WORK/static.key
-	openvpn_static_key "$KEY" || fail "$OPENVPN could not generate a static key"
-	openvpn_p2p_config "$T_WORK/a.conf" "$NET.70.1" "$NET.70.2" "$PORT" $((PORT + 1)) "$KEY" "$T_WORK/a.status"
-	openvpn_p2p_config "$T_WORK/b.conf" "$NET.71.2" "$NET.71.1" $((PORT + 1)) "$PORT" "$KEY" "$T_WORK/b.status"
+	openvpn_p2p_pair 70 71 "$PORT"
 
 	start_openvpn a "$T_WORK/a.conf"
 	PID_A=$OPENVPN_PID
@@ -49,7 +46,7 @@ t_main() {
 	expect_contains "$OUT" "NOARP" "ifconfig $DEV_A flags"
 
 	# A taken unit is refused, as the old driver did (EEXIST).
-	openvpn_p2p_config "$T_WORK/c.conf" "$NET.72.1" "$NET.72.2" $((PORT + 2)) $((PORT + 3)) "$KEY" "$T_WORK/c.status"
+	openvpn_p2p_config "$T_WORK/c.conf" "$NET.72.1" "$NET.72.2" $((PORT + 2)) $((PORT + 3)) "$OPENVPN_KEY" "$T_WORK/c.status"
 	sed "s/^dev tun\$/dev $DEV_A/" "$T_WORK/c.conf" >"$T_WORK/c2.conf"
 	run with_timeout 30 "$OPENVPN" --config "$T_WORK/c2.conf"
 	if [ "$RC" -eq 0 ] || [ "$RC" -eq 124 ]; then

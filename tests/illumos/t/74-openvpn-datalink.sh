@@ -26,10 +26,7 @@ t_main() {
 	PORT=$((TUNTAP_TEST_PORT_BASE + 74))
 	LOAD_PORT=$((TUNTAP_TEST_PORT_BASE + 174))
 	FLOW=tuntestflow74
-	KEY=$T_WORK/static.key
-	openvpn_static_key "$KEY" || fail "$OPENVPN could not generate a static key"
-	openvpn_p2p_config "$T_WORK/a.conf" "$NET.74.1" "$NET.74.2" "$PORT" $((PORT + 1)) "$KEY" "$T_WORK/a.status"
-	openvpn_p2p_config "$T_WORK/b.conf" "$NET.75.2" "$NET.75.1" $((PORT + 1)) "$PORT" "$KEY" "$T_WORK/b.status"
+	openvpn_p2p_pair 74 75 "$PORT"
 	start_openvpn a "$T_WORK/a.conf"
 	PID_A=$OPENVPN_PID
 	DEV_A=$OPENVPN_DEV
