@@ -110,6 +110,21 @@ openvpn_ready() {
 	wait_until 30 "OpenVPN $1 finished its initialisation" grep -q 'Initialization Sequence Completed' "$T_WORK/$1.log"
 }
 
+# openvpn_carries_ping FROM TO ADDR FROM-DEV TO-DEV: three echo requests
+# of 84 bytes each to ADDR; OpenVPN FROM reads them from FROM-DEV and
+# OpenVPN TO writes them into TO-DEV (their counters in
+# $T_WORK/FROM.status and TO.status, which OpenVPN writes every second).
+openvpn_carries_ping() {
+	sleep 2
+	read_before=$(openvpn_stat "$T_WORK/$1.status" "TUN/TAP read bytes")
+	written_before=$(openvpn_stat "$T_WORK/$2.status" "TUN/TAP write bytes")
+	run with_timeout 20 ping -s -n "$3" 56 3
+	wait_until 15 "OpenVPN $1 read the echo requests from $4" \
+		counter_at_least "$T_WORK/$1.status" "TUN/TAP read bytes" $((${read_before:-0} + 252))
+	wait_until 15 "OpenVPN $2 wrote them into $5" \
+		counter_at_least "$T_WORK/$2.status" "TUN/TAP write bytes" $((${written_before:-0} + 252))
+}
+
 # counter_at_least STATUS-FILE NAME MIN: OpenVPN's counter NAME >= MIN.
 counter_at_least() {
 	value=$(openvpn_stat "$1" "$2")

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # SPDX-License-Identifier: MPL-2.0
 #
-# Offered load and measured rates (tests 40, 55).  The load is UDP from
+# Offered load and measured rates (tests 40, 55, 74, 99).  The load is UDP from
 # perl (in the base system of OpenIndiana and OmniOS); the rate is read
 # from the kernel's own counters over a fixed window, so a bandwidth
 # limit shows as the rate the link or flow let through.  Sourced by
@@ -56,6 +56,14 @@ measure_rate() {
 	RATE=$(rate_bps "$before" "$after" "$TUNTAP_TEST_RATE_WINDOW") ||
 		fail "obytes of $1 $2 went from $before to $after: no rate"
 	echo "$1 $2: obytes $before -> $after in ${TUNTAP_TEST_RATE_WINDOW}s: $(mbps "$RATE") Mbit/s"
+}
+
+# load_rate DST PORT KIND NAME: measure_rate KIND NAME while a UDP load
+# of 1200-byte datagrams goes to DST:PORT for the window; sets RATE.
+load_rate() {
+	start_udp_load "$1" "$2" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
+	measure_rate "$3" "$4"
+	stop_process "$LOAD_PID"
 }
 
 # expect_rate_near WHAT RATE MAXBW: RATE (bit/s) is MAXBW (a dladm

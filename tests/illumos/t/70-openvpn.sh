@@ -57,30 +57,15 @@ t_main() {
 
 	start_snoop "$DEV_B" "$T_WORK/b.cap" icmp
 	SNOOP_B=$SNOOP_PID
-	# Three echo requests of 84 bytes each (OpenVPN writes its status
-	# file every second).
-	sleep 2
-	A_READ=$(openvpn_stat "$T_WORK/a.status" "TUN/TAP read bytes")
-	B_WRITTEN=$(openvpn_stat "$T_WORK/b.status" "TUN/TAP write bytes")
-	run with_timeout 20 ping -s -n "$NET.70.2" 56 3
-	wait_until 15 "OpenVPN a read the echo requests from $DEV_A" \
-		counter_at_least "$T_WORK/a.status" "TUN/TAP read bytes" $((${A_READ:-0} + 252))
-	wait_until 15 "OpenVPN b wrote them into $DEV_B" \
-		counter_at_least "$T_WORK/b.status" "TUN/TAP write bytes" $((${B_WRITTEN:-0} + 252))
+	# Three echo requests of 84 bytes each.
+	openvpn_carries_ping a b "$NET.70.2" "$DEV_A" "$DEV_B"
 	stop_process "$SNOOP_B"
 	CAP_B=$(snoop_text "$T_WORK/b.cap")
 	printf '%s\n' "$CAP_B" | sed 's/^/snoop: /'
 	expect_echo_request "$CAP_B" "$NET.70.1" "$NET.70.2" "snoop -d $DEV_B"
 
 	# The other direction.
-	sleep 2
-	B_READ=$(openvpn_stat "$T_WORK/b.status" "TUN/TAP read bytes")
-	A_WRITTEN=$(openvpn_stat "$T_WORK/a.status" "TUN/TAP write bytes")
-	run with_timeout 20 ping -s -n "$NET.71.1" 56 3
-	wait_until 15 "OpenVPN b read echo requests from $DEV_B" \
-		counter_at_least "$T_WORK/b.status" "TUN/TAP read bytes" $((${B_READ:-0} + 252))
-	wait_until 15 "OpenVPN a wrote them into $DEV_A" \
-		counter_at_least "$T_WORK/a.status" "TUN/TAP write bytes" $((${A_WRITTEN:-0} + 252))
+	openvpn_carries_ping b a "$NET.71.1" "$DEV_B" "$DEV_A"
 
 	# SIGTERM: OpenVPN unplumbs and closes; nothing may stay.
 	stop_process "$PID_A"

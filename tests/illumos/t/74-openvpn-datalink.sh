@@ -48,16 +48,10 @@ t_main() {
 	# The link's maxbw paces OpenVPN's IP traffic.
 	on_exit "dladm reset-linkprop -t -p maxbw $DEV_A >/dev/null 2>&1"
 	must dladm set-linkprop -t -p maxbw="$MAXBW" "$DEV_A"
-	start_udp_load "$NET.74.2" "$LOAD_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$DEV_A"
-	stop_process "$LOAD"
+	load_rate "$NET.74.2" "$LOAD_PORT" link "$DEV_A"
 	expect_rate_near "OpenVPN's $DEV_A with maxbw=$MAXBW" "$RATE" "$MAXBW"
 	must dladm reset-linkprop -t -p maxbw "$DEV_A"
-	start_udp_load "$NET.74.2" "$LOAD_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$DEV_A"
-	stop_process "$LOAD"
+	load_rate "$NET.74.2" "$LOAD_PORT" link "$DEV_A"
 	expect_rate_above "OpenVPN's $DEV_A after reset-linkprop maxbw" "$RATE" "$MAXBW"
 
 	# A flow on the load's port: attached to dls's client of the link,
@@ -67,10 +61,7 @@ t_main() {
 	must flowadm add-flow -t -l "$DEV_A" -a transport=udp,remote_port="$LOAD_PORT" -p maxbw="$MAXBW" "$FLOW"
 	FLOW_BEFORE=$(flow_counter "$FLOW" opkts) || fail "flowstat has no opkts for $FLOW"
 	LINK_BEFORE=$(link_counter "$DEV_A" opackets)
-	start_udp_load "$NET.74.2" "$LOAD_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$DEV_A"
-	stop_process "$LOAD"
+	load_rate "$NET.74.2" "$LOAD_PORT" link "$DEV_A"
 	FLOW_AFTER=$(flow_counter "$FLOW" opkts)
 	LINK_AFTER=$(link_counter "$DEV_A" opackets)
 	[ $((LINK_AFTER - LINK_BEFORE)) -gt 100 ] || fail "the load did not cross $DEV_A ($LINK_BEFORE -> $LINK_AFTER packets)"
