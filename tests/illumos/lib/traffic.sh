@@ -66,6 +66,19 @@ load_rate() {
 	stop_process "$LOAD_PID"
 }
 
+# expect_link_maxbw_paces WHAT LINK MAXBW DST PORT: with LINK's maxbw set
+# to MAXBW, a UDP load to DST:PORT leaves LINK at MAXBW; reset-linkprop
+# releases it again.  WHAT names the link in the messages.
+expect_link_maxbw_paces() {
+	on_exit "dladm reset-linkprop -t -p maxbw $2 >/dev/null 2>&1"
+	must dladm set-linkprop -t -p maxbw="$3" "$2"
+	load_rate "$4" "$5" link "$2"
+	expect_rate_near "$1 with maxbw=$3" "$RATE" "$3"
+	must dladm reset-linkprop -t -p maxbw "$2"
+	load_rate "$4" "$5" link "$2"
+	expect_rate_above "$1 after reset-linkprop maxbw" "$RATE" "$3"
+}
+
 # expect_rate_near WHAT RATE MAXBW: RATE (bit/s) is MAXBW (a dladm
 # bandwidth such as 5M) within TUNTAP_TEST_RATE_TOLERANCE percent.
 expect_rate_near() {

@@ -88,13 +88,7 @@ t_main() {
 
 	# The link's own maxbw: all its traffic is held to it, and released
 	# again by reset-linkprop.
-	on_exit "dladm reset-linkprop -t -p maxbw $A >/dev/null 2>&1"
-	must dladm set-linkprop -t -p maxbw="$MAXBW" "$A"
-	load_rate "$PEER" "$OTHER_PORT" link "$A"
-	expect_rate_near "link $A with maxbw=$MAXBW" "$RATE" "$MAXBW"
-	must dladm reset-linkprop -t -p maxbw "$A"
-	load_rate "$PEER" "$OTHER_PORT" link "$A"
-	expect_rate_above "link $A after reset-linkprop maxbw" "$RATE" "$MAXBW"
+	expect_link_maxbw_paces "link $A" "$A" "$MAXBW" "$PEER" "$OTHER_PORT"
 
 	# tunneld read what the link let through: the driver delivered it.
 	TX=$(tunneld_counter "$TUNNELD_A_CONF" tx_bytes)

@@ -46,13 +46,7 @@ t_main() {
 	expect_echo_request "$CAP_A" "$NET.74.1" "$NET.74.2" "snoop -d $DEV_A (IP's packets, transmitted)"
 
 	# The link's maxbw paces OpenVPN's IP traffic.
-	on_exit "dladm reset-linkprop -t -p maxbw $DEV_A >/dev/null 2>&1"
-	must dladm set-linkprop -t -p maxbw="$MAXBW" "$DEV_A"
-	load_rate "$NET.74.2" "$LOAD_PORT" link "$DEV_A"
-	expect_rate_near "OpenVPN's $DEV_A with maxbw=$MAXBW" "$RATE" "$MAXBW"
-	must dladm reset-linkprop -t -p maxbw "$DEV_A"
-	load_rate "$NET.74.2" "$LOAD_PORT" link "$DEV_A"
-	expect_rate_above "OpenVPN's $DEV_A after reset-linkprop maxbw" "$RATE" "$MAXBW"
+	expect_link_maxbw_paces "OpenVPN's $DEV_A" "$DEV_A" "$MAXBW" "$NET.74.2" "$LOAD_PORT"
 
 	# A flow on the load's port: attached to dls's client of the link,
 	# which carries OpenVPN's traffic through the relay, so flowstat counts
