@@ -104,6 +104,21 @@ start_openvpn() {
 	echo "OpenVPN $1 (pid $OPENVPN_PID) uses $OPENVPN_DEV"
 }
 
+# start_openvpn_pair: start_openvpn a and b with openvpn_p2p_pair's
+# configurations and wait until each has heard from the other.  Sets
+# PID_A, DEV_A, PID_B and DEV_B.
+# shellcheck disable=SC2034 # the tests read them
+start_openvpn_pair() {
+	start_openvpn a "$T_WORK/a.conf"
+	PID_A=$OPENVPN_PID
+	DEV_A=$OPENVPN_DEV
+	start_openvpn b "$T_WORK/b.conf"
+	PID_B=$OPENVPN_PID
+	DEV_B=$OPENVPN_DEV
+	openvpn_ready a
+	openvpn_ready b
+}
+
 # openvpn_ready TAG: wait until OpenVPN TAG has heard from its peer (a
 # static-key tunnel completes its initialisation on the first packet).
 openvpn_ready() {

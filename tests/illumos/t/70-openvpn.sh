@@ -19,14 +19,7 @@ t_main() {
 	PORT=$((TUNTAP_TEST_PORT_BASE + 70))
 	openvpn_p2p_pair 70 71 "$PORT"
 
-	start_openvpn a "$T_WORK/a.conf"
-	PID_A=$OPENVPN_PID
-	DEV_A=$OPENVPN_DEV
-	start_openvpn b "$T_WORK/b.conf"
-	PID_B=$OPENVPN_PID
-	DEV_B=$OPENVPN_DEV
-	openvpn_ready a
-	openvpn_ready b
+	start_openvpn_pair
 	[ "$DEV_A" != "$DEV_B" ] || fail "both OpenVPN daemons got $DEV_A"
 
 	for DEV in "$DEV_A" "$DEV_B"; do

@@ -27,13 +27,7 @@ t_main() {
 	LOAD_PORT=$((TUNTAP_TEST_PORT_BASE + 174))
 	FLOW=tuntestflow74
 	openvpn_p2p_pair 74 75 "$PORT"
-	start_openvpn a "$T_WORK/a.conf"
-	PID_A=$OPENVPN_PID
-	DEV_A=$OPENVPN_DEV
-	start_openvpn b "$T_WORK/b.conf"
-	PID_B=$OPENVPN_PID
-	openvpn_ready a
-	openvpn_ready b
+	start_openvpn_pair
 
 	# snoop -d sees IP's packets out of the unit and the daemon's in.
 	start_snoop "$DEV_A" "$T_WORK/a.cap" icmp

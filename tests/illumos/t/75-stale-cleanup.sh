@@ -14,15 +14,8 @@ t_main() {
 	NET=$TUNTAP_TEST_NET
 	PORT=$((TUNTAP_TEST_PORT_BASE + 75))
 	openvpn_p2p_pair 75 76 "$PORT"
-	start_openvpn a "$T_WORK/a.conf"
-	PID_A=$OPENVPN_PID
-	DEV_A=$OPENVPN_DEV
+	start_openvpn_pair
 	on_exit "remove_link $DEV_A"
-	start_openvpn b "$T_WORK/b.conf"
-	PID_B=$OPENVPN_PID
-	DEV_B=$OPENVPN_DEV
-	openvpn_ready a
-	openvpn_ready b
 
 	kill_hard "$PID_A" || fail "cannot kill OpenVPN a (pid $PID_A)"
 	process_alive "$PID_A" && fail "OpenVPN a (pid $PID_A) survived SIGKILL"
