@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Units plumbed the way OpenVPN does it on illumos, and rate
-//! measurement for `maxbw` (issue 13 tests: `old_api_mac.rs`,
-//! `traffic_maxbw.rs`).
+//! Units plumbed the way OpenVPN does it on illumos (`old_api_ip.rs`,
+//! `old_api_rx_filter.rs`, and kloader's scenarios on the loaded
+//! objects), and rate measurement for `maxbw` (issue 13 tests:
+//! `old_api_mac.rs`, `traffic_maxbw.rs`).
 
 use std::time::Instant;
 
