@@ -81,6 +81,19 @@ tunneld_connected() {
 	[ "$(tunneld_counter "$1" state)" = connected ]
 }
 
+# tunneld_tun_pair LINK-A LINK-B PORT [MTU]: two temporary tun links
+# (make_link; with MTU when given) joined by start_tunneld_pair.
+tunneld_tun_pair() {
+	if [ -n "${4:-}" ]; then
+		make_link "$1" tun --mtu "$4"
+		make_link "$2" tun --mtu "$4"
+	else
+		make_link "$1" tun
+		make_link "$2" tun
+	fi
+	start_tunneld_pair "$@"
+}
+
 # start_tunneld_pair LINK-A LINK-B PORT [MTU] [MODE]: tunneld server on
 # LINK-A and client on LINK-B joined over TLS on 127.0.0.1:PORT; both links
 # must exist (with MTU, default 1500; of MODE, tun or tap, default tun).  Sets TUNNELD_A_CONF, TUNNELD_B_CONF.  Stopped when the test ends.

@@ -389,21 +389,34 @@ impl SimStream {
             if !block {
                 return Err(EAGAIN);
             }
-            match remaining(deadline) {
-                Some(d) if d.is_zero() => return Err(ETIME),
-                Some(d) => h = self.s.cv.wait_timeout(h, d).unwrap_or_else(|e| e.into_inner()).0,
-                None => {
-                    let (g, t) = self.s.cv.wait_timeout(h, WAIT_BOUND).unwrap_or_else(|e| e.into_inner());
-                    h = g;
-                    if t.timed_out() {
-                        drop(h);
-                        self.host.record(
-                            ViolationKind::WaitBound,
-                            format!("a read without a timeout got nothing in {WAIT_BOUND:?}"),
-                        );
-                        return Err(ETIME);
-                    }
+            match self.wait_head(h, deadline, "a read without a timeout got nothing") {
+                Some(g) => h = g,
+                None => return Err(ETIME),
+            }
+        }
+    }
+
+    /// One wait on the stream head's condition variable: until
+    /// `deadline`, or with none for at most `WAIT_BOUND`, past which the
+    /// wait is a `WaitBound` violation (`what` got nothing).  `None` when
+    /// the deadline has passed or the bound ran out.
+    fn wait_head<'a>(
+        &'a self,
+        h: std::sync::MutexGuard<'a, Head>,
+        deadline: Option<Instant>,
+        what: &str,
+    ) -> Option<std::sync::MutexGuard<'a, Head>> {
+        match remaining(deadline) {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(self.s.cv.wait_timeout(h, d).unwrap_or_else(|e| e.into_inner()).0),
+            None => {
+                let (g, t) = self.s.cv.wait_timeout(h, WAIT_BOUND).unwrap_or_else(|e| e.into_inner());
+                if t.timed_out() {
+                    drop(g);
+                    self.host.record(ViolationKind::WaitBound, format!("{what} in {WAIT_BOUND:?}"));
+                    return None;
                 }
+                Some(g)
             }
         }
     }
@@ -510,21 +523,9 @@ impl SimStream {
             if r != 0 {
                 return r;
             }
-            match remaining(deadline) {
-                Some(d) if d.is_zero() => return 0,
-                Some(d) => h = self.s.cv.wait_timeout(h, d).unwrap_or_else(|e| e.into_inner()).0,
-                None => {
-                    let (g, t) = self.s.cv.wait_timeout(h, WAIT_BOUND).unwrap_or_else(|e| e.into_inner());
-                    h = g;
-                    if t.timed_out() {
-                        drop(h);
-                        self.host.record(
-                            ViolationKind::WaitBound,
-                            format!("a poll without a timeout saw nothing in {WAIT_BOUND:?}"),
-                        );
-                        return 0;
-                    }
-                }
+            match self.wait_head(h, deadline, "a poll without a timeout saw nothing") {
+                Some(g) => h = g,
+                None => return 0,
             }
         }
     }
