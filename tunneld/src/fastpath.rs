@@ -311,6 +311,13 @@ fn rx_loop(rx: RxPath) -> Result<(), String> {
                 }
             }
         }
+        // What the link held back to merge goes out at the batch's end.
+        match rx.device.flush() {
+            Ok(()) => {}
+            Err(DeviceError::Closed) => return Ok(()),
+            Err(DeviceError::Gone(why)) => return Err(format!("link {}: {why}", rx.device.name())),
+            Err(DeviceError::Io(_)) => c.add(&c.device_write_errors, 1),
+        }
     }
     Ok(())
 }

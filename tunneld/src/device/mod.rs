@@ -38,6 +38,7 @@ pub mod memory;
 pub mod records;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod vnet;
 
 /// What a link carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -122,6 +123,12 @@ pub trait Device: Send + Sync + 'static {
     /// burst and send it with one system call.
     fn try_read_packet(&self, _buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
         Ok(None)
+    }
+    /// Write what [`Device::write_packet`] held back to merge (a backend
+    /// that coalesces writes, [`linux`] with offload).  Every writer
+    /// calls it when it has no more packets at hand.
+    fn flush(&self) -> Result<(), DeviceError> {
+        Ok(())
     }
 }
 
@@ -213,6 +220,9 @@ impl DeviceIo {
                                 tracing::warn!("link {}: write of a {}-byte packet failed: {e}", device.name(), packet.len());
                             }
                         }
+                    }
+                    if out_rx.is_empty() && device.flush().is_err() {
+                        counters.add(&counters.device_write_errors, 1);
                     }
                 }
             })?
