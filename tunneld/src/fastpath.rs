@@ -367,6 +367,9 @@ fn receive(rx: &RxPath, s: &RxSession, datagram: &mut [u8], from: Option<SocketA
                 Some(format!("packet from a source outside the peer's addresses ({} bytes)", packet.len()))
             } else {
                 rx.table.learn(&s.route, packet);
+                if !rx.table.relay(&s.route, packet, c) {
+                    return Ok(());
+                }
                 match rx.device.write_packet(packet) {
                     Ok(()) => {
                         c.add(&c.rx_packets, 1);

@@ -24,8 +24,17 @@ pub fn runtime() -> Runtime {
 /// A tun (`tnl0`) in `ns` with address `cidr`, up; with `IFF_VNET_HDR`
 /// offload if `offload`.
 pub fn tun_in(ns: &Netns, cidr: &str, mtu: u32, offload: bool) -> Arc<LinuxTun> {
-    let dev = LinuxTun::open_in_netns_with(&ns.path(), "tnl0", Mode::Tun, mtu as usize, offload)
-        .unwrap_or_else(|e| panic!("tun in namespace {}: {e}", ns.0));
+    link_in(ns, Mode::Tun, cidr, mtu, offload)
+}
+
+/// A tap (`tnl0`) in `ns` with address `cidr`, up.
+pub fn tap_in(ns: &Netns, cidr: &str) -> Arc<LinuxTun> {
+    link_in(ns, Mode::Tap, cidr, 1500, false)
+}
+
+fn link_in(ns: &Netns, mode: Mode, cidr: &str, mtu: u32, offload: bool) -> Arc<LinuxTun> {
+    let dev = LinuxTun::open_in_netns_with(&ns.path(), "tnl0", mode, mtu as usize, offload)
+        .unwrap_or_else(|e| panic!("{mode} in namespace {}: {e}", ns.0));
     assert_eq!(dev.offloading(), offload, "the kernel takes IFF_VNET_HDR and TUNSETOFFLOAD");
     ns.ip(&["addr", "add", cidr, "dev", "tnl0"]);
     ns.ip(&["link", "set", "tnl0", "up"]);

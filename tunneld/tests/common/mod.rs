@@ -10,7 +10,7 @@ pub use instance::*;
 mod daemons;
 #[cfg(target_os = "linux")]
 #[allow(unused_imports)]
-pub use daemons::{Running, connected, runtime, tun_in};
+pub use daemons::{Running, connected, runtime, tap_in, tun_in};
 #[cfg(target_os = "linux")]
 mod netns;
 #[cfg(target_os = "linux")]
