@@ -258,7 +258,7 @@ impl LinuxTun {
             o.stats.coalesced_writes.fetch_add(1, Ordering::Relaxed);
             o.stats.coalesced_segments.fetch_add(segments, Ordering::Relaxed);
         }
-        self.write_parts(&[&h.encode(), packet])
+        self.write_parts(&[&vnet::header_bytes(&h), packet])
     }
 
     /// The next packet for `buf`: read from the descriptor, or the next
@@ -285,7 +285,7 @@ impl LinuxTun {
                 return Ok(None);
             };
             held.len = n;
-            let header = VnetHdr::parse(held.buf.get(..n).unwrap_or_default());
+            let header = vnet::parse_header(held.buf.get(..n).unwrap_or_default());
             let packet = held.buf.get_mut(vnet::HDR_LEN..n).unwrap_or_default();
             let planned = header.ok_or(vnet::Refused::Short).and_then(|h| vnet::plan(&h, packet));
             match planned {
@@ -388,7 +388,7 @@ impl Device for LinuxTun {
         if !merging.offer(packet) {
             self.write_merged(&mut merging, o)?;
             if !merging.offer(packet) {
-                return self.write_parts(&[&VnetHdr::default().encode(), packet]);
+                return self.write_parts(&[&vnet::header_bytes(&VnetHdr::default()), packet]);
             }
         }
         if merging.closed() {

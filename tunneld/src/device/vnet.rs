@@ -47,19 +47,14 @@
 //! sender computed them.  Everything else is written as it came, with an
 //! empty header.
 
-/// Bytes of `struct virtio_net_hdr` (without `num_buffers`).
-pub const HDR_LEN: usize = 10;
-/// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: complete the checksum at csum_start.
-pub const F_NEEDS_CSUM: u8 = 1;
-/// `VIRTIO_NET_HDR_F_DATA_VALID`: the checksum was verified.
-pub const F_DATA_VALID: u8 = 2;
-/// `VIRTIO_NET_HDR_GSO_NONE`, `_TCPV4`, `_UDP` (UFO), `_TCPV6`, `_UDP_L4`, `_ECN`.
-pub const GSO_NONE: u8 = 0;
-pub const GSO_TCPV4: u8 = 1;
-pub const GSO_UDP: u8 = 3;
-pub const GSO_TCPV6: u8 = 4;
+pub use tuntap_abi::offload::{
+    VIRTIO_NET_HDR_F_DATA_VALID as F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM as F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN as GSO_ECN,
+    VIRTIO_NET_HDR_GSO_NONE as GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4 as GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 as GSO_TCPV6,
+    VIRTIO_NET_HDR_GSO_UDP as GSO_UDP, VNET_HDR_LEN as HDR_LEN, VirtioNetHdr as VnetHdr,
+};
+/// `VIRTIO_NET_HDR_GSO_UDP_L4` (include/uapi/linux/virtio_net.h): UDP
+/// segmentation offload, Linux's tun only (`TUN_F_USO4/6`).
 pub const GSO_UDP_L4: u8 = 5;
-pub const GSO_ECN: u8 = 0x80;
 
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
@@ -71,34 +66,22 @@ const CWR: u8 = 0x80;
 /// The largest packet a merge produces (IPv4's total length field).
 pub const MAX_COALESCED: usize = 65_535;
 
-/// One `struct virtio_net_hdr`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct VnetHdr {
-    pub flags: u8,
-    pub gso_type: u8,
-    pub hdr_len: u16,
-    pub gso_size: u16,
-    pub csum_start: u16,
-    pub csum_offset: u16,
+/// The header at the start of `bytes` (None: shorter than one).
+pub fn parse_header(bytes: &[u8]) -> Option<VnetHdr> {
+    let b: &[u8; HDR_LEN] = bytes.get(..HDR_LEN)?.try_into().ok()?;
+    let le = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+    Some(VnetHdr::new(b[0], b[1], le(2), le(4), le(6), le(8)))
 }
 
-impl VnetHdr {
-    /// The header at the start of `bytes` (None: shorter than one).
-    pub fn parse(bytes: &[u8]) -> Option<VnetHdr> {
-        let b: &[u8; HDR_LEN] = bytes.get(..HDR_LEN)?.try_into().ok()?;
-        let le = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
-        Some(VnetHdr { flags: b[0], gso_type: b[1], hdr_len: le(2), gso_size: le(4), csum_start: le(6), csum_offset: le(8) })
+/// The bytes of header `h`.
+pub fn header_bytes(h: &VnetHdr) -> [u8; HDR_LEN] {
+    let mut b = [0u8; HDR_LEN];
+    b[0] = h.flags;
+    b[1] = h.gso_type;
+    for (i, v) in [(2, h.hdr_len()), (4, h.gso_size()), (6, h.csum_start()), (8, h.csum_offset())] {
+        b[i..i + 2].copy_from_slice(&v.to_le_bytes());
     }
-
-    pub fn encode(&self) -> [u8; HDR_LEN] {
-        let mut b = [0u8; HDR_LEN];
-        b[0] = self.flags;
-        b[1] = self.gso_type;
-        for (i, v) in [(2, self.hdr_len), (4, self.gso_size), (6, self.csum_start), (8, self.csum_offset)] {
-            b[i..i + 2].copy_from_slice(&v.to_le_bytes());
-        }
-        b
-    }
+    b
 }
 
 /// Why a header from the kernel was refused.
@@ -202,7 +185,7 @@ pub fn plan(h: &VnetHdr, p: &[u8]) -> Result<Plan, Refused> {
     let ecn = h.gso_type & GSO_ECN != 0;
     let kind = h.gso_type & !GSO_ECN;
     let needs = h.flags & F_NEEDS_CSUM != 0;
-    let (start, offset) = (usize::from(h.csum_start), usize::from(h.csum_offset));
+    let (start, offset) = (usize::from(h.csum_start()), usize::from(h.csum_offset()));
     if needs && start + offset + 2 > p.len() {
         return Err(Refused::ChecksumOutside);
     }
@@ -213,7 +196,7 @@ pub fn plan(h: &VnetHdr, p: &[u8]) -> Result<Plan, Refused> {
         (GSO_UDP_L4, false) => (true, None),
         _ => return Err(Refused::UnknownGsoType(h.gso_type)),
     };
-    if !needs || h.gso_size == 0 {
+    if !needs || h.gso_size() == 0 {
         return Err(Refused::GsoInconsistent);
     }
     let (is_v6, ip_len, proto) = ip_header(p)?;
@@ -234,7 +217,7 @@ pub fn plan(h: &VnetHdr, p: &[u8]) -> Result<Plan, Refused> {
     if udp && usize::from(be16(p, ip_len + 4).unwrap_or(0)) != p.len() - ip_len {
         return Err(Refused::Length);
     }
-    Ok(Plan::Cut(Gso { v6: is_v6, udp, ip_len, l4_len, size: usize::from(h.gso_size) }))
+    Ok(Plan::Cut(Gso { v6: is_v6, udp, ip_len, l4_len, size: usize::from(h.gso_size()) }))
 }
 
 /// The one's-complement sum of `data` as 16-bit big-endian words, added
@@ -461,14 +444,14 @@ impl Coalescer {
             put16(p, 10, !fold(sum(p.get(..ip_len)?, 0)));
         }
         put16(p, ip_len + 16, fold(pseudo(p, v6, PROTO_TCP, len - ip_len)));
-        let h = VnetHdr {
-            flags: F_NEEDS_CSUM,
-            gso_type: if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
-            hdr_len: (ip_len + self.tcp_len) as u16,
-            gso_size: self.size as u16,
-            csum_start: ip_len as u16,
-            csum_offset: 16,
-        };
+        let h = VnetHdr::new(
+            F_NEEDS_CSUM,
+            if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
+            (ip_len + self.tcp_len) as u16,
+            self.size as u16,
+            ip_len as u16,
+            16,
+        );
         Some((h, p))
     }
 }

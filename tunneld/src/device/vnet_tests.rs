@@ -61,14 +61,14 @@ fn bytes(n: usize) -> Vec<u8> {
 
 /// The GSO header the kernel would put on `packet(v6, udp, ..)`.
 fn gso_hdr(v6: bool, udp: bool, size: u16) -> VnetHdr {
-    VnetHdr {
-        flags: F_NEEDS_CSUM,
-        gso_type: if udp { GSO_UDP_L4 } else if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
-        hdr_len: 0,
-        gso_size: size,
-        csum_start: if v6 { 40 } else { 20 },
-        csum_offset: if udp { 6 } else { 16 },
-    }
+    VnetHdr::new(
+        F_NEEDS_CSUM,
+        if udp { GSO_UDP_L4 } else if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
+        0,
+        size,
+        if v6 { 40 } else { 20 },
+        if udp { 6 } else { 16 },
+    )
 }
 
 /// The packet's IP header checksum (IPv4) and transport checksum verify.
@@ -91,10 +91,10 @@ fn cut(h: &VnetHdr, p: &[u8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn the_header_round_trips() {
-    let h = VnetHdr { flags: 1, gso_type: 4, hdr_len: 86, gso_size: 1348, csum_start: 40, csum_offset: 16 };
-    assert_eq!(VnetHdr::parse(&h.encode()), Some(h));
-    assert_eq!(VnetHdr::parse(&h.encode()[..9]), None, "a short header is no header");
-    assert_eq!(h.encode()[4..6], 1348u16.to_le_bytes(), "little-endian, as tun_is_little_endian says on these hosts");
+    let h = VnetHdr::new(1, 4, 86, 1348, 40, 16);
+    assert_eq!(parse_header(&header_bytes(&h)), Some(h));
+    assert_eq!(parse_header(&header_bytes(&h)[..9]), None, "a short header is no header");
+    assert_eq!(header_bytes(&h)[4..6], 1348u16.to_le_bytes(), "little-endian, as tun_is_little_endian says on these hosts");
 }
 
 #[test]
@@ -124,14 +124,14 @@ fn wrong_offsets_and_lengths_are_refused() {
     let good = gso_hdr(false, false, 1400);
     assert!(matches!(plan(&good, &p), Ok(Plan::Cut(_))));
     let refused = |h: VnetHdr, p: &[u8]| plan(&h, p).expect_err(&format!("{h:?} on {} bytes", p.len()));
-    assert_eq!(refused(VnetHdr { csum_start: p.len() as u16, ..good }, &p), Refused::ChecksumOutside);
-    assert_eq!(refused(VnetHdr { csum_offset: u16::MAX, ..good }, &p), Refused::ChecksumOutside);
-    assert_eq!(refused(VnetHdr { flags: 0, csum_start: u16::MAX, csum_offset: u16::MAX, ..good }, &p), Refused::GsoInconsistent);
-    assert_eq!(refused(VnetHdr { csum_start: 24, ..good }, &p), Refused::GsoInconsistent);
-    assert_eq!(refused(VnetHdr { csum_offset: 6, ..good }, &p), Refused::GsoInconsistent);
-    assert_eq!(refused(VnetHdr { gso_size: 0, ..good }, &p), Refused::GsoInconsistent);
+    assert_eq!(refused(VnetHdr { csum_start: (p.len() as u16).to_le(), ..good }, &p), Refused::ChecksumOutside);
+    assert_eq!(refused(VnetHdr { csum_offset: (u16::MAX).to_le(), ..good }, &p), Refused::ChecksumOutside);
+    assert_eq!(refused(VnetHdr { flags: 0, csum_start: (u16::MAX).to_le(), csum_offset: (u16::MAX).to_le(), ..good }, &p), Refused::GsoInconsistent);
+    assert_eq!(refused(VnetHdr { csum_start: 24u16.to_le(), ..good }, &p), Refused::GsoInconsistent);
+    assert_eq!(refused(VnetHdr { csum_offset: 6u16.to_le(), ..good }, &p), Refused::GsoInconsistent);
+    assert_eq!(refused(VnetHdr { gso_size: 0u16.to_le(), ..good }, &p), Refused::GsoInconsistent);
     assert_eq!(refused(VnetHdr { gso_type: GSO_TCPV6, ..good }, &p), Refused::IpHeader, "a TCPv6 type on IPv4");
-    assert_eq!(refused(VnetHdr { gso_type: GSO_UDP_L4, csum_offset: 6, ..good }, &p), Refused::IpHeader, "USO on TCP");
+    assert_eq!(refused(VnetHdr { gso_type: GSO_UDP_L4, csum_offset: 6u16.to_le(), ..good }, &p), Refused::IpHeader, "USO on TCP");
     assert_eq!(refused(VnetHdr { gso_type: GSO_UDP, ..good }, &p), Refused::UnknownGsoType(GSO_UDP), "UFO is not offered");
     assert_eq!(refused(VnetHdr { gso_type: GSO_NONE | GSO_ECN, ..good }, &p), Refused::UnknownGsoType(GSO_ECN));
     // The IP length field disagrees with what was read.
@@ -159,7 +159,7 @@ fn wrong_offsets_and_lengths_are_refused() {
     for n in 0..p.len() {
         let r = plan(&good, &p[..n]);
         assert!(r.is_err(), "{n} bytes of a {}-byte packet: {r:?}", p.len());
-        let plain = VnetHdr { gso_type: GSO_NONE, gso_size: 0, ..good };
+        let plain = VnetHdr { gso_type: GSO_NONE, gso_size: 0u16.to_le(), ..good };
         if let Ok(Plan::Whole { checksum: Some((start, offset)) }) = plan(&plain, &p[..n]) {
             assert!(start + offset + 2 <= n);
             complete_checksum(&mut p[..n].to_vec(), start, offset);
@@ -185,8 +185,8 @@ fn garbage_never_panics() {
             p[i] = next() as u8;
         }
         p.truncate((next() as usize) % (p.len() + 1));
-        let h = VnetHdr::parse(&next().to_le_bytes().iter().chain(&next().to_le_bytes()).copied().collect::<Vec<u8>>()).unwrap();
-        let h = if next() % 2 == 0 { VnetHdr { gso_type: h.gso_type & 0x85, flags: h.flags & 3, ..gso_hdr(false, false, h.gso_size) } } else { h };
+        let h = parse_header(&next().to_le_bytes().iter().chain(&next().to_le_bytes()).copied().collect::<Vec<u8>>()).unwrap();
+        let h = if next() % 2 == 0 { VnetHdr { gso_type: h.gso_type & 0x85, flags: h.flags & 3, ..gso_hdr(false, false, h.gso_size()) } } else { h };
         match plan(&h, &p) {
             Ok(Plan::Cut(g)) => {
                 let mut s = Segments::new(g);
@@ -211,7 +211,7 @@ fn a_partial_checksum_is_completed() {
     for (v6, udp) in [(false, false), (true, false), (false, true), (true, true)] {
         let mut p = packet(v6, udp, 9, ACK, &bytes(999));
         assert!(!checksums_verify(&p), "the pseudo-header sum alone does not verify");
-        let h = VnetHdr { gso_type: GSO_NONE, gso_size: 0, ..gso_hdr(v6, udp, 0) };
+        let h = VnetHdr { gso_type: GSO_NONE, gso_size: 0u16.to_le(), ..gso_hdr(v6, udp, 0) };
         let Ok(Plan::Whole { checksum: Some((start, offset)) }) = plan(&h, &p) else { panic!("a whole packet") };
         complete_checksum(&mut p, start, offset);
         assert!(checksums_verify(&p), "v6 {v6} udp {udp}");
@@ -263,7 +263,7 @@ fn coalesced_segments_round_trip_through_the_segmenter() {
         assert!(c.closed(), "a PSH (and a short segment) ends the merge");
         assert!(!c.offer(&segs[0]), "nothing joins a closed merge");
         let (h, merged) = c.take().unwrap();
-        assert_eq!((h.gso_size, h.flags, h.csum_start), (1348, F_NEEDS_CSUM, if v6 { 40 } else { 20 }));
+        assert_eq!((h.gso_size(), h.flags, h.csum_start()), (1348, F_NEEDS_CSUM, if v6 { 40 } else { 20 }));
         assert_eq!(merged.len(), big.len());
         let merged = merged.to_vec();
         assert_eq!(cut(&h, &merged), segs, "the kernel's cut of the merged packet gives the same segments");
