@@ -17,6 +17,7 @@
 //!
 //! # crl = "/etc/tunneld/ca.crl"  # revoked certificates (PEM CRLs)
 //! # udp_offload = true           # Linux: UDP GSO/GRO on the data socket
+//! # tun_offload = true           # Linux tun: IFF_VNET_HDR, TSO and checksum offload
 //! # advertise_udp_port = 7443     # server behind a port forward: the
 //! #                                # UDP port clients must send to
 //!
@@ -142,6 +143,9 @@ pub struct Config {
     pub queues: usize,
     /// Batched writes and offload on the driver's queues.
     pub link_features: crate::device::Features,
+    /// Linux tun: open it with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
+    /// (default true; a kernel without them gets a plain tun).
+    pub tun_offload: bool,
     /// The link's address, applied by the program at start.
     pub address: Option<Cidr>,
     /// Routes through the link (they need `address`).
@@ -186,6 +190,7 @@ struct RawConfig {
     crl: Option<PathBuf>,
     advertise_udp_port: Option<u16>,
     udp_offload: Option<bool>,
+    tun_offload: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -406,6 +411,7 @@ impl Config {
             udp_offload: raw.udp_offload.unwrap_or(true),
             queues,
             link_features,
+            tun_offload: raw.tun_offload.unwrap_or(true),
             address,
             routes,
         })

@@ -65,6 +65,9 @@ pub struct Counters {
     pub tx_gso_datagrams: AtomicU64,
     /// Datagrams received coalesced by UDP GRO (several in one buffer).
     pub rx_gro_datagrams: AtomicU64,
+    /// tap: frames from one peer passed on to others (a server's clients
+    /// reaching each other through it; [`crate::table`]).
+    pub rx_relayed: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -167,6 +170,7 @@ impl Counters {
             ("rx_wrong_source", &self.rx_wrong_source),
             ("tx_gso_datagrams", &self.tx_gso_datagrams),
             ("rx_gro_datagrams", &self.rx_gro_datagrams),
+            ("rx_relayed", &self.rx_relayed),
         ]
         .into_iter()
         .map(|(name, c)| (name, Self::get(c)))

@@ -374,6 +374,9 @@ fn receive(rx: &RxPath, s: &RxSession, datagram: &mut [u8], from: Option<SocketA
                 Some(format!("packet from a source outside the peer's addresses ({} bytes)", packet.len()))
             } else {
                 rx.table.learn(&s.route, packet);
+                if !rx.table.relay(&s.route, packet, c) {
+                    return Ok(());
+                }
                 // Written with the others of this receive (flushed by
                 // rx_loop): one write for the lot where the link batches.
                 account_writes(rx, rx.device.queue_packet(packet), written_logged)?;

@@ -47,7 +47,7 @@ enum Command {
 
 #[cfg(target_os = "linux")]
 fn open_device(config: &Config) -> Result<Arc<dyn Device>, Error> {
-    tunneld::device::linux::LinuxTun::open(&config.link, config.mode, config.mtu as usize)
+    tunneld::device::linux::LinuxTun::open_with(&config.link, config.mode, config.mtu as usize, config.tun_offload)
         .map(|d| Arc::new(d) as Arc<dyn Device>)
         .map_err(|e| Error::new(ErrorKind::Device, format!("link {}: {e}", config.link)))
 }

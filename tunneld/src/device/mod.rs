@@ -43,6 +43,7 @@ pub mod queues;
 pub mod records;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod vnet;
 
 /// What the driver backends (illumos, sim) turn on when they attach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
