@@ -196,23 +196,10 @@ pub fn load(
         }
     }
     let len = round_up(off.max(1), PAGESIZE);
-    // SAFETY: a fresh anonymous mapping; MAP_32BIT keeps it below 2 GiB.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
-            -1,
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        return Err(m(format!("cannot map {len} bytes below 2 GiB")));
-    }
+    let base = map_low(len).ok_or_else(|| m(format!("cannot map {len} bytes below 2 GiB")))?;
     let mut module = Module {
         name: name.to_owned(),
-        base: base.cast(),
+        base,
         len,
         globals: BTreeMap::new(),
         functions: BTreeMap::new(),
@@ -444,4 +431,22 @@ fn apply(rtype: u32, p: usize, v: i64) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A fresh read-write anonymous mapping of `len` bytes in the first
+/// 2 GiB (`MAP_32BIT`), where the kernel code model's 32-bit addresses
+/// reach; `None` when there is no room.
+pub(crate) fn map_low(len: usize) -> Option<*mut u8> {
+    // SAFETY: a fresh anonymous mapping; it touches no existing memory.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+            -1,
+            0,
+        )
+    };
+    (base != libc::MAP_FAILED).then(|| base.cast())
 }

@@ -45,7 +45,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 /// They are not exported to a module until `kernel/allowlist.txt` lists them.
 pub const UNLISTED: &[(&str, &str)] = &[
     ("gethrestime", "announced driver change"),
-    ("mac_getinfo", "mac_init_ops installs it as devo_getinfo when the driver leaves that NULL, as dld_init_ops does"),
 ];
 
 /// The low mapping with stubs and data.
@@ -61,19 +60,7 @@ fn build() -> Image {
     let text_len = (funcs.len() * STUB).div_ceil(4096) * 4096;
     let data_len = shims::DATA.iter().map(|d| d.1.div_ceil(16) * 16).sum::<usize>().div_ceil(4096).max(1) * 4096;
     let len = text_len + data_len;
-    // SAFETY: a fresh anonymous mapping in the first 2 GiB.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
-            -1,
-            0,
-        )
-    };
-    assert!(base != libc::MAP_FAILED, "kloader: cannot map the kernel image below 2 GiB");
-    let base = base as usize;
+    let base = elf::map_low(len).expect("kloader: cannot map the kernel image below 2 GiB") as usize;
     let mut symbols = HashMap::new();
     let mut at = base;
     for (name, target) in funcs {

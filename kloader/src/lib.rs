@@ -186,13 +186,22 @@ pub enum Lifecycle {
 pub struct BootOptions {
     pub krtld: Krtld,
     pub lifecycle: Lifecycle,
+    /// The kernel's mac has TCPv6 LSO (illumos 12466: a 12-byte
+    /// `mac_capab_lso_t`) and exports `mac_getinfo` (illumos 15342);
+    /// `false` plays an older kernel: no `mac_getinfo` for the module's
+    /// weak reference, and the simulated mac passes the 8-byte structure.
+    pub mac_lso_ipv6: bool,
 }
 
 impl Default for BootOptions {
     fn default() -> Self {
-        BootOptions { krtld: Krtld::Current, lifecycle: Lifecycle::Installed }
+        BootOptions { krtld: Krtld::Current, lifecycle: Lifecycle::Installed, mac_lso_ipv6: true }
     }
 }
+
+/// The kernel symbol `BootOptions::mac_lso_ipv6` takes away: the module's
+/// witness of TCPv6 LSO (tuntap-drv/src/link/offload.rs).
+pub const MAC_LSO_IPV6_WITNESS: &str = "mac_getinfo";
 
 /// The two modules loaded, initialised and attached on a simulated host.
 pub struct LoadedKernel {
@@ -259,10 +268,15 @@ impl LoadedKernel {
     /// Loads (links) both objects without running anything.
     pub fn link(paths: &Paths, objects: &Objects, opts: BootOptions) -> Result<LoadedKernel, String> {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        let allow = Allowlist::read(&paths.allowlist)?;
+        let mut allow = Allowlist::read(&paths.allowlist)?;
+        if !opts.mac_lso_ipv6 {
+            // An older kernel does not export it at all.
+            allow.0.remove(MAC_LSO_IPV6_WITNESS);
+        }
         let allow_tun = Allowlist::read(&paths.allowlist_tun)?;
         let from_tuntap: Vec<&str> = allow_tun.0.keys().map(String::as_str).collect();
         let host = SimHost::new();
+        host.set_mac_lso_ipv6(opts.mac_lso_ipv6);
         let state = Arc::new(State::new(host.kernel()));
         shims::install(Some(state.clone()));
         let mut k = LoadedKernel {

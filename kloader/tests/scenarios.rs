@@ -110,14 +110,15 @@ fn delete_in_use_is_refused_and_force_gives_the_reader_an_error() {
 #[test]
 fn old_api_openvpn_sequence() {
     use tuntap_tests::dlpi::*;
+    use tuntap_tests::oldapi::{new_ppa, OpenVpnStreams};
     let Some(rig) = Rig::boot() else { return };
     let vpn = rig.open_tun();
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval;
-    assert_eq!(vpn.ioctl_istr(abi::TUNGETPPA, &[]).unwrap().rval, ppa);
+    let ppa = new_ppa(&vpn);
+    assert_eq!(vpn.ioctl_istr(abi::TUNGETPPA, &[]).unwrap().rval, ppa as i32);
     let if_fd = rig.open_tun();
     let first = ip_push(&if_fd);
     assert_eq!((first.mac_type, first.state), (sys::DL_ETHER, illumos_sys_hdrs::dlpi::DL_UNATTACHED));
-    let ill = ip_dl_phys(&if_fd, ppa as u32, SAP_IPV4);
+    let ill = ip_dl_phys(&if_fd, ppa, SAP_IPV4);
     if let Err(why) = ip_up(&if_fd, &ill, SAP_IPV4, false) {
         panic!("IP cannot bring tun{ppa} up on the loaded driver: {why}");
     }
@@ -132,25 +133,17 @@ fn old_api_openvpn_sequence() {
     assert_eq!((dld.streams, dld.bound, dld.dls_client), (1, 1, true), "{dld:?}");
     assert!(rig.k.host().kernel_clients(name.as_str()).unwrap().is_empty(), "no private mac client");
     let snoop = rig.k.host().snoop(name.as_str()).expect("snoop -d");
-    // IP -> the daemon: the bare packet.
-    let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");
-    if_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&[0; 6], 0x0800)), &out).unwrap();
-    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), out);
-    // The daemon -> IP: DL_UNITDATA_IND with the packet.
-    let back = udp4([10, 8, 0, 2], [10, 8, 0, 1], 1194, 1194, b"from the peer");
-    vpn.write(&back).unwrap();
-    let ind = read_unitdata(&if_fd);
-    assert_eq!(ind.dst, 0x0800u16.to_ne_bytes());
-    assert_eq!(ind.data, back);
+    // IP -> the daemon: the bare packet; the daemon -> IP:
+    // DL_UNITDATA_IND with the packet.
+    let unit = OpenVpnStreams { vpn, ppa, ip: if_fd, ill, arp: None };
+    unit.tun_exchange();
     let link = rig.k.host().dlmgmt_name2info(0, &format!("tun{ppa}")).expect("the unit is a datalink");
     let c = rig.info(link.linkid).counters;
     assert_eq!((c.opackets, c.ipackets), (1, 1));
     let dirs: Vec<bool> = std::iter::from_fn(|| snoop.recv(std::time::Duration::from_millis(200)).map(|(tx, _)| tx)).collect();
     assert_eq!(dirs, [true, false], "snoop sees IP's packet out and the daemon's in");
     snoop.close();
-    ip_down(&if_fd);
-    if_fd.close();
-    vpn.close();
+    unit.unplumb();
     assert!(rig.k.host().dlmgmt_name2info(0, &format!("tun{ppa}")).is_err(), "the unit went with its streams");
     rig.finish();
 }
@@ -399,40 +392,48 @@ fn after_a_reboot_dev_tun_works_and_holds_drv_tuntap() {
 /// loaded objects.
 #[test]
 fn old_api_openvpn_tap_sequence_with_its_arp_stream() {
-    use tuntap_tests::dlpi::*;
     let Some(rig) = Rig::boot() else { return };
-    let vpn = rig.open_tap();
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
-    let if_fd = rig.open_tap();
-    ip_push(&if_fd);
-    let ill = ip_dl_phys(&if_fd, ppa, SAP_IPV4);
+    let unit = tuntap_tests::oldapi::openvpn_streams(|| rig.open_tap(), true);
+    let ill = &unit.ill;
     assert_eq!((ill.resolver, ill.broadcast, ill.pointopoint, ill.phys_len), (true, true, false, 6), "{ill:?}");
-    let arp_fd = rig.open_tap();
-    arp_ll_up(&arp_fd, ppa);
-    ip_up(&if_fd, &ill, SAP_IPV4, true).unwrap();
-    let link = rig.k.host().dlmgmt_name2info(0, &format!("tap{ppa}")).expect("the unit is a datalink");
+    let link = rig.k.host().dlmgmt_name2info(0, &format!("tap{}", unit.ppa)).expect("the unit is a datalink");
     let own = rig.info(link.linkid).mac;
-    let peer = [0x02, 0, 0, 0, 0, 9];
-    // The peer's ARP request reaches the ARP stream; ARP's reply goes out.
-    let who_has = arp_request(peer, [10, 1, 0, 9], [10, 1, 0, 1]);
-    vpn.write(&who_has).unwrap();
-    let ind = read_unitdata(&arp_fd);
-    assert_eq!((ind.src[..6].to_vec(), ind.group, ind.data.clone()), (peer.to_vec(), true, who_has[14..].to_vec()));
-    let reply = vec![0u8; 28];
-    arp_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&peer, 0x0806)), &reply).unwrap();
-    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0806, &reply));
-    // Unicast to us reaches IP; IP's unit data goes out as a whole frame.
-    let pkt = udp4([10, 1, 0, 9], [10, 1, 0, 1], 5, 6, b"unicast");
-    vpn.write(&ether(own, peer, 0x0800, &pkt)).unwrap();
-    let ind = read_unitdata(&if_fd);
-    assert_eq!((ind.data, ind.group), (pkt, false));
-    let out = udp4([10, 1, 0, 1], [10, 1, 0, 9], 6, 5, b"eth");
-    if_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&peer, 0x0800)), &out).unwrap();
-    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0800, &out));
-    arp_ll_down(&arp_fd);
-    arp_fd.close();
-    ip_down(&if_fd);
-    if_fd.close();
-    vpn.close();
+    // The peer's ARP request reaches the ARP stream; ARP's reply goes
+    // out; unicast to us reaches IP; IP's unit data goes out as a whole
+    // frame.
+    unit.tap_exchange(own, [0x02, 0, 0, 0, 0, 9]);
+    unit.unplumb();
     rig.finish();
+}
+
+/// The built module tells the two mac generations apart at run time
+/// (tuntap-drv/src/link/offload.rs, "The LSO structure grew"): on a
+/// kernel exporting `mac_getinfo` (illumos 15342, after 12466 grew
+/// `mac_capab_lso_t`) a reader taking TSO4 and TSO6 gets TCP LSO over
+/// IPv4 and IPv6; on one without it the weak reference reads 0, krtld
+/// still loads the module, and the link offers IPv4 LSO only, writing
+/// nothing past the 8-byte structure (the simulator's guard word; finish
+/// fails on a write to it).
+#[test]
+fn tcpv6_lso_is_offered_only_on_a_kernel_that_has_the_witness() {
+    use tuntap_abi::offload::{TunIocOffload, offload_flags};
+    for has in [true, false] {
+        let Some(rig) = Rig::boot_with(kloader::BootOptions { mac_lso_ipv6: has, ..Default::default() }) else { return };
+        let imported = rig.k.module("tuntap").expect("tuntap").imports.iter().any(|s| s == kloader::MAC_LSO_IPV6_WITNESS);
+        assert_eq!(imported, has, "the weak witness resolves exactly where the kernel exports it");
+        rig.create("vpn0", create_flags::TUN).expect("create");
+        let q = rig.attach("vpn0", mode::TUN);
+        let req = TunIocOffload { version: abi::TUN_ABI_VERSION, flags: offload_flags::ALL, ..Default::default() };
+        let st: TunIocOffload = tuntap_tests::decode(&q.ioctl_istr(abi::TUN_IOC_OFFLOAD, abi::as_bytes(&req)).expect("offload").data);
+        let want = if has { sys::LSO_TX_BASIC_TCP_IPV4 | sys::LSO_TX_BASIC_TCP_IPV6 } else { sys::LSO_TX_BASIC_TCP_IPV4 };
+        let lso = rig.k.host().mac_info("vpn0").expect("mac").lso.map(|(f, _)| f);
+        assert_eq!(
+            (st.link_lso, lso),
+            (if has { 3 } else { 1 }, Some(want)),
+            "mac with TCPv6 LSO and mac_getinfo: {has}; the module must offer TCPv6 LSO exactly where the witness \
+             resolved (a 12-byte mac_capab_lso_t, illumos 12466)"
+        );
+        q.close();
+        rig.finish();
+    }
 }

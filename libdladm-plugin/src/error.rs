@@ -55,6 +55,14 @@ pub enum ErrorKind {
     Ip { message: String },
     /// dlmgmtd is not running (its door is missing).
     Unavailable,
+    /// A layer-2 operation (`op`, e.g. "join a bridge") on a tun link.
+    TunLink { op: &'static str },
+    /// `op` needs a persistent link (dlmgmtd keeps bridge membership in
+    /// the link's persistent configuration).
+    NotPersistent { op: &'static str },
+    /// The link is on another bridge already (`dladm_bridge_setlink`
+    /// refuses a move; remove it first).
+    OnOtherBridge { bridge: String },
 }
 
 /// Stable status codes: the values never change meaning (the C ABI
@@ -159,6 +167,10 @@ impl Error {
             ErrorKind::Dladm { .. } => Status::Dladm,
             ErrorKind::Ip { .. } => Status::Ip,
             ErrorKind::Unavailable => Status::Unavailable,
+            // A layer-2 request on a layer-3 link, like a MAC on a tun.
+            ErrorKind::TunLink { .. } => Status::MacOnTun,
+            ErrorKind::NotPersistent { .. } => Status::NotActive,
+            ErrorKind::OnOtherBridge { .. } => Status::Busy,
         }
     }
 }
@@ -188,6 +200,16 @@ impl fmt::Display for ErrorKind {
                 "dlmgmtd is not running ({} is missing): svcadm enable svc:/network/datalink-management:default",
                 crate::platform::DLMGMT_DOOR
             ),
+            ErrorKind::TunLink { op } => {
+                write!(f, "a tun link cannot {op}: it carries IP packets, not Ethernet frames (use a tap link)")
+            }
+            ErrorKind::NotPersistent { op } => write!(
+                f,
+                "cannot {op}: it is a temporary link, and dlmgmtd keeps this in a link's persistent configuration (create it without --temporary)"
+            ),
+            ErrorKind::OnOtherBridge { bridge } => {
+                write!(f, "is on bridge {bridge} already; remove it first (tunctl bridge remove)")
+            }
         }
     }
 }

@@ -363,6 +363,62 @@ impl Platform for Illumos {
         check(unsafe { dl::dladm_init_linkprop(self.handle, linkid, dl::boolean_t::B_FALSE) })
     }
 
+    fn bridge_setlink(&self, linkid: DatalinkId, bridge: &str) -> Result<(), DlError> {
+        let b = cstring(bridge)?;
+        // SAFETY: b is NUL-terminated and outlives the call.
+        check(unsafe { dl::dladm_bridge_setlink(self.handle, linkid, b.as_ptr()) })
+    }
+
+    fn bridge_getlink(&self, linkid: DatalinkId) -> Result<Option<String>, DlError> {
+        let mut buf = [0u8; dl::MAXLINKNAMELEN];
+        // SAFETY: buf holds buf.len() bytes; libdladm NUL-terminates.
+        match check(unsafe { dl::dladm_bridge_getlink(self.handle, linkid, buf.as_mut_ptr().cast(), buf.len()) }) {
+            Ok(()) => Ok(CStr::from_bytes_until_nul(&buf).ok().map(|s| s.to_string_lossy().into_owned())),
+            Err(DlError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn bridge_refresh(&self, linkid: DatalinkId) -> Result<(), DlError> {
+        // SAFETY: plain values.
+        check(unsafe { dl::dladm_bridge_refresh(self.handle, linkid) })
+    }
+
+    fn vnic_lower(&self, vnic: DatalinkId) -> Result<Option<DatalinkId>, DlError> {
+        // FLINKOVER is stored as DLADM_TYPE_UINT64; dladm_get_conf_field
+        // copies the value into a buffer of at least 8 bytes, as
+        // dladm_vnic_info's persistent path reads it (libdlvnic.c).
+        let k = cstring("linkover")?;
+        let mut conf = dl::dladm_conf_t::INVALID;
+        // SAFETY: conf is a valid out-pointer.
+        match check(unsafe { dl::dladm_getsnap_conf(self.handle, vnic, &mut conf) }) {
+            Err(DlError::NotFound) => return Ok(None),
+            r => r?,
+        }
+        let mut value: u64 = 0;
+        let mut found = false;
+        self.with_conf(conf, |conf| {
+            // SAFETY: k is NUL-terminated; value is 8 writable bytes.
+            let r = check(unsafe {
+                dl::dladm_get_conf_field(self.handle, conf, k.as_ptr(), (&raw mut value).cast(), size_of::<u64>())
+            });
+            match r {
+                Ok(()) => {
+                    found = true;
+                    Ok(())
+                }
+                Err(DlError::NotFound) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })?;
+        Ok(if found { u32::try_from(value).ok() } else { None })
+    }
+
+    fn vnic_up(&self, vnic: DatalinkId) -> Result<(), DlError> {
+        // SAFETY: plain values.
+        check(unsafe { dl::dladm_vnic_up(self.handle, vnic, 0) })
+    }
+
     fn control_ioctl(&self, cmd: i32, input: &[u8]) -> Result<Vec<u8>, Errno> {
         let fd = if control_needs_write(cmd) {
             let rw = self.control_rw.get_or_init(|| {

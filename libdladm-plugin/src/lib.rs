@@ -19,6 +19,7 @@
 //! stable [`Status`] code.  See `README.md` for where the configuration
 //! lives and how stale links are recognised.
 
+mod bridge;
 mod checks;
 mod cleanup;
 mod error;

@@ -353,6 +353,11 @@ impl<P: Platform> TunAdm<P> {
         if opts.temporary && r.kernel.is_none() {
             return Err(Error::new(name, ErrorKind::NotActive));
         }
+        // A bridge port holds the link open (a mac client): off the
+        // bridge first, so its daemon lets go (bridge.rs).
+        if r.entry.flags.persistent && !opts.temporary {
+            self.leave_bridge_before_delete(name, r.entry.linkid)?;
+        }
         if let Some(info) = &r.kernel {
             match self.kernel_delete(r.entry.linkid, opts.force) {
                 Ok(()) => {}
@@ -553,6 +558,9 @@ impl<P: Platform> TunAdm<P> {
         // maxbw, priority and the rest an administrator persisted; the
         // link stays up if that fails, and the report says why.
         self.reapply_properties(name, e.linkid)?;
+        if c.mode == Mode::Tap {
+            self.up_dependents(name, e.linkid)?;
+        }
         Ok(UpOutcome::Created)
     }
 }

@@ -163,6 +163,8 @@ pub struct DlEntry {
 pub const DATALINK_CLASS_MISC: u32 = 0x400;
 /// `DATALINK_CLASS_ALL`.
 pub const DATALINK_CLASS_ALL: u32 = 0x7ff;
+/// `DATALINK_CLASS_VNIC`.
+pub const DATALINK_CLASS_VNIC: u32 = 0x08;
 /// `DL_ETHER`.
 pub const DL_ETHER: u32 = 0x4;
 
@@ -246,6 +248,23 @@ pub trait Platform {
     /// property (`mtu`, `maxbw`, `priority`, ...) to the running link.
     fn init_linkprop(&self, linkid: DatalinkId) -> Result<(), DlError>;
 
+    // ----- bridges and VNICs over our links (libdlbridge, libdlvnic) -----
+
+    /// `dladm_bridge_setlink(linkid, bridge)`: store the link's `FBRIDGE`
+    /// field (`""` removes it) and refresh that bridge's daemon.
+    fn bridge_setlink(&self, linkid: DatalinkId, bridge: &str) -> Result<(), DlError>;
+    /// `dladm_bridge_getlink`: the link's bridge, `None` when it has none.
+    fn bridge_getlink(&self, linkid: DatalinkId) -> Result<Option<String>, DlError>;
+    /// `dladm_bridge_refresh(linkid)`: tell the link's bridge (if any) to
+    /// look at its ports again, so one that just became active is added.
+    fn bridge_refresh(&self, linkid: DatalinkId) -> Result<(), DlError>;
+    /// The link a persistent VNIC is configured over (its `FLINKOVER`
+    /// field, `"linkover"`, written by `dladm_vnic_persist_conf` in
+    /// libdlvnic.c); `None` when it has none.
+    fn vnic_lower(&self, vnic: DatalinkId) -> Result<Option<DatalinkId>, DlError>;
+    /// `dladm_vnic_up(vnic, 0)`: re-create one persistent VNIC.
+    fn vnic_up(&self, vnic: DatalinkId) -> Result<(), DlError>;
+
     // ----- the driver -----
 
     /// One `I_STR` ioctl on the control node: `cmd` with `input`; the
@@ -323,6 +342,21 @@ impl Platform for Unavailable {
         match *self {}
     }
     fn init_linkprop(&self, _: DatalinkId) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn bridge_setlink(&self, _: DatalinkId, _: &str) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn bridge_getlink(&self, _: DatalinkId) -> Result<Option<String>, DlError> {
+        match *self {}
+    }
+    fn bridge_refresh(&self, _: DatalinkId) -> Result<(), DlError> {
+        match *self {}
+    }
+    fn vnic_lower(&self, _: DatalinkId) -> Result<Option<DatalinkId>, DlError> {
+        match *self {}
+    }
+    fn vnic_up(&self, _: DatalinkId) -> Result<(), DlError> {
         match *self {}
     }
     fn control_ioctl(&self, _: i32, _: &[u8]) -> Result<Vec<u8>, Errno> {

@@ -81,6 +81,10 @@ struct Inner {
     /// Link properties mac applies itself (bandwidth, priority), by link
     /// id: the running values ([`SimSystem::linkprop`]).
     mac_props: Mutex<BTreeMap<(u32, String), String>>,
+    /// What the bridge daemons and `dladm_vnic_up` were asked to do, in
+    /// order: `refresh <bridge>`, `vnic-up <linkid>`
+    /// ([`SimSystem::take_dladm_events`]).
+    dladm_events: Mutex<Vec<String>>,
 }
 
 /// The properties the simulated libdladm knows: `mtu` goes to the driver
@@ -125,6 +129,7 @@ impl SimSystem {
                 owners: Arc::new(MemStore::new()),
                 dlmgmtd_down: std::sync::atomic::AtomicBool::new(false),
                 mac_props: Mutex::new(BTreeMap::new()),
+                dladm_events: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -148,6 +153,12 @@ impl SimSystem {
 
     pub fn root_cred(&self) -> SimCred {
         self.inner.root.clone()
+    }
+
+    /// The bridge refreshes and VNIC re-creations libdladm was asked for
+    /// since the last call (`refresh <bridge>`, `vnic-up <linkid>`).
+    pub fn take_dladm_events(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.inner.dladm_events))
     }
 
     /// An administrator (root, global zone) running a tool in a process
@@ -375,6 +386,10 @@ impl SimPlatform {
         if self.sys.inner.dlmgmtd_down.load(std::sync::atomic::Ordering::SeqCst) { Err(DlError::Unavailable) } else { Ok(()) }
     }
 
+    fn log_dladm(&self, event: String) {
+        lock(&self.sys.inner.dladm_events).push(event);
+    }
+
     /// The system this caller lives on.
     pub fn system(&self) -> &SimSystem {
         &self.sys
@@ -486,6 +501,68 @@ impl Platform for SimPlatform {
                 Err(e) => return Err(dl_error(e)),
             }
         }
+        Ok(())
+    }
+
+    /// libdlbridge.c `dladm_bridge_setlink`: `dladm_open_conf` (dlmgmtd
+    /// answers `ENOENT` for a link without persistent configuration:
+    /// `dlmgmt_openconf` in dlmgmt_door.c), no move from one bridge to
+    /// another (`EXIST`), the `FBRIDGE` field, then `bridge_refresh`.
+    fn bridge_setlink(&self, linkid: DatalinkId, bridge: &str) -> Result<(), DlError> {
+        self.door()?;
+        let e = self.dl_id2info(linkid)?;
+        if !e.flags.persistent {
+            return Err(DlError::NotFound);
+        }
+        let old = self.bridge_getlink(linkid)?;
+        if old.is_some() && !bridge.is_empty() {
+            return Err(DlError::Exists);
+        }
+        let host = self.sys.host();
+        if bridge.is_empty() {
+            if old.is_none() {
+                return Ok(());
+            }
+            host.dlmgmt_unset_conf(&self.cred, linkid, "bridge").map_err(dl_error)?;
+        } else {
+            host.dlmgmt_set_conf(&self.cred, linkid, "bridge", bridge.as_bytes()).map_err(dl_error)?;
+        }
+        let refreshed = if bridge.is_empty() { old.unwrap_or_default() } else { bridge.to_string() };
+        self.log_dladm(format!("refresh {refreshed}"));
+        Ok(())
+    }
+
+    fn bridge_getlink(&self, linkid: DatalinkId) -> Result<Option<String>, DlError> {
+        self.door()?;
+        match self.sys.host().dlmgmt_get_conf(self.zone(), linkid, "bridge") {
+            Ok(v) if !v.is_empty() => Ok(Some(String::from_utf8_lossy(&v).into_owned())),
+            Ok(_) | Err(tuntap_sim::DlError::NotFound) => Ok(None),
+            Err(e) => Err(dl_error(e)),
+        }
+    }
+
+    fn bridge_refresh(&self, linkid: DatalinkId) -> Result<(), DlError> {
+        if let Some(bridge) = self.bridge_getlink(linkid)? {
+            self.log_dladm(format!("refresh {bridge}"));
+        }
+        Ok(())
+    }
+
+    fn vnic_lower(&self, vnic: DatalinkId) -> Result<Option<DatalinkId>, DlError> {
+        self.door()?;
+        match self.sys.host().dlmgmt_get_conf(self.zone(), vnic, "linkover") {
+            Ok(v) => Ok(<[u8; 8]>::try_from(v.as_slice()).ok().and_then(|b| u32::try_from(u64::from_ne_bytes(b)).ok())),
+            Err(tuntap_sim::DlError::NotFound) => Ok(None),
+            Err(e) => Err(dl_error(e)),
+        }
+    }
+
+    /// libdlvnic.c `i_dladm_vnic_up`: the VNIC is created in the kernel
+    /// (not modelled: logged) and its id made active
+    /// (`dladm_up_datalink_id`).
+    fn vnic_up(&self, vnic: DatalinkId) -> Result<(), DlError> {
+        self.dl_up_id(vnic)?;
+        self.log_dladm(format!("vnic-up {vnic}"));
         Ok(())
     }
 

@@ -188,6 +188,42 @@ pub fn ether(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<
     f
 }
 
+/// An 802.1Q frame of `len` bytes (VLAN `vid`, ethertype 0x88b5, local
+/// experimental, inside), filled with `mark`.
+pub fn vlan_frame(dst: [u8; 6], src: [u8; 6], vid: u16, mark: u8, len: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(len);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&0x8100u16.to_be_bytes());
+    f.extend_from_slice(&vid.to_be_bytes());
+    f.extend_from_slice(&0x88b5u16.to_be_bytes());
+    f.resize(len, mark);
+    f
+}
+
+/// Wait for the tagged frame `sent` (a [`vlan_frame`]) from `src` on
+/// `rx`, skipping other traffic (ours comes from `src` with 0x88b5
+/// inside when the tag was taken off, or 0x8100 with the tag inline);
+/// check it arrived whole (the kernel may report the tag aside).
+pub fn expect_tagged(rx: &netns::PacketSocket, src: [u8; 6], sent: &[u8], what: &str) {
+    let got = loop {
+        let f = rx.recv(WAIT).expect("receive").unwrap_or_else(|| panic!("{what} never arrived"));
+        let ethertype = f.bytes.get(12..14).map(|t| u16::from_be_bytes([t[0], t[1]]));
+        if f.bytes.get(6..12) == Some(&src[..]) && matches!(ethertype, Some(0x88b5 | 0x8100)) {
+            break f;
+        }
+    };
+    match got.vlan_tci {
+        Some(tci) => {
+            assert_eq!(tci & 0x0fff, u16::from_be_bytes([sent[14], sent[15]]) & 0x0fff, "{what}: VLAN id kept");
+            let mut untagged = sent[..12].to_vec();
+            untagged.extend_from_slice(&sent[16..]);
+            assert_eq!(got.bytes, untagged, "{what} intact");
+        }
+        None => assert_eq!(got.bytes, sent, "{what} intact, tag inline"),
+    }
+}
+
 pub fn arp_request(sha: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
     let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1];
     a.extend_from_slice(&sha);

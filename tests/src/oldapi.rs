@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Units plumbed the way OpenVPN does it on illumos, and rate
-//! measurement for `maxbw` (issue 13 tests: `old_api_mac.rs`,
-//! `traffic_maxbw.rs`).
+//! Units plumbed the way OpenVPN does it on illumos (`old_api_ip.rs`,
+//! `old_api_rx_filter.rs`, and kloader's scenarios on the loaded
+//! objects), and rate measurement for `maxbw` (issue 13 tests:
+//! `old_api_mac.rs`, `traffic_maxbw.rs`).
 
 use std::time::Instant;
 
@@ -21,9 +22,109 @@ pub const PKT: usize = 1400;
 pub const BULK: usize = 800;
 pub const TOLERANCE: f64 = 0.15;
 
-/// A unit plumbed the way OpenVPN does it on illumos.
+/// The streams of a unit plumbed the way OpenVPN does it on illumos
+/// (`open_tun`, its illumos branch): the daemon's stream that made unit
+/// `ppa`, IP's stream (`ip` pushed) and, for tap, ARP's.  The simulator
+/// tests and the scenarios on the loaded objects (kloader, which has this
+/// crate as a dev-dependency) replay the same steps, so they live here.
+pub struct OpenVpnStreams {
+    pub vpn: SimStream,
+    pub ppa: u32,
+    pub ip: SimStream,
+    pub ill: IpIll,
+    pub arp: Option<SimStream>,
+}
+
+/// OpenVPN's first ioctl on the daemon's stream: `TUNNEWPPA(-1)` makes
+/// the lowest free unit; returns its PPA.
+pub fn new_ppa(vpn: &SimStream) -> u32 {
+    vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).expect("TUNNEWPPA(-1)").rval as u32
+}
+
+/// `TUNNEWPPA` on the daemon's stream; `I_PUSH ip`, `IF_UNITSEL`
+/// (`ip_dl_phys`: attach, bind), for tap the ARP stream, then up.
+/// `open` opens `/dev/tap` when `tap`, else `/dev/tun`.
+pub fn openvpn_streams(open: impl Fn() -> SimStream, tap: bool) -> OpenVpnStreams {
+    let vpn = open();
+    let ppa = new_ppa(&vpn);
+    let ip = open();
+    ip_push(&ip);
+    let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
+    let arp = tap.then(|| {
+        let arp = open();
+        arp_ll_up(&arp, ppa);
+        arp
+    });
+    if let Err(why) = ip_up(&ip, &ill, SAP_IPV4, tap) {
+        panic!("IP cannot bring unit {ppa} up: {why}");
+    }
+    OpenVpnStreams { vpn, ppa, ip, ill, arp }
+}
+
+impl OpenVpnStreams {
+    /// `dev tun`: IP sends to its peer with the address `ill_dlur_gen`
+    /// builds (the 2-byte SAP alone) and the daemon reads the bare
+    /// packet; the daemon writes one and IP gets a `DL_UNITDATA_IND`
+    /// with addresses in the format it was told.
+    pub fn tun_exchange(&self) {
+        let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");
+        let dest = self.ill.unitdata_dest(&[0; 6], 0x0800);
+        assert_eq!(dest.len(), 2);
+        self.ip.putmsg_proto(&unitdata_req(&dest), &out).unwrap();
+        assert_eq!(self.vpn.read_packet(Some(WAIT)).unwrap(), out);
+        let back = udp4([10, 8, 0, 2], [10, 8, 0, 1], 1194, 1194, b"from the peer");
+        self.vpn.write(&back).unwrap();
+        let ind = read_unitdata(&self.ip);
+        assert_eq!((ind.dst.len(), ind.src.len()), (self.ill.dlsap_len(), self.ill.dlsap_len()));
+        assert_eq!(ind.dst, 0x0800u16.to_ne_bytes());
+        assert!(!ind.group);
+        assert_eq!(ind.data, back);
+    }
+
+    /// `dev tap` between the unit (MAC `own`) and `peer`: the peer asks
+    /// who has our address and ARP hears it (broadcast, to its SAP), ARP
+    /// answers through its stream and the daemon reads an ARP frame to the
+    /// peer; IP unicast to us reaches IP; IP sends to the neighbour ARP
+    /// resolved and the daemon reads a whole Ethernet frame.
+    pub fn tap_exchange(&self, own: [u8; 6], peer: [u8; 6]) {
+        let arp = self.arp.as_ref().expect("a tap unit's ARP stream");
+        let who_has = arp_request(peer, [10, 1, 0, 9], [10, 1, 0, 1]);
+        self.vpn.write(&who_has).unwrap();
+        let ind = read_unitdata(arp);
+        assert_eq!((ind.dst[..6].to_vec(), ind.src[..6].to_vec(), ind.group), (vec![0xff; 6], peer.to_vec(), true));
+        assert_eq!(&ind.dst[6..], &0x0806u16.to_ne_bytes());
+        assert_eq!(ind.data, who_has[14..]);
+        let reply = vec![0u8; 28];
+        arp.putmsg_proto(&unitdata_req(&self.ill.unitdata_dest(&peer, 0x0806)), &reply).unwrap();
+        assert_eq!(self.vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0806, &reply));
+        let pkt = udp4([10, 1, 0, 9], [10, 1, 0, 1], 5, 6, b"unicast");
+        self.vpn.write(&ether(own, peer, 0x0800, &pkt)).unwrap();
+        let ind = read_unitdata(&self.ip);
+        assert_eq!((ind.dst[..6].to_vec(), ind.data.clone(), ind.group), (own.to_vec(), pkt, false));
+        let out = udp4([10, 1, 0, 1], [10, 1, 0, 9], 6, 5, b"eth");
+        self.ip.putmsg_proto(&unitdata_req(&self.ill.unitdata_dest(&peer, 0x0800)), &out).unwrap();
+        assert_eq!(self.vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0800, &out));
+    }
+
+    /// Teardown as OpenVPN's `close_tun`: ARP's close waits for its
+    /// unbind ack (`arp_modclose`); IP unbinds (`ill_dl_down`, it never
+    /// detaches) and closes; then the daemon's stream.
+    pub fn unplumb(self) {
+        if let Some(arp) = self.arp {
+            arp_ll_down(&arp);
+            arp.close();
+        }
+        ip_down(&self.ip);
+        self.ip.close();
+        self.vpn.close();
+    }
+}
+
+/// A unit plumbed the way OpenVPN does it on illumos, with its name and
+/// link.
 pub struct Plumbed {
     pub vpn: SimStream,
+    pub ppa: u32,
     pub ip: SimStream,
     pub arp: Option<SimStream>,
     pub ill: IpIll,
@@ -31,23 +132,13 @@ pub struct Plumbed {
     pub link: std::sync::Arc<tuntap_drv::link::Link<tuntap_sim::SimKernel>>,
 }
 
-/// `TUNNEWPPA` on the daemon's stream; `I_PUSH ip`, `IF_UNITSEL`
-/// (`ip_dl_phys`: attach, bind), for tap the ARP stream, then up.
+/// [`openvpn_streams`] on the simulated host.
 pub fn openvpn_plumb(rig: &Rig, tap: bool) -> Plumbed {
-    let vpn = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
-    let ip = if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) };
-    ip_push(&ip);
-    let ill = ip_dl_phys(&ip, ppa, SAP_IPV4);
-    let arp = tap.then(|| {
-        let arp = rig.open_tap(&rig.root);
-        arp_ll_up(&arp, ppa);
-        arp
-    });
-    ip_up(&ip, &ill, SAP_IPV4, tap).unwrap();
+    let OpenVpnStreams { vpn, ppa, ip, ill, arp } =
+        openvpn_streams(|| if tap { rig.open_tap(&rig.root) } else { rig.open_tun(&rig.root) }, tap);
     let name = format!("{}{ppa}", if tap { "tap" } else { "tun" });
     let link = rig.driver.links().into_iter().find(|l| l.name.as_str() == name).unwrap();
-    Plumbed { vpn, ip, arp, ill, name, link }
+    Plumbed { vpn, ppa, ip, arp, ill, name, link }
 }
 
 impl Plumbed {
@@ -78,13 +169,8 @@ impl Plumbed {
     }
 
     pub fn unplumb(self) {
-        ip_down(&self.ip);
-        if let Some(arp) = &self.arp {
-            arp_ll_down(arp);
-            arp.close();
-        }
-        self.ip.close();
-        self.vpn.close();
+        let Plumbed { vpn, ppa, ip, arp, ill, .. } = self;
+        OpenVpnStreams { vpn, ppa, ip, ill, arp }.unplumb();
     }
 }
 
@@ -153,6 +239,39 @@ pub fn rx_burst_bound(took: std::time::Duration, frame_len: usize) -> u64 {
     let held = tuntap_sim::rx_drop_threshold(MAXBW) / frame_len as u64;
     let left = (took.as_secs_f64() * MAXBW as f64 / 8.0 / frame_len as f64).ceil() as u64;
     held + left + 1
+}
+
+/// A burst of `n` frames toward IP under `MAXBW`, written as fast as
+/// the writer can (`send(i)`): the receive SRS holds two ticks' worth of
+/// bytes and drops the rest (mac_sched.c `mac_rx_srs_process`), and
+/// nothing pushes back on the writer.  `recv` takes one arrival (`false`
+/// when nothing comes within its timeout); `drops` reads the link's
+/// shaped-drop counter.  Asserts that at most `rx_burst_bound` passed and
+/// that every `unit` ("packet", "frame") of the burst was passed or
+/// dropped and counted.
+pub fn assert_rx_burst_dropped(
+    unit: &str,
+    n: usize,
+    frame_len: usize,
+    mut send: impl FnMut(usize),
+    mut recv: impl FnMut() -> bool,
+    drops: impl Fn() -> u64,
+) {
+    let dropped0 = drops();
+    let t = Instant::now();
+    for i in 0..n {
+        send(i);
+    }
+    let took = t.elapsed();
+    let mut passed = 0u64;
+    while recv() {
+        passed += 1;
+    }
+    assert!(
+        passed <= rx_burst_bound(took, frame_len),
+        "{passed} of a {n}-{unit} burst passed a 10M receive SRS in {took:?}: it holds only twice the bytes of a tick (mac_bw_drop_threshold)"
+    );
+    assert_eq!(drops() - dropped0, n as u64 - passed, "every {unit} of the burst is passed or dropped and counted");
 }
 
 pub fn assert_near(what: &str, got: f64) {

@@ -11,12 +11,13 @@ use illumos_sys_hdrs::dlpi::*;
 use tuntap_abi as abi;
 use tuntap_sim::SimStream;
 use tuntap_tests::dlpi::*;
+use tuntap_tests::oldapi::{new_ppa, OpenVpnStreams};
 use tuntap_tests::*;
 
 /// OpenVPN's first stream: unit `tun<ppa>`.
 fn new_unit(rig: &Rig) -> (SimStream, i32) {
     let s = rig.open_tun(&rig.root);
-    let ppa = s.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval;
+    let ppa = new_ppa(&s) as i32;
     (s, ppa)
 }
 
@@ -68,31 +69,21 @@ fn openvpn_tun_plumbing_as_ip_reacts_to_it() {
     assert_eq!(info.addr.as_deref(), Some(&0x0800u16.to_ne_bytes()[..]), "the DLSAP address is the SAP alone");
     // IP's fast path is refused, so it uses unit data.
     assert_eq!(if_fd.ioctl_istr(DL_IOC_HDR_INFO, &[0; 16]).err(), Some(sys::EINVAL));
-    // IP sends to its peer with the address ill_dlur_gen builds: the daemon reads the bare packet.
-    let out = udp4([10, 8, 0, 1], [10, 8, 0, 2], 1194, 1194, b"to the peer");
-    let dest = ill.unitdata_dest(&[0; 6], 0x0800);
-    assert_eq!(dest.len(), 2);
-    if_fd.putmsg_proto(&unitdata_req(&dest), &out).unwrap();
-    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), out);
-    // The daemon writes: IP gets DL_UNITDATA_IND, addresses in the format it was told.
-    let back = udp4([10, 8, 0, 2], [10, 8, 0, 1], 1194, 1194, b"from the peer");
-    vpn.write(&back).unwrap();
-    let ind = read_unitdata(&if_fd);
-    assert_eq!((ind.dst.len(), ind.src.len()), (ill.dlsap_len(), ill.dlsap_len()));
-    assert_eq!(ind.dst, 0x0800u16.to_ne_bytes());
-    assert!(!ind.group);
-    assert_eq!(ind.data, back);
+    // IP sends to its peer with the address ill_dlur_gen builds: the
+    // daemon reads the bare packet; the daemon writes: IP gets
+    // DL_UNITDATA_IND, addresses in the format it was told.
+    let unit = OpenVpnStreams { vpn, ppa: ppa as u32, ip: if_fd, ill, arp: None };
+    unit.tun_exchange();
     // An IPv6 packet finds no stream bound to its type: it goes to mac
     // (nobody there), not to the IPv4 stream.
-    vpn.write(&ipv6_packet(17, &[0; 8])).unwrap();
-    vpn.write(&back).unwrap();
-    assert_eq!(read_unitdata(&if_fd).data, back, "the IPv6 packet never reached the IPv4 stream");
+    let back = udp4([10, 8, 0, 2], [10, 8, 0, 1], 1194, 1194, b"from the peer");
+    unit.vpn.write(&ipv6_packet(17, &[0; 8])).unwrap();
+    unit.vpn.write(&back).unwrap();
+    assert_eq!(read_unitdata(&unit.ip).data, back, "the IPv6 packet never reached the IPv4 stream");
     let info = rig.info(link.linkid);
     assert_eq!((info.counters.opackets, info.counters.ipackets), (1, 3));
     // ifconfig down, unplumb: unbind (IP never detaches), close.
-    ip_down(&if_fd);
-    if_fd.close();
-    vpn.close();
+    unit.unplumb();
     assert!(rig.driver.links().is_empty());
     rig.finish();
 }
@@ -107,7 +98,7 @@ fn openvpn_tun_plumbing_as_ip_reacts_to_it() {
 fn openvpn_tap_plumbing_with_its_arp_stream() {
     let rig = Rig::new();
     let vpn = rig.open_tap(&rig.root);
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let ppa = new_ppa(&vpn);
     let if_fd = rig.open_tap(&rig.root);
     ip_push(&if_fd);
     assert_eq!(ip_ifname_notify(&if_fd, &format!("tap{ppa}"), ppa).err(), Some(sys::EINVAL));
@@ -122,36 +113,18 @@ fn openvpn_tap_plumbing_with_its_arp_stream() {
     let link = rig.driver.links()[0].clone();
     let own = link.mac();
     let peer = [0x02, 0, 0, 0, 0, 9];
-    // The peer asks who has our address: ARP hears it, IP does not.
-    let who_has = arp_request(peer, [10, 1, 0, 9], [10, 1, 0, 1]);
-    vpn.write(&who_has).unwrap();
-    let ind = read_unitdata(&arp_fd);
-    assert_eq!((ind.dst[..6].to_vec(), ind.src[..6].to_vec(), ind.group), (vec![0xff; 6], peer.to_vec(), true));
-    assert_eq!(&ind.dst[6..], &0x0806u16.to_ne_bytes());
-    assert_eq!(ind.data, who_has[14..]);
-    // ARP answers through its stream: the daemon reads an ARP frame to the peer.
-    let reply = vec![0u8; 28];
-    arp_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&peer, 0x0806)), &reply).unwrap();
-    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0806, &reply));
-    // IP unicast to us and the all-hosts group IP joined reach IP only.
-    let pkt = udp4([10, 1, 0, 9], [10, 1, 0, 1], 5, 6, b"unicast");
-    vpn.write(&ether(own, peer, 0x0800, &pkt)).unwrap();
-    let ind = read_unitdata(&if_fd);
-    assert_eq!((ind.dst[..6].to_vec(), ind.data.clone(), ind.group), (own.to_vec(), pkt, false));
+    // The peer asks who has our address: ARP hears it, IP does not; ARP
+    // answers through its stream; IP unicast to us reaches IP; IP sends
+    // to the neighbour ARP resolved: a whole Ethernet frame.
+    let unit = OpenVpnStreams { vpn, ppa, ip: if_fd, ill, arp: Some(arp_fd) };
+    unit.tap_exchange(own, peer);
+    // The all-hosts group IP joined reaches IP only.
     let mc = udp4([10, 1, 0, 9], [224, 0, 0, 1], 5, 6, b"all hosts");
-    vpn.write(&ether(ALL_HOSTS_MAC, peer, 0x0800, &mc)).unwrap();
-    let ind = read_unitdata(&if_fd);
+    unit.vpn.write(&ether(ALL_HOSTS_MAC, peer, 0x0800, &mc)).unwrap();
+    let ind = read_unitdata(&unit.ip);
     assert_eq!((ind.data, ind.group), (mc, true));
-    // IP sends to the neighbour ARP resolved: a whole Ethernet frame.
-    let out = udp4([10, 1, 0, 1], [10, 1, 0, 9], 6, 5, b"eth");
-    if_fd.putmsg_proto(&unitdata_req(&ill.unitdata_dest(&peer, 0x0800)), &out).unwrap();
-    assert_eq!(vpn.read_packet(Some(WAIT)).unwrap(), ether(peer, own, 0x0800, &out));
     // Teardown as OpenVPN's close_tun: ARP's close waits for its unbind ack.
-    arp_ll_down(&arp_fd);
-    arp_fd.close();
-    ip_down(&if_fd);
-    if_fd.close();
-    vpn.close();
+    unit.unplumb();
     assert!(rig.driver.links().is_empty());
     rig.finish();
 }
@@ -255,9 +228,9 @@ fn ip_keeps_the_unit_after_its_daemon_dies_until_unplumbed() {
 fn tap_units_plumb_with_ethernet_addresses() {
     let rig = Rig::new();
     let vpn = rig.open_tap(&rig.root);
-    let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval;
+    let ppa = new_ppa(&vpn);
     let ip = rig.open_tap(&rig.root);
-    expect_ok(&request(&ip, &words(&[DL_ATTACH_REQ, ppa as u32])), DL_ATTACH_REQ);
+    expect_ok(&request(&ip, &words(&[DL_ATTACH_REQ, ppa])), DL_ATTACH_REQ);
     let bind = request(&ip, &words(&[DL_BIND_REQ, 0x0800, 0, 0, 0]));
     assert_eq!(word(&bind, 0), DL_BIND_ACK);
     let link = rig.driver.links()[0].clone();

@@ -14,9 +14,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use illumos_sys_hdrs::dlpi::*;
-use tuntap_abi as abi;
 use tuntap_sim::SimStream;
 use tuntap_tests::dlpi::*;
+use tuntap_tests::oldapi::new_ppa;
 use tuntap_tests::*;
 
 const PEER: [u8; 6] = [0x02, 0, 0, 0, 0, 9];
@@ -44,7 +44,7 @@ impl Unit {
     fn new() -> Unit {
         let rig = Rig::new();
         let vpn = rig.open_tap(&rig.root);
-        let ppa = vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+        let ppa = new_ppa(&vpn);
         let own = rig.driver.links()[0].mac();
         Unit { rig, vpn, ppa, own, round: AtomicU32::new(0) }
     }
@@ -247,7 +247,7 @@ fn receive_filter_requests_with_bad_input_get_precise_errors() {
     expect_error(&u.req(&a, &words(&[DL_PROMISCOFF_REQ, DL_PROMISC_SAP])), DL_PROMISCOFF_REQ, DL_NOTENAB);
     // A tun stream has no link addresses: no multicast list.
     let tun_vpn = u.rig.open_tun(&u.rig.root);
-    let tun_ppa = tun_vpn.ioctl_istr(abi::TUNNEWPPA, &(-1i32).to_ne_bytes()).unwrap().rval as u32;
+    let tun_ppa = new_ppa(&tun_vpn);
     let tun_ip = u.rig.open_tun(&u.rig.root);
     expect_ok(&request(&tun_ip, &words(&[DL_ATTACH_REQ, tun_ppa])), DL_ATTACH_REQ);
     expect_error(&request(&tun_ip, &multi_req(DL_ENABMULTI_REQ, &GROUP)), DL_ENABMULTI_REQ, DL_NOTSUPPORTED);

@@ -13,6 +13,7 @@ use tuntap_abi::{self as abi, attach_flags, mode};
 use tuntap_sim::{CredSpec, DlError, Fault, Hook, Privileges, SimCred, SimStream};
 use tuntap_tests::dlpi::*;
 use tuntap_tests::*;
+use tuntap_tests::app::eventually;
 
 /// Packets of ~1 KB tagged with their index in the first payload bytes.
 fn tagged(l: &LinkInUse, n: u16) -> Vec<Vec<u8>> {
@@ -111,6 +112,58 @@ fn i_flush_flushr_empties_the_head_and_the_drivers_backlog() {
     );
     l.ip.close();
     l.queue.close();
+    rig.finish();
+}
+
+/// Every DLPI reply waiting in the head, by primitive, in order.
+fn dlpi_replies(s: &SimStream) -> Vec<u32> {
+    let mut got = Vec::new();
+    while let Ok(m) = s.getmsg(Some(Duration::from_millis(300))) {
+        got.push(m.ctl.as_deref().map_or(0, |c| word(c, 0)));
+    }
+    got
+}
+
+/// `M_FLUSH(FLUSHW)` discards the DLPI requests still queued for the
+/// stream's control task, and only those: flushq(9F) `FLUSHDATA` counts
+/// `M_PROTO`/`M_PCPROTO` as data, an ioctl is not, and its caller sleeps
+/// in `strdoioctl` until its one reply.  The control taskq is held busy so
+/// the requests are queued, unhandled, when the flush arrives.
+#[test]
+fn flushw_discards_queued_dlpi_requests_and_answers_queued_ioctls_once() {
+    let rig = Rig::new();
+    let ip = rig.open_tun(&rig.root);
+    let hold = rig.host.hold_control_taskq();
+    ip.putmsg_proto(&words(&[DL_INFO_REQ]), &[]).unwrap();
+    ip.putmsg_proto(&words(&[DL_ATTACH_REQ, 7]), &[]).unwrap();
+    let before = ip.messages_put();
+    let ioctl = std::thread::scope(|sc| {
+        let ioctl = sc.spawn(|| ip.ioctl_istr(abi::TUNGETPPA, &[]));
+        eventually(WAIT, || if ip.messages_put() > before { Ok(()) } else { Err("the ioctl never reached wput".into()) })
+            .unwrap();
+        ip.send_flush(sys::FLUSHW);
+        // Sent after the flush: answered as usual.
+        ip.putmsg_proto(&words(&[DL_INFO_REQ]), &[]).unwrap();
+        hold.open();
+        ioctl.join().expect("ioctl thread")
+    });
+    assert_eq!(
+        ioctl.map(|r| r.rval),
+        Err(sys::ENODEV),
+        "an ioctl queued when M_FLUSH(FLUSHW) came must still get its one reply (TUNGETPPA on an \
+         unattached stream: ENODEV): flushq(9F) FLUSHDATA keeps M_IOCTL and strdoioctl waits for its reply"
+    );
+    assert!(rig.host.settle(WAIT));
+    assert_eq!(
+        dlpi_replies(&ip),
+        vec![DL_INFO_ACK],
+        "only the DL_INFO_REQ sent after M_FLUSH(FLUSHW) may be answered: the DL_INFO_REQ and DL_ATTACH_REQ \
+         still queued for the control task are write-side data that FLUSHW discards (flushq(9F) FLUSHDATA: \
+         M_PROTO/M_PCPROTO; dld_wput's M_FLUSH)"
+    );
+    // A full I_FLUSH with nothing queued still completes (its dummy ioctl is NAKed).
+    ip.flush(sys::FLUSHRW).expect("I_FLUSH");
+    ip.close();
     rig.finish();
 }
 

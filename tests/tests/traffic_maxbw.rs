@@ -10,7 +10,6 @@
 
 use std::time::{Duration, Instant};
 
-use tuntap_tests::dlpi::*;
 use tuntap_tests::oldapi::*;
 use tuntap_tests::*;
 
@@ -52,25 +51,15 @@ fn old_api_maxbw(tap: bool) {
     assert_eq!(d.shaped_drops, BULK as u64 - passed, "every packet toward IP is passed or dropped and counted");
     assert_near(&format!("{} transmit (IP to the daemon)", p.name), tx_rate);
     assert_near(&format!("{} receive (daemon to IP)", p.name), rx_rate);
-    // A burst toward IP: the receive SRS holds two ticks' worth of bytes
-    // and drops the rest (mac_sched.c mac_rx_srs_process); nothing pushes
-    // back on the writer.
-    let dropped0 = d.shaped_drops;
-    let t = Instant::now();
-    for pkt in &pkts {
-        p.vpn_send(pkt);
-    }
-    let took = t.elapsed();
-    let mut passed = 0u64;
-    while p.ip.getmsg(Some(Duration::from_millis(300))).is_ok() {
-        passed += 1;
-    }
-    assert!(
-        passed <= rx_burst_bound(took, Plumbed::frame_len(PKT)),
-        "{passed} of a {BULK}-packet burst passed a 10M receive SRS in {took:?}: it holds only twice the bytes of a tick (mac_bw_drop_threshold)"
+    // A burst toward IP: dropped beyond the receive SRS's threshold.
+    assert_rx_burst_dropped(
+        "packet",
+        BULK,
+        Plumbed::frame_len(PKT),
+        |i| p.vpn_send(&pkts[i]),
+        || p.ip.getmsg(Some(Duration::from_millis(300))).is_ok(),
+        || rig.host.dld_info(p.name.as_str()).unwrap().shaped_drops,
     );
-    let d = rig.host.dld_info(p.name.as_str()).unwrap();
-    assert_eq!(d.shaped_drops - dropped0, BULK as u64 - passed, "every packet of the burst is passed or dropped and counted");
     assert!(free < Duration::from_millis(600), "unlimited transfer took {free:?}: the reference is not fast");
     rig.host.set_maxbw(p.name.as_str(), None).unwrap();
     p.unplumb();
@@ -154,22 +143,17 @@ fn new_api(tap: bool) {
     assert_eq!(l.ip.shaped_drops(), BULK as u64 - passed, "every frame toward IP is passed or dropped and counted");
     assert_near(&format!("{name} transmit"), tx_rate);
     assert_near(&format!("{name} receive"), rx_rate);
-    let dropped0 = l.ip.shaped_drops();
     // A burst toward IP: dropped beyond the receive SRS's threshold.
-    let t = Instant::now();
-    for f in &frames {
-        l.queue.write(&write_form(f)).unwrap();
-    }
-    let took = t.elapsed();
-    let mut passed = 0u64;
-    while l.ip.recv(Duration::from_millis(300)).is_some() {
-        passed += 1;
-    }
-    assert!(
-        passed <= rx_burst_bound(took, Plumbed::frame_len(PKT)),
-        "{passed} of a {BULK}-frame burst passed a 10M receive SRS in {took:?}: it holds only twice the bytes of a tick (mac_bw_drop_threshold)"
+    assert_rx_burst_dropped(
+        "frame",
+        BULK,
+        Plumbed::frame_len(PKT),
+        |i| {
+            l.queue.write(&write_form(&frames[i])).unwrap();
+        },
+        || l.ip.recv(Duration::from_millis(300)).is_some(),
+        || l.ip.shaped_drops(),
     );
-    assert_eq!(l.ip.shaped_drops() - dropped0, BULK as u64 - passed, "every frame of the burst is passed or dropped and counted");
     rig.host.set_maxbw(name, None).unwrap();
     drop(l);
     rig.finish();

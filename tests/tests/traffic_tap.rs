@@ -37,19 +37,6 @@ fn tap_pair(rig: &Rig, mtu: u32) -> TapPair {
     TapPair { fwd, a, b }
 }
 
-/// An 802.1Q frame of `len` bytes, ethertype 0x88b5 (local
-/// experimental) inside, filled with `mark`.
-fn vlan_frame(dst: [u8; 6], src: [u8; 6], vid: u16, mark: u8, len: usize) -> Vec<u8> {
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&0x8100u16.to_be_bytes());
-    f.extend_from_slice(&vid.to_be_bytes());
-    f.extend_from_slice(&0x88b5u16.to_be_bytes());
-    f.resize(len, mark);
-    f
-}
-
 #[test]
 fn tap_links_carry_arp_ping_tcp_and_vlans() {
     let rig = Rig::new();
@@ -78,26 +65,10 @@ fn tap_links_carry_arp_ping_tcp_and_vlans() {
         tx.send(&vlan_frame(b.mac, a.mac, 100, i as u8, len)).expect("send a tagged frame");
     }
     for (i, &len) in sizes.iter().enumerate() {
-        // Skip B's own traffic and A's IPv6 chatter: ours come from A's
-        // MAC with 0x88b5 inside (tag taken off) or 0x8100 (tag inline).
-        let got = loop {
-            let f = rx.recv(WAIT).expect("receive").unwrap_or_else(|| panic!("tagged frame {i} ({len} bytes) never reached B"));
-            let ethertype = f.bytes.get(12..14).map(|t| u16::from_be_bytes([t[0], t[1]]));
-            if f.bytes.get(6..12) == Some(&a.mac[..]) && matches!(ethertype, Some(0x88b5 | 0x8100)) {
-                break f;
-            }
-        };
+        // Skip B's own traffic and A's IPv6 chatter; the kernel may take
+        // the tag off on receive (reported aside).
         let sent = vlan_frame(b.mac, a.mac, 100, i as u8, len);
-        // The kernel may take the tag off on receive (reported aside).
-        match got.vlan_tci {
-            Some(tci) => {
-                assert_eq!(tci & 0x0fff, 100, "VLAN id kept");
-                let mut untagged = sent[..12].to_vec();
-                untagged.extend_from_slice(&sent[16..]);
-                assert_eq!(got.bytes, untagged, "frame {i} intact");
-            }
-            None => assert_eq!(got.bytes, sent, "frame {i} intact, tag inline"),
-        }
+        expect_tagged(&rx, a.mac, &sent, &format!("tagged frame {i} ({len} bytes) to B"));
     }
     assert_eq!(p.fwd.a_to_b().vlan_tagged - tagged_before, 3, "the frames crossed the links tagged");
 

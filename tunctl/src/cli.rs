@@ -18,7 +18,7 @@ Exit status:
   4  the link already exists
   5  not allowed (no sys_dl_config privilege, another zone's link,
      persistence in a non-global zone)
-  6  the link is busy (queues attached, IP plumbed)
+  6  the link is busy (queues attached, IP plumbed, on another bridge)
   7  up or cleanup failed for some links
 
 Old tunctl options still work: tunctl [-b] [-n|-p] [-u owner] [-g group]
@@ -75,6 +75,19 @@ and left no link behind are pruned.",
         after_help = "Example:\n  tunctl register --for \"$SMF_FMRI\" --pid \"$(cat /var/run/openvpn/office.pid)\"\n  tunctl register --for svc:/network/tuntap/openvpn:office --pid 4711"
     )]
     Register(RegisterArgs),
+    /// Put a tap link on a bridge or take it off (dladm add-bridge and
+    /// remove-bridge refuse tap links on unpatched systems).
+    #[command(
+        subcommand,
+        long_about = "Put a tap link on a bridge or take it off.\n\n\
+Stock dladm add-bridge refuses links of class misc, which tap links are;\n\
+nothing below it does.  These verbs make the libdladm call dladm makes\n\
+(dladm_bridge_setlink): the membership is the link's persistent\n\
+configuration, so the link must be persistent, and a tun link is refused.\n\
+Create the bridge first: dladm create-bridge br0.",
+        after_help = "Examples:\n  dladm create-bridge br0\n  tunctl bridge add tap0 br0\n  tunctl bridge show tap0\n  tunctl bridge remove tap0"
+    )]
+    Bridge(BridgeVerb),
     /// Forget a registered daemon (every one of the service without --pid).
     #[command(after_help = "Examples:\n  tunctl unregister --for svc:/network/tuntap/openvpn:office --pid 4711\n  tunctl unregister --for svc:/network/tuntap/openvpn:office")]
     Unregister(UnregisterArgs),
@@ -311,4 +324,23 @@ pub(crate) struct UnregisterArgs {
     /// Only this pid's entries (default: every entry of the service).
     #[arg(long, value_name = "PID", value_parser = parse_pid)]
     pub(crate) pid: Option<Pid>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum BridgeVerb {
+    /// The tap link joins the bridge (as dladm add-bridge -l LINK BRIDGE).
+    Add {
+        /// A persistent tap link.
+        link: String,
+        /// The bridge's name (dladm create-bridge made it).
+        bridge: String,
+    },
+    /// The tap link leaves its bridge (as dladm remove-bridge -l).
+    Remove {
+        link: String,
+    },
+    /// The bridge the link is on, or "none".
+    Show {
+        link: String,
+    },
 }

@@ -292,6 +292,26 @@ fn execute<P: Platform>(adm: &TunAdm<P>, verb: Verb, out: &mut dyn Write, err: &
             }
             Ok(if report.failures() > 0 { exit::PARTIAL } else { exit::OK })
         }
+        Verb::Bridge(BridgeVerb::Add { link, bridge }) => {
+            adm.bridge_add(&link, &bridge)?;
+            let _ = writeln!(out, "link {link} is on bridge {bridge}");
+            Ok(exit::OK)
+        }
+        Verb::Bridge(BridgeVerb::Remove { link }) => {
+            match adm.bridge_remove(&link)? {
+                Some(bridge) => {
+                    let _ = writeln!(out, "link {link} left bridge {bridge}");
+                }
+                None => {
+                    let _ = writeln!(out, "link {link} is on no bridge");
+                }
+            }
+            Ok(exit::OK)
+        }
+        Verb::Bridge(BridgeVerb::Show { link }) => {
+            let _ = writeln!(out, "{}", adm.bridge_of(&link)?.as_deref().unwrap_or("none"));
+            Ok(exit::OK)
+        }
         Verb::Register(a) => match adm.register_owner(&a.fmri, a.pid) {
             Ok(r) => {
                 warn(err, &r.warnings);

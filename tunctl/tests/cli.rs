@@ -523,3 +523,37 @@ fn show_s_i_reports_the_counts_since_the_last_report() {
     assert_eq!(r.code, exit::USAGE, "an interval is at least a second");
     sys.finish();
 }
+
+#[test]
+fn bridge_add_show_remove_and_every_refusal() {
+    let sys = SimSystem::new();
+    tunctl(&sys, "create -T tap tap0");
+    tunctl(&sys, "create -T tun tun0");
+    tunctl(&sys, "create -T tap --temporary tmp0");
+    let r = tunctl(&sys, "bridge add tap0 br0");
+    assert_eq!((r.code, r.out.as_str(), r.err.as_str()), (exit::OK, "link tap0 is on bridge br0\n", ""));
+    assert_eq!(tunctl(&sys, "bridge show tap0").out, "br0\n");
+    assert_eq!(sys.take_dladm_events(), vec!["refresh br0"]);
+    // Bad input twins: a tun link, a temporary link, no such link, another
+    // bridge, missing arguments.
+    let r = tunctl(&sys, "bridge add tun0 br0");
+    assert_eq!(r.code, exit::USAGE);
+    assert_eq!(r.err, "tunctl: link tun0: a tun link cannot join a bridge: it carries IP packets, not Ethernet frames (use a tap link)\n");
+    let r = tunctl(&sys, "bridge add tmp0 br0");
+    assert_eq!(r.code, exit::NOT_FOUND);
+    assert!(r.err.starts_with("tunctl: link tmp0: cannot join a bridge: it is a temporary link"), "{}", r.err);
+    let r = tunctl(&sys, "bridge add nosuch0 br0");
+    assert_eq!((r.code, r.err.as_str()), (exit::NOT_FOUND, "tunctl: link nosuch0: no such link\n"));
+    let r = tunctl(&sys, "bridge add tap0 br1");
+    assert_eq!(r.code, exit::BUSY);
+    assert!(r.err.contains("is on bridge br0 already"), "{}", r.err);
+    assert_eq!(tunctl(&sys, "bridge add tap0").code, exit::USAGE);
+    assert_eq!(tunctl(&sys, "bridge frob tap0").code, exit::USAGE);
+    assert!(sys.take_dladm_events().is_empty(), "no refusal reached libdladm");
+    let r = tunctl(&sys, "bridge remove tap0");
+    assert_eq!((r.code, r.out.as_str()), (exit::OK, "link tap0 left bridge br0\n"));
+    assert_eq!(tunctl(&sys, "bridge show tap0").out, "none\n");
+    assert_eq!(tunctl(&sys, "bridge remove tap0").out, "link tap0 is on no bridge\n");
+    assert!(tunctl(&sys, "bridge --help").out.contains("dladm create-bridge br0"));
+    sys.finish();
+}

@@ -315,13 +315,13 @@ fn openvpn(a: &Netns, b: &Netns, dir: &Path) -> Daemons {
     Daemons(vec![server, client])
 }
 
-fn tunneld(a: &Netns, b: &Netns, dir: &Path, bin: &Path, offload: bool) -> Daemons {
+fn tunneld(a: &Netns, b: &Netns, dir: &Path, bin: &Path, offload: bool, tun_offload: bool) -> Daemons {
     let write = |role: &str, head: &str| -> PathBuf {
         let p = dir.join(format!("{role}.toml"));
         std::fs::write(
             &p,
             format!(
-                "role = \"{role}\"\n{head}\ncert = \"{role}.crt\"\nkey = \"{role}.key\"\nca = \"ca.crt\"\nciphers = [\"aes-256-gcm\"]\nudp_offload = {offload}\n\n[link]\nname = \"tnl0\"\nmode = \"tun\"\nmtu = {TUN_MTU}\n"
+                "role = \"{role}\"\n{head}\ncert = \"{role}.crt\"\nkey = \"{role}.key\"\nca = \"ca.crt\"\nciphers = [\"aes-256-gcm\"]\nudp_offload = {offload}\ntun_offload = {tun_offload}\n\n[link]\nname = \"tnl0\"\nmode = \"tun\"\nmtu = {TUN_MTU}\n"
             ),
         )
         .unwrap();
@@ -385,10 +385,11 @@ fn main() {
         measure("openvpn", &a, &b, &d, streams, secs);
         drop(d);
     }
-    // tunneld with UDP GSO/GRO (the default), then without.
-    for (name, offload) in [("tunneld", true), ("tunneld, udp_offload = false", false)] {
+    // tunneld with tun and UDP offload (the default), then without the
+    // tun's, then without either.
+    for (name, offload, tun_offload) in [("tunneld", true, true), ("tunneld, tun_offload = false", true, false), ("tunneld, no offload", false, false)] {
         let (a, b) = path();
-        let d = tunneld(&a, &b, dir.path(), &tunneld_bin, offload);
+        let d = tunneld(&a, &b, dir.path(), &tunneld_bin, offload, tun_offload);
         assert!(wait_tunnel(&a), "tunneld tunnel did not come up");
         measure(name, &a, &b, &d, streams, secs);
         drop(d);

@@ -17,6 +17,7 @@
 //!
 //! # crl = "/etc/tunneld/ca.crl"  # revoked certificates (PEM CRLs)
 //! # udp_offload = true           # Linux: UDP GSO/GRO on the data socket
+//! # tun_offload = true           # Linux tun: IFF_VNET_HDR, TSO and checksum offload
 //! # advertise_udp_port = 7443     # server behind a port forward: the
 //! #                                # UDP port clients must send to
 //!
@@ -33,6 +34,10 @@
 //! mtu = 1500
 //! # address = "10.9.0.2/24"      # applied at start (ip / ipadm)
 //! # routes = ["10.10.0.0/16"]     # through the link (need address)
+//! # queues = 1                    # illumos: queues on the link, a reader
+//! #                                # thread each (1 to 16)
+//! # offload = false               # illumos: checksum/segmentation offload
+//! # batch_writes = true           # illumos: several packets per write
 //!
 //! [liveness]                       # optional
 //! keepalive_ms = 10000             # send a keepalive after this much silence
@@ -133,6 +138,14 @@ pub struct Config {
     pub advertise_udp_port: Option<u16>,
     /// Linux: UDP GSO on sending and GRO on receiving (default true).
     pub udp_offload: bool,
+    /// Queues the daemon opens on the link (illumos driver), one reader
+    /// thread each.
+    pub queues: usize,
+    /// Batched writes and offload on the driver's queues.
+    pub link_features: crate::device::Features,
+    /// Linux tun: open it with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
+    /// (default true; a kernel without them gets a plain tun).
+    pub tun_offload: bool,
     /// The link's address, applied by the program at start.
     pub address: Option<Cidr>,
     /// Routes through the link (they need `address`).
@@ -177,6 +190,7 @@ struct RawConfig {
     crl: Option<PathBuf>,
     advertise_udp_port: Option<u16>,
     udp_offload: Option<bool>,
+    tun_offload: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +215,9 @@ struct RawLink {
     mtu: Option<u32>,
     address: Option<String>,
     routes: Option<Vec<String>>,
+    queues: Option<usize>,
+    offload: Option<bool>,
+    batch_writes: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -275,6 +292,14 @@ impl Config {
         // The driver's bounds (tuntap_abi::limits), not a copy.
         let mtu = tuntap_abi::check_mtu(raw.link.mtu.unwrap_or(tuntap_abi::MTU_DEFAULT))
             .map_err(|e| fail(format!("[link] mtu: {e}")))?;
+        let queues = raw.link.queues.unwrap_or(1);
+        if !(1..=16).contains(&queues) {
+            return Err(fail(format!("[link] queues = {queues} is outside 1..=16")));
+        }
+        let link_features = crate::device::Features {
+            batch_writes: raw.link.batch_writes.unwrap_or(true),
+            offload: raw.link.offload.unwrap_or(false),
+        };
         let address = match &raw.link.address {
             Some(a) => Some(Cidr::parse(a).map_err(|e| fail(format!("[link] address: {e}")))?),
             None => None,
@@ -384,6 +409,9 @@ impl Config {
             crl: raw.crl.map(resolve),
             advertise_udp_port: raw.advertise_udp_port,
             udp_offload: raw.udp_offload.unwrap_or(true),
+            queues,
+            link_features,
+            tun_offload: raw.tun_offload.unwrap_or(true),
             address,
             routes,
         })

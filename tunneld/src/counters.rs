@@ -27,6 +27,9 @@ pub struct Counters {
     pub rx_garbage: AtomicU64,
     pub device_read_errors: AtomicU64,
     pub device_write_errors: AtomicU64,
+    /// Batched writes the driver refused whole (`TUN_IOC_BATCH`'s
+    /// `refused`); their packets are lost.
+    pub device_batches_refused: AtomicU64,
     /// TLS sessions established.
     pub connects: AtomicU64,
     /// TLS sessions that ended.
@@ -62,6 +65,9 @@ pub struct Counters {
     pub tx_gso_datagrams: AtomicU64,
     /// Datagrams received coalesced by UDP GRO (several in one buffer).
     pub rx_gro_datagrams: AtomicU64,
+    /// tap: frames from one peer passed on to others (a server's clients
+    /// reaching each other through it; [`crate::table`]).
+    pub rx_relayed: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -148,6 +154,7 @@ impl Counters {
             ("rx_garbage", &self.rx_garbage),
             ("device_read_errors", &self.device_read_errors),
             ("device_write_errors", &self.device_write_errors),
+            ("device_batches_refused", &self.device_batches_refused),
             ("connects", &self.connects),
             ("disconnects", &self.disconnects),
             ("connect_failures", &self.connect_failures),
@@ -163,6 +170,7 @@ impl Counters {
             ("rx_wrong_source", &self.rx_wrong_source),
             ("tx_gso_datagrams", &self.tx_gso_datagrams),
             ("rx_gro_datagrams", &self.rx_gro_datagrams),
+            ("rx_relayed", &self.rx_relayed),
         ]
         .into_iter()
         .map(|(name, c)| (name, Self::get(c)))

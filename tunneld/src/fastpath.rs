@@ -275,6 +275,7 @@ fn rx_loop(rx: RxPath) -> Result<(), String> {
     let fd = rx.sock.as_raw_fd();
     let mut batch = RecvBatch::new(frame::MAX_WIRE_PACKET + data::OVERHEAD);
     let stray_logged = AtomicU32::new(0);
+    let written_logged = AtomicU32::new(0);
     let c = rx.counters.clone();
     while !rx.stop.load(Ordering::Relaxed) {
         let n = match batch.recv_fd(fd) {
@@ -306,19 +307,32 @@ fn rx_loop(rx: RxPath) -> Result<(), String> {
                     note(&stray_logged, &format!("link {}", rx.device.name()), &format!("datagram of no session from {from}"));
                     continue;
                 };
-                if let Err(why) = receive(&rx, &s, datagram, from) {
+                if let Err(why) = receive(&rx, &s, datagram, from, &written_logged) {
                     return why;
                 }
             }
+        }
+        if let Err(why) = account_writes(&rx, rx.device.flush(), &written_logged) {
+            return why;
         }
     }
     Ok(())
 }
 
+/// Count packets written to (or lost on) the link; Err(result) when the
+/// thread ends (Ok: the link was closed; Err: it went away).
+fn account_writes(rx: &RxPath, done: crate::device::Flushed, logged: &AtomicU32) -> Result<(), Result<(), String>> {
+    match done.account(&rx.counters, rx.device.name(), logged) {
+        Ok(()) => Ok(()),
+        Err(DeviceError::Gone(why)) => Err(Err(format!("link {}: {why}", rx.device.name()))),
+        Err(_) => Err(Ok(())),
+    }
+}
+
 /// Open one datagram of session `s` and put its packet on the link.
 /// Err(result): the thread ends (Ok: the link was closed; Err: it went
 /// away).
-fn receive(rx: &RxPath, s: &RxSession, datagram: &mut [u8], from: Option<SocketAddr>) -> Result<(), Result<(), String>> {
+fn receive(rx: &RxPath, s: &RxSession, datagram: &mut [u8], from: Option<SocketAddr>, written_logged: &AtomicU32) -> Result<(), Result<(), String>> {
     let c = &rx.counters;
     let opened = s.opener.lock().unwrap_or_else(|e| e.into_inner()).open(datagram);
     let complaint = match opened {
@@ -360,18 +374,12 @@ fn receive(rx: &RxPath, s: &RxSession, datagram: &mut [u8], from: Option<SocketA
                 Some(format!("packet from a source outside the peer's addresses ({} bytes)", packet.len()))
             } else {
                 rx.table.learn(&s.route, packet);
-                match rx.device.write_packet(packet) {
-                    Ok(()) => {
-                        c.add(&c.rx_packets, 1);
-                        c.add(&c.rx_bytes, packet.len() as u64);
-                    }
-                    Err(DeviceError::Closed) => return Err(Ok(())),
-                    Err(DeviceError::Gone(why)) => return Err(Err(format!("link {}: {why}", rx.device.name()))),
-                    Err(DeviceError::Io(e)) => {
-                        c.add(&c.device_write_errors, 1);
-                        tracing::debug!("link {}: write of a {}-byte packet failed: {e}", rx.device.name(), packet.len());
-                    }
+                if !rx.table.relay(&s.route, packet, c) {
+                    return Ok(());
                 }
+                // Written with the others of this receive (flushed by
+                // rx_loop): one write for the lot where the link batches.
+                account_writes(rx, rx.device.queue_packet(packet), written_logged)?;
                 None
             }
         }

@@ -47,15 +47,14 @@ enum Command {
 
 #[cfg(target_os = "linux")]
 fn open_device(config: &Config) -> Result<Arc<dyn Device>, Error> {
-    tunneld::device::linux::LinuxTun::open(&config.link, config.mode, config.mtu as usize)
+    tunneld::device::linux::LinuxTun::open_with(&config.link, config.mode, config.mtu as usize, config.tun_offload)
         .map(|d| Arc::new(d) as Arc<dyn Device>)
         .map_err(|e| Error::new(ErrorKind::Device, format!("link {}: {e}", config.link)))
 }
 
 #[cfg(target_os = "illumos")]
 fn open_device(config: &Config) -> Result<Arc<dyn Device>, Error> {
-    tunneld::device::illumos::IllumosTun::attach(&config.link, config.mode)
-        .map(|d| Arc::new(d) as Arc<dyn Device>)
+    tunneld::device::illumos::IllumosTun::attach_queues(&config.link, config.mode, config.queues, config.link_features)
         .map_err(|e| Error::new(ErrorKind::Device, format!("link {}: {e}", config.link)))
 }
 

@@ -140,6 +140,9 @@ async fn deliver(link: &Sink<'_>, bad: &Mutex<BadInput<'_>>, packet: &[u8]) -> R
         Some(format!("packet from a source outside the peer's addresses ({} bytes)", packet.len()))
     } else {
         link.table.learn(link.route, packet);
+        if !link.table.relay(link.route, packet, counters) {
+            return Ok(());
+        }
         None
     };
     match complaint {

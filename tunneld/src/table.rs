@@ -19,6 +19,14 @@
 //!   receiving side calls [`Table::learn`] with each frame's source);
 //!   broadcast, multicast and unknown destinations go to every route.
 //!
+//! On tap the daemon is also a switch between its peers: a frame from
+//! one peer ([`Table::relay`]) whose destination was learned behind
+//! another goes to that peer only (not on the link); broadcast,
+//! multicast and unknown destinations go to every other peer and on the
+//! link.  Sources of frames read from the link are learned too (under
+//! [`LINK_KEY`]), so a peer's frames for the link's own address are not
+//! flooded to the other peers.
+//!
 //! The receiving side asks [`Table::source_ok`]: on tun a peer with
 //! addresses may only send packets whose source is inside them (so one
 //! client cannot pose as another), counted as `rx_wrong_source`.
@@ -75,6 +83,10 @@ pub(crate) struct Table {
     macs: Mutex<HashMap<[u8; 6], String>>,
 }
 
+/// tap: the key MAC addresses seen on the link itself are learned
+/// under (no configured peer's name starts with NUL).
+const LINK_KEY: &str = "\u{0}link";
+
 /// At most this many learned MAC addresses (a peer flooding sources
 /// cannot grow the table without bound; when full, new ones are flooded).
 const MAX_MACS: usize = 4096;
@@ -107,7 +119,7 @@ impl Table {
         let empty = routes.is_empty();
         let keys: Vec<String> = routes.iter().map(|r| r.key.clone()).collect();
         drop(routes);
-        self.macs.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, key| keys.contains(key));
+        self.macs.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, key| key == LINK_KEY || keys.contains(key));
         empty
     }
 
@@ -160,6 +172,41 @@ impl Table {
 
     /// tap: remember that the source of `frame` is behind `route`.
     pub fn learn(&self, route: &Route, frame: &[u8]) {
+        self.learn_as(&route.key, frame);
+    }
+
+    /// tap: pass `frame`, which came from `from`'s peer, on to the other
+    /// peers it is for (see the theory statement); each copy counted as
+    /// `rx_relayed`.  True if it goes on the link too.
+    pub fn relay(&self, from: &Route, frame: &[u8], counters: &Counters) -> bool {
+        if self.mode != Mode::Tap {
+            return true;
+        }
+        let routes = self.read();
+        if routes.len() < 2 {
+            return true;
+        }
+        let dst: Option<[u8; 6]> = frame.get(..6).and_then(|d| d.try_into().ok());
+        let learned = match dst {
+            Some(d) if d[0] & 1 == 0 => self.macs.lock().unwrap_or_else(|e| e.into_inner()).get(&d).cloned(),
+            _ => None,
+        };
+        let behind = learned.as_deref().and_then(|k| routes.iter().find(|r| r.key == k));
+        let (targets, on_link): (Vec<Arc<Route>>, bool) = match (learned.as_deref(), behind) {
+            (Some(LINK_KEY), _) => return true,
+            (Some(_), Some(r)) if r.key == from.key => return false,
+            (Some(_), Some(r)) => (vec![r.clone()], false),
+            _ => (routes.iter().filter(|r| r.key != from.key).cloned().collect(), true),
+        };
+        drop(routes);
+        for r in &targets {
+            send(r, &[frame], true, counters);
+            counters.add(&counters.rx_relayed, 1);
+        }
+        on_link
+    }
+
+    fn learn_as(&self, key: &str, frame: &[u8]) {
         if self.mode != Mode::Tap {
             return;
         }
@@ -168,8 +215,8 @@ impl Table {
             return;
         }
         let mut macs = self.macs.lock().unwrap_or_else(|e| e.into_inner());
-        if macs.get(&src) != Some(&route.key) && (macs.len() < MAX_MACS || macs.contains_key(&src)) {
-            macs.insert(src, route.key.clone());
+        if macs.get(&src).map(String::as_str) != Some(key) && (macs.len() < MAX_MACS || macs.contains_key(&src)) {
+            macs.insert(src, key.to_string());
         }
     }
 
@@ -189,6 +236,7 @@ impl Table {
         let mut run_route: Option<Arc<Route>> = None;
         let several = self.read().len() > 1;
         for p in packets {
+            self.learn_as(LINK_KEY, p);
             match self.pick(p) {
                 Pick::Nobody => counters.add(&counters.tx_dropped_no_peer, 1),
                 Pick::One(r) => {
@@ -324,5 +372,40 @@ mod tests {
         assert!(matches!(t.pick(&frame([0xff; 6], mb)), Pick::Every(_)), "broadcast: flooded");
         t.remove(1);
         assert!(matches!(t.pick(&frame(ma, mb)), Pick::One(r) if r.key == "b"), "a gone: its address forgotten");
+    }
+
+    #[test]
+    fn tap_relays_between_peers_like_a_switch() {
+        let t = Table::new(Mode::Tap);
+        let counters = Counters::default();
+        let peer = |key: &str, id: u64| {
+            let (tx, rx) = mpsc::channel::<Vec<u8>>(16);
+            (Arc::new(Route { key: key.into(), id, prefixes: Vec::new(), tx: Mutex::new(None), chan: Some(tx) }), rx)
+        };
+        let ((a, mut to_a), (b, mut to_b), (c, mut to_c)) = (peer("a", 1), peer("b", 2), peer("c", 3));
+        for r in [&a, &b, &c] {
+            t.insert(r.clone());
+        }
+        let frame = |dst: [u8; 6], src: [u8; 6]| [&dst[..], &src[..], &[0x08, 0x00]].concat();
+        let (ma, mb, mlink) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb], [2, 0, 0, 0, 0, 0x1]);
+        // a broadcasts: b and c get it, and so does the link.
+        let hello = frame([0xff; 6], ma);
+        t.learn(&a, &hello);
+        assert!(t.relay(&a, &hello, &counters), "a broadcast goes on the link");
+        assert_eq!((to_b.try_recv().ok(), to_c.try_recv().ok()), (Some(hello.clone()), Some(hello.clone())));
+        assert!(to_a.try_recv().is_err(), "not back to its sender");
+        // b answers a: to a only, not on the link, not to c.
+        let answer = frame(ma, mb);
+        t.learn(&b, &answer);
+        assert!(!t.relay(&b, &answer, &counters), "a frame for another peer stays off the link");
+        assert_eq!(to_a.try_recv().ok(), Some(answer));
+        assert!(to_c.try_recv().is_err(), "c does not see b's frame for a");
+        // A frame for the link's own address (learned from the link) is
+        // not flooded to the peers.
+        t.dispatch(std::iter::once(&frame([0xff; 6], mlink)[..]), &counters);
+        let _ = (to_a.try_recv(), to_b.try_recv(), to_c.try_recv());
+        assert!(t.relay(&a, &frame(mlink, ma), &counters));
+        assert!(to_b.try_recv().is_err() && to_c.try_recv().is_err(), "the link's unicast is not flooded");
+        assert_eq!(Counters::get(&counters.rx_relayed), 3);
     }
 }

@@ -165,3 +165,18 @@ fn an_unreadable_file_is_named() {
     std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
     assert!(Config::load(&path).unwrap_err().to_string().contains("cannot read"));
 }
+
+#[test]
+fn link_queues_offload_and_batched_writes() {
+    let c = Config::parse(CLIENT, "client.toml", None).unwrap();
+    assert_eq!(c.queues, 1);
+    assert_eq!(c.link_features, tunneld::device::Features { batch_writes: true, offload: false });
+    let text = CLIENT.replace("mode = \"tun\"", "mode = \"tun\"\nqueues = 4\noffload = true\nbatch_writes = false");
+    let c = Config::parse(&text, "client.toml", None).unwrap();
+    assert_eq!(c.queues, 4);
+    assert_eq!(c.link_features, tunneld::device::Features { batch_writes: false, offload: true });
+    for bad in ["0", "17"] {
+        let err = Config::parse(&CLIENT.replace("mode = \"tun\"", &format!("mode = \"tun\"\nqueues = {bad}")), "c.toml", None).unwrap_err();
+        assert!(err.to_string().contains(&format!("[link] queues = {bad} is outside 1..=16")), "{err}");
+    }
+}

@@ -185,6 +185,8 @@ async fn a_silent_client_is_declared_dead_and_the_carrier_drops() {
     // the watchdog can notice (a dead NAT mapping looks like this).
     assert!(wait_for(|| server.count(|c| &c.dead_peer_timeouts) == 1).await);
     assert!(wait_for(|| !server.device.carrier()).await, "carrier down once the peer is dead");
+    // The session's end is recorded just after the carrier drops.
+    assert!(wait_for(|| server.counters.last_error().is_some()).await, "the dead session is recorded");
     let why = server.counters.last_error().unwrap();
     assert!(why.contains("client (127.0.0.1:") && why.contains("presumed dead"), "{why}");
     assert_eq!(server.counters.connected_peer(), None);

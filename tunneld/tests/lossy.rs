@@ -23,11 +23,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::*;
-use tokio::sync::oneshot;
-use tunneld::device::linux::LinuxTun;
-use tunneld::{Counters, Daemon, Mode};
+use tunneld::Counters;
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// A socket for the relay in front of a server, and the server's
+/// configuration advertising its port (as behind a port forward).
+fn fronted(server_toml: String) -> (UdpSocket, String) {
+    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = front.local_addr().unwrap().port();
+    (front, server_toml.replace("[link]", &format!("advertise_udp_port = {port}\n\n[link]")))
+}
 
 /// What the relay did.
 #[derive(Default)]
@@ -102,34 +108,16 @@ fn relay(front: UdpSocket, server: SocketAddr, loss: Arc<AtomicU64>, dup: u64, s
 fn tcp_crosses_a_path_with_5_percent_loss_at_a_useful_rate() {
     const LEN: u64 = 8 << 20;
     const MTU: u32 = 1400;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = runtime();
     let pki = Pki::new();
     let (na, nb) = (Netns::new("lossa"), Netns::new("lossb"));
-    let dev_a = LinuxTun::open_in_netns(&na.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace a");
-    let dev_b = LinuxTun::open_in_netns(&nb.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace b");
-    for (ns, addr) in [(&na, "10.67.0.1/24"), (&nb, "10.67.0.2/24")] {
-        ns.ip(&["addr", "add", addr, "dev", "tnl0"]);
-        ns.ip(&["link", "set", "tnl0", "up"]);
-    }
-
-    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let front_port = front.local_addr().unwrap().port();
-    let server_toml = pki.server_toml("server", "tnl0", "tun", MTU).replace("[link]", &format!("advertise_udp_port = {front_port}\n\n[link]"));
-    let server = rt.block_on(Daemon::start(config(&server_toml))).unwrap();
+    let (front, server_toml) = fronted(pki.server_toml("server", "tnl0", "tun", MTU));
+    let s = Running::start(&rt, &server_toml, tun_in(&nb, "10.67.0.2/24", MTU, false));
     let (stop, counts) = (Arc::new(AtomicBool::new(false)), Arc::new(RelayCounts::default()));
-    let relays = relay(front, server.data_addr().unwrap(), Arc::new(AtomicU64::new(50)), 10, stop.clone(), counts.clone());
-    let addr = server.local_addr().unwrap().to_string();
-    let client = rt.block_on(Daemon::start(config(&pki.client_toml("client", &addr, "tnl0", "tun", MTU)))).unwrap();
-    let (sc, cc) = (server.counters(), client.counters());
-    let (stop_s, rx_s) = oneshot::channel::<()>();
-    let (stop_c, rx_c) = oneshot::channel::<()>();
-    let ts = rt.spawn(server.run(Arc::new(dev_b), async {
-        let _ = rx_s.await;
-    }));
-    let tc = rt.spawn(client.run(Arc::new(dev_a), async {
-        let _ = rx_c.await;
-    }));
-    assert!(wait_until(WAIT, || sc.connected_peer().is_some() && cc.connected_peer().is_some()));
+    let relays = relay(front, s.data.unwrap(), Arc::new(AtomicU64::new(50)), 10, stop.clone(), counts.clone());
+    let c = Running::start(&rt, &pki.client_toml("client", &s.address(), "tnl0", "tun", MTU), tun_in(&na, "10.67.0.1/24", MTU, false));
+    let (sc, cc) = (s.counters.clone(), c.counters.clone());
+    connected(&[&s, &c]);
 
     let (got, bad, took) = bulk(&na, &nb, "10.67.0.2:5071", LEN);
     stop.store(true, Ordering::Relaxed);
@@ -149,48 +137,27 @@ fn tcp_crosses_a_path_with_5_percent_loss_at_a_useful_rate() {
     assert_eq!(Counters::get(&sc.rx_forged) + Counters::get(&cc.rx_forged), 0);
     assert_eq!(Counters::get(&sc.connects), 1, "one session throughout: {}", sc.summary());
 
-    let _ = stop_c.send(());
-    let _ = stop_s.send(());
-    rt.block_on(async {
-        tokio::time::timeout(WAIT, tc).await.unwrap().unwrap().unwrap();
-        tokio::time::timeout(WAIT, ts).await.unwrap().unwrap().unwrap();
-    });
+    c.stop(&rt);
+    s.stop(&rt);
 }
 
 #[test]
 fn a_cut_path_is_noticed_and_the_tunnel_recovers_once_restored() {
     const MTU: u32 = 1400;
     let liveness = "\n[liveness]\nkeepalive_ms = 100\ndead_peer_ms = 500\n";
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = runtime();
     let pki = Pki::new();
     let (na, nb) = (Netns::new("cuta"), Netns::new("cutb"));
-    let dev_a = LinuxTun::open_in_netns(&na.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace a");
-    let dev_b = LinuxTun::open_in_netns(&nb.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace b");
-    for (ns, addr) in [(&na, "10.68.0.1/24"), (&nb, "10.68.0.2/24")] {
-        ns.ip(&["addr", "add", addr, "dev", "tnl0"]);
-        ns.ip(&["link", "set", "tnl0", "up"]);
-    }
-    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let front_port = front.local_addr().unwrap().port();
-    let server_toml = pki.server_toml("server", "tnl0", "tun", MTU).replace("[link]", &format!("advertise_udp_port = {front_port}\n\n[link]")) + liveness;
-    let server = rt.block_on(Daemon::start(config(&server_toml))).unwrap();
+    let (front, server_toml) = fronted(pki.server_toml("server", "tnl0", "tun", MTU) + liveness);
+    let s = Running::start(&rt, &server_toml, tun_in(&nb, "10.68.0.2/24", MTU, false));
     let (stop, counts, loss) = (Arc::new(AtomicBool::new(false)), Arc::new(RelayCounts::default()), Arc::new(AtomicU64::new(0)));
-    let relays = relay(front, server.data_addr().unwrap(), loss.clone(), 0, stop.clone(), counts.clone());
-    let addr = server.local_addr().unwrap().to_string();
-    let client = rt.block_on(Daemon::start(config(&(pki.client_toml("client", &addr, "tnl0", "tun", MTU) + liveness)))).unwrap();
-    let (sc, cc) = (server.counters(), client.counters());
-    let (stop_s, rx_s) = oneshot::channel::<()>();
-    let (stop_c, rx_c) = oneshot::channel::<()>();
-    let ts = rt.spawn(server.run(Arc::new(dev_b), async {
-        let _ = rx_s.await;
-    }));
-    let tc = rt.spawn(client.run(Arc::new(dev_a), async {
-        let _ = rx_c.await;
-    }));
+    let relays = relay(front, s.data.unwrap(), loss.clone(), 0, stop.clone(), counts.clone());
+    let c = Running::start(&rt, &(pki.client_toml("client", &s.address(), "tnl0", "tun", MTU) + liveness), tun_in(&na, "10.68.0.1/24", MTU, false));
+    let (sc, cc) = (s.counters.clone(), c.counters.clone());
     let ping = |count: &str| {
         Command::new("ip").args(["netns", "exec", &na.0, "ping", "-c", count, "-i", "0.2", "-W", "1", "10.68.0.2"]).output().unwrap()
     };
-    assert!(wait_until(WAIT, || sc.connected_peer().is_some() && cc.connected_peer().is_some()));
+    connected(&[&s, &c]);
     assert!(ping("2").status.success(), "ping through the intact path");
 
     // Cut the path (every datagram lost; TCP to the server still works,
@@ -224,12 +191,8 @@ fn a_cut_path_is_noticed_and_the_tunnel_recovers_once_restored() {
     for r in relays {
         r.join().unwrap();
     }
-    let _ = stop_c.send(());
-    let _ = stop_s.send(());
-    rt.block_on(async {
-        tokio::time::timeout(WAIT, tc).await.unwrap().unwrap().unwrap();
-        tokio::time::timeout(WAIT, ts).await.unwrap().unwrap().unwrap();
-    });
+    c.stop(&rt);
+    s.stop(&rt);
 }
 
 /// Where UDP is blocked (the server's advertised data port drops every
@@ -240,55 +203,28 @@ fn a_cut_path_is_noticed_and_the_tunnel_recovers_once_restored() {
 fn the_tcp_fallback_carries_a_bulk_transfer_where_udp_is_blocked() {
     const LEN: u64 = 4 << 20;
     const MTU: u32 = 1400;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = runtime();
     let pki = Pki::new();
     let (na, nb) = (Netns::new("tcpfa"), Netns::new("tcpfb"));
-    let dev_a = LinuxTun::open_in_netns(&na.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace a");
-    let dev_b = LinuxTun::open_in_netns(&nb.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace b");
-    for (ns, addr) in [(&na, "10.68.0.1/24"), (&nb, "10.68.0.2/24")] {
-        ns.ip(&["addr", "add", addr, "dev", "tnl0"]);
-        ns.ip(&["link", "set", "tnl0", "up"]);
-    }
     // The advertised UDP port leads to a relay that drops everything.
-    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let front_port = front.local_addr().unwrap().port();
-    let server_toml = pki.server_toml("server", "tnl0", "tun", MTU).replace("[link]", &format!("advertise_udp_port = {front_port}\n\n[link]"));
-    let server = rt.block_on(Daemon::start(config(&server_toml))).unwrap();
+    let (front, server_toml) = fronted(pki.server_toml("server", "tnl0", "tun", MTU));
+    let s = Running::start(&rt, &server_toml, tun_in(&nb, "10.68.0.2/24", MTU, false));
     let (stop, counts) = (Arc::new(AtomicBool::new(false)), Arc::new(RelayCounts::default()));
-    let relays = relay(front, server.data_addr().unwrap(), Arc::new(AtomicU64::new(1000)), 0, stop.clone(), counts.clone());
-    let addr = server.local_addr().unwrap().to_string();
-    let sc = server.counters();
-    let (stop_s, rx_s) = oneshot::channel::<()>();
-    let ts = rt.spawn(server.run(Arc::new(dev_b), async {
-        let _ = rx_s.await;
-    }));
-    let dev_a = Arc::new(dev_a);
+    let relays = relay(front, s.data.unwrap(), Arc::new(AtomicU64::new(1000)), 0, stop.clone(), counts.clone());
+    let (addr, sc) = (s.address(), s.counters.clone());
 
     // On UDP: the session comes up over TLS, but no packet gets through.
-    let client = rt.block_on(Daemon::start(config(&pki.client_toml("client", &addr, "tnl0", "tun", MTU)))).unwrap();
-    let cc = client.counters();
-    let (stop_c, rx_c) = oneshot::channel::<()>();
-    let tc = rt.spawn(client.run(dev_a.clone(), async {
-        let _ = rx_c.await;
-    }));
-    assert!(wait_until(WAIT, || sc.connected_peer().is_some() && cc.connected_peer().is_some()));
+    let c = Running::start(&rt, &pki.client_toml("client", &addr, "tnl0", "tun", MTU), tun_in(&na, "10.68.0.1/24", MTU, false));
+    connected(&[&s, &c]);
     let out = na.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "1", "10.68.0.2"]);
     assert!(!out.status.success(), "UDP is blocked: nothing crosses");
     assert!(counts.dropped.load(Ordering::Relaxed) > 0 && counts.forwarded.load(Ordering::Relaxed) == 0);
-    let _ = stop_c.send(());
-    rt.block_on(async { tokio::time::timeout(WAIT, tc).await.unwrap().unwrap().unwrap() });
+    c.stop(&rt);
 
     // transport = "tcp": the same blocked path carries the transfer.
     let toml = pki.client_toml("client", &addr, "tnl0", "tun", MTU).replace("[link]", "transport = \"tcp\"\n\n[link]");
-    let dev_a = LinuxTun::open_in_netns(&na.path(), "tnl0", Mode::Tun, MTU as usize).expect("tun in namespace a again");
-    na.ip(&["addr", "add", "10.68.0.1/24", "dev", "tnl0"]);
-    na.ip(&["link", "set", "tnl0", "up"]);
-    let client = rt.block_on(Daemon::start(config(&toml))).unwrap();
-    let cc = client.counters();
-    let (stop_c, rx_c) = oneshot::channel::<()>();
-    let tc = rt.spawn(client.run(Arc::new(dev_a), async {
-        let _ = rx_c.await;
-    }));
+    let c = Running::start(&rt, &toml, tun_in(&na, "10.68.0.1/24", MTU, false));
+    let cc = c.counters.clone();
     assert!(wait_until(WAIT, || sc.session().is_some_and(|s| s.0 == "tcp") && cc.session().is_some_and(|s| s.0 == "tcp")));
     let dropped_before = counts.dropped.load(Ordering::Relaxed);
     let (got, bad, took) = bulk(&na, &nb, "10.68.0.2:5072", LEN);
@@ -302,10 +238,6 @@ fn the_tcp_fallback_carries_a_bulk_transfer_where_udp_is_blocked() {
     for r in relays {
         r.join().unwrap();
     }
-    let _ = stop_c.send(());
-    let _ = stop_s.send(());
-    rt.block_on(async {
-        tokio::time::timeout(WAIT, tc).await.unwrap().unwrap().unwrap();
-        tokio::time::timeout(WAIT, ts).await.unwrap().unwrap().unwrap();
-    });
+    c.stop(&rt);
+    s.stop(&rt);
 }

@@ -6,7 +6,8 @@
 //! client's coming, going or failing leaves the others' sessions alone.
 //! A certificate that chains to the CA but is not a configured peer is
 //! refused while the peers keep working.  In process (memory links) and
-//! over Linux tun in network namespaces (ping).
+//! over Linux tun in network namespaces (ping); over Linux tap, the
+//! server switches frames between its clients by learned MAC addresses.
 
 mod common;
 
@@ -158,37 +159,18 @@ async fn a_peers_new_session_replaces_only_its_own() {
 #[cfg(target_os = "linux")]
 #[test]
 fn three_namespaces_ping_through_one_server_and_one_client_leaving_does_not_disturb_the_other() {
-    use std::sync::Arc;
-    use tokio::sync::oneshot;
-    use tunneld::Daemon;
-    use tunneld::device::linux::LinuxTun;
-
-    const WAIT: Duration = Duration::from_secs(10);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    let rt = runtime();
     let pki = Pki::new();
     let (ns_s, ns_a, ns_b, ns_c) = (Netns::new("mps"), Netns::new("mpa"), Netns::new("mpb"), Netns::new("mpc"));
-    let start = |ns: &Netns, toml: String, addr: &str| {
-        let dev = LinuxTun::open_in_netns(&ns.path(), "tnl0", Mode::Tun, 1500).expect("tun in namespace");
-        ns.ip(&["addr", "add", addr, "dev", "tnl0"]);
-        ns.ip(&["link", "set", "tnl0", "up"]);
-        let daemon = rt.block_on(Daemon::start(config(&toml))).unwrap();
-        let (addr, counters) = (daemon.local_addr(), daemon.counters());
-        let (stop, rx) = oneshot::channel::<()>();
-        let task = rt.spawn(daemon.run(Arc::new(dev), async {
-            let _ = rx.await;
-        }));
-        (addr, counters, stop, task)
-    };
-    let (addr, sc, stop_s, ts) = start(&ns_s, server_with_peers(&pki, "tnl0"), "10.9.0.1/24");
-    let addr = addr.unwrap().to_string();
-    let (_, ac, stop_a, ta) = start(&ns_a, pki.client_toml("client", &addr, "tnl0", "tun", 1500), "10.9.0.2/24");
-    let (_, bc, stop_b, tb) = start(&ns_b, pki.client_toml("client2", &addr, "tnl0", "tun", 1500), "10.9.0.3/24");
-    assert!(wait_until(WAIT, || sc.connected_peers().len() == 2 && ac.connected_peer().is_some() && bc.connected_peer().is_some()));
+    let s = Running::start(&rt, &server_with_peers(&pki, "tnl0"), tun_in(&ns_s, "10.9.0.1/24", 1500, false));
+    let sc = s.counters.clone();
+    let addr = s.address();
+    let client = |who: &str, ns: &Netns, cidr: &str| Running::start(&rt, &pki.client_toml(who, &addr, "tnl0", "tun", 1500), tun_in(ns, cidr, 1500, false));
+    let a = client("client", &ns_a, "10.9.0.2/24");
+    let b = client("client2", &ns_b, "10.9.0.3/24");
+    connected(&[&a, &b]);
+    assert!(wait_until(WAIT, || sc.connected_peers().len() == 2));
 
-    let ping = |ns: &Netns, to: &str| {
-        let out = ns.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "3", to]);
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
-    };
     for (ns, to, what) in [(&ns_a, "10.9.0.1", "a -> server"), (&ns_b, "10.9.0.1", "b -> server"), (&ns_s, "10.9.0.2", "server -> a"), (&ns_s, "10.9.0.3", "server -> b")] {
         let (ok, out) = ping(ns, to);
         assert!(ok, "ping {what}: {out}");
@@ -197,17 +179,16 @@ fn three_namespaces_ping_through_one_server_and_one_client_leaving_does_not_dist
     // A stranger (certificate of the CA, not a peer) keeps trying; the
     // two peers keep pinging.
     let failures = tunneld::Counters::get(&sc.connect_failures);
-    let (_, cc, stop_c, tc) = start(&ns_c, pki.client_toml("client3", &addr, "tnl0", "tun", 1500), "10.9.0.4/24");
+    let c = client("client3", &ns_c, "10.9.0.4/24");
     assert!(wait_until(WAIT, || tunneld::Counters::get(&sc.connect_failures) > failures));
-    assert!(cc.connected_peer().is_none());
+    assert!(c.counters.connected_peer().is_none());
     let (ok, out) = ping(&ns_s, "10.9.0.4");
     assert!(!ok, "the stranger is unreachable: {out}");
     let (ok, out) = ping(&ns_a, "10.9.0.1");
     assert!(ok, "a still pings while the stranger is refused: {out}");
 
     // Client a stops: b's session stays and b pings on.
-    let _ = stop_a.send(());
-    rt.block_on(async { tokio::time::timeout(WAIT, ta).await.unwrap().unwrap().unwrap() });
+    a.stop(&rt);
     assert!(wait_until(WAIT, || sc.connected_peers().len() == 1));
     let (ok, out) = ping(&ns_b, "10.9.0.1");
     assert!(ok, "b pings after a left: {out}");
@@ -215,10 +196,72 @@ fn three_namespaces_ping_through_one_server_and_one_client_leaving_does_not_dist
     assert!(ok, "server reaches b after a left: {out}");
     let (ok, _) = ping(&ns_s, "10.9.0.2");
     assert!(!ok, "a is gone");
-    assert_eq!(tunneld::Counters::get(&bc.disconnects), 0, "b's session was never interrupted");
+    assert_eq!(tunneld::Counters::get(&b.counters.disconnects), 0, "b's session was never interrupted");
 
-    for (stop, task) in [(stop_c, tc), (stop_b, tb), (stop_s, ts)] {
-        let _ = stop.send(());
-        rt.block_on(async { tokio::time::timeout(WAIT, task).await.unwrap().unwrap().unwrap() });
+    for d in [c, b, s] {
+        d.stop(&rt);
+    }
+}
+
+/// Three pings from `ns` to `to`: (all answered, ping's output).
+#[cfg(target_os = "linux")]
+fn ping(ns: &Netns, to: &str) -> (bool, String) {
+    let out = ns.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "3", to]);
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// Over Linux tap: a server and two clients in namespaces, one Ethernet
+/// segment.  The clients reach each other through the server, which
+/// switches between its peers by the MAC addresses it learned (a frame
+/// for a peer goes to that peer only); a broadcast from one client
+/// reaches the server's link and the other client; a stranger (a
+/// certificate of the CA that is not a configured peer) is refused and
+/// reaches no one.
+#[cfg(target_os = "linux")]
+#[test]
+fn over_linux_tap_two_clients_reach_each_other_through_the_server_and_a_stranger_does_not() {
+    let rt = runtime();
+    let pki = Pki::new();
+    let (ns_s, ns_a, ns_b, ns_c) = (Netns::new("tps"), Netns::new("tpa"), Netns::new("tpb"), Netns::new("tpc"));
+    let toml = format!(
+        "{}\n[[peer]]\nname = \"site-a\"\ncn = \"client\"\n\n[[peer]]\nname = \"site-b\"\ncn = \"client2\"\n",
+        pki.server_toml("server", "tnl0", "tap", 1500)
+    );
+    let s = Running::start(&rt, &toml, tap_in(&ns_s, "10.71.0.1/24"));
+    let sc = s.counters.clone();
+    let addr = s.address();
+    let client = |who: &str, ns: &Netns, cidr: &str| Running::start(&rt, &pki.client_toml(who, &addr, "tnl0", "tap", 1500), tap_in(ns, cidr));
+    let a = client("client", &ns_a, "10.71.0.2/24");
+    let b = client("client2", &ns_b, "10.71.0.3/24");
+    connected(&[&a, &b]);
+    assert!(wait_until(WAIT, || sc.connected_peers().len() == 2));
+    for ns in [&ns_s, &ns_a, &ns_b] {
+        let out = ns.exec(&["sysctl", "-w", "net.ipv4.icmp_echo_ignore_broadcasts=0"]);
+        assert!(out.status.success(), "answer broadcast pings in {}: {}", ns.0, String::from_utf8_lossy(&out.stderr));
+    }
+
+    for (ns, to, what) in [(&ns_a, "10.71.0.3", "a -> b"), (&ns_b, "10.71.0.2", "b -> a"), (&ns_a, "10.71.0.1", "a -> server"), (&ns_s, "10.71.0.3", "server -> b")] {
+        let (ok, out) = ping(ns, to);
+        assert!(ok, "ping {what} over the tap segment: {out}\nserver {}", sc.summary());
+    }
+    assert!(tunneld::Counters::get(&sc.rx_relayed) >= 6, "the server passed frames between its clients: {}", sc.summary());
+
+    // A broadcast from a reaches both the server and b.
+    let out = ns_a.exec(&["ping", "-b", "-c", "3", "-i", "0.3", "-W", "3", "10.71.0.255"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("from 10.71.0.1:") && text.contains("from 10.71.0.3:"), "both answered a's broadcast: {text}");
+
+    // The stranger is refused and reaches no one.
+    let failures = tunneld::Counters::get(&sc.connect_failures);
+    let c = client("client3", &ns_c, "10.71.0.4/24");
+    assert!(wait_until(WAIT, || tunneld::Counters::get(&sc.connect_failures) > failures));
+    assert!(c.counters.connected_peer().is_none());
+    let (ok, out) = ping(&ns_c, "10.71.0.2");
+    assert!(!ok, "the stranger reaches no one: {out}");
+    let (ok, out) = ping(&ns_a, "10.71.0.3");
+    assert!(ok, "a still reaches b: {out}");
+
+    for d in [c, b, a, s] {
+        d.stop(&rt);
     }
 }

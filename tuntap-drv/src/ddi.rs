@@ -305,7 +305,8 @@ pub trait Kernel: Clone + Send + Sync + Sized + 'static {
     /// driver lock held: mac calls `mc_getcapab` back).
     fn mac_capab_update(&self, mh: MacHandle);
     /// Does the running mac's `mac_capab_lso_t` have the TCP/IPv6 member
-    /// (`LSO_TX_BASIC_TCP_IPV6`, `lso_basic_tcp_ipv6`)?  Gates before it
+    /// (`LSO_TX_BASIC_TCP_IPV6`, `lso_basic_tcp_ipv6`; illumos 12466)?
+    /// How the module tells: link/offload.rs.  Gates before it
     /// allocate 8 bytes on the caller's stack (`dld_capab_lso`,
     /// `usr/src/uts/common/io/dld/dld_proto.c`), so `mc_getcapab` must not
     /// write past them (`illumos_sys_hdrs::mac_capab_lso_v6_t`).

@@ -21,7 +21,9 @@
 //! in order and replies with `qreply`.  Close marks `control.closing`
 //! (later control messages are refused at once) and waits on
 //! `control_idle` until the task has finished, before `qprocsoff`: no
-//! reply ever follows it.
+//! reply ever follows it.  `M_FLUSH` with `FLUSHW` discards the DLPI
+//! requests still queued (write-side data to flushq(9F)), never an ioctl
+//! (driver/streams.rs, `flush_queued_requests`).
 //!
 //! **Locks.**  `state` is taken after any link lock and before the
 //! queue's `backlog`; it is never held across `putnext`, `qreply` or a

@@ -197,6 +197,16 @@ impl DlState {
         }
     }
 
+    /// The entry of `linkid` as a caller in `zone` sees it (dlmgmtd
+    /// looks a link up in the caller's zone): `NotFound` when it is not
+    /// visible there.
+    fn visible_mut(&mut self, linkid: DatalinkId, zone: ZoneId) -> Result<&mut LinkEntry, DlError> {
+        match self.links.get_mut(&linkid) {
+            Some(e) if visible(&e.info, zone) => Ok(e),
+            _ => Err(DlError::NotFound),
+        }
+    }
+
     fn alloc_id(&mut self) -> Option<DatalinkId> {
         for _ in 0..u32::MAX {
             let id = self.cursor;
@@ -379,10 +389,7 @@ impl SimHost {
         }
         let mut dl = lock(&self.shared.dl);
         let bound = dl.devnet.contains_key(&linkid);
-        let e = dl.links.get_mut(&linkid).ok_or(DlError::NotFound)?;
-        if !visible(&e.info, cred.zone()) {
-            return Err(DlError::NotFound);
-        }
+        let e = dl.visible_mut(linkid, cred.zone())?;
         if flags.active && e.info.flags.active && bound {
             return Err(DlError::Busy);
         }
@@ -432,10 +439,7 @@ impl SimHost {
             return Err(DlError::Permission);
         }
         let mut dl = lock(&self.shared.dl);
-        let e = dl.links.get_mut(&linkid).ok_or(DlError::NotFound)?;
-        if !visible(&e.info, cred.zone()) {
-            return Err(DlError::NotFound);
-        }
+        let e = dl.visible_mut(linkid, cred.zone())?;
         if !e.info.flags.persistent {
             return Err(DlError::BadArg);
         }
@@ -460,10 +464,7 @@ impl SimHost {
             return Err(DlError::Permission);
         }
         let mut dl = lock(&self.shared.dl);
-        let e = dl.links.get_mut(&linkid).ok_or(DlError::NotFound)?;
-        if !visible(&e.info, cred.zone()) {
-            return Err(DlError::NotFound);
-        }
+        let e = dl.visible_mut(linkid, cred.zone())?;
         e.conf.remove(key);
         Ok(())
     }

@@ -6,6 +6,8 @@
 //! [`SimHost::inject`] (the next `n` calls of that service fail with the
 //! errno the real service returns in that case) or a one-shot hook with
 //! [`SimHost::hook`]; the simulator consumes it at the call.
+//! [`SimHost::hold_control_taskq`] keeps the driver's control taskq busy
+//! so control messages stay queued until the test opens the gate.
 //! [`SimHost::injections_left`] tells the test whether the driver reached
 //! the point at all, so a test of a failure path cannot pass because the
 //! path was never taken.
@@ -18,6 +20,7 @@ use illumos_sys_hdrs::{EBUSY, EBADF, ENOENT, ENOMEM};
 use tuntap_drv::ddi::Errno;
 
 use crate::host::{HostShared, SimHost};
+use crate::worker::Gate;
 
 /// A kernel service whose next calls can be made to fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -157,6 +160,16 @@ impl SimHost {
     /// Arm the one-shot hook `h`.
     pub fn hook(&self, h: Hook) {
         self.shared.faults.hook(h).store(1, Ordering::SeqCst);
+    }
+
+    /// Keep the driver's control taskq busy until the returned gate is
+    /// opened or dropped: control tasks the driver dispatches meanwhile
+    /// wait in the taskq, and the control messages of their streams stay
+    /// queued, unhandled (`taskq_dispatch` queues the entry while every
+    /// thread is busy: `taskq_dispatch` in usr/src/uts/common/os/taskq.c).
+    /// The window an `M_FLUSH` can land in.
+    pub fn hold_control_taskq(&self) -> Gate {
+        self.shared.control.hold()
     }
 
     /// Is the hook `h` still armed (not reached yet)?

@@ -405,8 +405,8 @@ impl SimHost {
     }
 
     /// Model a mac whose `mac_capab_lso_t` has (`true`, current
-    /// illumos-gate, the default) or lacks (`false`, gates before TCPv6
-    /// LSO: 8 bytes) the TCP/IPv6 member.  `mc_getcapab` is handed a
+    /// illumos-gate, the default) or lacks (`false`, gates before TCPv6 LSO, illumos
+    /// 12466 of 2020: 8 bytes) the TCP/IPv6 member.  `mc_getcapab` is handed a
     /// structure of that size with a guard word behind it; a driver that
     /// writes the guard is recorded as [`ViolationKind::MacProtocol`]
     /// (on illumos: a write past `dld_capab_lso`'s stack variable).

@@ -152,6 +152,21 @@
 //!   removes it; raw frames are transmitted through dls's client, so link
 //!   flows (`mac_flow.c`: flows live on dls's client), `maxbw` and snoop
 //!   apply; received frames go to the streams `dls_accept` takes.
+//!
+//! # Bridges and VNICs over a link (issue 13)
+//!
+//! * **Bridge ports** ([`SimHost::bridge_create`], [`SimBridge`],
+//!   `mac/bridge.rs`): `bridge_add_link` (usr/src/uts/common/io/bridge.c)
+//!   refuses a link another bridge has (`EBUSY`), an unknown link
+//!   (`ENOENT`) and media other than `DL_ETHER` (`ENOTSUP`), never a
+//!   class; a port of another max SDU is kept but forwards nothing; the
+//!   port is a promiscuous client (`mc_setpromisc(B_TRUE)`, whose refusal
+//!   fails the add).  Frames received on a port go out of the others.
+//! * **VNICs** ([`SimHost::vnic_create`], [`SimVnic`]): `vnic_dev_create`
+//!   (usr/src/uts/common/io/vnic/vnic_dev.c) wants native media
+//!   `DL_ETHER`; a second unicast address on a mac without RX groups
+//!   makes the device promiscuous (`mac_add_macaddr`, mac.c) until the
+//!   VNIC goes.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -176,10 +191,11 @@ mod worker;
 
 pub use dls::{CredSpec, DlError, DlFlags, LinkInfo, Privileges, SimCred};
 pub use faults::{Fault, Hook};
+pub use worker::Gate;
 pub use watchdog::{TEST_TIME_LIMIT, WAIT_BOUND};
 pub use host::{ProbeRecord, SimHost, SimKernel, Violation, ViolationKind};
 pub use procs::{ProcessRecord, SimProcesses, SpawnError};
-pub use mac::{DldInfo, FlowSpec, KernClientInfo, LinkRef, MAC_SRS_HIWAT, MacInfo, rx_drop_threshold, PropInfo, SimMacClient, SimSnoop, TxOpts};
+pub use mac::{DldInfo, SimBridge, SimVnic, FlowSpec, KernClientInfo, LinkRef, MAC_SRS_HIWAT, MacInfo, rx_drop_threshold, PropInfo, SimMacClient, SimSnoop, TxOpts};
 pub use offload::TxOffload;
 pub use streams::{GetMsg, IoctlReply, OpenArgs, SimStream, UserMemory};
 

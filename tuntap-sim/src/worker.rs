@@ -8,9 +8,11 @@
 //! [`Worker::drain`] waits, bounded, until nothing is queued or running;
 //! [`Worker::stop`] ends the thread and joins it unless a job is still
 //! running after [`WAIT_BOUND`] (a hung driver call is left behind rather
-//! than hanging the test).
+//! than hanging the test).  [`Worker::hold`] occupies the thread with a
+//! job that waits for its [`Gate`] (at most [`WAIT_BOUND`]), so work
+//! queued meanwhile waits behind it.
 //!
-//! Locks: the worker's own queue mutex only.
+//! Locks: the worker's own queue mutex, and a gate's own mutex (a leaf).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,6 +23,23 @@ use crate::host::lock;
 use crate::watchdog::WAIT_BOUND;
 
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+/// Holds a worker busy (see [`Worker::hold`]) until opened or dropped.
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    /// Let the worker go on with the jobs queued behind the hold.
+    pub fn open(&self) {
+        *lock(&self.0.0) = true;
+        self.0.1.notify_all();
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
 
 pub(crate) struct WorkerQ {
     pub(crate) jobs: VecDeque<Job>,
@@ -96,6 +115,23 @@ impl Worker {
         let held = std::mem::take(&mut q.held);
         q.jobs.extend(held);
         self.cv.notify_all();
+    }
+
+    /// Occupy the thread until the returned gate opens (or [`WAIT_BOUND`]
+    /// passes): jobs pushed meanwhile queue behind, as taskq entries do
+    /// while every thread of the taskq is busy.
+    pub(crate) fn hold(&self) -> Gate {
+        let gate = Gate(Arc::new((Mutex::new(false), Condvar::new())));
+        let g = gate.0.clone();
+        self.push(Box::new(move || {
+            let (open, cv) = &*g;
+            let deadline = Instant::now() + WAIT_BOUND;
+            let mut o = lock(open);
+            while !*o && Instant::now() < deadline {
+                o = cv.wait_timeout(o, deadline - Instant::now()).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        }));
+        gate
     }
 
     pub(crate) fn is_current(&self) -> bool {

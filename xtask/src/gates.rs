@@ -155,15 +155,55 @@ pub fn check_entry_points(file: &Elf<'_>) -> Vec<Finding> {
 
 /// Undefined symbols, sorted and deduplicated.
 pub fn undefined_symbols(file: &Elf<'_>) -> Vec<String> {
+    undefined_names(file, false)
+}
+
+/// Undefined symbols (only the strong ones if `strong_only`), sorted and
+/// deduplicated.
+fn undefined_names(file: &Elf<'_>, strong_only: bool) -> Vec<String> {
     let mut names: Vec<String> = file
         .symbols()
-        .filter(|s| s.is_undefined())
+        .filter(|s| s.is_undefined() && !(strong_only && s.is_weak()))
         .filter_map(|s| s.name().ok().map(str::to_owned))
         .filter(|n| !n.is_empty())
         .collect();
     names.sort();
     names.dedup();
     names
+}
+
+/// The allowlist key of a symbol some supported release lacks: the
+/// module may only reference it weakly (`STB_WEAK`).  krtld lets a weak
+/// undefined symbol through (`do_symbols` in
+/// usr/src/uts/common/krtld/kobj.c reports only non-weak ones) and skips
+/// its relocations (`do_relocate` in
+/// usr/src/uts/intel/amd64/krtld/kobj_reloc.c: `continue` for a weak
+/// `SHN_UNDEF`), so the reference reads as the object's own bytes, 0;
+/// a strong reference fails `modload` on that release.
+pub const WEAK_KEY: &str = "weak";
+
+/// Undefined symbols referenced strongly (not `STB_WEAK`), sorted.
+pub fn strong_undefined_symbols(file: &Elf<'_>) -> Vec<String> {
+    undefined_names(file, true)
+}
+
+/// A symbol allowlisted with the key [`WEAK_KEY`] must not be referenced
+/// strongly.
+pub fn check_weak(strong: &[String], allowlist: &Allowlist) -> Vec<Finding> {
+    strong
+        .iter()
+        .filter(|name| allowlist.get(name).is_some_and(|e| e.checked == WEAK_KEY))
+        .map(|name| {
+            finding(
+                Gate::Undefined,
+                format!(
+                    "{name} is referenced strongly, but kernel/allowlist.txt marks it `{WEAK_KEY}` (a supported \
+                     release lacks it): krtld fails the load where a non-weak symbol is missing (kobj.c \
+                     do_symbols); reference it with `.weak {name}`"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Prefix of DTrace SDT probe calls, which krtld turns into probe sites
@@ -421,6 +461,9 @@ pub fn check_module(path: &Path, allowlist: &Allowlist) -> Result<Report, String
     report
         .findings
         .extend(check_undefined(&report.undefined, allowlist));
+    report
+        .findings
+        .extend(check_weak(&strong_undefined_symbols(&file), allowlist));
     for fpu in disasm::scan_object(path)? {
         report.findings.push(finding(
             Gate::Fpu,

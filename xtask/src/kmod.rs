@@ -170,19 +170,16 @@ pub fn link_module(archive: &Path, output: &Path) -> Result<(), String> {
 pub fn strip_unwind_sections(object: &Path) -> Result<(), String> {
     use object::Object;
     use object::ObjectSection;
-    let data =
-        std::fs::read(object).map_err(|e| format!("cannot read {}: {e}", object.display()))?;
-    let file = object::File::parse(&*data)
-        .map_err(|e| format!("cannot parse {}: {e}", object.display()))?;
-    let present: Vec<String> = file
-        .sections()
-        .filter_map(|s| s.name().ok().map(str::to_owned))
-        .filter(|n| {
-            UNWIND_SECTIONS
-                .iter()
-                .any(|u| n == u || n.starts_with(".gcc_except_table"))
-        })
-        .collect();
+    let present: Vec<String> = with_object(object, |file| {
+        file.sections()
+            .filter_map(|s| s.name().ok().map(str::to_owned))
+            .filter(|n| {
+                UNWIND_SECTIONS
+                    .iter()
+                    .any(|u| n == u || n.starts_with(".gcc_except_table"))
+            })
+            .collect()
+    })?;
     if present.is_empty() {
         return Ok(());
     }
@@ -293,31 +290,34 @@ pub fn build_all(debug: bool, target_dir: &Path) -> Result<(), String> {
 pub fn defined_globals(object: &Path) -> Result<std::collections::BTreeSet<String>, String> {
     use object::Object;
     use object::ObjectSymbol;
-    let data =
-        std::fs::read(object).map_err(|e| format!("cannot read {}: {e}", object.display()))?;
-    let file = object::File::parse(&*data)
-        .map_err(|e| format!("cannot parse {}: {e}", object.display()))?;
-    Ok(file
-        .symbols()
-        .filter(|s| s.is_global() && !s.is_undefined())
-        .filter_map(|s| s.name().ok().map(str::to_owned))
-        .collect())
+    with_object(object, |file| {
+        file.symbols()
+            .filter(|s| s.is_global() && !s.is_undefined())
+            .filter_map(|s| s.name().ok().map(str::to_owned))
+            .collect()
+    })
 }
 
 /// Names of the undefined symbols of `object`.
 pub fn undefined_names(object: &Path) -> Result<Vec<String>, String> {
     use object::Object;
     use object::ObjectSymbol;
+    with_object(object, |file| {
+        file.symbols()
+            .filter(|s| s.is_undefined())
+            .filter_map(|s| s.name().ok().map(str::to_owned))
+            .filter(|n| !n.is_empty())
+            .collect()
+    })
+}
+
+/// Reads and parses the object file `object` and hands it to `f`.
+fn with_object<T>(object: &Path, f: impl FnOnce(&object::File<'_>) -> T) -> Result<T, String> {
     let data =
         std::fs::read(object).map_err(|e| format!("cannot read {}: {e}", object.display()))?;
     let file = object::File::parse(&*data)
         .map_err(|e| format!("cannot parse {}: {e}", object.display()))?;
-    Ok(file
-        .symbols()
-        .filter(|s| s.is_undefined())
-        .filter_map(|s| s.name().ok().map(str::to_owned))
-        .filter(|n| !n.is_empty())
-        .collect())
+    Ok(f(&file))
 }
 
 /// The symbols of `wanted` that `exporter` does not define globally.

@@ -48,6 +48,17 @@ pub const EXTERNAL_PACKAGES: &[&str] = &["network/openvpn", "ooce/network/openvp
 /// dependency on it is conditional on `variant.opensolaris.zone=global`.
 pub const DRIVER_PACKAGE: &str = "driver/network/dltun";
 
+/// The project's packages (issue 15), each with its manifest in
+/// `manifests/`.
+pub const PROJECT_PACKAGES: &[&str] = &[
+    DRIVER_PACKAGE,
+    "system/header/header-dltun",
+    "system/library/libdltun",
+    "network/tunctl",
+    "network/openvpn/tuntap-service",
+    "network/tunneld",
+];
+
 const DEPEND_TYPES: &[&str] = &[
     "require",
     "optional",

@@ -118,6 +118,20 @@ fn unknown_kernel_function_is_named() {
     );
 }
 
+/// A symbol a supported release lacks (allowlist key `weak`) passes when
+/// referenced weakly and is named when referenced strongly: krtld fails
+/// the load on a missing non-weak symbol (kobj.c `do_symbols`).
+#[test]
+fn a_weak_only_symbol_must_be_referenced_weakly() {
+    let weak = check(&compile("weak_witness.c", KERNEL_CFLAGS, "weak_witness"));
+    assert!(weak.passed(), "weak reference refused: {:#?}", weak.findings);
+    assert!(weak.undefined.iter().any(|s| s == "mac_getinfo"), "{:?}", weak.undefined);
+    let mut flags = KERNEL_CFLAGS.to_vec();
+    flags.push("-DSTRONG_WITNESS");
+    let strong = check(&compile("weak_witness.c", &flags, "strong_witness"));
+    assert_fails_only(&strong, Gate::Undefined, "mac_getinfo is referenced strongly");
+}
+
 #[test]
 fn sse_floating_point_is_named() {
     let mut flags: Vec<&str> = KERNEL_CFLAGS

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use xtask::ips::{self, Image, Pkg, Request};
-use xtask::package::{Manifest, load_manifests};
+use xtask::package::{Manifest, PROJECT_PACKAGES, load_manifests};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).expect("repository")
@@ -48,19 +48,10 @@ fn req(install: &[&str], reject: &[&str]) -> Request {
     Request { install: install.iter().map(|s| s.to_string()).collect(), reject: reject.iter().map(|s| s.to_string()).collect() }
 }
 
-const OUR_PACKAGES: &[&str] = &[
-    "driver/network/dltun",
-    "system/header/header-dltun",
-    "system/library/libdltun",
-    "network/tunctl",
-    "network/openvpn/tuntap-service",
-    "network/tunneld",
-];
-
 const OI_LEGACY: &[&str] = &["driver/network/tun", "driver/network/tap", "driver/network/header-tun", "network/openvpn", "network/openvpn/easy-rsa"];
 
 fn oi_to_ours() -> Request {
-    let mut install: Vec<&str> = OUR_PACKAGES.to_vec();
+    let mut install: Vec<&str> = PROJECT_PACKAGES.to_vec();
     install.extend(["pkg://tuntap/driver/network/tun", "pkg://tuntap/driver/network/tap", "pkg://tuntap/driver/network/header-tun"]);
     req(&install, &[])
 }
@@ -73,7 +64,7 @@ fn publisher_of(img: &Image, name: &str) -> String {
 fn openindiana_with_the_legacy_driver_and_openvpn_moves_to_ours_and_back() {
     let start = image("global", OI_LEGACY);
     let moved = ips::install(&catalog(), &start, &oi_to_ours()).unwrap_or_else(|e| panic!("move to ours:\n{}", e.join("\n")));
-    for name in OUR_PACKAGES {
+    for name in PROJECT_PACKAGES {
         assert!(moved.installed.contains_key(*name), "{name} is installed");
     }
     // The legacy names now hold the renamed stubs; OpenVPN stays.
@@ -96,7 +87,7 @@ fn openindiana_with_the_legacy_driver_and_openvpn_moves_to_ours_and_back() {
                 "pkg://openindiana.org/driver/network/tap@1.3.3",
                 "pkg://openindiana.org/driver/network/header-tun@1.3.3",
             ],
-            OUR_PACKAGES,
+            PROJECT_PACKAGES,
         ),
     )
     .unwrap_or_else(|e| panic!("move back:\n{}", e.join("\n")));
@@ -124,13 +115,13 @@ fn the_legacy_names_must_be_named_with_our_publisher_because_publishers_are_stic
 #[test]
 fn omnios_with_driver_tuntap_and_ooce_openvpn_moves_to_ours_and_back() {
     let legacy = ["driver/tuntap", "ooce/network/openvpn"];
-    let mut install: Vec<&str> = OUR_PACKAGES.to_vec();
+    let mut install: Vec<&str> = PROJECT_PACKAGES.to_vec();
     install.push("pkg://tuntap/driver/tuntap");
     let moved = ips::install(&catalog(), &image("global", &legacy), &req(&install, &[]))
         .unwrap_or_else(|e| panic!("move to ours:\n{}", e.join("\n")));
     assert_eq!(publisher_of(&moved, "driver/tuntap"), "pkg://tuntap/driver/tuntap@1.3.3.1");
     assert_eq!(publisher_of(&moved, "ooce/network/openvpn"), "pkg://extra.omnios/ooce/network/openvpn@2.7.5");
-    let back = ips::install(&catalog(), &moved, &req(&["pkg://omnios/driver/tuntap@1.3.3"], OUR_PACKAGES))
+    let back = ips::install(&catalog(), &moved, &req(&["pkg://omnios/driver/tuntap@1.3.3"], PROJECT_PACKAGES))
         .unwrap_or_else(|e| panic!("move back:\n{}", e.join("\n")));
     let names: Vec<&str> = back.installed.keys().map(String::as_str).collect();
     assert_eq!(names, vec!["driver/tuntap", "ooce/network/openvpn"]);

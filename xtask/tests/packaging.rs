@@ -124,14 +124,7 @@ fn manifests_match_the_assembled_proto_area() {
     // The packages the issue asks for, and what they carry.
     let manifests = real_manifests();
     let names: Vec<String> = manifests.iter().filter_map(Manifest::package_name).collect();
-    for expected in [
-        "driver/network/dltun",
-        "system/header/header-dltun",
-        "system/library/libdltun",
-        "network/tunctl",
-        "network/openvpn/tuntap-service",
-        "network/tunneld",
-    ] {
+    for expected in xtask::package::PROJECT_PACKAGES {
         assert!(names.iter().any(|n| n == expected), "no package {expected} in {names:?}");
     }
     let driver = manifests

@@ -212,6 +212,21 @@ impl Sandbox {
         command.output().expect("run the method script")
     }
 
+    /// The OpenVPN method's `start` of `inst`, which must exit 0 (`what`
+    /// names it); returns the contract it gave its processes.
+    fn start_openvpn(&mut self, inst: &Instance, what: &str) -> String {
+        let out = self.run(&openvpn_method(), Some(&inst.fmri), "start", &[]);
+        assert_status(&out, SMF_EXIT_OK, what);
+        self.last_contract()
+    }
+
+    /// The OpenVPN method's `stop` of `inst` with its start's
+    /// `contract`, which must exit 0 (`what` names it).
+    fn stop_openvpn(&mut self, inst: &Instance, contract: &str, what: &str) {
+        let out = self.run(&openvpn_method(), Some(&inst.fmri), "stop", &[contract]);
+        assert_status(&out, SMF_EXIT_OK, what);
+    }
+
     /// The contract id the last `run` gave its processes.
     fn last_contract(&self) -> String {
         self.contracts.last().map(u32::to_string).unwrap_or_default()
@@ -347,14 +362,9 @@ fn two_instances_run_side_by_side_and_stop_ends_only_its_own() {
     let mut sandbox = Sandbox::new();
     let office = sandbox.instance("office", 41194);
     let lab = sandbox.instance("lab", 41195);
-    let method = openvpn_method();
 
-    let out = sandbox.run(&method, Some(&office.fmri), "start", &[]);
-    assert_status(&out, SMF_EXIT_OK, "start office");
-    let office_contract = sandbox.last_contract();
-    let out = sandbox.run(&method, Some(&lab.fmri), "start", &[]);
-    assert_status(&out, SMF_EXIT_OK, "start lab");
-    let lab_contract = sandbox.last_contract();
+    let office_contract = sandbox.start_openvpn(&office, "start office");
+    let lab_contract = sandbox.start_openvpn(&lab, "start lab");
 
     let (office_pid, lab_pid) = (office.pid(), lab.pid());
     assert_ne!(office_pid, lab_pid, "each instance has its own daemon");
@@ -379,8 +389,7 @@ fn two_instances_run_side_by_side_and_stop_ends_only_its_own() {
         ]
     );
 
-    let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&office_contract]);
-    assert_status(&out, SMF_EXIT_OK, "stop office");
+    sandbox.stop_openvpn(&office, &office_contract, "stop office");
     wait_until("office's daemon to go", || !process_alive(office_pid));
     assert!(process_alive(lab_pid), "stopping office must not touch lab");
     assert!(!office.pid_file.exists(), "stop removes the pid file");
@@ -395,8 +404,7 @@ fn two_instances_run_side_by_side_and_stop_ends_only_its_own() {
     );
     assert_eq!(sandbox.tunctl_calls().len(), 5);
 
-    let out = sandbox.run(&method, Some(&lab.fmri), "stop", &[&lab_contract]);
-    assert_status(&out, SMF_EXIT_OK, "stop lab");
+    sandbox.stop_openvpn(&lab, &lab_contract, "stop lab");
     wait_until("lab's daemon to go", || !process_alive(lab_pid));
     assert_eq!(
         sandbox.tunctl_calls().last().map(String::as_str),
@@ -408,10 +416,7 @@ fn two_instances_run_side_by_side_and_stop_ends_only_its_own() {
 fn stop_ends_every_process_of_the_contract_even_without_a_pid_file() {
     let mut sandbox = Sandbox::new();
     let office = sandbox.instance("office", 41194);
-    let method = openvpn_method();
-    let out = sandbox.run(&method, Some(&office.fmri), "start", &[]);
-    assert_status(&out, SMF_EXIT_OK, "start");
-    let contract = sandbox.last_contract();
+    let contract = sandbox.start_openvpn(&office, "start");
     let daemon = office.pid();
     // A helper the daemon might have forked (an up script, say), in the
     // same contract; and a lost pid file, as after a crash mid-start.
@@ -422,8 +427,7 @@ fn stop_ends_every_process_of_the_contract_even_without_a_pid_file() {
         .expect("spawn a helper");
     fs::remove_file(&office.pid_file).expect("remove the pid file");
 
-    let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&contract]);
-    assert_status(&out, SMF_EXIT_OK, "stop");
+    sandbox.stop_openvpn(&office, &contract, "stop");
     let mut helper = helper;
     let status = helper.wait().expect("reap the helper");
     assert!(!status.success(), "the helper was signalled: {status:?}");
@@ -436,9 +440,7 @@ fn refresh_makes_openvpn_reread_its_configuration_without_a_restart() {
     let mut sandbox = Sandbox::new();
     let office = sandbox.instance("office", 41194);
     let method = openvpn_method();
-    let out = sandbox.run(&method, Some(&office.fmri), "start", &[]);
-    assert_status(&out, SMF_EXIT_OK, "start");
-    let contract = sandbox.last_contract();
+    let contract = sandbox.start_openvpn(&office, "start");
     let pid = office.pid();
     wait_until("the tunnel to open", || office.log().contains("opened"));
 
@@ -458,8 +460,7 @@ fn refresh_makes_openvpn_reread_its_configuration_without_a_restart() {
         office.log().matches("TUN/TAP device").count() >= 2
     });
 
-    let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&contract]);
-    assert_status(&out, SMF_EXIT_OK, "stop");
+    sandbox.stop_openvpn(&office, &contract, "stop");
 }
 
 #[test]
@@ -467,9 +468,7 @@ fn refresh_with_a_vanished_configuration_is_a_config_error_and_keeps_the_daemon(
     let mut sandbox = Sandbox::new();
     let office = sandbox.instance("office", 41194);
     let method = openvpn_method();
-    let out = sandbox.run(&method, Some(&office.fmri), "start", &[]);
-    assert_status(&out, SMF_EXIT_OK, "start");
-    let contract = sandbox.last_contract();
+    let contract = sandbox.start_openvpn(&office, "start");
     let pid = office.pid();
     fs::remove_file(&office.config).expect("remove config");
 
@@ -481,8 +480,7 @@ fn refresh_with_a_vanished_configuration_is_a_config_error_and_keeps_the_daemon(
     assert!(process_alive(pid), "no SIGHUP was sent");
     assert!(!office.log().contains("SIGHUP"));
 
-    let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&contract]);
-    assert_status(&out, SMF_EXIT_OK, "stop");
+    sandbox.stop_openvpn(&office, &contract, "stop");
 }
 
 #[test]
@@ -594,8 +592,7 @@ fn start_registers_the_daemon_after_its_pid_file_appears_and_survives_a_failed_r
         stderr.contains(&format!("{}: warning: 'tunctl register --for {} --pid {pid}' failed", office.fmri, office.fmri)),
         "{stderr}"
     );
-    let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&contract]);
-    assert_status(&out, SMF_EXIT_OK, "stop");
+    sandbox.stop_openvpn(&office, &contract, "stop");
     wait_until("the daemon to go", || !process_alive(pid));
 }
 
@@ -706,10 +703,7 @@ fn openvpn_drops_to_user_nobody_and_logs_to_the_smf_log_by_default() {
     config.push_str(&format!("user nobody\ngroup {group}\npersist-tun\n"));
     fs::write(&office.config, config).expect("write config");
     sandbox.set_property(&office.fmri, "paths/log_dir", "");
-    let method = openvpn_method();
-    let out = sandbox.run(&method, Some(&office.fmri), "start", &[]);
-    assert_status(&out, SMF_EXIT_OK, "start of a `user nobody` instance");
-    let contract = sandbox.last_contract();
+    let contract = sandbox.start_openvpn(&office, "start of a `user nobody` instance");
     let pid = office.pid();
     let smf_log = sandbox.dir.join("svc-log").join("network-tuntap-openvpn:office.log");
     wait_until("OpenVPN to drop its privileges", || {
@@ -717,8 +711,7 @@ fn openvpn_drops_to_user_nobody_and_logs_to_the_smf_log_by_default() {
             && process_ids(pid) == (id_of("/etc/passwd", "nobody"), id_of("/etc/group", group))
     });
     assert!(!office.log_file.exists(), "no log of its own when paths/log_dir is empty");
-    let out = sandbox.run(&method, Some(&office.fmri), "stop", &[&contract]);
-    assert_status(&out, SMF_EXIT_OK, "stop of a daemon that runs as nobody");
+    sandbox.stop_openvpn(&office, &contract, "stop of a daemon that runs as nobody");
     wait_until("the daemon to go", || !process_alive(pid));
 }
 

@@ -535,4 +535,32 @@ unsafe extern "C" {
         linkid: datalink_id_t,
         any_media: boolean_t,
     ) -> dladm_status_t;
+
+    // ----- libdlbridge.h (definitions in libdlbridge.c) -----
+
+    /// Store `bridge` as the link's `FBRIDGE` field (`""` removes it) and
+    /// refresh the bridge daemon; `dladm_open_conf` first, so a link with
+    /// no persistent configuration gives `DLADM_STATUS_NOTFOUND`, and a
+    /// link already on another bridge `DLADM_STATUS_EXIST`.
+    pub fn dladm_bridge_setlink(
+        handle: dladm_handle_t,
+        linkid: datalink_id_t,
+        bridge: *const c_char,
+    ) -> dladm_status_t;
+    /// The link's bridge; `DLADM_STATUS_NOTFOUND` when it has none.
+    pub fn dladm_bridge_getlink(
+        handle: dladm_handle_t,
+        linkid: datalink_id_t,
+        bridge: *mut c_char,
+        bridgelen: usize,
+    ) -> dladm_status_t;
+    /// Refresh the bridge the link belongs to (nothing if none), so its
+    /// daemon adds a port that has become active.
+    pub fn dladm_bridge_refresh(handle: dladm_handle_t, linkid: datalink_id_t) -> dladm_status_t;
+
+    // ----- libdlvnic.h (definition in libdlvnic.c) -----
+
+    /// Re-create the persistent VNIC `linkid` (`DATALINK_ALL_LINKID`:
+    /// every one) from its configuration, as `dladm up-vnic` does.
+    pub fn dladm_vnic_up(handle: dladm_handle_t, linkid: datalink_id_t, flags: u32) -> dladm_status_t;
 }

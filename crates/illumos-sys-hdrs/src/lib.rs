@@ -1237,11 +1237,10 @@ pub const MAC_CAPAB_NO_ZCOPY: mac_capab_t = 0x0010_0000;
 
 // ===== usr/src/uts/common/sys/mac_provider.h: MAC_CAPAB_LSO =====
 //
-// The structure grew: illumos-gate copies up to 2022 (the stored gate
-// dd8ff444 and 033f9794, OmniOS branches of that era) declare only
+// The structure grew: illumos-gate before illumos 12466 (62366fbb,
+// April 2020; the stored gate copy 033f9794 is of 2017) declares only
 // `lso_flags` and `lso_basic_tcp_ipv4` (8 bytes) and the flag
-// `LSO_TX_BASIC_TCP_IPV4`; current gate (header "Copyright 2023 Oxide
-// Computer Company") adds `LSO_TX_BASIC_TCP_IPV6` and
+// `LSO_TX_BASIC_TCP_IPV4`; 12466 added `LSO_TX_BASIC_TCP_IPV6` and
 // `lso_basic_tcp_ipv6` after them (12 bytes).  The caller owns the
 // structure, sized by the gate *it* was built from, on its stack
 // (`dld_capab_lso` and `proto_capability_advertise` in

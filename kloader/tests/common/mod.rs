@@ -31,7 +31,18 @@ impl Rig {
 
     /// Boots given (possibly patched) objects.
     pub fn boot_objects(paths: &Paths, objects: &kloader::Objects) -> Rig {
-        let k = LoadedKernel::boot(paths, objects, Default::default()).unwrap_or_else(|e| panic!("{e}"));
+        Rig::boot_objects_with(paths, objects, Default::default())
+    }
+
+    /// Boots the built objects with `opts`, or None when they are not built.
+    pub fn boot_with(opts: kloader::BootOptions) -> Option<Rig> {
+        let paths = Paths::built()?;
+        let objects = kloader::Objects::read(&paths).unwrap_or_else(|e| panic!("{e}"));
+        Some(Rig::boot_objects_with(&paths, &objects, opts))
+    }
+
+    fn boot_objects_with(paths: &Paths, objects: &kloader::Objects, opts: kloader::BootOptions) -> Rig {
+        let k = LoadedKernel::boot(paths, objects, opts).unwrap_or_else(|e| panic!("{e}"));
         let root = k.host().root_cred();
         Rig { k, root, links: Default::default() }
     }

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # SPDX-License-Identifier: MPL-2.0
 #
-# OpenVPN and snoop helpers (tests 70, 75, 80, 82).
+# OpenVPN and snoop helpers (tests 70, 72, 74, 75, 80, 82, 92).
 # Sourced by lib.sh; POSIX sh.
 
 # openvpn_static_key FILE: a static key (OpenVPN 2.5+ syntax, then the
@@ -43,6 +43,18 @@ openvpn_p2p_config() {
 			echo "allow-deprecated-insecure-static-crypto"
 		fi
 	} >"$1"
+}
+
+# openvpn_p2p_pair A B PORT: a static key (OPENVPN_KEY, in $T_WORK) and
+# the configurations of two daemons that talk to each other on UDP ports
+# PORT and PORT+1: $T_WORK/a.conf (ifconfig $TUNTAP_TEST_NET.A.1, peer
+# .A.2; status $T_WORK/a.status) and $T_WORK/b.conf ($TUNTAP_TEST_NET.B.2,
+# peer .B.1; status $T_WORK/b.status).
+openvpn_p2p_pair() {
+	OPENVPN_KEY=$T_WORK/static.key
+	openvpn_static_key "$OPENVPN_KEY" || fail "$OPENVPN could not generate a static key"
+	openvpn_p2p_config "$T_WORK/a.conf" "$TUNTAP_TEST_NET.$1.1" "$TUNTAP_TEST_NET.$1.2" "$3" $(($3 + 1)) "$OPENVPN_KEY" "$T_WORK/a.status"
+	openvpn_p2p_config "$T_WORK/b.conf" "$TUNTAP_TEST_NET.$2.2" "$TUNTAP_TEST_NET.$2.1" $(($3 + 1)) "$3" "$OPENVPN_KEY" "$T_WORK/b.status"
 }
 
 # openvpn_device LOG: the device name OpenVPN opened ("TUN/TAP device
@@ -92,10 +104,40 @@ start_openvpn() {
 	echo "OpenVPN $1 (pid $OPENVPN_PID) uses $OPENVPN_DEV"
 }
 
+# start_openvpn_pair: start_openvpn a and b with openvpn_p2p_pair's
+# configurations and wait until each has heard from the other.  Sets
+# PID_A, DEV_A, PID_B and DEV_B.
+# shellcheck disable=SC2034 # the tests read them
+start_openvpn_pair() {
+	start_openvpn a "$T_WORK/a.conf"
+	PID_A=$OPENVPN_PID
+	DEV_A=$OPENVPN_DEV
+	start_openvpn b "$T_WORK/b.conf"
+	PID_B=$OPENVPN_PID
+	DEV_B=$OPENVPN_DEV
+	openvpn_ready a
+	openvpn_ready b
+}
+
 # openvpn_ready TAG: wait until OpenVPN TAG has heard from its peer (a
 # static-key tunnel completes its initialisation on the first packet).
 openvpn_ready() {
 	wait_until 30 "OpenVPN $1 finished its initialisation" grep -q 'Initialization Sequence Completed' "$T_WORK/$1.log"
+}
+
+# openvpn_carries_ping FROM TO ADDR FROM-DEV TO-DEV: three echo requests
+# of 84 bytes each to ADDR; OpenVPN FROM reads them from FROM-DEV and
+# OpenVPN TO writes them into TO-DEV (their counters in
+# $T_WORK/FROM.status and TO.status, which OpenVPN writes every second).
+openvpn_carries_ping() {
+	sleep 2
+	read_before=$(openvpn_stat "$T_WORK/$1.status" "TUN/TAP read bytes")
+	written_before=$(openvpn_stat "$T_WORK/$2.status" "TUN/TAP write bytes")
+	run with_timeout 20 ping -s -n "$3" 56 3
+	wait_until 15 "OpenVPN $1 read the echo requests from $4" \
+		counter_at_least "$T_WORK/$1.status" "TUN/TAP read bytes" $((${read_before:-0} + 252))
+	wait_until 15 "OpenVPN $2 wrote them into $5" \
+		counter_at_least "$T_WORK/$2.status" "TUN/TAP write bytes" $((${written_before:-0} + 252))
 }
 
 # counter_at_least STATUS-FILE NAME MIN: OpenVPN's counter NAME >= MIN.

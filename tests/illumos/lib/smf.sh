@@ -151,6 +151,27 @@ use_project_service() {
 	echo "ok: $SERVICE is the project's ($SERVICE_XML)"
 }
 
+# add_openvpn_instance NAME LOCAL REMOTE PORT: instance NAME of the
+# OpenVPN service $SVC with its static key and configuration in
+# /etc/openvpn (openvpn_p2p_config: LOCAL REMOTE, UDP ports PORT and
+# PORT+1; status in /var/run/openvpn), run by the OpenVPN under test.
+# All of it goes when the test ends.
+add_openvpn_instance() {
+	conf=/etc/openvpn/$1.conf
+	[ -e "$conf" ] && fail "$conf exists before the test"
+	on_exit "rm -f $conf /etc/openvpn/$1.key"
+	openvpn_static_key "/etc/openvpn/$1.key" || fail "cannot generate a static key"
+	openvpn_p2p_config "$conf" "$2" "$3" "$4" $(($4 + 1)) "/etc/openvpn/$1.key" "/var/run/openvpn/$1.status"
+	on_exit "svcadm disable -s $SVC:$1 >/dev/null 2>&1; svccfg -s $SVC delete $1"
+	must svccfg -s "$SVC" add "$1"
+	if [ "$OPENVPN" != /usr/sbin/openvpn ]; then
+		# The group is the service's; give the instance its own.
+		run svccfg -s "$SVC:$1" addpg paths application
+		must svccfg -s "$SVC:$1" setprop paths/openvpn = astring: "$OPENVPN"
+	fi
+	must svcadm refresh "$SVC:$1"
+}
+
 # link_tunctl_for_methods: the methods run tunctl from /usr/sbin (their
 # PATH); link the one under test there when none is installed.
 link_tunctl_for_methods() {

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # SPDX-License-Identifier: MPL-2.0
 #
-# Offered load and measured rates (tests 40, 55).  The load is UDP from
+# Offered load and measured rates (tests 40, 55, 74, 99).  The load is UDP from
 # perl (in the base system of OpenIndiana and OmniOS); the rate is read
 # from the kernel's own counters over a fixed window, so a bandwidth
 # limit shows as the rate the link or flow let through.  Sourced by
@@ -56,6 +56,27 @@ measure_rate() {
 	RATE=$(rate_bps "$before" "$after" "$TUNTAP_TEST_RATE_WINDOW") ||
 		fail "obytes of $1 $2 went from $before to $after: no rate"
 	echo "$1 $2: obytes $before -> $after in ${TUNTAP_TEST_RATE_WINDOW}s: $(mbps "$RATE") Mbit/s"
+}
+
+# load_rate DST PORT KIND NAME: measure_rate KIND NAME while a UDP load
+# of 1200-byte datagrams goes to DST:PORT for the window; sets RATE.
+load_rate() {
+	start_udp_load "$1" "$2" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
+	measure_rate "$3" "$4"
+	stop_process "$LOAD_PID"
+}
+
+# expect_link_maxbw_paces WHAT LINK MAXBW DST PORT: with LINK's maxbw set
+# to MAXBW, a UDP load to DST:PORT leaves LINK at MAXBW; reset-linkprop
+# releases it again.  WHAT names the link in the messages.
+expect_link_maxbw_paces() {
+	on_exit "dladm reset-linkprop -t -p maxbw $2 >/dev/null 2>&1"
+	must dladm set-linkprop -t -p maxbw="$3" "$2"
+	load_rate "$4" "$5" link "$2"
+	expect_rate_near "$1 with maxbw=$3" "$RATE" "$3"
+	must dladm reset-linkprop -t -p maxbw "$2"
+	load_rate "$4" "$5" link "$2"
+	expect_rate_above "$1 after reset-linkprop maxbw" "$RATE" "$3"
 }
 
 # expect_rate_near WHAT RATE MAXBW: RATE (bit/s) is MAXBW (a dladm

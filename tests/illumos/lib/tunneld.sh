@@ -30,9 +30,9 @@ make_test_pki() {
 	)
 }
 
-# write_tunneld_config FILE ROLE LINK PORT PKI-DIR [MTU]: a tunneld
+# write_tunneld_config FILE ROLE LINK PORT PKI-DIR [MTU] [MODE]: a tunneld
 # configuration on 127.0.0.1:PORT with a status socket next to FILE; the
-# link's MTU is MTU (default 1500).
+# link's MTU is MTU (default 1500), its mode MODE (tun or tap, default tun).
 write_tunneld_config() {
 	file=$1
 	role=$2
@@ -40,6 +40,7 @@ write_tunneld_config() {
 	port=$4
 	pki=$5
 	mtu=${6:-1500}
+	link_mode=${7:-tun}
 	{
 		echo "# SPDX-License-Identifier: MPL-2.0"
 		echo "role = \"$role\""
@@ -57,7 +58,7 @@ write_tunneld_config() {
 		echo ""
 		echo "[link]"
 		echo "name = \"$link\""
-		echo "mode = \"tun\""
+		echo "mode = \"$link_mode\""
 		echo "mtu = $mtu"
 		if [ "$role" = client ]; then
 			echo ""
@@ -80,9 +81,22 @@ tunneld_connected() {
 	[ "$(tunneld_counter "$1" state)" = connected ]
 }
 
-# start_tunneld_pair LINK-A LINK-B PORT [MTU]: tunneld server on LINK-A
-# and client on LINK-B joined over TLS on 127.0.0.1:PORT; both links must
-# exist (with MTU, default 1500).  Sets TUNNELD_A_CONF, TUNNELD_B_CONF.  Stopped when the test ends.
+# tunneld_tun_pair LINK-A LINK-B PORT [MTU]: two temporary tun links
+# (make_link; with MTU when given) joined by start_tunneld_pair.
+tunneld_tun_pair() {
+	if [ -n "${4:-}" ]; then
+		make_link "$1" tun --mtu "$4"
+		make_link "$2" tun --mtu "$4"
+	else
+		make_link "$1" tun
+		make_link "$2" tun
+	fi
+	start_tunneld_pair "$@"
+}
+
+# start_tunneld_pair LINK-A LINK-B PORT [MTU] [MODE]: tunneld server on
+# LINK-A and client on LINK-B joined over TLS on 127.0.0.1:PORT; both links
+# must exist (with MTU, default 1500; of MODE, tun or tap, default tun).  Sets TUNNELD_A_CONF, TUNNELD_B_CONF.  Stopped when the test ends.
 start_tunneld_pair() {
 	[ -n "$TUNNELD" ] || skip "tunneld not found (set TUNNELD=/path/to/tunneld)"
 	require_cmd openssl
@@ -90,8 +104,8 @@ start_tunneld_pair() {
 	make_test_pki "$pki" >"$T_WORK/pki.log" 2>&1 || fail "openssl could not make the test certificates: $(cat "$T_WORK/pki.log")"
 	TUNNELD_A_CONF=$T_WORK/tunneld-a.toml
 	TUNNELD_B_CONF=$T_WORK/tunneld-b.toml
-	write_tunneld_config "$TUNNELD_A_CONF" server "$1" "$3" "$pki" "${4:-1500}"
-	write_tunneld_config "$TUNNELD_B_CONF" client "$2" "$3" "$pki" "${4:-1500}"
+	write_tunneld_config "$TUNNELD_A_CONF" server "$1" "$3" "$pki" "${4:-1500}" "${5:-tun}"
+	write_tunneld_config "$TUNNELD_B_CONF" client "$2" "$3" "$pki" "${4:-1500}" "${5:-tun}"
 	must "$TUNNELD" check --config "$TUNNELD_A_CONF"
 	must "$TUNNELD" check --config "$TUNNELD_B_CONF"
 	"$TUNNELD" --config "$TUNNELD_A_CONF" >"$T_WORK/tunneld-a.log" 2>&1 &

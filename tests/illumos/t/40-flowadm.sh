@@ -71,10 +71,7 @@ t_main() {
 
 	# Traffic outside the flow: not limited, not counted in the flow.
 	FLOW_BEFORE=$(flow_counter "$FLOW" obytes)
-	start_udp_load "$PEER" "$OTHER_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$A"
-	stop_process "$LOAD"
+	load_rate "$PEER" "$OTHER_PORT" link "$A"
 	expect_rate_above "link $A with traffic outside the flow" "$RATE" "$MAXBW"
 	FLOW_AFTER=$(flow_counter "$FLOW" obytes)
 	[ $((FLOW_AFTER - FLOW_BEFORE)) -lt 100000 ] ||
@@ -82,10 +79,7 @@ t_main() {
 
 	# The flow without its maxbw: its traffic is no longer limited.
 	must flowadm reset-flowprop -t -p maxbw "$FLOW"
-	start_udp_load "$PEER" "$FLOW_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate flow "$FLOW"
-	stop_process "$LOAD"
+	load_rate "$PEER" "$FLOW_PORT" flow "$FLOW"
 	expect_rate_above "flow $FLOW after reset-flowprop maxbw" "$RATE" "$MAXBW"
 
 	must flowadm remove-flow -t "$FLOW"
@@ -94,19 +88,7 @@ t_main() {
 
 	# The link's own maxbw: all its traffic is held to it, and released
 	# again by reset-linkprop.
-	on_exit "dladm reset-linkprop -t -p maxbw $A >/dev/null 2>&1"
-	must dladm set-linkprop -t -p maxbw="$MAXBW" "$A"
-	start_udp_load "$PEER" "$OTHER_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$A"
-	stop_process "$LOAD"
-	expect_rate_near "link $A with maxbw=$MAXBW" "$RATE" "$MAXBW"
-	must dladm reset-linkprop -t -p maxbw "$A"
-	start_udp_load "$PEER" "$OTHER_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$A"
-	stop_process "$LOAD"
-	expect_rate_above "link $A after reset-linkprop maxbw" "$RATE" "$MAXBW"
+	expect_link_maxbw_paces "link $A" "$A" "$MAXBW" "$PEER" "$OTHER_PORT"
 
 	# tunneld read what the link let through: the driver delivered it.
 	TX=$(tunneld_counter "$TUNNELD_A_CONF" tx_bytes)

@@ -19,9 +19,7 @@ t_main() {
 	B=$(link_name 51)
 	LOCAL=$TUNTAP_TEST_NET.50.1
 	PEER=$TUNTAP_TEST_NET.50.2
-	make_link "$A" tun
-	make_link "$B" tun
-	start_tunneld_pair "$A" "$B" $((TUNTAP_TEST_PORT_BASE + 50))
+	tunneld_tun_pair "$A" "$B" $((TUNTAP_TEST_PORT_BASE + 50))
 
 	# A queue is attached: both links are up.
 	must dladm show-link -p -o state "$A"

@@ -53,9 +53,7 @@ t_main() {
 	SIZE=8000
 	# An IPv4 echo request of SIZE data bytes: 20 (IP) + 8 (ICMP) + SIZE.
 	PACKET=$((SIZE + 28))
-	make_link "$A" tun --mtu 9000
-	make_link "$B" tun --mtu 9000
-	start_tunneld_pair "$A" "$B" $((TUNTAP_TEST_PORT_BASE + 55)) 9000
+	tunneld_tun_pair "$A" "$B" $((TUNTAP_TEST_PORT_BASE + 55)) 9000
 	on_exit "ipadm delete-if $A >/dev/null 2>&1"
 	must ipadm create-if -t "$A"
 	must ipadm create-addr -t -T static -a "$LOCAL/24" "$A/v4"

@@ -33,9 +33,7 @@ t_main() {
 	B=$(link_name 61)
 	LOCAL=$TUNTAP_TEST_NET.60.1
 	PEER=$TUNTAP_TEST_NET.60.2
-	make_link "$A" tun
-	make_link "$B" tun
-	start_tunneld_pair "$A" "$B" $((TUNTAP_TEST_PORT_BASE + 60))
+	tunneld_tun_pair "$A" "$B" $((TUNTAP_TEST_PORT_BASE + 60))
 
 	# Bad input first: the zone property is temporary-only, and only
 	# running exclusive-IP zones are possible values.

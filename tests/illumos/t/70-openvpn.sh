@@ -17,19 +17,9 @@ t_main() {
 	links_snapshot >"$BEFORE"
 	NET=$TUNTAP_TEST_NET
 	PORT=$((TUNTAP_TEST_PORT_BASE + 70))
-	KEY=$T_WORK/static.key
-	openvpn_static_key "$KEY" || fail "$OPENVPN could not generate a static key"
-	openvpn_p2p_config "$T_WORK/a.conf" "$NET.70.1" "$NET.70.2" "$PORT" $((PORT + 1)) "$KEY" "$T_WORK/a.status"
-	openvpn_p2p_config "$T_WORK/b.conf" "$NET.71.2" "$NET.71.1" $((PORT + 1)) "$PORT" "$KEY" "$T_WORK/b.status"
+	openvpn_p2p_pair 70 71 "$PORT"
 
-	start_openvpn a "$T_WORK/a.conf"
-	PID_A=$OPENVPN_PID
-	DEV_A=$OPENVPN_DEV
-	start_openvpn b "$T_WORK/b.conf"
-	PID_B=$OPENVPN_PID
-	DEV_B=$OPENVPN_DEV
-	openvpn_ready a
-	openvpn_ready b
+	start_openvpn_pair
 	[ "$DEV_A" != "$DEV_B" ] || fail "both OpenVPN daemons got $DEV_A"
 
 	for DEV in "$DEV_A" "$DEV_B"; do
@@ -49,7 +39,7 @@ t_main() {
 	expect_contains "$OUT" "NOARP" "ifconfig $DEV_A flags"
 
 	# A taken unit is refused, as the old driver did (EEXIST).
-	openvpn_p2p_config "$T_WORK/c.conf" "$NET.72.1" "$NET.72.2" $((PORT + 2)) $((PORT + 3)) "$KEY" "$T_WORK/c.status"
+	openvpn_p2p_config "$T_WORK/c.conf" "$NET.72.1" "$NET.72.2" $((PORT + 2)) $((PORT + 3)) "$OPENVPN_KEY" "$T_WORK/c.status"
 	sed "s/^dev tun\$/dev $DEV_A/" "$T_WORK/c.conf" >"$T_WORK/c2.conf"
 	run with_timeout 30 "$OPENVPN" --config "$T_WORK/c2.conf"
 	if [ "$RC" -eq 0 ] || [ "$RC" -eq 124 ]; then
@@ -60,30 +50,15 @@ t_main() {
 
 	start_snoop "$DEV_B" "$T_WORK/b.cap" icmp
 	SNOOP_B=$SNOOP_PID
-	# Three echo requests of 84 bytes each (OpenVPN writes its status
-	# file every second).
-	sleep 2
-	A_READ=$(openvpn_stat "$T_WORK/a.status" "TUN/TAP read bytes")
-	B_WRITTEN=$(openvpn_stat "$T_WORK/b.status" "TUN/TAP write bytes")
-	run with_timeout 20 ping -s -n "$NET.70.2" 56 3
-	wait_until 15 "OpenVPN a read the echo requests from $DEV_A" \
-		counter_at_least "$T_WORK/a.status" "TUN/TAP read bytes" $((${A_READ:-0} + 252))
-	wait_until 15 "OpenVPN b wrote them into $DEV_B" \
-		counter_at_least "$T_WORK/b.status" "TUN/TAP write bytes" $((${B_WRITTEN:-0} + 252))
+	# Three echo requests of 84 bytes each.
+	openvpn_carries_ping a b "$NET.70.2" "$DEV_A" "$DEV_B"
 	stop_process "$SNOOP_B"
 	CAP_B=$(snoop_text "$T_WORK/b.cap")
 	printf '%s\n' "$CAP_B" | sed 's/^/snoop: /'
 	expect_echo_request "$CAP_B" "$NET.70.1" "$NET.70.2" "snoop -d $DEV_B"
 
 	# The other direction.
-	sleep 2
-	B_READ=$(openvpn_stat "$T_WORK/b.status" "TUN/TAP read bytes")
-	A_WRITTEN=$(openvpn_stat "$T_WORK/a.status" "TUN/TAP write bytes")
-	run with_timeout 20 ping -s -n "$NET.71.1" 56 3
-	wait_until 15 "OpenVPN b read echo requests from $DEV_B" \
-		counter_at_least "$T_WORK/b.status" "TUN/TAP read bytes" $((${B_READ:-0} + 252))
-	wait_until 15 "OpenVPN a wrote them into $DEV_A" \
-		counter_at_least "$T_WORK/a.status" "TUN/TAP write bytes" $((${A_WRITTEN:-0} + 252))
+	openvpn_carries_ping b a "$NET.71.1" "$DEV_B" "$DEV_A"
 
 	# SIGTERM: OpenVPN unplumbs and closes; nothing may stay.
 	stop_process "$PID_A"

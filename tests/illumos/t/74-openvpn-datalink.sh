@@ -36,17 +36,8 @@ t_main() {
 	PORT=$((TUNTAP_TEST_PORT_BASE + 74))
 	LOAD_PORT=$((TUNTAP_TEST_PORT_BASE + 174))
 	FLOW=tuntestflow74
-	KEY=$T_WORK/static.key
-	openvpn_static_key "$KEY" || fail "$OPENVPN could not generate a static key"
-	openvpn_p2p_config "$T_WORK/a.conf" "$NET.74.1" "$NET.74.2" "$PORT" $((PORT + 1)) "$KEY" "$T_WORK/a.status"
-	openvpn_p2p_config "$T_WORK/b.conf" "$NET.75.2" "$NET.75.1" $((PORT + 1)) "$PORT" "$KEY" "$T_WORK/b.status"
-	start_openvpn a "$T_WORK/a.conf"
-	PID_A=$OPENVPN_PID
-	DEV_A=$OPENVPN_DEV
-	start_openvpn b "$T_WORK/b.conf"
-	PID_B=$OPENVPN_PID
-	openvpn_ready a
-	openvpn_ready b
+	openvpn_p2p_pair 74 75 "$PORT"
+	start_openvpn_pair
 
 	# snoop -d sees IP's packets out of the unit and the daemon's in.
 	start_snoop "$DEV_A" "$T_WORK/a.cap" icmp
@@ -59,19 +50,7 @@ t_main() {
 	expect_echo_request "$CAP_A" "$NET.74.1" "$NET.74.2" "snoop -d $DEV_A (IP's packets, transmitted)"
 
 	# The link's maxbw paces OpenVPN's IP traffic.
-	on_exit "dladm reset-linkprop -t -p maxbw $DEV_A >/dev/null 2>&1"
-	must dladm set-linkprop -t -p maxbw="$MAXBW" "$DEV_A"
-	start_udp_load "$NET.74.2" "$LOAD_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$DEV_A"
-	stop_process "$LOAD"
-	expect_rate_near "OpenVPN's $DEV_A with maxbw=$MAXBW" "$RATE" "$MAXBW"
-	must dladm reset-linkprop -t -p maxbw "$DEV_A"
-	start_udp_load "$NET.74.2" "$LOAD_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$DEV_A"
-	stop_process "$LOAD"
-	expect_rate_above "OpenVPN's $DEV_A after reset-linkprop maxbw" "$RATE" "$MAXBW"
+	expect_link_maxbw_paces "OpenVPN's $DEV_A" "$DEV_A" "$MAXBW" "$NET.74.2" "$LOAD_PORT"
 
 	# A flow on the load's port: attached to dls's client of the link,
 	# which carries OpenVPN's traffic through the relay, so flowstat counts
@@ -80,10 +59,7 @@ t_main() {
 	must flowadm add-flow -t -l "$DEV_A" -a transport=udp,remote_port="$LOAD_PORT" -p maxbw="$MAXBW" "$FLOW"
 	FLOW_BEFORE=$(flow_counter "$FLOW" opkts) || fail "flowstat has no opkts for $FLOW"
 	LINK_BEFORE=$(link_counter "$DEV_A" opackets)
-	start_udp_load "$NET.74.2" "$LOAD_PORT" 1200 $((TUNTAP_TEST_RATE_WINDOW + 4))
-	LOAD=$LOAD_PID
-	measure_rate link "$DEV_A"
-	stop_process "$LOAD"
+	load_rate "$NET.74.2" "$LOAD_PORT" link "$DEV_A"
 	FLOW_AFTER=$(flow_counter "$FLOW" opkts)
 	LINK_AFTER=$(link_counter "$DEV_A" opackets)
 	[ $((LINK_AFTER - LINK_BEFORE)) -gt 100 ] || fail "the load did not cross $DEV_A ($LINK_BEFORE -> $LINK_AFTER packets)"

@@ -13,19 +13,9 @@ t_main() {
 	[ -n "$OPENVPN" ] || skip "OpenVPN is not installed (set OPENVPN=/path/to/openvpn)"
 	NET=$TUNTAP_TEST_NET
 	PORT=$((TUNTAP_TEST_PORT_BASE + 75))
-	KEY=$T_WORK/static.key
-	openvpn_static_key "$KEY" || fail "$OPENVPN could not generate a static key"
-	openvpn_p2p_config "$T_WORK/a.conf" "$NET.75.1" "$NET.75.2" "$PORT" $((PORT + 1)) "$KEY" "$T_WORK/a.status"
-	openvpn_p2p_config "$T_WORK/b.conf" "$NET.76.2" "$NET.76.1" $((PORT + 1)) "$PORT" "$KEY" "$T_WORK/b.status"
-	start_openvpn a "$T_WORK/a.conf"
-	PID_A=$OPENVPN_PID
-	DEV_A=$OPENVPN_DEV
+	openvpn_p2p_pair 75 76 "$PORT"
+	start_openvpn_pair
 	on_exit "remove_link $DEV_A"
-	start_openvpn b "$T_WORK/b.conf"
-	PID_B=$OPENVPN_PID
-	DEV_B=$OPENVPN_DEV
-	openvpn_ready a
-	openvpn_ready b
 
 	kill_hard "$PID_A" || fail "cannot kill OpenVPN a (pid $PID_A)"
 	process_alive "$PID_A" && fail "OpenVPN a (pid $PID_A) survived SIGKILL"

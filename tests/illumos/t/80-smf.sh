@@ -63,22 +63,7 @@ t_main() {
 	FMRI=$SVC:$INSTANCE
 
 	mkdir -p /etc/openvpn
-	CONF=/etc/openvpn/$INSTANCE.conf
-	[ -e "$CONF" ] && fail "$CONF exists before the test"
-	on_exit "rm -f $CONF /etc/openvpn/$INSTANCE.key"
-	openvpn_static_key /etc/openvpn/$INSTANCE.key || fail "cannot generate a static key"
-	PORT=$((TUNTAP_TEST_PORT_BASE + 80))
-	openvpn_p2p_config "$CONF" "$LOCAL" "$TUNTAP_TEST_NET.80.2" "$PORT" $((PORT + 1)) \
-		"/etc/openvpn/$INSTANCE.key" "/var/run/openvpn/$INSTANCE.status"
-
-	on_exit "svcadm disable -s $FMRI >/dev/null 2>&1; svccfg -s $SVC delete $INSTANCE"
-	must svccfg -s "$SVC" add "$INSTANCE"
-	if [ "$OPENVPN" != /usr/sbin/openvpn ]; then
-		# The group is the service's; give the instance its own.
-		run svccfg -s "$FMRI" addpg paths application
-		must svccfg -s "$FMRI" setprop paths/openvpn = astring: "$OPENVPN"
-	fi
-	must svcadm refresh "$FMRI"
+	add_openvpn_instance "$INSTANCE" "$LOCAL" "$TUNTAP_TEST_NET.80.2" $((TUNTAP_TEST_PORT_BASE + 80))
 
 	run svcadm enable -s "$FMRI"
 	[ "$(state "$FMRI")" = online ] || {

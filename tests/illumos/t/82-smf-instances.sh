@@ -31,22 +31,6 @@ only_second_left() {
 		[ "$(addr_count "$ADDR1")" -eq 0 ] && [ "$(addr_count "$ADDR2")" -eq 1 ]
 }
 
-# add_instance NAME LOCAL REMOTE PORT: configuration and instance.
-add_instance() {
-	conf=/etc/openvpn/$1.conf
-	[ -e "$conf" ] && fail "$conf exists before the test"
-	on_exit "rm -f $conf /etc/openvpn/$1.key"
-	openvpn_static_key "/etc/openvpn/$1.key" || fail "cannot generate a static key"
-	openvpn_p2p_config "$conf" "$2" "$3" "$4" $(($4 + 1)) "/etc/openvpn/$1.key" "/var/run/openvpn/$1.status"
-	on_exit "svcadm disable -s $SVC:$1 >/dev/null 2>&1; svccfg -s $SVC delete $1"
-	must svccfg -s "$SVC" add "$1"
-	if [ "$OPENVPN" != /usr/sbin/openvpn ]; then
-		run svccfg -s "$SVC:$1" addpg paths application
-		must svccfg -s "$SVC:$1" setprop paths/openvpn = astring: "$OPENVPN"
-	fi
-	must svcadm refresh "$SVC:$1"
-}
-
 # shellcheck disable=SC2154 # OUT, ERR, RC come from lib.sh's run
 t_main() {
 	[ -n "$OPENVPN" ] || skip "OpenVPN is not installed (set OPENVPN=/path/to/openvpn)"
@@ -61,8 +45,8 @@ t_main() {
 	ADDR1=$TUNTAP_TEST_NET.82.1
 	ADDR2=$TUNTAP_TEST_NET.83.1
 	PORT=$((TUNTAP_TEST_PORT_BASE + 82))
-	add_instance tuntest82 "$ADDR1" "$TUNTAP_TEST_NET.82.2" "$PORT"
-	add_instance tuntest83 "$ADDR2" "$TUNTAP_TEST_NET.83.2" $((PORT + 2))
+	add_openvpn_instance tuntest82 "$ADDR1" "$TUNTAP_TEST_NET.82.2" "$PORT"
+	add_openvpn_instance tuntest83 "$ADDR2" "$TUNTAP_TEST_NET.83.2" $((PORT + 2))
 
 	must svcadm enable -s "$SVC:tuntest82"
 	must svcadm enable -s "$SVC:tuntest83"

@@ -54,9 +54,7 @@ t_main() {
 	expect_unloads "after IP was unplumbed"
 
 	# A daemon attached to a link.
-	make_link "$L" tun
-	make_link "$M" tun
-	start_tunneld_pair "$L" "$M" $((TUNTAP_TEST_PORT_BASE + 92))
+	tunneld_tun_pair "$L" "$M" $((TUNTAP_TEST_PORT_BASE + 92))
 	expect_busy tuntap "tunneld is attached to $L"
 	expect_busy tun "tunneld holds a stream of drv/tun"
 	tunneld_connected "$TUNNELD_B_CONF" || fail "the tunnel broke when the unload was refused"

@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # SPDX-License-Identifier: MPL-2.0
-# describe: IPS: pkgsend publish every manifest in manifests/ from out/proto into a scratch repository, which then lists every one of their packages; pkg install -n resolves all of them; a manifest naming a missing file is refused with an error naming that file
+# describe: IPS: libdltun.so.1 defines dltun_open in LIBDLTUN_1.0 and dltun_get_counters in LIBDLTUN_1.1; pkgsend publish every manifest in manifests/ from out/proto into a scratch repository, which then lists every one of their packages; pkg install -n resolves all of them; a manifest naming a missing file is refused with an error naming that file
 #
 # Proves the manifests in manifests/ publish with the real pkg(5) tools
 # (the Linux checker in xtask only compares them with the proto area).
@@ -12,14 +12,23 @@
 # shellcheck disable=SC2154 # OUT, ERR, RC come from lib.sh's run
 t_main() {
 	require_proto
-	# libdltun.so.1's functions carry the LIBDLTUN_1.0 version of
-	# libdltun/mapfile-vers (elfdump -v lists the version definitions,
-	# pvs -ds each version with its symbols).
+	# libdltun.so.1's functions carry the versions of
+	# libdltun/mapfile-vers: LIBDLTUN_1.0 and LIBDLTUN_1.1
+	# (dltun_get_counters).  elfdump -v lists the version definitions;
+	# pvs -dos prints one line a symbol, "FILE -<tab>VERSION: SYMBOL;"
+	# (pvs.c gvers_syms, MSG_FMT_SYM_OFIL).
 	LIB=$PROTO/usr/lib/amd64/libdltun.so.1
 	run elfdump -v "$LIB"
 	expect_contains "$OUT" "LIBDLTUN_1.0" "elfdump -v $LIB"
-	run pvs -ds "$LIB"
-	expect_contains "$OUT" "dltun_open" "pvs -ds $LIB (dltun_open in a version)"
+	expect_contains "$OUT" "LIBDLTUN_1.1" "elfdump -v $LIB"
+	run pvs -dos "$LIB"
+	for PAIR in LIBDLTUN_1.0:dltun_open LIBDLTUN_1.1:dltun_get_counters; do
+		VER=${PAIR%%:*}
+		SYM=${PAIR#*:}
+		printf '%s\n' "$OUT" | awk -v v="$VER:" -v s="$SYM;" '$(NF - 1) == v && $NF == s { found = 1 } END { exit !found }' ||
+			fail "pvs -dos $LIB does not put $SYM in $VER: $OUT"
+		echo "ok: $LIB defines $SYM in $VER"
+	done
 	REPO=$T_WORK/repo
 	publish_all "$REPO"
 	PACKAGES=$(project_packages)

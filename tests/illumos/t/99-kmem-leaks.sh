@@ -50,9 +50,7 @@ t_main() {
 	SECONDS_LEFT=${TUNTAP_TEST_LONG_SECONDS:-600}
 	A=$(link_name 95)
 	B=$(link_name 96)
-	make_link "$A" tun
-	make_link "$B" tun
-	start_tunneld_pair "$A" "$B" $((TUNTAP_TEST_PORT_BASE + 99))
+	tunneld_tun_pair "$A" "$B" $((TUNTAP_TEST_PORT_BASE + 99))
 	on_exit "ipadm delete-if $A >/dev/null 2>&1"
 	must ipadm create-if -t "$A"
 	must ipadm create-addr -t -T static -a "$TUNTAP_TEST_NET.99.1/24" "$A/v4"

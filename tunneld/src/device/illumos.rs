@@ -5,8 +5,13 @@
 //! in message-discard read mode so one `read(2)` returns one packet (or,
 //! with batched reads on — `TUN_IOC_BATCH`, where the driver has it — one
 //! run of framed records, handed to the daemon one packet at a time as a
-//! burst), and write one packet per `write(2)`.  Closing the descriptor detaches the
-//! queue (a transient link goes away with its last queue).
+//! burst), and write several packets per `write(2)` (batched writes,
+//! gathered by [`BatchWriter`] until a flush) or one.  With offload on
+//! (`TUN_IOC_OFFLOAD`, the virtio-net header) IP hands the queue partial
+//! checksums and large TCP segments, finished and cut by [`super::gso`].
+//! [`IllumosTun::attach_queues`] opens several queues of a multi-queue
+//! link.  Closing the descriptor detaches the queue (a transient link
+//! goes away with its last queue).
 //!
 //! The descriptor is non-blocking; a reader that would block waits in
 //! `poll(2)` with a short timeout so [`Device::close`] is noticed.  Every
@@ -20,11 +25,14 @@ use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use illumos_sys_hdrs as sys;
+use std::sync::Arc;
+
 use tuntap_abi::batch::{self, TunIocBatch, batch_flags};
+use tuntap_abi::offload::{TunIocOffload, offload_flags};
 use tuntap_abi::{self as abi, Pod, TunIocAttach, TunIocInfo};
 
-use super::records::Records;
-use super::{Device, DeviceError, Mode};
+use super::records::{BatchWriter, Records};
+use super::{Device, DeviceError, Features, Flushed, Mode};
 
 
 /// A queue of the tuntap driver attached to a link.
@@ -37,6 +45,12 @@ pub struct IllumosTun {
     /// Batched reads are on (`TUN_IOC_BATCH`, tun(4D)): each read is a
     /// run of records up to `read_max`, handed out one packet at a time.
     batched: Option<Mutex<Batch>>,
+    /// Batched writes are on: packets gather here until a flush.
+    writer: Option<BatchWriter>,
+    /// The flags batching was turned on with (to ask for its counters).
+    batch_req: TunIocBatch,
+    /// The virtio-net header is on.
+    offload: bool,
 }
 
 /// The buffer of batched reads and the records not handed out yet.
@@ -70,11 +84,31 @@ fn istr<T: Pod>(fd: libc::c_int, cmd: i32, value: &mut T) -> io::Result<()> {
 impl IllumosTun {
     /// Open the node for `mode` and attach to link `name`.
     pub fn attach(name: &str, mode: Mode) -> io::Result<IllumosTun> {
+        Self::attach_features(name, mode, 0, Features::default())
+    }
+
+    /// `n` queues of link `name` (`MULTI_QUEUE`) as one [`Device`] whose
+    /// queues the daemon reads with a thread each (one queue: just it).
+    pub fn attach_queues(name: &str, mode: Mode, n: usize, features: Features) -> io::Result<Arc<dyn Device>> {
+        if n <= 1 {
+            return Ok(Arc::new(Self::attach_features(name, mode, 0, features)?));
+        }
+        let queues = (0..n)
+            .map(|_| Self::attach_features(name, mode, abi::attach_flags::MULTI_QUEUE, features).map(|q| Arc::new(q) as Arc<dyn Device>))
+            .collect::<io::Result<Vec<_>>>()?;
+        let all = super::queues::Queues::new(queues).ok_or_else(|| io::Error::other("no queue"))?;
+        Ok(Arc::new(all))
+    }
+
+    /// As [`IllumosTun::attach`], with extra attach flags and batched
+    /// writes and offload as `features` asks (each where the driver has
+    /// it).
+    pub fn attach_features(name: &str, mode: Mode, extra_flags: u32, features: Features) -> io::Result<IllumosTun> {
         let (path, flag) = match mode {
             Mode::Tun => ("/dev/tun", abi::mode::TUN),
             Mode::Tap => ("/dev/tap", abi::mode::TAP),
         };
-        let mut req = TunIocAttach::new(name, flag)
+        let mut req = TunIocAttach::new(name, flag | extra_flags)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("link name {name:?}: {e}")))?;
         let cpath = CString::new(path).map_err(io::Error::other)?;
         // SAFETY: a NUL-terminated path and plain flags.
@@ -94,11 +128,19 @@ impl IllumosTun {
         }
         // Batched reads where the driver has them; an older driver
         // answers EINVAL or ENOTSUP and reads stay one packet each.
-        let mut req = TunIocBatch { version: abi::TUN_ABI_VERSION, flags: batch_flags::READ, ..TunIocBatch::default() };
+        let flags = if features.batch_writes { batch_flags::ALL } else { batch_flags::READ };
+        let batch_req = TunIocBatch { version: abi::TUN_ABI_VERSION, flags, ..TunIocBatch::default() };
+        let mut req = batch_req;
         let batched = istr(raw, abi::TUN_IOC_BATCH, &mut req).ok().map(|()| {
             let size = (req.read_max as usize).max(batch::READ_MAX_DEFAULT as usize);
             Mutex::new(Batch { buf: vec![0u8; size], records: Records::default() })
         });
+        // Offload only with batched reads (a large segment's pieces leave
+        // as one burst); a driver without it refuses, packets stay plain.
+        let mut req = TunIocOffload { version: abi::TUN_ABI_VERSION, flags: offload_flags::ALL, ..TunIocOffload::default() };
+        let offload = features.offload && batched.is_some() && istr(raw, abi::TUN_IOC_OFFLOAD, &mut req).is_ok();
+        let prefix: &'static [u8] = if offload { &super::gso::WRITE_HDR } else { &[] };
+        let writer = (batched.is_some() && features.batch_writes).then(|| BatchWriter::new(mode.max_packet(info.mtu as usize), prefix));
         Ok(IllumosTun {
             fd: RwLock::new(Some(fd)),
             closed: AtomicBool::new(false),
@@ -106,7 +148,39 @@ impl IllumosTun {
             mode,
             mtu: info.mtu as usize,
             batched,
+            writer,
+            batch_req,
+            offload,
         })
+    }
+
+    /// One `write(2)` of `bytes`, waiting while the stream is full.
+    fn write_once(&self, bytes: &[u8]) -> Result<(), DeviceError> {
+        loop {
+            let done = self.with_fd(|fd| {
+                // SAFETY: bytes is valid for its length; the read lock
+                // keeps fd open for the call.
+                let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+                if n >= 0 {
+                    return Ok(true);
+                }
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => self.wait(fd, libc::POLLOUT).map(|()| false),
+                    io::ErrorKind::Interrupted => Ok(false),
+                    _ => Err(classify(e)),
+                }
+            })?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// `TUN_IOC_BATCH` with the flags in force: the refusal counters.
+    fn batch_status(&self) -> Option<TunIocBatch> {
+        let mut req = self.batch_req;
+        self.with_fd(|fd| istr(fd, abi::TUN_IOC_BATCH, &mut req).map_err(DeviceError::Io)).ok().map(|()| req)
     }
 
     /// One `read(2)` of a whole message (a packet, or a run of records
@@ -182,7 +256,15 @@ impl Device for IllumosTun {
             }
             let Batch { buf: read_buf, records } = &mut *batch;
             let n = self.read_once(read_buf)?;
-            records.fill(read_buf.get(..n).unwrap_or_default().to_vec()).map_err(|e| DeviceError::Io(io::Error::other(e)))?;
+            let read = read_buf.get(..n).unwrap_or_default().to_vec();
+            if self.offload {
+                let bad = records.fill_offload(read, self.mode == Mode::Tap).map_err(|e| DeviceError::Io(io::Error::other(e)))?;
+                if bad > 0 {
+                    tracing::debug!("link {}: {bad} records with a virtio-net header that does not describe the packet", self.name);
+                }
+            } else {
+                records.fill(read).map_err(|e| DeviceError::Io(io::Error::other(e)))?;
+            }
             return records.next(buf).ok_or_else(|| DeviceError::Io(io::Error::other("empty batched read")));
         }
         self.read_once(buf)
@@ -191,24 +273,21 @@ impl Device for IllumosTun {
         Ok(self.batched.as_ref().and_then(|b| b.lock().unwrap_or_else(|e| e.into_inner()).records.next(buf)))
     }
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError> {
-        loop {
-            let done = self.with_fd(|fd| {
-                // SAFETY: packet is valid for its length; the read lock
-                // keeps fd open for the call.
-                let n = unsafe { libc::write(fd, packet.as_ptr().cast(), packet.len()) };
-                if n >= 0 {
-                    return Ok(true);
-                }
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => self.wait(fd, libc::POLLOUT).map(|()| false),
-                    io::ErrorKind::Interrupted => Ok(false),
-                    _ => Err(classify(e)),
-                }
-            })?;
-            if done {
-                return Ok(());
-            }
+        if let Some(w) = &self.writer {
+            return w.write_now(packet, |b| self.write_once(b), || self.batch_status());
+        }
+        self.write_once(packet)
+    }
+    fn queue_packet(&self, packet: &[u8]) -> Flushed {
+        match &self.writer {
+            Some(w) => w.queue(packet, |b| self.write_once(b)),
+            None => Flushed::one(self.write_once(packet), packet.len()),
+        }
+    }
+    fn flush(&self) -> Flushed {
+        match &self.writer {
+            Some(w) => w.flush(|b| self.write_once(b), || self.batch_status()),
+            None => Flushed::default(),
         }
     }
     fn set_carrier(&self, up: bool) {

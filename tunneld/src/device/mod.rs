@@ -2,9 +2,11 @@
 //! The device layer: one tun or tap link, whatever carries it.
 //!
 //! Every backend implements [`Device`], a small blocking interface (read
-//! one packet, write one packet, MTU, name, close).  The daemon never
-//! calls it from an async task: [`DeviceIo`] runs the blocking calls on
-//! two dedicated threads and bridges them to tokio with bounded channels,
+//! one packet, write one packet or queue several and flush them as one
+//! write, MTU, name, close).  The daemon never calls it from an async
+//! task: [`DeviceIo`] runs the blocking calls on dedicated threads (a
+//! reader per queue of a multi-queue link, [`queues`], and one writer)
+//! and bridges them to tokio with bounded channels,
 //! so a slow device pushes back on the TLS connection and a slow peer
 //! pushes back on the device (the driver then queues and, past its
 //! limits, drops and counts).
@@ -21,6 +23,7 @@
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, watch};
@@ -35,9 +38,85 @@ pub mod illumos;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod memory;
+pub mod gso;
+pub mod queues;
 pub mod records;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod vnet;
+
+/// What the driver backends (illumos, sim) turn on when they attach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Features {
+    /// Several packets per write (`TUN_IOC_BATCH` `WRITE`), where the
+    /// driver has it; reads are batched whenever it does.
+    pub batch_writes: bool,
+    /// Checksum and segmentation offload (`TUN_IOC_OFFLOAD`, the
+    /// virtio-net header): IP hands the queue partial checksums and large
+    /// TCP segments, which [`gso`] finishes and cuts.  Needs batched
+    /// reads (the segments of one read come out as one burst).
+    pub offload: bool,
+}
+
+impl Default for Features {
+    fn default() -> Features {
+        Features { batch_writes: true, offload: false }
+    }
+}
+
+/// What handing packets to the link did: packets and bytes written, and
+/// what was lost — packets of a write that failed, a packet the queue
+/// can never take, batched writes the driver refused whole
+/// (`TUN_IOC_BATCH`'s `refused`, found some time after the write) — with
+/// the error that cost them.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    pub packets: u64,
+    pub bytes: u64,
+    pub lost: u64,
+    pub refused_batches: u64,
+    pub error: Option<DeviceError>,
+}
+
+impl Flushed {
+    /// One packet's write.
+    pub fn one(result: Result<(), DeviceError>, len: usize) -> Flushed {
+        match result {
+            Ok(()) => Flushed { packets: 1, bytes: len as u64, ..Flushed::default() },
+            Err(e) => Flushed { lost: 1, error: Some(e), ..Flushed::default() },
+        }
+    }
+
+    /// Add `other` (its error replaces ours: the latest is reported).
+    pub fn merge(&mut self, other: Flushed) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.lost += other.lost;
+        self.refused_batches += other.refused_batches;
+        if other.error.is_some() {
+            self.error = other.error;
+        }
+    }
+
+    /// Count it in `c` (written: `rx_packets`/`rx_bytes`; lost:
+    /// `device_write_errors`; refused: `device_batches_refused`) and log a
+    /// loss (the first ten of each caller, `reported`).  Err: the link is
+    /// closed or gone, the caller stops.
+    pub(crate) fn account(self, c: &Counters, link: &str, reported: &AtomicU32) -> Result<(), DeviceError> {
+        c.add(&c.rx_packets, self.packets);
+        c.add(&c.rx_bytes, self.bytes);
+        c.add(&c.device_write_errors, self.lost);
+        c.add(&c.device_batches_refused, self.refused_batches);
+        match self.error {
+            Some(e @ (DeviceError::Closed | DeviceError::Gone(_))) => Err(e),
+            Some(e) if reported.fetch_add(1, Ordering::Relaxed) < 10 => {
+                tracing::warn!("link {link}: {} packets lost, {} batched writes refused: {e}", self.lost, self.refused_batches);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
 
 /// What a link carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -123,6 +202,21 @@ pub trait Device: Send + Sync + 'static {
     fn try_read_packet(&self, _buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
         Ok(None)
     }
+    /// Hand one packet to the link, possibly held with others for one
+    /// write until [`Device::flush`] (or until the batch is full).
+    /// Counts what was written or lost by this call.
+    fn queue_packet(&self, packet: &[u8]) -> Flushed {
+        Flushed::one(self.write_packet(packet), packet.len())
+    }
+    /// Write what [`Device::queue_packet`] holds.
+    fn flush(&self) -> Flushed {
+        Flushed::default()
+    }
+    /// The queues of a multi-queue link, each to be read by its own
+    /// thread (empty: this device is the only queue).
+    fn queues(&self) -> Vec<Arc<dyn Device>> {
+        Vec::new()
+    }
 }
 
 /// A [`Device`] driven by two threads: the reader hands each packet to
@@ -134,7 +228,7 @@ pub(crate) struct DeviceIo {
     pub failed: watch::Receiver<Option<String>>,
     /// Packets to write to the link (TCP transport).
     pub to_device: mpsc::Sender<Vec<u8>>,
-    reader: Option<JoinHandle<()>>,
+    readers: Vec<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -145,10 +239,16 @@ impl DeviceIo {
         let (failed_tx, failed) = watch::channel::<Option<String>>(None);
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(depth);
         let name = device.name().to_string();
-        let reader = {
-            let device = device.clone();
+        let mut queues = device.queues();
+        if queues.is_empty() {
+            queues.push(device.clone());
+        }
+        let mut readers = Vec::new();
+        for (q, device) in queues.into_iter().enumerate() {
             let counters = counters.clone();
-            std::thread::Builder::new().name(format!("tunneld-{name}-rd")).spawn(move || {
+            let table = table.clone();
+            let failed_tx = failed_tx.clone();
+            readers.push(std::thread::Builder::new().name(format!("tunneld-{name}-rd{q}")).spawn(move || {
                 let size = device.mode().max_packet(device.mtu()).max(65_535 + 18);
                 let mut buf = vec![0u8; size];
                 // A burst: the packet just read and those queued behind it.
@@ -193,38 +293,34 @@ impl DeviceIo {
                         }
                     }
                 }
-            })?
-        };
+            })?);
+        }
         let writer = {
             let device = device.clone();
             std::thread::Builder::new().name(format!("tunneld-{name}-wr")).spawn(move || {
-                let mut reported = 0u32;
+                let reported = AtomicU32::new(0);
                 while let Some(packet) = out_rx.blocking_recv() {
-                    match device.write_packet(&packet) {
-                        Ok(()) => {
-                            counters.add(&counters.rx_packets, 1);
-                            counters.add(&counters.rx_bytes, packet.len() as u64);
-                        }
-                        Err(DeviceError::Closed) => return,
-                        Err(e) => {
-                            counters.add(&counters.device_write_errors, 1);
-                            if reported < 10 {
-                                reported += 1;
-                                tracing::warn!("link {}: write of a {}-byte packet failed: {e}", device.name(), packet.len());
-                            }
-                        }
+                    // What else is waiting goes in the same write.
+                    let mut done = device.queue_packet(&packet);
+                    for _ in 1..crate::batch::BATCH {
+                        let Ok(packet) = out_rx.try_recv() else { break };
+                        done.merge(device.queue_packet(&packet));
+                    }
+                    done.merge(device.flush());
+                    if let Err(DeviceError::Closed) = done.account(&counters, device.name(), &reported) {
+                        return;
                     }
                 }
             })?
         };
-        Ok(DeviceIo { device, failed, to_device: out_tx, reader: Some(reader), writer: Some(writer) })
+        Ok(DeviceIo { device, failed, to_device: out_tx, readers, writer: Some(writer) })
     }
 
     /// Close the device (detaching the link) and join both threads.
     pub fn stop(mut self) {
         self.device.close();
         drop(self.to_device);
-        if let Some(r) = self.reader.take() {
+        for r in self.readers.drain(..) {
             let _ = r.join();
         }
         if let Some(w) = self.writer.take() {

@@ -4,10 +4,13 @@
 //! This is the driver's API exactly as the illumos backend uses it —
 //! open `/dev/tun` or `/dev/tap` (a clone open), `TUN_IOC_ATTACH` by link
 //! name, batched reads (`TUN_IOC_BATCH`: a run of queued packets per
-//! read, handed to the daemon as one burst) where the driver has them,
-//! one packet per write — but against `tuntap-sim`'s stream head, with
-//! the driver's own code underneath.  [`SimStream`]'s calls block, which
-//! is what [`Device`] expects.
+//! read, handed to the daemon as one burst) and batched writes (the
+//! packets queued until a flush, [`BatchWriter`]) where the driver has
+//! them, checksum and segmentation offload (`TUN_IOC_OFFLOAD`, the
+//! virtio-net header, [`super::gso`]) when asked, several queues of a
+//! multi-queue link ([`SimDevice::attach_queues`]) — but against
+//! `tuntap-sim`'s stream head, with the driver's own code underneath.
+//! [`SimStream`]'s calls block, which is what [`Device`] expects.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,10 +20,13 @@ use tuntap_abi::{self as abi, TunIocAttach, TunIocInfo};
 use tuntap_drv::ddi::node_minor;
 use tuntap_sim::{SimHost, SimStream};
 
-use tuntap_abi::batch::{TunIocBatch, batch_flags};
+use std::sync::Arc;
 
-use super::records::Records;
-use super::{Device, DeviceError, Mode};
+use tuntap_abi::batch::{TunIocBatch, batch_flags};
+use tuntap_abi::offload::{TunIocOffload, offload_flags};
+
+use super::records::{BatchWriter, Records};
+use super::{Device, DeviceError, Features, Flushed, Mode};
 
 use illumos_sys_hdrs::{EBADF, ENXIO, ETIME};
 
@@ -36,6 +42,18 @@ pub struct SimDevice {
     records: Mutex<Records>,
     /// Reads that returned more than one packet (for tests and benches).
     multi_reads: AtomicU64,
+    /// Reads done (system calls on illumos).
+    reads: AtomicU64,
+    /// Batched writes are on: packets gather here until a flush.
+    writer: Option<BatchWriter>,
+    /// The flags batching was turned on with (to ask for its counters).
+    batch_req: TunIocBatch,
+    /// The virtio-net header is on (reads expanded by [`super::gso`]).
+    offload: bool,
+    /// Records whose virtio-net header did not describe the packet.
+    bad_headers: AtomicU64,
+    /// One-packet writes done.
+    single_writes: AtomicU64,
 }
 
 impl SimDevice {
@@ -48,6 +66,23 @@ impl SimDevice {
     /// As [`SimDevice::attach`], with extra [`abi::attach_flags`] (e.g.
     /// `CREATE` for a transient link, `EXCLUSIVE`).
     pub fn attach_with(host: &SimHost, name: &str, mode: Mode, extra_flags: u32) -> Result<SimDevice, String> {
+        Self::attach_features(host, name, mode, extra_flags, Features::default())
+    }
+
+    /// `n` queues of link `name` (`MULTI_QUEUE`), one [`Device`] whose
+    /// [`Device::queues`] the daemon reads with a thread each.
+    pub fn attach_queues(host: &SimHost, name: &str, mode: Mode, n: usize, features: Features) -> Result<(super::queues::Queues, Vec<Arc<SimDevice>>), String> {
+        let queues = (0..n.max(1))
+            .map(|_| Self::attach_features(host, name, mode, abi::attach_flags::MULTI_QUEUE, features).map(Arc::new))
+            .collect::<Result<Vec<_>, String>>()?;
+        let devices = queues.iter().map(|q| q.clone() as Arc<dyn Device>).collect();
+        let all = super::queues::Queues::new(devices).ok_or("no queue")?;
+        Ok((all, queues))
+    }
+
+    /// As [`SimDevice::attach_with`], with batched writes and offload as
+    /// `features` asks (each where the driver has it).
+    pub fn attach_features(host: &SimHost, name: &str, mode: Mode, extra_flags: u32, features: Features) -> Result<SimDevice, String> {
         let (node, flag, path) = match mode {
             Mode::Tun => (node_minor::TUN, abi::mode::TUN, "/dev/tun"),
             Mode::Tap => (node_minor::TAP, abi::mode::TAP, "/dev/tap"),
@@ -66,8 +101,15 @@ impl SimDevice {
         let info: TunIocInfo = abi::decode(&reply.data).map_err(|e| format!("describe link {name}: {e:?}"))?;
         // Batched reads where the driver has them (an older driver answers
         // EINVAL or ENOTSUP: one packet per read, as before).
-        let req = TunIocBatch { version: abi::TUN_ABI_VERSION, flags: batch_flags::READ, ..TunIocBatch::default() };
-        let batched = stream.ioctl_istr(abi::TUN_IOC_BATCH, abi::as_bytes(&req)).is_ok();
+        let flags = if features.batch_writes { batch_flags::ALL } else { batch_flags::READ };
+        let batch_req = TunIocBatch { version: abi::TUN_ABI_VERSION, flags, ..TunIocBatch::default() };
+        let batched = stream.ioctl_istr(abi::TUN_IOC_BATCH, abi::as_bytes(&batch_req)).is_ok();
+        // Offload only with batched reads (a large segment's pieces leave
+        // as one burst); an older driver refuses and packets stay plain.
+        let req = TunIocOffload { version: abi::TUN_ABI_VERSION, flags: offload_flags::ALL, ..TunIocOffload::default() };
+        let offload = features.offload && batched && stream.ioctl_istr(abi::TUN_IOC_OFFLOAD, abi::as_bytes(&req)).is_ok();
+        let prefix: &'static [u8] = if offload { &super::gso::WRITE_HDR } else { &[] };
+        let writer = (batched && features.batch_writes).then(|| BatchWriter::new(mode.max_packet(info.mtu as usize), prefix));
         Ok(SimDevice {
             stream,
             name: name.to_string(),
@@ -76,7 +118,54 @@ impl SimDevice {
             batched,
             records: Mutex::new(Records::default()),
             multi_reads: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            writer,
+            batch_req,
+            offload,
+            bad_headers: AtomicU64::new(0),
+            single_writes: AtomicU64::new(0),
         })
+    }
+
+    /// Whether writes are batched.
+    pub fn batched_writes(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// Whether the virtio-net header is on (`TUN_IOC_OFFLOAD` accepted).
+    pub fn offload(&self) -> bool {
+        self.offload
+    }
+
+    /// Reads (system calls) so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Writes (system calls) so far, batched or not.
+    pub fn writes(&self) -> u64 {
+        self.single_writes.load(Ordering::Relaxed) + self.writer.as_ref().map_or(0, BatchWriter::writes)
+    }
+
+    /// Records read whose virtio-net header did not describe the packet.
+    pub fn bad_headers(&self) -> u64 {
+        self.bad_headers.load(Ordering::Relaxed)
+    }
+
+    /// One write(2) of `bytes` on the stream.
+    fn write_once(&self, bytes: &[u8]) -> Result<(), DeviceError> {
+        match self.stream.write(bytes) {
+            Ok(_) => Ok(()),
+            Err(EBADF) => Err(DeviceError::Closed),
+            Err(ENXIO) => Err(DeviceError::Gone("the link is gone (ENXIO)".into())),
+            Err(e) => Err(DeviceError::Io(std::io::Error::other(format!("write: illumos errno {e}")))),
+        }
+    }
+
+    /// `TUN_IOC_BATCH` with the flags in force: the refusal counters.
+    fn batch_status(&self) -> Option<TunIocBatch> {
+        let reply = self.stream.ioctl_istr(abi::TUN_IOC_BATCH, abi::as_bytes(&self.batch_req)).ok()?;
+        abi::decode(&reply.data).ok()
     }
 
     /// Whether reads are batched (`TUN_IOC_BATCH` accepted).
@@ -119,8 +208,14 @@ impl Device for SimDevice {
                     return Err(DeviceError::Gone("the driver hung up the queue (link deleted?)".into()));
                 }
                 Ok(p) if self.batched => {
+                    self.reads.fetch_add(1, Ordering::Relaxed);
                     let mut records = self.records();
-                    records.fill(p).map_err(|e| DeviceError::Io(std::io::Error::other(e)))?;
+                    if self.offload {
+                        let bad = records.fill_offload(p, self.mode == Mode::Tap).map_err(|e| DeviceError::Io(std::io::Error::other(e)))?;
+                        self.bad_headers.fetch_add(bad, Ordering::Relaxed);
+                    } else {
+                        records.fill(p).map_err(|e| DeviceError::Io(std::io::Error::other(e)))?;
+                    }
                     let n = records.next(buf).ok_or_else(|| DeviceError::Io(std::io::Error::other("empty batched read")))?;
                     if records.remaining() > 0 {
                         self.multi_reads.fetch_add(1, Ordering::Relaxed);
@@ -128,6 +223,7 @@ impl Device for SimDevice {
                     return Ok(n);
                 }
                 Ok(p) => {
+                    self.reads.fetch_add(1, Ordering::Relaxed);
                     let n = p.len().min(buf.len());
                     buf[..n].copy_from_slice(&p[..n]);
                     return Ok(n);
@@ -140,11 +236,22 @@ impl Device for SimDevice {
         }
     }
     fn write_packet(&self, packet: &[u8]) -> Result<(), DeviceError> {
-        match self.stream.write(packet) {
-            Ok(_) => Ok(()),
-            Err(EBADF) => Err(DeviceError::Closed),
-            Err(ENXIO) => Err(DeviceError::Gone("the link is gone (ENXIO)".into())),
-            Err(e) => Err(DeviceError::Io(std::io::Error::other(format!("write: illumos errno {e}")))),
+        if let Some(w) = &self.writer {
+            return w.write_now(packet, |b| self.write_once(b), || self.batch_status());
+        }
+        self.single_writes.fetch_add(1, Ordering::Relaxed);
+        self.write_once(packet)
+    }
+    fn queue_packet(&self, packet: &[u8]) -> Flushed {
+        match &self.writer {
+            Some(w) => w.queue(packet, |b| self.write_once(b)),
+            None => Flushed::one(self.write_packet(packet), packet.len()),
+        }
+    }
+    fn flush(&self) -> Flushed {
+        match &self.writer {
+            Some(w) => w.flush(|b| self.write_once(b), || self.batch_status()),
+            None => Flushed::default(),
         }
     }
     fn try_read_packet(&self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {

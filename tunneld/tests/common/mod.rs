@@ -7,6 +7,11 @@ mod instance;
 #[allow(unused_imports)]
 pub use instance::*;
 #[cfg(target_os = "linux")]
+mod daemons;
+#[cfg(target_os = "linux")]
+#[allow(unused_imports)]
+pub use daemons::{Running, connected, runtime, tap_in, tun_in};
+#[cfg(target_os = "linux")]
 mod netns;
 #[cfg(target_os = "linux")]
 #[allow(unused_imports)]

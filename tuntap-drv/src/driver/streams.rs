@@ -197,8 +197,16 @@ impl<K: Kernel> Driver<K> {
         }
     }
 
+    /// `M_FLUSH`, as put(9E) and dld's `dld_wput` (`case M_FLUSH`,
+    /// usr/src/uts/common/io/dld/dld_str.c) answer it: `FLUSHW` discards
+    /// the write side's queued data; `FLUSHR` empties the read side and
+    /// is turned back up (with `FLUSHW` cleared) so the stream head
+    /// empties its own; otherwise the message is freed.
     fn handle_flush(&self, wq: *mut queue_t, minor: &Minor<K>, mut msg: MsgBlk<K>) {
         let flags = msg.first_block().first().copied().unwrap_or(0);
+        if flags & sys::FLUSHW != 0 {
+            self.flush_queued_requests(minor);
+        }
         if flags & sys::FLUSHR != 0 {
             minor.queue.flush();
             // Send it back up so the stream head flushes its read side;
@@ -209,6 +217,37 @@ impl<K: Kernel> Driver<K> {
         } else {
             drop(msg);
         }
+    }
+
+    /// `FLUSHW`: discard the DLPI requests (`M_PROTO`/`M_PCPROTO`) still
+    /// queued for the control task, unanswered, and keep its ioctls.
+    ///
+    /// The write side's queued data is what a driver with a write queue
+    /// discards with `flushq(wq, FLUSHDATA)`, and flushq(9F) counts
+    /// `M_PROTO` and `M_PCPROTO` as data (with `M_DATA` and `M_DELAY`);
+    /// `control.pending` is this stream's write queue for them.
+    /// OpenSolaris's dld flushed its queue of control messages the same
+    /// way (`dld_flush_nondata` from `dld_wput`'s `M_FLUSH`, in the
+    /// dld_str.c that had `dld_wput_nondata_task`), but freed queued ioctls
+    /// too; today's illumos dld flushes none.  An ioctl is not data: flushq(9F) `FLUSHDATA`
+    /// keeps it, and the caller sleeps in `strdoioctl`
+    /// (usr/src/uts/common/os/streamio.c) until its one `M_IOCACK` or
+    /// `M_IOCNAK`, so it stays queued in order and is answered once.  A
+    /// request the task already took is not queued any more and is
+    /// answered as usual.
+    fn flush_queued_requests(&self, minor: &Minor<K>) {
+        let mut flushed = crate::mblk::MsgQueue::<K>::new();
+        {
+            let mut c = minor.control.lock();
+            for msg in c.pending.take_all() {
+                match msg.db_type() {
+                    sys::M_PROTO | sys::M_PCPROTO => flushed.push_back(msg),
+                    _ => c.pending.push_back(msg),
+                }
+            }
+        }
+        // Freed outside the leaf lock; DLPI requests hold no credential.
+        drop(flushed);
     }
 
     /// Tell the stream head the largest write to pass down whole:

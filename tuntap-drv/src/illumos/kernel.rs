@@ -333,13 +333,13 @@ impl Kernel for Illumos {
         unsafe { k::mac_capab_update(mh.0.as_ptr().cast()) }
     }
 
-    /// No: the module is one binary for every supported release, and
-    /// whether OmniOS r151046 and OpenIndiana 2024.04 carry TCPv6 LSO
-    /// (the 12-byte `mac_capab_lso_t`) is not established, so the link
-    /// offers LSO for TCP over IPv4 only and never writes past the 8
-    /// bytes every release allocates.
+    /// Yes where the running kernel exports `mac_getinfo` (the witness:
+    /// see link/offload.rs, "The LSO structure grew"), read through the
+    /// weak reference [`MAC_GETINFO_WITNESS`]; no elsewhere.
     fn mac_lso_ipv6(&self) -> bool {
-        false
+        // SAFETY: a word of our own data section, written only by krtld
+        // at load (or left as the object's 0).
+        unsafe { ptr::read_volatile(&raw const MAC_GETINFO_WITNESS) != 0 }
     }
 
     fn mac_link_update(&self, mh: MacHandle, state: LinkState) {
@@ -694,4 +694,31 @@ impl Kernel for Illumos {
         // SAFETY: a pure function of the mac module.
         unsafe { k::mac_private_minor() }
     }
+}
+
+// ----- TCPv6 LSO witness (h11-leftovers) -----
+
+// A data word holding the address of `mac_getinfo`, referenced weakly:
+// krtld fills it in where the running kernel has the symbol and leaves
+// the object's 0 where it does not (a weak undefined symbol neither fails
+// the load nor gets its relocation: `do_symbols` in
+// usr/src/uts/common/krtld/kobj.c, `do_relocate` in
+// usr/src/uts/intel/amd64/krtld/kobj_reloc.c).  Never called.
+// kernel/allowlist.txt keys the symbol `weak`; kmod-check fails a strong
+// reference to it.
+core::arch::global_asm!(
+    ".weak mac_getinfo",
+    ".pushsection .data.tuntap_mac_getinfo_witness,\"aw\",@progbits",
+    ".balign 8",
+    ".globl tuntap_mac_getinfo_witness",
+    ".hidden tuntap_mac_getinfo_witness",
+    "tuntap_mac_getinfo_witness:",
+    ".quad mac_getinfo",
+    ".popsection",
+);
+
+unsafe extern "C" {
+    /// The word above: `&mac_getinfo`, or 0 where the kernel lacks it.
+    #[link_name = "tuntap_mac_getinfo_witness"]
+    static MAC_GETINFO_WITNESS: usize;
 }

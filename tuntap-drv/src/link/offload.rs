@@ -25,6 +25,29 @@
 //! TCP/IPv6 is offered, and `lso_basic_tcp_ipv6` written, only where
 //! [`Kernel::mac_lso_ipv6`] says the running mac has it; elsewhere a
 //! queue's `TSO6` is accepted but the link offers LSO for IPv4 only.
+//! The change was illumos 12466 "Enable IPv6 TSO Support for vioif"
+//! (illumos-gate 62366fbb, committed 2020-04-08; read in the stored
+//! mtelka/illumos-gate history): `mac_capab_lso_t` went from 8 to 12
+//! bytes, `dld_capab_lso` (usr/src/uts/common/io/dld/dld_proto.c) keeps
+//! it on its stack, and `MAC_VERSION` stayed `MAC_VERSION_V1`.  It added
+//! no function or variable, so nothing of its own tells a module which
+//! structure the running mac passes.  The witness is a later symbol:
+//! `mac_getinfo` (illumos 15342, committed 2023-02-03, after 12466 in
+//! the same history), which a kernel can only export if it was built
+//! from a gate that has the 12-byte structure; the releases that predate
+//! 12466 (OmniOS r151030/r151032) had reached end of life before 15342
+//! existed, so no release has it backported without 12466.  The module
+//! references it weakly (illumos/kernel.rs): krtld loads the module
+//! without it and the word reads 0 (kobj.c `do_symbols`,
+//! kobj_reloc.c `do_relocate`), and kmod-check fails a strong reference
+//! (allowlist key `weak`).  Where it is absent (possibly OmniOS r151046,
+//! certainly anything older than 2023) the link stays at IPv4 LSO: the
+//! answer errs only towards writing less.  Not used as witnesses:
+//! `mac_hcksum_clone` (illumos 12672, committed after 12466 in May 2020)
+//! belongs to the "LSO and loopback MAC enhancements" OmniOS backported
+//! to r151030 and backed out again (omniosorg/illumos-omnios pull 437), so
+//! a pre-12466 kernel may carry it; and no symbol the module already
+//! needs is younger than 2018.
 //!
 //! **Locks.**  `OffloadState::sync` (a leaf) orders recomputations; it
 //! is dropped before `mac_capab_update`.

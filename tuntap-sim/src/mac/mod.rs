@@ -94,6 +94,8 @@ pub(crate) struct MacState {
     /// (dld.rs rule 4), and how many are.
     pub dls_client: Option<Arc<ClientInner>>,
     pub dls_active: usize,
+    /// The bridge this link is a port of (`mac_bridge_set`, bridge.rs).
+    pub bridge: Option<String>,
 }
 
 /// One registered mac provider instance.
@@ -246,6 +248,7 @@ pub(crate) fn provider_resolve(host: &Arc<HostShared>, link: &LinkRef, zone: Zon
 mod kclient;
 mod flows;
 pub(crate) mod dld;
+mod bridge;
 
 #[allow(unused_imports)]
 pub use provider::*;
@@ -256,3 +259,4 @@ pub use kclient::*;
 #[allow(unused_imports)]
 pub use flows::*;
 pub use dld::DldInfo;
+pub use bridge::{SimBridge, SimVnic};

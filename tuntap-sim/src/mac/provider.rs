@@ -165,6 +165,7 @@ pub(crate) fn mac_register(
             dld: Vec::new(),
             dls_client: None,
             dls_active: 0,
+            bridge: None,
         }),
         open_lock: Mutex::new(()),
         dld_tx_dropped: AtomicU64::new(0),

@@ -139,6 +139,7 @@ impl SimHost {
             pid: AtomicI32::new(args.pid),
             flag: args.flag,
             cred: args.cred.clone(),
+            puts_done: AtomicU64::new(0),
             head: std::sync::Mutex::new(Head {
                 phase: Phase::Opening,
                 qprocs_on: false,
@@ -275,6 +276,14 @@ impl SimStream {
         let wq = self.s.wq();
         // SAFETY: the stream is open; the driver owns mp from here.
         call_driver(&self.host, Ctx::Put, |d| unsafe { d.wput(wq, mp) });
+        self.s.puts_done.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Messages this head has handed to the driver's write put procedure
+    /// so far, counted when the call returned (a test on another thread
+    /// waits on it to know a message is in the driver).
+    pub fn messages_put(&self) -> u64 {
+        self.s.puts_done.load(Ordering::SeqCst)
     }
 
     pub(super) fn write_check(&self) -> Result<(usize, isize, isize), Errno> {
@@ -380,21 +389,34 @@ impl SimStream {
             if !block {
                 return Err(EAGAIN);
             }
-            match remaining(deadline) {
-                Some(d) if d.is_zero() => return Err(ETIME),
-                Some(d) => h = self.s.cv.wait_timeout(h, d).unwrap_or_else(|e| e.into_inner()).0,
-                None => {
-                    let (g, t) = self.s.cv.wait_timeout(h, WAIT_BOUND).unwrap_or_else(|e| e.into_inner());
-                    h = g;
-                    if t.timed_out() {
-                        drop(h);
-                        self.host.record(
-                            ViolationKind::WaitBound,
-                            format!("a read without a timeout got nothing in {WAIT_BOUND:?}"),
-                        );
-                        return Err(ETIME);
-                    }
+            match self.wait_head(h, deadline, "a read without a timeout got nothing") {
+                Some(g) => h = g,
+                None => return Err(ETIME),
+            }
+        }
+    }
+
+    /// One wait on the stream head's condition variable: until
+    /// `deadline`, or with none for at most `WAIT_BOUND`, past which the
+    /// wait is a `WaitBound` violation (`what` got nothing).  `None` when
+    /// the deadline has passed or the bound ran out.
+    fn wait_head<'a>(
+        &'a self,
+        h: std::sync::MutexGuard<'a, Head>,
+        deadline: Option<Instant>,
+        what: &str,
+    ) -> Option<std::sync::MutexGuard<'a, Head>> {
+        match remaining(deadline) {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(self.s.cv.wait_timeout(h, d).unwrap_or_else(|e| e.into_inner()).0),
+            None => {
+                let (g, t) = self.s.cv.wait_timeout(h, WAIT_BOUND).unwrap_or_else(|e| e.into_inner());
+                if t.timed_out() {
+                    drop(g);
+                    self.host.record(ViolationKind::WaitBound, format!("{what} in {WAIT_BOUND:?}"));
+                    return None;
                 }
+                Some(g)
             }
         }
     }
@@ -501,21 +523,9 @@ impl SimStream {
             if r != 0 {
                 return r;
             }
-            match remaining(deadline) {
-                Some(d) if d.is_zero() => return 0,
-                Some(d) => h = self.s.cv.wait_timeout(h, d).unwrap_or_else(|e| e.into_inner()).0,
-                None => {
-                    let (g, t) = self.s.cv.wait_timeout(h, WAIT_BOUND).unwrap_or_else(|e| e.into_inner());
-                    h = g;
-                    if t.timed_out() {
-                        drop(h);
-                        self.host.record(
-                            ViolationKind::WaitBound,
-                            format!("a poll without a timeout saw nothing in {WAIT_BOUND:?}"),
-                        );
-                        return 0;
-                    }
-                }
+            match self.wait_head(h, deadline, "a poll without a timeout saw nothing") {
+                Some(g) => h = g,
+                None => return 0,
             }
         }
     }
@@ -527,40 +537,6 @@ impl SimStream {
             return Err(EINVAL);
         }
         head(&self.s).readopt = m;
-        Ok(())
-    }
-
-    /// `I_FLUSH` as `strioctl` does it (usr/src/uts/common/os/streamio.c,
-    /// case `I_FLUSH`): `ENXIO` after a hangup, `EINVAL` for bits other
-    /// than `FLUSHRW`; sends `M_FLUSH` down, then a dummy `I_STR` ioctl
-    /// (`ic_cmd = -1`, no data) and waits for its NAK, so that the
-    /// driver's answer to the `M_FLUSH` reaches the head first.  The head
-    /// does not flush itself: its read side is emptied only when the
-    /// driver turns `FLUSHR` back up.  Returns Ok whatever the dummy
-    /// ioctl's answer; an ACK of it is a violation.
-    pub fn flush(&self, flags: u8) -> Result<(), Errno> {
-        {
-            let h = head(&self.s);
-            if h.phase != Phase::Open {
-                return Err(EBADF);
-            }
-            if h.hangup {
-                return Err(ENXIO);
-            }
-        }
-        if flags & !(FLUSHR | FLUSHW) != 0 {
-            return Err(EINVAL);
-        }
-        let mp = alloc_msg(&self.host, M_FLUSH, 0, &[flags]);
-        self.call_wput(mp);
-        if self.ioctl_common(FLUSH_DUMMY_IOCTL, &[], 0, None).is_ok() {
-            self.host.record(
-                ViolationKind::FlushProtocol,
-                "I_FLUSH's dummy ioctl (ic_cmd = -1) was acknowledged: an unknown ioctl must be NAKed \
-                 (strioctl, usr/src/uts/common/os/streamio.c)"
-                    .into(),
-            );
-        }
         Ok(())
     }
 

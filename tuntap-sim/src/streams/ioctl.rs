@@ -2,7 +2,9 @@
 //! Ioctls as the stream head runs them (`strdoioctl` in
 //! usr/src/uts/common/os/streamio.c): `I_STR` and transparent, one at a
 //! time per stream, with the `M_COPYIN`/`M_COPYOUT` exchange served from
-//! [`UserMemory`] and every reply checked.  See `streams/mod.rs`.
+//! [`UserMemory`] and every reply checked; `I_FLUSH` (an ioctl of the
+//! head's own that sends `M_FLUSH` and waits behind a dummy ioctl) and a
+//! bare `M_FLUSH`.  See `streams/mod.rs`.
 
 #[allow(unused_imports)]
 use super::*;
@@ -23,6 +25,49 @@ impl SimStream {
     /// [`SimHost::user_memory`]) or a plain value.
     pub fn ioctl_transparent(&self, cmd: i32, arg: usize) -> Result<IoctlReply, Errno> {
         self.ioctl_common(cmd, &[], 0, Some(arg))
+    }
+
+    /// `I_FLUSH` as `strioctl` does it (usr/src/uts/common/os/streamio.c,
+    /// case `I_FLUSH`): `ENXIO` after a hangup, `EINVAL` for bits other
+    /// than `FLUSHRW`; sends `M_FLUSH` down, then a dummy `I_STR` ioctl
+    /// (`ic_cmd = -1`, no data) and waits for its NAK, so that the
+    /// driver's answer to the `M_FLUSH` reaches the head first.  The head
+    /// does not flush itself: its read side is emptied only when the
+    /// driver turns `FLUSHR` back up.  Returns Ok whatever the dummy
+    /// ioctl's answer; an ACK of it is a violation.
+    pub fn flush(&self, flags: u8) -> Result<(), Errno> {
+        {
+            let h = head(&self.s);
+            if h.phase != Phase::Open {
+                return Err(EBADF);
+            }
+            if h.hangup {
+                return Err(ENXIO);
+            }
+        }
+        if flags & !(FLUSHR | FLUSHW) != 0 {
+            return Err(EINVAL);
+        }
+        let mp = alloc_msg(&self.host, M_FLUSH, 0, &[flags]);
+        self.call_wput(mp);
+        if self.ioctl_common(FLUSH_DUMMY_IOCTL, &[], 0, None).is_ok() {
+            self.host.record(
+                ViolationKind::FlushProtocol,
+                "I_FLUSH's dummy ioctl (ic_cmd = -1) was acknowledged: an unknown ioctl must be NAKed \
+                 (strioctl, usr/src/uts/common/os/streamio.c)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// `M_FLUSH` alone, as `putnextctl1(q, M_FLUSH, flags)` sends it
+    /// from above (a module, or the head on its own account): no dummy
+    /// ioctl follows, so it is not held up behind a pending ioctl as
+    /// [`SimStream::flush`] is (`strdoioctl` runs one ioctl at a time).
+    pub fn send_flush(&self, flags: u8) {
+        let mp = alloc_msg(&self.host, M_FLUSH, 0, &[flags]);
+        self.call_wput(mp);
     }
 
     pub(super) fn ioctl_common(&self, cmd: i32, data: &[u8], buf_len: usize, arg: Option<usize>) -> Result<IoctlReply, Errno> {

@@ -43,7 +43,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Weak};
 use std::time::{Duration, Instant};
 
@@ -136,6 +136,8 @@ pub(crate) struct Stream {
     pid: AtomicI32,
     flag: i32,
     cred: SimCred,
+    /// Calls of the driver's write put procedure that returned.
+    puts_done: AtomicU64,
     head: std::sync::Mutex<Head>,
     cv: Condvar,
 }

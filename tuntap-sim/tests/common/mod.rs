@@ -483,7 +483,8 @@ pub unsafe extern "C" fn fm_propinfo(p: *mut c_void, _n: *const core::ffi::c_cha
 pub struct CbTable(pub mac_callbacks_t);
 unsafe impl Sync for CbTable {}
 
-pub static FULL_CB: CbTable = CbTable(mac_callbacks_t {
+/// Every callback of the fake provider, with the property ones.
+const FULL: mac_callbacks_t = mac_callbacks_t {
     mc_callbacks: MC_SETPROP | MC_GETPROP | MC_PROPINFO,
     mc_getstat: Some(fm_getstat),
     mc_start: Some(fm_start),
@@ -500,25 +501,18 @@ pub static FULL_CB: CbTable = CbTable(mac_callbacks_t {
     mc_setprop: Some(fm_setprop),
     mc_getprop: Some(fm_getprop),
     mc_propinfo: Some(fm_propinfo),
-});
+};
 
+pub static FULL_CB: CbTable = CbTable(FULL);
+
+/// The required callbacks but `mc_getstat`, and no property ones.
 pub static NO_GETSTAT_CB: CbTable = CbTable(mac_callbacks_t {
     mc_callbacks: 0,
     mc_getstat: None,
-    mc_start: Some(fm_start),
-    mc_stop: Some(fm_stop),
-    mc_setpromisc: Some(fm_promisc),
-    mc_multicst: Some(fm_multicst),
-    mc_unicst: Some(fm_unicst),
-    mc_tx: Some(fm_tx),
-    mc_reserved: ptr::null_mut(),
-    mc_ioctl: None,
-    mc_getcapab: None,
-    mc_open: None,
-    mc_close: None,
     mc_setprop: None,
     mc_getprop: None,
     mc_propinfo: None,
+    ..FULL
 });
 
 /// A host for one test, with the test time limit: a hung test ends its

@@ -3,10 +3,10 @@
 //! bookkeeping): ns, driver lock acquisitions and message blocks per
 //! packet, per direction, at 64, 1500 and 9000 bytes, tun and tap.
 //!
-//!     cargo run --release -p tuntap-lean --example bench [packets]
-//!     cargo run --release -p tuntap-lean --example bench -- queues [seconds]
+//!     cargo run --release -p tuntap-lean --example lean_bench [packets]
+//!     cargo run --release -p tuntap-lean --example lean_bench -- queues [seconds]
 //!     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!         --toggle-collect='*hot_*' target/release/examples/bench instr 20000
+//!         --toggle-collect='*hot_*' target/release/examples/lean_bench instr 20000
 //!
 //! `write -> mac_rx`: the stream head's block (wroff + the one copy from
 //! the user buffer) through the driver's put procedure to `mac_rx`.

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/*
+ * Reads the address of a symbol some supported release lacks
+ * (mac_getinfo, allowlisted `weak`).  Built as is, the reference is weak
+ * (krtld loads the module without it); with -DSTRONG_WITNESS it is
+ * strong, which modload fails on such a release.
+ */
+struct modlinkage;
+struct modinfo;
+extern int mod_install(struct modlinkage *);
+extern int mod_remove(struct modlinkage *);
+extern int mod_info(struct modlinkage *, struct modinfo *);
+#ifndef STRONG_WITNESS
+#pragma weak mac_getinfo
+#endif
+extern int mac_getinfo(void *, int, void *, void **);
+
+static void *linkage_storage[4];
+static struct modlinkage *const linkage = (struct modlinkage *)linkage_storage;
+void *const witness = (void *)&mac_getinfo;
+
+int _init(void) {
+    if (witness == 0)
+        return mod_install(linkage);
+    return mod_install(linkage);
+}
+int _info(struct modinfo *info) { return mod_info(linkage, info); }
+int _fini(void) { return mod_remove(linkage); }
