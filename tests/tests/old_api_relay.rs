@@ -61,6 +61,18 @@ fn ip_told(rig: &Rig, ip: &SimStream, errno: i32) {
     assert_eq!(warned.len(), 1, "logged once (cmn_err CE_WARN): {warned:?}");
 }
 
+/// IP got the answer to the request that was in flight when the relay
+/// broke, and only then the `M_ERROR` (relay.rs `RelaySt::ip_owed`): a
+/// driver's answers and errors reach IP in the order one queue sends them.
+fn answered_then_told(ip: &SimStream) {
+    let seen = ip.control_arrivals();
+    assert!(
+        seen.ends_with(&[sys::M_PCPROTO, sys::M_ERROR]),
+        "IP must get its request's answer (M_PCPROTO) before the M_ERROR of the break that cut it short \
+         (relay.rs RelaySt::ip_owed): arrivals {seen:x?}"
+    );
+}
+
 /// An old-API tun stream attached to a fresh unit: (daemon, IP, ppa).
 fn attached(rig: &Rig) -> (SimStream, SimStream, u32) {
     let (vpn, ppa) = new_unit(rig, false);
@@ -84,6 +96,7 @@ fn a_lost_bind_ack_fails_the_bind_and_frees_the_control_thread() {
     let t0 = Instant::now();
     ip.putmsg_proto(&words(&[DL_BIND_REQ, SAP_IPV4, 0, DL_CLDLS, 0]), &[]).unwrap();
     ip_told(&rig, &ip, sys::ETIME);
+    answered_then_told(&ip);
     assert!(!rig.host.hook_armed(Hook::DldLosesNextAnswer), "the bind reached dld");
     assert!(t0.elapsed() < WAIT);
     assert_eq!(relay_events(&rig, RelayEvent::AckTimeout), 1, "the timeout is reported (sdt tuntap-relay)");
@@ -111,6 +124,7 @@ fn a_lost_unbind_ack_still_lets_unplumb_and_close_complete() {
     rig.host.hook(Hook::DldLosesNextAnswer);
     p.ip.putmsg_proto(&words(&[DL_UNBIND_REQ]), &[]).unwrap();
     ip_told(&rig, &p.ip, sys::ETIME);
+    answered_then_told(&p.ip);
     assert!(!rig.host.hook_armed(Hook::DldLosesNextAnswer), "the unbind reached dld");
     assert_eq!(relay_events(&rig, RelayEvent::AckTimeout), 1);
     p.vpn.close();
@@ -183,6 +197,7 @@ fn a_hangup_during_a_wait_wakes_the_waiter_with_an_error() {
         .unwrap();
     rig.host.dld_send_up(&p.name, sys::M_HANGUP, &[]);
     ip_told(&rig, &p.ip, sys::ENXIO);
+    answered_then_told(&p.ip);
     // The close waits for the control task: done long before the ack
     // bound only if the hang-up woke the waiter.
     p.vpn.close();

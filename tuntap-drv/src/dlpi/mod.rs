@@ -133,6 +133,15 @@ impl<K: Kernel> Driver<K> {
             DL_SET_PHYS_ADDR_REQ | DL_NOTIFY_REQ | DL_CAPABILITY_REQ => error_ack(k, wq, prim, DL_NOTSUPPORTED, 0),
             _ => error_ack(k, wq, prim, DL_BADPRIM, 0),
         }
+        // A relay that broke while this request was in flight tells IP
+        // now, after the answer (relay.rs RelaySt::ip_owed); only the
+        // control task (never DL_UNITDATA_REQ's put procedure, which could
+        // overtake a reply still to come).
+        if prim != DL_UNITDATA_REQ {
+            if let Some(r) = self.dlpi_relay(minor) {
+                r.tell_ip_owed();
+            }
+        }
     }
 
     /// The DLSAP format of a stream: fixed by the node it was opened on.

@@ -161,6 +161,7 @@ impl SimHost {
                 svc_runs: 0,
                 ioc: None,
                 abandoned_iocs: Vec::new(),
+                control_arrivals: Vec::new(),
             }),
             cv: Condvar::new(),
         });
@@ -284,6 +285,12 @@ impl SimStream {
     /// waits on it to know a message is in the driver).
     pub fn messages_put(&self) -> u64 {
         self.s.puts_done.load(Ordering::SeqCst)
+    }
+
+    /// The types of the messages other than `M_DATA` that reached this
+    /// head (up to the first 256), in arrival order.
+    pub fn control_arrivals(&self) -> Vec<u8> {
+        head(&self.s).control_arrivals.clone()
     }
 
     pub(super) fn write_check(&self) -> Result<(usize, isize, isize), Errno> {

@@ -250,6 +250,9 @@ pub(super) fn deliver_up(host: &Arc<HostShared>, s: &Arc<Stream>, mp: *mut mblk_
         host.record_at(ViolationKind::QueueState, format!("{what} before qprocson"), loc);
     }
     let ty = db_type(mp);
+    if ty != M_DATA && h.control_arrivals.len() < super::CONTROL_ARRIVALS {
+        h.control_arrivals.push(ty);
+    }
     let mut turn_around: Option<*mut mblk_t> = None;
     let mut backenable = false;
     match ty {

@@ -127,7 +127,14 @@ struct Head {
     svc_runs: u64,
     ioc: Option<PendingIoc>,
     abandoned_iocs: Vec<u32>,
+    /// The types of the first [`CONTROL_ARRIVALS`] messages other than
+    /// `M_DATA` that reached the head, in arrival order (a test checks
+    /// the order a driver sends its answers and errors in).
+    control_arrivals: Vec<u8>,
 }
+
+/// How many non-data arrivals a head remembers.
+const CONTROL_ARRIVALS: usize = 256;
 
 /// One open (or once open) stream.
 pub(crate) struct Stream {

@@ -129,10 +129,18 @@ impl<K: Kernel> Relay<K> {
         let mut s = self.st.lock();
         let first = s.broken.is_none();
         s.broken.get_or_insert(sys::ENXIO);
+        // A request of IP's in flight: the control task answers it, then
+        // sends the M_ERROR (RelaySt::ip_owed); else IP is told now.
+        let in_flight = s.waiting.is_some();
+        if first && in_flight {
+            s.ip_owed = Some(sys::ENXIO);
+        }
         drop(s);
         self.cv.broadcast();
-        if first {
-            self.broke(RelayEvent::Hangup, sys::ENXIO);
+        match (first, in_flight) {
+            (true, false) => self.broke(RelayEvent::Hangup, sys::ENXIO),
+            (true, true) => self.report(RelayEvent::Hangup, sys::ENXIO),
+            _ => {}
         }
     }
 }

@@ -181,6 +181,11 @@ struct RelaySt<K: Kernel> {
     reply: Option<MsgBlk<K>>,
     /// The lower stream is bound.
     bound: bool,
+    /// The `M_ERROR` (with this errno) owed to IP for a break that came
+    /// while one of IP's requests was in flight: sent by the control task
+    /// once it has answered that request ([`Relay::tell_ip_owed`]), so IP
+    /// sees its ack before the error, as from any one driver's queue.
+    ip_owed: Option<Errno>,
 }
 
 /// One old-API DLPI stream's lower dld stream.
@@ -260,6 +265,7 @@ impl<K: Kernel> Relay<K> {
                         waiting: None,
                         reply: None,
                         bound: false,
+                        ip_owed: None,
                     }),
                     cv: KCondvar::new(),
                 });
@@ -328,12 +334,25 @@ impl<K: Kernel> Relay<K> {
             Some(ack) => Ok(ack),
             None => Err(*s.broken.get_or_insert(sys::ETIME)),
         };
+        if timed_out {
+            // IP's request is answered first (by our caller), then told.
+            s.ip_owed = Some(sys::ETIME);
+        }
         drop(s);
         self.cv.broadcast();
         if timed_out {
-            self.broke(RelayEvent::AckTimeout, sys::ETIME);
+            self.report(RelayEvent::AckTimeout, sys::ETIME);
         }
         r
+    }
+
+    /// Send IP the `M_ERROR` a break left owed (see `RelaySt::ip_owed`).
+    /// Called by the control task after it has answered IP's request.
+    pub fn tell_ip_owed(&self) {
+        let owed = self.st.lock().ip_owed.take();
+        if let Some(errno) = owed {
+            self.upper.send_error(&self.k, errno);
+        }
     }
 
     /// The relay has just broken (`errno`: why): reported once
@@ -345,9 +364,14 @@ impl<K: Kernel> Relay<K> {
     /// routes stop pointing at a link that carries nothing.  Never
     /// blocks (also called from the module's read put procedure).
     fn broke(&self, ev: RelayEvent, errno: Errno) {
+        self.report(ev, errno);
+        self.upper.send_error(&self.k, errno);
+    }
+
+    /// The probe and the console line of a break.  Never blocks.
+    fn report(&self, ev: RelayEvent, errno: Errno) {
         self.k.probe(Probe::Relay(self.link.linkid, ev, errno));
         self.k.warn(format_args!("link {}: lower dld stream lost ({errno}); IP's interface is taken down", self.link.name));
-        self.upper.send_error(&self.k, errno);
     }
 
     /// Forward a DLPI request; `Ok` with its positive ack, else the
