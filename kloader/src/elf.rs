@@ -24,9 +24,10 @@
 //!   one that wrote five NOPs whatever the opcode, a tail-jump site fails
 //!   the load because execution would fall through), then in the modules
 //!   named by the module's `_depends_on` (kobj.c `depends_on()`), then in
-//!   the kernel's symbol table the caller passes ([`Kernel`]).  An
-//!   undefined weak symbol becomes 0; anything else fails the load with
-//!   its name ("not found", as krtld prints).
+//!   the kernel's symbol table the caller passes ([`Kernel`]); anything
+//!   else fails the load with its name ("not found", as krtld prints).  An undefined weak symbol
+//!   the kernel lacks is not written at all: its relocations are skipped
+//!   (kobj_reloc.c `do_relocate`), so the field keeps the object's bytes.
 //!
 //! Locks: none; a [`Module`] owns its mapping and unmaps it when dropped.
 
@@ -272,6 +273,8 @@ pub fn load(
         .collect();
     // Resolve undefined symbols that are not probes.
     let mut missing = Vec::new();
+    // Weak symbols the kernel lacks: their relocations are skipped.
+    let mut absent_weak = std::collections::BTreeSet::new();
     for (idx, (sname, weak)) in &undefined {
         if sname.starts_with(SDT_PREFIX) {
             continue;
@@ -292,7 +295,9 @@ pub fn load(
                 sym_addr[*idx] = Some(a);
                 module.imports.push(sname.clone());
             }
-            Err(_) if *weak => sym_addr[*idx] = Some(0),
+            Err(_) if *weak => {
+                absent_weak.insert(*idx);
+            }
             Err(why) => missing.push(format!("not found: {sname} ({why})")),
         }
     }
@@ -317,6 +322,12 @@ pub fn load(
             let p = base + toff + r.r_offset(endian) as usize;
             let addend = r.r_addend(endian);
             if rtype == elf::R_X86_64_NONE {
+                continue;
+            }
+            // krtld leaves the field as the object has it for a weak
+            // symbol nobody defines (kobj_reloc.c do_relocate: `continue`
+            // for a weak SHN_UNDEF), it does not write S + A with S = 0.
+            if absent_weak.contains(&sidx) {
                 continue;
             }
             if let Some((sname, _)) = undefined.get(&sidx)

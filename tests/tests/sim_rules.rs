@@ -167,6 +167,29 @@ fn flushw_discards_queued_dlpi_requests_and_answers_queued_ioctls_once() {
     rig.finish();
 }
 
+/// `M_FLUSH` of band 1 (`FLUSHBAND`): the DLPI requests queued for the
+/// control task are band 0, so they stay and are answered
+/// (`flushband(q, 1, FLUSHDATA)` frees only band-1 data, stream.c).
+#[test]
+fn a_flush_of_another_band_keeps_queued_dlpi_requests() {
+    let rig = Rig::new();
+    let ip = rig.open_tun(&rig.root);
+    let hold = rig.host.hold_control_taskq();
+    ip.putmsg_proto(&words(&[DL_INFO_REQ]), &[]).unwrap();
+    ip.putmsg_proto(&words(&[DL_INFO_REQ]), &[]).unwrap();
+    ip.send_flush_band(sys::FLUSHW, 1);
+    hold.open();
+    assert!(rig.host.settle(WAIT));
+    assert_eq!(
+        dlpi_replies(&ip),
+        vec![DL_INFO_ACK, DL_INFO_ACK],
+        "a flush of band 1 must leave band-0 DLPI requests queued (flushband(9F): only messages of that band; \
+         stream.c flushband)"
+    );
+    ip.close();
+    rig.finish();
+}
+
 // ----- kernel-made link ids -----
 
 #[derive(Clone, Copy, Debug)]

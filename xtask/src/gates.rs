@@ -206,6 +206,49 @@ pub fn check_weak(strong: &[String], allowlist: &Allowlist) -> Vec<Finding> {
         .collect()
 }
 
+/// Every relocation against an undefined weak symbol must be an absolute
+/// `R_X86_64_64` with addend 0 in a data section: where the symbol is
+/// absent krtld *skips* the relocation (`do_relocate` in
+/// usr/src/uts/intel/amd64/krtld/kobj_reloc.c: `continue` for a weak
+/// `SHN_UNDEF`), so the field keeps the bytes the assembler left, which
+/// read as 0 only for that form.  A PC-relative reference (`call`,
+/// `lea sym(%rip)`) would leave a rel32 of 0, i.e. the next instruction,
+/// and the module would take the missing symbol for present.
+pub fn check_weak_relocations(file: &Elf<'_>) -> Vec<Finding> {
+    let endian = file.endian();
+    let mut found = Vec::new();
+    for section in file.sections() {
+        let flags = section.elf_section_header().sh_flags(endian);
+        if flags & u64::from(elf::SHF_ALLOC) == 0 {
+            continue;
+        }
+        let exec = flags & u64::from(elf::SHF_EXECINSTR) != 0;
+        let name = section.name().unwrap_or("?");
+        for (offset, relocation) in section.relocations() {
+            let RelocationTarget::Symbol(index) = relocation.target() else { continue };
+            let Ok(symbol) = file.symbol_by_index(index) else { continue };
+            if !(symbol.is_undefined() && symbol.is_weak()) {
+                continue;
+            }
+            let RelocationFlags::Elf { r_type } = relocation.flags() else { continue };
+            if r_type != elf::R_X86_64_64 || relocation.addend() != 0 || exec {
+                found.push(finding(
+                    Gate::Relocations,
+                    format!(
+                        "{} against the weak symbol {} in {name}+{offset:#x} (addend {}): where the symbol is \
+                         missing krtld skips the relocation (kobj_reloc.c do_relocate), so only an absolute \
+                         8-byte data word with addend 0 reads as 0; take the address into such a word (.quad)",
+                        relocs::name(r_type),
+                        symbol.name().unwrap_or("?"),
+                        relocation.addend(),
+                    ),
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// Prefix of DTrace SDT probe calls, which krtld turns into probe sites
 /// rather than resolving (kobj_reloc.c: `sdt_reloc_resolve`).
 pub const SDT_PROBE_PREFIX: &str = "__dtrace_probe_";
@@ -477,6 +520,7 @@ pub fn check_module(path: &Path, allowlist: &Allowlist) -> Result<Report, String
         .findings
         .extend(crate::softfloat::check_soft_float(&file));
     report.findings.extend(check_relocations(&file));
+    report.findings.extend(check_weak_relocations(&file));
     report.findings.extend(crate::probes::check_probe_sites(&file, &data));
     report.findings.extend(check_unwinding(&file));
     report.findings.extend(check_no_std(&file));

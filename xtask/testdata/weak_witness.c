@@ -3,7 +3,9 @@
  * Reads the address of a symbol some supported release lacks
  * (mac_getinfo, allowlisted `weak`).  Built as is, the reference is weak
  * (krtld loads the module without it); with -DSTRONG_WITNESS it is
- * strong, which modload fails on such a release.
+ * strong, which modload fails on such a release; with -DCALL_WITNESS it
+ * is also called (a PC-relative relocation krtld would skip, leaving a
+ * call to the next instruction).
  */
 struct modlinkage;
 struct modinfo;
@@ -20,6 +22,10 @@ static struct modlinkage *const linkage = (struct modlinkage *)linkage_storage;
 void *const witness = (void *)&mac_getinfo;
 
 int _init(void) {
+#ifdef CALL_WITNESS
+    if (witness != 0)
+        (void) mac_getinfo(0, 0, 0, 0);
+#endif
     if (witness == 0)
         return mod_install(linkage);
     return mod_install(linkage);

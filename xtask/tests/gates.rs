@@ -130,6 +130,13 @@ fn a_weak_only_symbol_must_be_referenced_weakly() {
     flags.push("-DSTRONG_WITNESS");
     let strong = check(&compile("weak_witness.c", &flags, "strong_witness"));
     assert_fails_only(&strong, Gate::Undefined, "mac_getinfo is referenced strongly");
+    // Called (a PC-relative reference): where the symbol is missing krtld
+    // skips the relocation and the rel32 stays 0 (kobj_reloc.c
+    // do_relocate), so the call would land on the next instruction.
+    let mut flags = KERNEL_CFLAGS.to_vec();
+    flags.push("-DCALL_WITNESS");
+    let called = check(&compile("weak_witness.c", &flags, "called_witness"));
+    assert_fails_only(&called, Gate::Relocations, "against the weak symbol mac_getinfo");
 }
 
 #[test]

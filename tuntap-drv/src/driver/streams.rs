@@ -202,13 +202,23 @@ impl<K: Kernel> Driver<K> {
     /// the write side's queued data; `FLUSHR` empties the read side and
     /// is turned back up (with `FLUSHW` cleared) so the stream head
     /// empties its own; otherwise the message is freed.
+    ///
+    /// With `FLUSHBAND` only the band in the message's second byte is
+    /// flushed (`flushband(q, pri, FLUSHDATA)`, usr/src/uts/common/io/
+    /// stream.c, as `strrput`'s `M_FLUSH` case does on the read side):
+    /// everything this driver queues (packets, DLPI requests) is band 0,
+    /// so a flush of another band leaves it all.
     fn handle_flush(&self, wq: *mut queue_t, minor: &Minor<K>, mut msg: MsgBlk<K>) {
         let flags = msg.first_block().first().copied().unwrap_or(0);
-        if flags & sys::FLUSHW != 0 {
+        let band = if flags & sys::FLUSHBAND != 0 { msg.first_block().get(1).copied().unwrap_or(0) } else { 0 };
+        let ours = band == 0;
+        if flags & sys::FLUSHW != 0 && ours {
             self.flush_queued_requests(minor);
         }
         if flags & sys::FLUSHR != 0 {
-            minor.queue.flush();
+            if ours {
+                minor.queue.flush();
+            }
             // Send it back up so the stream head flushes its read side;
             // clearing FLUSHW keeps it from bouncing back down.
             msg.set_first_byte(|f| f & !sys::FLUSHW);

@@ -70,6 +70,13 @@ impl SimStream {
         self.call_wput(mp);
     }
 
+    /// A bare `M_FLUSH` of one band (`FLUSHBAND` set, the band in the
+    /// second byte, as `I_FLUSHBAND` sends it: os/streamio.c `strioctl`).
+    pub fn send_flush_band(&self, flags: u8, band: u8) {
+        let mp = alloc_msg(&self.host, M_FLUSH, 0, &[flags | illumos_sys_hdrs::FLUSHBAND, band]);
+        self.call_wput(mp);
+    }
+
     pub(super) fn ioctl_common(&self, cmd: i32, data: &[u8], buf_len: usize, arg: Option<usize>) -> Result<IoctlReply, Errno> {
         let host = &self.host;
         let timeout = *lock(&host.ioctl_timeout);
