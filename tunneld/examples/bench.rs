@@ -5,7 +5,7 @@
 //! cargo run --release -p tunneld --example bench            # everything
 //! cargo run --release -p tunneld --example bench -- sim 1500 3
 //! cargo run --release -p tunneld --example bench -- linux 9000 3   # root
-//! cargo run --release -p tunneld --example bench -- simtcp 100      # TCP bulk, offload/batching on/off
+//! cargo run --release -p tunneld --example bench -- simtcp 100 20   # TCP bulk, offload/batching on/off, at most 20 s a row
 //! ```
 //!
 //! Arguments: backend (`sim`, `linux` or `all`), MTU (or `all` for 1500
@@ -335,19 +335,23 @@ fn tcp_frame(dst: [u8; 6], src: [u8; 6], seq: u32, payload: usize, partial: bool
     f
 }
 
-/// A TCP-like bulk transfer of `megabytes` through two daemons on the
-/// simulated driver (MTU 1500): with `offload`, the sending host's IP
+/// A TCP-like bulk transfer of up to `megabytes` through two daemons on
+/// the simulated driver (MTU 1500): with `offload`, the sending host's IP
 /// hands the link 64 KiB LSO segments (the link offers LSO while the
 /// daemon's queue takes the virtio-net header) which the daemon cuts;
 /// without, 1460-byte segments.  At most 2 large segments' worth in
-/// flight.  Prints payload Gbit/s and the daemons' system calls per
-/// packet on the driver.
-fn bench_sim_tcp(megabytes: usize, offload: bool, batch_writes: bool) {
+/// flight.  Bounded: it stops once everything arrived, the receiver has
+/// been idle for `IDLE` (something was lost: nothing retransmits), or
+/// `time_box` passes.  Prints payload Gbit/s over the active time (first
+/// send to last arrival), the segments lost and the daemons' system
+/// calls per packet on the driver.
+fn bench_sim_tcp(megabytes: usize, time_box: Duration, offload: bool, batch_writes: bool) {
     use tunneld::device::Features;
     use tunneld::device::sim::SimDevice;
     use tuntap_sim::{TxOffload, TxOpts};
     const MSS: usize = 1460;
     const CHUNK: usize = 44 * MSS;
+    const IDLE: Duration = Duration::from_secs(2);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let pki = Pki::new();
     let (host_a, id_a, peer_a) = sim_link("vpna0", 1500);
@@ -360,25 +364,28 @@ fn bench_sim_tcp(megabytes: usize, offload: bool, batch_writes: bool) {
     let ip_b = Arc::new(host_b.mac_client_open("vpnb0").expect("ip b"));
     let total = megabytes * 1_000_000 / CHUNK * CHUNK;
     let received = Arc::new(AtomicU64::new(0));
+    // Nanoseconds from `start` to the last arrival; the receiver's end.
+    let last = Arc::new(AtomicU64::new(0));
+    let rx_done = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let deadline = start + time_box;
     let rx = {
-        let (ip_b, received) = (ip_b.clone(), received.clone());
+        let (ip_b, received, last, rx_done) = (ip_b.clone(), received.clone(), last.clone(), rx_done.clone());
         std::thread::spawn(move || {
-            let mut idle = 0;
-            while received.load(Ordering::Relaxed) < total as u64 && idle < 50 {
-                match ip_b.recv(Duration::from_millis(100)) {
-                    Some(f) => {
-                        received.fetch_add(f.len() as u64 - 54, Ordering::Relaxed);
-                        idle = 0;
-                    }
-                    None => idle += 1,
+            let mut idle_since = Instant::now();
+            while received.load(Ordering::Relaxed) < total as u64 && idle_since.elapsed() < IDLE && Instant::now() < deadline {
+                if let Some(f) = ip_b.recv(Duration::from_millis(100)) {
+                    received.fetch_add(f.len() as u64 - 54, Ordering::Relaxed);
+                    last.store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    idle_since = Instant::now();
                 }
             }
+            rx_done.store(true, Ordering::Relaxed);
         })
     };
     let (reads0, writes0) = (dev_a.reads(), dev_b.writes());
-    let start = Instant::now();
     let mut sent = 0usize;
-    while sent < total {
+    while sent < total && !rx_done.load(Ordering::Relaxed) {
         if sent as u64 - received.load(Ordering::Relaxed) >= 2 * CHUNK as u64 {
             std::thread::yield_now();
             continue;
@@ -394,16 +401,19 @@ fn bench_sim_tcp(megabytes: usize, offload: bool, batch_writes: bool) {
         sent += CHUNK;
     }
     let _ = rx.join();
-    let elapsed = start.elapsed();
+    let elapsed = Duration::from_nanos(last.load(Ordering::Relaxed)).max(Duration::from_micros(1));
     let got = received.load(Ordering::Relaxed);
+    let lost = (sent as u64).saturating_sub(got) / MSS as u64;
     let segments = (got as usize / MSS).max(1) as f64;
     println!(
-        "sim tcp offload {:<3} batch_writes {:<3}: {:>7.3} Gbit/s payload  ({} MB in {:.2} s; sender reads/segment {:.3}, receiver writes/segment {:.3})",
+        "sim tcp offload {:<3} batch_writes {:<3}: {:>7.3} Gbit/s payload  ({} MB in {:.2} s active, {} of {} segments lost; sender reads/segment {:.3}, receiver writes/segment {:.3})",
         if offload { "on" } else { "off" },
         if batch_writes { "on" } else { "off" },
         got as f64 * 8.0 / elapsed.as_secs_f64() / 1e9,
         got / 1_000_000,
         elapsed.as_secs_f64(),
+        lost,
+        sent / MSS,
         (dev_a.reads() - reads0) as f64 / segments,
         (dev_b.writes() - writes0) as f64 / segments,
     );
@@ -420,8 +430,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("simtcp") {
         let mb = args.get(1).map(|s| s.parse().unwrap_or_else(|_| panic!("megabytes {s:?} is not a number"))).unwrap_or(100);
+        let secs = args.get(2).map(|s| s.parse().unwrap_or_else(|_| panic!("seconds {s:?} is not a number"))).unwrap_or(20);
         for (offload, batch_writes) in [(false, false), (false, true), (true, false), (true, true)] {
-            bench_sim_tcp(mb, offload, batch_writes);
+            bench_sim_tcp(mb, Duration::from_secs(secs), offload, batch_writes);
         }
         return;
     }
@@ -432,7 +443,7 @@ fn main() {
     };
     let seconds: u64 = args.get(2).map(|s| s.parse().unwrap_or_else(|_| panic!("seconds {s:?} is not a number"))).unwrap_or(3);
     if !matches!(backend.as_str(), "sim" | "linux" | "all") {
-        eprintln!("usage: bench [sim|linux|all] [MTU|all] [SECONDS] | bench simtcp [MEGABYTES]");
+        eprintln!("usage: bench [sim|linux|all] [MTU|all] [SECONDS] | bench simtcp [MEGABYTES] [TIME_BOX_SECONDS]");
         std::process::exit(2);
     }
     for &mtu in &mtus {

@@ -27,6 +27,18 @@ use tuntap_abi::offload::{
 /// no checksum to finish, no segmentation, nothing vouched for.
 pub const WRITE_HDR: [u8; VNET_HDR_LEN] = [0; VNET_HDR_LEN];
 
+/// `packet` behind [`WRITE_HDR`], for a write of one packet on an
+/// offloading queue: the driver reads a virtio-net header in front of
+/// every write on such a queue, batched or not (tuntap-drv
+/// `driver/streams.rs` `handle_data`), so a bare packet would lose its
+/// first bytes to the header and be refused.
+pub fn with_write_hdr(packet: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(VNET_HDR_LEN + packet.len());
+    b.extend_from_slice(&WRITE_HDR);
+    b.extend_from_slice(packet);
+    b
+}
+
 const TH_FIN: u8 = 0x01;
 const TH_PSH: u8 = 0x08;
 const TH_CWR: u8 = 0x80;

@@ -276,6 +276,9 @@ impl Device for IllumosTun {
         if let Some(w) = &self.writer {
             return w.write_now(packet, |b| self.write_once(b), || self.batch_status());
         }
+        if self.offload {
+            return self.write_once(&super::gso::with_write_hdr(packet));
+        }
         self.write_once(packet)
     }
     fn queue_packet(&self, packet: &[u8]) -> Flushed {

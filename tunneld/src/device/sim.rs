@@ -240,6 +240,9 @@ impl Device for SimDevice {
             return w.write_now(packet, |b| self.write_once(b), || self.batch_status());
         }
         self.single_writes.fetch_add(1, Ordering::Relaxed);
+        if self.offload {
+            return self.write_once(&super::gso::with_write_hdr(packet));
+        }
         self.write_once(packet)
     }
     fn queue_packet(&self, packet: &[u8]) -> Flushed {
