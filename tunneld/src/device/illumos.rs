@@ -284,7 +284,8 @@ impl Device for IllumosTun {
     fn queue_packet(&self, packet: &[u8]) -> Flushed {
         match &self.writer {
             Some(w) => w.queue(packet, |b| self.write_once(b)),
-            None => Flushed::one(self.write_once(packet), packet.len()),
+            // Through write_packet: an offloading queue needs the header.
+            None => Flushed::one(self.write_packet(packet), packet.len()),
         }
     }
     fn flush(&self) -> Flushed {
