@@ -21,18 +21,13 @@ use alloc::sync::Arc;
 
 use illumos_sys_hdrs as sys;
 
-use super::Relay;
+use super::{RETRY_DELAY_USEC, Relay};
 use super::super::prim::Personality;
 use crate::ddi::{Errno, Kernel, Probe, RelayEvent};
 use crate::link::{Link, RelayPath};
 use crate::queue::Queue;
 use crate::sync::{KCondvar, KMutex};
 
-/// How long a failed open of the lower stream waits before its one
-/// retry (microseconds): long enough for a restarted dlmgmtd to answer
-/// its door again (`svc.startd` restarts it at once), short enough for
-/// IP's `DL_ATTACH_REQ`, which waits on our control task.
-pub const RETRY_DELAY_USEC: u64 = 1_000_000;
 
 /// Sleep `usec` on the calling thread (`cv_reltimedwait(9F)` on a
 /// condition variable nobody signals, as `delay(9F)` sleeps on a

@@ -129,7 +129,6 @@ use illumos_sys_hdrs::queue_t;
 mod attach;
 mod from_dld;
 
-pub use attach::RETRY_DELAY_USEC;
 
 use super::prim::Personality;
 use crate::ddi::{Cred, DropReason, Errno, GLOBAL_ZONEID, Kernel, LdiHandle, Probe, RelayEvent};
@@ -148,6 +147,12 @@ const MODULE_NAME_C: &[u8] = b"tunrly\0";
 /// The private `I_STR` command that starts the module: acknowledged, for
 /// the kernel's credential only, with the module's read queue in 8 bytes.
 pub const TUNRLY_IOC_START: i32 = sys::streams_ioctl(b'R', 0x7501);
+
+/// How long a failed open of the lower stream waits before its one
+/// retry (microseconds; attach.rs): long enough for a restarted dlmgmtd
+/// to answer its door again (`svc.startd` restarts it at once), short
+/// enough for IP's `DL_ATTACH_REQ`, which waits on our control task.
+pub const RETRY_DELAY_USEC: u64 = 1_000_000;
 
 /// How long a lower request waits for dld's ack (microseconds) before
 /// the relay is declared broken: dld answers every primitive
